@@ -1,0 +1,81 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, session
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core import audit, clock, errors, formatting, migrate, navigation, security
+from core.config import from_environment, load_config
+from core.db import Database
+from core.db import session as db_session
+from core.extensions import csrf, htmx, limiter, login_manager
+from core.model_registry import metadata
+from core.users import User, load_by_session_token
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+# feature packages, each with an init_app(app) that registers its blueprint, CLI and navigation
+FEATURES = ("staff", "demo")
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
+    """Create the app from the environment (or ``environ``); ``test_config`` overrides settings."""
+    app = Flask(
+        "calculator_app",
+        root_path=str(ROOT),
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    config = load_config(environ, app.instance_path) if environ is not None else from_environment(app.instance_path)
+    app.config.from_mapping(config)
+    if test_config:
+        app.config.from_mapping(test_config)
+    if app.config.get("DELIVERY_WARNING"):
+        log.warning("%s: e-mails and SMS go to the dev mailbox only", app.config["DELIVERY_WARNING"])
+
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+
+    metadata()  # every model imported, so relationships resolve
+    Database(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    formatting.init_app(app)
+    navigation.init_app(app)
+    migrate.init_app(app)
+    for name in FEATURES:
+        importlib.import_module(name).init_app(app)
+    app.jinja_env.globals["audit_labels"] = audit.ACTION_LABELS
+    return app
+
+
+login_manager.login_view = "staff.login"
+login_manager.login_message = "Bitte melden Sie sich an."
+login_manager.login_message_category = "info"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Session id "staff:<token>"; the token rotates when the password changes."""
+    kind, _, token = user_id.partition(":")
+    if kind != "staff" or not token:
+        return None
+    started = session.get("login_at")
+    max_age = current_app.config["SESSION_MAX_HOURS"] * 3600
+    if started is None or clock.now().timestamp() - started > max_age:
+        return None  # absolute session lifetime reached: log in again
+    return load_by_session_token(db_session(), token)

@@ -1,0 +1,75 @@
+"""Audit trail: who did what, when — written in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from core import clock
+from core.db import Base
+from core.users import User
+
+# German labels for the actions shown to users; the action keys are stable identifiers.
+ACTION_LABELS: dict[str, str] = {
+    "login": "Anmeldung",
+    "login_failed": "Anmeldung fehlgeschlagen",
+    "logout": "Abmeldung",
+    "user_created": "Benutzer angelegt",
+    "agency_created": "Agentur angelegt",
+}
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_object", "object_type", "object_id"),)
+    # scope columns for core.authz: a broker sees his own entries, a manager his agency's
+    __scope_owner__ = "actor_id"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    at: so.Mapped[datetime] = so.mapped_column(default=clock.now, index=True)
+    action: so.Mapped[str] = so.mapped_column(sa.String(50))
+    # who: a staff user, or a customer/system (then actor_id is empty and actor_label says who)
+    actor_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
+    actor_label: so.Mapped[str] = so.mapped_column(sa.String(254), default="")
+    agency_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agencies.id"), index=True)
+    # on what: e.g. ("contract", "<public id>")
+    object_type: so.Mapped[str | None] = so.mapped_column(sa.String(50))
+    object_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    details: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
+    client_address: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+
+    actor: so.Mapped[User | None] = so.relationship()
+
+    @property
+    def action_label(self) -> str:
+        return ACTION_LABELS.get(self.action, self.action)
+
+
+def record(
+    session: so.Session,
+    action: str,
+    *,
+    actor: User | None = None,
+    actor_label: str | None = None,
+    agency_id: int | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    details: dict[str, Any] | None = None,
+    client_address: str | None = None,
+) -> AuditEntry:
+    """Add an audit entry to the session; it commits (or not) with the business change."""
+    entry = AuditEntry(
+        action=action,
+        actor=actor,
+        actor_label=actor_label if actor_label is not None else (actor.email if actor else "System"),
+        agency_id=agency_id if agency_id is not None else (actor.agency_id if actor else None),
+        object_type=object_type,
+        object_id=object_id,
+        details=details or {},
+        client_address=client_address,
+    )
+    session.add(entry)
+    return entry

@@ -1,0 +1,150 @@
+"""Configuration from environment variables.
+
+Every setting has a documented default (README, .env.example). The security numbers of SPEC.md are
+defaults here and may be overridden by an environment variable of the same name; code reads them from
+``app.config`` and never hard-codes them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+# Settings whose value may come from the environment, with their defaults. The type of the default
+# decides how the environment string is parsed.
+DEFAULTS: dict[str, Any] = {
+    # where links in e-mails point to; never derived from the request's Host header
+    "APP_BASE_URL": "",
+    # e-mail over SMTP (delivery through the outbox, issue #4)
+    "MAIL_SERVER": "",
+    "MAIL_PORT": 587,
+    "MAIL_USERNAME": "",
+    "MAIL_PASSWORD": "",
+    "MAIL_USE_TLS": True,
+    "MAIL_DEFAULT_SENDER": "Vermittler-Rechner <no-reply@localhost>",
+    # SMS through twilio
+    "TWILIO_ACCOUNT_SID": "",
+    "TWILIO_AUTH_TOKEN": "",
+    "TWILIO_FROM_NUMBER": "",
+    "TWILIO_API_BASE_URL": "",
+    # shared storage for rate limits (e.g. redis://host:6379) when several app processes run
+    "RATELIMIT_STORAGE_URI": "memory://",
+    # number of reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted
+    "TRUSTED_PROXIES": 0,
+    # staff login throttling: failed attempts per account and per client address
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+    "LOGIN_LIMIT_PER_ADDRESS": "30 per 15 minutes",
+    # sessions: idle timeout (refreshed on every request) and absolute maximum
+    "SESSION_IDLE_MINUTES": 60,
+    "SESSION_MAX_HOURS": 12,
+    # password rule (seed 000, SPEC §4)
+    "PASSWORD_MIN_LENGTH": 8,
+    "PASSWORD_MAX_LENGTH": 128,
+}
+
+
+class ConfigError(RuntimeError):
+    """The configuration is not safe or not complete for the chosen environment."""
+
+
+def _parse(value: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        lowered = value.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"not a boolean: {value!r}")
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except ValueError as exc:
+            raise ConfigError(f"not a whole number: {value!r}") from exc
+    return value
+
+
+def _dev_secret_key(instance_path: Path) -> str:
+    """A random key kept in the instance folder, so dev sessions survive restarts."""
+    path = instance_path / "dev-secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_config(environ: Mapping[str, str], instance_path: str | Path) -> dict[str, Any]:
+    """Build the Flask config dict from an environment mapping; refuse unsafe production settings."""
+    instance = Path(instance_path)
+    app_env = environ.get("APP_ENV", "production").strip().lower()
+    if app_env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {app_env!r}")
+    dev = app_env == "development"
+    production = app_env == "production"
+
+    config: dict[str, Any] = {"APP_ENV": app_env}
+    for key, default in DEFAULTS.items():
+        raw = environ.get(key)
+        config[key] = default if raw is None else _parse(raw, default)
+
+    secret_key = environ.get("SECRET_KEY", "")
+    if not secret_key:
+        if production:
+            raise ConfigError(
+                "SECRET_KEY is not set. Outside development the app needs a real secret key "
+                "(e.g. python -c 'import secrets; print(secrets.token_hex(32))'); "
+                "for the embedded default set APP_ENV=development."
+            )
+        instance.mkdir(parents=True, exist_ok=True)
+        secret_key = _dev_secret_key(instance) if dev else secrets.token_hex(32)
+    elif production and len(secret_key) < 32:
+        raise ConfigError("SECRET_KEY is too short: use at least 32 random characters.")
+    config["SECRET_KEY"] = secret_key
+
+    database_url = environ.get("DATABASE_URL", "")
+    if not database_url:
+        instance.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{instance / 'calculator.sqlite3'}"
+    config["DATABASE_URL"] = database_url
+
+    if not config["APP_BASE_URL"]:
+        if production:
+            raise ConfigError("APP_BASE_URL is not set: it is the address used in e-mail links.")
+        config["APP_BASE_URL"] = "http://127.0.0.1:5000"
+    config["APP_BASE_URL"] = config["APP_BASE_URL"].rstrip("/")
+
+    # mail and SMS go to the dev mailbox unless a real server/account is configured
+    config["MAIL_BACKEND"] = "smtp" if config["MAIL_SERVER"] else "console"
+    config["SMS_BACKEND"] = "twilio" if config["TWILIO_ACCOUNT_SID"] else "console"
+    if production and (config["MAIL_BACKEND"] == "console" or config["SMS_BACKEND"] == "console"):
+        # allowed, but loudly: a production system without SMTP/twilio cannot onboard customers
+        config["DELIVERY_WARNING"] = "MAIL_SERVER or TWILIO_ACCOUNT_SID is not set"
+
+    config.update(
+        SESSION_COOKIE_NAME="vr_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not dev and app_env != "testing",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        SESSION_REFRESH_EACH_REQUEST=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+        PREFERRED_URL_SCHEME="https" if production else "http",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        WTF_I18N_ENABLED=False,  # WTForms' own German messages via Meta.locales
+        RATELIMIT_HEADERS_ENABLED=False,
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        DEBUG=dev,
+        TESTING=app_env == "testing",
+    )
+    return config
+
+
+def from_environment(instance_path: str | Path) -> dict[str, Any]:
+    return load_config(os.environ, instance_path)

@@ -1,0 +1,122 @@
+"""SQLAlchemy 2.x: declarative base, engine and the request-scoped session."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import Flask, current_app, g
+
+# Named constraints, so Alembic can drop and alter them on every backend (SQLite batch mode too).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite has no time zones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use core.clock.now()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(so.DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+
+def new_public_id() -> str:
+    """An unguessable id for URLs (128 bits)."""
+    return secrets.token_urlsafe(16)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling never BEGINs before DDL and breaks SAVEPOINT; let
+    # SQLAlchemy emit BEGIN itself (see _sqlite_begin), as the SQLAlchemy SQLite docs recommend.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: sa.Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout."""
+    engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+class Database:
+    """One per app (kept in ``app.extensions``): the engine and the session factory."""
+
+    def __init__(self, app: Flask) -> None:
+        self.engine = make_engine(app.config["DATABASE_URL"])
+        self.sessionmaker: so.sessionmaker[so.Session] = so.sessionmaker(self.engine, expire_on_commit=False)
+        app.extensions["database"] = self
+        app.teardown_appcontext(_close_session)
+
+    def bind_to(self, connection: sa.Connection) -> None:
+        """Run every session inside the given connection's transaction (tests roll it back)."""
+        self.sessionmaker = so.sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+
+def database() -> Database:
+    db: Database = current_app.extensions["database"]
+    return db
+
+
+def session() -> so.Session:
+    """The session of the current application context (created on first use)."""
+    if "db_session" not in g:
+        g.db_session = database().sessionmaker()
+    s: so.Session = g.db_session
+    return s
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    s = g.pop("db_session", None)
+    if s is not None:
+        s.close()  # rolls back whatever was not committed
+
+
+@contextmanager
+def transaction() -> Iterator[so.Session]:
+    """Commit the request session on success, roll back on error."""
+    s = session()
+    try:
+        yield s
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise

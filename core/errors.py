@@ -1,0 +1,67 @@
+"""German error pages for 400/403/404/405/429/500 (and CSRF failures)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from core import db
+
+log = logging.getLogger(__name__)
+
+PAGES: dict[int, tuple[str, str]] = {
+    400: ("Ungültige Anfrage", "Die Anfrage konnte nicht verarbeitet werden. Bitte versuchen Sie es erneut."),
+    403: (
+        "Zugriff verweigert",
+        "Sie haben keine Berechtigung für diese Seite. Wenden Sie sich an Ihren Agenturleiter oder den "
+        "Innendienst, wenn Sie den Zugriff benötigen.",
+    ),
+    404: (
+        "Seite nicht gefunden",
+        "Die Seite existiert nicht oder Sie haben keinen Zugriff darauf. Bitte prüfen Sie die Adresse.",
+    ),
+    405: ("Aktion nicht möglich", "Diese Aktion ist auf diesem Weg nicht möglich."),
+    413: ("Datei zu groß", "Die hochgeladene Datei ist zu groß."),
+    429: (
+        "Zu viele Versuche",
+        "Zu viele Versuche in kurzer Zeit. Bitte warten Sie einige Minuten und versuchen Sie es dann erneut.",
+    ),
+    500: (
+        "Technischer Fehler",
+        "Leider ist ein technischer Fehler aufgetreten. Ihre Eingaben wurden nicht gespeichert. "
+        "Bitte versuchen Sie es in einigen Minuten erneut.",
+    ),
+}
+
+
+def render_error(status: int, message: str | None = None) -> tuple[str, int]:
+    title, text = PAGES.get(status, PAGES[500] if status >= 500 else PAGES[400])
+    return render_template("errors/error.html", status=status, title=title, text=message or text), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(_exc: CSRFError) -> tuple[str, int]:
+        return render_error(
+            400,
+            "Das Formular ist abgelaufen oder wurde nicht von dieser Seite gesendet. "
+            "Bitte laden Sie die Seite neu und senden Sie es erneut.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[str, int]:
+        status = exc.code or 500
+        if status >= 500:
+            db.session().rollback()
+        return render_error(status)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception) -> tuple[str, int]:
+        if isinstance(exc, HTTPException):  # pragma: no cover - handled above
+            return http_error(exc)
+        log.exception("unhandled error", exc_info=exc)
+        db.session().rollback()
+        return render_error(InternalServerError.code)

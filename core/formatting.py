@@ -1,0 +1,48 @@
+"""German number, money and date formatting for templates (Babel)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+from flask import Flask
+
+LOCALE = "de_DE"
+TIMEZONE = ZoneInfo("Europe/Berlin")
+
+
+def eur(amount: Decimal | int | float | None) -> str:
+    """1234.5 -> '1.234,50 €'"""
+    if amount is None:
+        return ""
+    return format_currency(amount, "EUR", locale=LOCALE)
+
+
+def number(value: Decimal | int | float | None) -> str:
+    return "" if value is None else format_decimal(value, locale=LOCALE)
+
+
+def date_de(value: date | datetime | None) -> str:
+    """TT.MM.JJJJ"""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return format_datetime(value, "dd.MM.yyyy", tzinfo=TIMEZONE, locale=LOCALE)
+    return format_date(value, "dd.MM.yyyy", locale=LOCALE)
+
+
+def datetime_de(value: datetime | None) -> str:
+    """TT.MM.JJJJ HH:MM in German local time"""
+    if value is None:
+        return ""
+    return format_datetime(value, "dd.MM.yyyy HH:mm", tzinfo=TIMEZONE, locale=LOCALE)
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(eur)
+    app.add_template_filter(number)
+    app.add_template_filter(date_de)
+    app.add_template_filter(datetime_de)

@@ -1,0 +1,152 @@
+"""Staff accounts: agencies, users and their roles."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from email_validator import EmailNotValidError, validate_email
+
+from core import clock
+from core.db import Base, new_public_id
+from core.passwords import PasswordRule, hash_password, needs_rehash, verify_password
+
+
+class Role(enum.StrEnum):
+    BROKER = "vermittler"
+    MANAGER = "agenturleiter"
+    BACKOFFICE = "innendienst"
+
+    @property
+    def label(self) -> str:
+        return {"vermittler": "Vermittler", "agenturleiter": "Agenturleiter", "innendienst": "Innendienst"}[self.value]
+
+
+class Agency(Base):
+    __tablename__ = "agencies"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    # Vermittlernummer: the insurer's number for the agency
+    broker_number: so.Mapped[str] = so.mapped_column(sa.String(20), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+
+    users: so.Mapped[list[User]] = so.relationship(back_populates="agency")
+
+    def __repr__(self) -> str:
+        return f"<Agency {self.broker_number} {self.name!r}>"
+
+
+class User(Base):
+    """A staff member: broker, agency manager (both belong to an agency) or back office."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        sa.CheckConstraint("(role = 'innendienst') OR (agency_id IS NOT NULL)", name="agency_staff_have_agency"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
+    full_name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    role: so.Mapped[Role] = so.mapped_column(
+        sa.Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    agency_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agencies.id"), index=True)
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
+    is_active: so.Mapped[bool] = so.mapped_column(default=True)
+    # rotated on password change and deactivation: ends every session of the user
+    session_token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True, default=lambda: secrets.token_hex(16))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    last_login_at: so.Mapped[datetime | None]
+
+    agency: so.Mapped[Agency | None] = so.relationship(back_populates="users")
+
+    # Flask-Login protocol
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return f"staff:{self.session_token}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role.value}>"
+
+
+class AccountError(ValueError):
+    """Invalid data for an account; the message is German and meant for the user."""
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_agency(session: so.Session, *, name: str, broker_number: str) -> Agency:
+    """Create an agency; the Vermittlernummer must be unique."""
+    name, broker_number = name.strip(), broker_number.strip()
+    if not name or not broker_number:
+        raise AccountError("Name und Vermittlernummer sind Pflichtangaben.")
+    if session.scalar(sa.select(Agency).where(Agency.broker_number == broker_number)):
+        raise AccountError(f"Die Vermittlernummer {broker_number} ist bereits vergeben.")
+    agency = Agency(name=name, broker_number=broker_number)
+    session.add(agency)
+    session.flush()
+    return agency
+
+
+def create_user(
+    session: so.Session,
+    *,
+    email: str,
+    full_name: str,
+    role: Role,
+    password: str,
+    agency: Agency | None,
+    rule: PasswordRule,
+) -> User:
+    """Create a staff user after checking e-mail, role/agency and the password rule."""
+    try:
+        email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise AccountError("Bitte geben Sie eine gültige E-Mail-Adresse ein.") from exc
+    if not full_name.strip():
+        raise AccountError("Bitte geben Sie den Namen an.")
+    if role is Role.BACKOFFICE and agency is not None:
+        raise AccountError("Innendienst-Mitarbeiter gehören zu keiner Agentur.")
+    if role is not Role.BACKOFFICE and agency is None:
+        raise AccountError("Vermittler und Agenturleiter gehören zu einer Agentur.")
+    if session.scalar(sa.select(User.id).where(User.email == email)):
+        raise AccountError(f"Es gibt bereits einen Benutzer mit der E-Mail-Adresse {email}.")
+    problems = rule.problems(password, email)
+    if problems:
+        raise AccountError(" ".join(problems))
+    user = User(
+        email=email,
+        full_name=full_name.strip(),
+        role=role,
+        agency=agency,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: so.Session, email: str, password: str) -> User | None:
+    """The active user with these credentials, or None; the same work for unknown e-mails."""
+    user = session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.is_active:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = clock.now()
+    return user
+
+
+def load_by_session_token(session: so.Session, token: str) -> User | None:
+    return session.scalar(sa.select(User).where(User.session_token == token, User.is_active.is_(True)))

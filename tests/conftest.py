@@ -1,0 +1,256 @@
+"""Fixtures: the database (SQLite by default, PostgreSQL with TEST_DATABASE_URL), an app per test
+whose database work is rolled back afterwards, users per role and logged-in clients, and a live
+server with the demo data for Chromium."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from itertools import count
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import Flask
+from flask.testing import FlaskClient
+
+from core import migrate
+from core.app import create_app
+from core.db import make_engine
+from core.extensions import limiter
+from core.users import Agency, Role, User
+from tests.helpers import PASSWORD, cached_hash, login
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+TEST_SECRET = "test-secret-key-" + "x" * 32
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database: {_backend_name()}"
+
+
+def _backend_name() -> str:
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    return "postgresql" if url.startswith("postgresql") else "sqlite"
+
+
+def reset_database(url: str) -> None:
+    """Empty the database at url (PostgreSQL: drop and recreate it; SQLite: delete the file)."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and os.path.exists(parsed.database):
+            os.remove(parsed.database)
+        return
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
+def database_url_for(name: str, tmp_dir: Path) -> str:
+    """A database of its own for one purpose (suite, migrations, live server) on the chosen backend."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if base:
+        parsed = sa.make_url(base)
+        return parsed.set(database=f"{parsed.database}_{name}").render_as_string(hide_password=False)
+    return f"sqlite:///{tmp_dir / (name + '.sqlite3')}"
+
+
+def environ_for(url: str) -> dict[str, str]:
+    return {
+        "APP_ENV": "testing",
+        "DATABASE_URL": url,
+        "SECRET_KEY": TEST_SECRET,
+        "APP_BASE_URL": "http://portal.test",
+    }
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = database_url_for("suite", tmp_path_factory.mktemp("db"))
+    reset_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    """The suite's database, built by the real migrations (so they are exercised on every run)."""
+    eng = make_engine(database_url)
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: sa.Engine) -> Iterator[sa.Connection]:
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def app(database_url: str, connection: sa.Connection) -> Iterator[Flask]:
+    # No app context is held open here: each request gets its own, as in production (otherwise g,
+    # and Flask-Login's cached user with it, would leak from one request or client to the next).
+    app = create_app(environ=environ_for(database_url))
+    app.extensions["database"].bind_to(connection)
+    yield app
+    limiter.reset()
+    app.extensions["database"].engine.dispose()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[so.Session]:
+    """A session on the test's connection: it sees what requests commit and they see what it flushes."""
+    s = app.extensions["database"].sessionmaker()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+_numbers = count(1)
+
+
+@pytest.fixture
+def make_agency(session: so.Session):
+    def make(name: str | None = None) -> Agency:
+        n = next(_numbers)
+        agency = Agency(name=name or f"Agentur {n}", broker_number=f"T{n:06d}")
+        session.add(agency)
+        session.flush()
+        return agency
+
+    return make
+
+
+@pytest.fixture
+def make_user(session: so.Session):
+    def make(
+        role: Role,
+        agency: Agency | None = None,
+        *,
+        email: str | None = None,
+        password: str = PASSWORD,
+        active: bool = True,
+    ) -> User:
+        n = next(_numbers)
+        user = User(
+            email=email or f"{role.value}{n}@example.org",
+            full_name=f"{role.label} {n}",
+            role=role,
+            agency=agency,
+            password_hash=cached_hash(password),
+            is_active=active,
+        )
+        session.add(user)
+        session.flush()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def agency(make_agency) -> Agency:
+    return make_agency("Agentur Nord")
+
+
+@pytest.fixture
+def broker(make_user, agency) -> User:
+    return make_user(Role.BROKER, agency)
+
+
+@pytest.fixture
+def manager(make_user, agency) -> User:
+    return make_user(Role.MANAGER, agency)
+
+
+@pytest.fixture
+def backoffice(make_user) -> User:
+    return make_user(Role.BACKOFFICE)
+
+
+def _logged_in(app: Flask, user: User) -> FlaskClient:
+    client = app.test_client()
+    response = login(client, user.email)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def broker_client(app, broker) -> FlaskClient:
+    return _logged_in(app, broker)
+
+
+@pytest.fixture
+def manager_client(app, manager) -> FlaskClient:
+    return _logged_in(app, manager)
+
+
+@pytest.fixture
+def backoffice_client(app, backoffice) -> FlaskClient:
+    return _logged_in(app, backoffice)
+
+
+@pytest.fixture
+def cli_app(tmp_path: Path) -> Iterator[Flask]:
+    """An app on a database of its own with committed data, for CLI commands."""
+    url = database_url_for("cli", tmp_path)
+    reset_database(url)
+    app = create_app(environ=environ_for(url))
+    migrate.upgrade(app.extensions["database"].engine)
+    yield app
+    app.extensions["database"].engine.dispose()
+
+
+# --- browser tests: a real server on 127.0.0.1 with the demo data --------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from werkzeug.serving import make_server
+
+    url = database_url_for("live", tmp_path_factory.mktemp("live"))
+    reset_database(url)
+    app = create_app(environ=environ_for(url))
+    migrate.upgrade(app.extensions["database"].engine)
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code == 0, result.output
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    app.extensions["database"].engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server: str) -> str:
+    return live_server

@@ -1,0 +1,88 @@
+from datetime import timedelta
+
+import pytest
+
+from core.app import create_app
+from core.config import ConfigError, load_config
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path):
+    with pytest.raises(ConfigError, match="SECRET_KEY is not set"):
+        load_config({"APP_BASE_URL": "https://portal.example"}, tmp_path)
+
+
+def test_production_is_the_default_environment(tmp_path):
+    # a deployment that forgets APP_ENV gets the strict settings, not dev shortcuts
+    with pytest.raises(ConfigError):
+        create_app(environ={})
+
+
+def test_production_refuses_a_short_secret_key(tmp_path):
+    with pytest.raises(ConfigError, match="too short"):
+        load_config({"SECRET_KEY": "geheim", "APP_BASE_URL": "https://portal.example"}, tmp_path)
+
+
+def test_production_requires_app_base_url_for_email_links(tmp_path):
+    with pytest.raises(ConfigError, match="APP_BASE_URL"):
+        load_config({"SECRET_KEY": "k" * 40}, tmp_path)
+
+
+def test_production_cookies_are_secure_and_strict(tmp_path):
+    config = load_config({"SECRET_KEY": "k" * 40, "APP_BASE_URL": "https://portal.example/"}, tmp_path)
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["SESSION_COOKIE_HTTPONLY"] is True
+    assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert config["APP_BASE_URL"] == "https://portal.example"
+    assert config["DEBUG"] is False
+
+
+def test_development_needs_no_settings_and_keeps_its_generated_secret(tmp_path):
+    first = load_config({"APP_ENV": "development"}, tmp_path)
+    second = load_config({"APP_ENV": "development"}, tmp_path)
+    assert len(first["SECRET_KEY"]) == 64
+    assert first["SECRET_KEY"] == second["SECRET_KEY"]  # sessions survive a restart
+    assert (tmp_path / "dev-secret-key").stat().st_mode & 0o777 == 0o600
+    assert first["DATABASE_URL"] == f"sqlite:///{tmp_path / 'calculator.sqlite3'}"
+    assert first["MAIL_BACKEND"] == "console"
+    assert first["SMS_BACKEND"] == "console"
+    assert first["SESSION_COOKIE_SECURE"] is False
+    assert first["APP_BASE_URL"] == "http://127.0.0.1:5000"
+
+
+def test_real_mail_and_sms_backends_when_configured(tmp_path):
+    config = load_config(
+        {
+            "APP_ENV": "development",
+            "MAIL_SERVER": "smtp.example",
+            "MAIL_PORT": "2525",
+            "MAIL_USE_TLS": "false",
+            "TWILIO_ACCOUNT_SID": "AC123",
+            "TWILIO_API_BASE_URL": "http://127.0.0.1:9",
+        },
+        tmp_path,
+    )
+    assert config["MAIL_BACKEND"] == "smtp"
+    assert config["SMS_BACKEND"] == "twilio"
+    assert config["MAIL_PORT"] == 2525
+    assert config["MAIL_USE_TLS"] is False
+    assert config["TWILIO_API_BASE_URL"] == "http://127.0.0.1:9"
+
+
+def test_security_numbers_are_overridable_defaults(tmp_path):
+    config = load_config({"APP_ENV": "development", "SESSION_IDLE_MINUTES": "15"}, tmp_path)
+    assert config["PASSWORD_MIN_LENGTH"] == 8
+    assert config["PASSWORD_MAX_LENGTH"] == 128
+    assert config["PERMANENT_SESSION_LIFETIME"] == timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"APP_ENV": "staging"},
+        {"APP_ENV": "development", "MAIL_PORT": "abc"},
+        {"APP_ENV": "development", "MAIL_USE_TLS": "vielleicht"},
+    ],
+)
+def test_invalid_settings_are_refused_with_a_clear_message(tmp_path, env):
+    with pytest.raises(ConfigError):
+        load_config(env, tmp_path)

@@ -1,0 +1,47 @@
+"""German error pages; a crash shows a page, never a stack trace, and rolls the session back."""
+
+import pytest
+
+
+def test_404_is_german(client):
+    response = client.get("/gibt-es-nicht")
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert "<h1>Seite nicht gefunden</h1>" in page
+    assert "Fehler 404" in page
+
+
+def test_405_is_german(client):
+    response = client.delete("/anmelden")
+    assert response.status_code == 405
+    assert "Aktion nicht möglich" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def crashing_app(app):
+    def boom():
+        raise RuntimeError("kaputt")
+
+    app.add_url_rule("/test-crash", view_func=boom)
+    return app
+
+
+def test_unexpected_error_gives_a_german_500_page_without_details(crashing_app):
+    response = crashing_app.test_client().get("/test-crash")
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "<h1>Technischer Fehler</h1>" in page
+    assert "kaputt" not in page
+    assert "Traceback" not in page
+    assert response.headers["Content-Security-Policy"]
+
+
+def test_429_is_german(app, broker):
+    from tests.helpers import login
+
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "1 per 15 minutes"
+    client = app.test_client()
+    login(client, broker.email, "falsch")
+    response = login(client, broker.email, "falsch")
+    assert response.status_code == 429
+    assert "<h1>Zu viele Versuche</h1>" in response.get_data(as_text=True)

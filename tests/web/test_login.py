@@ -1,0 +1,140 @@
+import sqlalchemy as sa
+
+from core.audit import AuditEntry
+from core.users import Role
+from tests.helpers import PASSWORD, csrf_token, login, post_form
+
+GENERIC = "E-Mail-Adresse oder Passwort ungültig."
+
+
+def test_anonymous_user_is_sent_to_login(client):
+    response = client.get("/vermittler/")
+    assert response.status_code == 302
+    assert response.location.startswith("/anmelden?next=")
+
+
+def test_login_page_is_german_and_labels_every_field(client):
+    page = client.get("/anmelden").get_data(as_text=True)
+    assert '<html lang="de">' in page
+    assert '<label class="field__label" for="email">E-Mail-Adresse' in page
+    assert '<label class="field__label" for="password">Passwort' in page
+
+
+def test_each_role_lands_on_its_start_page(app, broker, manager, backoffice):
+    for user, home, heading in [
+        (broker, "/vermittler/", "Startseite Vermittler"),
+        (manager, "/agentur/", "Startseite Agenturleiter"),
+        (backoffice, "/innendienst/", "Startseite Innendienst"),
+    ]:
+        client = app.test_client()
+        response = login(client, user.email)
+        assert response.status_code == 302
+        assert response.location == home
+        page = client.get(home).get_data(as_text=True)
+        assert f"<h1>{heading}</h1>" in page
+        assert user.full_name in page
+
+
+def test_email_is_case_insensitive(app, broker):
+    response = login(app.test_client(), "  " + broker.email.upper())
+    assert response.status_code == 302
+
+
+def test_wrong_password_and_unknown_email_get_the_same_generic_error(client, broker):
+    wrong = login(client, broker.email, "Falsch-Passwort-9!")
+    unknown = login(client, "niemand@example.org", PASSWORD)
+    for response in (wrong, unknown):
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        assert GENERIC in page
+        assert "Falsch-Passwort-9!" not in page
+        assert PASSWORD not in page
+    # the e-mail typed stays in the form
+    assert f'value="{broker.email}"' in wrong.get_data(as_text=True)
+
+
+def test_empty_fields_get_german_messages_next_to_the_fields(client):
+    page = post_form(client, "/anmelden", {"email": "", "password": ""}).get_data(as_text=True)
+    assert 'id="email-error">Bitte geben Sie Ihre E-Mail-Adresse ein.' in page
+    assert 'id="password-error">Bitte geben Sie Ihr Passwort ein.' in page
+    assert 'aria-describedby="email-error"' in page
+    assert 'aria-invalid="true"' in page
+    assert '<a href="#email">Bitte geben Sie Ihre E-Mail-Adresse ein.</a>' in page  # error summary
+
+
+def test_deactivated_user_cannot_log_in(app, make_user, agency):
+    user = make_user(Role.BROKER, agency, active=False)
+    response = login(app.test_client(), user.email)
+    assert response.status_code == 200
+    assert GENERIC in response.get_data(as_text=True)
+
+
+def test_failed_and_successful_logins_are_audited(client, broker, session):
+    login(client, broker.email, "Falsch-Passwort-9!")
+    login(client, broker.email)
+    actions = session.scalars(
+        sa.select(AuditEntry.action).where(AuditEntry.actor_id == broker.id).order_by(AuditEntry.id)
+    ).all()
+    assert actions == ["login_failed", "login"]
+
+
+def test_repeated_failures_for_one_account_are_throttled(app, broker):
+    client = app.test_client()
+    for _ in range(5):
+        assert login(client, broker.email, "Falsch-Passwort-9!").status_code == 200
+    blocked = login(client, broker.email, PASSWORD)  # even the right password waits now
+    assert blocked.status_code == 429
+    assert "Zu viele Versuche" in blocked.get_data(as_text=True)
+    # another account from the same address is not blocked by this one
+    assert login(app.test_client(), "andere@example.org", "x").status_code == 200
+
+
+def test_repeated_failures_from_one_address_are_throttled(app):
+    app.config["LOGIN_LIMIT_PER_ADDRESS"] = "3 per 15 minutes"
+    client = app.test_client()
+    for n in range(3):
+        assert login(client, f"probe{n}@example.org", "x").status_code == 200
+    assert login(client, "probe9@example.org", "x").status_code == 429
+
+
+def test_successful_logins_do_not_count_against_the_limit(app, broker):
+    for _ in range(7):
+        client = app.test_client()
+        assert login(client, broker.email).status_code == 302
+
+
+def test_open_redirect_after_login_is_refused(app, broker):
+    client = app.test_client()
+    token = csrf_token(client, "/anmelden")
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        response = client.post(
+            f"/anmelden?next={target}", data={"csrf_token": token, "email": broker.email, "password": PASSWORD}
+        )
+        assert response.location == "/vermittler/"
+        client.post("/abmelden", data={"csrf_token": csrf_token(client, "/vermittler/")})
+        token = csrf_token(client, "/anmelden")
+    response = client.post(
+        "/anmelden?next=/vermittler/", data={"csrf_token": token, "email": broker.email, "password": PASSWORD}
+    )
+    assert response.location == "/vermittler/"
+
+
+def test_logout_needs_post_with_csrf_and_ends_the_session(broker_client):
+    assert broker_client.get("/abmelden").status_code == 405
+    assert broker_client.post("/abmelden").status_code == 400  # no CSRF token
+    response = post_form(broker_client, "/abmelden", {}, page="/vermittler/")
+    assert response.status_code == 302
+    assert response.location == "/anmelden"
+    assert broker_client.get("/vermittler/").status_code == 302
+
+
+def test_session_ends_when_the_password_token_rotates(broker_client, broker, session):
+    broker.session_token = "rotated-after-password-change"
+    session.flush()
+    assert broker_client.get("/vermittler/").status_code == 302
+
+
+def test_session_has_an_absolute_maximum_age(app, broker_client):
+    with broker_client.session_transaction() as s:
+        s["login_at"] -= app.config["SESSION_MAX_HOURS"] * 3600 + 1
+    assert broker_client.get("/vermittler/").status_code == 302

@@ -1,0 +1,93 @@
+"""CSRF on every POST (htmx included), cookie flags and security headers."""
+
+import re
+
+from tests.helpers import PASSWORD, csrf_token
+
+
+def test_post_without_csrf_token_is_refused_in_german(client, broker):
+    response = client.post("/anmelden", data={"email": broker.email, "password": PASSWORD})
+    assert response.status_code == 400
+    assert "Das Formular ist abgelaufen" in response.get_data(as_text=True)
+
+
+def test_post_with_a_foreign_csrf_token_is_refused(app, broker):
+    token = csrf_token(app.test_client(), "/anmelden")  # from another browser session
+    response = app.test_client().post(
+        "/anmelden", data={"csrf_token": token, "email": broker.email, "password": PASSWORD}
+    )
+    assert response.status_code == 400
+
+
+def test_htmx_requests_carry_the_token_in_a_header(client, broker):
+    page = client.get("/anmelden").get_data(as_text=True)
+    header_token = re.search(r"hx-headers='\{&#34;X-CSRFToken&#34;: &#34;([^&]+)&#34;\}'", page)
+    header_token = header_token or re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', page)
+    assert header_token, "the body must hand htmx the CSRF header"
+    response = client.post(
+        "/anmelden",
+        data={"email": broker.email, "password": PASSWORD},
+        headers={"X-CSRFToken": header_token.group(1), "HX-Request": "true"},
+    )
+    assert response.status_code == 302
+    without = client.post("/abmelden", headers={"HX-Request": "true"})
+    assert without.status_code == 400
+
+
+def test_security_headers_on_every_page(client):
+    response = client.get("/anmelden")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert client.get("/gibt-es-nicht").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_pages_have_no_inline_script_or_style(broker_client):
+    for url in ("/anmelden", "/vermittler/"):
+        page = broker_client.get(url).get_data(as_text=True)
+        assert not re.search(r"<script(?![^>]*\bsrc=)", page), url
+        assert "<style" not in page
+        assert " style=" not in page
+        assert " onclick=" not in page
+
+
+def test_htmx_is_served_from_our_own_static_folder(client):
+    page = client.get("/anmelden").get_data(as_text=True)
+    assert '<script src="/static/js/htmx-2.0.11.min.js" defer></script>' in page
+    with client.get("/static/js/htmx-2.0.11.min.js") as script:
+        assert script.status_code == 200
+        assert b'version:"2.0.11"' in script.data
+
+
+def test_session_cookie_is_httponly_and_samesite(app, broker):
+    from tests.helpers import login
+
+    client = app.test_client()
+    response = login(client, broker.email)
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("vr_session=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_logged_in_pages_are_not_cached(broker_client):
+    assert broker_client.get("/vermittler/").headers["Cache-Control"] == "no-store"
+
+
+def test_secure_cookie_outside_dev(tmp_path):
+    from core.app import create_app
+
+    app = create_app(
+        environ={
+            "SECRET_KEY": "k" * 40,
+            "APP_BASE_URL": "https://portal.example",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        }
+    )
+    assert app.config["SESSION_COOKIE_SECURE"] is True
