@@ -1,0 +1,87 @@
+from datetime import date
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from calculator.tariffs import PaymentFrequency, Product, TariffCatalog, TariffFileError
+from calculator.tariffs.common import ComponentBuilder, PaymentTerms, finish
+from calculator.tariffs.money import cents, dec
+
+TERMS = PaymentTerms({f: D("0") for f in PaymentFrequency}, D("0.19"))
+
+
+@pytest.mark.parametrize(
+    ("amount", "rounded"),
+    [("0.125", "0.13"), ("2.345", "2.35"), ("2.344999", "2.34"), ("-0.125", "-0.13"), ("0.005", "0.01")],
+)
+def test_cents_round_half_up_not_half_even(amount, rounded):
+    assert cents(D(amount)) == D(rounded)
+
+
+def test_tax_on_an_exact_half_cent_rounds_up():
+    # 1.50 × 0.19 = 0.285: half-up gives 0.29 (banker's rounding would give 0.28)
+    component = ComponentBuilder("x", "X", "Grundbeitrag", D("1.50")).build()
+    premium = finish(
+        product=Product.RS,
+        version="T",
+        name="T",
+        frequency=PaymentFrequency.YEARLY,
+        components=[component],
+        terms=TERMS,
+    )
+    assert premium.tax == D("0.29")
+    assert premium.total == D("1.79")
+
+
+def test_each_factor_step_is_rounded_before_the_next():
+    # 10.00 × 1.005 = 10.05 (10.050 exactly); × 1.005 = 10.10025 → 10.10
+    # without rounding in between: 10.00 × 1.005 × 1.005 = 10.100250 → 10.10 as well, but the steps
+    # must show 0.05 + 0.05 and add up to the result
+    component = ComponentBuilder("x", "X", "Grundbeitrag", D("10.00")).apply("a", D("1.005")).apply("b", D("1.005"))
+    built = component.build()
+    assert [s.amount for s in built.steps] == [D("10.00"), D("0.05"), D("0.05")]
+    assert built.annual == D("10.10")
+
+
+def test_floats_are_refused_as_money():
+    with pytest.raises(TypeError):
+        dec(0.1)
+
+
+def test_catalog_picks_the_version_valid_on_the_date(tmp_path: Path):
+    source = Path("calculator/tariffs/data/kfz-2026-01.toml").read_text()
+    newer = (
+        source.replace('version = "KFZ-2026-01"', 'version = "KFZ-2027-01"')
+        .replace("valid_from = 2026-01-01", "valid_from = 2027-01-01")
+        .replace('kh = "520.00"', 'kh = "560.00"')
+    )
+    (tmp_path / "kfz-2027-01.toml").write_text(newer)
+    catalog = TariffCatalog.load([Path("calculator/tariffs/data"), tmp_path])
+    assert catalog.kfz(date(2026, 12, 31)).version == "KFZ-2026-01"
+    assert catalog.kfz(date(2027, 1, 1)).version == "KFZ-2027-01"
+    assert catalog.get("KFZ-2026-01").base_kh == D("520.00")
+    with pytest.raises(LookupError):
+        catalog.kfz(date(2025, 12, 31))
+
+
+def test_every_shipped_tariff_is_marked_as_demo():
+    for path in Path("calculator/tariffs/data").glob("*.toml"):
+        assert "demo_values = true" in path.read_text(), path
+        assert "DEMO VALUES" in path.read_text(), path
+
+
+def test_inconsistent_tariff_files_are_refused(tmp_path: Path):
+    source = Path("calculator/tariffs/data/kfz-2026-01.toml").read_text()
+    (tmp_path / "bad.toml").write_text(
+        source.replace('"SF 12" = [35, 43]', '"12" = [35, 43]').replace('"12" = [35, 43]', '"12" = [60, 43]')
+    )
+    with pytest.raises(TariffFileError, match="must not cost more"):
+        TariffCatalog.load([tmp_path])
+    (tmp_path / "bad.toml").write_text(source.replace("25 = ", "26 = ", 1))
+    with pytest.raises(TariffFileError, match="type_class.kh"):
+        TariffCatalog.load([tmp_path])
+    (tmp_path / "bad.toml").write_text(source)
+    (tmp_path / "again.toml").write_text(source)
+    with pytest.raises(TariffFileError, match="defined twice"):
+        TariffCatalog.load([tmp_path])
