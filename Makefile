@@ -6,4 +6,4 @@ run:
 test:
 	scripts/test.sh
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/mypy --strict --follow-imports=silent -p calculator.tariffs

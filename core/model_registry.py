@@ -12,6 +12,8 @@ import sqlalchemy as sa
 MODEL_MODULES = (
     "core.users",
     "core.audit",
+    "calculator.reference",
+    "calculator.models",
 )
 
 

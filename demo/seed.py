@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from calculator.reference import PostalPlace, RegionClass, Vehicle, VehicleTypeClass
 from core.passwords import PasswordRule
 from core.users import Agency, Role, User, create_agency, create_user
 
@@ -20,6 +21,7 @@ DEMO_USERS = (
 def seed(session: so.Session) -> list[str]:
     """Create what is missing of the demo data; return what was created. Idempotent."""
     created: list[str] = []
+    created += _seed_reference_data(session)
     agency = session.scalar(sa.select(Agency).where(Agency.broker_number == DEMO_AGENCY["broker_number"]))
     if agency is None:
         agency = create_agency(session, **DEMO_AGENCY)
@@ -37,4 +39,40 @@ def seed(session: so.Session) -> list[str]:
             rule=PasswordRule(),
         )
         created.append(f"{role.label} {email}")
+    return created
+
+
+def _seed_reference_data(session: so.Session) -> list[str]:
+    from demo.reference_data import DEMO_SOURCE, PLACES, REGION_CLASSES, VEHICLES
+
+    created = []
+    for hsn, tsn, manufacturer, trade_name, classes in VEHICLES:
+        if session.get(Vehicle, (hsn, tsn)) is None:
+            session.add(
+                Vehicle(
+                    hsn=hsn,
+                    tsn=tsn,
+                    manufacturer=manufacturer,
+                    trade_name=trade_name,
+                    search_text=f"{manufacturer} {trade_name}".lower(),
+                )
+            )
+            created.append(f"Fahrzeug {hsn}/{tsn} {trade_name}")
+        if classes and session.get(VehicleTypeClass, (hsn, tsn)) is None:
+            session.add(
+                VehicleTypeClass(hsn=hsn, tsn=tsn, kh=classes[0], tk=classes[1], vk=classes[2], source=DEMO_SOURCE)
+            )
+    for plz, place, key, district, state in PLACES:
+        exists = session.scalar(
+            sa.select(PostalPlace.id).where(
+                PostalPlace.plz == plz, PostalPlace.place == place, PostalPlace.district_key == key
+            )
+        )
+        if exists is None:
+            session.add(PostalPlace(plz=plz, place=place, district_key=key, district_name=district, state=state))
+            created.append(f"Ort {plz} {place}")
+    for key, (kh, tk, vk) in REGION_CLASSES.items():
+        if session.get(RegionClass, key) is None:
+            session.add(RegionClass(district_key=key, kh=kh, tk=tk, vk=vk, source=DEMO_SOURCE))
+    session.flush()
     return created

@@ -254,3 +254,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def base_url(live_server: str) -> str:
     return live_server
+
+
+@pytest.fixture
+def demo_reference(session: so.Session) -> None:
+    """The demo vehicles, Typklassen, places and Regionalklassen (as `flask demo seed` writes them)."""
+    from demo.seed import _seed_reference_data
+
+    _seed_reference_data(session)
+    session.commit()

@@ -34,3 +34,63 @@ def login(client: FlaskClient, email: str, password: str = PASSWORD):
 def cached_hash(password: str) -> str:
     """argon2 is slow on purpose; hash each test password once per run."""
     return hash_password(password)
+
+
+def shared_data(name: str):
+    """A file of ../shared/data. Missing only outside CI (then the test skips, saying why); in CI a
+    missing file fails the test."""
+    import os
+    from pathlib import Path
+
+    import pytest
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / name
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing in CI: the suite needs ../shared beside the checkout")
+        pytest.skip(f"SKIPPED LOUDLY: {path} is not here (../shared is absent on this machine)")
+    return path
+
+
+KFZ_ANSWERS = {
+    "anrede": "herr",
+    "vorname": "Jürgen",
+    "name": "Müller-Lüdenscheidt",
+    "geburtsdatum": "29.02.1972",
+    "strasse": "Hauptstraße 1",
+    "plz": "10115",
+    "taetigkeit": "employed",
+    "vorversicherung": "keine",
+    "hsn": "0603",
+    "tsn": "BPM",
+    "erstzulassung": "01.03.2020",
+    "kilometerstand": "45000",
+    "fahrleistung": "12000",
+    "nutzung": "private",
+    "abstellplatz": "garage",
+    "fahrerkreis": "vn_partner",
+    "juengster_fahrer": "40",
+    "kfz_deckung": "kh_vk",
+    "sf_kh": "12",
+    "sf_vk": "10",
+    "sb_tk": "150",
+    "sb_vk": "500",
+    "zahlweise": "monatlich",
+}
+
+RS_ANSWERS = {
+    "anrede": "frau",
+    "vorname": "Änne",
+    "name": "Schröder",
+    "geburtsdatum": "01.04.1985",
+    "strasse": "Gartenweg 5",
+    "plz": "80331",
+    "taetigkeit": "public_service",
+    "deckung": "single",
+    "vorversicherung": "keine",
+    "risikoberuf": "nein",
+    "bausteine": ["privat", "verkehr"],
+    "selbstbeteiligung": "150",
+    "mitgliedschaftsbeginn": "17.04.2019",
+    "zahlweise": "jaehrlich",
+}

@@ -1,10 +1,56 @@
-// Small progressive enhancements; everything works without JavaScript.
+// Small progressive enhancements; every page works without JavaScript.
 (function () {
   "use strict";
+
   function focusErrorSummary(root) {
     var summary = (root || document).querySelector("[data-autofocus]");
     if (summary) { summary.focus(); }
   }
+
   document.addEventListener("DOMContentLoaded", function () { focusErrorSummary(document); });
   document.addEventListener("htmx:afterSwap", function (event) { focusErrorSummary(event.target); });
+
+  // Tell the live-premium endpoint which answer changed, so it re-renders what depends on it.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var trigger = event.detail.triggeringEvent;
+    if (event.detail.elt.matches("[data-live-form]") && trigger && trigger.target && trigger.target.name) {
+      event.detail.parameters._changed = trigger.target.name;
+    }
+  });
+
+  // Inputs that are not quote answers (the vehicle search) must not start a live premium request:
+  // their events stop at their container, after the input's own (htmx) handlers have run.
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-no-live]").forEach(function (container) {
+      ["input", "change", "search"].forEach(function (type) {
+        container.addEventListener(type, function (event) { event.stopPropagation(); });
+      });
+    });
+  });
+
+  // Keep aria-invalid in step with the error slots htmx updates while the user types.
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var slot = event.detail.target;
+    if (!slot || !slot.classList || !slot.classList.contains("field__error")) { return; }
+    var controls = document.querySelectorAll("[aria-describedby~='" + slot.id + "']");
+    controls.forEach(function (control) {
+      if (slot.textContent.trim()) { control.setAttribute("aria-invalid", "true"); }
+      else { control.removeAttribute("aria-invalid"); }
+    });
+  });
+
+  // A vehicle picked from the search fills HSN and TSN and updates the premium.
+  document.addEventListener("click", function (event) {
+    var pick = event.target.closest && event.target.closest("[data-pick-hsn]");
+    if (!pick) { return; }
+    event.preventDefault();
+    var hsn = document.getElementById("hsn"), tsn = document.getElementById("tsn");
+    if (!hsn || !tsn) { return; }
+    hsn.value = pick.getAttribute("data-pick-hsn");
+    tsn.value = pick.getAttribute("data-pick-tsn");
+    tsn.dispatchEvent(new Event("change", { bubbles: true }));
+    var list = document.getElementById("vehicle-suggestions");
+    if (list) { list.innerHTML = ""; }
+    tsn.focus();
+  });
 })();

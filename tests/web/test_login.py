@@ -59,7 +59,7 @@ def test_empty_fields_get_german_messages_next_to_the_fields(client):
     assert 'id="password-error">Bitte geben Sie Ihr Passwort ein.' in page
     assert 'aria-describedby="email-error"' in page
     assert 'aria-invalid="true"' in page
-    assert '<a href="#email">Bitte geben Sie Ihre E-Mail-Adresse ein.</a>' in page  # error summary
+    assert '<a href="#email">E-Mail-Adresse: Bitte geben Sie Ihre E-Mail-Adresse ein.</a>' in page  # summary
 
 
 def test_deactivated_user_cannot_log_in(app, make_user, agency):

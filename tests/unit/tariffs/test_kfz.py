@@ -171,5 +171,5 @@ def test_sf_class_parsing():
         SFClass("1"),
     ]
     for bad in ("51", "SF 0.5", "X", ""):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not an SF class"):
             SFClass.parse(bad)

@@ -79,7 +79,7 @@ def test_inconsistent_tariff_files_are_refused(tmp_path: Path):
     with pytest.raises(TariffFileError, match="must not cost more"):
         TariffCatalog.load([tmp_path])
     (tmp_path / "bad.toml").write_text(source.replace("25 = ", "26 = ", 1))
-    with pytest.raises(TariffFileError, match="type_class.kh"):
+    with pytest.raises(TariffFileError, match=r"type_class\.kh"):
         TariffCatalog.load([tmp_path])
     (tmp_path / "bad.toml").write_text(source)
     (tmp_path / "again.toml").write_text(source)

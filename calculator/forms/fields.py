@@ -1,0 +1,65 @@
+"""Field validators shared by the calculator forms; every message is German."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import Any
+
+from wtforms import Field, Form, ValidationError
+from wtforms.fields.choices import SelectChoice
+
+_DATE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{4})\s*$")
+
+
+def parse_german_date(text: str) -> date | None:
+    """'29.02.2012' → date; None when it is not TT.MM.JJJJ or not a real calendar day."""
+    match = _DATE.match(text or "")
+    if not match:
+        return None
+    day, month, year = (int(g) for g in match.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def german_date(*, required_message: str | None = None) -> Callable[[Form, Field], None]:
+    """TT.MM.JJJJ checked against the real calendar (29.02.2013 is not a day)."""
+
+    def check(form: Form, field: Field) -> None:
+        text = (field.data or "").strip()
+        if not text:
+            if required_message:
+                raise ValidationError(required_message)
+            return
+        if not _DATE.match(text):
+            raise ValidationError("Bitte im Format TT.MM.JJJJ eingeben, z. B. 24.12.1980.")
+        if parse_german_date(text) is None:
+            raise ValidationError(f"Den {text.strip()} gibt es nicht im Kalender. Bitte prüfen Sie das Datum.")
+
+    if required_message:
+        check.field_flags = {"required": True}  # type: ignore[attr-defined]
+    return check
+
+
+def age_on(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def options(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
+    """Choices for select, radio and checkbox fields from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def choice_labels(field: Field) -> dict[str, str]:
+    return {str(value): str(label) for value, label, *_ in field.iter_choices()}

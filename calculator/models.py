@@ -1,0 +1,52 @@
+"""Offers (Angebote): a priced quote, pinned to the tariff version it was priced with."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from core import clock
+from core.db import Base, new_public_id
+from core.users import User
+
+
+class Offer(Base):
+    __tablename__ = "offers"
+    __table_args__ = (sa.Index("ix_offers_agency_owner", "agency_id", "owner_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    # scope (core.authz): the broker who quoted and his agency
+    agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"))
+    owner_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
+    product: so.Mapped[str] = so.mapped_column(sa.String(10))
+    # "Speichern unter": an offer without a name is a draft
+    name: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    applicant_name: so.Mapped[str] = so.mapped_column(sa.String(250))
+    # what the broker typed (re-shown on "Daten ändern") and the priced risk (re-priced on reopen)
+    form_data: so.Mapped[dict[str, list[str]]] = so.mapped_column(sa.JSON)
+    risk: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
+    tariff_version: so.Mapped[str] = so.mapped_column(sa.String(40))
+    frequency: so.Mapped[str] = so.mapped_column(sa.String(20))
+    total: so.Mapped[Decimal] = so.mapped_column(sa.Numeric(12, 2))
+    annual_total: so.Mapped[Decimal] = so.mapped_column(sa.Numeric(12, 2))
+    premium: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
+    # reasons for Risikoprüfung (underwriting referral); empty: automatic acceptance possible
+    referral_reasons: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    updated_at: so.Mapped[datetime] = so.mapped_column(default=clock.now, onupdate=clock.now)
+    saved_at: so.Mapped[datetime | None]
+
+    owner: so.Mapped[User] = so.relationship()
+
+    @property
+    def is_saved(self) -> bool:
+        return self.name is not None
+
+    @property
+    def needs_underwriting(self) -> bool:
+        return bool(self.referral_reasons)

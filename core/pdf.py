@@ -1,0 +1,55 @@
+"""PDFs from our own HTML templates through wkhtmltopdf — the only module that imports pdfkit.
+
+JavaScript and local file access are off: templates inline their CSS and images (data: URIs).
+Upstream wkhtmltopdf must never see untrusted HTML; ours is rendered from autoescaped templates.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pdfkit
+
+OPTIONS = {
+    "encoding": "UTF-8",
+    "page-size": "A4",
+    "margin-top": "18mm",
+    "margin-bottom": "18mm",
+    "margin-left": "20mm",
+    "margin-right": "20mm",
+    "disable-javascript": "",
+    "disable-local-file-access": "",
+    "quiet": "",
+}
+
+
+class PdfError(RuntimeError):
+    """wkhtmltopdf is missing or failed."""
+
+
+def _configuration() -> pdfkit.configuration:
+    binary = shutil.which("wkhtmltopdf")
+    if binary is None:
+        raise PdfError("wkhtmltopdf is not installed (Debian package wkhtmltopdf)")
+    return pdfkit.configuration(wkhtmltopdf=binary)
+
+
+def render_pdf(html: str) -> bytes:
+    """One HTML document → PDF bytes."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())  # silences a harmless Qt warning
+    try:
+        pdf: bytes = pdfkit.from_string(html, False, options=OPTIONS, configuration=_configuration())
+    except OSError as exc:
+        raise PdfError(str(exc)) from exc
+    return pdf
+
+
+def render_pdfs(documents: Sequence[str], workers: int | None = None) -> list[bytes]:
+    """Several documents at once: wkhtmltopdf is a process per document, so use every core."""
+    workers = workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(render_pdf, documents))

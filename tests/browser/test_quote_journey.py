@@ -1,0 +1,94 @@
+"""A broker quotes a VW Golf by HSN/TSN in Chromium: live premium, offer page, PDF, save."""
+
+import io
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+from pypdf import PdfReader
+
+from demo.seed import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def broker_page(page: Page) -> Page:
+    page.goto("/anmelden")
+    page.get_by_label("E-Mail-Adresse").fill("vermittler@demo.example")
+    page.get_by_label("Passwort").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Startseite Vermittler")
+    return page
+
+
+def test_quote_a_golf_by_hsn_tsn_to_pdf_and_save(broker_page: Page):
+    page = broker_page
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name="Neues Angebot").click()
+    page.get_by_role("link", name="Kfz").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Neues Angebot: Kfz")
+
+    page.get_by_label("HSN", exact=True).fill("0603")
+    page.get_by_label("TSN", exact=True).fill("bpm")
+    expect(page.locator("#block-vehicle")).to_contain_text("VOLKSWAGEN-VW GOLF")  # shown before pricing
+
+    page.get_by_label("PLZ", exact=True).fill("10115")
+    expect(page.get_by_label("Ort", exact=True)).to_have_value(re.compile(r"\d+"))  # Berlin, the only place
+    page.get_by_label("Alter des jüngsten Fahrers").fill("40")
+    page.get_by_label("Jährliche Fahrleistung (km)").fill("12000")
+    page.get_by_label("SF-Klasse Haftpflicht").select_option(label="SF 12")
+    page.get_by_label("SF-Klasse Vollkasko").select_option(label="SF 10")
+    premium = page.locator("#premium")
+    expect(premium).to_contain_text("jährlich:")
+    yearly = premium.locator(".premium__total strong").inner_text()
+
+    page.get_by_label("Zahlweise", exact=True).select_option(label="monatlich")
+    expect(premium).to_contain_text("monatlich:")  # the premium follows every change
+    expect(premium).to_contain_text("Ratenzuschlag monatlich (6 %)")
+    assert premium.locator(".premium__total strong").inner_text() != yearly
+
+    # an impossible date is flagged next to the field while typing
+    page.get_by_label("Geburtsdatum", exact=True).fill("31.09.2013")
+    expect(page.locator("#geburtsdatum-error")).to_have_text(
+        "Den 31.09.2013 gibt es nicht im Kalender. Bitte prüfen Sie das Datum."
+    )
+    page.get_by_label("Geburtsdatum", exact=True).fill("12.05.1975")
+    expect(page.locator("#geburtsdatum-error")).to_have_text("")
+    page.get_by_label("Anrede").select_option(label="Herr")
+    page.get_by_label("Vorname", exact=True).fill("Jürgen")
+    page.get_by_label("Name", exact=True).fill("Müller")
+    page.get_by_label("Tätigkeit").select_option(label="nichtselbständig")
+    page.get_by_label("Straße/Hausnr.").fill("Hauptstraße 1")
+    page.get_by_label("Erstzulassung").fill("01.03.2020")
+    page.get_by_label("Kilometerstand").fill("45000")
+    monthly = premium.locator(".premium__total strong").inner_text()
+    page.get_by_role("button", name="Berechnen").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Angebot Kfz")
+    expect(page.locator(".breakdown__total")).to_contain_text(monthly.split(": ")[1])
+    with page.expect_download() as download:
+        page.get_by_role("link", name="PDF erstellen").click()
+    pdf = download.value.path().read_bytes()
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Jürgen" in text
+    assert "VOLKSWAGEN-VW GOLF" in text
+    assert "Versicherungsteuer 19 %" in text
+
+    page.get_by_label("Name des Angebots").fill("Müller – Golf")
+    page.get_by_role("button", name="Speichern unter").click()
+    expect(page.get_by_text("Angebot „Müller – Golf“ gespeichert.")).to_be_visible()
+    page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name="Angebote").click()
+    expect(page.get_by_role("link", name="Müller – Golf")).to_be_visible()
+    assert errors == []
+
+
+def test_unknown_vehicle_is_said_plainly_and_not_priced(broker_page: Page):
+    page = broker_page
+    page.goto("/rechner/kfz/")
+    page.get_by_label("HSN", exact=True).fill("0603")
+    page.get_by_label("TSN", exact=True).fill("ZZZ")
+    expect(page.locator("#block-vehicle")).to_contain_text("Fahrzeug nicht gefunden – bitte HSN/TSN prüfen")
+    expect(page.locator("#premium")).not_to_contain_text("Gesamtbeitrag")

@@ -1,0 +1,231 @@
+"""The calculator over HTTP: live premium (htmx fragment), the full-page fallback, bad input."""
+
+import re
+from datetime import date
+
+import pytest
+
+from calculator.forms import PRICING_FIELDS
+from calculator.tariffs import (
+    Classes,
+    DriverCircle,
+    KfzCover,
+    KfzRisk,
+    Parking,
+    PaymentFrequency,
+    Product,
+    SFClass,
+    TariffCatalog,
+    Usage,
+)
+from core.formatting import eur
+from tests.helpers import KFZ_ANSWERS, RS_ANSWERS, csrf_token
+
+pytestmark = pytest.mark.usefixtures("demo_reference")
+HX = {"HX-Request": "true"}
+
+
+def _post(client, url, answers, page="/rechner/kfz/", **kwargs):
+    return client.post(url, data={"csrf_token": csrf_token(client, page), **answers}, **kwargs)
+
+
+def _expected_golf_berlin_total() -> str:
+    """The same risk priced directly by the tariff core (demo classes: Golf 16/20/19, Berlin 11/12/8)."""
+    tariff = TariffCatalog.load().kfz(date.today())
+    risk = KfzRisk(
+        KfzCover.KH_VK,
+        SFClass("12"),
+        SFClass("10"),
+        Classes(16, 20, 19),
+        Classes(11, 12, 8),
+        40,
+        DriverCircle.VN_PARTNER,
+        12000,
+        Usage.PRIVATE,
+        Parking.GARAGE,
+        150,
+        500,
+        False,
+        PaymentFrequency.MONTHLY,
+    )
+    return eur(tariff.price(risk).total)
+
+
+def test_quote_page_has_the_accessible_names_scripts_look_for(broker_client):
+    page = broker_client.get("/rechner/kfz/").get_data(as_text=True)
+    for label in ("HSN", "TSN", "PLZ", "Geburtsdatum", "Zahlweise"):
+        assert re.search(rf'<label class="field__label" for="\w+">{label}</label>', page), label  # exact name
+    assert '<a href="/rechner/">Neues Angebot</a>' in page  # navigation
+
+
+def test_live_premium_fragment_prices_as_soon_as_the_risk_is_complete(broker_client):
+    answers = {k: KFZ_ANSWERS[k] for k in PRICING_FIELDS[Product.KFZ] if k in KFZ_ANSWERS}
+    response = _post(broker_client, "/rechner/kfz/live", {**answers, "_changed": "tsn"}, headers=HX)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert not html.lstrip().startswith("<!doctype")  # a fragment, not a page
+    assert f"monatlich: {_expected_golf_berlin_total()}" in html
+    assert "inkl. 19% Vers.-Steuer" in html
+    assert "Tarifstand KFZ-2026-01" in html
+    # the vehicle block is updated out of band because TSN changed
+    assert '<div id="block-vehicle" class="block vehicle-info" aria-live="polite" hx-swap-oob="true">' in html
+    assert "VOLKSWAGEN-VW GOLF" in html
+    # empty answers (name, …) show no error while typing; the slot is there to be cleared
+    assert '<p class="field__error" id="vorname-error" hx-swap-oob="true"></p>' in html
+
+
+def test_live_shows_the_error_of_a_typed_answer_only(broker_client):
+    response = _post(
+        broker_client, "/rechner/kfz/live", {"geburtsdatum": "31.09.2013", "_changed": "geburtsdatum"}, headers=HX
+    )
+    html = response.get_data(as_text=True)
+    assert (
+        'id="geburtsdatum-error" hx-swap-oob="true">Den 31.09.2013 gibt es nicht im Kalender. '
+        "Bitte prüfen Sie das Datum.</p>"
+    ) in html
+    assert '<p class="field__error" id="hsn-error" hx-swap-oob="true"></p>' in html
+    assert "Der Beitrag erscheint, sobald" in html
+
+
+def test_unknown_vehicle_gets_no_price(broker_client):
+    answers = {**KFZ_ANSWERS, "hsn": "0603", "tsn": "ZZZ", "_changed": "tsn"}
+    html = _post(broker_client, "/rechner/kfz/live", answers, headers=HX).get_data(as_text=True)
+    assert "Fahrzeug nicht gefunden – bitte HSN/TSN prüfen" in html
+    assert "Gesamtbeitrag" not in html
+
+
+def test_vehicle_without_typklasse_gets_no_price(broker_client):
+    answers = {**KFZ_ANSWERS, "hsn": "0005", "tsn": "AAO", "_changed": "tsn"}
+    html = _post(broker_client, "/rechner/kfz/live", answers, headers=HX).get_data(as_text=True)
+    assert "Für dieses Fahrzeug können wir derzeit kein Angebot machen" in html
+    assert "Gesamtbeitrag" not in html
+
+
+def test_plz_change_offers_the_places_of_that_plz(broker_client):
+    html = _post(broker_client, "/rechner/kfz/live", {"plz": "56357", "_changed": "plz"}, headers=HX).get_data(
+        as_text=True
+    )
+    block = re.search(r'<div id="block-ort" class="block" hx-swap-oob="true">.*?</div>\s*</div>', html, re.S).group(0)
+    assert [m for m in re.findall(r">([^<>]+)</option>", block)] == [
+        "Bitte wählen",
+        "Auel",
+        "Berg",
+        "Bogel",
+        "Holzhausen an der Haide",
+    ]
+    single = _post(broker_client, "/rechner/kfz/live", {"plz": "10115", "_changed": "plz"}, headers=HX)
+    assert re.search(r'<option selected value="\d+">Berlin</option>', single.get_data(as_text=True))
+
+
+def test_partner_questions_appear_for_couples_only(broker_client):
+    paar = _post(
+        broker_client,
+        "/rechner/rs/live",
+        {**RS_ANSWERS, "deckung": "paar", "_changed": "deckung"},
+        page="/rechner/rs/",
+        headers=HX,
+    ).get_data(as_text=True)
+    assert "Vorname des Partners" in paar
+    assert "Mitversicherter Ehe- bzw. Lebenspartner" in paar
+    single = _post(
+        broker_client, "/rechner/rs/live", {**RS_ANSWERS, "_changed": "deckung"}, page="/rechner/rs/", headers=HX
+    ).get_data(as_text=True)
+    assert '<div id="block-partner" class="block" hx-swap-oob="true">' in single
+    assert "Vorname des Partners" not in single
+
+
+def test_bad_input_gets_german_field_errors_and_keeps_what_was_typed(broker_client):
+    answers = {**KFZ_ANSWERS, "hsn": "06A3", "plz": "101155", "geburtsdatum": "31.09.2013", "vorname": "Jürgen"}
+    response = _post(broker_client, "/rechner/kfz/berechnen", answers)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="hsn-error">Die HSN besteht aus genau 4 Ziffern.</p>' in page
+    assert 'id="plz-error">Die PLZ besteht aus genau 5 Ziffern.</p>' in page
+    assert 'id="geburtsdatum-error">Den 31.09.2013 gibt es nicht im Kalender. Bitte prüfen Sie das Datum.</p>' in page
+    for typed in ('value="06A3"', 'value="101155"', 'value="31.09.2013"', 'value="Jürgen"', 'value="45000"'):
+        assert typed in page
+    assert '<a href="#hsn">HSN: Die HSN besteht aus genau 4 Ziffern.</a>' in page  # error summary
+
+
+@pytest.mark.parametrize(("born", "valid"), [("29.02.2012", False), ("29.02.1972", True), ("29.02.2013", False)])
+def test_birth_date_is_checked_against_the_real_calendar(broker_client, born, valid):
+    html = _post(
+        broker_client, "/rechner/kfz/live", {"geburtsdatum": born, "_changed": "geburtsdatum"}, headers=HX
+    ).get_data(as_text=True)
+    error = re.search(r'id="geburtsdatum-error" hx-swap-oob="true">([^<]*)<', html).group(1)
+    if valid:
+        assert error == ""
+    elif born == "29.02.2013":
+        assert error == "Den 29.02.2013 gibt es nicht im Kalender. Bitte prüfen Sie das Datum."
+    else:  # a real day, but the applicant would be a child
+        assert error == "Der Antragsteller muss mindestens 18 Jahre alt sein."
+
+
+def test_rabattschutz_refused_with_the_reason_next_to_the_field(broker_client):
+    answers = {**KFZ_ANSWERS, "rabattschutz": "y", "juengster_fahrer": "21", "_changed": "rabattschutz"}
+    html = _post(broker_client, "/rechner/kfz/live", answers, headers=HX).get_data(as_text=True)
+    assert re.search(
+        r'id="rabattschutz-error" hx-swap-oob="true">Rabattschutz ist nicht möglich: '
+        r"Der jüngste Fahrer muss mindestens 23 Jahre alt sein.</p>",
+        html,
+    )
+    assert "Gesamtbeitrag" not in html
+
+
+def test_plain_post_without_javascript_gives_the_offer_page(broker_client):
+    response = _post(broker_client, "/rechner/kfz/berechnen", KFZ_ANSWERS | {"ort": ""})
+    # Berlin has one place: it is chosen without asking
+    assert response.status_code == 302
+    page = broker_client.get(response.location).get_data(as_text=True)
+    assert f'monatlich</th><td class="num"><strong>{_expected_golf_berlin_total()}</strong>' in page.replace(
+        '<br><span class="muted">inkl. 19% Vers.-Steuer</span>', ""
+    )
+    for text in (
+        "PDF erstellen",
+        "Speichern unter",
+        "Neues Angebot",
+        "Daten ändern",
+        "VOLKSWAGEN-VW GOLF",
+        "Jürgen",
+        "Tarifstand KFZ-2026-01",
+    ):
+        assert text in page
+
+
+def test_rs_quote_shows_the_membership_line_without_tax(broker_client):
+    response = _post(broker_client, "/rechner/rs/berechnen", RS_ANSWERS, page="/rechner/rs/")
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    page = broker_client.get(response.location).get_data(as_text=True)
+    assert "Mitgliedsbeitrag Kraftfahrer-Schutz e.V. (ohne Versicherungsteuer)" in page
+    assert "Mitgliedschaftsbeginn" in page
+    assert "17.04.2019" in page
+
+
+def test_rs_needs_the_membership_start_when_the_tariff_requires_membership(broker_client):
+    answers = {**RS_ANSWERS, "mitgliedschaftsbeginn": ""}
+    page = _post(broker_client, "/rechner/rs/berechnen", answers, page="/rechner/rs/").get_data(as_text=True)
+    assert 'id="mitgliedschaftsbeginn-error">Bitte geben Sie den Beginn der Mitgliedschaft ein.</p>' in page
+
+
+def test_risk_profession_still_prices_but_marks_risikopruefung(broker_client):
+    response = _post(broker_client, "/rechner/rs/berechnen", {**RS_ANSWERS, "risikoberuf": "ja"}, page="/rechner/rs/")
+    page = broker_client.get(response.location).get_data(as_text=True)
+    assert "Risikoprüfung erforderlich" in page
+    assert "Antragsteller gehört einer Risiko-Berufsgruppe an." in page
+    assert "Gesamtbeitrag" in page
+
+
+def test_vehicle_typeahead_fragment(broker_client):
+    html = broker_client.get("/fahrzeuge/suche?q=golf", headers=HX).get_data(as_text=True)
+    assert 'data-pick-hsn="0603" data-pick-tsn="BPM"' in html
+    full = broker_client.get("/fahrzeuge/suche?q=golf").get_data(as_text=True)
+    assert "<h1>Fahrzeug suchen</h1>" in full  # without JavaScript: a page
+
+
+def test_calculator_is_refused_to_the_back_office(backoffice_client):
+    assert backoffice_client.get("/rechner/kfz/").status_code == 403
+    assert backoffice_client.get("/angebote/").status_code == 403
+
+
+def test_unknown_product_is_404(broker_client):
+    assert broker_client.get("/rechner/leben/").status_code == 404
