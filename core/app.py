@@ -57,10 +57,16 @@ def create_app(test_config: Mapping[str, Any] | None = None, environ: Mapping[st
     formatting.init_app(app)
     navigation.init_app(app)
     migrate.init_app(app)
+    app.add_url_rule("/healthz", "healthz", _healthz)
     for name in FEATURES:
         importlib.import_module(name).init_app(app)
     app.jinja_env.globals["audit_labels"] = audit.ACTION_LABELS
     return app
+
+
+def _healthz() -> tuple[str, int, dict[str, str]]:
+    """Liveness for load balancers (and the trivial baseline of bench/live_endpoint.py)."""
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 login_manager.login_view = "staff.login"

@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     # sessions: idle timeout (refreshed on every request) and absolute maximum
     "SESSION_IDLE_MINUTES": 60,
     "SESSION_MAX_HOURS": 12,
+    # further tariff directories (os.pathsep-separated) beside the shipped demo tariffs
+    "TARIFF_EXTRA_DIRS": "",
     # password rule (seed 000, SPEC §4)
     "PASSWORD_MIN_LENGTH": 8,
     "PASSWORD_MAX_LENGTH": 128,
@@ -113,6 +115,7 @@ def load_config(environ: Mapping[str, str], instance_path: str | Path) -> dict[s
         instance.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{instance / 'calculator.sqlite3'}"
     config["DATABASE_URL"] = database_url
+    config["TARIFF_EXTRA_DIRS"] = [p for p in str(config["TARIFF_EXTRA_DIRS"]).split(os.pathsep) if p]
 
     if not config["APP_BASE_URL"]:
         if production:

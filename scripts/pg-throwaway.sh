@@ -26,6 +26,7 @@ case "$cmd" in
     as_postgres "$initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log"
     as_postgres "$pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
       -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
+    as_postgres "$(find_bin createdb)" -h 127.0.0.1 -p "$port" -U postgres app
     echo "postgresql+psycopg://postgres@127.0.0.1:$port/app"
     ;;
   stop)

@@ -105,3 +105,46 @@ def test_agency_number_is_unique(cli_app):
     assert "bereits vergeben" in result.output
     with cli_app.app_context():
         assert db_session().scalar(sa.select(sa.func.count()).select_from(Agency)) == 1
+
+
+def _vehicle_count(app):
+    from calculator.reference import Vehicle
+
+    with app.app_context():
+        return db_session().scalar(sa.select(sa.func.count()).select_from(Vehicle))
+
+
+def test_vehicles_import_is_idempotent(cli_app, tmp_path):
+    path = tmp_path / "kba.csv"
+    path.write_text(
+        "# quelle,KBA\nhsn,tsn,hersteller,handelsname\n0603,BPM,VOLKSWAGEN-VW,GOLF\n0588,bdp,AUDI,Q7\n",
+        encoding="utf-8",
+    )
+    runner = cli_app.test_cli_runner()
+    first = runner.invoke(args=["vehicles", "import", str(path)])
+    assert first.exit_code == 0, first.output
+    assert "Fahrzeuge: 2 Zeilen, 2 neu, 0 aktualisiert" in first.output
+    second = runner.invoke(args=["vehicles", "import", str(path)])
+    assert "Fahrzeuge: 2 Zeilen, 0 neu, 2 aktualisiert" in second.output
+    assert _vehicle_count(cli_app) == 2
+
+
+def test_a_bad_line_stops_the_import_and_writes_nothing(cli_app, tmp_path):
+    rows = "".join(f"{n:04d},AAA,HERSTELLER,MODELL\n" for n in range(1, 6001))  # more than one chunk
+    path = tmp_path / "kba.csv"
+    path.write_text("hsn,tsn,hersteller,handelsname\n" + rows + "12345,AAA,KAPUTT,X\n", encoding="utf-8")
+    result = cli_app.test_cli_runner().invoke(args=["vehicles", "import", str(path)])
+    assert result.exit_code != 0
+    assert "row 6002: invalid HSN/TSN '12345'/'AAA'" in result.output
+    assert _vehicle_count(cli_app) == 0
+
+
+def test_region_imports_from_the_cli(cli_app, tmp_path):
+    places = tmp_path / "plz.csv"
+    places.write_text("osm_id,ags,ort,plz,landkreis,bundesland\n1,11000000,Berlin,10115,,Berlin\n", encoding="utf-8")
+    classes = tmp_path / "rk.csv"
+    classes.write_text("kreis;kh;tk;vk\n11000;11;12;8\n", encoding="utf-8")
+    runner = cli_app.test_cli_runner()
+    assert "Orte: 1 Zeilen, 1 neu" in runner.invoke(args=["regions", "import-places", str(places)]).output
+    result = runner.invoke(args=["regions", "import-classes", str(classes), "--source", "Test"])
+    assert "Regionalklassen: 1 Zeilen, 1 neu" in result.output

@@ -45,3 +45,9 @@ def test_429_is_german(app, broker):
     response = login(client, broker.email, "falsch")
     assert response.status_code == 429
     assert "<h1>Zu viele Versuche</h1>" in response.get_data(as_text=True)
+
+
+def test_healthz_answers_without_login(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "ok"

@@ -1,0 +1,39 @@
+"""Shared set-up for the benchmarks: a throwaway database with the schema (and optionally data)."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+
+def shared(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.exists():
+        sys.exit(f"{path} is missing: the benchmarks need ../shared beside the checkout")
+    return path
+
+
+def throwaway_app(database_url: str | None = None):
+    """An app on a new SQLite file (or the given database), migrated."""
+    from core import migrate
+    from core.app import create_app
+
+    url = database_url or f"sqlite:///{tempfile.mkdtemp(prefix='vr-bench-')}/bench.sqlite3"
+    app = create_app(environ={"APP_ENV": "testing", "DATABASE_URL": url, "SECRET_KEY": "b" * 40})
+    migrate.upgrade(app.extensions["database"].engine)
+    return app
+
+
+def describe(samples_s: list[float]) -> dict[str, float]:
+    """Median and p95 in milliseconds."""
+    ordered = sorted(samples_s)
+    return {
+        "median_ms": statistics.median(ordered) * 1000,
+        "p95_ms": ordered[int(len(ordered) * 0.95) - 1] * 1000,
+    }

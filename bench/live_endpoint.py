@@ -1,0 +1,178 @@
+"""Requests/s of the live-premium endpoint under gunicorn + wrk, as a ratio to the trivial /healthz
+endpoint of the same server in the same run (goal ≥ 0.6).
+
+A logged-in broker posts a complete Kfz quote (VW Golf, Berlin) the way htmx does (HX-Request,
+X-CSRFToken). Three alternating rounds of `wrk -t2 -c16 -d5s`; medians are compared.
+Run: .venv/bin/python -m bench.live_endpoint      (needs Debian's wrk; make test installs it)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from bench.common import ROOT
+
+ANSWERS = {
+    "anrede": "herr",
+    "vorname": "Jürgen",
+    "name": "Müller",
+    "geburtsdatum": "12.05.1975",
+    "strasse": "Hauptstraße 1",
+    "plz": "10115",
+    "taetigkeit": "employed",
+    "vorversicherung": "keine",
+    "hsn": "0603",
+    "tsn": "BPM",
+    "erstzulassung": "01.03.2020",
+    "kilometerstand": "45000",
+    "fahrleistung": "12000",
+    "nutzung": "private",
+    "abstellplatz": "garage",
+    "fahrerkreis": "vn_partner",
+    "juengster_fahrer": "40",
+    "kfz_deckung": "kh_vk",
+    "sf_kh": "12",
+    "sf_vk": "10",
+    "sb_tk": "150",
+    "sb_vk": "500",
+    "zahlweise": "monatlich",
+    "_changed": "sf_kh",
+}
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wrk(url: str, script: Path | None = None) -> float:
+    cmd = ["wrk", "-t2", "-c16", "-d5s", url] + (["-s", str(script)] if script else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        sys.exit(f"wrk saw failed responses:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def main() -> None:
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install wrk")
+    workdir = Path(tempfile.mkdtemp(prefix="vr-bench-live-"))
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "SECRET_KEY": "bench-" + "k" * 40,
+        "APP_BASE_URL": "http://127.0.0.1",
+        "DATABASE_URL": f"sqlite:///{workdir}/live.sqlite3",
+        "FLASK_APP": "wsgi",
+        "LOGIN_LIMIT_PER_ADDRESS": "1000 per minute",
+    }
+    flask = str(ROOT / ".venv/bin/flask")
+    subprocess.run([flask, "db", "upgrade"], env=env, cwd=ROOT, check=True)
+    # the demo seed refuses production; seed the same data in testing mode
+    subprocess.run(
+        [flask, "demo", "seed"], env={**env, "APP_ENV": "testing"}, cwd=ROOT, check=True, stdout=subprocess.DEVNULL
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        # production marks the session cookie Secure; over plain http carry it by hand
+        cookies: dict[str, str] = {}
+
+        def call(path: str, data: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> str:
+            request = urllib.request.Request(
+                base + path,
+                data=urllib.parse.urlencode(data).encode() if data is not None else None,
+                headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()), **(headers or {})},
+            )
+            try:
+                response = urllib.request.build_opener(NoRedirect).open(request)
+            except urllib.error.HTTPError as redirect:  # 302 after login
+                response = redirect
+            for header in response.headers.get_all("Set-Cookie") or []:
+                name, _, rest = header.partition("=")
+                cookies[name] = rest.split(";", 1)[0]
+            return response.read().decode()
+
+        def token(path: str) -> str:
+            return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', call(path)).group(1)
+
+        call(
+            "/anmelden",
+            {"csrf_token": token("/anmelden"), "email": "vermittler@demo.example", "password": "Demo-Passwort-1!"},
+        )
+        csrf = token("/rechner/kfz/")
+        body = urllib.parse.urlencode(ANSWERS)
+        cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        check = urllib.request.Request(
+            f"{base}/rechner/kfz/live",
+            data=body.encode(),
+            headers={
+                "Cookie": cookie,
+                "X-CSRFToken": csrf,
+                "HX-Request": "true",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        html = urllib.request.urlopen(check).read().decode()
+        assert "Gesamtbeitrag" in html, html[:500]
+        script = workdir / "live.lua"
+        script.write_text(
+            f'wrk.method = "POST"\nwrk.body = {body!r}\n'.replace("'", '"')
+            + 'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+            + f'wrk.headers["Cookie"] = "{cookie}"\n'
+            + f'wrk.headers["X-CSRFToken"] = "{csrf}"\n'
+            + 'wrk.headers["HX-Request"] = "true"\n'
+        )
+        # second baseline: an authenticated htmx request that does nothing (the empty vehicle search):
+        # session cookie, user load and headers as the live request, no quote work
+        auth_script = workdir / "auth.lua"
+        auth_script.write_text(f'wrk.headers["Cookie"] = "{cookie}"\nwrk.headers["HX-Request"] = "true"\n')
+        trivial, authed, live = [], [], []
+        for _ in range(3):
+            trivial.append(wrk(f"{base}/healthz"))
+            authed.append(wrk(f"{base}/fahrzeuge/suche?q=", auth_script))
+            live.append(wrk(f"{base}/rechner/kfz/live", script))
+        t, a, lv = statistics.median(trivial), statistics.median(authed), statistics.median(live)
+        print(f"/healthz (trivial): {[round(x) for x in trivial]} req/s, median {t:.0f}")
+        print(f"/fahrzeuge/suche?q= (trivial, logged in): {[round(x) for x in authed]} req/s, median {a:.0f}")
+        print(f"/rechner/kfz/live (complete Golf quote): {[round(x) for x in live]} req/s, median {lv:.0f}")
+        print(f"ratio live/healthz: {lv / t:.2f} (goal ≥ 0.6); ratio live/logged-in trivial: {lv / a:.2f}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

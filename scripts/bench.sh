@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# All benchmarks (bench/): pricing in process, KBA import/lookup/typeahead on SQLite and PostgreSQL,
+# and the live-premium endpoint under gunicorn + wrk. Prints figures; asserts nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh --test
+command -v wrk >/dev/null || { SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo; $SUDO apt-get update -qq;
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null; }
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+py=.venv/bin/python
+echo "== pricing";        $py -m bench.pricing
+echo "== vehicles (SQLite)"; $py -m bench.vehicles
+pgdir=$(mktemp -d /tmp/vr-bench-pg.XXXXXX)
+trap 'scripts/pg-throwaway.sh stop "$pgdir"' EXIT
+port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+url=$(scripts/pg-throwaway.sh start "$pgdir" "$port")
+echo "== vehicles (PostgreSQL)"; $py -m bench.vehicles "$url"
+echo "== live endpoint";  $py -m bench.live_endpoint
