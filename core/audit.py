@@ -19,6 +19,10 @@ ACTION_LABELS: dict[str, str] = {
     "logout": "Abmeldung",
     "user_created": "Benutzer angelegt",
     "agency_created": "Agentur angelegt",
+    "offer_calculated": "Angebot berechnet",
+    "offer_saved": "Angebot gespeichert",
+    "message_retried": "Nachricht erneut gesendet",
+    "letter_posted": "Brief zur Post gegeben",
 }
 
 

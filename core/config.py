@@ -28,11 +28,22 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_PASSWORD": "",
     "MAIL_USE_TLS": True,
     "MAIL_DEFAULT_SENDER": "Vermittler-Rechner <no-reply@localhost>",
+    "MAIL_TIMEOUT_SECONDS": 10,
     # SMS through twilio
     "TWILIO_ACCOUNT_SID": "",
     "TWILIO_AUTH_TOKEN": "",
     "TWILIO_FROM_NUMBER": "",
     "TWILIO_API_BASE_URL": "",
+    "TWILIO_TIMEOUT_SECONDS": 10,
+    # outbox worker: attempts before "failed", backoff (base × 2^(attempt-1), ± jitter, capped), lease
+    "OUTBOX_MAX_ATTEMPTS": 8,
+    "OUTBOX_BACKOFF_SECONDS": 30,
+    "OUTBOX_BACKOFF_MAX_SECONDS": 3600,
+    "OUTBOX_LEASE_SECONDS": 300,
+    "OUTBOX_BATCH_SIZE": 50,
+    "OUTBOX_POLL_SECONDS": 1,
+    # deliver in a background thread of the app process (the embedded default; off in production)
+    "OUTBOX_EMBEDDED_WORKER": False,
     # shared storage for rate limits (e.g. redis://host:6379) when several app processes run
     "RATELIMIT_STORAGE_URI": "memory://",
     # number of reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted
@@ -126,6 +137,8 @@ def load_config(environ: Mapping[str, str], instance_path: str | Path) -> dict[s
     # mail and SMS go to the dev mailbox unless a real server/account is configured
     config["MAIL_BACKEND"] = "smtp" if config["MAIL_SERVER"] else "console"
     config["SMS_BACKEND"] = "twilio" if config["TWILIO_ACCOUNT_SID"] else "console"
+    if dev and "OUTBOX_EMBEDDED_WORKER" not in environ:
+        config["OUTBOX_EMBEDDED_WORKER"] = True
     if production and (config["MAIL_BACKEND"] == "console" or config["SMS_BACKEND"] == "console"):
         # allowed, but loudly: a production system without SMTP/twilio cannot onboard customers
         config["DELIVERY_WARNING"] = "MAIL_SERVER or TWILIO_ACCOUNT_SID is not set"

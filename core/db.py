@@ -63,7 +63,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE: take the write lock at the start (waiting up to busy_timeout). A deferred transaction
+    # that read first fails at once with SQLITE_BUSY when another writer committed meanwhile —
+    # SQLite's safe equivalent of row locks is one writer at a time (outbox workers rely on it).
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> sa.Engine:

@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "core.audit",
     "calculator.reference",
     "calculator.models",
+    "messaging.models",
 )
 
 

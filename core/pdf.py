@@ -1,6 +1,9 @@
 """PDFs from our own HTML templates through wkhtmltopdf — the only module that imports pdfkit.
 
 JavaScript and local file access are off: templates inline their CSS and images (data: URIs).
+Debian's wkhtmltopdf (unpatched Qt) lays A4 out as a 1033 px wide viewport, so CSS lengths come out
+at 0.768 of their size and it ignores --zoom; our document templates set `body { zoom: 1.3021 }`
+(WebKit's CSS zoom) so that 1 CSS mm is 1 mm and 10pt is 10 pt on paper (tests measure it).
 Upstream wkhtmltopdf must never see untrusted HTML; ours is rendered from autoescaped templates.
 """
 
@@ -27,6 +30,16 @@ OPTIONS = {
 }
 
 
+# Letters: no page margins, so the DIN 5008 positions in the template are measured from the paper edge.
+LETTER_OPTIONS = {
+    **OPTIONS,
+    "margin-top": "0",
+    "margin-bottom": "0",
+    "margin-left": "0",
+    "margin-right": "0",
+}
+
+
 class PdfError(RuntimeError):
     """wkhtmltopdf is missing or failed."""
 
@@ -38,11 +51,13 @@ def _configuration() -> pdfkit.configuration:
     return pdfkit.configuration(wkhtmltopdf=binary)
 
 
-def render_pdf(html: str) -> bytes:
-    """One HTML document → PDF bytes."""
+def render_pdf(html: str, *, letter: bool = False) -> bytes:
+    """One HTML document → PDF bytes (letter=True: no margins, positions from the paper edge)."""
     os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())  # silences a harmless Qt warning
     try:
-        pdf: bytes = pdfkit.from_string(html, False, options=OPTIONS, configuration=_configuration())
+        pdf: bytes = pdfkit.from_string(
+            html, False, options=LETTER_OPTIONS if letter else OPTIONS, configuration=_configuration()
+        )
     except OSError as exc:
         raise PdfError(str(exc)) from exc
     return pdf

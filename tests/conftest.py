@@ -263,3 +263,66 @@ def demo_reference(session: so.Session) -> None:
 
     _seed_reference_data(session)
     session.commit()
+
+
+# --- messaging: real SMTP server and twilio stand-in ------------------------------------------------
+
+TWILIO_SID, TWILIO_TOKEN, TWILIO_FROM = "AC" + "1" * 32, "test-token", "+4915700000000"
+
+
+@pytest.fixture
+def smtp_server():
+    from tests.fakes import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def twilio_server():
+    from tests.fakes import TwilioStandIn
+
+    server = TwilioStandIn(TWILIO_SID, TWILIO_TOKEN)
+    server.start()
+    yield server
+    server.stop()
+
+
+def messaging_environ(url: str, smtp, twilio) -> dict[str, str]:
+    return {
+        **environ_for(url),
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp.port),
+        "MAIL_USE_TLS": "false",
+        "MAIL_DEFAULT_SENDER": "Vermittler-Rechner <no-reply@rechner.test>",
+        "MAIL_TIMEOUT_SECONDS": "1",
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_FROM_NUMBER": TWILIO_FROM,
+        "TWILIO_API_BASE_URL": twilio.base_url,
+        "TWILIO_TIMEOUT_SECONDS": "2",
+        "OUTBOX_BACKOFF_SECONDS": "1",
+    }
+
+
+@pytest.fixture
+def outbox_app(database_url, connection, smtp_server, twilio_server) -> Iterator[Flask]:
+    """An app whose mail goes to the local SMTP server and SMS to the twilio stand-in; its database
+    work (the worker's included) runs inside the test's rolled-back transaction."""
+    from jinja2 import ChoiceLoader, DictLoader
+
+    app = create_app(environ=messaging_environ(database_url, smtp_server, twilio_server))
+    app.extensions["database"].bind_to(connection)
+    app.jinja_loader = ChoiceLoader([DictLoader(TEST_TEMPLATES), app.jinja_loader])
+    yield app
+    app.extensions["database"].engine.dispose()
+
+
+TEST_TEMPLATES = {
+    "sms/raw.txt": "{{ text }}",
+    "emails/hello.txt": "Hallo {{ name }},\nIhr Link: {{ app_url('staff.login') }}\n",
+    "emails/hello.html": "<p>Hallo {{ name }},</p><p><a href=\"{{ app_url('staff.login') }}\">Link</a></p>",
+    "letters/hello.html": "<p>Sehr geehrte/r {{ name }},</p><p>{{ text }}</p>",
+}

@@ -1,0 +1,34 @@
+"""Outgoing messages: the outbox (e-mail, SMS, letters), the delivery worker, and the back office's
+Nachrichten and Postausgang pages. Business code enqueues through messaging.outbox."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from core import navigation
+from core.authz import BACKOFFICE_AREA
+
+
+def init_app(app: Flask) -> None:
+    from messaging import cli, views
+
+    app.register_blueprint(views.bp)
+    app.cli.add_command(cli.outbox_cli)
+    navigation.register(app, "Nachrichten", "messaging.messages", BACKOFFICE_AREA, order=50)
+    navigation.register(app, "Postausgang", "messaging.postausgang", BACKOFFICE_AREA, order=40)
+    if app.config["OUTBOX_EMBEDDED_WORKER"]:
+        _start_embedded_on_first_request(app)
+
+
+def _start_embedded_on_first_request(app: Flask) -> None:
+    """Only the serving process delivers (not every `flask …` command that builds the app)."""
+    started = False
+
+    @app.before_request
+    def start() -> None:
+        nonlocal started
+        if not started:
+            started = True
+            from messaging.worker import start_embedded
+
+            start_embedded(app)

@@ -1,0 +1,212 @@
+"""Enqueue e-mails, SMS and letters in the caller's transaction.
+
+A message exists if and only if the business change commits (it is added to the caller's session);
+its idempotency key names the business event, so one event cannot enqueue twice. Content is rendered
+and checked now, so a bad address or an over-long SMS fails the business call, not a worker later.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.utils import make_msgid, parseaddr
+from typing import Any
+
+import phonenumbers
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, render_template
+from sqlalchemy.exc import IntegrityError
+
+from messaging.models import Kind, OutboxMessage
+
+# GSM 03.38: the default alphabet (1 septet each) and its extension table (2 septets each)
+GSM7_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = "^{}\\[~]|€"
+SMS_MAX_SEPTETS = 160
+
+
+class MessageError(ValueError):
+    """The message cannot be sent as asked (bad address, number or text); raised at enqueue time."""
+
+
+def gsm7_length(text: str) -> int:
+    """Septets the text needs in GSM-7; MessageError for a character GSM-7 does not have."""
+    length = 0
+    for char in text:
+        if char in GSM7_BASIC:
+            length += 1
+        elif char in GSM7_EXTENSION:
+            length += 2
+        else:
+            raise MessageError(f"Das Zeichen {char!r} ist in einer SMS (GSM-7) nicht darstellbar.")
+    return length
+
+
+def normalize_email(address: str) -> str:
+    try:
+        return validate_email(address.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise MessageError(f"Ungültige E-Mail-Adresse: {address!r}") from exc
+
+
+def normalize_mobile(number: str, region: str = "DE") -> str:
+    """A mobile number in E.164 (+4915112345678); MessageError for anything that cannot take an SMS."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException as exc:
+        raise MessageError(f"Keine gültige Telefonnummer: {number!r}") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise MessageError(f"Keine gültige Telefonnummer: {number!r}")
+    if phonenumbers.number_type(parsed) not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        raise MessageError(f"Keine Mobilfunknummer: {number!r}")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass(frozen=True)
+class PostalAddress:
+    """A German postal address for the DIN 5008 window."""
+
+    name: str
+    street: str
+    plz: str
+    city: str
+    extra: str = ""  # e.g. "c/o …" or a company line
+
+    def lines(self) -> list[str]:
+        lines = [self.name.strip(), self.extra.strip(), self.street.strip(), f"{self.plz.strip()} {self.city.strip()}"]
+        return [line for line in lines if line]
+
+    def check(self) -> None:
+        if not self.name.strip() or not self.street.strip() or not self.city.strip():
+            raise MessageError("Für einen Brief fehlen Name, Straße oder Ort der Anschrift.")
+        if not re.fullmatch(r"[0-9]{5}", self.plz.strip()):
+            raise MessageError(f"Die PLZ der Anschrift ist ungültig: {self.plz!r}")
+        if any(len(line) > 60 for line in self.lines()):
+            raise MessageError("Eine Zeile der Anschrift ist zu lang für das Anschriftfeld.")
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for messages: APP_BASE_URL + the route's path (never the request's Host)."""
+    adapter = current_app.url_map.bind("localhost")
+    return str(current_app.config["APP_BASE_URL"]) + adapter.build(endpoint, values)
+
+
+def _add(session: so.Session, message: OutboxMessage) -> OutboxMessage:
+    """Add the message unless its event was enqueued already (then return that one)."""
+    key = message.idempotency_key
+    existing = session.scalar(sa.select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+    if existing is not None:
+        return existing
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        # another transaction enqueued the same event first
+        found = session.scalar(sa.select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+        assert found is not None
+        return found
+    return message
+
+
+def _context(context: dict[str, Any]) -> dict[str, Any]:
+    return {"app_url": external_url, **context}
+
+
+def enqueue_email(
+    session: so.Session,
+    *,
+    key: str,
+    to: str,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    related: tuple[str, str] | None = None,
+    agency_id: int | None = None,
+) -> OutboxMessage:
+    """E-mail from templates/emails/<template>.txt and .html (multipart: text + HTML)."""
+    address = normalize_email(to)
+    ctx = _context(context)
+    text = render_template(f"emails/{template}.txt", **ctx)
+    html = render_template(f"emails/{template}.html", **ctx)
+    domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2] or "localhost"
+    message = OutboxMessage(
+        idempotency_key=key,
+        kind=Kind.EMAIL,
+        recipient=address,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        template=template,
+        related_type=related[0] if related else None,
+        related_id=related[1] if related else None,
+        agency_id=agency_id,
+        provider_id=make_msgid(domain=domain),  # set before sending: a resend carries the same id
+    )
+    return _add(session, message)
+
+
+def enqueue_sms(
+    session: so.Session,
+    *,
+    key: str,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    related: tuple[str, str] | None = None,
+    agency_id: int | None = None,
+) -> OutboxMessage:
+    """SMS from templates/sms/<template>.txt; must fit one GSM-7 SMS (160 characters)."""
+    number = normalize_mobile(to)
+    text = render_template(f"sms/{template}.txt", **_context(context)).strip()
+    if not text:
+        raise MessageError("Der SMS-Text ist leer.")
+    if gsm7_length(text) > SMS_MAX_SEPTETS:
+        raise MessageError(f"Der SMS-Text ist zu lang ({gsm7_length(text)} von höchstens {SMS_MAX_SEPTETS} Zeichen).")
+    message = OutboxMessage(
+        idempotency_key=key,
+        kind=Kind.SMS,
+        recipient=number,
+        body_text=text,
+        template=template,
+        related_type=related[0] if related else None,
+        related_id=related[1] if related else None,
+        agency_id=agency_id,
+    )
+    return _add(session, message)
+
+
+def enqueue_letter(
+    session: so.Session,
+    *,
+    key: str,
+    address: PostalAddress,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    related: tuple[str, str] | None = None,
+    agency_id: int | None = None,
+) -> OutboxMessage:
+    """Letter from templates/letters/<template>.html; the worker renders its PDF for the Postausgang."""
+    address.check()
+    html = render_template(f"letters/{template}.html", **_context(context))
+    message = OutboxMessage(
+        idempotency_key=key,
+        kind=Kind.LETTER,
+        recipient=address.name.strip(),
+        subject=subject,
+        body_html=html,
+        address=address.lines(),
+        template=template,
+        related_type=related[0] if related else None,
+        related_id=related[1] if related else None,
+        agency_id=agency_id,
+    )
+    return _add(session, message)

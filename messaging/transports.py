@@ -1,0 +1,190 @@
+"""Delivery of one message: SMTP, twilio, the dev mailbox, and letter PDFs for the Postausgang.
+
+Each transport raises TransientError (retry later) or PermanentError (fail now). A transport object
+lives for one worker batch, so the SMTP connection and twilio's HTTP session are reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import smtplib
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any, Protocol
+
+import requests
+from flask import render_template
+
+from core import clock
+from core.pdf import PdfError, render_pdf
+from messaging.models import Kind, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+# twilio error codes that will not change on a retry (invalid/unreachable number, opted out, …)
+TWILIO_PERMANENT_CODES = {21211, 21212, 21408, 21610, 21612, 21614, 21617, 30003, 30005, 30006}
+
+
+class DeliveryError(Exception):
+    """Delivery did not work; the message (no content, no codes) goes into last_error."""
+
+
+class TransientError(DeliveryError):
+    """Try again later (outage, timeout, rate limit, 4xx from SMTP, 5xx/429 from twilio)."""
+
+
+class ConnectionFailed(TransientError):
+    """The provider could not be reached at all: the rest of the batch for it waits too."""
+
+
+class PermanentError(DeliveryError):
+    """Will not work on a retry (recipient rejected, invalid number)."""
+
+
+class Transport(Protocol):
+    def send(self, message: OutboxMessage) -> str | None:
+        """Deliver; return the provider's id (or None to keep the one set at enqueue)."""
+
+    def close(self) -> None: ...
+
+
+# --- e-mail ------------------------------------------------------------------------------------------
+
+
+def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
+    """Multipart text + HTML with Message-ID, Date and From with display name."""
+    name, address = parseaddr(sender)
+    mail = EmailMessage()
+    mail["From"] = Address(display_name=name, addr_spec=address) if name else address
+    mail["To"] = message.recipient
+    mail["Subject"] = message.subject
+    mail["Date"] = format_datetime(clock.now())
+    mail["Message-ID"] = message.provider_id or ""
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(message.body_text)
+    mail.add_alternative(message.body_html, subtype="html")
+    return mail
+
+
+class SmtpTransport:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.connection: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.connection is not None:
+            return self.connection
+        c = self.config
+        try:
+            connection = smtplib.SMTP(c["MAIL_SERVER"], c["MAIL_PORT"], timeout=c["MAIL_TIMEOUT_SECONDS"])
+            if c["MAIL_USE_TLS"]:
+                connection.starttls()
+            if c["MAIL_USERNAME"]:
+                connection.login(c["MAIL_USERNAME"], c["MAIL_PASSWORD"])
+        except (OSError, smtplib.SMTPException) as exc:
+            raise ConnectionFailed(f"SMTP-Verbindung fehlgeschlagen: {type(exc).__name__}: {exc}") from exc
+        self.connection = connection
+        return connection
+
+    def send(self, message: OutboxMessage) -> str | None:
+        mail = build_email(message, self.config["MAIL_DEFAULT_SENDER"])
+        connection = self._connect()
+        try:
+            connection.send_message(mail)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code = next(iter(exc.recipients.values()))[0]
+            self._drop()
+            raise (PermanentError if code >= 500 else TransientError)(f"Empfänger abgelehnt: SMTP {code}") from exc
+        except smtplib.SMTPResponseException as exc:
+            self._drop()
+            error = PermanentError if 500 <= exc.smtp_code < 600 and exc.smtp_code != 552 else TransientError
+            raise error(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise TransientError(f"SMTP-Fehler: {type(exc).__name__}: {exc}") from exc
+        return message.provider_id
+
+    def _drop(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            finally:
+                self.connection = None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.connection.quit()
+            self._drop()
+
+
+# --- SMS ---------------------------------------------------------------------------------------------
+
+
+class TwilioTransport:
+    def __init__(self, config: dict[str, Any]) -> None:
+        from twilio.http.http_client import TwilioHttpClient
+        from twilio.rest import Client
+
+        self.from_number = config["TWILIO_FROM_NUMBER"]
+        self.client = Client(
+            config["TWILIO_ACCOUNT_SID"],
+            config["TWILIO_AUTH_TOKEN"],
+            http_client=TwilioHttpClient(timeout=config["TWILIO_TIMEOUT_SECONDS"]),
+        )
+        if config["TWILIO_API_BASE_URL"]:
+            self.client.api.base_url = config["TWILIO_API_BASE_URL"].rstrip("/")
+
+    def send(self, message: OutboxMessage) -> str | None:
+        from twilio.base.exceptions import TwilioRestException
+
+        try:
+            sent = self.client.messages.create(to=message.recipient, from_=self.from_number, body=message.body_text)
+        except TwilioRestException as exc:
+            status, code = exc.status, exc.code
+            transient = status == 429 or status >= 500 or status in (401, 403)
+            if code in TWILIO_PERMANENT_CODES or not transient:
+                raise PermanentError(f"twilio {status}/{code}: {exc.msg}") from exc
+            raise TransientError(f"twilio {status}/{code}: {exc.msg}") from exc
+        except requests.ConnectionError as exc:
+            raise ConnectionFailed(f"twilio nicht erreichbar: {type(exc).__name__}") from exc
+        except requests.RequestException as exc:
+            raise TransientError(f"twilio-Anfrage fehlgeschlagen: {type(exc).__name__}") from exc
+        return str(sent.sid)
+
+    def close(self) -> None:
+        pass
+
+
+# --- development: the dev mailbox ----------------------------------------------------------------------
+
+
+class DevMailboxTransport:
+    """Nothing leaves the machine: the message stays in the outbox, shown on the dev mailbox page."""
+
+    def send(self, message: OutboxMessage) -> str | None:
+        # recipient and subject only: bodies may hold access codes, which never go to logs
+        log.info("dev mailbox: %s to %s %s", message.kind.value, message.recipient, message.subject)
+        return message.provider_id or f"dev-{message.public_id}"
+
+    def close(self) -> None:
+        pass
+
+
+# --- letters -----------------------------------------------------------------------------------------
+
+
+def render_letter_pdf(message: OutboxMessage) -> bytes:
+    html = render_template("documents/letter.html", message=message, created=clock.now())
+    try:
+        return render_pdf(html, letter=True)
+    except PdfError as exc:
+        raise TransientError(f"PDF-Erzeugung fehlgeschlagen: {exc}") from exc
+
+
+def transports_for(config: dict[str, Any]) -> dict[Kind, Transport]:
+    mail: Transport = SmtpTransport(config) if config["MAIL_BACKEND"] == "smtp" else DevMailboxTransport()
+    sms: Transport = TwilioTransport(config) if config["SMS_BACKEND"] == "twilio" else DevMailboxTransport()
+    return {Kind.EMAIL: mail, Kind.SMS: sms}

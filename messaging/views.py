@@ -1,0 +1,226 @@
+"""Back office: Nachrichten (the outbox) and Postausgang (letters to print); the dev mailbox."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from pypdf import PdfWriter
+from werkzeug.wrappers import Response as BaseResponse
+
+from core import audit, clock, db
+from core.authz import BACKOFFICE_AREA, roles_required
+from messaging.models import Kind, OutboxMessage, State
+
+bp = Blueprint("messaging", __name__)
+PAGE_SIZE = 50
+
+
+def _filters() -> dict[str, str]:
+    return {
+        "state": request.args.get("status", ""),
+        "kind": request.args.get("art", ""),
+        "q": request.args.get("q", "").strip(),
+    }
+
+
+@bp.get("/innendienst/nachrichten")
+@roles_required(*BACKOFFICE_AREA)
+def messages() -> str:
+    """Counts per kind and state; messages filtered by state, kind and recipient; failed first."""
+    s = db.session()
+    counts: dict[tuple[str, str], int] = {
+        (kind.value, state.value): n
+        for kind, state, n in s.execute(
+            sa.select(OutboxMessage.kind, OutboxMessage.state, sa.func.count()).group_by(
+                OutboxMessage.kind, OutboxMessage.state
+            )
+        )
+    }
+    f = _filters()
+    stmt = sa.select(OutboxMessage).options(so.defer(OutboxMessage.body_html), so.defer(OutboxMessage.body_text))
+    if f["state"] in State.__members__.values() or f["state"] in {s.value for s in State}:
+        stmt = stmt.where(OutboxMessage.state == State(f["state"]))
+    if f["kind"] in {k.value for k in Kind}:
+        stmt = stmt.where(OutboxMessage.kind == Kind(f["kind"]))
+    if f["q"]:
+        stmt = stmt.where(OutboxMessage.recipient.ilike(f"%{f['q']}%"))
+    page = max(request.args.get("seite", 1, type=int) or 1, 1)
+    total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
+    failed_first = sa.case((OutboxMessage.state == State.FAILED, 0), else_=1)
+    rows = s.scalars(
+        stmt.order_by(failed_first, OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    return render_template(
+        "messaging/messages.html",
+        counts=counts,
+        kinds=list(Kind),
+        states=list(State),
+        rows=rows,
+        filters=f,
+        page=page,
+        total=total,
+        page_size=PAGE_SIZE,
+    )
+
+
+@bp.post("/innendienst/nachrichten/<public_id>/erneut")
+@roles_required(*BACKOFFICE_AREA)
+def retry(public_id: str) -> BaseResponse:
+    """A failed (or waiting) message is tried again now, with a fresh set of attempts."""
+    s = db.session()
+    message = s.scalar(sa.select(OutboxMessage).where(OutboxMessage.public_id == public_id))
+    if message is None:
+        abort(404)
+    if message.state not in (State.FAILED, State.PENDING):
+        flash("Diese Nachricht wird gerade zugestellt oder ist bereits versendet.", "error")
+    else:
+        message.state = State.PENDING
+        message.attempts = 0
+        message.next_attempt_at = clock.now()
+        audit.record(
+            s,
+            "message_retried",
+            actor=current_user._get_current_object(),
+            object_type="message",
+            object_id=message.public_id,
+            details={"kind": message.kind.value},
+        )
+        s.commit()
+        flash(f"{message.kind.label} an {message.recipient} wird erneut versendet.", "success")
+    return redirect(request.form.get("next") or url_for("messaging.messages"))
+
+
+@bp.get("/innendienst/postausgang")
+@roles_required(*BACKOFFICE_AREA)
+def postausgang() -> str:
+    s = db.session()
+    ready = s.scalars(
+        sa.select(OutboxMessage)
+        .where(OutboxMessage.kind == Kind.LETTER, OutboxMessage.state == State.READY)
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+    ).all()
+    waiting = s.scalar(
+        sa.select(sa.func.count()).where(
+            OutboxMessage.kind == Kind.LETTER, OutboxMessage.state.in_([State.PENDING, State.SENDING])
+        )
+    )
+    posted = s.scalars(
+        sa.select(OutboxMessage)
+        .where(OutboxMessage.kind == Kind.LETTER, OutboxMessage.state == State.POSTED)
+        .order_by(OutboxMessage.sent_at.desc())
+        .limit(20)
+    ).all()
+    return render_template("messaging/postausgang.html", ready=ready, waiting=waiting, posted=posted)
+
+
+def _selected_letters(s: so.Session) -> list[OutboxMessage]:
+    ids = request.form.getlist("brief")
+    if not ids:
+        return []
+    return list(
+        s.scalars(
+            sa.select(OutboxMessage)
+            .options(so.undefer(OutboxMessage.pdf))
+            .where(
+                OutboxMessage.public_id.in_(ids), OutboxMessage.kind == Kind.LETTER, OutboxMessage.state == State.READY
+            )
+            .order_by(OutboxMessage.created_at, OutboxMessage.id)
+        )
+    )
+
+
+@bp.post("/innendienst/postausgang/drucken")
+@roles_required(*BACKOFFICE_AREA)
+def print_batch() -> BaseResponse:
+    """The selected letters as one PDF for printing."""
+    letters = _selected_letters(db.session())
+    if not letters:
+        flash("Bitte wählen Sie mindestens einen Brief aus.", "error")
+        return redirect(url_for("messaging.postausgang"))
+    writer = PdfWriter()
+    for letter in letters:
+        assert letter.pdf is not None
+        writer.append(io.BytesIO(letter.pdf))
+    out = io.BytesIO()
+    writer.write(out)
+    response = Response(out.getvalue(), mimetype="application/pdf")
+    stamp = clock.now().strftime("%Y%m%d-%H%M")
+    response.headers["Content-Disposition"] = f'attachment; filename="Postausgang-{stamp}.pdf"'
+    return response
+
+
+@bp.post("/innendienst/postausgang/versendet")
+@roles_required(*BACKOFFICE_AREA)
+def mark_posted() -> BaseResponse:
+    """Mark the selected letters as printed and handed to the post."""
+    s = db.session()
+    letters = _selected_letters(s)
+    if not letters:
+        flash("Bitte wählen Sie mindestens einen Brief aus.", "error")
+        return redirect(url_for("messaging.postausgang"))
+    user = current_user._get_current_object()
+    now = clock.now()
+    for letter in letters:
+        letter.state = State.POSTED
+        letter.sent_at = now
+        letter.posted_by = user.email
+        audit.record(
+            s,
+            "letter_posted",
+            actor=user,
+            object_type="message",
+            object_id=letter.public_id,
+            agency_id=letter.agency_id,
+        )
+    s.commit()
+    flash(f"{len(letters)} Brief(e) als zur Post gegeben markiert.", "success")
+    return redirect(url_for("messaging.postausgang"))
+
+
+def _dev_only() -> None:
+    if current_app.config["APP_ENV"] != "development":
+        abort(404)
+
+
+@bp.get("/dev/postfach")
+def dev_mailbox() -> str:
+    """Development only: the e-mails and SMS the app sent, so onboarding works without accounts."""
+    _dev_only()
+    rows = (
+        db.session()
+        .scalars(
+            sa.select(OutboxMessage)
+            .where(OutboxMessage.kind.in_([Kind.EMAIL, Kind.SMS]))
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+            .limit(100)
+        )
+        .all()
+    )
+    return render_template("messaging/dev_mailbox.html", rows=rows)
+
+
+@bp.get("/dev/postfach/<public_id>.html")
+def dev_mail_html(public_id: str) -> Response:
+    """The HTML part of a dev e-mail, sandboxed (no scripts, no same-origin)."""
+    _dev_only()
+    message = db.session().scalar(sa.select(OutboxMessage).where(OutboxMessage.public_id == public_id))
+    if message is None or message.kind is not Kind.EMAIL:
+        abort(404)
+    response = Response(message.body_html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+def state_counts(counts: dict[tuple[str, str], int], kind: str | None = None) -> dict[str, int]:
+    result: dict[str, Any] = {}
+    for (k, state), n in counts.items():
+        if kind is None or k == kind:
+            result[state] = result.get(state, 0) + n
+    return result

@@ -1,0 +1,214 @@
+"""The delivery worker: claims due messages, delivers them, records the outcome one by one.
+
+Claiming is one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING id: on PostgreSQL
+concurrent workers skip each other's rows; SQLite serialises writers, so the same statement is safe
+there too. A claim is a lease: a worker that dies (even by SIGKILL) leaves its messages in "sending"
+until the lease ends, then any worker takes them again. Every claim counts as an attempt.
+
+Where a second send can still happen: after SMTP accepted a mail or twilio answered 201, and before
+the worker's commit of "sent" (a few milliseconds), a crash leaves the message to be sent again when
+its lease ends. E-mails then carry the same Message-ID (set at enqueue), which lets mail systems drop
+the duplicate; twilio's Messages API has no idempotency key, so an SMS can arrive twice in that window.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import Flask
+
+from core import clock
+from messaging.models import Kind, OutboxMessage, State
+from messaging.transports import (
+    ConnectionFailed,
+    DeliveryError,
+    PermanentError,
+    TransientError,
+    render_letter_pdf,
+    transports_for,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_attempts: int
+    backoff_seconds: int
+    backoff_max_seconds: int
+    lease_seconds: int
+    batch_size: int
+    poll_seconds: float
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Settings:
+        return cls(
+            max_attempts=config["OUTBOX_MAX_ATTEMPTS"],
+            backoff_seconds=config["OUTBOX_BACKOFF_SECONDS"],
+            backoff_max_seconds=config["OUTBOX_BACKOFF_MAX_SECONDS"],
+            lease_seconds=config["OUTBOX_LEASE_SECONDS"],
+            batch_size=config["OUTBOX_BATCH_SIZE"],
+            poll_seconds=config["OUTBOX_POLL_SECONDS"],
+        )
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
+
+
+def backoff(settings: Settings, attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with ±50 % jitter, capped."""
+    base = min(settings.backoff_seconds * 2 ** max(attempts - 1, 0), settings.backoff_max_seconds)
+    return timedelta(seconds=base * (rng or random).uniform(0.5, 1.5))
+
+
+def claim(
+    session: so.Session,
+    worker_id: str,
+    settings: Settings,
+    now: datetime | None = None,
+    due_before: datetime | None = None,
+) -> list[int]:
+    """Take up to batch_size due messages (new, retry due, or lease expired) for this worker."""
+    now = now or clock.now()
+    due = sa.or_(
+        sa.and_(OutboxMessage.state == State.PENDING, OutboxMessage.next_attempt_at <= (due_before or now)),
+        sa.and_(OutboxMessage.state == State.SENDING, OutboxMessage.lease_until < now),
+    )
+    candidates = (
+        sa.select(OutboxMessage.id)
+        .where(due)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(settings.batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id.in_(candidates))
+        .values(
+            state=State.SENDING,
+            claimed_by=worker_id,
+            lease_until=now + timedelta(seconds=settings.lease_seconds),
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = sorted(session.execute(stmt).scalars().all())
+    session.commit()
+    return ids
+
+
+def _still_ours(message: OutboxMessage, worker_id: str, now: datetime) -> bool:
+    return (
+        message.state is State.SENDING
+        and message.claimed_by == worker_id
+        and message.lease_until is not None
+        and message.lease_until > now
+    )
+
+
+def _fail_or_retry(message: OutboxMessage, error: DeliveryError, settings: Settings, now: datetime) -> None:
+    message.last_error = str(error)[:2000]
+    message.lease_until = None
+    if isinstance(error, PermanentError) or message.attempts >= settings.max_attempts:
+        message.state = State.FAILED
+    else:
+        message.state = State.PENDING
+        message.next_attempt_at = now + backoff(settings, message.attempts)
+
+
+def deliver_batch(
+    app: Flask, session: so.Session, ids: list[int], worker_id: str, settings: Settings
+) -> dict[str, int]:
+    """Deliver the claimed messages one by one, committing each outcome at once."""
+    outcome = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    transports = transports_for(app.config)
+    broken: dict[Kind, TransientError] = {}  # a connection that failed in this batch is not retried now
+    try:
+        for message_id in ids:
+            message = session.get(OutboxMessage, message_id, populate_existing=True)
+            now = clock.now()
+            if message is None or not _still_ours(message, worker_id, now):
+                outcome["skipped"] += 1
+                continue
+            try:
+                if message.kind in broken:
+                    raise broken[message.kind]
+                if message.kind is Kind.LETTER:
+                    message.pdf = render_letter_pdf(message)
+                    message.state = State.READY
+                else:
+                    provider_id = transports[message.kind].send(message)
+                    message.provider_id = provider_id or message.provider_id
+                    message.state = State.SENT
+                    message.sent_at = clock.now()
+                message.lease_until = None
+                message.last_error = None
+                outcome["sent"] += 1
+            except TransientError as error:
+                if isinstance(error, ConnectionFailed):
+                    broken[message.kind] = error
+                _fail_or_retry(message, error, settings, now)
+                outcome["failed" if message.state is State.FAILED else "retry"] += 1
+            except PermanentError as error:
+                _fail_or_retry(message, error, settings, now)
+                outcome["failed"] += 1
+            except Exception as error:  # a bug must not stop the queue: retry with backoff, keep the trace
+                log.exception("outbox: unexpected error for message %s", message.public_id)
+                _fail_or_retry(message, TransientError(f"{type(error).__name__}: {error}"), settings, now)
+                outcome["failed" if message.state is State.FAILED else "retry"] += 1
+            session.commit()
+    finally:
+        for transport in transports.values():
+            transport.close()
+    return outcome
+
+
+def run(
+    app: Flask, *, once: bool = False, stop: threading.Event | None = None, worker_id: str | None = None
+) -> dict[str, int]:
+    """Deliver until stopped (or, with once=True, what is due now: a retry scheduled during the run
+    waits for the next run). Returns the totals."""
+    settings = Settings.from_config(app.config)
+    started = clock.now()
+    worker_id = worker_id or new_worker_id()
+    stop = stop or threading.Event()
+    totals = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    maker = app.extensions["database"].sessionmaker
+    while not stop.is_set():
+        with app.app_context(), maker() as session:
+            ids = claim(session, worker_id, settings, due_before=started if once else None)
+            if ids:
+                for key, value in deliver_batch(app, session, ids, worker_id, settings).items():
+                    totals[key] += value
+        if not ids:
+            if once:
+                break
+            stop.wait(settings.poll_seconds)
+    return totals
+
+
+def start_embedded(app: Flask) -> threading.Thread:
+    """The embedded default: deliver from a background thread of the app process (development).
+    Setting app.extensions["outbox_stop"] stops it."""
+    stop = threading.Event()
+    app.extensions["outbox_stop"] = stop
+    thread = threading.Thread(
+        target=run,
+        args=(app,),
+        kwargs={"stop": stop, "worker_id": "embedded:" + new_worker_id()},
+        name="outbox-embedded",
+        daemon=True,
+    )
+    thread.start()
+    return thread

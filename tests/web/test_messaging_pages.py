@@ -1,0 +1,213 @@
+"""Letters in the Postausgang, the back office's Nachrichten page, the dev mailbox."""
+
+import io
+import re
+import time
+
+import pytest
+import sqlalchemy as sa
+from pypdf import PdfReader
+
+from core.users import Role
+from messaging import outbox, worker
+from messaging.models import Kind, OutboxMessage, State
+from messaging.outbox import PostalAddress
+from tests.helpers import csrf_token, login
+
+MM = 25.4 / 72  # millimetres per PDF point
+
+
+@pytest.fixture
+def s(session):
+    """The test's one session. No app context stays open: requests must not share `g` with the test."""
+    return session
+
+
+_current: list = []
+
+
+def current_test_app():
+    return _current[-1]
+
+
+@pytest.fixture(autouse=True)
+def _remember_app(outbox_app):
+    _current.append(outbox_app)
+    yield
+    _current.pop()
+
+
+@pytest.fixture
+def office(outbox_app, make_user):
+    client = outbox_app.test_client()
+    login(client, make_user(Role.BACKOFFICE).email)
+    return client
+
+
+def letter(s, n=1, name="Jürgen Müller"):
+    with current_test_app().app_context():
+        return _letter(s, n, name)
+
+
+def _letter(s, n, name):
+    return outbox.enqueue_letter(
+        s,
+        key=f"letter:{n}",
+        address=PostalAddress(name, "Hauptstraße 1", "10115", "Berlin"),
+        subject="Ihr Zugangs-Code für das Kunden-Portal",
+        template="hello",
+        context={"name": name, "text": f"Ihr Code lautet ABCD-EFGH-{n}."},
+        related=("contract", f"V-{n}"),
+    )
+
+
+def positions(pdf: bytes) -> dict[str, tuple[float, float]]:
+    """Text → (x from the left edge, baseline from the top edge) in mm."""
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    height = float(page.mediabox.height)
+    found: dict[str, tuple[float, float]] = {}
+
+    def visit(text, cm, tm, font, size):
+        if text.strip():
+            x = cm[0] * tm[4] + cm[2] * tm[5] + cm[4]
+            y = cm[1] * tm[4] + cm[3] * tm[5] + cm[5]
+            found.setdefault(" ".join(text.split()), (x * MM, (height - y) * MM))
+
+    page.extract_text(visitor_text=visit)
+    return found
+
+
+def test_letter_pdf_puts_the_address_in_the_din_5008_window(outbox_app, s):
+    message = letter(s)
+    s.commit()
+    assert worker.run(outbox_app, once=True)["sent"] == 1
+    s.refresh(message)
+    assert message.state is State.READY
+    pdf = s.scalar(sa.select(OutboxMessage.pdf).where(OutboxMessage.id == message.id))
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+    where = positions(pdf)
+    # window: 20 mm from the left, 45–90 mm from the top; the first 5 mm hold the return address
+    for line in ("Jürgen Müller", "Hauptstraße 1", "10115 Berlin"):
+        x, baseline = where[line]
+        assert 19.5 <= x <= 21, (line, x)
+        assert 50 <= baseline <= 90, (line, baseline)
+    assert where["Jürgen Müller"][1] < where["Hauptstraße 1"][1] < where["10115 Berlin"][1]
+    _return_x, return_y = next(v for k, v in where.items() if k.startswith("Vermittler-Rechner · Postfach"))
+    assert 45 <= return_y <= 50
+    text = " ".join(PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
+    assert "Ihr Zugangs-Code für das Kunden-Portal" in text
+    assert "ABCD-EFGH-1" in text
+    assert "Zeichen: V-1" in text
+
+
+def test_postausgang_prints_a_batch_as_one_pdf_and_marks_it_posted(outbox_app, s, office):
+    for n in range(3):
+        letter(s, n, name=f"Kundin {n}")
+    s.commit()
+    worker.run(outbox_app, once=True)
+    page = office.get("/innendienst/postausgang").get_data(as_text=True)
+    ids = re.findall(r'name="brief" value="([^"]+)"', page)
+    assert len(ids) == 3
+    assert "Kundin 2" in page
+    token = csrf_token(office, "/innendienst/postausgang")
+    batch = office.post("/innendienst/postausgang/drucken", data={"csrf_token": token, "brief": ids[:2]})
+    assert batch.status_code == 200
+    assert batch.mimetype == "application/pdf"
+    pages = PdfReader(io.BytesIO(batch.data)).pages
+    assert len(pages) == 2
+    assert "Kundin 0" in " ".join(pages[0].extract_text().split())
+    assert "Kundin 1" in " ".join(pages[1].extract_text().split())
+
+    done = office.post("/innendienst/postausgang/versendet", data={"csrf_token": token, "brief": ids[:2]})
+    assert done.status_code == 302
+    assert "2 Brief(e) als zur Post gegeben markiert." in office.get(done.location).get_data(as_text=True)
+    s.expire_all()
+    by_state = {m.recipient: m.state for m in s.scalars(sa.select(OutboxMessage))}
+    assert by_state == {"Kundin 0": State.POSTED, "Kundin 1": State.POSTED, "Kundin 2": State.READY}
+    nothing = office.post("/innendienst/postausgang/drucken", data={"csrf_token": token})
+    assert nothing.status_code == 302  # nothing selected: back with a message
+
+
+def test_nachrichten_counts_filters_and_retry(outbox_app, s, office, smtp_server):
+    smtp_server.inbox.mode = "reject"
+    with outbox_app.app_context():
+        outbox.enqueue_email(s, key="m1", to="weg@example.org", subject="A", template="hello", context={"name": "A"})
+        outbox.enqueue_sms(s, key="s1", to="015112345678", template="raw", context={"text": "Hallo"})
+    s.commit()
+    worker.run(outbox_app, once=True)
+    page = office.get("/innendienst/nachrichten").get_data(as_text=True)
+    assert "Empfänger abgelehnt: SMTP 550" in page
+    assert '<a href="/innendienst/nachrichten?art=email&amp;status=failed">1</a>' in page
+    failed_only = office.get("/innendienst/nachrichten?status=failed").get_data(as_text=True)
+    assert "weg@example.org" in failed_only
+    assert "+4915112345678" not in failed_only
+    assert "+4915112345678" in office.get("/innendienst/nachrichten?q=4915").get_data(as_text=True)
+
+    smtp_server.inbox.mode = "ok"
+    failed = s.scalar(sa.select(OutboxMessage).where(OutboxMessage.kind == Kind.EMAIL))
+    response = office.post(
+        f"/innendienst/nachrichten/{failed.public_id}/erneut",
+        data={"csrf_token": csrf_token(office, "/innendienst/nachrichten")},
+    )
+    assert response.status_code == 302
+    s.refresh(failed)
+    assert failed.state is State.PENDING
+    assert failed.attempts == 0
+    worker.run(outbox_app, once=True)
+    assert [m["To"] for m in smtp_server.inbox.messages] == ["weg@example.org"]
+
+
+@pytest.mark.parametrize("url", ["/innendienst/nachrichten", "/innendienst/postausgang"])
+def test_back_office_pages_are_refused_to_agency_staff(outbox_app, make_user, agency, url):
+    for role in (Role.BROKER, Role.MANAGER):
+        client = outbox_app.test_client()
+        login(client, make_user(role, agency).email)
+        assert client.get(url).status_code == 403
+    client = outbox_app.test_client()
+    login(client, make_user(Role.BROKER, agency).email)
+    token = csrf_token(client, "/vermittler/")
+    assert client.post("/innendienst/postausgang/versendet", data={"csrf_token": token}).status_code == 403
+
+
+def test_dev_mailbox_exists_only_in_development(outbox_app, client):
+    assert client.get("/dev/postfach").status_code == 404
+
+
+def test_embedded_worker_delivers_in_development_without_a_second_process(tmp_path):
+    from core import migrate
+    from core.app import create_app
+
+    app = create_app(
+        environ={
+            "APP_ENV": "development",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/dev.sqlite3",
+            "SECRET_KEY": "d" * 40,
+            "OUTBOX_POLL_SECONDS": "0",
+        }
+    )
+    assert app.config["OUTBOX_EMBEDDED_WORKER"] is True
+    migrate.upgrade(app.extensions["database"].engine)
+    with app.app_context():
+        s = app.extensions["database"].sessionmaker()
+        outbox.enqueue_sms(s, key="dev-1", to="0151 12345678", template="test", context={})
+        outbox.enqueue_email(s, key="dev-2", to="kunde@example.org", subject="Test", template="test", context={})
+        s.commit()
+    client = app.test_client()
+    try:
+        page = client.get("/dev/postfach")  # the first request starts the embedded worker
+        assert page.status_code == 200, page.get_data(as_text=True)[-1500:]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with app.extensions["database"].sessionmaker() as s:
+                if {m.state for m in s.scalars(sa.select(OutboxMessage))} == {State.SENT}:
+                    break
+            time.sleep(0.05)
+        page = client.get("/dev/postfach").get_data(as_text=True)
+        assert "SMS an +4915112345678" in page
+        assert "Der SMS-Versand funktioniert." in page
+        assert "E-Mail an kunde@example.org: Test" in page
+        html = client.get(re.search(r'href="(/dev/postfach/[^"]+\.html)"', page).group(1))
+        assert "sandbox" in html.headers["Content-Security-Policy"]
+    finally:
+        app.extensions["outbox_stop"].set()
+        app.extensions["database"].engine.dispose()
