@@ -117,14 +117,14 @@ def _still_ours(message: OutboxMessage, worker_id: str, now: datetime) -> bool:
     )
 
 
-def _fail_or_retry(message: OutboxMessage, error: DeliveryError, settings: Settings, now: datetime) -> None:
-    message.last_error = str(error)[:2000]
-    message.lease_until = None
+def _fail_or_retry(message: OutboxMessage, error: DeliveryError, settings: Settings, now: datetime) -> dict[str, Any]:
+    changes: dict[str, Any] = {"last_error": str(error)[:2000], "lease_until": None}
     if isinstance(error, PermanentError) or message.attempts >= settings.max_attempts:
-        message.state = State.FAILED
+        changes["state"] = State.FAILED
     else:
-        message.state = State.PENDING
-        message.next_attempt_at = now + backoff(settings, message.attempts)
+        changes["state"] = State.PENDING
+        changes["next_attempt_at"] = now + backoff(settings, message.attempts)
+    return changes
 
 
 def deliver_batch(
@@ -133,41 +133,50 @@ def deliver_batch(
     """Deliver the claimed messages one by one, committing each outcome at once."""
     outcome = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     transports = transports_for(app.config)
-    broken: dict[Kind, TransientError] = {}  # a connection that failed in this batch is not retried now
+    broken: dict[Kind, TransientError] = {}  # a provider unreachable in this batch is not tried again now
+    # one read for the batch: while our lease lasts (checked against the clock before every
+    # message) no other worker can claim these rows, so the copies stay ours
+    batch = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
     try:
-        for message_id in ids:
-            message = session.get(OutboxMessage, message_id, populate_existing=True)
+        for message in batch:
             now = clock.now()
-            if message is None or not _still_ours(message, worker_id, now):
+            if not _still_ours(message, worker_id, now):
                 outcome["skipped"] += 1
                 continue
+            changes: dict[str, Any]
             try:
                 if message.kind in broken:
                     raise broken[message.kind]
                 if message.kind is Kind.LETTER:
-                    message.pdf = render_letter_pdf(message)
-                    message.state = State.READY
+                    changes = {"pdf": render_letter_pdf(message), "state": State.READY}
                 else:
                     provider_id = transports[message.kind].send(message)
-                    message.provider_id = provider_id or message.provider_id
-                    message.state = State.SENT
-                    message.sent_at = clock.now()
-                message.lease_until = None
-                message.last_error = None
-                outcome["sent"] += 1
+                    changes = {
+                        "state": State.SENT,
+                        "provider_id": provider_id or message.provider_id,
+                        "sent_at": clock.now(),
+                    }
+                changes.update(lease_until=None, last_error=None)
             except TransientError as error:
                 if isinstance(error, ConnectionFailed):
                     broken[message.kind] = error
-                _fail_or_retry(message, error, settings, now)
-                outcome["failed" if message.state is State.FAILED else "retry"] += 1
+                changes = _fail_or_retry(message, error, settings, now)
             except PermanentError as error:
-                _fail_or_retry(message, error, settings, now)
-                outcome["failed"] += 1
+                changes = _fail_or_retry(message, error, settings, now)
             except Exception as error:  # a bug must not stop the queue: retry with backoff, keep the trace
                 log.exception("outbox: unexpected error for message %s", message.public_id)
-                _fail_or_retry(message, TransientError(f"{type(error).__name__}: {error}"), settings, now)
-                outcome["failed" if message.state is State.FAILED else "retry"] += 1
+                changes = _fail_or_retry(message, TransientError(f"{type(error).__name__}: {error}"), settings, now)
+            # the outcome is committed at once: the window for a second send after a crash stays small
+            session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.id == message.id, OutboxMessage.claimed_by == worker_id)
+                .values(**changes)
+                .execution_options(synchronize_session=False)
+            )
             session.commit()
+            state = changes["state"]
+            key = {State.SENT: "sent", State.READY: "sent", State.PENDING: "retry"}.get(state, "failed")
+            outcome[key] += 1
     finally:
         for transport in transports.values():
             transport.close()

@@ -15,4 +15,5 @@ trap 'scripts/pg-throwaway.sh stop "$pgdir"' EXIT
 port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=$(scripts/pg-throwaway.sh start "$pgdir" "$port")
 echo "== vehicles (PostgreSQL)"; $py -m bench.vehicles "$url"
+echo "== outbox (PostgreSQL)"; $py -m bench.outbox "$url"
 echo "== live endpoint";  $py -m bench.live_endpoint
