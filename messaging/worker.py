@@ -137,6 +137,7 @@ def deliver_batch(
     # one read for the batch: while our lease lasts (checked against the clock before every
     # message) no other worker can claim these rows, so the copies stay ours
     batch = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
+    session.commit()  # no transaction (nor SQLite's write lock) stays open while we talk to providers
     try:
         for message in batch:
             now = clock.now()
