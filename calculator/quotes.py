@@ -293,6 +293,10 @@ def store_offer(
     form = quote.form
     offer.applicant_name = f"{form.vorname.data} {form.name.data}".strip()[:250]
     offer.form_data = {k: formdata.getlist(k) for k in formdata if not k.startswith("_") and k != "csrf_token"}
+    # what the quote settled on, not only what was typed: the one place of a PLZ, the TSN found
+    offer.form_data["ort"] = [form.ort.data or ""]
+    if quote.product is Product.KFZ:
+        offer.form_data["tsn"] = [form.tsn.data or ""]
     offer.risk = risk_to_dict(quote.risk)
     offer.tariff_version = quote.premium.tariff_version
     offer.frequency = quote.premium.frequency.value

@@ -23,6 +23,12 @@ ACTION_LABELS: dict[str, str] = {
     "offer_saved": "Angebot gespeichert",
     "message_retried": "Nachricht erneut gesendet",
     "letter_posted": "Brief zur Post gegeben",
+    "application_submitted": "Antrag online gestellt",
+    "application_referred": "Antrag in Risikoprüfung",
+    "application_accepted": "Antrag angenommen",
+    "application_declined": "Antrag abgelehnt",
+    "contract_policed": "Vertrag policiert",
+    "document_downloaded": "Dokument heruntergeladen",
 }
 
 

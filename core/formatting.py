@@ -41,7 +41,26 @@ def datetime_de(value: datetime | None) -> str:
     return format_datetime(value, "dd.MM.yyyy HH:mm", tzinfo=TIMEZONE, locale=LOCALE)
 
 
+def decimal(value: str | int | Decimal) -> Decimal:
+    """A stored amount (JSON string) as Decimal for `eur`."""
+    return Decimal(str(value))
+
+
+FREQUENCY_LABELS = {
+    "jaehrlich": "jährlich",
+    "halbjaehrlich": "halbjährlich",
+    "vierteljaehrlich": "vierteljährlich",
+    "monatlich": "monatlich",
+}
+
+
+def frequency_label(value: str) -> str:
+    return FREQUENCY_LABELS.get(value, value)
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(decimal)
+    app.add_template_filter(frequency_label)
     app.add_template_filter(eur)
     app.add_template_filter(number)
     app.add_template_filter(date_de)

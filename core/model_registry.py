@@ -15,6 +15,8 @@ MODEL_MODULES = (
     "calculator.reference",
     "calculator.models",
     "messaging.models",
+    "contracts.models",
+    "onboarding.models",
 )
 
 

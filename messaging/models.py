@@ -64,6 +64,8 @@ class OutboxMessage(Base):
     body_text: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     body_html: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     address: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    # letter: storage keys of PDF documents printed behind the cover letter
+    attachments: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
     template: so.Mapped[str] = so.mapped_column(sa.String(100))
     # the business object the message belongs to (for audit trails and the back office)
     related_type: so.Mapped[str | None] = so.mapped_column(sa.String(50))

@@ -193,8 +193,10 @@ def enqueue_letter(
     context: dict[str, Any],
     related: tuple[str, str] | None = None,
     agency_id: int | None = None,
+    attachments: list[str] | None = None,
 ) -> OutboxMessage:
-    """Letter from templates/letters/<template>.html; the worker renders its PDF for the Postausgang."""
+    """Letter from templates/letters/<template>.html; the worker renders its PDF (with the attached
+    stored documents behind it) for the Postausgang."""
     address.check()
     html = render_template(f"letters/{template}.html", **_context(context))
     message = OutboxMessage(
@@ -204,6 +206,7 @@ def enqueue_letter(
         subject=subject,
         body_html=html,
         address=address.lines(),
+        attachments=list(attachments or []),
         template=template,
         related_type=related[0] if related else None,
         related_id=related[1] if related else None,

@@ -7,6 +7,7 @@ lives for one worker batch, so the SMTP connection and twilio's HTTP session are
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import smtplib
 from email.header import Header
@@ -17,8 +18,9 @@ from typing import Any, Protocol
 
 import requests
 from flask import render_template
+from pypdf import PdfWriter
 
-from core import clock
+from core import clock, storage
 from core.pdf import PdfError, render_pdf
 from messaging.models import Kind, OutboxMessage
 
@@ -180,11 +182,24 @@ class DevMailboxTransport:
 
 
 def render_letter_pdf(message: OutboxMessage) -> bytes:
+    """The cover letter, followed by the attached documents (e.g. Versicherungsschein, Rechnung)."""
     html = render_template("documents/letter.html", message=message, created=clock.now())
     try:
-        return render_pdf(html, letter=True)
+        cover = render_pdf(html, letter=True)
     except PdfError as exc:
         raise TransientError(f"PDF-Erzeugung fehlgeschlagen: {exc}") from exc
+    if not message.attachments:
+        return cover
+    writer = PdfWriter()
+    writer.append(io.BytesIO(cover))
+    for key in message.attachments:
+        try:
+            writer.append(io.BytesIO(storage.load(key)))
+        except storage.StorageError as exc:
+            raise PermanentError(f"Anlage fehlt: {exc}") from exc
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def transports_for(config: dict[str, Any]) -> dict[Kind, Transport]:

@@ -8,8 +8,13 @@ scripts/bootstrap.sh --test
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 unset DATABASE_URL TEST_DATABASE_URL APP_ENV
 
-echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
-echo "== mypy"; .venv/bin/mypy && .venv/bin/mypy --strict --follow-imports=silent -p calculator.tariffs
+# one command per line: with `set -e`, a failure on the left of && would not stop the script
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy"
+.venv/bin/mypy
+.venv/bin/mypy --strict --follow-imports=silent -p calculator.tariffs
 
 echo "== pytest on SQLite"
 .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -65,6 +65,7 @@ def environ_for(url: str) -> dict[str, str]:
         "DATABASE_URL": url,
         "SECRET_KEY": TEST_SECRET,
         "APP_BASE_URL": "http://portal.test",
+        "DOCUMENT_STORAGE_DIR": os.environ.get("DOCUMENT_STORAGE_DIR", ""),
     }
 
 
@@ -237,9 +238,10 @@ def browser_type_launch_args(browser_type_launch_args):
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from werkzeug.serving import make_server
 
-    url = database_url_for("live", tmp_path_factory.mktemp("live"))
+    live_dir = tmp_path_factory.mktemp("live")
+    url = database_url_for("live", live_dir)
     reset_database(url)
-    app = create_app(environ=environ_for(url))
+    app = create_app(environ={**environ_for(url), "DOCUMENT_STORAGE_DIR": str(live_dir / "documents")})
     migrate.upgrade(app.extensions["database"].engine)
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code == 0, result.output
@@ -326,3 +328,9 @@ TEST_TEMPLATES = {
     "emails/hello.html": "<p>Hallo {{ name }},</p><p><a href=\"{{ app_url('staff.login') }}\">Link</a></p>",
     "letters/hello.html": "<p>Sehr geehrte/r {{ name }},</p><p>{{ text }}</p>",
 }
+
+
+@pytest.fixture(autouse=True)
+def _document_storage(tmp_path, monkeypatch):
+    """Documents of a test go to its own directory (never into instance/)."""
+    monkeypatch.setenv("DOCUMENT_STORAGE_DIR", str(tmp_path / "documents"))

@@ -1,0 +1,17 @@
+"""Applications, underwriting referral, policing, contracts and their documents."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from core import navigation
+from core.authz import BACKOFFICE_AREA, BROKER_AREA
+
+
+def init_app(app: Flask) -> None:
+    from contracts import views
+
+    app.register_blueprint(views.bp)
+    navigation.register(app, "Anträge", "contracts.applications", BROKER_AREA, order=30)
+    navigation.register(app, "Verträge", "contracts.contracts", BROKER_AREA, order=40)
+    navigation.register(app, "Risikoprüfung", "contracts.referrals", BACKOFFICE_AREA, order=20)

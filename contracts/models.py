@@ -1,0 +1,132 @@
+"""Applications (Anträge), contracts (Verträge) and their documents."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from calculator.models import Offer
+from core import clock
+from core.db import Base, new_public_id
+from core.users import User
+
+
+def _enum(cls: type[enum.StrEnum]) -> sa.Enum:
+    return sa.Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class Delivery(enum.StrEnum):
+    PORTAL = "portal"
+    POST = "post"
+
+    @property
+    def label(self) -> str:
+        return {"portal": "ausschließlich online im Kunden-Portal", "post": "per Post"}[self.value]
+
+
+class ApplicationState(enum.StrEnum):
+    REFERRED = "referred"  # waiting for Risikoprüfung
+    DECLINED = "declined"
+    POLICED = "policed"
+
+    @property
+    def label(self) -> str:
+        return {"referred": "in Risikoprüfung", "declined": "abgelehnt", "policed": "policiert"}[self.value]
+
+
+class Application(Base):
+    """An online application for an offer; one per offer (a double submit finds the first)."""
+
+    __tablename__ = "applications"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    offer_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("offers.id"), unique=True)
+    agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"), index=True)
+    owner_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
+    state: so.Mapped[ApplicationState] = so.mapped_column(_enum(ApplicationState))
+    start_date: so.Mapped[date]
+    account_holder: so.Mapped[str] = so.mapped_column(sa.String(140))
+    iban: so.Mapped[str] = so.mapped_column(sa.String(34))
+    bic: so.Mapped[str | None] = so.mapped_column(sa.String(11))
+    mandate_reference: so.Mapped[str] = so.mapped_column(sa.String(35), unique=True)
+    mandate_accepted_at: so.Mapped[datetime]
+    delivery: so.Mapped[Delivery] = so.mapped_column(_enum(Delivery))
+    customer_email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    customer_mobile: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    referral_reasons: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    decided_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    decided_at: so.Mapped[datetime | None]
+    decline_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    submitted_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+
+    offer: so.Mapped[Offer] = so.relationship()
+    owner: so.Mapped[User] = so.relationship(foreign_keys=[owner_id])
+    contract: so.Mapped[Contract | None] = so.relationship(back_populates="application")
+
+
+class Contract(Base):
+    """A policed contract. Vertragsnummer: VR-<year>-<7-digit serial>-<check digit> (see contracts.numbers)."""
+
+    __tablename__ = "contracts"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    number: so.Mapped[str | None] = so.mapped_column(sa.String(20), unique=True)
+    application_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("applications.id"), unique=True)
+    agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"), index=True)
+    owner_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
+    product: so.Mapped[str] = so.mapped_column(sa.String(10))
+    tariff_version: so.Mapped[str] = so.mapped_column(sa.String(40))
+    customer_name: so.Mapped[str] = so.mapped_column(sa.String(250))
+    customer: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)  # salutation, names, birth date, address
+    customer_email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    customer_mobile: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    delivery: so.Mapped[Delivery] = so.mapped_column(_enum(Delivery))
+    start_date: so.Mapped[date]
+    frequency: so.Mapped[str] = so.mapped_column(sa.String(20))
+    total: so.Mapped[Decimal] = so.mapped_column(sa.Numeric(12, 2))
+    annual_total: so.Mapped[Decimal] = so.mapped_column(sa.Numeric(12, 2))
+    premium: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
+    iban: so.Mapped[str | None] = so.mapped_column(sa.String(34))
+    mandate_reference: so.Mapped[str | None] = so.mapped_column(sa.String(35))
+    policed_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+
+    application: so.Mapped[Application | None] = so.relationship(back_populates="contract")
+    owner: so.Mapped[User] = so.relationship()
+    documents: so.Mapped[list[Document]] = so.relationship(back_populates="contract", order_by="Document.id")
+
+
+class DocumentKind(enum.StrEnum):
+    POLICY = "versicherungsschein"
+    INVOICE = "rechnung"
+    ENDORSEMENT = "nachtrag"
+
+    @property
+    def label(self) -> str:
+        return {"versicherungsschein": "V.-Schein", "rechnung": "Rechnung", "nachtrag": "Nachtrag"}[self.value]
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    contract_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("contracts.id"), index=True)
+    agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"))
+    owner_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"))
+    kind: so.Mapped[DocumentKind] = so.mapped_column(_enum(DocumentKind))
+    title: so.Mapped[str] = so.mapped_column(sa.String(200))
+    filename: so.Mapped[str] = so.mapped_column(sa.String(200))
+    storage_key: so.Mapped[str] = so.mapped_column(sa.String(64))
+    sha256: so.Mapped[str] = so.mapped_column(sa.String(64))
+    size: so.Mapped[int]
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    read_at: so.Mapped[datetime | None]  # opened by the customer in the portal (issue #6)
+
+    contract: so.Mapped[Contract] = so.relationship(back_populates="documents")

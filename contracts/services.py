@@ -1,0 +1,281 @@
+"""Use cases: submit an application, refer it or police it, decline it; documents as PDFs."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import render_template
+from sqlalchemy.exc import IntegrityError
+
+from calculator import quotes, reference
+from calculator.models import Offer
+from calculator.tariffs import Product
+from contracts.models import Application, ApplicationState, Contract, Delivery, Document, DocumentKind
+from contracts.numbers import contract_number
+from core import audit, clock, storage
+from core.formatting import TIMEZONE
+from core.pdf import render_pdfs
+from core.users import User
+from messaging import outbox
+from onboarding.models import CodeChannel, request_onboarding
+
+# the insurer's SEPA creditor identifier (DEMO value, as printed on invoices)
+CREDITOR_ID = "DE98ZZZ09999999999"
+
+
+class ApplicationError(ValueError):
+    """German message for the broker or back office."""
+
+
+@dataclass(frozen=True)
+class ApplicationData:
+    start_date: date
+    account_holder: str
+    iban: str
+    bic: str | None
+    delivery: Delivery
+    email: str | None
+    mobile: str | None
+
+
+def _customer(session: so.Session, offer: Offer) -> dict[str, Any]:
+    data = {k: (v[0] if v else "") for k, v in offer.form_data.items()}
+    place = None
+    if data.get("ort", "").isdigit():
+        place = session.get(reference.PostalPlace, int(data["ort"]))
+    salutation = {"herr": "Herr", "frau": "Frau"}.get(data.get("anrede", ""), "")
+    return {
+        "salutation": salutation,
+        "first_name": data.get("vorname", ""),
+        "last_name": data.get("name", ""),
+        "birth_date": data.get("geburtsdatum", ""),
+        "street": data.get("strasse", ""),
+        "plz": data.get("plz", ""),
+        "city": place.place if place else "",
+    }
+
+
+def submit_application(session: so.Session, user: User, offer: Offer, data: ApplicationData) -> Application:
+    """One application per offer: a second submit (double click, resent form, other tab) returns the
+    first. Referred applications wait for Risikoprüfung; the others are policed at once."""
+    existing = session.scalar(sa.select(Application).where(Application.offer_id == offer.id))
+    if existing is not None:
+        return existing
+    now = clock.now()
+    application = Application(
+        offer_id=offer.id,
+        agency_id=offer.agency_id,
+        owner_id=offer.owner_id,
+        state=ApplicationState.REFERRED if offer.referral_reasons else ApplicationState.POLICED,
+        start_date=data.start_date,
+        account_holder=data.account_holder,
+        iban=data.iban,
+        bic=data.bic,
+        mandate_reference=f"VR{now:%Y%m%d}{secrets.token_hex(6).upper()}",
+        mandate_accepted_at=now,
+        delivery=data.delivery,
+        customer_email=data.email,
+        customer_mobile=data.mobile,
+        referral_reasons=list(offer.referral_reasons),
+        submitted_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(application)
+    except IntegrityError:
+        # the same offer was submitted concurrently and that one committed first
+        session.expunge_all()
+        found = session.scalar(sa.select(Application).where(Application.offer_id == offer.id))
+        assert found is not None
+        return found
+    audit.record(
+        session,
+        "application_submitted",
+        actor=user,
+        object_type="application",
+        object_id=application.public_id,
+        details={"offer": offer.public_id},
+    )
+    if application.state is ApplicationState.REFERRED:
+        audit.record(
+            session,
+            "application_referred",
+            actor=user,
+            object_type="application",
+            object_id=application.public_id,
+            details={"reasons": application.referral_reasons},
+        )
+    else:
+        police(session, [application], user)
+    return application
+
+
+def decline(session: so.Session, application: Application, user: User, reason: str) -> None:
+    reason = " ".join(reason.split())
+    if application.state is not ApplicationState.REFERRED:
+        raise ApplicationError("Dieser Antrag ist nicht mehr in der Risikoprüfung.")
+    if not reason:
+        raise ApplicationError("Bitte geben Sie einen Grund für die Ablehnung an.")
+    application.state = ApplicationState.DECLINED
+    application.decline_reason = reason
+    application.decided_by_id = user.id
+    application.decided_at = clock.now()
+    audit.record(
+        session,
+        "application_declined",
+        actor=user,
+        agency_id=application.agency_id,
+        object_type="application",
+        object_id=application.public_id,
+        details={"reason": reason},
+    )
+
+
+def accept(session: so.Session, applications: list[Application], user: User) -> list[Contract]:
+    """Risikoprüfung passed: police them (their documents rendered on all cores at once)."""
+    for application in applications:
+        if application.state is not ApplicationState.REFERRED:
+            raise ApplicationError("Ein ausgewählter Antrag ist nicht mehr in der Risikoprüfung.")
+        application.state = ApplicationState.POLICED
+        application.decided_by_id = user.id
+        application.decided_at = clock.now()
+        audit.record(
+            session,
+            "application_accepted",
+            actor=user,
+            agency_id=application.agency_id,
+            object_type="application",
+            object_id=application.public_id,
+        )
+    return police(session, applications, user)
+
+
+def police(session: so.Session, applications: list[Application], actor: User) -> list[Contract]:
+    """Create the contracts, their Versicherungsschein and first Beitragsrechnung, and start the
+    delivery: a letter to the Postausgang, or the onboarding record for the customer portal."""
+    contracts = []
+    for application in applications:
+        offer = application.offer
+        customer = _customer(session, offer)
+        contract = Contract(
+            application=application,
+            agency_id=application.agency_id,
+            owner_id=application.owner_id,
+            product=offer.product,
+            tariff_version=offer.tariff_version,
+            customer_name=f"{customer['first_name']} {customer['last_name']}".strip(),
+            customer=customer,
+            customer_email=application.customer_email,
+            customer_mobile=application.customer_mobile,
+            delivery=application.delivery,
+            start_date=application.start_date,
+            frequency=offer.frequency,
+            total=offer.total,
+            annual_total=offer.annual_total,
+            premium=offer.premium,
+            iban=application.iban,
+            mandate_reference=application.mandate_reference,
+            policed_at=clock.now(),
+        )
+        session.add(contract)
+        contracts.append(contract)
+    session.flush()  # ids → Vertragsnummern
+    year = clock.now().astimezone(TIMEZONE).year
+    for contract in contracts:
+        contract.number = contract_number(year, contract.id)
+
+    documents = [(c, kind) for c in contracts for kind in (DocumentKind.POLICY, DocumentKind.INVOICE)]
+    html = [render_document(contract, kind) for contract, kind in documents]
+    pdfs = render_pdfs(html)
+    for (contract, kind), pdf in zip(documents, pdfs, strict=True):
+        key, digest = storage.store(pdf)
+        title = {DocumentKind.POLICY: "Versicherungsschein", DocumentKind.INVOICE: "Beitragsrechnung"}[kind]
+        session.add(
+            Document(
+                contract=contract,
+                agency_id=contract.agency_id,
+                owner_id=contract.owner_id,
+                kind=kind,
+                title=title,
+                filename=f"{title}-{contract.number}.pdf",
+                storage_key=key,
+                sha256=digest,
+                size=len(pdf),
+            )
+        )
+    session.flush()
+    for contract in contracts:
+        _start_delivery(session, contract)
+        audit.record(
+            session,
+            "contract_policed",
+            actor=actor,
+            agency_id=contract.agency_id,
+            object_type="contract",
+            object_id=contract.public_id,
+            details={"number": contract.number, "delivery": contract.delivery.value},
+        )
+    return contracts
+
+
+def _start_delivery(session: so.Session, contract: Contract) -> None:
+    if contract.delivery is Delivery.PORTAL:
+        assert contract.customer_email is not None
+        request_onboarding(
+            session,
+            contract_id=contract.id,
+            email=contract.customer_email,
+            mobile=contract.customer_mobile,
+            channel=CodeChannel.SMS,
+        )
+        return
+    c = contract.customer
+    outbox.enqueue_letter(
+        session,
+        key=f"contract-documents:{contract.public_id}",
+        address=outbox.PostalAddress(
+            f"{c['salutation']} {c['first_name']} {c['last_name']}".strip(), c["street"], c["plz"], c["city"]
+        ),
+        subject=f"Ihre Vertragsunterlagen zum Vertrag {contract.number}",
+        template="contract_documents",
+        context={"contract": contract},
+        related=("contract", contract.public_id),
+        agency_id=contract.agency_id,
+        attachments=[d.storage_key for d in contract.documents],
+    )
+
+
+def render_document(contract: Contract, kind: DocumentKind) -> str:
+    template = {
+        DocumentKind.POLICY: "documents/versicherungsschein.html",
+        DocumentKind.INVOICE: "documents/beitragsrechnung.html",
+    }[kind]
+    return render_template(
+        template,
+        contract=contract,
+        product=Product(contract.product),
+        created=clock.now(),
+        creditor_id=CREDITOR_ID,
+        masked_iban=mask_iban(contract.iban or ""),
+    )
+
+
+def mask_iban(iban: str) -> str:
+    """DE89 **** **** **** **30 00 style: country, check digits and the last four."""
+    if len(iban) < 8:
+        return iban
+    masked = iban[:4] + "*" * (len(iban) - 8) + iban[-4:]
+    return " ".join(masked[i : i + 4] for i in range(0, len(masked), 4))
+
+
+def reprice_check(offer: Offer, catalog: Any) -> None:
+    """The offer's stored price must still come out of its pinned tariff version (guards against a
+    tampered or inconsistent offer before it becomes a contract)."""
+    premium = quotes.reprice(catalog, offer)
+    if premium.total != offer.total:
+        raise ApplicationError("Der Beitrag des Angebots ist nicht mehr nachvollziehbar. Bitte neu berechnen.")

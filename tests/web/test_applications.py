@@ -1,0 +1,278 @@
+"""Antrag → policing: delivery choice, SEPA, documents, referral, rights, idempotency."""
+
+import io
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from pypdf import PdfReader
+
+from contracts.models import Application, ApplicationState, Contract, Document
+from core import clock
+from core.users import Role
+from messaging import worker
+from messaging.models import Kind, OutboxMessage, State
+from onboarding.models import OnboardingStart
+from tests.helpers import KFZ_ANSWERS, RS_ANSWERS, csrf_token, login
+
+pytestmark = pytest.mark.usefixtures("demo_reference")
+START = (clock.now() + timedelta(days=14)).strftime("%d.%m.%Y")
+PORTAL = {
+    "vertragsbeginn": START,
+    "kontoinhaber": "Jürgen Müller",
+    "iban": "DE89 3704 0044 0532 0130 00",
+    "sepa_mandat": "y",
+    "zustellung": "portal",
+    "kunde_email": "Juergen.Mueller@Example.org",
+    "kunde_mobil": "0151 12345678",
+}
+POST = {**PORTAL, "zustellung": "post", "kunde_email": "", "kunde_mobil": ""}
+
+
+def quote(client, answers=KFZ_ANSWERS, product="kfz"):
+    response = client.post(
+        f"/rechner/{product}/berechnen", data={"csrf_token": csrf_token(client, f"/rechner/{product}/"), **answers}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:1000]
+    return response.location.rsplit("/", 1)[1]
+
+
+def apply(client, offer_id, data):
+    url = f"/angebote/{offer_id}/antrag"
+    return client.post(url, data={"csrf_token": csrf_token(client, url), **data})
+
+
+def pdf_text(data: bytes) -> str:
+    return " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_antrag_page_has_the_seed_labels(broker_client):
+    page = broker_client.get(f"/angebote/{quote(broker_client)}/antrag").get_data(as_text=True)
+    for text in (
+        "ausschließlich online im Kunden-Portal",
+        "per Post",
+        "E-Mail des Kunden",
+        "Mobilnummer des Kunden",
+        "Zurück",
+        "Online beantragen",
+        "inkl. 19% Vers.-Steuer",
+        "Es erfolgt keine Nutzung zu werblichen Zwecken!",
+        "SEPA-Lastschriftmandat",
+    ):
+        assert text in page, text
+
+
+def test_portal_delivery_polices_with_documents_and_records_the_onboarding_start(
+    broker_client, manager_client, session
+):
+    offer_id = quote(broker_client)
+    response = apply(broker_client, offer_id, PORTAL)
+    assert response.status_code == 302
+    page = broker_client.get(response.location).get_data(as_text=True)
+    assert "policiert" in page
+    contract = session.scalar(sa.select(Contract))
+    assert re.fullmatch(r"VR-\d{4}-\d{7}-\d", contract.number)
+    assert contract.customer_email == "juergen.mueller@example.org"
+    assert contract.customer_mobile == "+4915112345678"
+    start = session.scalar(sa.select(OnboardingStart))
+    assert (start.contract_id, start.email, start.mobile, start.code_channel.value) == (
+        contract.id,
+        "juergen.mueller@example.org",
+        "+4915112345678",
+        "sms",
+    )
+    assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0  # no letter
+
+    view = broker_client.get(f"/vertraege/{contract.public_id}").get_data(as_text=True)
+    assert "Versicherungsschein" in view
+    assert "Beitragsrechnung" in view
+    assert "Vertrag policiert" in view
+    assert "Antrag online gestellt" in view
+    documents = session.scalars(sa.select(Document).order_by(Document.id)).all()
+    total = view.split("Beitrag</dt><dd>")[1].split(" (inkl.")[0].split(": ")[1]
+    for client in (broker_client, manager_client):  # the broker and his agency manager, at once
+        policy = client.get(f"/dokumente/{documents[0].public_id}")
+        assert policy.status_code == 200
+        assert policy.mimetype == "application/pdf"
+    policy_text = pdf_text(broker_client.get(f"/dokumente/{documents[0].public_id}").data)
+    invoice_text = pdf_text(broker_client.get(f"/dokumente/{documents[1].public_id}").data)
+    for text in (policy_text, invoice_text):
+        assert contract.number in text
+        assert "Jürgen Müller-Lüdenscheidt" in text
+        assert "Versicherungsteuer 19 %" in text
+        assert f"Gesamtbeitrag monatlich (inkl. 19% Vers.-Steuer) {total}" in text.replace(
+            "\xa0", " "
+        ) or f"(inkl. 19% Vers.-Steuer) {total}".replace("\xa0", " ") in text.replace("\xa0", " ")
+    assert "Versicherungsschein" in policy_text
+    assert "Beitragsrechnung" in invoice_text
+    assert "DE89 **** **** **** **30 00" in invoice_text
+    assert "Mandatsreferenz" in invoice_text
+
+
+def test_post_delivery_sends_the_documents_as_a_letter(app, broker_client, session, outbox_app):
+    offer_id = quote(broker_client)
+    assert apply(broker_client, offer_id, POST).status_code == 302
+    letter = session.scalar(sa.select(OutboxMessage))
+    assert letter.kind is Kind.LETTER
+    assert len(letter.attachments) == 2
+    assert letter.address == ["Herr Jürgen Müller-Lüdenscheidt", "Hauptstraße 1", "10115 Berlin"]
+    assert session.scalar(sa.select(sa.func.count()).select_from(OnboardingStart)) == 0
+    worker.run(outbox_app, once=True)
+    session.refresh(letter)
+    assert letter.state is State.READY
+    pdf = session.scalar(sa.select(OutboxMessage.pdf).where(OutboxMessage.id == letter.id))
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 3  # cover letter, Versicherungsschein, Beitragsrechnung
+    text = pdf_text(pdf)
+    assert "Ihre Vertragsunterlagen zum Vertrag VR-" in text
+    assert "Sehr geehrter Herr Müller-Lüdenscheidt" in text
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"iban": "DE89 3704 0044 0532 0130 01"}, "iban", "Die IBAN ist ungültig."),
+        ({"kunde_mobil": "030 1234567"}, "kunde_mobil", "Bitte geben Sie eine deutsche Mobilfunknummer ein"),
+        ({"kunde_mobil": "0168 1234567"}, "kunde_mobil", "Bitte geben Sie eine deutsche Mobilfunknummer ein"),
+        ({"kunde_email": "juergen@@example"}, "kunde_email", "Bitte geben Sie eine gültige E-Mail-Adresse ein."),
+        ({"vertragsbeginn": "01.01.2020"}, "vertragsbeginn", "darf nicht in der Vergangenheit liegen"),
+        ({"sepa_mandat": ""}, "sepa_mandat", "Ohne SEPA-Lastschriftmandat"),
+        ({"zustellung": ""}, "zustellung", "Bitte wählen Sie, wie Ihr Kunde"),
+    ],
+)
+def test_bad_input_gets_a_german_field_error_and_keeps_what_was_typed(broker_client, session, changes, field, message):
+    response = apply(broker_client, quote(broker_client), {**PORTAL, **changes})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert re.search(rf'id="{field}-error">[^<]*{re.escape(message)}', page), page[:200]
+    assert 'value="Jürgen Müller"' in page  # nothing typed is lost
+    typed = changes.get(field) or PORTAL.get(field)
+    if typed and field not in ("sepa_mandat", "zustellung"):
+        assert f'value="{typed}"' in page
+    assert session.scalar(sa.select(sa.func.count()).select_from(Application)) == 0
+
+
+def test_a_resent_form_creates_no_second_application(broker_client, session):
+    offer_id = quote(broker_client)
+    first = apply(broker_client, offer_id, PORTAL)
+    second = broker_client.post(
+        f"/angebote/{offer_id}/antrag", data={"csrf_token": csrf_token(broker_client, "/vermittler/"), **PORTAL}
+    )
+    assert second.status_code == 302
+    assert second.location == first.location
+    assert session.scalar(sa.select(sa.func.count()).select_from(Contract)) == 1
+
+
+def test_referral_then_back_office_accepts_in_a_batch_or_declines(app, broker_client, backoffice_client, session):
+    offers = [quote(broker_client, {**RS_ANSWERS, "risikoberuf": "ja"}, "rs") for _ in range(3)]
+    for offer_id in offers:
+        response = apply(broker_client, offer_id, PORTAL)
+        assert "in Risikoprüfung" in broker_client.get(response.location).get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(Contract)) == 0
+    queue = backoffice_client.get("/innendienst/risikopruefung").get_data(as_text=True)
+    ids = re.findall(r'name="antrag" value="([^"]+)"', queue)
+    assert len(ids) == 3
+    assert "Antragsteller gehört einer Risiko-Berufsgruppe an." in queue
+
+    token = csrf_token(backoffice_client, "/innendienst/risikopruefung")
+    refused = backoffice_client.post(
+        f"/innendienst/risikopruefung/{ids[2]}/ablehnen", data={"csrf_token": token, "grund": "  "}
+    )
+    assert refused.status_code == 422
+    assert "Bitte geben Sie einen Grund für die Ablehnung an." in refused.get_data(as_text=True)
+    assert (
+        backoffice_client.post(
+            f"/innendienst/risikopruefung/{ids[2]}/ablehnen", data={"csrf_token": token, "grund": "Risiko zu hoch"}
+        ).status_code
+        == 302
+    )
+    accepted = backoffice_client.post(
+        "/innendienst/risikopruefung/annehmen", data={"csrf_token": token, "antrag": ids[:2]}
+    )
+    assert "2 Antrag/Anträge angenommen und policiert" in backoffice_client.get(accepted.location).get_data(
+        as_text=True
+    )
+    session.expire_all()
+    states = sorted(a.state.value for a in session.scalars(sa.select(Application)))
+    assert states == ["declined", "policed", "policed"]
+    assert session.scalar(sa.select(sa.func.count()).select_from(Document)) == 4
+    declined = session.scalar(sa.select(Application).where(Application.state == ApplicationState.DECLINED))
+    assert "Risiko zu hoch" in broker_client.get(f"/antraege/{declined.public_id}").get_data(as_text=True)
+
+
+def test_other_agencies_and_other_brokers_cannot_open_contracts_or_documents(
+    app, broker_client, broker, make_user, make_agency, session
+):
+    apply(broker_client, quote(broker_client), PORTAL)
+    contract = session.scalar(sa.select(Contract))
+    document = session.scalar(sa.select(Document))
+    urls = [
+        f"/vertraege/{contract.public_id}",
+        f"/dokumente/{document.public_id}",
+        f"/antraege/{contract.application.public_id}",
+    ]
+    for user in (
+        make_user(Role.BROKER, make_agency("Süd")),
+        make_user(Role.MANAGER, make_agency("West")),
+        make_user(Role.BROKER, broker.agency),
+    ):
+        client = app.test_client()
+        login(client, user.email)
+        for url in urls:
+            assert client.get(url).status_code == 404, (user.role, url)
+        assert contract.number not in client.get("/vertraege/").get_data(as_text=True)
+
+
+def test_concurrent_submits_over_http_create_exactly_one_application(cli_app, tmp_path):
+    """Eight requests for the same offer at the same moment (a double click, two tabs) on a live server."""
+    import requests
+    from werkzeug.serving import make_server
+
+    runner = cli_app.test_cli_runner()
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    cli_app.config["DOCUMENT_STORAGE_DIR"] = str(tmp_path / "docs")
+    server = make_server("127.0.0.1", 0, cli_app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    web = requests.Session()
+    token = lambda path: re.search(r'name="csrf_token"[^>]*value="([^"]+)"', web.get(base + path).text).group(1)  # noqa: E731
+    try:
+        web.post(
+            base + "/anmelden",
+            data={"csrf_token": token("/anmelden"), "email": "vermittler@demo.example", "password": "Demo-Passwort-1!"},
+        )
+        offer = (
+            web.post(
+                base + "/rechner/kfz/berechnen",
+                data={"csrf_token": token("/rechner/kfz/"), **KFZ_ANSWERS},
+                allow_redirects=False,
+            )
+            .headers["Location"]
+            .rsplit("/", 1)[1]
+        )
+        form = {"csrf_token": token(f"/angebote/{offer}/antrag"), **PORTAL}
+        barrier, results = threading.Barrier(8), []
+
+        def submit():
+            barrier.wait()
+            results.append(web.post(f"{base}/angebote/{offer}/antrag", data=form, allow_redirects=False))
+
+        threads = [threading.Thread(target=submit) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert [r.status_code for r in results] == [302] * 8
+        assert len({r.headers["Location"] for r in results}) == 1  # all land on the same application
+        with cli_app.app_context():
+            from core.db import session as db_session
+
+            s = db_session()
+            assert s.scalar(sa.select(sa.func.count()).select_from(Application)) == 1
+            assert s.scalar(sa.select(sa.func.count()).select_from(Contract)) == 1
+            assert s.scalar(sa.select(sa.func.count()).select_from(Document)) == 2
+            assert s.scalar(sa.select(sa.func.count()).select_from(OnboardingStart)) == 1
+    finally:
+        server.shutdown()
