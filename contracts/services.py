@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import render_template
+from flask import current_app, render_template
 from sqlalchemy.exc import IntegrityError
 
 from calculator import quotes, reference
@@ -191,7 +191,7 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
 
     documents = [(c, kind) for c in contracts for kind in (DocumentKind.POLICY, DocumentKind.INVOICE)]
     html = [render_document(contract, kind) for contract, kind in documents]
-    pdfs = render_pdfs(html)
+    pdfs = render_pdfs(html, workers=current_app.config["PDF_WORKERS"] or None)
     for (contract, kind), pdf in zip(documents, pdfs, strict=True):
         key, digest = storage.store(pdf)
         title = {DocumentKind.POLICY: "Versicherungsschein", DocumentKind.INVOICE: "Beitragsrechnung"}[kind]

@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     # sessions: idle timeout (refreshed on every request) and absolute maximum
     "SESSION_IDLE_MINUTES": 60,
     "SESSION_MAX_HOURS": 12,
+    # wkhtmltopdf processes at once for batches (0: one per CPU core)
+    "PDF_WORKERS": 0,
     # where document PDFs are kept (default: instance/documents)
     "DOCUMENT_STORAGE_DIR": "",
     # further tariff directories (os.pathsep-separated) beside the shipped demo tariffs

@@ -25,6 +25,9 @@ OPTIONS = {
     "margin-left": "20mm",
     "margin-right": "20mm",
     "disable-javascript": "",
+    # wkhtmltopdf waits javascript-delay (200 ms by default) after loading even with JavaScript off:
+    # 0 makes a one-page PDF take ~55 ms instead of ~250 ms (bench/documents.py)
+    "javascript-delay": "0",
     "disable-local-file-access": "",
     "quiet": "",
 }

@@ -9,6 +9,7 @@ command -v wrk >/dev/null || { SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo; $SUDO a
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 py=.venv/bin/python
 echo "== pricing";        $py -m bench.pricing
+echo "== documents and policing"; $py -m bench.documents
 echo "== vehicles (SQLite)"; $py -m bench.vehicles
 pgdir=$(mktemp -d /tmp/vr-bench-pg.XXXXXX)
 trap 'scripts/pg-throwaway.sh stop "$pgdir"' EXIT
