@@ -95,6 +95,8 @@ class Contract(Base):
     premium: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
     iban: so.Mapped[str | None] = so.mapped_column(sa.String(34))
     mandate_reference: so.Mapped[str | None] = so.mapped_column(sa.String(35))
+    # the customer's portal account, once onboarding started (issue #6)
+    customer_account_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("customers.id"), index=True)
     policed_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
 
     application: so.Mapped[Application | None] = so.relationship(back_populates="contract")

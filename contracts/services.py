@@ -279,3 +279,52 @@ def reprice_check(offer: Offer, catalog: Any) -> None:
     premium = quotes.reprice(catalog, offer)
     if premium.total != offer.total:
         raise ApplicationError("Der Beitrag des Angebots ist nicht mehr nachvollziehbar. Bitte neu berechnen.")
+
+
+def add_document(session: so.Session, contract: Contract, kind: DocumentKind, title: str, pdf: bytes) -> Document:
+    """A later document (new invoice, Nachtrag): unread in the portal and announced by e-mail to an
+    activated portal customer; a postal customer gets it by letter."""
+    from onboarding.models import Customer
+
+    key, digest = storage.store(pdf)
+    document = Document(
+        contract=contract,
+        agency_id=contract.agency_id,
+        owner_id=contract.owner_id,
+        kind=kind,
+        title=title,
+        filename=f"{title}-{contract.number}.pdf",
+        storage_key=key,
+        sha256=digest,
+        size=len(pdf),
+    )
+    session.add(document)
+    session.flush()
+    customer = session.get(Customer, contract.customer_account_id) if contract.customer_account_id else None
+    if contract.delivery is Delivery.PORTAL and customer is not None and customer.activated_at is not None:
+        outbox.enqueue_email(
+            session,
+            key=f"new-document:{document.public_id}",
+            to=customer.email,
+            subject="Neue Dokumente in Ihrem Kunden-Portal",
+            template="new_documents",
+            context={"customer": customer, "contract": contract, "document": document},
+            related=("contract", contract.public_id),
+            agency_id=contract.agency_id,
+        )
+    elif contract.delivery is Delivery.POST:
+        c = contract.customer
+        outbox.enqueue_letter(
+            session,
+            key=f"document-letter:{document.public_id}",
+            address=outbox.PostalAddress(
+                f"{c['salutation']} {c['first_name']} {c['last_name']}".strip(), c["street"], c["plz"], c["city"]
+            ),
+            subject=f"{title} zum Vertrag {contract.number}",
+            template="contract_documents",
+            context={"contract": contract},
+            related=("contract", contract.public_id),
+            agency_id=contract.agency_id,
+            attachments=[key],
+        )
+    return document

@@ -17,7 +17,7 @@ from core.db import Database
 from core.db import session as db_session
 from core.extensions import csrf, htmx, limiter, login_manager
 from core.model_registry import metadata
-from core.users import User, load_by_session_token
+from core.users import load_by_session_token
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, environ: Mapping[st
     navigation.init_app(app)
     migrate.init_app(app)
     app.add_url_rule("/healthz", "healthz", _healthz)
+    app.extensions["user_loaders"] = {"staff": load_by_session_token}
     for name in FEATURES:
         importlib.import_module(name).init_app(app)
     app.jinja_env.globals["audit_labels"] = audit.ACTION_LABELS
@@ -75,13 +76,15 @@ login_manager.login_message_category = "info"
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """Session id "staff:<token>"; the token rotates when the password changes."""
+def load_user(user_id: str) -> Any:
+    """Session id "<kind>:<token>" (staff, customer); the token rotates when the password changes.
+    Feature packages add loaders for their kinds to app.extensions["user_loaders"]."""
     kind, _, token = user_id.partition(":")
-    if kind != "staff" or not token:
+    loader = current_app.extensions["user_loaders"].get(kind)
+    if loader is None or not token:
         return None
     started = session.get("login_at")
     max_age = current_app.config["SESSION_MAX_HOURS"] * 3600
     if started is None or clock.now().timestamp() - started > max_age:
         return None  # absolute session lifetime reached: log in again
-    return load_by_session_token(db_session(), token)
+    return loader(db_session(), token)

@@ -29,6 +29,16 @@ ACTION_LABELS: dict[str, str] = {
     "application_declined": "Antrag abgelehnt",
     "contract_policed": "Vertrag policiert",
     "document_downloaded": "Dokument heruntergeladen",
+    "access_link_sent": "Zugangslink versendet",
+    "access_link_opened": "Zugangslink geöffnet",
+    "access_code_sent": "Zugangs-Code versendet",
+    "access_code_wrong": "Zugangs-Code falsch eingegeben",
+    "portal_activated": "Kunden-Portal aktiviert",
+    "customer_login": "Anmeldung im Kunden-Portal",
+    "customer_login_failed": "Anmeldung im Kunden-Portal fehlgeschlagen",
+    "password_reset_requested": "Passwort vergessen angefordert",
+    "password_reset": "Passwort neu vergeben",
+    "document_read": "Dokument im Kunden-Portal geöffnet",
 }
 
 

@@ -60,6 +60,17 @@ DEFAULTS: dict[str, Any] = {
     "DOCUMENT_STORAGE_DIR": "",
     # further tariff directories (os.pathsep-separated) beside the shipped demo tariffs
     "TARIFF_EXTRA_DIRS": "",
+    # onboarding (SPEC §4): access link, SMS code, letter code, password reset
+    "ACCESS_LINK_DAYS": 30,
+    "ACCESS_CODE_LENGTH": 6,
+    "ACCESS_CODE_MINUTES": 10,
+    "ACCESS_CODE_MAX_ATTEMPTS": 5,
+    "ACCESS_CODE_RESEND_SECONDS": 60,
+    "ACCESS_CODE_MAX_SENDS_PER_DAY": 5,
+    "LETTER_CODE_LENGTH": 12,
+    "LETTER_CODE_DAYS": 30,
+    "LETTER_CODE_MAX_ATTEMPTS": 5,
+    "PASSWORD_RESET_HOURS": 24,
     # password rule (seed 000, SPEC §4)
     "PASSWORD_MIN_LENGTH": 8,
     "PASSWORD_MAX_LENGTH": 128,

@@ -69,6 +69,7 @@ class User(Base):
     # Flask-Login protocol
     is_authenticated = True
     is_anonymous = False
+    is_customer = False
 
     def get_id(self) -> str:
         return f"staff:{self.session_token}"

@@ -67,6 +67,8 @@ class OutboxMessage(Base):
     # letter: storage keys of PDF documents printed behind the cover letter
     attachments: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
     template: so.Mapped[str] = so.mapped_column(sa.String(100))
+    # holds an access link or code: the body is blanked once a real provider accepted it
+    sensitive: so.Mapped[bool] = so.mapped_column(default=False)
     # the business object the message belongs to (for audit trails and the back office)
     related_type: so.Mapped[str | None] = so.mapped_column(sa.String(50))
     related_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))

@@ -130,8 +130,10 @@ def enqueue_email(
     context: dict[str, Any],
     related: tuple[str, str] | None = None,
     agency_id: int | None = None,
+    sensitive: bool = False,
 ) -> OutboxMessage:
-    """E-mail from templates/emails/<template>.txt and .html (multipart: text + HTML)."""
+    """E-mail from templates/emails/<template>.txt and .html (multipart: text + HTML).
+    sensitive: it carries an access link or code; its body is blanked once delivered."""
     address = normalize_email(to)
     ctx = _context(context)
     text = render_template(f"emails/{template}.txt", **ctx)
@@ -149,6 +151,7 @@ def enqueue_email(
         related_id=related[1] if related else None,
         agency_id=agency_id,
         provider_id=make_msgid(domain=domain),  # set before sending: a resend carries the same id
+        sensitive=sensitive,
     )
     return _add(session, message)
 
@@ -162,6 +165,7 @@ def enqueue_sms(
     context: dict[str, Any],
     related: tuple[str, str] | None = None,
     agency_id: int | None = None,
+    sensitive: bool = False,
 ) -> OutboxMessage:
     """SMS from templates/sms/<template>.txt; must fit one GSM-7 SMS (160 characters)."""
     number = normalize_mobile(to)
@@ -176,6 +180,7 @@ def enqueue_sms(
         recipient=number,
         body_text=text,
         template=template,
+        sensitive=sensitive,
         related_type=related[0] if related else None,
         related_id=related[1] if related else None,
         agency_id=agency_id,
@@ -194,6 +199,7 @@ def enqueue_letter(
     related: tuple[str, str] | None = None,
     agency_id: int | None = None,
     attachments: list[str] | None = None,
+    sensitive: bool = False,
 ) -> OutboxMessage:
     """Letter from templates/letters/<template>.html; the worker renders its PDF (with the attached
     stored documents behind it) for the Postausgang."""
@@ -208,6 +214,7 @@ def enqueue_letter(
         address=address.lines(),
         attachments=list(attachments or []),
         template=template,
+        sensitive=sensitive,
         related_type=related[0] if related else None,
         related_id=related[1] if related else None,
         agency_id=agency_id,

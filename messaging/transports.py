@@ -13,6 +13,7 @@ import smtplib
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any, Protocol
 
@@ -25,6 +26,8 @@ from core.pdf import PdfError, render_pdf
 from messaging.models import Kind, OutboxMessage
 
 log = logging.getLogger(__name__)
+
+SMTP_POLICY = compat32.clone(linesep="\r\n")
 
 # twilio error codes that will not change on a retry (invalid/unreachable number, opted out, …)
 TWILIO_PERMANENT_CODES = {21211, 21212, 21408, 21610, 21612, 21614, 21617, 30003, 30005, 30006}
@@ -97,7 +100,9 @@ class SmtpTransport:
         sender = parseaddr(self.config["MAIL_DEFAULT_SENDER"])[1]
         connection = self._connect()
         try:
-            connection.sendmail(sender, [message.recipient], mail.as_bytes())
+            # CRLF line ends: smtplib leaves bytes as they are, and a message of bare LFs is one
+            # over-long line to the server (refused beyond 1,000 octets, RFC 5321 4.5.3.1.6)
+            connection.sendmail(sender, [message.recipient], mail.as_bytes(policy=SMTP_POLICY))
         except smtplib.SMTPRecipientsRefused as exc:
             code = next(iter(exc.recipients.values()))[0]
             self._drop()

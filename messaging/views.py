@@ -171,6 +171,8 @@ def mark_posted() -> BaseResponse:
         letter.state = State.POSTED
         letter.sent_at = now
         letter.posted_by = user.email
+        if letter.sensitive:
+            letter.pdf = None  # printed and posted: the access code need not stay in our database
         audit.record(
             s,
             "letter_posted",

@@ -31,6 +31,7 @@ from messaging.models import Kind, OutboxMessage, State
 from messaging.transports import (
     ConnectionFailed,
     DeliveryError,
+    DevMailboxTransport,
     PermanentError,
     TransientError,
     render_letter_pdf,
@@ -38,6 +39,8 @@ from messaging.transports import (
 )
 
 log = logging.getLogger(__name__)
+
+REDACTED = "(Inhalt nach dem Versand gelöscht: enthielt Zugangsdaten)"
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,9 @@ def deliver_batch(
                         "provider_id": provider_id or message.provider_id,
                         "sent_at": clock.now(),
                     }
+                    if message.sensitive and not isinstance(transports[message.kind], DevMailboxTransport):
+                        # delivered for real: the link or code need not stay in our database
+                        changes.update(body_text=REDACTED, body_html=REDACTED)
                 changes.update(lease_until=None, last_error=None)
             except TransientError as error:
                 if isinstance(error, ConnectionFailed):

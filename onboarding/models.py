@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -36,7 +37,89 @@ class OnboardingStart(Base):
 def request_onboarding(
     session: so.Session, *, contract_id: int, email: str, mobile: str | None, channel: CodeChannel
 ) -> OnboardingStart:
-    """Record that this contract's customer is to be onboarded (same transaction as the caller)."""
+    """Record that this contract's customer is to be onboarded and act on it at once, in the caller's
+    transaction: the customer account, the access link and its e-mail (through the outbox)."""
+    from onboarding.services import process_start
+
     start = OnboardingStart(contract_id=contract_id, email=email, mobile=mobile, code_channel=channel)
     session.add(start)
+    session.flush()
+    process_start(session, start)
     return start
+
+
+class Customer(Base):
+    """A customer's portal account (activated with an access link and code)."""
+
+    __tablename__ = "customers"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
+    full_name: so.Mapped[str] = so.mapped_column(sa.String(250))
+    password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    session_token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True, default=lambda: secrets.token_hex(16))
+    is_active: so.Mapped[bool] = so.mapped_column(default=True)
+    activated_at: so.Mapped[datetime | None]
+    last_login_at: so.Mapped[datetime | None]
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+
+    # Flask-Login protocol; customers and staff share one session mechanism, told apart by the id
+    is_authenticated = True
+    is_anonymous = False
+    is_customer = True
+
+    def get_id(self) -> str:
+        return f"customer:{self.session_token}"
+
+
+class AccessLink(Base):
+    """A Zugangslink: the token itself is never stored, only its SHA-256."""
+
+    __tablename__ = "access_links"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    customer_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("customers.id"), index=True)
+    contract_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("contracts.id"), index=True)
+    code_channel: so.Mapped[CodeChannel] = so.mapped_column(
+        sa.Enum(CodeChannel, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e])
+    )
+    mobile: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    expires_at: so.Mapped[datetime]
+    opened_at: so.Mapped[datetime | None]
+    used_at: so.Mapped[datetime | None]
+    revoked_at: so.Mapped[datetime | None]  # a newer invitation replaced it
+
+    customer: so.Mapped[Customer] = so.relationship()
+
+
+class AccessCode(Base):
+    """A Zugangs-Code (SMS or letter), stored as HMAC; a new one ends the previous ones of the link."""
+
+    __tablename__ = "access_codes"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    link_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("access_links.id"), index=True)
+    code_hmac: so.Mapped[str] = so.mapped_column(sa.String(64))
+    channel: so.Mapped[CodeChannel] = so.mapped_column(
+        sa.Enum(CodeChannel, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e])
+    )
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    expires_at: so.Mapped[datetime]
+    failed_attempts: so.Mapped[int] = so.mapped_column(default=0)
+    superseded_at: so.Mapped[datetime | None]
+    used_at: so.Mapped[datetime | None]
+
+
+class PasswordReset(Base):
+    __tablename__ = "password_resets"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    customer_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("customers.id"), index=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    expires_at: so.Mapped[datetime]
+    used_at: so.Mapped[datetime | None]

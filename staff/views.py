@@ -38,6 +38,8 @@ def _failed(response: Response) -> bool:
 def index() -> BaseResponse:
     if not current_user.is_authenticated:
         return redirect(url_for("staff.login"))
+    if current_user.is_customer:
+        return redirect(url_for("portal.documents"))
     return redirect(url_for(HOME_ENDPOINTS[current_user.role]))
 
 

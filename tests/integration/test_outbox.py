@@ -85,6 +85,17 @@ def test_email_goes_out_over_smtp_with_proper_headers(outbox_app, s, smtp_server
     assert message.sent_at is not None
 
 
+def test_a_long_email_goes_out_with_crlf_lines(outbox_app, s, smtp_server):
+    # regression: bytes handed to smtplib keep their line ends; bare LFs made one over-long line
+    outbox.enqueue_email(
+        s, key="long", to="kunde@example.org", subject="Lang", template="hello", context={"name": "x" * 3000}
+    )
+    s.commit()
+    assert worker.run(outbox_app, once=True)["sent"] == 1
+    (mail,) = smtp_server.inbox.messages
+    assert "x" * 3000 in mail.get_body(("plain",)).get_content()
+
+
 def test_sms_goes_out_through_the_twilio_client(outbox_app, s, twilio_server):
     message = sms(s)
     s.commit()

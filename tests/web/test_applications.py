@@ -83,7 +83,8 @@ def test_portal_delivery_polices_with_documents_and_records_the_onboarding_start
         "+4915112345678",
         "sms",
     )
-    assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0  # no letter
+    (mail,) = session.scalars(sa.select(OutboxMessage)).all()  # no letter: the access link e-mail only
+    assert (mail.kind, mail.template, mail.recipient) == (Kind.EMAIL, "access_link", "juergen.mueller@example.org")
 
     view = broker_client.get(f"/vertraege/{contract.public_id}").get_data(as_text=True)
     assert "Versicherungsschein" in view

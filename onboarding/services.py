@@ -1,0 +1,424 @@
+"""Onboarding use cases: invite (link e-mail), send the access code, activate, log in, reset."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import phonenumbers
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app
+
+from contracts.models import Contract
+from contracts.numbers import PATTERN as CONTRACT_NUMBER
+from core import audit, clock, tokens
+from core.passwords import PasswordRule, hash_password, verify_password
+from messaging import outbox
+from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer, OnboardingStart, PasswordReset
+
+GENERIC_ACTIVATION_ERROR = "E-Mail-Adresse oder Zugangs-Code ungültig."
+PASSWORDS_DIFFER = "Keine Übereinstimmung."
+
+
+def _config(key: str) -> Any:
+    return current_app.config[key]
+
+
+def _record(session: so.Session, action: str, contract: Contract | None, who: str, **details: Any) -> None:
+    """Onboarding events land on the contract's audit trail (seen by its broker and the back office)."""
+    audit.record(
+        session,
+        action,
+        actor_label=who,
+        agency_id=contract.agency_id if contract else None,
+        object_type="contract" if contract else None,
+        object_id=contract.public_id if contract else None,
+        details=details,
+    )
+
+
+def mask_mobile(e164: str | None) -> str:
+    """+4915112345678 → '+49 151 •••• 678'."""
+    if not e164:
+        return ""
+    parsed = phonenumbers.parse(e164, None)
+    national = str(parsed.national_number)
+    return f"+{parsed.country_code} {national[:3]} •••• {national[-3:]}"
+
+
+# --- invitation ----------------------------------------------------------------------------------------
+
+
+def _customer_for(session: so.Session, email: str, name: str) -> Customer:
+    customer = session.scalar(sa.select(Customer).where(Customer.email == email.lower()))
+    if customer is None:
+        customer = Customer(email=email.lower(), full_name=name)
+        session.add(customer)
+        session.flush()
+    return customer
+
+
+def process_start(session: so.Session, start: OnboardingStart) -> AccessLink | None:
+    """Act on an onboarding start: the customer account, a new access link (older open ones are
+    revoked) and its e-mail; by letter channel also the access code letter. An active customer is
+    not onboarded again: his new contract simply appears in his portal."""
+    contract = session.get(Contract, start.contract_id)
+    assert contract is not None
+    customer = _customer_for(session, start.email, contract.customer_name)
+    contract.customer_account_id = customer.id
+    start.processed_at = clock.now()
+    if customer.activated_at is not None:
+        return None
+    return invite(session, customer, contract, channel=start.code_channel, mobile=start.mobile)
+
+
+def invite(
+    session: so.Session, customer: Customer, contract: Contract, *, channel: CodeChannel, mobile: str | None
+) -> AccessLink:
+    """A new access link for the customer (earlier open links die) and the e-mail carrying it."""
+    now = clock.now()
+    session.execute(
+        sa.update(AccessLink)
+        .where(AccessLink.customer_id == customer.id, AccessLink.used_at.is_(None), AccessLink.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    token = tokens.new_link_token()
+    link = AccessLink(
+        token_hash=tokens.token_hash(token),
+        customer_id=customer.id,
+        contract_id=contract.id,
+        code_channel=channel,
+        mobile=mobile,
+        created_at=now,
+        expires_at=now + timedelta(days=_config("ACCESS_LINK_DAYS")),
+    )
+    session.add(link)
+    session.flush()
+    outbox.enqueue_email(
+        session,
+        key=f"access-link:{link.public_id}",
+        to=customer.email,
+        subject="Ihr Zugang zum Kunden-Portal",
+        template="access_link",
+        context={
+            "customer": customer,
+            "contract": contract,
+            "token": token,
+            "channel": channel.value,
+            "days": _config("ACCESS_LINK_DAYS"),
+        },
+        related=("contract", contract.public_id),
+        agency_id=contract.agency_id,
+        sensitive=True,
+    )
+    _record(session, "access_link_sent", contract, "System", channel=channel.value)
+    if channel is CodeChannel.LETTER:
+        _send_letter_code(session, link, customer, contract)
+    return link
+
+
+def invite_existing_customer(session: so.Session, contract: Contract, email: str) -> AccessLink | None:
+    """Existing customers (Bestandskunden): the e-mail with the link, the access code by letter."""
+    start = OnboardingStart(contract_id=contract.id, email=email, mobile=None, code_channel=CodeChannel.LETTER)
+    session.add(start)
+    session.flush()
+    return process_start(session, start)
+
+
+def _send_letter_code(session: so.Session, link: AccessLink, customer: Customer, contract: Contract) -> None:
+    now = clock.now()
+    code = tokens.new_letter_code(_config("LETTER_CODE_LENGTH"))
+    session.add(
+        AccessCode(
+            link_id=link.id,
+            channel=CodeChannel.LETTER,
+            created_at=now,
+            code_hmac=tokens.code_hmac(_config("SECRET_KEY"), "access-code", code),
+            expires_at=now + timedelta(days=_config("LETTER_CODE_DAYS")),
+        )
+    )
+    c = contract.customer
+    outbox.enqueue_letter(
+        session,
+        key=f"access-code-letter:{link.public_id}",
+        address=outbox.PostalAddress(
+            f"{c.get('salutation', '')} {contract.customer_name}".strip(),
+            c.get("street", ""),
+            c.get("plz", ""),
+            c.get("city", ""),
+        ),
+        subject="Ihr Zugangs-Code für das Kunden-Portal",
+        template="access_code",
+        context={
+            "code": tokens.format_letter_code(code),
+            "contract": contract,
+            "days": _config("LETTER_CODE_DAYS"),
+            "email": customer.email,
+        },
+        related=("contract", contract.public_id),
+        agency_id=contract.agency_id,
+        sensitive=True,
+    )
+    _record(session, "access_code_sent", contract, "System", channel="letter")
+
+
+# --- the link page ---------------------------------------------------------------------------------------
+
+
+def find_link(session: so.Session, token: str) -> AccessLink | None:
+    return session.scalar(sa.select(AccessLink).where(AccessLink.token_hash == tokens.token_hash(token)))
+
+
+def link_state(link: AccessLink | None, now: datetime | None = None) -> str:
+    """'valid', 'used', 'expired', 'revoked' or 'unknown'."""
+    now = now or clock.now()
+    if link is None:
+        return "unknown"
+    if link.used_at is not None:
+        return "used"
+    if link.revoked_at is not None:
+        return "revoked"
+    if link.expires_at <= now:
+        return "expired"
+    return "valid"
+
+
+def open_link(session: so.Session, link: AccessLink) -> None:
+    if link.opened_at is None:
+        link.opened_at = clock.now()
+        _record(session, "access_link_opened", session.get(Contract, link.contract_id), link.customer.email)
+
+
+def _current_code(session: so.Session, link: AccessLink) -> AccessCode | None:
+    return session.scalar(
+        sa.select(AccessCode)
+        .where(AccessCode.link_id == link.id, AccessCode.superseded_at.is_(None), AccessCode.used_at.is_(None))
+        .order_by(AccessCode.created_at.desc(), AccessCode.id.desc())
+    )
+
+
+def _usable(code: AccessCode | None, now: datetime) -> bool:
+    max_attempts = _config(
+        "LETTER_CODE_MAX_ATTEMPTS" if code and code.channel is CodeChannel.LETTER else "ACCESS_CODE_MAX_ATTEMPTS"
+    )
+    return code is not None and code.expires_at > now and code.failed_attempts < max_attempts
+
+
+@dataclass
+class SendResult:
+    status: str  # "sent", "active" (a usable code was sent before), "wait", "limit", "letter"
+    wait_seconds: int = 0
+
+
+def send_sms_code(session: so.Session, link: AccessLink, *, resend: bool) -> SendResult:
+    """Send the 6-digit code to the number on file. Opening the page sends one unless a usable one
+    is out already; 'Code erneut senden' at most every 60 s and 5 times a day per link."""
+    if link.code_channel is CodeChannel.LETTER:
+        return SendResult("letter")
+    now = clock.now()
+    current = _current_code(session, link)
+    if not resend and _usable(current, now):
+        return SendResult("active")
+    last = session.scalar(sa.select(sa.func.max(AccessCode.created_at)).where(AccessCode.link_id == link.id))
+    if last is not None:
+        last = last if last.tzinfo else last.replace(tzinfo=now.tzinfo)
+        wait = _config("ACCESS_CODE_RESEND_SECONDS") - (now - last).total_seconds()
+        if wait > 0:
+            return SendResult("wait", math.ceil(wait))
+    sent_today = (
+        session.scalar(
+            sa.select(sa.func.count()).where(
+                AccessCode.link_id == link.id, AccessCode.created_at > now - timedelta(days=1)
+            )
+        )
+        or 0
+    )
+    if sent_today >= _config("ACCESS_CODE_MAX_SENDS_PER_DAY"):
+        return SendResult("limit")
+    if current is not None:
+        current.superseded_at = now  # a new code ends the old one
+    code = tokens.new_sms_code(_config("ACCESS_CODE_LENGTH"))
+    record = AccessCode(
+        link_id=link.id,
+        channel=CodeChannel.SMS,
+        created_at=now,
+        code_hmac=tokens.code_hmac(_config("SECRET_KEY"), "access-code", code),
+        expires_at=now + timedelta(minutes=_config("ACCESS_CODE_MINUTES")),
+    )
+    session.add(record)
+    session.flush()
+    contract = session.get(Contract, link.contract_id)
+    assert link.mobile is not None
+    outbox.enqueue_sms(
+        session,
+        key=f"access-code:{record.id}",
+        to=link.mobile,
+        template="access_code",
+        context={"code": code, "minutes": _config("ACCESS_CODE_MINUTES")},
+        related=("contract", contract.public_id if contract else ""),
+        agency_id=contract.agency_id if contract else None,
+        sensitive=True,
+    )
+    _record(session, "access_code_sent", contract, link.customer.email, channel="sms")
+    return SendResult("sent")
+
+
+# --- activation ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Activation:
+    customer: Customer | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    message: str | None = None  # for the whole form
+
+
+def password_rule() -> PasswordRule:
+    return PasswordRule(_config("PASSWORD_MIN_LENGTH"), _config("PASSWORD_MAX_LENGTH"))
+
+
+def check_new_password(email: str, password: str, repeated: str) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    problems = password_rule().problems(password, email)
+    if problems:
+        errors["passwort"] = problems
+    if password != repeated:
+        errors["passwort2"] = [PASSWORDS_DIFFER]
+    return errors
+
+
+def activate(session: so.Session, link: AccessLink, email: str, code: str, password: str, repeated: str) -> Activation:
+    """E-mail + code, then the first password. A wrong e-mail or code counts against the code (the
+    caller commits that even when activation fails)."""
+    now = clock.now()
+    contract = session.get(Contract, link.contract_id)
+    customer = link.customer
+    current = _current_code(session, link)
+    letter = link.code_channel is CodeChannel.LETTER
+    if current is None:
+        return Activation(message="Bitte fordern Sie zuerst einen Zugangs-Code an.")
+    max_attempts = _config("LETTER_CODE_MAX_ATTEMPTS" if letter else "ACCESS_CODE_MAX_ATTEMPTS")
+    if current.failed_attempts >= max_attempts:
+        return Activation(message=_dead_code_message(letter, "Zu viele Fehleingaben."))
+    if current.expires_at <= now:
+        return Activation(message=_dead_code_message(letter, "Der Zugangs-Code ist abgelaufen."))
+    typed = tokens.normalize_code(code)
+    matches = tokens.same(tokens.code_hmac(_config("SECRET_KEY"), "access-code", typed), current.code_hmac)
+    if email.strip().lower() != customer.email or not matches:
+        current.failed_attempts += 1
+        _record(session, "access_code_wrong", contract, customer.email, attempt=current.failed_attempts)
+        if current.failed_attempts >= max_attempts:
+            return Activation(message=_dead_code_message(letter, "Zu viele Fehleingaben."))
+        return Activation(errors={"zugangscode": [GENERIC_ACTIVATION_ERROR]})
+    errors = check_new_password(customer.email, password, repeated)
+    if errors:
+        return Activation(errors=errors)
+    customer.password_hash = hash_password(password)
+    customer.activated_at = now
+    customer.last_login_at = now
+    link.used_at = now
+    current.used_at = now
+    _record(session, "portal_activated", contract, customer.email)
+    return Activation(customer=customer)
+
+
+def _dead_code_message(letter: bool, why: str) -> str:
+    if letter:
+        return f"{why} Bitte wenden Sie sich an Ihren Vermittler: er veranlasst einen neuen Brief mit Zugangs-Code."
+    return f"{why} Bitte fordern Sie mit „Code erneut senden“ einen neuen Zugangs-Code an."
+
+
+# --- login, password --------------------------------------------------------------------------------------
+
+
+def find_customer(session: so.Session, identifier: str) -> Customer | None:
+    """By e-mail address or Vertragsnummer."""
+    identifier = identifier.strip()
+    if CONTRACT_NUMBER.match(identifier.upper()):
+        contract = session.scalar(sa.select(Contract).where(Contract.number == identifier.upper()))
+        return (
+            session.get(Customer, contract.customer_account_id) if contract and contract.customer_account_id else None
+        )
+    return session.scalar(sa.select(Customer).where(Customer.email == identifier.lower()))
+
+
+def authenticate(session: so.Session, identifier: str, password: str) -> Customer | None:
+    customer = find_customer(session, identifier)
+    usable = customer is not None and customer.is_active and customer.password_hash is not None
+    ok = verify_password(customer.password_hash if usable and customer else None, password)
+    if not ok or customer is None:
+        return None
+    customer.last_login_at = clock.now()
+    return customer
+
+
+def contracts_of(session: so.Session, customer: Customer) -> list[Contract]:
+    return list(
+        session.scalars(
+            sa.select(Contract).where(Contract.customer_account_id == customer.id).order_by(Contract.policed_at.desc())
+        )
+    )
+
+
+def request_password_reset(session: so.Session, identifier: str) -> None:
+    """Send a reset link if there is an activated account; the caller answers the same either way."""
+    customer = find_customer(session, identifier)
+    if customer is None or customer.activated_at is None or not customer.is_active:
+        return
+    now = clock.now()
+    token = tokens.new_link_token()
+    reset = PasswordReset(
+        token_hash=tokens.token_hash(token),
+        customer_id=customer.id,
+        created_at=now,
+        expires_at=now + timedelta(hours=_config("PASSWORD_RESET_HOURS")),
+    )
+    session.add(reset)
+    session.flush()
+    outbox.enqueue_email(
+        session,
+        key=f"password-reset:{reset.id}",
+        to=customer.email,
+        subject="Passwort vergessen",
+        template="password_reset",
+        context={"token": token, "hours": _config("PASSWORD_RESET_HOURS")},
+        sensitive=True,
+    )
+    for contract in contracts_of(session, customer)[:1]:
+        _record(session, "password_reset_requested", contract, customer.email)
+
+
+def find_reset(session: so.Session, token: str) -> PasswordReset | None:
+    reset = session.scalar(sa.select(PasswordReset).where(PasswordReset.token_hash == tokens.token_hash(token)))
+    if reset is None or reset.used_at is not None or reset.expires_at <= clock.now():
+        return None
+    return reset
+
+
+def reset_password(session: so.Session, reset: PasswordReset, password: str, repeated: str) -> Activation:
+    customer = session.get(Customer, reset.customer_id)
+    assert customer is not None
+    errors = check_new_password(customer.email, password, repeated)
+    if errors:
+        return Activation(errors=errors)
+    customer.password_hash = hash_password(password)
+    customer.session_token = tokens.new_link_token()[:32]  # ends every other session
+    reset.used_at = clock.now()
+    for contract in contracts_of(session, customer)[:1]:
+        _record(session, "password_reset", contract, customer.email)
+    return Activation(customer=customer)
+
+
+def change_password(session: so.Session, customer: Customer, current: str, password: str, repeated: str) -> Activation:
+    if not verify_password(customer.password_hash, current):
+        return Activation(errors={"aktuelles_passwort": ["Das aktuelle Passwort ist nicht richtig."]})
+    errors = check_new_password(customer.email, password, repeated)
+    if errors:
+        return Activation(errors=errors)
+    customer.password_hash = hash_password(password)
+    customer.session_token = tokens.new_link_token()[:32]
+    return Activation(customer=customer)

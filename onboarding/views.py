@@ -1,0 +1,211 @@
+"""The access link page, activation, customer login and logout, forgotten and changed passwords."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from core import audit, clock, db
+from core.extensions import limiter
+from onboarding import services
+from onboarding.forms import ActivationForm, ChangePasswordForm, CustomerLoginForm, ForgotForm, NewPasswordForm
+from onboarding.models import CodeChannel, Customer
+from onboarding.portal import customer_required
+
+bp = Blueprint("onboarding", __name__)
+
+LOGIN_FAILED = "E-Mail-Adresse oder Passwort ungültig."
+FORGOT_ANSWER = (
+    "Wenn zu Ihren Angaben ein aktiviertes Kunden-Portal gehört, haben wir Ihnen eine E-Mail mit einem Link "
+    "zum Vergeben eines neuen Passworts gesendet."
+)
+
+
+def _log_in(customer: Customer) -> None:
+    session.clear()  # no session fixation
+    session.permanent = True
+    session["login_at"] = clock.now().timestamp()
+    login_user(customer)
+
+
+def _link_page(token: str, form: ActivationForm | None = None, message: str | None = None) -> tuple[str, int]:
+    s = db.session()
+    link = services.find_link(s, token)
+    state = services.link_state(link)
+    if state != "valid" or link is None:
+        status = 404 if state == "unknown" else 410
+        return render_template("onboarding/link_invalid.html", state=state), status
+    return render_template(
+        "onboarding/link.html",
+        token=token,
+        link=link,
+        form=form or ActivationForm(),
+        masked=services.mask_mobile(link.mobile),
+        letter=link.code_channel is CodeChannel.LETTER,
+        message=message,
+    ), 200 if form is None else 422
+
+
+@bp.get("/zugang/<token>")
+def link(token: str) -> tuple[str, int]:
+    """The page of the access link. A GET sends nothing (mail scanners prefetch links): the code is
+    requested by the opened page itself (htmx POST on load, or the button without JavaScript)."""
+    s = db.session()
+    found = services.find_link(s, token)
+    if services.link_state(found) == "valid" and found is not None:
+        services.open_link(s, found)
+        s.commit()
+    return _link_page(token)
+
+
+@bp.post("/zugang/<token>/code")
+def send_code(token: str) -> BaseResponse | str:
+    s = db.session()
+    found = services.find_link(s, token)
+    if services.link_state(found) != "valid" or found is None:
+        return redirect(url_for("onboarding.link", token=token))
+    result = services.send_sms_code(s, found, resend=request.form.get("erneut") == "1")
+    s.commit()
+    if request.headers.get("HX-Request"):
+        return render_template(
+            "onboarding/_code_status.html", result=result, token=token, masked=services.mask_mobile(found.mobile)
+        )
+    messages = {
+        "sent": "Der Zugangs-Code ist unterwegs.",
+        "active": "Ihr Zugangs-Code wurde bereits gesendet und ist noch gültig.",
+        "wait": f"Bitte warten Sie noch {result.wait_seconds} Sekunden, bevor Sie einen neuen Code anfordern.",
+        "limit": "Sie haben heute schon 5 Codes angefordert. Bitte versuchen Sie es morgen wieder.",
+        "letter": "Den Zugangs-Code haben wir Ihnen per Post gesendet.",
+    }
+    flash(messages[result.status], "info")
+    return redirect(url_for("onboarding.link", token=token))
+
+
+@bp.post("/zugang/<token>")
+def activate(token: str) -> BaseResponse | tuple[str, int]:
+    s = db.session()
+    found = services.find_link(s, token)
+    if services.link_state(found) != "valid" or found is None:
+        return _link_page(token)
+    form = ActivationForm()
+    if not form.validate():
+        return _link_page(token, form)
+    result = services.activate(
+        s,
+        found,
+        form.email.data or "",
+        form.zugangscode.data or "",
+        form.passwort.data or "",
+        form.passwort2.data or "",
+    )
+    s.commit()  # wrong entries count, also when activation failed
+    if result.customer is None:
+        for name, errors in result.errors.items():
+            form[name].errors = list(errors)
+        form.passwort.data = form.passwort2.data = ""
+        return _link_page(token, form, result.message)
+    _log_in(result.customer)
+    flash("Willkommen in Ihrem Kunden-Portal. Ihr Passwort ist gespeichert.", "success")
+    return redirect(url_for("portal.documents"))
+
+
+def _account_key() -> str:
+    return "customer-login:" + request.form.get("kennung", "").strip().lower()[:254]
+
+
+def _failed(response: BaseResponse) -> bool:
+    return response.status_code != 302
+
+
+@bp.route("/portal/anmelden", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_failed)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_account_key, methods=["POST"], deduct_when=_failed
+)
+def login() -> BaseResponse | str:
+    if current_user.is_authenticated and current_user.is_customer:
+        return redirect(url_for("portal.documents"))
+    form = CustomerLoginForm()
+    if form.validate_on_submit():
+        s = db.session()
+        customer = services.authenticate(s, form.kennung.data or "", form.passwort.data or "")
+        found = customer or services.find_customer(s, form.kennung.data or "")
+        contracts = services.contracts_of(s, found) if found else []
+        audit.record(
+            s,
+            "customer_login" if customer else "customer_login_failed",
+            actor_label=(form.kennung.data or "")[:254],
+            client_address=request.remote_addr,
+            agency_id=contracts[0].agency_id if contracts else None,
+            object_type="contract" if contracts else None,
+            object_id=contracts[0].public_id if contracts else None,
+        )
+        s.commit()
+        if customer is not None:
+            _log_in(customer)
+            return redirect(url_for("portal.documents"))
+        form.passwort.errors = [LOGIN_FAILED]
+        form.form_errors.append(LOGIN_FAILED)
+    form.passwort.data = ""
+    return render_template("onboarding/login.html", form=form)
+
+
+@bp.post("/portal/abmelden")
+def logout() -> BaseResponse:
+    logout_user()
+    session.clear()
+    flash("Sie wurden abgemeldet.", "success")
+    return redirect(url_for("onboarding.login"))
+
+
+@bp.route("/portal/passwort-vergessen", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
+def forgot_password() -> BaseResponse | str:
+    form = ForgotForm()
+    if form.validate_on_submit():
+        s = db.session()
+        services.request_password_reset(s, form.kennung.data or "")
+        s.commit()
+        flash(FORGOT_ANSWER, "info")  # the same answer whether or not the account exists
+        return redirect(url_for("onboarding.login"))
+    return render_template("onboarding/forgot.html", form=form)
+
+
+@bp.route("/portal/passwort-neu/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> BaseResponse | str | tuple[str, int]:
+    s = db.session()
+    reset = services.find_reset(s, token)
+    if reset is None:
+        return render_template("onboarding/link_invalid.html", state="reset"), 410
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        result = services.reset_password(s, reset, form.passwort.data or "", form.passwort2.data or "")
+        if result.customer is not None:
+            s.commit()
+            _log_in(result.customer)
+            flash("Ihr neues Passwort ist gespeichert.", "success")
+            return redirect(url_for("portal.documents"))
+        for name, errors in result.errors.items():
+            form[name].errors = list(errors)
+    return render_template("onboarding/reset.html", form=form)
+
+
+@bp.route("/portal/passwort-aendern", methods=["GET", "POST"])
+@customer_required
+def change_password() -> BaseResponse | str:
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        s = db.session()
+        customer: Customer = current_user._get_current_object()
+        result = services.change_password(
+            s, customer, form.aktuelles_passwort.data or "", form.passwort.data or "", form.passwort2.data or ""
+        )
+        if result.customer is not None:
+            s.commit()
+            _log_in(result.customer)  # the session token rotated: continue with a fresh session
+            flash("Ihr Passwort wurde geändert.", "success")
+            return redirect(url_for("portal.documents"))
+        for name, errors in result.errors.items():
+            form[name].errors = list(errors)
+    return render_template("onboarding/change_password.html", form=form)
