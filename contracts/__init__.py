@@ -9,9 +9,10 @@ from core.authz import BACKOFFICE_AREA, BROKER_AREA
 
 
 def init_app(app: Flask) -> None:
-    from contracts import views
+    from contracts import cli, views
 
     app.register_blueprint(views.bp)
+    app.cli.add_command(cli.contracts_cli)
     navigation.register(app, "Anträge", "contracts.applications", BROKER_AREA, order=30)
     navigation.register(app, "Verträge", "contracts.contracts", BROKER_AREA, order=40)
     navigation.register(app, "Risikoprüfung", "contracts.referrals", BACKOFFICE_AREA, order=20)

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 # feature packages, each with an init_app(app) that registers its blueprint, CLI and navigation
-FEATURES = ("staff", "messaging", "calculator", "contracts", "onboarding", "demo")
+FEATURES = ("staff", "messaging", "calculator", "contracts", "onboarding", "agency", "demo")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:

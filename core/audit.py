@@ -39,6 +39,10 @@ ACTION_LABELS: dict[str, str] = {
     "password_reset_requested": "Passwort vergessen angefordert",
     "password_reset": "Passwort neu vergeben",
     "document_read": "Dokument im Kunden-Portal geöffnet",
+    "contract_switched_to_portal": "Auf Kunden-Portal umgestellt",
+    "contract_switched_to_post": "Auf Postversand umgestellt",
+    "invitation_resent": "Einladung erneut versendet",
+    "contract_imported": "Bestandsvertrag übernommen",
 }
 
 

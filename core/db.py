@@ -59,6 +59,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL with NORMAL: commits stay atomic and consistent; only the last ones before a power cut may be
+    # lost (SQLite's recommended setting for WAL). FULL syncs on every commit, and workers commit often.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

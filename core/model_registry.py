@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "messaging.models",
     "contracts.models",
     "onboarding.models",
+    "agency.models",
 )
 
 

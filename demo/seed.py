@@ -39,6 +39,7 @@ def seed(session: so.Session) -> list[str]:
             rule=PasswordRule(),
         )
         created.append(f"{role.label} {email}")
+    created += _seed_existing_contracts(session)
     return created
 
 
@@ -76,3 +77,23 @@ def _seed_reference_data(session: so.Session) -> list[str]:
             session.add(RegionClass(district_key=key, kh=kh, tk=tk, vk=vk, source=DEMO_SOURCE))
     session.flush()
     return created
+
+
+# Existing contracts (Bestand) of the demo broker, delivered by post: to try switching to the portal.
+DEMO_EXISTING = (
+    "vertragsnummer;vermittler;sparte;anrede;vorname;name;strasse;plz;ort;beginn;beitrag;zahlweise;email;mobilnummer\n"
+    "BV-4711001;vermittler@demo.example;rs;Frau;Helga;Brandt;Lindenallee 3;50667;Köln;01.01.2021;24,90;monatlich;"
+    "helga.brandt@example.org;0151 23456789\n"
+    "BV-4711002;vermittler@demo.example;kfz;Herr;Stefan;Krüger;Am Markt 12;80331;München;01.04.2019;512,40;jaehrlich;"
+    "stefan.krueger@example.org;0170 9876543\n"
+    "BV-4711003;vermittler@demo.example;rs;Herr;Ömer;Yilmaz;Ringstraße 8;10115;Berlin;15.06.2022;19,80;monatlich;;\n"
+    "BV-4711004;agenturleiter@demo.example;kfz;Frau;Petra;Schulze;Bahnhofstraße 1;66111;Saarbrücken;01.09.2020;"
+    "88,10;vierteljaehrlich;;\n"
+)
+
+
+def _seed_existing_contracts(session: so.Session) -> list[str]:
+    from contracts.imports import import_contracts
+
+    result = import_contracts(session, DEMO_EXISTING.encode())
+    return [f"{result.created} Bestandsverträge"] if result.created else []

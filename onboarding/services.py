@@ -13,7 +13,6 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from contracts.models import Contract
-from contracts.numbers import PATTERN as CONTRACT_NUMBER
 from core import audit, clock, tokens
 from core.passwords import PasswordRule, hash_password, verify_password
 from messaging import outbox
@@ -125,7 +124,6 @@ def invite_existing_customer(session: so.Session, contract: Contract, email: str
     """Existing customers (Bestandskunden): the e-mail with the link, the access code by letter."""
     start = OnboardingStart(contract_id=contract.id, email=email, mobile=None, code_channel=CodeChannel.LETTER)
     session.add(start)
-    session.flush()
     return process_start(session, start)
 
 
@@ -338,7 +336,7 @@ def _dead_code_message(letter: bool, why: str) -> str:
 def find_customer(session: so.Session, identifier: str) -> Customer | None:
     """By e-mail address or Vertragsnummer."""
     identifier = identifier.strip()
-    if CONTRACT_NUMBER.match(identifier.upper()):
+    if "@" not in identifier:  # a Vertragsnummer (ours, or an imported existing contract's)
         contract = session.scalar(sa.select(Contract).where(Contract.number == identifier.upper()))
         return (
             session.get(Customer, contract.customer_account_id) if contract and contract.customer_account_id else None

@@ -17,4 +17,5 @@ port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print
 url=$(scripts/pg-throwaway.sh start "$pgdir" "$port")
 echo "== vehicles (PostgreSQL)"; $py -m bench.vehicles "$url"
 echo "== outbox (PostgreSQL)"; $py -m bench.outbox "$url"
+echo "== bulk switch (SQLite)"; $py -m bench.bulk_switch
 echo "== live endpoint";  $py -m bench.live_endpoint

@@ -334,3 +334,26 @@ TEST_TEMPLATES = {
 def _document_storage(tmp_path, monkeypatch):
     """Documents of a test go to its own directory (never into instance/)."""
     monkeypatch.setenv("DOCUMENT_STORAGE_DIR", str(tmp_path / "documents"))
+
+
+@pytest.fixture
+def portal_server(tmp_path, smtp_server, twilio_server):
+    """A live server on its own committed database with the demo data, mail to the local SMTP server
+    and SMS to the twilio stand-in (for Chromium journeys that read both)."""
+    from werkzeug.serving import make_server
+
+    url = database_url_for("portal", tmp_path)
+    reset_database(url)
+    app = create_app(
+        environ={
+            **messaging_environ(url, smtp_server, twilio_server),
+            "DOCUMENT_STORAGE_DIR": str(tmp_path / "documents"),
+        }
+    )
+    migrate.upgrade(app.extensions["database"].engine)
+    assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield app, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    app.extensions["database"].engine.dispose()

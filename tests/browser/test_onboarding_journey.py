@@ -2,40 +2,16 @@
 stand-in → e-mail + code → password → portal with the unread Versicherungsschein → open → read."""
 
 import re
-import threading
 from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from core import clock, migrate
-from core.app import create_app
+from core import clock
 from messaging import worker
-from tests.conftest import database_url_for, messaging_environ, reset_database
 from tests.helpers import KFZ_ANSWERS, csrf_token
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def portal_server(tmp_path, smtp_server, twilio_server):
-    from werkzeug.serving import make_server
-
-    url = database_url_for("portal", tmp_path)
-    reset_database(url)
-    app = create_app(
-        environ={
-            **messaging_environ(url, smtp_server, twilio_server),
-            "DOCUMENT_STORAGE_DIR": str(tmp_path / "documents"),
-        }
-    )
-    migrate.upgrade(app.extensions["database"].engine)
-    assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    app.extensions["database"].engine.dispose()
 
 
 def test_customer_onboarding_journey(page: Page, portal_server, smtp_server, twilio_server):

@@ -1,0 +1,262 @@
+"""The agency's contract stock: onboarding state, switching contracts to the portal (one, a
+selection or a CSV file) and back to post, re-sending an invitation."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from contracts.models import Contract, Delivery
+from core import audit, clock
+from core.users import User
+from messaging.outbox import MessageError, normalize_email, normalize_mobile
+from onboarding import services as onboarding
+from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer
+
+CSV_HEADER = ["vertragsnummer", "e-mail", "mobilnummer"]
+SYNC_ROWS = 200  # more rows than this run as a background job with a progress bar
+
+
+class SwitchError(ValueError):
+    """German message for the user."""
+
+
+# --- onboarding state ----------------------------------------------------------------------------------
+
+STATES = ("Post", "Link versendet", "Code versendet", "aktiviert", "abgelaufen")
+
+
+def onboarding_states(session: so.Session, contracts: list[Contract]) -> dict[int, str]:
+    """Post; Link versendet; Code versendet; aktiviert; abgelaufen — for many contracts at once."""
+    ids = [c.id for c in contracts]
+    customers = {
+        c.id: c
+        for c in session.scalars(
+            sa.select(Customer).where(
+                Customer.id.in_({c.customer_account_id for c in contracts if c.customer_account_id})
+            )
+        )
+    }
+    latest: dict[int, AccessLink] = {}
+    for link in session.scalars(sa.select(AccessLink).where(AccessLink.contract_id.in_(ids)).order_by(AccessLink.id)):
+        latest[link.contract_id] = link
+    with_code = set(
+        session.scalars(
+            sa.select(AccessCode.link_id).where(AccessCode.link_id.in_([link.id for link in latest.values()]))
+        )
+    )
+    now = clock.now()
+    states = {}
+    for contract in contracts:
+        customer = customers.get(contract.customer_account_id or -1)
+        link = latest.get(contract.id)  # the newest invitation; older ones were revoked by it
+        if contract.delivery is Delivery.POST or (link is None and (customer is None or customer.activated_at is None)):
+            state = "Post"
+        elif customer is not None and customer.activated_at is not None:
+            state = "aktiviert"
+        elif link is not None and link.expires_at <= now:
+            state = "abgelaufen"
+        elif link is not None and link.id in with_code:
+            state = "Code versendet"
+        else:
+            state = "Link versendet"
+        states[contract.id] = state
+    return states
+
+
+# --- one contract -------------------------------------------------------------------------------------
+
+
+def switch_to_portal(session: so.Session, user: User, contract: Contract, email: str, mobile: str) -> str:
+    """Portal delivery for an existing contract: link by e-mail, code by letter (Bestandskunde).
+    A customer already active in the portal is not onboarded again. Returns what happened (German)."""
+    email = normalize_email(email).lower()
+    mobile = normalize_mobile(mobile)
+    if contract.delivery is Delivery.PORTAL and contract.customer_email == email:
+        raise SwitchError("Der Vertrag ist bereits auf das Kunden-Portal umgestellt.")
+    contract.delivery = Delivery.PORTAL
+    contract.customer_email = email
+    contract.customer_mobile = mobile
+    link = onboarding.invite_existing_customer(session, contract, email)
+    audit.record(
+        session,
+        "contract_switched_to_portal",
+        actor=user,
+        agency_id=contract.agency_id,
+        object_type="contract",
+        object_id=contract.public_id,
+        details={"email": email},
+    )
+    if link is None:
+        return "Umgestellt. Der Kunde ist im Kunden-Portal bereits aktiv und findet den Vertrag dort."
+    return "Umgestellt. Der Kunde erhält den Zugangslink per E-Mail und den Zugangs-Code per Post."
+
+
+def switch_to_post(session: so.Session, user: User, contract: Contract) -> None:
+    if contract.delivery is Delivery.POST:
+        raise SwitchError("Der Vertrag ist bereits auf Postversand.")
+    contract.delivery = Delivery.POST
+    audit.record(
+        session,
+        "contract_switched_to_post",
+        actor=user,
+        agency_id=contract.agency_id,
+        object_type="contract",
+        object_id=contract.public_id,
+    )
+
+
+def resend_invitation(session: so.Session, user: User, contract: Contract) -> None:
+    """A new link (the old one dies) and, for existing customers, a new code letter."""
+    if contract.delivery is not Delivery.PORTAL or contract.customer_email is None:
+        raise SwitchError("Der Vertrag ist nicht auf das Kunden-Portal umgestellt.")
+    customer = session.get(Customer, contract.customer_account_id) if contract.customer_account_id else None
+    if customer is not None and customer.activated_at is not None:
+        raise SwitchError("Der Kunde ist im Kunden-Portal bereits aktiv.")
+    if customer is None:
+        customer = onboarding._customer_for(session, contract.customer_email, contract.customer_name)
+        contract.customer_account_id = customer.id
+    last = session.scalar(
+        sa.select(AccessLink).where(AccessLink.contract_id == contract.id).order_by(AccessLink.id.desc())
+    )
+    channel = last.code_channel if last else CodeChannel.LETTER
+    onboarding.invite(
+        session,
+        customer,
+        contract,
+        channel=channel,
+        mobile=contract.customer_mobile if channel is CodeChannel.SMS else None,
+    )
+    audit.record(
+        session,
+        "invitation_resent",
+        actor=user,
+        agency_id=contract.agency_id,
+        object_type="contract",
+        object_id=contract.public_id,
+    )
+
+
+# --- CSV ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Parsed:
+    rows: list[dict[str, Any]]
+    note: str | None = None
+
+
+def read_csv(data: bytes) -> Parsed:
+    """Vertragsnummer;E-Mail;Mobilnummer — UTF-8 with or without BOM, or Windows-1252 (as German
+    spreadsheet programs export), semicolons; the header line is optional."""
+    note = None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252")
+        note = "Die Datei war nicht in UTF-8 gespeichert und wurde als Windows-1252 gelesen."
+    if not text.strip():
+        raise SwitchError("Die Datei ist leer.")
+    rows = []
+    for line_no, fields in enumerate(csv.reader(io.StringIO(text), delimiter=";"), start=1):
+        if not any(f.strip() for f in fields):
+            continue
+        if line_no == 1 and [f.strip().lower() for f in fields][:3] == CSV_HEADER:
+            continue
+        if len(fields) < 3:
+            if line_no == 1 and "," in fields[0]:
+                raise SwitchError("Die Datei ist mit Kommas getrennt: erwartet werden Semikolons (;).")
+            rows.append(
+                {
+                    "line": line_no,
+                    "number": (fields[0] if fields else "").strip(),
+                    "email": "",
+                    "mobile": "",
+                    "status": "error",
+                    "message": "Zeile unvollständig: Vertragsnummer;E-Mail;Mobilnummer erwartet",
+                }
+            )
+            continue
+        rows.append(
+            {
+                "line": line_no,
+                "number": fields[0].strip(),
+                "email": fields[1].strip(),
+                "mobile": fields[2].strip(),
+                "status": "ok",
+                "message": "",
+            }
+        )
+    if not rows:
+        raise SwitchError("Die Datei enthält keine Zeilen.")
+    return Parsed(rows, note)
+
+
+def validate_rows(session: so.Session, user: User, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Check every row against the agency's stock; nothing is changed."""
+    numbers = {r["number"].upper() for r in rows if r["status"] == "ok"}
+    contracts = (
+        {c.number: c for c in session.scalars(sa.select(Contract).where(Contract.number.in_(numbers)))}
+        if numbers
+        else {}
+    )
+    seen: dict[str, int] = {}
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        number = row["number"].upper()
+        contract = contracts.get(number)
+        problem = None
+        if not number:
+            problem = "Vertragsnummer fehlt"
+        elif number in seen:
+            problem = f"doppelte Zeile (wie Zeile {seen[number]})"
+        elif contract is None:
+            problem = "Vertrag unbekannt"
+        elif contract.agency_id != user.agency_id:
+            problem = "Vertrag einer anderen Agentur"
+        else:
+            try:
+                email = normalize_email(row["email"]).lower()
+            except MessageError:
+                problem = "E-Mail-Adresse ungültig"
+            else:
+                try:
+                    row["mobile_e164"] = normalize_mobile(row["mobile"])
+                except MessageError:
+                    problem = "keine deutsche Mobilfunknummer"
+                else:
+                    if contract.delivery is Delivery.PORTAL and contract.customer_email == email:
+                        problem = "bereits auf das Kunden-Portal umgestellt"
+        seen.setdefault(number, row["line"])
+        if problem:
+            row.update(status="error", message=problem)
+        else:
+            row.update(number=number, message="wird umgestellt")
+    return rows
+
+
+def run_rows(session: so.Session, user: User, rows: list[dict[str, Any]], progress: Any = None) -> None:
+    """Switch the valid rows, each in its own transaction (all or nothing per row)."""
+    for index, row in enumerate(rows):
+        if row["status"] == "ok":
+            contract = session.scalar(
+                sa.select(Contract).where(Contract.number == row["number"], Contract.agency_id == user.agency_id)
+            )
+            try:
+                if contract is None:
+                    raise SwitchError("Vertrag unbekannt")
+                with session.begin_nested():
+                    row["message"] = switch_to_portal(session, user, contract, row["email"], row["mobile"])
+                session.commit()
+                row["status"] = "switched"
+            except (SwitchError, MessageError) as error:
+                session.rollback()
+                row.update(status="failed", message=str(error))
+        if progress is not None:
+            progress(index + 1)

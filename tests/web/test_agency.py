@@ -1,0 +1,295 @@
+"""Bestand and switching existing contracts to the customer portal."""
+
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from agency.models import SwitchJob
+from contracts.models import Contract, Delivery
+from core.users import Role
+from demo.seed import DEMO_EXISTING
+from messaging.models import Kind, OutboxMessage
+from onboarding.models import AccessLink
+from tests.helpers import csrf_token, login
+
+
+@pytest.fixture
+def bestand(session, manager, broker, outbox_app):
+    """The demo's existing contracts, re-homed to the test agency's broker and manager."""
+    from contracts.imports import import_contracts
+
+    data = DEMO_EXISTING.replace("vermittler@demo.example", broker.email).replace(
+        "agenturleiter@demo.example", manager.email
+    )
+    import_contracts(session, data.encode())
+    session.commit()
+    return {c.number: c for c in session.scalars(sa.select(Contract))}
+
+
+@pytest.fixture
+def mgr(outbox_app, manager):
+    client = outbox_app.test_client()
+    login(client, manager.email)
+    return client
+
+
+def upload(client, content: bytes, name="umstellung.csv"):
+    import io
+
+    return client.post(
+        "/agentur/umstellung",
+        data={"csrf_token": csrf_token(client, "/agentur/umstellung"), "datei": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def test_bestand_shows_delivery_and_state_scoped_per_role(outbox_app, bestand, mgr, broker):
+    page = mgr.get("/bestand/").get_data(as_text=True)
+    for number in ("BV-4711001", "BV-4711002", "BV-4711003", "BV-4711004"):
+        assert number in page
+    assert page.count("<td>Post</td>") >= 4
+    own = outbox_app.test_client()
+    login(own, broker.email)
+    broker_page = own.get("/bestand/").get_data(as_text=True)
+    assert "BV-4711001" in broker_page
+    assert "BV-4711004" not in broker_page
+    assert "BV-4711002" in mgr.get("/bestand/?q=krüger").get_data(as_text=True)
+    assert "BV-4711002" not in mgr.get("/bestand/?q=brandt").get_data(as_text=True)
+
+
+def test_switch_one_contract_then_back_and_resend(outbox_app, bestand, mgr, session, smtp_server):
+    contract = bestand["BV-4711003"]
+    url = f"/vertraege/{contract.public_id}/aendern"
+    bad = mgr.post(
+        url,
+        data={
+            "csrf_token": csrf_token(mgr, url),
+            "email": "oemer@example.org",
+            "mobile": "030 1234567",
+            "aktion": "portal",
+        },
+    )
+    assert bad.status_code == 422
+    page = bad.get_data(as_text=True)
+    assert 'id="mobile-error">Bitte geben Sie eine deutsche Mobilfunknummer ein' in page
+    assert 'value="oemer@example.org"' in page
+    assert 'value="030 1234567"' in page
+
+    done = mgr.post(
+        url,
+        data={
+            "csrf_token": csrf_token(mgr, url),
+            "email": "oemer@example.org",
+            "mobile": "0151 12345678",
+            "aktion": "portal",
+        },
+    )
+    assert done.status_code == 302
+    session.refresh(contract)
+    assert contract.delivery is Delivery.PORTAL
+    assert contract.customer_mobile == "+4915112345678"
+    kinds = sorted((m.kind.value, m.template) for m in session.scalars(sa.select(OutboxMessage)))
+    assert kinds == [("email", "access_link"), ("letter", "access_code")]  # link by e-mail, code by post
+    assert "<td>Code versendet</td>" in mgr.get("/bestand/?q=yilmaz").get_data(as_text=True)
+
+    mgr.post(url, data={"csrf_token": csrf_token(mgr, url), "aktion": "einladung"})
+    links = session.scalars(sa.select(AccessLink).order_by(AccessLink.id)).all()
+    assert len(links) == 2
+    assert links[0].revoked_at is not None
+    assert links[1].revoked_at is None
+    mgr.post(url, data={"csrf_token": csrf_token(mgr, url), "aktion": "post"})
+    session.refresh(contract)
+    assert contract.delivery is Delivery.POST
+    trail = mgr.get(f"/vertraege/{contract.public_id}").get_data(as_text=True)
+    for label in (
+        "Auf Kunden-Portal umgestellt",
+        "Zugangslink versendet",
+        "Zugangs-Code versendet",
+        "Einladung erneut versendet",
+        "Auf Postversand umgestellt",
+    ):
+        assert label in trail
+
+
+def test_csv_rows_are_checked_previewed_switched_and_not_switched_twice(
+    outbox_app, bestand, mgr, session, make_agency, make_user
+):
+    other = make_user(Role.BROKER, make_agency("Fremd"))
+    from contracts.imports import import_contracts
+
+    import_contracts(
+        session,
+        (
+            "vertragsnummer;vermittler;sparte;anrede;vorname;name;strasse;plz;ort;beginn;beitrag;"
+            f"zahlweise;email;mobilnummer\nFR-1;{other.email};rs;Herr;A;B;Weg 1;10115;Berlin;"
+            "01.01.2020;10,00;jaehrlich;;\n"
+        ).encode(),
+    )
+    session.commit()
+    content = (
+        "\ufeffVertragsnummer;E-Mail;Mobilnummer\n"
+        "BV-4711001;helga.brandt@example.org;0151 23456789\n"
+        "bv-4711002;stefan@example.org;+49 170 9876543\n"
+        "BV-0000000;x@example.org;0151 11111111\n"
+        "FR-1;a@example.org;0151 11111112\n"
+        "BV-4711003;kein-at;0151 11111113\n"
+        "BV-4711004;petra@example.org;030 1234567\n"
+        "BV-4711001;helga@example.org;0151 23456780\n"
+    ).encode()
+    preview = upload(mgr, content)
+    assert preview.status_code == 302
+    page = mgr.get(preview.location).get_data(as_text=True)
+    for message in (
+        "Vertrag unbekannt",
+        "Vertrag einer anderen Agentur",
+        "E-Mail-Adresse ungültig",
+        "keine deutsche Mobilfunknummer",
+        "doppelte Zeile (wie Zeile 2)",
+    ):
+        assert message in page, message
+    assert "2 Verträge jetzt umstellen" in page
+    assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0  # preview changes nothing
+
+    job_url = preview.location
+    mgr.post(f"{job_url}/start", data={"csrf_token": csrf_token(mgr, job_url)})
+    done = mgr.get(job_url).get_data(as_text=True)
+    assert "Abgeschlossen: 2 umgestellt, 5 nicht umgestellt." in done
+    session.expire_all()
+    portal = {c.number for c in session.scalars(sa.select(Contract).where(Contract.delivery == Delivery.PORTAL))}
+    assert portal == {"BV-4711001", "BV-4711002"}
+    report = mgr.get(f"{job_url}/bericht.csv").get_data(as_text=True)
+    assert report.startswith("\ufeffZeile;Vertragsnummer")
+    assert "BV-4711002;stefan@example.org" in report
+    assert ";umgestellt;" in report
+    assert "Vertrag unbekannt" in report
+
+    again = upload(mgr, content)  # the same file once more
+    page = mgr.get(again.location).get_data(as_text=True)
+    assert page.count("bereits auf das Kunden-Portal umgestellt") == 2
+    assert "0 Verträge jetzt umstellen" in page
+    assert session.scalar(sa.select(sa.func.count()).where(OutboxMessage.kind == Kind.EMAIL)) == 2
+
+
+def test_csv_encodings_and_wrong_separators(outbox_app, bestand, mgr):
+    windows = "Vertragsnummer;E-Mail;Mobilnummer\nBV-4711003;müller@example.org;0151 11111113\n".encode("cp1252")
+    page = mgr.get(upload(mgr, windows).location).get_data(as_text=True)
+    assert "als Windows-1252 gelesen" in page
+    assert "müller@example.org" in page
+    commas = upload(mgr, b"Vertragsnummer,E-Mail,Mobilnummer\nBV-4711003,a@example.org,0151 1\n")
+    assert commas.status_code == 422
+    assert "mit Kommas getrennt" in commas.get_data(as_text=True)
+    assert "Die Datei ist leer." in upload(mgr, b"  \n").get_data(as_text=True)
+
+
+def test_brokers_cannot_bulk_switch_and_other_agencies_are_invisible(
+    outbox_app, bestand, broker, make_agency, make_user
+):
+    own = outbox_app.test_client()
+    login(own, broker.email)
+    assert own.get("/agentur/umstellung").status_code == 403
+    token = csrf_token(own, "/bestand/")
+    assert own.post("/agentur/umstellung/auswahl", data={"csrf_token": token}).status_code == 403
+    stranger = outbox_app.test_client()
+    login(stranger, make_user(Role.MANAGER, make_agency("Süd")).email)
+    assert "BV-4711001" not in stranger.get("/bestand/").get_data(as_text=True)
+    assert stranger.get(f"/vertraege/{bestand['BV-4711001'].public_id}/aendern").status_code == 404
+
+
+def test_selection_switches_contracts_with_contact_data_on_file(outbox_app, bestand, mgr, session):
+    ids = [bestand["BV-4711001"].public_id, bestand["BV-4711004"].public_id]  # 004 has no e-mail on file
+    response = mgr.post(
+        "/agentur/umstellung/auswahl", data={"csrf_token": csrf_token(mgr, "/bestand/"), "vertrag": ids}
+    )
+    page = mgr.get(response.location).get_data(as_text=True)
+    assert "1 Verträge jetzt umstellen" in page
+    assert "E-Mail-Adresse ungültig" in page
+
+
+def test_an_active_portal_customer_is_not_onboarded_again(outbox_app, bestand, mgr, session):
+    from core import clock
+    from onboarding.models import Customer
+
+    session.add(
+        Customer(
+            email="helga.brandt@example.org", full_name="Helga Brandt", password_hash="x", activated_at=clock.now()
+        )
+    )
+    session.commit()
+    url = f"/vertraege/{bestand['BV-4711001'].public_id}/aendern"
+    response = mgr.post(
+        url,
+        data={
+            "csrf_token": csrf_token(mgr, url),
+            "email": "helga.brandt@example.org",
+            "mobile": "0151 23456789",
+            "aktion": "portal",
+        },
+    )
+    assert "bereits aktiv" in mgr.get(response.location).get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(AccessLink)) == 0
+    assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_large_files_run_in_the_background_with_progress(cli_app, tmp_path):
+    """260 rows: more than are switched within the request; progress is polled until done."""
+    from contracts.imports import import_contracts
+
+    runner = cli_app.test_cli_runner()
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    cli_app.config["DOCUMENT_STORAGE_DIR"] = str(tmp_path)
+    rows = "".join(
+        f"GR-{n:05d};agenturleiter@demo.example;rs;Frau;K{n};N;Weg 1;10115;Berlin;01.01.2020;9,90;monatlich;;\n"
+        for n in range(260)
+    )
+    with cli_app.app_context():
+        from core.db import session as db_session
+
+        import_contracts(db_session(), (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode())
+        db_session().commit()
+    client = cli_app.test_client()
+    client.post(
+        "/anmelden",
+        data={
+            "csrf_token": csrf_token(client, "/anmelden"),
+            "email": "agenturleiter@demo.example",
+            "password": "Demo-Passwort-1!",
+        },
+    )
+    content = "".join(f"GR-{n:05d};k{n}@example.org;0151 {n:08d}\n" for n in range(260)).encode()
+    job_url = upload(client, content).location
+    client.post(f"{job_url}/start", data={"csrf_token": csrf_token(client, job_url)})
+    first = client.get(f"{job_url}/status").get_data(as_text=True)
+    assert "Fortschritt:" in first or "Abgeschlossen" in first
+    deadline = time.monotonic() + 120
+    status = first
+    while "Abgeschlossen" not in status and time.monotonic() < deadline:
+        assert 'hx-trigger="every 1s"' in status  # htmx keeps polling while it runs
+        time.sleep(0.3)
+        status = client.get(f"{job_url}/status").get_data(as_text=True)
+    assert "Abgeschlossen: 260 umgestellt, 0 nicht umgestellt." in status
+    with cli_app.app_context():
+        s = db_session()
+        assert s.scalar(sa.select(sa.func.count()).where(OutboxMessage.template == "access_link")) == 260
+        assert s.scalar(sa.select(sa.func.count()).where(OutboxMessage.template == "access_code")) == 260
+        assert s.scalar(sa.select(SwitchJob.processed)) == 260
+
+
+def test_contracts_import_command_is_idempotent_and_refuses_bad_lines(cli_app, tmp_path):
+    runner = cli_app.test_cli_runner()
+    runner.invoke(args=["demo", "seed"])
+    path = tmp_path / "bestand.csv"
+    path.write_text(DEMO_EXISTING.replace("BV-47110", "NEU-"), encoding="utf-8")
+    first = runner.invoke(args=["contracts", "import", str(path)])
+    assert "Verträge: 4 übernommen, 0 bereits vorhanden" in first.output
+    assert (
+        "Verträge: 0 übernommen, 4 bereits vorhanden" in runner.invoke(args=["contracts", "import", str(path)]).output
+    )
+    path.write_text(
+        DEMO_EXISTING.split("\n")[0] + "\nVR-2026-0000001-4;vermittler@demo.example;rs;;A;B;W;10115;B;"
+        "01.01.2020;1,00;jaehrlich;;\n",
+        encoding="utf-8",
+    )
+    bad = runner.invoke(args=["contracts", "import", str(path)])
+    assert bad.exit_code != 0
+    assert "issued by the calculator itself" in bad.output
