@@ -24,33 +24,9 @@ import urllib.request
 from pathlib import Path
 
 from bench.common import ROOT
+from tests.helpers import KFZ_ANSWERS
 
-ANSWERS = {
-    "anrede": "herr",
-    "vorname": "Jürgen",
-    "name": "Müller",
-    "geburtsdatum": "12.05.1975",
-    "strasse": "Hauptstraße 1",
-    "plz": "10115",
-    "taetigkeit": "employed",
-    "vorversicherung": "keine",
-    "hsn": "0603",
-    "tsn": "BPM",
-    "erstzulassung": "01.03.2020",
-    "kilometerstand": "45000",
-    "fahrleistung": "12000",
-    "nutzung": "private",
-    "abstellplatz": "garage",
-    "fahrerkreis": "vn_partner",
-    "juengster_fahrer": "40",
-    "kfz_deckung": "kh_vk",
-    "sf_kh": "12",
-    "sf_vk": "10",
-    "sb_tk": "150",
-    "sb_vk": "500",
-    "zahlweise": "monatlich",
-    "_changed": "sf_kh",
-}
+ANSWERS = {**KFZ_ANSWERS, "_changed": "sf_kh"}  # a complete Kfz quote (VW Golf, Berlin)
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -234,13 +234,10 @@ def _start_delivery(session: so.Session, contract: Contract) -> None:
             channel=CodeChannel.SMS,
         )
         return
-    c = contract.customer
     outbox.enqueue_letter(
         session,
         key=f"contract-documents:{contract.public_id}",
-        address=outbox.PostalAddress(
-            f"{c['salutation']} {c['first_name']} {c['last_name']}".strip(), c["street"], c["plz"], c["city"]
-        ),
+        address=postal_address(contract),
         subject=f"Ihre Vertragsunterlagen zum Vertrag {contract.number}",
         template="contract_documents",
         context={"contract": contract},
@@ -248,6 +245,13 @@ def _start_delivery(session: so.Session, contract: Contract) -> None:
         agency_id=contract.agency_id,
         attachments=[d.storage_key for d in contract.documents],
     )
+
+
+def postal_address(contract: Contract) -> outbox.PostalAddress:
+    """The customer's address for letters (salutation and name on the first line)."""
+    c = contract.customer
+    name = f"{c.get('salutation', '')} {c.get('first_name', '')} {c.get('last_name', '')}"
+    return outbox.PostalAddress(" ".join(name.split()), c.get("street", ""), c.get("plz", ""), c.get("city", ""))
 
 
 def render_document(contract: Contract, kind: DocumentKind) -> str:

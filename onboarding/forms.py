@@ -10,7 +10,9 @@ RULE_TEXT = (
 )
 
 
-class ActivationForm(Form):
+class AccessFields:
+    """E-mail address and access code (declared first: fields keep their declaration order)."""
+
     email = EmailField(
         "E-Mail-Adresse",
         validators=[InputRequired("Bitte geben Sie Ihre E-Mail-Adresse ein."), Length(max=254)],
@@ -21,6 +23,9 @@ class ActivationForm(Form):
         validators=[InputRequired("Bitte geben Sie den Zugangs-Code ein."), Length(max=40)],
         render_kw={"autocomplete": "one-time-code", "spellcheck": "false"},
     )
+
+
+class NewPasswordFields:
     passwort = PasswordField(
         "Passwort",
         description=RULE_TEXT,
@@ -32,6 +37,10 @@ class ActivationForm(Form):
         validators=[InputRequired("Bitte wiederholen Sie das Passwort.")],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class ActivationForm(AccessFields, NewPasswordFields, Form):
+    pass
 
 
 class CustomerLoginForm(Form):
@@ -54,18 +63,8 @@ class ForgotForm(Form):
     )
 
 
-class NewPasswordForm(Form):
-    passwort = PasswordField(
-        "Passwort",
-        description=RULE_TEXT,
-        validators=[InputRequired("Bitte vergeben Sie ein Passwort.")],
-        render_kw={"autocomplete": "new-password"},
-    )
-    passwort2 = PasswordField(
-        "Passwort wiederholen",
-        validators=[InputRequired("Bitte wiederholen Sie das Passwort.")],
-        render_kw={"autocomplete": "new-password"},
-    )
+class NewPasswordForm(NewPasswordFields, Form):
+    pass
 
 
 class ChangePasswordForm(NewPasswordForm):

@@ -13,6 +13,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from contracts.models import Contract
+from contracts.services import postal_address
 from core import audit, clock, tokens
 from core.passwords import PasswordRule, hash_password, verify_password
 from messaging import outbox
@@ -139,16 +140,10 @@ def _send_letter_code(session: so.Session, link: AccessLink, customer: Customer,
             expires_at=now + timedelta(days=_config("LETTER_CODE_DAYS")),
         )
     )
-    c = contract.customer
     outbox.enqueue_letter(
         session,
         key=f"access-code-letter:{link.public_id}",
-        address=outbox.PostalAddress(
-            f"{c.get('salutation', '')} {contract.customer_name}".strip(),
-            c.get("street", ""),
-            c.get("plz", ""),
-            c.get("city", ""),
-        ),
+        address=postal_address(contract),
         subject="Ihr Zugangs-Code für das Kunden-Portal",
         template="access_code",
         context={
