@@ -158,7 +158,10 @@ def read_csv(data: bytes) -> Parsed:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = data.decode("cp1252")
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise SwitchError("Die Datei ist weder UTF-8 noch Windows-1252. Bitte als CSV (UTF-8) speichern.") from exc
         note = "Die Datei war nicht in UTF-8 gespeichert und wurde als Windows-1252 gelesen."
     if not text.strip():
         raise SwitchError("Die Datei ist leer.")

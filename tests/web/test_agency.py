@@ -180,6 +180,9 @@ def test_csv_encodings_and_wrong_separators(outbox_app, bestand, mgr):
     assert commas.status_code == 422
     assert "mit Kommas getrennt" in commas.get_data(as_text=True)
     assert "Die Datei ist leer." in upload(mgr, b"  \n").get_data(as_text=True)
+    binary = upload(mgr, b"\x81\x8d\xff\xfe")  # neither UTF-8 nor Windows-1252
+    assert binary.status_code == 422
+    assert "weder UTF-8 noch Windows-1252" in binary.get_data(as_text=True)
 
 
 def test_brokers_cannot_bulk_switch_and_other_agencies_are_invisible(
