@@ -45,7 +45,7 @@ def stock() -> str:
         stmt = stmt.where(Contract.product == f["sparte"])
     if f["zustellung"] in ("post", "portal"):
         stmt = stmt.where(Contract.delivery == Delivery(f["zustellung"]))
-    ordered = stmt.order_by(Contract.customer_name, Contract.id)
+    ordered = stmt.order_by(Contract.number, Contract.id)
     if f["status"] in services.STATES:
         # the state is derived from links and codes: filter after computing it
         every = list(s.scalars(ordered))

@@ -205,7 +205,7 @@ def test_selection_switches_contracts_with_contact_data_on_file(outbox_app, best
         "/agentur/umstellung/auswahl", data={"csrf_token": csrf_token(mgr, "/bestand/"), "vertrag": ids}
     )
     page = mgr.get(response.location).get_data(as_text=True)
-    assert "1 Verträge jetzt umstellen" in page
+    assert "1 Vertrag jetzt umstellen" in page
     assert "E-Mail-Adresse ungültig" in page
 
 
