@@ -113,6 +113,28 @@ def _add(session: so.Session, message: OutboxMessage) -> OutboxMessage:
     return message
 
 
+def _message(
+    kind: Kind,
+    key: str,
+    template: str,
+    related: tuple[str, str] | None,
+    agency_id: int | None,
+    sensitive: bool,
+    **fields: Any,
+) -> OutboxMessage:
+    """The fields every message has; `fields` are the kind's own (recipient, bodies, address …)."""
+    return OutboxMessage(
+        idempotency_key=key,
+        kind=kind,
+        template=template,
+        sensitive=sensitive,
+        agency_id=agency_id,
+        related_type=related[0] if related else None,
+        related_id=related[1] if related else None,
+        **fields,
+    )
+
+
 def _context(context: dict[str, Any]) -> dict[str, Any]:
     return {"app_url": external_url, **context}
 
@@ -136,19 +158,18 @@ def enqueue_email(
     text = render_template(f"emails/{template}.txt", **ctx)
     html = render_template(f"emails/{template}.html", **ctx)
     domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2] or "localhost"
-    message = OutboxMessage(
-        idempotency_key=key,
-        kind=Kind.EMAIL,
+    message = _message(
+        Kind.EMAIL,
+        key,
+        template,
+        related,
+        agency_id,
+        sensitive,
         recipient=address,
         subject=subject,
         body_text=text,
         body_html=html,
-        template=template,
-        related_type=related[0] if related else None,
-        related_id=related[1] if related else None,
-        agency_id=agency_id,
         provider_id=make_msgid(domain=domain),  # set before sending: a resend carries the same id
-        sensitive=sensitive,
     )
     return _add(session, message)
 
@@ -171,17 +192,7 @@ def enqueue_sms(
         raise MessageError("Der SMS-Text ist leer.")
     if gsm7_length(text) > SMS_MAX_SEPTETS:
         raise MessageError(f"Der SMS-Text ist zu lang ({gsm7_length(text)} von höchstens {SMS_MAX_SEPTETS} Zeichen).")
-    message = OutboxMessage(
-        idempotency_key=key,
-        kind=Kind.SMS,
-        recipient=number,
-        body_text=text,
-        template=template,
-        sensitive=sensitive,
-        related_type=related[0] if related else None,
-        related_id=related[1] if related else None,
-        agency_id=agency_id,
-    )
+    message = _message(Kind.SMS, key, template, related, agency_id, sensitive, recipient=number, body_text=text)
     return _add(session, message)
 
 
@@ -202,18 +213,17 @@ def enqueue_letter(
     stored documents behind it) for the Postausgang."""
     address.check()
     html = render_template(f"letters/{template}.html", **_context(context))
-    message = OutboxMessage(
-        idempotency_key=key,
-        kind=Kind.LETTER,
+    message = _message(
+        Kind.LETTER,
+        key,
+        template,
+        related,
+        agency_id,
+        sensitive,
         recipient=address.name.strip(),
         subject=subject,
         body_html=html,
         address=address.lines(),
         attachments=list(attachments or []),
-        template=template,
-        sensitive=sensitive,
-        related_type=related[0] if related else None,
-        related_id=related[1] if related else None,
-        agency_id=agency_id,
     )
     return _add(session, message)

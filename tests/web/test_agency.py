@@ -1,5 +1,6 @@
 """Bestand and switching existing contracts to the customer portal."""
 
+import re
 import time
 
 import pytest
@@ -296,3 +297,21 @@ def test_contracts_import_command_is_idempotent_and_refuses_bad_lines(cli_app, t
     bad = runner.invoke(args=["contracts", "import", str(path)])
     assert bad.exit_code != 0
     assert "issued by the calculator itself" in bad.output
+
+
+def test_bestand_pages_and_keeps_its_filters(outbox_app, bestand, mgr, session, manager):
+    from contracts.imports import import_contracts
+
+    rows = "".join(
+        f"PG-{n:03d};{manager.email};rs;Frau;K{n};N;Weg 1;10115;Berlin;01.01.2020;9,90;monatlich;;\n" for n in range(30)
+    )
+    import_contracts(session, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode())
+    session.commit()
+    first = mgr.get("/bestand/?sparte=rs").get_data(as_text=True)
+    assert "Seite 1 von 2 (32 Verträge)" in first  # 30 new + 2 demo contracts of the Sparte rs
+    assert re.search(r'href="/bestand/\?seite=2&amp;[^"]*sparte=rs', first)
+    second = mgr.get("/bestand/?sparte=rs&seite=2").get_data(as_text=True)
+    assert "Seite 2 von 2" in second
+    assert "« zurück" in second
+    assert "weiter »" not in second
+    assert second.count("Vertragsdaten ändern</a>") == 7
