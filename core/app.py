@@ -17,7 +17,7 @@ from core.db import Database
 from core.db import session as db_session
 from core.extensions import csrf, htmx, limiter, login_manager
 from core.model_registry import metadata
-from core.users import load_by_session_token
+from core.users import load_by_login_token
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, environ: Mapping[st
     navigation.init_app(app)
     migrate.init_app(app)
     app.add_url_rule("/healthz", "healthz", _healthz)
-    app.extensions["user_loaders"] = {"staff": load_by_session_token}
+    app.extensions["user_loaders"] = {"staff": load_by_login_token}
     for name in FEATURES:
         importlib.import_module(name).init_app(app)
     app.jinja_env.globals["audit_labels"] = audit.ACTION_LABELS

@@ -16,6 +16,7 @@ from core.users import User
 ACTION_LABELS: dict[str, str] = {
     "login": "Anmeldung",
     "login_failed": "Anmeldung fehlgeschlagen",
+    "login_throttled": "Anmeldung verzögert (zu viele Fehlversuche)",
     "logout": "Abmeldung",
     "user_created": "Benutzer angelegt",
     "agency_created": "Agentur angelegt",

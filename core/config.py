@@ -48,9 +48,16 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     # number of reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted
     "TRUSTED_PROXIES": 0,
-    # staff login throttling: failed attempts per account and per client address
-    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
-    "LOGIN_LIMIT_PER_ADDRESS": "30 per 15 minutes",
+    # login throttling (staff and customers, NIST SP 800-63B): per account and per client address,
+    # the first failures are free, then every attempt waits LOGIN_DELAY_SECONDS, doubling, capped
+    "LOGIN_FREE_ATTEMPTS_PER_ACCOUNT": 5,
+    "LOGIN_FREE_ATTEMPTS_PER_ADDRESS": 30,
+    "LOGIN_DELAY_SECONDS": 2,
+    "LOGIN_MAX_DELAY_ACCOUNT_SECONDS": 60,
+    "LOGIN_MAX_DELAY_ADDRESS_SECONDS": 900,
+    "LOGIN_FAILURE_WINDOW_HOURS": 24,
+    # "Passwort vergessen" requests per client address (Flask-Limiter notation)
+    "PASSWORD_FORGOT_LIMIT_PER_ADDRESS": "10 per 15 minutes",
     # sessions: idle timeout (refreshed on every request) and absolute maximum
     "SESSION_IDLE_MINUTES": 60,
     "SESSION_MAX_HOURS": 12,

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 MODEL_MODULES = (
     "core.users",
     "core.audit",
+    "core.sessions",
+    "core.throttle",
     "calculator.reference",
     "calculator.models",
     "messaging.models",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import enum
-import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from email_validator import EmailNotValidError, validate_email
 
-from core import clock
+from core import clock, sessions
 from core.db import Base, new_public_id
 from core.passwords import PasswordRule, hash_password, needs_rehash, verify_password
 
@@ -59,8 +58,6 @@ class User(Base):
     agency_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agencies.id"), index=True)
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
     is_active: so.Mapped[bool] = so.mapped_column(default=True)
-    # rotated on password change and deactivation: ends every session of the user
-    session_token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True, default=lambda: secrets.token_hex(16))
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     last_login_at: so.Mapped[datetime | None]
 
@@ -70,9 +67,11 @@ class User(Base):
     is_authenticated = True
     is_anonymous = False
     is_customer = False
+    # the token of the login session this object was loaded for (core.sessions); not a column
+    login_token: str = ""
 
     def get_id(self) -> str:
-        return f"staff:{self.session_token}"
+        return f"staff:{self.login_token}"
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role.value}>"
@@ -149,5 +148,11 @@ def authenticate(session: so.Session, email: str, password: str) -> User | None:
     return user
 
 
-def load_by_session_token(session: so.Session, token: str) -> User | None:
-    return session.scalar(sa.select(User).where(User.session_token == token, User.is_active.is_(True)))
+def load_by_login_token(session: so.Session, token: str) -> User | None:
+    """The active user of a live login session (core.sessions), or None."""
+    account_id = sessions.account_for(session, "staff", token)
+    user = session.get(User, account_id) if account_id is not None else None
+    if user is None or not user.is_active:
+        return None
+    user.login_token = token
+    return user

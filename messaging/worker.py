@@ -18,6 +18,7 @@ import os
 import random
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -190,19 +191,37 @@ def deliver_batch(
     return outcome
 
 
+Task = Callable[[so.Session], int]
+
+
+def register_task(app: Flask, task: Task) -> None:
+    """A feature package's durable work for the worker (e.g. password reset requests): called with a
+    session before every claim; it claims its own rows, commits, and returns how many it handled.
+    Messaging knows nothing of the packages that register tasks."""
+    app.extensions.setdefault("worker_tasks", []).append(task)
+
+
+def run_tasks(app: Flask, session: so.Session) -> int:
+    return sum(task(session) for task in app.extensions.get("worker_tasks", ()))
+
+
 def run(
     app: Flask, *, once: bool = False, stop: threading.Event | None = None, worker_id: str | None = None
 ) -> dict[str, int]:
     """Deliver until stopped (or, with once=True, what is due now: a retry scheduled during the run
     waits for the next run). Returns the totals."""
     settings = Settings.from_config(app.config)
-    started = clock.now()
     worker_id = worker_id or new_worker_id()
     stop = stop or threading.Event()
     totals = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     maker = app.extensions["database"].sessionmaker
+    if once:  # what the tasks queue now belongs to this run too
+        with app.app_context(), maker() as session:
+            run_tasks(app, session)
+    started = clock.now()
     while not stop.is_set():
         with app.app_context(), maker() as session:
+            run_tasks(app, session)
             ids = claim(session, worker_id, settings, due_before=started if once else None)
             if ids:
                 for key, value in deliver_batch(app, session, ids, worker_id, settings).items():

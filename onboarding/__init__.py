@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask
 
 
 def _load_customer(session: so.Session, token: str) -> object:
+    from core import sessions
     from onboarding.models import Customer
 
-    return session.scalar(sa.select(Customer).where(Customer.session_token == token, Customer.is_active.is_(True)))
+    account_id = sessions.account_for(session, "customer", token)
+    customer = session.get(Customer, account_id) if account_id is not None else None
+    if customer is None or not customer.is_active:
+        return None
+    customer.login_token = token
+    return customer
 
 
 def init_app(app: Flask) -> None:
-    from onboarding import portal, views
+    from messaging.worker import register_task
+    from onboarding import portal, services, views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(portal.bp)
     app.extensions["user_loaders"]["customer"] = _load_customer
+    register_task(app, services.process_reset_requests)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -58,7 +57,6 @@ class Customer(Base):
     email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
     full_name: so.Mapped[str] = so.mapped_column(sa.String(250))
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(255))
-    session_token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True, default=lambda: secrets.token_hex(16))
     is_active: so.Mapped[bool] = so.mapped_column(default=True)
     activated_at: so.Mapped[datetime | None]
     last_login_at: so.Mapped[datetime | None]
@@ -68,9 +66,11 @@ class Customer(Base):
     is_authenticated = True
     is_anonymous = False
     is_customer = True
+    # the token of the login session this object was loaded for (core.sessions); not a column
+    login_token: str = ""
 
     def get_id(self) -> str:
-        return f"customer:{self.session_token}"
+        return f"customer:{self.login_token}"
 
 
 class AccessLink(Base):
@@ -123,3 +123,16 @@ class PasswordReset(Base):
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     expires_at: so.Mapped[datetime]
     used_at: so.Mapped[datetime | None]
+
+
+class PasswordResetRequest(Base):
+    """A "Passwort vergessen" as typed. The web request only records it — the same single INSERT
+    whether or not an account exists, so neither its answer nor its timing tells — and the worker
+    looks the account up and sends the link (onboarding.services.process_reset_requests)."""
+
+    __tablename__ = "password_reset_requests"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    identifier: so.Mapped[str] = so.mapped_column(sa.String(254))
+    requested_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    processed_at: so.Mapped[datetime | None] = so.mapped_column(index=True)

@@ -14,13 +14,22 @@ from flask import current_app
 
 from contracts.models import Contract
 from contracts.services import postal_address
-from core import audit, clock, tokens
+from core import audit, clock, sessions, tokens
 from core.passwords import PasswordRule, hash_password, verify_password
 from messaging import outbox
-from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer, OnboardingStart, PasswordReset
+from onboarding.models import (
+    AccessCode,
+    AccessLink,
+    CodeChannel,
+    Customer,
+    OnboardingStart,
+    PasswordReset,
+    PasswordResetRequest,
+)
 
 GENERIC_ACTIVATION_ERROR = "E-Mail-Adresse oder Zugangs-Code ungültig."
 PASSWORDS_DIFFER = "Keine Übereinstimmung."
+ALREADY_ACTIVATED = "Dieser Zugang wurde bereits aktiviert. Bitte melden Sie sich mit Ihrem Passwort an."
 
 
 def _config(key: str) -> Any:
@@ -191,6 +200,7 @@ def _current_code(session: so.Session, link: AccessLink) -> AccessCode | None:
         sa.select(AccessCode)
         .where(AccessCode.link_id == link.id, AccessCode.superseded_at.is_(None), AccessCode.used_at.is_(None))
         .order_by(AccessCode.created_at.desc(), AccessCode.id.desc())
+        .execution_options(populate_existing=True)
     )
 
 
@@ -201,6 +211,17 @@ def _usable(code: AccessCode | None, now: datetime) -> bool:
     return code is not None and code.expires_at > now and code.failed_attempts < max_attempts
 
 
+def _lock(session: so.Session, link: AccessLink) -> None:
+    """Lock the link's row (and reload it): every code send and activation of one link runs one
+    after the other, always taking the link before its codes (no deadlocks)."""
+    session.execute(
+        sa.select(AccessLink)
+        .where(AccessLink.id == link.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 @dataclass
 class SendResult:
     status: str  # "sent", "active" (a usable code was sent before), "wait", "limit", "letter"
@@ -209,9 +230,14 @@ class SendResult:
 
 def send_sms_code(session: so.Session, link: AccessLink, *, resend: bool) -> SendResult:
     """Send the 6-digit code to the number on file. Opening the page sends one unless a usable one
-    is out already; 'Code erneut senden' at most every 60 s and 5 times a day per link."""
+    is out already; 'Code erneut senden' at most every 60 s and 5 times a day per link.
+
+    The link's row is locked first (SELECT … FOR UPDATE; SQLite serialises writers anyway), so
+    parallel requests for one link are decided one after the other on committed data: the limits
+    hold however many requests arrive at once."""
     if link.code_channel is CodeChannel.LETTER:
         return SendResult("letter")
+    _lock(session, link)
     now = clock.now()
     current = _current_code(session, link)
     if not resend and _usable(current, now):
@@ -284,9 +310,34 @@ def check_new_password(email: str, password: str, repeated: str) -> dict[str, li
     return errors
 
 
+def _take_attempt(session: so.Session, code: AccessCode, max_attempts: int, now: datetime) -> int | None:
+    """Count one entry against the code before it is compared, in one atomic statement: of any
+    number of parallel entries at most max_attempts are ever evaluated. None: no attempt left (or
+    the code was used or replaced meanwhile)."""
+    taken = session.execute(
+        sa.update(AccessCode)
+        .where(
+            AccessCode.id == code.id,
+            AccessCode.failed_attempts < max_attempts,
+            AccessCode.used_at.is_(None),
+            AccessCode.superseded_at.is_(None),
+            AccessCode.expires_at > now,
+        )
+        .values(failed_attempts=AccessCode.failed_attempts + 1)
+        .returning(AccessCode.failed_attempts)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    return taken
+
+
 def activate(session: so.Session, link: AccessLink, email: str, code: str, password: str, repeated: str) -> Activation:
-    """E-mail + code, then the first password. A wrong e-mail or code counts against the code (the
-    caller commits that even when activation fails)."""
+    """E-mail + code, then the first password. Every comparison of a code is counted first (an
+    atomic UPDATE … WHERE failed_attempts < limit), a matching code is taken back from the count and
+    marked used, and the link is used up by a guarded UPDATE: of parallel activations exactly one
+    sets the password. The caller commits, also when activation failed (wrong entries count)."""
+    _lock(session, link)
+    if link.used_at is not None:
+        return Activation(message=ALREADY_ACTIVATED)
     now = clock.now()
     contract = session.get(Contract, link.contract_id)
     customer = link.customer
@@ -299,22 +350,40 @@ def activate(session: so.Session, link: AccessLink, email: str, code: str, passw
         return Activation(message=_dead_code_message(letter, "Zu viele Fehleingaben."))
     if current.expires_at <= now:
         return Activation(message=_dead_code_message(letter, "Der Zugangs-Code ist abgelaufen."))
-    typed = tokens.normalize_code(code)
-    matches = tokens.same(tokens.code_hmac(_config("SECRET_KEY"), "access-code", typed), current.code_hmac)
-    if email.strip().lower() != customer.email or not matches:
-        current.failed_attempts += 1
-        _record(session, "access_code_wrong", contract, customer.email, attempt=current.failed_attempts)
-        if current.failed_attempts >= max_attempts:
-            return Activation(message=_dead_code_message(letter, "Zu viele Fehleingaben."))
-        return Activation(errors={"zugangscode": [GENERIC_ACTIVATION_ERROR]})
+    # the password rule needs no secret: check it before an attempt is spent on the code
     errors = check_new_password(customer.email, password, repeated)
     if errors:
         return Activation(errors=errors)
+    attempt = _take_attempt(session, current, max_attempts, now)
+    if attempt is None:
+        return Activation(message=_dead_code_message(letter, "Zu viele Fehleingaben."))
+    typed = tokens.normalize_code(code)
+    matches = tokens.same(tokens.code_hmac(_config("SECRET_KEY"), "access-code", typed), current.code_hmac)
+    if email.strip().lower() != customer.email or not matches:
+        _record(session, "access_code_wrong", contract, customer.email, attempt=attempt)
+        if attempt >= max_attempts:
+            return Activation(message=_dead_code_message(letter, "Zu viele Fehleingaben."))
+        return Activation(errors={"zugangscode": [GENERIC_ACTIVATION_ERROR]})
+    used = session.execute(
+        sa.update(AccessLink)
+        .where(AccessLink.id == link.id, AccessLink.used_at.is_(None), AccessLink.revoked_at.is_(None))
+        .values(used_at=now)
+        .returning(AccessLink.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if used is None:  # a parallel activation of this link came first
+        return Activation(message=ALREADY_ACTIVATED)
+    session.execute(
+        sa.update(AccessCode)
+        .where(AccessCode.id == current.id)
+        .values(used_at=now, failed_attempts=AccessCode.failed_attempts - 1)  # the right code is no failure
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(link)
+    session.refresh(current)
     customer.password_hash = hash_password(password)
     customer.activated_at = now
     customer.last_login_at = now
-    link.used_at = now
-    current.used_at = now
     _record(session, "portal_activated", contract, customer.email)
     return Activation(customer=customer)
 
@@ -329,14 +398,24 @@ def _dead_code_message(letter: bool, why: str) -> str:
 
 
 def find_customer(session: so.Session, identifier: str) -> Customer | None:
-    """By e-mail address or Vertragsnummer."""
-    identifier = identifier.strip()
+    """By e-mail address or Vertragsnummer (case and whitespace do not matter)."""
+    identifier = "".join(identifier.split())
     if "@" not in identifier:  # a Vertragsnummer (ours, or an imported existing contract's)
         contract = session.scalar(sa.select(Contract).where(Contract.number == identifier.upper()))
         return (
             session.get(Customer, contract.customer_account_id) if contract and contract.customer_account_id else None
         )
     return session.scalar(sa.select(Customer).where(Customer.email == identifier.lower()))
+
+
+def throttle_key(session: so.Session, identifier: str) -> str:
+    """The account a login attempt is counted against: the customer account where one matches (so
+    e-mail and Vertragsnummer, in any case or spacing, share one count), else the typed identifier
+    normalised (case and all whitespace removed)."""
+    customer = find_customer(session, identifier)
+    if customer is not None:
+        return f"customer:{customer.id}"
+    return "customer?:" + "".join(identifier.split()).lower()[:254]
 
 
 def authenticate(session: so.Session, identifier: str, password: str) -> Customer | None:
@@ -358,8 +437,45 @@ def contracts_of(session: so.Session, customer: Customer) -> list[Contract]:
 
 
 def request_password_reset(session: so.Session, identifier: str) -> None:
-    """Send a reset link if there is an activated account; the caller answers the same either way."""
-    customer = find_customer(session, identifier)
+    """Record the request; the worker acts on it (process_reset_requests). The same work whether or
+    not the account exists: one INSERT, no lookup."""
+    session.add(PasswordResetRequest(identifier=identifier.strip()[:254]))
+    session.flush()
+
+
+def process_reset_requests(session: so.Session, limit: int = 50) -> int:
+    """Worker task: claim open reset requests (FOR UPDATE SKIP LOCKED) and, where an activated
+    account belongs to them, create the reset link and its e-mail — all in one transaction, so a
+    worker killed half-way leaves the requests to the next one and nothing is sent twice."""
+    now = clock.now()
+    candidates = (
+        sa.select(PasswordResetRequest.id)
+        .where(PasswordResetRequest.processed_at.is_(None))
+        .order_by(PasswordResetRequest.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = (
+        session.execute(
+            sa.update(PasswordResetRequest)
+            .where(PasswordResetRequest.id.in_(candidates))
+            .values(processed_at=now)
+            .returning(PasswordResetRequest.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
+    for request_id in sorted(ids):
+        request = session.get(PasswordResetRequest, request_id)
+        assert request is not None
+        _send_reset_link(session, request)
+    session.commit()
+    return len(ids)
+
+
+def _send_reset_link(session: so.Session, request: PasswordResetRequest) -> None:
+    customer = find_customer(session, request.identifier)
     if customer is None or customer.activated_at is None or not customer.is_active:
         return
     now = clock.now()
@@ -374,7 +490,7 @@ def request_password_reset(session: so.Session, identifier: str) -> None:
     session.flush()
     outbox.enqueue_email(
         session,
-        key=f"password-reset:{reset.id}",
+        key=f"password-reset-request:{request.id}",
         to=customer.email,
         subject="Passwort vergessen",
         template="password_reset",
@@ -393,14 +509,25 @@ def find_reset(session: so.Session, token: str) -> PasswordReset | None:
 
 
 def reset_password(session: so.Session, reset: PasswordReset, password: str, repeated: str) -> Activation:
+    """Set the new password with a reset link. The link is used up by one guarded UPDATE: of
+    parallel submits exactly one sets a password."""
     customer = session.get(Customer, reset.customer_id)
     assert customer is not None
     errors = check_new_password(customer.email, password, repeated)
     if errors:
         return Activation(errors=errors)
+    now = clock.now()
+    used = session.execute(
+        sa.update(PasswordReset)
+        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None), PasswordReset.expires_at > now)
+        .values(used_at=now)
+        .returning(PasswordReset.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if used is None:
+        return Activation(message="Dieser Link wurde bereits verwendet oder ist abgelaufen.")
     customer.password_hash = hash_password(password)
-    customer.session_token = tokens.new_link_token()[:32]  # ends every other session
-    reset.used_at = clock.now()
+    sessions.end_all(session, "customer", customer.id)  # a reset ends every session of the account
     for contract in contracts_of(session, customer)[:1]:
         _record(session, "password_reset", contract, customer.email)
     return Activation(customer=customer)
@@ -413,5 +540,5 @@ def change_password(session: so.Session, customer: Customer, current: str, passw
     if errors:
         return Activation(errors=errors)
     customer.password_hash = hash_password(password)
-    customer.session_token = tokens.new_link_token()[:32]
+    sessions.end_all(session, "customer", customer.id)  # the caller starts a fresh one for this browser
     return Activation(customer=customer)

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from core import audit, clock, db
+from core import audit, clock, db, sessions, throttle
 from core.extensions import limiter
 from onboarding import services
 from onboarding.forms import ActivationForm, ChangePasswordForm, CustomerLoginForm, ForgotForm, NewPasswordForm
@@ -23,9 +23,14 @@ FORGOT_ANSWER = (
 
 
 def _log_in(customer: Customer) -> None:
+    """A new server-side session for the customer (committed) and a fresh cookie for it."""
+    s = db.session()
+    token = sessions.start(s, "customer", customer.id)
+    s.commit()
     session.clear()  # no session fixation
     session.permanent = True
     session["login_at"] = clock.now().timestamp()
+    customer.login_token = token
     login_user(customer)
 
 
@@ -110,37 +115,37 @@ def activate(token: str) -> BaseResponse | tuple[str, int]:
     return redirect(url_for("portal.documents"))
 
 
-def _account_key() -> str:
-    return "customer-login:" + request.form.get("kennung", "").strip().lower()[:254]
-
-
-def _failed(response: BaseResponse) -> bool:
-    return response.status_code != 302
-
-
 @bp.route("/portal/anmelden", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_failed)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_account_key, methods=["POST"], deduct_when=_failed
-)
-def login() -> BaseResponse | str:
+def login() -> BaseResponse | str | tuple[str, int]:
     if current_user.is_authenticated and current_user.is_customer:
         return redirect(url_for("portal.documents"))
     form = CustomerLoginForm()
     if form.validate_on_submit():
         s = db.session()
-        customer = services.authenticate(s, form.kennung.data or "", form.passwort.data or "")
-        found = customer or services.find_customer(s, form.kennung.data or "")
+        typed = form.kennung.data or ""
+        policies = throttle.login_policies(current_app.config, services.throttle_key(s, typed), request.remote_addr)
+        wait = throttle.claim(s, policies)
+        s.commit()  # the attempt counts before the password is checked
+        if wait:
+            message = throttle.wait_message(wait)
+            form.passwort.errors = [message]
+            form.form_errors.append(message)
+            form.passwort.data = ""
+            return render_template("onboarding/login.html", form=form), 429
+        customer = services.authenticate(s, typed, form.passwort.data or "")
+        found = customer or services.find_customer(s, typed)
         contracts = services.contracts_of(s, found) if found else []
         audit.record(
             s,
             "customer_login" if customer else "customer_login_failed",
-            actor_label=(form.kennung.data or "")[:254],
+            actor_label=typed.strip()[:254],
             client_address=request.remote_addr,
             agency_id=contracts[0].agency_id if contracts else None,
             object_type="contract" if contracts else None,
             object_id=contracts[0].public_id if contracts else None,
         )
+        if customer is not None:
+            throttle.succeeded(s, policies, reset=[k for k in policies if k.startswith("account:")])
         s.commit()
         if customer is not None:
             _log_in(customer)
@@ -153,6 +158,10 @@ def login() -> BaseResponse | str:
 
 @bp.post("/portal/abmelden")
 def logout() -> BaseResponse:
+    if current_user.is_authenticated and current_user.is_customer:
+        s = db.session()
+        sessions.end(s, "customer", current_user.login_token)  # the cookie is dead on the server too
+        s.commit()
     logout_user()
     session.clear()
     flash("Sie wurden abgemeldet.", "success")
@@ -160,7 +169,7 @@ def logout() -> BaseResponse:
 
 
 @bp.route("/portal/passwort-vergessen", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["PASSWORD_FORGOT_LIMIT_PER_ADDRESS"], methods=["POST"])
 def forgot_password() -> BaseResponse | str:
     form = ForgotForm()
     if form.validate_on_submit():
@@ -181,6 +190,9 @@ def reset_password(token: str) -> BaseResponse | str | tuple[str, int]:
     form = NewPasswordForm()
     if form.validate_on_submit():
         result = services.reset_password(s, reset, form.passwort.data or "", form.passwort2.data or "")
+        if result.message:  # a parallel submit used the link first
+            s.rollback()
+            return render_template("onboarding/link_invalid.html", state="reset"), 410
         if result.customer is not None:
             s.commit()
             _log_in(result.customer)

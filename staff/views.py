@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from core import audit, clock, db
+from core import audit, clock, db, sessions, throttle
 from core.audit import AuditEntry
 from core.authz import BACKOFFICE_AREA, MANAGER_AREA, roles_required, scoped
-from core.extensions import limiter
 from core.security import is_safe_redirect
 from core.users import Agency, Role, User, authenticate, normalize_email
 from staff.forms import LoginForm
@@ -25,15 +24,6 @@ HOME_ENDPOINTS = {
 }
 
 
-def _account_key() -> str:
-    return "login-account:" + normalize_email(request.form.get("email", ""))[:254]
-
-
-def _failed(response: Response) -> bool:
-    # only failed attempts count against the limits; a successful login redirects
-    return response.status_code != 302
-
-
 @bp.get("/")
 def index() -> BaseResponse:
     if not current_user.is_authenticated:
@@ -44,38 +34,40 @@ def index() -> BaseResponse:
 
 
 @bp.route("/anmelden", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_failed)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=_account_key,
-    methods=["POST"],
-    deduct_when=_failed,
-)
-def login() -> BaseResponse | str:
+def login() -> BaseResponse | str | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("staff.index"))
     form = LoginForm()
     if form.validate_on_submit():
         s = db.session()
-        user = authenticate(s, form.email.data or "", form.password.data or "")
+        email = normalize_email(form.email.data or "")[:254]
+        policies = throttle.login_policies(current_app.config, "staff:" + email, request.remote_addr)
+        wait = throttle.claim(s, policies)
+        s.commit()  # the attempt counts before the password is checked
+        if wait:
+            audit.record(s, "login_throttled", actor_label=email, client_address=request.remote_addr)
+            s.commit()
+            message = throttle.wait_message(wait)
+            form.password.errors = [message]
+            form.form_errors.append(message)
+            form.password.data = ""
+            return render_template("staff/login.html", form=form), 429
+        user = authenticate(s, email, form.password.data or "")
         if user is None:
-            known = s.scalar(sa.select(User).where(User.email == normalize_email(form.email.data or "")))
-            audit.record(
-                s,
-                "login_failed",
-                actor=known,
-                actor_label=normalize_email(form.email.data or "")[:254],
-                client_address=request.remote_addr,
-            )
+            known = s.scalar(sa.select(User).where(User.email == email))
+            audit.record(s, "login_failed", actor=known, actor_label=email, client_address=request.remote_addr)
             s.commit()
             form.password.errors = [LOGIN_FAILED]
             form.form_errors.append(LOGIN_FAILED)
         else:
+            throttle.succeeded(s, policies, reset=[k for k in policies if k.startswith("account:")])
             audit.record(s, "login", actor=user, client_address=request.remote_addr)
+            token = sessions.start(s, "staff", user.id)
             s.commit()
             session.clear()  # no session fixation: a fresh session for the logged-in user
             session.permanent = True
             session["login_at"] = clock.now().timestamp()
+            user.login_token = token
             login_user(user)
             target = request.args.get("next")
             return redirect(target if is_safe_redirect(target) else url_for(HOME_ENDPOINTS[user.role]))
@@ -88,6 +80,7 @@ def login() -> BaseResponse | str:
 def logout() -> BaseResponse:
     s = db.session()
     audit.record(s, "logout", actor=current_user._get_current_object(), client_address=request.remote_addr)
+    sessions.end(s, "staff", current_user.login_token)  # the cookie is dead on the server too
     s.commit()
     logout_user()
     session.clear()

@@ -36,13 +36,13 @@ def test_unexpected_error_gives_a_german_500_page_without_details(crashing_app):
     assert response.headers["Content-Security-Policy"]
 
 
-def test_429_is_german(app, broker):
-    from tests.helpers import login
+def test_429_is_german(app):
+    from tests.helpers import post_form
 
-    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "1 per 15 minutes"
+    app.config["PASSWORD_FORGOT_LIMIT_PER_ADDRESS"] = "1 per 15 minutes"
     client = app.test_client()
-    login(client, broker.email, "falsch")
-    response = login(client, broker.email, "falsch")
+    post_form(client, "/portal/passwort-vergessen", {"kennung": "a@example.org"})
+    response = post_form(client, "/portal/passwort-vergessen", {"kennung": "a@example.org"})
     assert response.status_code == 429
     assert "<h1>Zu viele Versuche</h1>" in response.get_data(as_text=True)
 

@@ -78,19 +78,56 @@ def test_failed_and_successful_logins_are_audited(client, broker, session):
     assert actions == ["login_failed", "login"]
 
 
-def test_repeated_failures_for_one_account_are_throttled(app, broker):
+def test_repeated_failures_for_one_account_get_growing_delays_not_a_lock(app, broker, monkeypatch):
+    from datetime import timedelta
+
+    from core import clock
+
+    start = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: start)
     client = app.test_client()
-    for _ in range(5):
+    for _ in range(5):  # LOGIN_FREE_ATTEMPTS_PER_ACCOUNT
         assert login(client, broker.email, "Falsch-Passwort-9!").status_code == 200
     blocked = login(client, broker.email, PASSWORD)  # even the right password waits now
     assert blocked.status_code == 429
-    assert "Zu viele Versuche" in blocked.get_data(as_text=True)
-    # another account from the same address is not blocked by this one
+    assert "Bitte warten Sie 2 Sekunden" in blocked.get_data(as_text=True)
+    # case and spaces of the login name do not give fresh attempts
+    assert login(client, "  " + broker.email.upper(), PASSWORD).status_code == 429
+    # another account from the same address is not slowed down by this one
     assert login(app.test_client(), "andere@example.org", "x").status_code == 200
+    # the wait ends: the next failure doubles it, and the right password gets through afterwards
+    monkeypatch.setattr(clock, "now", lambda: start + timedelta(seconds=3))
+    assert login(client, broker.email, "Falsch-Passwort-9!").status_code == 200
+    again = login(client, broker.email, PASSWORD)
+    assert again.status_code == 429
+    assert "4 Sekunden" in again.get_data(as_text=True)
+    monkeypatch.setattr(clock, "now", lambda: start + timedelta(seconds=8))
+    assert login(client, broker.email, PASSWORD).status_code == 302
+
+
+def test_an_outsider_cannot_lock_the_owner_out_for_longer_than_the_cap(app, broker, monkeypatch):
+    from datetime import timedelta
+
+    from core import clock
+
+    start = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: start)
+    attacker = app.test_client()
+    moment = start
+    for _ in range(40):  # keeps guessing whenever the delay allows it
+        login(attacker, broker.email, "Falsch-Passwort-9!")
+        moment += timedelta(seconds=app.config["LOGIN_MAX_DELAY_ACCOUNT_SECONDS"])
+        monkeypatch.setattr(clock, "now", lambda moment=moment: moment)
+    # the delay never exceeds the cap: after it the owner logs in (from his own address)
+    owner = app.test_client()
+    response = post_form(
+        owner, "/anmelden", {"email": broker.email, "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.1.2.3"}
+    )
+    assert response.status_code == 302
 
 
 def test_repeated_failures_from_one_address_are_throttled(app):
-    app.config["LOGIN_LIMIT_PER_ADDRESS"] = "3 per 15 minutes"
+    app.config["LOGIN_FREE_ATTEMPTS_PER_ADDRESS"] = 3
     client = app.test_client()
     for n in range(3):
         assert login(client, f"probe{n}@example.org", "x").status_code == 200
@@ -128,8 +165,30 @@ def test_logout_needs_post_with_csrf_and_ends_the_session(broker_client):
     assert broker_client.get("/vermittler/").status_code == 302
 
 
-def test_session_ends_when_the_password_token_rotates(broker_client, broker, session):
-    broker.session_token = "rotated-after-password-change"
+def test_a_copied_session_cookie_is_dead_after_logout(app, broker):
+    client = app.test_client()
+    assert login(client, broker.email).status_code == 302
+    copied = client.get_cookie("vr_session").value
+    post_form(client, "/abmelden", {}, page="/vermittler/")
+    thief = app.test_client()
+    thief.set_cookie("vr_session", copied)
+    assert thief.get("/vermittler/").status_code == 302  # replayed: back to the login page
+
+
+def test_ending_all_sessions_of_a_user_logs_out_every_browser(app, broker, session):
+    from core import sessions
+
+    first, second = app.test_client(), app.test_client()
+    assert login(first, broker.email).status_code == 302
+    assert login(second, broker.email).status_code == 302
+    sessions.end_all(session, "staff", broker.id)
+    session.flush()
+    assert first.get("/vermittler/").status_code == 302
+    assert second.get("/vermittler/").status_code == 302
+
+
+def test_a_deactivated_user_loses_his_session(broker_client, broker, session):
+    broker.is_active = False
     session.flush()
     assert broker_client.get("/vermittler/").status_code == 302
 

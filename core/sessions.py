@@ -1,0 +1,64 @@
+"""Server-side login sessions: the cookie carries a random token, the database its SHA-256 hash.
+
+A session ends on the server (logout, password change or reset, deactivation): a copied cookie
+is worth nothing afterwards. Staff and customers share the mechanism, told apart by ``kind``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from core import clock, tokens
+from core.db import Base
+
+
+class LoginSession(Base):
+    __tablename__ = "login_sessions"
+    __table_args__ = (sa.Index("ix_login_sessions_account", "kind", "account_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(10))  # "staff" or "customer"
+    account_id: so.Mapped[int]
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    ended_at: so.Mapped[datetime | None]
+
+
+def start(session: so.Session, kind: str, account_id: int) -> str:
+    """A new session for the account; returns the token for the cookie (never stored)."""
+    token = tokens.new_link_token()
+    session.add(LoginSession(token_hash=tokens.token_hash(token), kind=kind, account_id=account_id))
+    session.flush()
+    return token
+
+
+def account_for(session: so.Session, kind: str, token: str) -> int | None:
+    """The account of a live session, or None."""
+    return session.scalar(
+        sa.select(LoginSession.account_id).where(
+            LoginSession.token_hash == tokens.token_hash(token),
+            LoginSession.kind == kind,
+            LoginSession.ended_at.is_(None),
+        )
+    )
+
+
+def end(session: so.Session, kind: str, token: str) -> None:
+    session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.token_hash == tokens.token_hash(token), LoginSession.kind == kind)
+        .values(ended_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def end_all(session: so.Session, kind: str, account_id: int) -> None:
+    """End every session of the account (password change or reset, deactivation)."""
+    session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.kind == kind, LoginSession.account_id == account_id, LoginSession.ended_at.is_(None))
+        .values(ended_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )

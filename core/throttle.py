@@ -1,0 +1,131 @@
+"""Login throttling with growing delays (NIST SP 800-63B § 5.2.2), never a hard lock.
+
+Each key (an account, a client address) has a count of consecutive failures. The first ``free``
+ones cost nothing; after that every further attempt must wait ``base × 2^(n − free)`` seconds,
+capped at ``max_seconds``, so an outsider can slow an account down by at most that cap but never
+lock its owner out. Failures older than ``window`` are forgotten.
+
+An attempt is claimed *before* the password is checked, under a row lock (SELECT … FOR UPDATE on
+PostgreSQL; SQLite serialises writers), and counted as a failure at once: of any number of
+parallel attempts at most ``free`` are evaluated before the first delay. A successful login takes
+its attempt back. The claim is committed by the caller before the (slow) password check, so the
+lock is held only for a few statements.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core import clock
+from core.db import Base
+
+
+class LoginThrottle(Base):
+    __tablename__ = "login_throttles"
+
+    key: so.Mapped[str] = so.mapped_column(sa.String(300), primary_key=True)
+    failures: so.Mapped[int] = so.mapped_column(default=0)
+    blocked_until: so.Mapped[datetime | None]
+    last_failure_at: so.Mapped[datetime | None]
+
+
+@dataclass(frozen=True)
+class Policy:
+    free: int  # failures without any delay
+    base_seconds: int  # the first delay after the free failures; doubles with every further one
+    max_seconds: int  # cap of the delay
+    window: timedelta  # failures older than this are forgotten
+
+    def delay(self, failures: int) -> int:
+        if failures < self.free:
+            return 0
+        return int(min(self.base_seconds * 2 ** min(failures - self.free, 30), self.max_seconds))
+
+
+def _ensure_rows(session: so.Session, keys: Sequence[str]) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(LoginThrottle).values([{"key": k, "failures": 0} for k in keys])
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+
+
+def _locked(session: so.Session, keys: Sequence[str]) -> list[LoginThrottle]:
+    _ensure_rows(session, keys)
+    return list(
+        session.scalars(
+            sa.select(LoginThrottle)
+            .where(LoginThrottle.key.in_(keys))
+            .order_by(LoginThrottle.key)  # one lock order for every caller: no deadlocks
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def claim(session: so.Session, policies: dict[str, Policy], now: datetime | None = None) -> int:
+    """Claim one attempt for every key. Returns 0 when the attempt may go ahead (it is counted as a
+    failure already), otherwise the seconds to wait (nothing is counted). The caller commits."""
+    now = now or clock.now()
+    rows = _locked(session, sorted(policies))
+    waits = [
+        math.ceil((row.blocked_until - now).total_seconds())
+        for row in rows
+        if row.blocked_until is not None and row.blocked_until > now
+    ]
+    if waits:
+        return max(waits)
+    for row in rows:
+        policy = policies[row.key]
+        if row.last_failure_at is not None and now - row.last_failure_at > policy.window:
+            row.failures = 0
+        row.failures += 1
+        row.last_failure_at = now
+        delay = policy.delay(row.failures)
+        row.blocked_until = now + timedelta(seconds=delay) if delay else None
+    session.flush()
+    return 0
+
+
+def succeeded(session: so.Session, policies: dict[str, Policy], *, reset: Sequence[str] = ()) -> None:
+    """The claimed attempt was a successful login: keys in ``reset`` (the account) start from zero,
+    the others (the address) only get this attempt back. The caller commits."""
+    for row in _locked(session, sorted(policies)):
+        if row.key in reset:
+            row.failures, row.blocked_until = 0, None
+        else:
+            row.failures = max(row.failures - 1, 0)
+            if policies[row.key].delay(row.failures) == 0:
+                row.blocked_until = None
+    session.flush()
+
+
+def wait_message(seconds: int) -> str:
+    if seconds >= 90:
+        minutes = math.ceil(seconds / 60)
+        return f"Zu viele Fehlversuche. Bitte warten Sie {minutes} Minuten und versuchen Sie es dann erneut."
+    unit = "Sekunde" if seconds == 1 else "Sekunden"
+    return f"Zu viele Fehlversuche. Bitte warten Sie {seconds} {unit} und versuchen Sie es dann erneut."
+
+
+def login_policies(config: Mapping[str, Any], account_key: str, address: str | None) -> dict[str, Policy]:
+    """The two keys of a login attempt — the (normalised) account and the client address — with
+    the policies of the settings ``LOGIN_*``."""
+    get = config.__getitem__
+    window = timedelta(hours=get("LOGIN_FAILURE_WINDOW_HOURS"))
+    base = get("LOGIN_DELAY_SECONDS")
+    return {
+        "account:" + account_key[:280]: Policy(
+            get("LOGIN_FREE_ATTEMPTS_PER_ACCOUNT"), base, get("LOGIN_MAX_DELAY_ACCOUNT_SECONDS"), window
+        ),
+        "address:" + (address or "unknown")[:280]: Policy(
+            get("LOGIN_FREE_ATTEMPTS_PER_ADDRESS"), base, get("LOGIN_MAX_DELAY_ADDRESS_SECONDS"), window
+        ),
+    }

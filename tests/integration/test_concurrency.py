@@ -1,0 +1,209 @@
+"""Limits under real parallelism: many threads, each with its own database connection, hit one
+onboarding, one reset link or one login at the same moment. On PostgreSQL (CI) the rows are locked
+and counted by the database; on SQLite writers are serialised. Either way the limits are exact."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import Flask
+
+from contracts.models import Contract
+from core import audit, db, migrate
+from core.app import create_app
+from messaging import worker
+from messaging.models import Kind, OutboxMessage
+from onboarding import services
+from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer, PasswordReset
+from tests.conftest import database_url_for, messaging_environ, reset_database
+from tests.helpers import login, post_form
+
+WRONG = "000000"
+PASSWORD = "Sonnen-Blume-42!"
+
+
+@pytest.fixture
+def parallel_app(tmp_path, smtp_server, twilio_server) -> Iterator[Flask]:
+    """An app on a database of its own where every thread commits for real (no test transaction)."""
+    url = database_url_for("parallel", tmp_path)
+    reset_database(url)
+    app = create_app(environ=messaging_environ(url, smtp_server, twilio_server))
+    database = app.extensions["database"]
+    if database.engine.dialect.name == "postgresql":  # a pool with a connection for every thread
+        database.engine.dispose()
+        database.engine = sa.create_engine(url, pool_size=30, max_overflow=30)
+        database.sessionmaker = so.sessionmaker(database.engine, expire_on_commit=False)
+    engine = database.engine
+    migrate.upgrade(engine)
+    assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    yield app
+    engine.dispose()
+
+
+def in_parallel(n: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run work(i) in n threads released at the same moment; each runs in its own app context and
+    so with its own session and connection."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    return results
+
+
+def _invite_by_sms(app: Flask) -> int:
+    """An existing demo contract switched to the portal with an SMS link; returns the link's id."""
+    with app.app_context():
+        s = db.session()
+        contract = s.scalar(sa.select(Contract).where(Contract.number == "BV-4711001"))
+        customer = Customer(email="helga.brandt@example.org", full_name=contract.customer_name)
+        s.add(customer)
+        s.flush()
+        contract.customer_account_id = customer.id
+        link = services.invite(s, customer, contract, channel=CodeChannel.SMS, mobile="+4915123456789")
+        s.commit()
+        return link.id
+
+
+def _send_code(app: Flask, link_id: int) -> str:
+    with app.app_context():
+        s = db.session()
+        link = s.get(AccessLink, link_id)
+        assert services.send_sms_code(s, link, resend=False).status == "sent"
+        s.commit()
+        body = s.scalars(
+            sa.select(OutboxMessage.body_text).where(OutboxMessage.kind == Kind.SMS).order_by(OutboxMessage.id.desc())
+        ).first()
+        return re.search(r"(\d{6})", body).group(1)
+
+
+def _audit_count(app: Flask, action: str) -> int:
+    with app.app_context():
+        return db.session().scalar(
+            sa.select(sa.func.count()).select_from(audit.AuditEntry).where(audit.AuditEntry.action == action)
+        )
+
+
+def _activate(app: Flask, link_id: int, code: str) -> services.Activation:
+    with app.app_context():
+        s = db.session()
+        link = s.get(AccessLink, link_id)
+        result = services.activate(s, link, "helga.brandt@example.org", code, PASSWORD, PASSWORD)
+        s.commit()
+        return result
+
+
+def test_20_parallel_wrong_codes_are_evaluated_exactly_5_times_then_the_code_is_locked(parallel_app):
+    link_id = _invite_by_sms(parallel_app)
+    code = _send_code(parallel_app, link_id)
+    results = in_parallel(20, lambda i: _activate(parallel_app, link_id, WRONG))
+    assert all(r.customer is None for r in results)
+    assert _audit_count(parallel_app, "access_code_wrong") == 5  # ACCESS_CODE_MAX_ATTEMPTS
+    with parallel_app.app_context():
+        assert db.session().scalar(sa.select(AccessCode.failed_attempts)) == 5
+    # locked: even the right code no longer opens the portal
+    late = _activate(parallel_app, link_id, code)
+    assert late.customer is None
+    assert "Zu viele Fehleingaben" in (late.message or "")
+
+
+@pytest.mark.parametrize(("resend_seconds", "expected"), [(0, 5), (60, 1)])
+def test_50_parallel_resends_send_exactly_what_the_limits_allow(parallel_app, twilio_server, resend_seconds, expected):
+    parallel_app.config["ACCESS_CODE_RESEND_SECONDS"] = resend_seconds
+    link_id = _invite_by_sms(parallel_app)
+
+    def resend(_: int) -> str:
+        with parallel_app.app_context():
+            s = db.session()
+            result = services.send_sms_code(s, s.get(AccessLink, link_id), resend=True)
+            s.commit()
+            return result.status
+
+    statuses = Counter(in_parallel(50, resend))
+    assert statuses["sent"] == expected  # 5 a day (ACCESS_CODE_MAX_SENDS_PER_DAY) or 1 a minute
+    worker.run(parallel_app, once=True)
+    assert len(twilio_server.messages) == expected  # SMS that really reached twilio
+
+
+def test_10_parallel_activations_with_the_right_code_set_exactly_one_password(parallel_app):
+    link_id = _invite_by_sms(parallel_app)
+    code = _send_code(parallel_app, link_id)
+    results = in_parallel(10, lambda i: _activate(parallel_app, link_id, code))
+    assert sum(r.customer is not None for r in results) == 1
+    assert _audit_count(parallel_app, "portal_activated") == 1
+    assert _audit_count(parallel_app, "access_code_wrong") == 0  # the losers were not told "wrong code"
+    with parallel_app.app_context():
+        s = db.session()
+        assert s.scalar(sa.select(AccessLink.used_at).where(AccessLink.id == link_id)) is not None
+        assert s.scalar(sa.select(AccessCode.failed_attempts)) == 0
+
+
+def test_10_parallel_password_resets_with_one_link_succeed_once(parallel_app):
+    link_id = _invite_by_sms(parallel_app)
+    assert _activate(parallel_app, link_id, _send_code(parallel_app, link_id)).customer is not None
+    with parallel_app.app_context():
+        s = db.session()
+        s.add(services.PasswordResetRequest(identifier="Helga.Brandt@example.org "))
+        s.commit()
+        assert services.process_reset_requests(s) == 1
+        reset_id = s.scalar(sa.select(PasswordReset.id))
+
+    def reset(i: int) -> bool:
+        with parallel_app.app_context():
+            s = db.session()
+            result = services.reset_password(
+                s, s.get(PasswordReset, reset_id), f"Neu-Passwort-{i}!", f"Neu-Passwort-{i}!"
+            )
+            s.commit()
+            return result.customer is not None
+
+    assert sum(in_parallel(10, reset)) == 1
+    assert _audit_count(parallel_app, "password_reset") == 1
+
+
+def test_20_parallel_wrong_staff_logins_are_evaluated_5_times(parallel_app):
+    def attempt(i: int) -> int:
+        client = parallel_app.test_client()
+        # case and spacing variants of one login name count against the same account
+        name = "vermittler@demo.example" if i % 2 else " Vermittler@Demo.Example"
+        return login(client, name, f"Falsch-{i}-Passwort!").status_code
+
+    statuses = Counter(in_parallel(20, attempt))
+    assert statuses == {200: 5, 429: 15}
+    assert _audit_count(parallel_app, "login_failed") == 5  # LOGIN_FREE_ATTEMPTS_PER_ACCOUNT
+    assert _audit_count(parallel_app, "login_throttled") == 15
+
+
+def test_20_parallel_wrong_customer_logins_are_evaluated_5_times(parallel_app):
+    link_id = _invite_by_sms(parallel_app)
+    assert _activate(parallel_app, link_id, _send_code(parallel_app, link_id)).customer is not None
+    variants = ["helga.brandt@example.org", "HELGA.BRANDT@example.org ", "BV-4711001", "bv-4711001"]
+
+    def attempt(i: int) -> int:
+        client = parallel_app.test_client()
+        return post_form(
+            client, "/portal/anmelden", {"kennung": variants[i % 4], "passwort": f"Falsch-{i}!"}
+        ).status_code
+
+    statuses = Counter(in_parallel(20, attempt))
+    assert statuses == {200: 5, 429: 15}
+    assert _audit_count(parallel_app, "customer_login_failed") == 5
