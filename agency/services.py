@@ -19,6 +19,7 @@ from onboarding import services as onboarding
 from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer
 
 CSV_HEADER = ["vertragsnummer", "e-mail", "mobilnummer"]
+NOT_FOUND = "Vertrag nicht gefunden oder nicht in Ihrer Agentur"
 SYNC_ROWS = 200  # more rows than this run as a background job with a progress bar
 
 
@@ -151,9 +152,23 @@ class Parsed:
     note: str | None = None
 
 
-def read_csv(data: bytes) -> Parsed:
+MAX_FIELD_CHARS = 254  # the longest e-mail address; Vertragsnummer and mobile number are far shorter
+
+
+def _german_int(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def read_csv(data: bytes, *, max_bytes: int, max_rows: int) -> Parsed:
     """Vertragsnummer;E-Mail;Mobilnummer — UTF-8 with or without BOM, or Windows-1252 (as German
-    spreadsheet programs export), semicolons; the header line is optional."""
+    spreadsheet programs export), semicolons; the header line is optional; line ends LF, CRLF or CR
+    (old Mac exports). Larger files than max_bytes, more rows than max_rows and cells longer than
+    MAX_FIELD_CHARS get a German message."""
+    if len(data) > max_bytes:
+        raise SwitchError(
+            f"Die Datei ist zu groß: höchstens {_german_int(max_bytes // 1024)} KB "
+            f"(etwa {_german_int(max_rows)} Zeilen). Bitte teilen Sie sie auf."
+        )
     note = None
     try:
         text = data.decode("utf-8-sig")
@@ -165,23 +180,43 @@ def read_csv(data: bytes) -> Parsed:
         note = "Die Datei war nicht in UTF-8 gespeichert und wurde als Windows-1252 gelesen."
     if not text.strip():
         raise SwitchError("Die Datei ist leer.")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     rows = []
-    for line_no, fields in enumerate(csv.reader(io.StringIO(text), delimiter=";"), start=1):
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
+    line_no = 0
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise SwitchError(
+                f"Zeile {reader.line_num} ist kein gültiges CSV (z. B. ein Feld mit offenem Anführungszeichen "
+                "oder ein viel zu langes Feld). Bitte prüfen Sie die Datei."
+            ) from exc
+        line_no = reader.line_num
         if not any(f.strip() for f in fields):
             continue
         if line_no == 1 and [f.strip().lower() for f in fields][:3] == CSV_HEADER:
             continue
-        if len(fields) < 3:
-            if line_no == 1 and "," in fields[0]:
+        if len(rows) >= max_rows:
+            raise SwitchError(f"Höchstens {_german_int(max_rows)} Zeilen je Datei. Bitte teilen Sie die Datei auf.")
+        if len(fields) < 3 or any(len(f) > MAX_FIELD_CHARS for f in fields[:3]):
+            if len(fields) < 3 and line_no == 1 and "," in fields[0]:
                 raise SwitchError("Die Datei ist mit Kommas getrennt: erwartet werden Semikolons (;).")
+            message = (
+                "Zeile unvollständig: Vertragsnummer;E-Mail;Mobilnummer erwartet"
+                if len(fields) < 3
+                else f"Feld zu lang (höchstens {MAX_FIELD_CHARS} Zeichen)"
+            )
             rows.append(
                 {
                     "line": line_no,
-                    "number": (fields[0] if fields else "").strip(),
+                    "number": (fields[0] if fields else "").strip()[:40],
                     "email": "",
                     "mobile": "",
                     "status": "error",
-                    "message": "Zeile unvollständig: Vertragsnummer;E-Mail;Mobilnummer erwartet",
+                    "message": message,
                 }
             )
             continue
@@ -219,20 +254,27 @@ def validate_rows(session: so.Session, user: User, rows: list[dict[str, Any]]) -
             problem = "Vertragsnummer fehlt"
         elif number in seen:
             problem = f"doppelte Zeile (wie Zeile {seen[number]})"
-        elif contract is None:
-            problem = "Vertrag unbekannt"
-        elif contract.agency_id != user.agency_id:
-            problem = "Vertrag einer anderen Agentur"
+        elif contract is None or contract.agency_id != user.agency_id:
+            problem = NOT_FOUND  # the same answer for both: other agencies' numbers cannot be probed
         else:
+            on_file = row.get("source") == "bestand"  # a selection takes what the contract has on file
             try:
+                if not row["email"]:
+                    raise MessageError("")
                 email = normalize_email(row["email"]).lower()
             except MessageError:
-                problem = "E-Mail-Adresse ungültig"
+                if not row["email"]:
+                    problem = "keine E-Mail-Adresse beim Vertrag hinterlegt" if on_file else "E-Mail-Adresse fehlt"
+                else:
+                    problem = "E-Mail-Adresse ungültig"
             else:
                 try:
                     row["mobile_e164"] = normalize_mobile(row["mobile"])
                 except MessageError:
-                    problem = "keine deutsche Mobilfunknummer"
+                    if not row["mobile"]:
+                        problem = "keine Mobilnummer beim Vertrag hinterlegt" if on_file else "Mobilnummer fehlt"
+                    else:
+                        problem = "keine deutsche Mobilfunknummer"
                 else:
                     if contract.delivery is Delivery.PORTAL and contract.customer_email == email:
                         problem = "bereits auf das Kunden-Portal umgestellt"
@@ -253,7 +295,7 @@ def run_rows(session: so.Session, user: User, rows: list[dict[str, Any]], progre
             )
             try:
                 if contract is None:
-                    raise SwitchError("Vertrag unbekannt")
+                    raise SwitchError(NOT_FOUND)
                 with session.begin_nested():
                     row["message"] = switch_to_portal(session, user, contract, row["email"], row["mobile"])
                 session.commit()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -13,14 +10,13 @@ from werkzeug.wrappers import Response as BaseResponse
 from agency import jobs, services
 from agency.models import JobState, SwitchJob
 from contracts.models import Contract, Delivery
-from core import db
+from core import csvsafe, db, paging
 from core.authz import BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required, scoped
 from core.users import User
 from messaging.outbox import MessageError
 
 bp = Blueprint("agency", __name__)
 PAGE_SIZE = 25
-MAX_UPLOAD_ROWS = 20_000
 
 
 def _user() -> User:
@@ -46,19 +42,16 @@ def stock() -> str:
     if f["zustellung"] in ("post", "portal"):
         stmt = stmt.where(Contract.delivery == Delivery(f["zustellung"]))
     ordered = stmt.order_by(Contract.number, Contract.id)
+    number = paging.page_number(request.args.get("seite"))
     if f["status"] in services.STATES:
         # the state is derived from links and codes: filter after computing it
         every = list(s.scalars(ordered))
         states = services.onboarding_states(s, every)
-        matching = [c for c in every if states[c.id] == f["status"]]
-        total = len(matching)
-        page = max(request.args.get("seite", 1, type=int) or 1, 1)
-        rows = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        found = paging.paginate_list([c for c in every if states[c.id] == f["status"]], number, PAGE_SIZE)
     else:
-        total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
-        page = max(request.args.get("seite", 1, type=int) or 1, 1)
-        rows = list(s.scalars(ordered.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
-        states = services.onboarding_states(s, rows)
+        found = paging.paginate(s, ordered, number, PAGE_SIZE)
+        states = services.onboarding_states(s, list(found.items))
+    rows, total, page = list(found.items), found.total, found.number
     return render_template(
         "agency/stock.html",
         rows=rows,
@@ -137,9 +130,11 @@ def bulk() -> BaseResponse | str | tuple[str, int]:
             error = "Bitte wählen Sie eine CSV-Datei aus."
         else:
             try:
-                parsed = services.read_csv(upload.read())
-                if len(parsed.rows) > MAX_UPLOAD_ROWS:
-                    raise services.SwitchError(f"Höchstens {MAX_UPLOAD_ROWS:,} Zeilen je Datei.".replace(",", "."))
+                config = current_app.config
+                data = upload.stream.read(config["BULK_SWITCH_MAX_BYTES"] + 1)
+                parsed = services.read_csv(
+                    data, max_bytes=config["BULK_SWITCH_MAX_BYTES"], max_rows=config["BULK_SWITCH_MAX_ROWS"]
+                )
             except services.SwitchError as exc:
                 error = str(exc)
             else:
@@ -170,6 +165,7 @@ def bulk_selection() -> BaseResponse:
             "mobile": c.customer_mobile or "",
             "status": "ok",
             "message": "",
+            "source": "bestand",
         }
         for n, c in enumerate(chosen, start=1)
     ]
@@ -241,14 +237,14 @@ def status(public_id: str) -> str:
 @roles_required(*MANAGER_AREA)
 def report(public_id: str) -> Response:
     found = _job(public_id)
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(["Zeile", "Vertragsnummer", "E-Mail", "Mobilnummer", "Ergebnis", "Hinweis"])
     labels = {"ok": "geprüft", "error": "abgelehnt", "switched": "umgestellt", "failed": "fehlgeschlagen"}
-    for row in found.rows:
-        writer.writerow(
+    body = csvsafe.to_csv(
+        ["Zeile", "Vertragsnummer", "E-Mail", "Mobilnummer", "Ergebnis", "Hinweis"],
+        (
             [row["line"], row["number"], row["email"], row["mobile"], labels.get(row["status"], ""), row["message"]]
-        )
-    response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")  # BOM: spreadsheets read UTF-8
+            for row in found.rows
+        ),
+    )
+    response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="Umstellung-{found.public_id[:8]}.csv"'
     return response

@@ -29,7 +29,7 @@ from calculator.forms.risk import RISK_PROFESSION_QUESTION, RISK_PROFESSIONS
 from calculator.models import Offer
 from calculator.quotes import OfferError, Quote
 from calculator.tariffs import Premium, Product, TariffCatalog
-from core import audit, clock, db
+from core import audit, clock, db, paging
 from core.authz import BROKER_AREA, get_visible_or_404, roles_required, scoped
 from core.formatting import TIMEZONE
 from core.pdf import render_pdf
@@ -187,7 +187,6 @@ def offers() -> str:
     user = _user()
     status = request.args.get("status", "gespeichert")
     search = request.args.get("q", "").strip()
-    page = max(request.args.get("seite", 1, type=int) or 1, 1)
     stmt = scoped(sa.select(Offer), Offer, user)
     if status == "gespeichert":
         stmt = stmt.where(Offer.name.is_not(None))
@@ -199,10 +198,13 @@ def offers() -> str:
             sa.or_(sa.func.lower(Offer.name).like(pattern), sa.func.lower(Offer.applicant_name).like(pattern))
         )
     s = db.session()
-    total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
-    rows = s.scalars(
-        stmt.order_by(Offer.updated_at.desc(), Offer.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-    ).all()
+    found = paging.paginate(
+        s,
+        stmt.order_by(Offer.updated_at.desc(), Offer.id.desc()),
+        paging.page_number(request.args.get("seite")),
+        PAGE_SIZE,
+    )
+    rows, total, page = found.items, found.total, found.number
     return render_template(
         "calculator/offers.html", offers=rows, total=total, page=page, page_size=PAGE_SIZE, status=status, search=search
     )

@@ -78,6 +78,9 @@ DEFAULTS: dict[str, Any] = {
     "LETTER_CODE_DAYS": 30,
     "LETTER_CODE_MAX_ATTEMPTS": 5,
     "PASSWORD_RESET_HOURS": 24,
+    # bulk switch upload (agency manager): largest CSV file and most rows per file
+    "BULK_SWITCH_MAX_BYTES": 2 * 1024 * 1024,
+    "BULK_SWITCH_MAX_ROWS": 20_000,
     # password rule (seed 000, SPEC §4)
     "PASSWORD_MIN_LENGTH": 8,
     "PASSWORD_MAX_LENGTH": 128,

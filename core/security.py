@@ -6,7 +6,6 @@ from typing import TypeGuard
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
-from flask_login import current_user
 
 # Only our own origin; no inline script or style (htmx is configured not to inject styles).
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -35,20 +34,31 @@ def set_security_headers(response: Response) -> Response:
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    # personal data must not linger in shared or browser caches
-    if current_user.is_authenticated and response.mimetype == "text/html":
-        headers["Cache-Control"] = "no-store"
+    # personal data must not linger in shared or browser caches: every response of ours (pages,
+    # PDFs, ZIPs, CSV reports, the access link page) but our static files is private and not stored
+    if request.endpoint != "static":
+        headers["Cache-Control"] = "private, no-store"
     if request.headers.get("HX-Request"):
         headers.add("Vary", "HX-Request")
     return response
 
 
 def is_safe_redirect(target: str | None) -> TypeGuard[str]:
-    """Only local paths: no scheme, no host, no protocol-relative '//' and no backslash tricks."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only same-site relative paths: no scheme, no host, no protocol-relative '//', no backslash
+    and no control characters or spaces (browsers drop tabs and line breaks: '/\t/evil' is '//evil')."""
+    if not target or not target.startswith("/") or "\\" in target:
+        return False
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target):
+        return False
+    if target.startswith("//"):
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """Where to go after a form: the given local path, or the fallback for anything else."""
+    return target if is_safe_redirect(target) else fallback
 
 
 def init_app(app: Flask) -> None:

@@ -12,8 +12,9 @@ from flask_login import current_user
 from pypdf import PdfWriter
 from werkzeug.wrappers import Response as BaseResponse
 
-from core import audit, clock, db
+from core import audit, clock, db, paging
 from core.authz import BACKOFFICE_AREA, roles_required
+from core.security import safe_next
 from messaging.models import Kind, OutboxMessage, State
 
 bp = Blueprint("messaging", __name__)
@@ -49,23 +50,22 @@ def messages() -> str:
         stmt = stmt.where(OutboxMessage.kind == Kind(f["kind"]))
     if f["q"]:
         stmt = stmt.where(OutboxMessage.recipient.ilike(f"%{f['q']}%"))
-    page = max(request.args.get("seite", 1, type=int) or 1, 1)
-    total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
     failed_first = sa.case((OutboxMessage.state == State.FAILED, 0), else_=1)
-    rows = s.scalars(
-        stmt.order_by(failed_first, OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    ).all()
+    found = paging.paginate(
+        s,
+        stmt.order_by(failed_first, OutboxMessage.created_at.desc(), OutboxMessage.id.desc()),
+        paging.page_number(request.args.get("seite")),
+        PAGE_SIZE,
+    )
     return render_template(
         "messaging/messages.html",
         counts=counts,
         kinds=list(Kind),
         states=list(State),
-        rows=rows,
+        rows=found.items,
         filters=f,
-        page=page,
-        total=total,
+        page=found.number,
+        total=found.total,
         page_size=PAGE_SIZE,
     )
 
@@ -94,7 +94,7 @@ def retry(public_id: str) -> BaseResponse:
         )
         s.commit()
         flash(f"{message.kind.label} an {message.recipient} wird erneut versendet.", "success")
-    return redirect(request.form.get("next") or url_for("messaging.messages"))
+    return redirect(safe_next(request.form.get("next"), url_for("messaging.messages")))
 
 
 @bp.get("/innendienst/postausgang")

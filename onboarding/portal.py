@@ -14,7 +14,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from contracts.models import Contract, Document, DocumentKind
-from core import audit, clock, db, storage
+from core import audit, clock, db, paging, storage
 from onboarding.models import Customer
 from onboarding.services import contracts_of
 
@@ -57,7 +57,6 @@ def documents() -> str:
     contract = request.args.get("vertrag", "")
     size = request.args.get("anzahl", 10, type=int)
     size = size if size in PAGE_SIZES else 10
-    page = max(request.args.get("seite", 1, type=int) or 1, 1)
     stmt = _own_documents()
     if kind in {k.value for k in DocumentKind}:
         stmt = stmt.where(Document.kind == DocumentKind(kind))
@@ -67,10 +66,13 @@ def documents() -> str:
         stmt = stmt.where(Document.read_at.is_(None))
     if contract:
         stmt = stmt.where(Contract.public_id == contract)
-    total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
-    rows = s.scalars(
-        stmt.order_by(Document.created_at.desc(), Document.id.desc()).offset((page - 1) * size).limit(size)
-    ).all()
+    found = paging.paginate(
+        s,
+        stmt.order_by(Document.created_at.desc(), Document.id.desc()),
+        paging.page_number(request.args.get("seite")),
+        size,
+    )
+    rows, total, page = found.items, found.total, found.number
     return render_template(
         "portal/documents.html",
         rows=rows,

@@ -141,9 +141,8 @@ def test_csv_rows_are_checked_previewed_switched_and_not_switched_twice(
     preview = upload(mgr, content)
     assert preview.status_code == 302
     page = mgr.get(preview.location).get_data(as_text=True)
+    assert page.count("Vertrag nicht gefunden oder nicht in Ihrer Agentur") == 2  # unknown and foreign alike
     for message in (
-        "Vertrag unbekannt",
-        "Vertrag einer anderen Agentur",
         "E-Mail-Adresse ungültig",
         "keine deutsche Mobilfunknummer",
         "doppelte Zeile (wie Zeile 2)",
@@ -163,7 +162,8 @@ def test_csv_rows_are_checked_previewed_switched_and_not_switched_twice(
     assert report.startswith("\ufeffZeile;Vertragsnummer")
     assert "BV-4711002;stefan@example.org" in report
     assert ";umgestellt;" in report
-    assert "Vertrag unbekannt" in report
+    assert "Vertrag nicht gefunden oder nicht in Ihrer Agentur" in report
+    assert "einer anderen Agentur" not in page + report
 
     again = upload(mgr, content)  # the same file once more
     page = mgr.get(again.location).get_data(as_text=True)
@@ -207,7 +207,8 @@ def test_selection_switches_contracts_with_contact_data_on_file(outbox_app, best
     )
     page = mgr.get(response.location).get_data(as_text=True)
     assert "1 Vertrag jetzt umstellen" in page
-    assert "E-Mail-Adresse ungültig" in page
+    assert "keine E-Mail-Adresse beim Vertrag hinterlegt" in page
+    assert "E-Mail-Adresse ungültig" not in page
 
 
 def test_an_active_portal_customer_is_not_onboarded_again(outbox_app, bestand, mgr, session):
@@ -315,3 +316,50 @@ def test_bestand_pages_and_keeps_its_filters(outbox_app, bestand, mgr, session, 
     assert "« zurück" in second
     assert "weiter »" not in second
     assert second.count("Vertragsdaten ändern</a>") == 7
+
+
+def test_report_cells_that_a_spreadsheet_would_run_are_escaped(outbox_app, bestand, mgr):
+    content = (
+        "Vertragsnummer;E-Mail;Mobilnummer\n"
+        '=HYPERLINK("http://evil.example");@SUMME(1);+49 151 23456789\n'
+        "-1+1;x@example.org;=1+2\n"
+    ).encode()
+    job_url = upload(mgr, content).location
+    report = mgr.get(f"{job_url}/bericht.csv")
+    assert report.headers["Cache-Control"] == "private, no-store"
+    lines = report.get_data(as_text=True).splitlines()
+    assert lines[1].startswith('2;"\'=HYPERLINK(""http://evil.example"")";\'@SUMME(1);\'+49 151 23456789;')
+    assert lines[2].startswith("3;'-1+1;x@example.org;'=1+2;")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        # old Mac exports end lines with CR only
+        (b"Vertragsnummer;E-Mail;Mobilnummer\rBV-4711001;helga@example.org;0151 23456789\rBV-4711003;a@b.de;0151 1\r", None),
+        (b"BV-4711001;" + b"a" * (200 * 1024) + b";0151 23456789\n", "kein gültiges CSV"),
+        (b"BV-4711001;" + b"a" * 300 + b"@example.org;0151 23456789\n", "Feld zu lang"),
+        (b'BV-4711001;"offen;0151 23456789\n', "Zeile unvollständig"),
+    ],
+)
+def test_odd_csv_files_get_a_german_message_not_a_500(outbox_app, bestand, mgr, content, expected):
+    response = upload(mgr, content)
+    assert response.status_code in (302, 422)
+    page = (mgr.get(response.location) if response.status_code == 302 else response).get_data(as_text=True)
+    if expected is None:
+        assert "BV-4711001" in page
+        assert "BV-4711003" in page  # both lines read: CR alone ends a line
+    else:
+        assert expected in page
+
+
+def test_file_size_and_row_count_are_limited(outbox_app, bestand, mgr):
+    outbox_app.config["BULK_SWITCH_MAX_ROWS"] = 3
+    rows = "".join(f"BV-{n};a{n}@example.org;0151 1234567{n % 10}\n" for n in range(4)).encode()
+    too_many = upload(mgr, rows)
+    assert too_many.status_code == 422
+    assert "Höchstens 3 Zeilen je Datei" in too_many.get_data(as_text=True)
+    outbox_app.config["BULK_SWITCH_MAX_BYTES"] = 1024
+    too_big = upload(mgr, b"BV-1;a@example.org;0151 12345678\n" * 100)
+    assert too_big.status_code == 422
+    assert "Die Datei ist zu groß: höchstens 1 KB" in too_big.get_data(as_text=True)

@@ -51,3 +51,16 @@ def test_healthz_answers_without_login(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_data(as_text=True) == "ok"
+
+
+def test_absurd_page_numbers_land_on_the_last_page(broker_client, manager_client, backoffice_client):
+    huge = "?seite=99999999999999999999"
+    for client, url in (
+        (broker_client, "/angebote/"),
+        (manager_client, "/bestand/"),
+        (manager_client, "/bestand/?status=Post&"),
+        (backoffice_client, "/innendienst/nachrichten"),
+    ):
+        joined = url + (huge[1:] if url.endswith("&") else huge)
+        response = client.get(joined)
+        assert response.status_code == 200, joined

@@ -380,3 +380,84 @@ def test_customers_are_kept_out_of_activation_by_a_wrong_email(outbox_app, polic
     page = activate(client, link, email="jemand@example.org", code=sms_code(twilio_server)).get_data(as_text=True)
     assert "E-Mail-Adresse oder Zugangs-Code ungültig." in page
     assert session.scalar(sa.select(Customer.activated_at)) is None
+
+
+def _active_customer(outbox_app, police, twilio_server):
+    contract, link = police()
+    client = outbox_app.test_client()
+    request_code(client, link)
+    worker.run(outbox_app, once=True)
+    assert activate(client, link, code=sms_code(twilio_server)).location == "/portal/dokumente"
+    return contract, client
+
+
+def test_a_copied_portal_cookie_is_dead_after_logout(outbox_app, police, twilio_server):
+    _, client = _active_customer(outbox_app, police, twilio_server)
+    copied = client.get_cookie("vr_session").value
+    client.post("/portal/abmelden", data={"csrf_token": csrf_token(client, "/portal/dokumente")})
+    thief = outbox_app.test_client()
+    thief.set_cookie("vr_session", copied)
+    assert thief.get("/portal/dokumente").status_code == 302
+
+
+def test_a_password_change_ends_every_other_session_of_the_customer(outbox_app, police, twilio_server):
+    _, client = _active_customer(outbox_app, police, twilio_server)
+    other = outbox_app.test_client()
+    other.post(
+        "/portal/anmelden",
+        data={"csrf_token": csrf_token(other, "/portal/anmelden"), "kennung": "kunde@example.org", "passwort": PASSWORD},
+    )
+    assert other.get("/portal/dokumente").status_code == 200
+    old_cookie = client.get_cookie("vr_session").value
+    changed = client.post(
+        "/portal/passwort-aendern",
+        data={
+            "csrf_token": csrf_token(client, "/portal/passwort-aendern"),
+            "aktuelles_passwort": PASSWORD,
+            "passwort": "Anderes-Passwort-8?",
+            "passwort2": "Anderes-Passwort-8?",
+        },
+    )
+    assert changed.location == "/portal/dokumente"
+    assert client.get("/portal/dokumente").status_code == 200  # this browser goes on with a new session
+    assert other.get("/portal/dokumente").status_code == 302  # the other one is logged out
+    replay = outbox_app.test_client()
+    replay.set_cookie("vr_session", old_cookie)
+    assert replay.get("/portal/dokumente").status_code == 302
+
+
+def test_forgot_password_does_the_same_work_for_known_and_unknown_accounts(
+    outbox_app, police, twilio_server, connection, session
+):
+    contract, _ = _active_customer(outbox_app, police, twilio_server)
+    statements: list[str] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        statements.append(re.sub(r"sa_savepoint_\d+", "sa_savepoint_N", statement))
+
+    shapes = []
+    for who in ("kunde@example.org", "unbekannt@example.org", contract.number, "VR-2026-9999999-0"):
+        client = outbox_app.test_client()
+        token = csrf_token(client, "/portal/passwort-vergessen")
+        before = session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage))
+        statements.clear()
+        sa.event.listen(connection, "before_cursor_execute", remember)
+        client.post("/portal/passwort-vergessen", data={"csrf_token": token, "kennung": who})
+        sa.event.remove(connection, "before_cursor_execute", remember)
+        shapes.append(list(statements))
+        # nothing is looked up or sent in the request: the worker does that
+        assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == before
+    assert shapes[0] == shapes[1] == shapes[2] == shapes[3]
+    assert not any("customers" in s or "contracts" in s for s in shapes[0])
+    worker.run(outbox_app, once=True)
+    resets = session.scalars(
+        sa.select(OutboxMessage.recipient).where(OutboxMessage.idempotency_key.like("password-reset-request:%"))
+    ).all()
+    assert resets == ["kunde@example.org", "kunde@example.org"]  # by e-mail and by Vertragsnummer
+
+
+def test_portal_documents_with_an_absurd_page_number_show_the_last_page(outbox_app, police, twilio_server):
+    _, client = _active_customer(outbox_app, police, twilio_server)
+    page = client.get("/portal/dokumente?seite=99999999999999999999&anzahl=10")
+    assert page.status_code == 200
+    assert "Versicherungsschein" in page.get_data(as_text=True)

@@ -77,7 +77,7 @@ def test_session_cookie_is_httponly_and_samesite(app, broker):
 
 
 def test_logged_in_pages_are_not_cached(broker_client):
-    assert broker_client.get("/vermittler/").headers["Cache-Control"] == "no-store"
+    assert broker_client.get("/vermittler/").headers["Cache-Control"] == "private, no-store"
 
 
 def test_secure_cookie_outside_dev(tmp_path):
@@ -91,3 +91,43 @@ def test_secure_cookie_outside_dev(tmp_path):
         }
     )
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_behind_a_trusted_proxy_the_client_address_and_scheme_are_the_forwarded_ones(tmp_path):
+    """TRUSTED_PROXIES=1: per-address login throttling counts the real client, HSTS follows https."""
+    from core import migrate
+    from core.app import create_app
+    from tests.conftest import TEST_SECRET
+
+    def app_with(proxies: str):
+        app = create_app(
+            environ={
+                "APP_ENV": "testing",
+                "SECRET_KEY": TEST_SECRET,
+                "DATABASE_URL": f"sqlite:///{tmp_path}/proxy-{proxies}.db",
+                "TRUSTED_PROXIES": proxies,
+                "LOGIN_FREE_ATTEMPTS_PER_ADDRESS": "2",
+            }
+        )
+        migrate.upgrade(app.extensions["database"].engine)
+        return app
+
+    def attempts(app, forwarded_for: str) -> int:
+        from tests.helpers import post_form
+
+        client = app.test_client()
+        # over https Flask-WTF also checks that the form came from our own pages
+        headers = {"X-Forwarded-For": forwarded_for, "X-Forwarded-Proto": "https", "Referer": "https://localhost/anmelden"}
+        return post_form(client, "/anmelden", {"email": "x@example.org", "password": "x"}, headers=headers).status_code
+
+    behind = app_with("1")
+    # two clients behind the proxy: each has its own allowance
+    assert [attempts(behind, "203.0.113.1") for _ in range(3)] == [200, 200, 429]
+    assert attempts(behind, "203.0.113.2") == 200
+    assert "Strict-Transport-Security" in behind.test_client().get("/anmelden", headers={"X-Forwarded-Proto": "https"}).headers
+    # without the setting the headers are ignored: everybody is the proxy's one address
+    direct = app_with("0")
+    assert [attempts(direct, f"203.0.113.{n}") for n in range(3)] == [200, 200, 429]
+    assert "Strict-Transport-Security" not in direct.test_client().get("/anmelden", headers={"X-Forwarded-Proto": "https"}).headers
+    for app in (behind, direct):
+        app.extensions["database"].engine.dispose()
