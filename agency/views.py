@@ -90,8 +90,8 @@ def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 if errors:
                     raise services.SwitchError("")
                 message = services.switch_to_portal(s, _user(), contract, values["email"], values["mobile"])
-        except services.SwitchError as error:
-            s.rollback()
+        except (services.SwitchError, MessageError) as error:
+            s.rollback()  # every service error reaches the user in German, next to the form
             if str(error):
                 errors["form"] = str(error)
         else:

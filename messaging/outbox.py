@@ -8,6 +8,7 @@ and checked now, so a bad address or an over-long SMS fails the business call, n
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 from email.utils import make_msgid, parseaddr
 from typing import Any
@@ -28,6 +29,10 @@ GSM7_BASIC = (
 )
 GSM7_EXTENSION = "^{}\\[~]|€"
 SMS_MAX_SEPTETS = 160
+# DIN 5008 Anschriftzone: 6 lines; names wrap at word boundaries to fit the 85 mm window
+ADDRESS_MAX_LINES = 6
+ADDRESS_MAX_CHARS = 60
+ADDRESS_WRAP_CHARS = 40
 
 
 class MessageError(ValueError):
@@ -81,7 +86,12 @@ class PostalAddress:
     extra: str = ""  # e.g. "c/o …" or a company line
 
     def lines(self) -> list[str]:
-        lines = [self.name.strip(), self.extra.strip(), self.street.strip(), f"{self.plz.strip()} {self.city.strip()}"]
+        """The lines of the window: long names (and extra lines) wrap at word boundaries."""
+        wrapped = [
+            *textwrap.wrap(" ".join(self.name.split()), ADDRESS_WRAP_CHARS),
+            *textwrap.wrap(" ".join(self.extra.split()), ADDRESS_WRAP_CHARS),
+        ]
+        lines = [*wrapped, self.street.strip(), f"{self.plz.strip()} {self.city.strip()}"]
         return [line for line in lines if line]
 
     def check(self) -> None:
@@ -89,8 +99,12 @@ class PostalAddress:
             raise MessageError("Für einen Brief fehlen Name, Straße oder Ort der Anschrift.")
         if not re.fullmatch(r"[0-9]{5}", self.plz.strip()):
             raise MessageError(f"Die PLZ der Anschrift ist ungültig: {self.plz!r}")
-        if any(len(line) > 60 for line in self.lines()):
-            raise MessageError("Eine Zeile der Anschrift ist zu lang für das Anschriftfeld.")
+        lines = self.lines()
+        if len(lines) > ADDRESS_MAX_LINES or any(len(line) > ADDRESS_MAX_CHARS for line in lines):
+            raise MessageError(
+                "Die Anschrift passt nicht in das Anschriftfeld eines Briefs "
+                f"(höchstens {ADDRESS_MAX_LINES} Zeilen zu {ADDRESS_MAX_CHARS} Zeichen)."
+            )
 
 
 def external_url(endpoint: str, **values: Any) -> str:

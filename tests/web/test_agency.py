@@ -1,10 +1,12 @@
 """Bestand and switching existing contracts to the customer portal."""
 
+import io
 import re
 import time
 
 import pytest
 import sqlalchemy as sa
+from pypdf import PdfReader
 
 from agency.models import SwitchJob
 from contracts.models import Contract, Delivery
@@ -320,10 +322,10 @@ def test_bestand_pages_and_keeps_its_filters(outbox_app, bestand, mgr, session, 
 
 def test_report_cells_that_a_spreadsheet_would_run_are_escaped(outbox_app, bestand, mgr):
     content = (
-        "Vertragsnummer;E-Mail;Mobilnummer\n"
-        '=HYPERLINK("http://evil.example");@SUMME(1);+49 151 23456789\n'
-        "-1+1;x@example.org;=1+2\n"
-    ).encode()
+        b"Vertragsnummer;E-Mail;Mobilnummer\n"
+        b'=HYPERLINK("http://evil.example");@SUMME(1);+49 151 23456789\n'
+        b"-1+1;x@example.org;=1+2\n"
+    )
     job_url = upload(mgr, content).location
     report = mgr.get(f"{job_url}/bericht.csv")
     assert report.headers["Cache-Control"] == "private, no-store"
@@ -336,7 +338,11 @@ def test_report_cells_that_a_spreadsheet_would_run_are_escaped(outbox_app, besta
     ("content", "expected"),
     [
         # old Mac exports end lines with CR only
-        (b"Vertragsnummer;E-Mail;Mobilnummer\rBV-4711001;helga@example.org;0151 23456789\rBV-4711003;a@b.de;0151 1\r", None),
+        (
+            b"Vertragsnummer;E-Mail;Mobilnummer\rBV-4711001;helga@example.org;0151 23456789\r"
+            b"BV-4711003;a@b.de;0151 1\r",
+            None,
+        ),
         (b"BV-4711001;" + b"a" * (200 * 1024) + b";0151 23456789\n", "kein gültiges CSV"),
         (b"BV-4711001;" + b"a" * 300 + b"@example.org;0151 23456789\n", "Feld zu lang"),
         (b'BV-4711001;"offen;0151 23456789\n', "Zeile unvollständig"),
@@ -363,3 +369,31 @@ def test_file_size_and_row_count_are_limited(outbox_app, bestand, mgr):
     too_big = upload(mgr, b"BV-1;a@example.org;0151 12345678\n" * 100)
     assert too_big.status_code == 422
     assert "Die Datei ist zu groß: höchstens 1 KB" in too_big.get_data(as_text=True)
+
+
+def test_a_customer_name_longer_than_a_letter_line_is_wrapped_not_a_500(outbox_app, bestand, mgr, session):
+    from messaging import worker
+
+    contract = bestand["BV-4711001"]
+    long_name = "Maria-Magdalena Henriette Charlotte Freifrau von und zu Hohenlohe-Langenburg-Schillingsfürst"
+    contract.customer = {**contract.customer, "first_name": "", "last_name": long_name}
+    contract.customer_name = long_name[:250]
+    session.commit()
+    url = f"/vertraege/{contract.public_id}/aendern"
+    response = mgr.post(
+        url,
+        data={
+            "csrf_token": csrf_token(mgr, url),
+            "email": "maria@example.org",
+            "mobile": "0151 23456789",
+            "aktion": "portal",
+        },
+    )
+    assert response.status_code == 302
+    letter = session.scalar(sa.select(OutboxMessage).where(OutboxMessage.kind == Kind.LETTER))
+    assert all(len(line) <= 40 for line in letter.address[:3])
+    assert " ".join(letter.address).startswith("Frau Maria-Magdalena")
+    worker.run(outbox_app, once=True)
+    session.refresh(letter)
+    text = " ".join(PdfReader(io.BytesIO(letter.pdf)).pages[0].extract_text().split())
+    assert "Freifrau von und zu Hohenlohe- Langenburg-Schillingsfürst Lindenallee 3 50667 Köln" in text

@@ -215,11 +215,20 @@ def test_embedded_worker_delivers_in_development_without_a_second_process(tmp_pa
 
 @pytest.mark.parametrize(
     "target",
-    ["//evil.example", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil.example", "javascript:x"],
+    [
+        "//evil.example",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "javascript:x",
+    ],
 )
 def test_retry_follows_only_same_site_paths(outbox_app, s, office, target):
     with outbox_app.app_context():
-        message = outbox.enqueue_email(s, key="m1", to="a@example.org", subject="A", template="hello", context={"name": "A"})
+        message = outbox.enqueue_email(
+            s, key="m1", to="a@example.org", subject="A", template="hello", context={"name": "A"}
+        )
     s.commit()
     url = f"/innendienst/nachrichten/{message.public_id}/erneut"
     token = csrf_token(office, "/innendienst/nachrichten")

@@ -405,7 +405,11 @@ def test_a_password_change_ends_every_other_session_of_the_customer(outbox_app, 
     other = outbox_app.test_client()
     other.post(
         "/portal/anmelden",
-        data={"csrf_token": csrf_token(other, "/portal/anmelden"), "kennung": "kunde@example.org", "passwort": PASSWORD},
+        data={
+            "csrf_token": csrf_token(other, "/portal/anmelden"),
+            "kennung": "kunde@example.org",
+            "passwort": PASSWORD,
+        },
     )
     assert other.get("/portal/dokumente").status_code == 200
     old_cookie = client.get_cookie("vr_session").value

@@ -117,17 +117,27 @@ def test_behind_a_trusted_proxy_the_client_address_and_scheme_are_the_forwarded_
 
         client = app.test_client()
         # over https Flask-WTF also checks that the form came from our own pages
-        headers = {"X-Forwarded-For": forwarded_for, "X-Forwarded-Proto": "https", "Referer": "https://localhost/anmelden"}
+        headers = {
+            "X-Forwarded-For": forwarded_for,
+            "X-Forwarded-Proto": "https",
+            "Referer": "https://localhost/anmelden",
+        }
         return post_form(client, "/anmelden", {"email": "x@example.org", "password": "x"}, headers=headers).status_code
 
     behind = app_with("1")
     # two clients behind the proxy: each has its own allowance
     assert [attempts(behind, "203.0.113.1") for _ in range(3)] == [200, 200, 429]
     assert attempts(behind, "203.0.113.2") == 200
-    assert "Strict-Transport-Security" in behind.test_client().get("/anmelden", headers={"X-Forwarded-Proto": "https"}).headers
+    assert (
+        "Strict-Transport-Security"
+        in behind.test_client().get("/anmelden", headers={"X-Forwarded-Proto": "https"}).headers
+    )
     # without the setting the headers are ignored: everybody is the proxy's one address
     direct = app_with("0")
     assert [attempts(direct, f"203.0.113.{n}") for n in range(3)] == [200, 200, 429]
-    assert "Strict-Transport-Security" not in direct.test_client().get("/anmelden", headers={"X-Forwarded-Proto": "https"}).headers
+    assert (
+        "Strict-Transport-Security"
+        not in direct.test_client().get("/anmelden", headers={"X-Forwarded-Proto": "https"}).headers
+    )
     for app in (behind, direct):
         app.extensions["database"].engine.dispose()
