@@ -68,6 +68,8 @@ class Quote:
     risk: Risk | None = None
     premium: Premium | None = None
     referral_reasons: list[str] = field(default_factory=list)
+    # the answers the price still waits for (id, label): shown in the premium box instead of a price
+    missing: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -107,7 +109,8 @@ def evaluate(
     quote.referral_reasons = referral_reasons(quote.answers())
 
     pricing = [n for n in PRICING_FIELDS[product] if form.relevant(n)]
-    if any(form[n].errors for n in pricing):
+    quote.missing = [(form[n].id, form[n].label.text) for n in pricing if form[n].errors]
+    if quote.missing:
         return quote
     tariff = catalog.current(product, today)
     try:
@@ -115,7 +118,9 @@ def evaluate(
         if quote.risk is not None:
             quote.premium = price(tariff, quote.risk)
     except TariffError as error:
-        form.add_error(TARIFF_FIELDS.get(error.field or "", error.field or "zahlweise"), error.message)
+        name = TARIFF_FIELDS.get(error.field or "", error.field or "zahlweise")
+        form.add_error(name, error.message)
+        quote.missing = [(form[name].id, form[name].label.text)]
     return quote
 
 
@@ -197,7 +202,7 @@ def _kfz_risk(session: so.Session, quote: Quote) -> KfzRisk | None:
         parking=Parking(form.abstellplatz.data),
         deductible_tk=int(form.sb_tk.data) if cover.has_tk else 150,
         deductible_vk=int(form.sb_vk.data) if cover.has_vk else 500,
-        rabattschutz=bool(form.rabattschutz.data),
+        rabattschutz=bool(form.rabattschutz.data) and form.relevant("rabattschutz"),
         frequency=PaymentFrequency(form.zahlweise.data),
     )
 

@@ -18,7 +18,9 @@ from calculator.forms.fields import age_on, parse_german_date
 from calculator.forms.legal import LegalFields
 from calculator.forms.risk import PriorInsuranceFields, RiskProfessionFields
 from calculator.forms.vehicle import VehicleFields
-from calculator.tariffs import KfzCover, Product
+from calculator.tariffs import DriverCircle, KfzCover, Product, SFClass
+
+MIN_LICENCE_AGE = 17  # Klasse B (begleitetes Fahren ab 17)
 
 # Sections in the order of the calculator (SPEC §2), with their fields, per product line.
 SECTIONS: dict[Product, list[tuple[str, str, tuple[str, ...]]]] = {
@@ -82,6 +84,7 @@ SECTIONS: dict[Product, list[tuple[str, str, tuple[str, ...]]]] = {
                 "abstellplatz",
                 "fahrerkreis",
                 "juengster_fahrer",
+                "fuehrerschein",
                 "kfz_deckung",
                 "sf_kh",
                 "sf_vk",
@@ -107,6 +110,7 @@ PRICING_FIELDS: dict[Product, tuple[str, ...]] = {
         "abstellplatz",
         "fahrerkreis",
         "juengster_fahrer",
+        "fuehrerschein",  # optional; an implausible date holds the price like the SF class it checks
         "kfz_deckung",
         "sf_kh",
         "sf_vk",
@@ -146,7 +150,7 @@ class QuoteForm(FlaskForm):
             return self.kfz_deckung.data == KfzCover.KH_VK.value
         if name == "sb_tk":
             return self.kfz_deckung.data in (KfzCover.KH_TK.value, KfzCover.KH_VK.value)
-        if name == "sb_vk":
+        if name in ("sb_vk", "rabattschutz"):  # Rabattschutz needs a Vollkasko (seed 001)
             return self.kfz_deckung.data == KfzCover.KH_VK.value
         return True
 
@@ -213,6 +217,73 @@ class KfzQuoteForm(ApplicantFields, PriorInsuranceFields, VehicleFields, Payment
         registered = parse_german_date(self.erstzulassung.data or "")
         if registered is not None and not (date(1900, 1, 1) <= registered <= self.today):
             self.add_error("erstzulassung", "Die Erstzulassung darf nicht in der Zukunft liegen.")
+        self._check_drivers()
+        self._check_sf_history()
+
+    def _applicant_age(self) -> int | None:
+        born = parse_german_date(self.geburtsdatum.data or "")
+        if born is None or born > self.today or self.geburtsdatum.errors:
+            return None
+        return age_on(born, self.today)
+
+    def _check_drivers(self) -> None:
+        """The youngest driver's age against the applicant's (he drives too) and the licence date."""
+        age = self._applicant_age()
+        youngest = self.juengster_fahrer.data
+        if age is not None and youngest is not None and not self.juengster_fahrer.errors:
+            if self.fahrerkreis.data == DriverCircle.VN.value and youngest != age:
+                self.add_error(
+                    "juengster_fahrer",
+                    f"Bei „nur Versicherungsnehmer“ ist der jüngste Fahrer der Antragsteller selbst ({age} Jahre).",
+                )
+            elif youngest > age:
+                self.add_error(
+                    "juengster_fahrer",
+                    f"Der jüngste Fahrer kann nicht älter sein als der Antragsteller ({age} Jahre).",
+                )
+        licence = parse_german_date(self.fuehrerschein.data or "")
+        if licence is not None and not self.fuehrerschein.errors:
+            born = parse_german_date(self.geburtsdatum.data or "")
+            if licence > self.today:
+                self.add_error("fuehrerschein", "Das Datum des Führerscheins liegt in der Zukunft.")
+            elif born is not None and age_on(born, licence) < MIN_LICENCE_AGE:
+                self.add_error(
+                    "fuehrerschein",
+                    f"Den Führerschein Klasse B gibt es frühestens mit {MIN_LICENCE_AGE} Jahren. Bitte prüfen Sie "
+                    "das Datum.",
+                )
+
+    def _check_sf_history(self) -> None:
+        """An SF class stands for claim-free years of an earlier contract: above 0 it needs a prior
+        insurance, and it cannot count more years than the applicant has held a licence."""
+        licence = parse_german_date(self.fuehrerschein.data or "")
+        age = self._applicant_age()
+        if licence is not None and licence <= self.today and not self.fuehrerschein.errors:
+            max_years, since = age_on(licence, self.today), "seit dem Führerschein"
+        elif age is not None:
+            max_years, since = max(age - MIN_LICENCE_AGE, 0), f"seit dem {MIN_LICENCE_AGE}. Geburtstag"
+        else:
+            max_years, since = None, ""
+        for name, label in (("sf_kh", "Haftpflicht"), ("sf_vk", "Vollkasko")):
+            if not self.relevant(name) or not self[name].data or self[name].errors:
+                continue
+            try:
+                sf = SFClass.parse(self[name].data)
+            except ValueError:
+                continue
+            earned = sf.years > 0 or sf.key in ("M", "S")
+            if earned and self.vorversicherung.data == "keine":
+                self.add_error(
+                    name,
+                    f"Die SF-Klasse {sf.label} ({label}) setzt eine Vorversicherung voraus. Ohne Vorversicherung "
+                    "gilt SF 0 oder SF ½; sonst geben Sie bitte die Vorversicherung an.",
+                )
+            elif max_years is not None and sf.years > max_years:
+                self.add_error(
+                    name,
+                    f"Die SF-Klasse {sf.label} ({label}) steht für {sf.years} schadenfreie Jahre, {since} sind es "
+                    f"höchstens {max_years}.",
+                )
 
 
 FORMS: dict[Product, type[QuoteForm]] = {Product.RS: RsQuoteForm, Product.KFZ: KfzQuoteForm}

@@ -98,6 +98,13 @@ class VehicleFields:
         ],
         render_kw={"inputmode": "numeric"},
     )
+    fuehrerschein = StringField(
+        "Führerschein Klasse B seit",
+        description="TT.MM.JJJJ (optional; prüft die SF-Klasse)",
+        filters=[strip],
+        validators=[Optional(), german_date()],
+        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+    )
     kfz_deckung = RadioField(
         "Versicherungsumfang",
         choices=options([(c.value, c.label) for c in KfzCover]),

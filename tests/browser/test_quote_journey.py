@@ -39,10 +39,27 @@ def test_quote_a_golf_by_hsn_tsn_to_pdf_and_save(broker_page: Page):
     expect(page.get_by_label("Ort", exact=True)).to_have_value(re.compile(r"\d+"))  # Berlin, the only place
     page.get_by_label("Alter des jüngsten Fahrers").fill("40")
     page.get_by_label("Jährliche Fahrleistung (km)").fill("12000")
+    # SF 12 stands for twelve claim-free years: without a prior insurance it is refused
     page.get_by_label("SF-Klasse Haftpflicht").select_option(label="SF 12")
-    page.get_by_label("SF-Klasse Vollkasko").select_option(label="SF 10")
+    expect(page.locator("#sf_kh-error")).to_contain_text("setzt eine Vorversicherung voraus")
     premium = page.locator("#premium")
+    expect(premium.get_by_role("link", name="SF-Klasse Haftpflicht")).to_be_visible()  # what the price waits for
+    page.get_by_label("Es besteht oder bestand eine Vorversicherung.").check()
+    page.get_by_label("Vorversicherer", exact=True).fill("HUK-COBURG")
+    page.get_by_label("Gekündigt durch").select_option(label="Versicherungsnehmer")
+    page.get_by_label("Schäden in den letzten 5 Jahren").fill("0")
+    page.get_by_label("SF-Klasse Haftpflicht").select_option(label="SF 12")
+    expect(page.locator("#sf_kh-error")).to_have_text("")
+    page.get_by_label("SF-Klasse Vollkasko").select_option(label="SF 10")
     expect(premium).to_contain_text("jährlich:")
+    # Teilkasko and back: the Vollkasko answers come back as typed, with a price
+    page.get_by_label("Haftpflicht + Teilkasko", exact=True).check()
+    expect(page.get_by_label("SF-Klasse Vollkasko")).to_be_hidden()
+    expect(premium).to_contain_text("jährlich:")
+    page.get_by_label("Haftpflicht + Vollkasko (inkl. TK)", exact=True).check()
+    expect(page.get_by_label("SF-Klasse Vollkasko")).to_be_visible()
+    expect(page.get_by_label("SF-Klasse Vollkasko")).to_have_value("10")
+    expect(premium).to_contain_text("Vollkasko")
     yearly = premium.locator(".premium__total strong").inner_text()
 
     page.get_by_label("Zahlweise", exact=True).select_option(label="monatlich")

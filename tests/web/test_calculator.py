@@ -59,7 +59,9 @@ def test_quote_page_has_the_accessible_names_scripts_look_for(broker_client):
 
 
 def test_live_premium_fragment_prices_as_soon_as_the_risk_is_complete(broker_client):
-    answers = {k: KFZ_ANSWERS[k] for k in PRICING_FIELDS[Product.KFZ] if k in KFZ_ANSWERS}
+    # the price's answers, and the prior insurance the SF classes stand on
+    prior = ("vorversicherung", "vv_versicherer", "vv_gekuendigt_durch", "vv_schaeden")
+    answers = {k: KFZ_ANSWERS[k] for k in (*PRICING_FIELDS[Product.KFZ], *prior) if k in KFZ_ANSWERS}
     response = _post(broker_client, "/rechner/kfz/live", {**answers, "_changed": "tsn"}, headers=HX)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -229,3 +231,62 @@ def test_calculator_is_refused_to_the_back_office(backoffice_client):
 
 def test_unknown_product_is_404(broker_client):
     assert broker_client.get("/rechner/leben/").status_code == 404
+
+
+def _live(client, answers, changed):
+    return _post(client, "/rechner/kfz/live", {**answers, "_changed": changed}, headers=HX).get_data(as_text=True)
+
+
+def test_switching_the_cover_back_and_forth_keeps_what_the_broker_typed(broker_client):
+    vk = {**KFZ_ANSWERS, "sf_vk": "10", "sb_vk": "1000", "rabattschutz": "y"}
+    to_tk = _live(broker_client, {**vk, "kfz_deckung": "kh_tk"}, "kfz_deckung")
+    # the VK answers are still in the form (hidden), and the price no longer has a Rabattschutz
+    assert re.search(
+        r'<div hidden>\s*<div class="field[^"]*">\s*<div class="field__head"><label[^>]*for="sf_vk"', to_tk
+    )
+    assert '<option selected value="10">SF 10</option>' in to_tk
+    assert '<option selected value="1000">1.000 €</option>' in to_tk
+    assert "Rabattschutz" not in to_tk.split('id="premium"')[1].split("</section>")[0]
+    assert "monatlich:" in to_tk  # priced: the ticked Rabattschutz does not apply to Teilkasko
+    back = _live(broker_client, {**vk, "kfz_deckung": "kh_vk"}, "kfz_deckung")
+    assert '<option selected value="10">SF 10</option>' in back
+    assert "monatlich:" in back
+    assert "Rabattschutz" in back.split('id="premium"')[1].split("</section>")[0]
+
+
+def test_without_a_price_the_premium_box_names_the_missing_answers(broker_client):
+    html = _live(broker_client, {**KFZ_ANSWERS, "sf_vk": ""}, "sf_vk")
+    box = html.split('id="premium"')[1].split("</section>")[0]
+    assert "monatlich:" not in box
+    assert '<a href="#sf_vk">SF-Klasse Vollkasko</a>' in box
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"vorversicherung": "keine", "sf_kh": "10"}, "sf_kh", "setzt eine Vorversicherung voraus"),
+        ({"vorversicherung": "keine", "sf_kh": "0", "sf_vk": "M"}, "sf_vk", "setzt eine Vorversicherung voraus"),
+        ({"fuehrerschein": "01.06.2022", "sf_kh": "12"}, "sf_kh", "seit dem Führerschein sind es höchstens 4"),
+        ({"geburtsdatum": "01.01.2000", "sf_kh": "12"}, "sf_kh", "seit dem 17. Geburtstag sind es höchstens 9"),
+        ({"juengster_fahrer": "60"}, "juengster_fahrer", "nicht älter sein als der Antragsteller (54 Jahre)"),
+        ({"fahrerkreis": "vn", "juengster_fahrer": "40"}, "juengster_fahrer", "der Antragsteller selbst (54 Jahre)"),
+        ({"fuehrerschein": "01.01.1980"}, "fuehrerschein", "frühestens mit 17 Jahren"),
+        ({"fuehrerschein": "01.01.2090"}, "fuehrerschein", "liegt in der Zukunft"),
+    ],
+)
+def test_kfz_plausibility_across_answers(broker_client, changes, field, message, monkeypatch):
+    import datetime as dt
+
+    from calculator import views
+
+    monkeypatch.setattr(views, "_today", lambda: dt.date(2026, 11, 25))
+    html = _live(broker_client, {**KFZ_ANSWERS, **changes}, field)
+    slot = re.search(rf'<p class="field__error" id="{field}-error"[^>]*>([^<]*)</p>', html)
+    assert slot, html
+    assert message in slot.group(1)
+    assert "monatlich:" not in html.split('id="premium"')[1].split("</section>")[0]
+
+
+def test_plausible_answers_are_priced(broker_client):
+    html = _live(broker_client, {**KFZ_ANSWERS, "fuehrerschein": "01.06.1990", "vorversicherung": "ja"}, "sf_kh")
+    assert "monatlich:" in html
