@@ -315,14 +315,37 @@ def store_offer(
 
 
 def name_offer(session: so.Session, offer: Offer, name: str) -> Offer:
-    """ "Speichern unter": give the offer a name (it leaves the drafts)."""
+    """ "Speichern unter": a draft gets the name (it leaves the drafts); a saved offer under another
+    name is saved as a copy beside it (same answers, risk, tariff version and price), the original
+    stays as it was. Returns the offer now carrying the name."""
     name = " ".join(name.split())
     if not name:
         raise OfferError("Bitte geben Sie einen Namen für das Angebot ein.")
     if len(name) > 120:
         raise OfferError("Der Name darf höchstens 120 Zeichen lang sein.")
+    now = clock.now()
+    if offer.name is not None and offer.name != name:
+        copy = Offer(
+            agency_id=offer.agency_id,
+            owner_id=offer.owner_id,
+            product=offer.product,
+            name=name,
+            applicant_name=offer.applicant_name,
+            form_data=dict(offer.form_data),
+            risk=dict(offer.risk),
+            tariff_version=offer.tariff_version,
+            frequency=offer.frequency,
+            total=offer.total,
+            annual_total=offer.annual_total,
+            premium=dict(offer.premium),
+            referral_reasons=list(offer.referral_reasons),
+            saved_at=now,
+        )
+        session.add(copy)
+        session.flush()
+        return copy
     offer.name = name
-    offer.saved_at = clock.now()
+    offer.saved_at = now
     session.flush()
     return offer
 

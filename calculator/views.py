@@ -22,13 +22,12 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
-from calculator import quotes, reference
-from calculator.forms import SECTIONS, QuoteForm
-from calculator.forms.fields import choice_labels, options
+from calculator import presentation, quotes, reference
+from calculator.forms import SECTIONS
 from calculator.forms.risk import RISK_PROFESSION_QUESTION, RISK_PROFESSIONS
 from calculator.models import Offer
 from calculator.quotes import OfferError, Quote
-from calculator.tariffs import Premium, Product, TariffCatalog
+from calculator.tariffs import Product, TariffCatalog
 from core import audit, clock, db, paging
 from core.authz import BROKER_AREA, get_visible_or_404, roles_required, scoped
 from core.formatting import TIMEZONE
@@ -215,41 +214,7 @@ def _load_offer(public_id: str) -> Offer:
 
 
 def _offer_view(offer: Offer) -> dict[str, Any]:
-    """Everything the offer page and the offer PDF show."""
-    premium: Premium = quotes.reprice(_catalog(), offer)
-    product = Product(offer.product)
-    form = quotes.new_form(product, quotes.offer_formdata(offer), today=_today())
-    places = reference.places_for(db.session(), form.plz.data or "") if form.plz.data else []
-    form.ort.choices = options((str(p.id), p.place) for p in places)
-    vehicle = reference.find_vehicle(db.session(), form.hsn.data, form.tsn.data) if product is Product.KFZ else None
-    return {
-        "offer": offer,
-        "premium": premium,
-        "form": form,
-        "product": product,
-        "vehicle": vehicle,
-        "summary": _summary(form, product),
-        "tariff": _catalog().get(offer.tariff_version),
-    }
-
-
-def _display(field: Any) -> str:
-    if field.type in ("SelectField", "RadioField"):
-        return choice_labels(field).get(str(field.data), field.data or "")
-    if field.type == "CheckboxesField":
-        labels = choice_labels(field)
-        return ", ".join(labels.get(v, v) for v in field.data or [])
-    if field.type == "BooleanField":
-        return "ja" if field.data else "nein"
-    return "" if field.data is None else str(field.data)
-
-
-def _summary(form: QuoteForm, product: Product) -> list[dict[str, Any]]:
-    sections = []
-    for key, title, names in SECTIONS[product]:
-        rows = [(form[n].label.text, _display(form[n])) for n in names if form.relevant(n) and _display(form[n])]
-        sections.append({"key": key, "title": title, "rows": rows})
-    return sections
+    return presentation.offer_details(db.session(), _catalog(), offer, _today())
 
 
 @bp.get("/angebote/<public_id>")
@@ -275,18 +240,27 @@ def save_offer(public_id: str) -> BaseResponse | tuple[str, int]:
     offer = _load_offer(public_id)
     s = db.session()
     try:
-        quotes.name_offer(s, offer, request.form.get("name", ""))
+        saved = quotes.name_offer(s, offer, request.form.get("name", ""))
     except OfferError as error:
         view = _offer_view(offer)
         return render_template(
             "calculator/offer.html", name_error=str(error), name_value=request.form.get("name", ""), **view
         ), 422
+    copied = saved is not offer
     audit.record(
-        s, "offer_saved", actor=_user(), object_type="offer", object_id=offer.public_id, details={"name": offer.name}
+        s,
+        "offer_saved",
+        actor=_user(),
+        object_type="offer",
+        object_id=saved.public_id,
+        details={"name": saved.name, **({"copy_of": offer.public_id} if copied else {})},
     )
     s.commit()
-    flash(f"Angebot „{offer.name}“ gespeichert.", "success")
-    return redirect(url_for("calculator.offer", public_id=offer.public_id))
+    if copied:
+        flash(f"Kopie „{saved.name}“ gespeichert; das Angebot „{offer.name}“ bleibt unverändert.", "success")
+    else:
+        flash(f"Angebot „{saved.name}“ gespeichert.", "success")
+    return redirect(url_for("calculator.offer", public_id=saved.public_id))
 
 
 @bp.get("/angebote/<public_id>/pdf")

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
+from calculator import presentation
 from calculator.models import Offer
 from contracts.forms import MANDATE_TEXT, PORTAL_HINT, ApplicationForm
 from contracts.models import Application, ApplicationState, Contract, Delivery, Document
@@ -16,7 +17,7 @@ from core import audit, clock, db, storage
 from core.audit import AuditEntry
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, get_visible_or_404, roles_required, scoped
 from core.formatting import TIMEZONE
-from core.users import User
+from core.users import Role, User
 from messaging.outbox import MessageError
 
 bp = Blueprint("contracts", __name__)
@@ -92,8 +93,15 @@ def applications() -> str:
 @bp.get("/antraege/<public_id>")
 @roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
 def application(public_id: str) -> str:
-    app_ = get_visible_or_404(db.session(), Application, _user(), public_id=public_id)
-    return render_template("contracts/application.html", application=app_)
+    """The Antrag with everything of its offer: applicant, risk answers, vehicle, premium and the
+    reasons for the Risikoprüfung; the back office decides on this page."""
+    s = db.session()
+    app_ = get_visible_or_404(s, Application, _user(), public_id=public_id)
+    catalog = current_app.extensions["tariffs"]
+    details = presentation.offer_details(s, catalog, app_.offer, clock.now().astimezone(TIMEZONE).date())
+    return render_template(
+        "contracts/application.html", application=app_, can_decide=_user().role is Role.BACKOFFICE, **details
+    )
 
 
 @bp.get("/vertraege/")

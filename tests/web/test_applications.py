@@ -277,3 +277,44 @@ def test_concurrent_submits_over_http_create_exactly_one_application(cli_app, tm
             assert s.scalar(sa.select(sa.func.count()).select_from(OnboardingStart)) == 1
     finally:
         server.shutdown()
+
+
+def test_the_underwriter_sees_everything_she_needs_on_the_antrag_page_and_decides_there(
+    broker_client, backoffice_client, session
+):
+    answers = {
+        **KFZ_ANSWERS,
+        "vv_gekuendigt_durch": "versicherer",  # a referral reason
+        "vv_versicherer": "Beispiel-Versicherung AG",
+        "vv_schaeden": "3",
+    }
+    offer_id = quote(broker_client, answers)
+    response = apply(broker_client, offer_id, PORTAL)
+    application = session.scalar(sa.select(Application))
+    assert application.state is ApplicationState.REFERRED
+    page = backoffice_client.get(f"/antraege/{application.public_id}").get_data(as_text=True)
+    for expected in (
+        "Jürgen",  # applicant
+        "Müller-Lüdenscheidt",
+        "29.02.1972",
+        "Hauptstraße 1",
+        "Kfz",  # product
+        "VOLKSWAGEN-VW GOLF",  # vehicle
+        "Beispiel-Versicherung AG",  # referral answers
+        "Vorversicherer",
+        "Gesamtbeitrag monatlich",  # premium
+        "Annehmen und policieren",  # she decides here
+        "Ablehnungsgrund",
+    ):
+        assert expected in page, expected
+    assert "DE89 •••• •••• •••• 3000" in page  # the account, not the whole IBAN
+    # the broker sees the same page without the decision
+    broker_page = broker_client.get(response.location).get_data(as_text=True)
+    assert "VOLKSWAGEN-VW GOLF" in broker_page
+    assert "Annehmen und policieren" not in broker_page
+    token = csrf_token(backoffice_client, f"/antraege/{application.public_id}")
+    backoffice_client.post(
+        "/innendienst/risikopruefung/annehmen", data={"csrf_token": token, "antrag": [application.public_id]}
+    )
+    session.expire_all()
+    assert session.scalar(sa.select(Application.state)) is ApplicationState.POLICED

@@ -162,3 +162,32 @@ def test_rs_offer_pdf_shows_the_membership_line(broker_client):
     assert "Mitgliedsbeitrag Kraftfahrer-Schutz e.V. (ohne Versicherungsteuer) 24,00 €" in text
     assert "Änne" in text
     assert "Schröder" in text
+
+
+def test_save_under_another_name_keeps_the_original_and_saves_a_copy(broker_client, session):
+    public_id = _quote(broker_client)
+    _save(broker_client, public_id, "Müller Golf")
+    response = _save(broker_client, public_id, "Müller Golf – Variante")
+    copy_id = response.location.rsplit("/", 1)[1]
+    assert copy_id != public_id
+    page = broker_client.get(response.location).get_data(as_text=True)
+    assert "Kopie „Müller Golf – Variante“ gespeichert" in page
+    original = session.scalar(sa.select(Offer).where(Offer.public_id == public_id))
+    copy = session.scalar(sa.select(Offer).where(Offer.public_id == copy_id))
+    assert original.name == "Müller Golf"
+    assert copy.name == "Müller Golf – Variante"
+    assert (copy.total, copy.tariff_version, copy.risk) == (original.total, original.tariff_version, original.risk)
+    listing = broker_client.get("/angebote/").get_data(as_text=True)
+    assert "Müller Golf</a>" in listing
+    assert "Müller Golf – Variante</a>" in listing
+    # the same name again changes nothing and makes no further copy
+    _save(broker_client, public_id, "Müller Golf")
+    assert session.scalar(sa.select(sa.func.count()).select_from(Offer)) == 2
+
+
+def test_an_emptied_name_field_stays_empty_with_its_message(broker_client):
+    public_id = _quote(broker_client)
+    _save(broker_client, public_id, "Müller Golf")
+    page = _save(broker_client, public_id, "").get_data(as_text=True)
+    assert re.search(r'id="offer-name"[^>]*value=""', page)
+    assert "Bitte geben Sie einen Namen für das Angebot ein." in page

@@ -1,0 +1,54 @@
+"""What an offer looks like to a reader: its answers section by section with their German labels,
+the vehicle, the premium from its pinned tariff version. Used by the offer page and PDF, and by the
+back office's Antrag page in Risikoprüfung."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy.orm as so
+
+from calculator import quotes, reference
+from calculator.forms import SECTIONS, QuoteForm
+from calculator.forms.fields import choice_labels, options
+from calculator.models import Offer
+from calculator.tariffs import Premium, Product, TariffCatalog
+
+
+def display(field: Any) -> str:
+    if field.type in ("SelectField", "RadioField"):
+        return choice_labels(field).get(str(field.data), field.data or "")
+    if field.type == "CheckboxesField":
+        labels = choice_labels(field)
+        return ", ".join(labels.get(v, v) for v in field.data or [])
+    if field.type == "BooleanField":
+        return "ja" if field.data else "nein"
+    return "" if field.data is None else str(field.data)
+
+
+def summary(form: QuoteForm, product: Product) -> list[dict[str, Any]]:
+    sections = []
+    for key, title, names in SECTIONS[product]:
+        rows = [(form[n].label.text, display(form[n])) for n in names if form.relevant(n) and display(form[n])]
+        sections.append({"key": key, "title": title, "rows": rows})
+    return sections
+
+
+def offer_details(session: so.Session, catalog: TariffCatalog, offer: Offer, today: date) -> dict[str, Any]:
+    """Everything the offer page, the offer PDF and the Antrag page show of an offer."""
+    premium: Premium = quotes.reprice(catalog, offer)
+    product = Product(offer.product)
+    form = quotes.new_form(product, quotes.offer_formdata(offer), today=today)
+    places = reference.places_for(session, form.plz.data or "") if form.plz.data else []
+    form.ort.choices = options((str(p.id), p.place) for p in places)
+    vehicle = reference.find_vehicle(session, form.hsn.data, form.tsn.data) if product is Product.KFZ else None
+    return {
+        "offer": offer,
+        "premium": premium,
+        "form": form,
+        "product": product,
+        "vehicle": vehicle,
+        "summary": summary(form, product),
+        "tariff": catalog.get(offer.tariff_version),
+    }
