@@ -24,6 +24,7 @@ ACTION_LABELS: dict[str, str] = {
     "offer_saved": "Angebot gespeichert",
     "message_retried": "Nachricht erneut gesendet",
     "letter_posted": "Brief zur Post gegeben",
+    "letter_unposted": "Brief zurück in den Postausgang",
     "application_submitted": "Antrag online gestellt",
     "application_referred": "Antrag in Risikoprüfung",
     "application_accepted": "Antrag angenommen",

@@ -10,9 +10,11 @@ from core.authz import BACKOFFICE_AREA
 
 
 def init_app(app: Flask) -> None:
-    from messaging import cli, views
+    from messaging import cli, outbox, views
+    from messaging.worker import register_task
 
     app.register_blueprint(views.bp)
+    register_task(app, outbox.purge_letters)
     app.cli.add_command(cli.outbox_cli)
     navigation.register(app, "Nachrichten", "messaging.messages", BACKOFFICE_AREA, order=50)
     navigation.register(app, "Postausgang", "messaging.postausgang", BACKOFFICE_AREA, order=40)

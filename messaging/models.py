@@ -84,6 +84,10 @@ class OutboxMessage(Base):
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     sent_at: so.Mapped[datetime | None]
     posted_by: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    # letters: when the back office downloaded it for printing; until when a sensitive letter's PDF
+    # is kept after posting (its access code's expiry: until then it can be undone and reprinted)
+    printed_at: so.Mapped[datetime | None]
+    retain_until: so.Mapped[datetime | None]
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.kind.value} {self.idempotency_key} {self.state.value}>"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.utils import make_msgid, parseaddr
 from typing import Any
 
@@ -20,7 +21,8 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 from sqlalchemy.exc import IntegrityError
 
-from messaging.models import Kind, OutboxMessage
+from core import clock
+from messaging.models import Kind, OutboxMessage, State
 
 # GSM 03.38: the default alphabet (1 septet each) and its extension table (2 septets each)
 GSM7_BASIC = (
@@ -29,6 +31,8 @@ GSM7_BASIC = (
 )
 GSM7_EXTENSION = "^{}\\[~]|€"
 SMS_MAX_SEPTETS = 160
+REDACTED_LETTER = "(Brief nach Ablauf oder Verwendung des Zugangs-Codes gelöscht)"
+LETTER_RETENTION_DEFAULT = timedelta(days=30)  # sensitive letters without their own retention
 # DIN 5008 Anschriftzone: 6 lines; names wrap at word boundaries to fit the 85 mm window
 ADDRESS_MAX_LINES = 6
 ADDRESS_MAX_CHARS = 60
@@ -222,9 +226,11 @@ def enqueue_letter(
     agency_id: int | None = None,
     attachments: list[str] | None = None,
     sensitive: bool = False,
+    retain_until: datetime | None = None,
 ) -> OutboxMessage:
     """Letter from templates/letters/<template>.html; the worker renders its PDF (with the attached
-    stored documents behind it) for the Postausgang."""
+    stored documents behind it) for the Postausgang. A sensitive letter's PDF is kept after posting
+    until retain_until (e.g. its code's expiry) or until redact_letter, so posting can be undone."""
     address.check()
     html = render_template(f"letters/{template}.html", **_context(context))
     message = _message(
@@ -240,4 +246,42 @@ def enqueue_letter(
         address=address.lines(),
         attachments=list(attachments or []),
     )
+    message.retain_until = retain_until
     return _add(session, message)
+
+
+def redact_letter(session: so.Session, key: str) -> None:
+    """The letter of this event is no longer needed (its code was used or replaced): drop its PDF
+    and content, unless it still waits in the Postausgang to be printed."""
+    session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.idempotency_key == key,
+            OutboxMessage.kind == Kind.LETTER,
+            OutboxMessage.state == State.POSTED,
+        )
+        .values(pdf=None, body_html=REDACTED_LETTER)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def purge_letters(session: so.Session, now: datetime | None = None) -> int:
+    """Worker task: posted sensitive letters whose retention ended lose their PDF and content."""
+    now = now or clock.now()
+    result = session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.kind == Kind.LETTER,
+            OutboxMessage.sensitive.is_(True),
+            OutboxMessage.state == State.POSTED,
+            OutboxMessage.pdf.is_not(None),
+            sa.or_(
+                OutboxMessage.retain_until < now,
+                sa.and_(OutboxMessage.retain_until.is_(None), OutboxMessage.sent_at < now - LETTER_RETENTION_DEFAULT),
+            ),
+        )
+        .values(pdf=None, body_html=REDACTED_LETTER)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -111,68 +111,76 @@ def postausgang() -> str:
             OutboxMessage.kind == Kind.LETTER, OutboxMessage.state.in_([State.PENDING, State.SENDING])
         )
     )
-    posted = s.scalars(
-        sa.select(OutboxMessage)
+    posted = s.execute(
+        sa.select(OutboxMessage, OutboxMessage.pdf.is_not(None).label("kept"))
         .where(OutboxMessage.kind == Kind.LETTER, OutboxMessage.state == State.POSTED)
-        .order_by(OutboxMessage.sent_at.desc())
+        .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
         .limit(20)
     ).all()
     return render_template("messaging/postausgang.html", ready=ready, waiting=waiting, posted=posted)
 
 
-def _selected_letters(s: so.Session) -> list[OutboxMessage]:
+def _selected_letters(s: so.Session, *, with_pdf: bool = True) -> list[OutboxMessage]:
     ids = request.form.getlist("brief")
     if not ids:
         return []
-    return list(
-        s.scalars(
-            sa.select(OutboxMessage)
-            .options(so.undefer(OutboxMessage.pdf))
-            .where(
-                OutboxMessage.public_id.in_(ids), OutboxMessage.kind == Kind.LETTER, OutboxMessage.state == State.READY
-            )
-            .order_by(OutboxMessage.created_at, OutboxMessage.id)
-        )
+    stmt = sa.select(OutboxMessage).where(
+        OutboxMessage.public_id.in_(ids), OutboxMessage.kind == Kind.LETTER, OutboxMessage.state == State.READY
     )
+    if with_pdf:
+        stmt = stmt.options(so.undefer(OutboxMessage.pdf))
+    return list(s.scalars(stmt.order_by(OutboxMessage.created_at, OutboxMessage.id)))
+
+
+def _letters_word(n: int) -> str:
+    return "1 Brief" if n == 1 else f"{n} Briefe"
 
 
 @bp.post("/innendienst/postausgang/drucken")
 @roles_required(*BACKOFFICE_AREA)
 def print_batch() -> BaseResponse:
-    """The selected letters as one PDF for printing."""
-    letters = _selected_letters(db.session())
+    """The selected letters as one PDF for printing (each is marked as printed)."""
+    s = db.session()
+    letters = _selected_letters(s)
     if not letters:
         flash("Bitte wählen Sie mindestens einen Brief aus.", "error")
         return redirect(url_for("messaging.postausgang"))
     writer = PdfWriter()
+    now = clock.now()
     for letter in letters:
         assert letter.pdf is not None
         writer.append(io.BytesIO(letter.pdf))
+        letter.printed_at = now
+    s.commit()
     out = io.BytesIO()
     writer.write(out)
     response = Response(out.getvalue(), mimetype="application/pdf")
-    stamp = clock.now().strftime("%Y%m%d-%H%M")
+    stamp = now.strftime("%Y%m%d-%H%M")
     response.headers["Content-Disposition"] = f'attachment; filename="Postausgang-{stamp}.pdf"'
     return response
 
 
 @bp.post("/innendienst/postausgang/versendet")
 @roles_required(*BACKOFFICE_AREA)
-def mark_posted() -> BaseResponse:
-    """Mark the selected letters as printed and handed to the post."""
+def mark_posted() -> BaseResponse | str:
+    """Mark the selected letters as handed to the post: first a confirmation that names the count
+    (and the letters not yet printed), then, confirmed, the change."""
     s = db.session()
-    letters = _selected_letters(s)
+    letters = _selected_letters(s, with_pdf=False)
     if not letters:
         flash("Bitte wählen Sie mindestens einen Brief aus.", "error")
         return redirect(url_for("messaging.postausgang"))
+    if request.form.get("bestaetigt") != "1":
+        unprinted = [letter for letter in letters if letter.printed_at is None]
+        return render_template(
+            "messaging/postausgang_confirm.html", letters=letters, unprinted=unprinted, count=_letters_word
+        )
     user = current_user._get_current_object()
     now = clock.now()
     for letter in letters:
         letter.state = State.POSTED
         letter.sent_at = now
         letter.posted_by = user.email
-        if letter.sensitive:
-            letter.pdf = None  # printed and posted: the access code need not stay in our database
         audit.record(
             s,
             "letter_posted",
@@ -182,7 +190,39 @@ def mark_posted() -> BaseResponse:
             agency_id=letter.agency_id,
         )
     s.commit()
-    flash(f"{len(letters)} Brief(e) als zur Post gegeben markiert.", "success")
+    flash(f"{_letters_word(len(letters))} als zur Post gegeben markiert.", "success")
+    return redirect(url_for("messaging.postausgang"))
+
+
+@bp.post("/innendienst/postausgang/<public_id>/zurueck")
+@roles_required(*BACKOFFICE_AREA)
+def unpost(public_id: str) -> BaseResponse:
+    """Undo "zur Post gegeben": the letter goes back into the Postausgang (while its PDF is kept)."""
+    s = db.session()
+    letter = s.scalar(
+        sa.select(OutboxMessage).where(
+            OutboxMessage.public_id == public_id,
+            OutboxMessage.kind == Kind.LETTER,
+            OutboxMessage.state == State.POSTED,
+            OutboxMessage.pdf.is_not(None),
+        )
+    )
+    if letter is None:
+        flash(
+            "Dieser Brief kann nicht mehr zurückgeholt werden (nicht zur Post gegeben oder bereits gelöscht).", "error"
+        )
+        return redirect(url_for("messaging.postausgang"))
+    letter.state, letter.sent_at, letter.posted_by = State.READY, None, None
+    audit.record(
+        s,
+        "letter_unposted",
+        actor=current_user._get_current_object(),
+        object_type="message",
+        object_id=letter.public_id,
+        agency_id=letter.agency_id,
+    )
+    s.commit()
+    flash(f"Der Brief an {letter.recipient} ist zurück im Postausgang.", "success")
     return redirect(url_for("messaging.postausgang"))
 
 

@@ -89,12 +89,15 @@ def invite(
 ) -> AccessLink:
     """A new access link for the customer (earlier open links die) and the e-mail carrying it."""
     now = clock.now()
-    session.execute(
+    revoked = session.scalars(
         sa.update(AccessLink)
         .where(AccessLink.customer_id == customer.id, AccessLink.used_at.is_(None), AccessLink.revoked_at.is_(None))
         .values(revoked_at=now)
+        .returning(AccessLink.public_id)
         .execution_options(synchronize_session=False)
-    )
+    ).all()
+    for public_id in revoked:  # their code letters are worthless now
+        outbox.redact_letter(session, f"access-code-letter:{public_id}")
     token = tokens.new_link_token()
     link = AccessLink(
         token_hash=tokens.token_hash(token),
@@ -140,18 +143,19 @@ def invite_existing_customer(session: so.Session, contract: Contract, email: str
 def _send_letter_code(session: so.Session, link: AccessLink, customer: Customer, contract: Contract) -> None:
     now = clock.now()
     code = tokens.new_letter_code(_config("LETTER_CODE_LENGTH"))
+    expires_at = now + timedelta(days=_config("LETTER_CODE_DAYS"))
     session.add(
         AccessCode(
             link_id=link.id,
             channel=CodeChannel.LETTER,
             created_at=now,
             code_hmac=tokens.code_hmac(_config("SECRET_KEY"), "access-code", code),
-            expires_at=now + timedelta(days=_config("LETTER_CODE_DAYS")),
+            expires_at=expires_at,
         )
     )
     outbox.enqueue_letter(
         session,
-        key=f"access-code-letter:{link.public_id}",
+        key=_letter_key(link),
         address=postal_address(contract),
         subject="Ihr Zugangs-Code für das Kunden-Portal",
         template="access_code",
@@ -164,8 +168,13 @@ def _send_letter_code(session: so.Session, link: AccessLink, customer: Customer,
         related=("contract", contract.public_id),
         agency_id=contract.agency_id,
         sensitive=True,
+        retain_until=expires_at,  # kept (and reprintable) until the code expires or is used
     )
     _record(session, "access_code_sent", contract, "System", channel="letter")
+
+
+def _letter_key(link: AccessLink) -> str:
+    return f"access-code-letter:{link.public_id}"
 
 
 # --- the link page ---------------------------------------------------------------------------------------
@@ -381,6 +390,8 @@ def activate(session: so.Session, link: AccessLink, email: str, code: str, passw
     )
     session.refresh(link)
     session.refresh(current)
+    if letter:
+        outbox.redact_letter(session, _letter_key(link))  # the code is used: its letter need not stay
     customer.password_hash = hash_password(password)
     customer.activated_at = now
     customer.last_login_at = now

@@ -1,4 +1,4 @@
-"""server-side login sessions, login throttles, password reset requests
+"""server-side login sessions, login throttles, password reset requests, letters' print and retention times
 
 Revision ID: 0007
 Revises: 0006
@@ -52,6 +52,9 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_password_reset_requests_processed_at"), "password_reset_requests", ["processed_at"], unique=False
     )
+    with op.batch_alter_table("outbox_messages") as batch_op:
+        batch_op.add_column(sa.Column("printed_at", core.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("retain_until", core.db.UTCDateTime(timezone=True), nullable=True))
     # sessions live in login_sessions now: the per-account token columns go (every session ends)
     with op.batch_alter_table("users") as batch_op:
         batch_op.drop_constraint("uq_users_session_token", type_="unique")
@@ -74,6 +77,9 @@ def _restore_token_column(table: str) -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox_messages") as batch_op:
+        batch_op.drop_column("retain_until")
+        batch_op.drop_column("printed_at")
     _restore_token_column("customers")
     _restore_token_column("users")
     op.drop_index(op.f("ix_password_reset_requests_processed_at"), table_name="password_reset_requests")

@@ -54,3 +54,13 @@
     tsn.focus();
   });
 })();
+
+// "Alle auswählen": a checkbox with data-select-all="<name>" ticks every checkbox of that name in its form.
+document.addEventListener("change", function (event) {
+  var all = event.target;
+  if (!all.matches || !all.matches("[data-select-all]")) { return; }
+  var name = all.getAttribute("data-select-all");
+  all.form.querySelectorAll("input[type=checkbox][name='" + name + "']").forEach(function (box) {
+    box.checked = all.checked;
+  });
+});

@@ -109,23 +109,72 @@ def test_postausgang_prints_a_batch_as_one_pdf_and_marks_it_posted(outbox_app, s
     ids = re.findall(r'name="brief" value="([^"]+)"', page)
     assert len(ids) == 3
     assert "Kundin 2" in page
+    assert " checked" not in page.split('id="alle-briefe"')[1]  # nothing is pre-ticked
     token = csrf_token(office, "/innendienst/postausgang")
     batch = office.post("/innendienst/postausgang/drucken", data={"csrf_token": token, "brief": ids[:2]})
     assert batch.status_code == 200
     assert batch.mimetype == "application/pdf"
+    assert batch.headers["Cache-Control"] == "private, no-store"
     pages = PdfReader(io.BytesIO(batch.data)).pages
     assert len(pages) == 2
     assert "Kundin 0" in " ".join(pages[0].extract_text().split())
     assert "Kundin 1" in " ".join(pages[1].extract_text().split())
 
-    done = office.post("/innendienst/postausgang/versendet", data={"csrf_token": token, "brief": ids[:2]})
+    # marking asks first, naming the count and the letter that was not printed
+    confirm = office.post("/innendienst/postausgang/versendet", data={"csrf_token": token, "brief": ids})
+    assert confirm.status_code == 200
+    question = confirm.get_data(as_text=True)
+    assert "3 Briefe als zur Post gegeben markieren?" in question
+    assert "1 Brief wurde noch nicht als PDF heruntergeladen" in question
+    s.expire_all()
+    assert {m.state for m in s.scalars(sa.select(OutboxMessage))} == {State.READY}  # nothing changed yet
+
+    done = office.post(
+        "/innendienst/postausgang/versendet", data={"csrf_token": token, "brief": ids[:2], "bestaetigt": "1"}
+    )
     assert done.status_code == 302
-    assert "2 Brief(e) als zur Post gegeben markiert." in office.get(done.location).get_data(as_text=True)
+    assert "2 Briefe als zur Post gegeben markiert." in office.get(done.location).get_data(as_text=True)
     s.expire_all()
     by_state = {m.recipient: m.state for m in s.scalars(sa.select(OutboxMessage))}
     assert by_state == {"Kundin 0": State.POSTED, "Kundin 1": State.POSTED, "Kundin 2": State.READY}
     nothing = office.post("/innendienst/postausgang/drucken", data={"csrf_token": token})
     assert nothing.status_code == 302  # nothing selected: back with a message
+
+    # undo: back into the Postausgang, printable again
+    back = office.post(f"/innendienst/postausgang/{ids[0]}/zurueck", data={"csrf_token": token})
+    assert "Der Brief an Kundin 0 ist zurück im Postausgang." in office.get(back.location).get_data(as_text=True)
+    s.expire_all()
+    assert s.scalar(sa.select(OutboxMessage.state).where(OutboxMessage.public_id == ids[0])) is State.READY
+
+
+def test_a_posted_code_letter_is_kept_until_its_code_expires(outbox_app, s, office, monkeypatch):
+    from datetime import timedelta
+
+    from core import clock
+
+    with outbox_app.app_context():
+        message = _letter(s, 1, "Kundin 1")
+        message.sensitive = True
+        message.retain_until = clock.now() + timedelta(days=30)
+    s.commit()
+    worker.run(outbox_app, once=True)
+    token = csrf_token(office, "/innendienst/postausgang")
+    office.post(
+        "/innendienst/postausgang/versendet",
+        data={"csrf_token": token, "brief": [message.public_id], "bestaetigt": "1"},
+    )
+    worker.run(outbox_app, once=True)  # the purge task runs: the code is still valid, the letter stays
+    assert s.scalar(sa.select(OutboxMessage.pdf.is_not(None)).where(OutboxMessage.id == message.id))
+    later = clock.now() + timedelta(days=31)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    worker.run(outbox_app, once=True)
+    monkeypatch.undo()  # back to today for the office's session
+    s.expire_all()
+    assert s.scalar(sa.select(OutboxMessage.pdf.is_(None)).where(OutboxMessage.id == message.id))
+    page = office.get("/innendienst/postausgang").get_data(as_text=True)
+    assert "Brief gelöscht" in page
+    refused = office.post(f"/innendienst/postausgang/{message.public_id}/zurueck", data={"csrf_token": token})
+    assert "kann nicht mehr zurückgeholt werden" in office.get(refused.location).get_data(as_text=True)
 
 
 def test_nachrichten_counts_filters_and_retry(outbox_app, s, office, smtp_server):

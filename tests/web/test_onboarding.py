@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from contracts.models import Contract, Document, DocumentKind
 from core import clock
 from messaging import worker
-from messaging.models import OutboxMessage
+from messaging.models import OutboxMessage, State
 from onboarding import services
 from onboarding.models import AccessCode, Customer
 from tests.helpers import KFZ_ANSWERS, csrf_token, login
@@ -191,7 +191,16 @@ def test_letter_path_for_existing_customers(outbox_app, police, smtp_server, ses
     page = client.get(path).get_data(as_text=True)
     assert "per Post gesendet" in page
     assert "hx-trigger" not in page
+    # the back office posts the letter; it is kept (reprintable) while the code is open ...
+    session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == letter.id).values(state=State.POSTED))
+    session.commit()
     assert activate(client, path, email="bestand@example.org", code=code.lower()).status_code == 302
+    # ... and dropped once the code was used
+    session.expire_all()
+    assert session.scalar(sa.select(OutboxMessage.pdf.is_(None)).where(OutboxMessage.id == letter.id))
+    body = session.scalar(sa.select(OutboxMessage.body_html).where(OutboxMessage.id == letter.id))
+    assert code not in body
+    assert code.replace("-", "") not in body
 
 
 def test_customer_login_by_email_or_contract_number_and_generic_error(outbox_app, police, twilio_server):
