@@ -1,5 +1,12 @@
-"""WSGI entry point: ``gunicorn wsgi:app``."""
+"""WSGI entry point: ``gunicorn wsgi:app`` and ``flask --app wsgi …``."""
+
+import sys
 
 from core.app import create_app
+from core.config import ConfigError
 
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as error:  # one line saying what to set, not a traceback
+    print(f"Konfiguration unvollständig: {error}", file=sys.stderr)
+    raise SystemExit(2) from None

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, current_app, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import audit, clock, errors, formatting, migrate, navigation, security
+from core import audit, clock, errors, formatting, legal, migrate, navigation, security
 from core.config import from_environment, load_config
 from core.db import Database
 from core.db import session as db_session
@@ -56,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, environ: Mapping[st
     errors.init_app(app)
     formatting.init_app(app)
     navigation.init_app(app)
+    legal.init_app(app)
     migrate.init_app(app)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.extensions["user_loaders"] = {"staff": load_by_login_token}

@@ -21,6 +21,9 @@ ENVIRONMENTS = ("development", "testing", "production")
 DEFAULTS: dict[str, Any] = {
     # where links in e-mails point to; never derived from the request's Host header
     "APP_BASE_URL": "",
+    # the footer's Impressum and Datenschutz links (default: the app's own pages)
+    "IMPRINT_URL": "",
+    "PRIVACY_URL": "",
     # e-mail over SMTP (delivery through the outbox, issue #4)
     "MAIL_SERVER": "",
     "MAIL_PORT": 587,
@@ -156,7 +159,10 @@ def load_config(environ: Mapping[str, str], instance_path: str | Path) -> dict[s
     if not config["APP_BASE_URL"]:
         if production:
             raise ConfigError("APP_BASE_URL is not set: it is the address used in e-mail links.")
-        config["APP_BASE_URL"] = "http://127.0.0.1:5000"
+        port = environ.get("PORT", "").strip() or "5000"
+        if not port.isdigit():
+            raise ConfigError(f"PORT must be a port number, not {port!r}")
+        config["APP_BASE_URL"] = f"http://127.0.0.1:{port}"
     config["APP_BASE_URL"] = config["APP_BASE_URL"].rstrip("/")
 
     # mail and SMS go to the dev mailbox unless a real server/account is configured

@@ -77,7 +77,12 @@ def test_sms_command(number: str) -> None:
     s = db.session()
     try:
         message = outbox.enqueue_sms(
-            s, key=f"test-sms:{number}:{clock.now().isoformat()}", to=number, template="test", context={}
+            s,
+            key=f"test-sms:{number}:{clock.now().isoformat()}",
+            to=number,
+            template="test",
+            context={},
+            subject="Test-SMS",
         )
     except outbox.MessageError as exc:
         raise click.ClickException(str(exc)) from exc

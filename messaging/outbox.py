@@ -202,15 +202,19 @@ def enqueue_sms(
     related: tuple[str, str] | None = None,
     agency_id: int | None = None,
     sensitive: bool = False,
+    subject: str = "SMS",
 ) -> OutboxMessage:
-    """SMS from templates/sms/<template>.txt; must fit one GSM-7 SMS (160 characters)."""
+    """SMS from templates/sms/<template>.txt; must fit one GSM-7 SMS (160 characters). ``subject``
+    is not sent: it is the German label the back office sees in Nachrichten."""
     number = normalize_mobile(to)
     text = render_template(f"sms/{template}.txt", **_context(context)).strip()
     if not text:
         raise MessageError("Der SMS-Text ist leer.")
     if gsm7_length(text) > SMS_MAX_SEPTETS:
         raise MessageError(f"Der SMS-Text ist zu lang ({gsm7_length(text)} von höchstens {SMS_MAX_SEPTETS} Zeichen).")
-    message = _message(Kind.SMS, key, template, related, agency_id, sensitive, recipient=number, body_text=text)
+    message = _message(
+        Kind.SMS, key, template, related, agency_id, sensitive, recipient=number, body_text=text, subject=subject
+    )
     return _add(session, message)
 
 

@@ -286,6 +286,7 @@ def send_sms_code(session: so.Session, link: AccessLink, *, resend: bool) -> Sen
         key=f"access-code:{record.id}",
         to=link.mobile,
         template="access_code",
+        subject="Zugangs-Code für das Kunden-Portal",
         context={"code": code, "minutes": _config("ACCESS_CODE_MINUTES")},
         related=("contract", contract.public_id if contract else ""),
         agency_id=contract.agency_id if contract else None,

@@ -86,3 +86,31 @@ def test_security_numbers_are_overridable_defaults(tmp_path):
 def test_invalid_settings_are_refused_with_a_clear_message(tmp_path, env):
     with pytest.raises(ConfigError):
         load_config(env, tmp_path)
+
+
+def test_development_links_follow_the_port(tmp_path):
+    config = load_config({"APP_ENV": "development", "PORT": "5077"}, tmp_path)
+    assert config["APP_BASE_URL"] == "http://127.0.0.1:5077"
+    assert load_config({"APP_ENV": "development"}, tmp_path)["APP_BASE_URL"] == "http://127.0.0.1:5000"
+
+
+def test_a_flask_command_without_settings_says_what_to_set_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("APP_ENV", "SECRET_KEY", "APP_BASE_URL", "DATABASE_URL")}
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "current"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "SECRET_KEY is not set" in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1

@@ -64,3 +64,13 @@ def test_absurd_page_numbers_land_on_the_last_page(broker_client, manager_client
         joined = url + (huge[1:] if url.endswith("&") else huge)
         response = client.get(joined)
         assert response.status_code == 200, joined
+
+
+def test_the_footer_links_to_impressum_and_datenschutz(client, app):
+    page = client.get("/anmelden").get_data(as_text=True)
+    assert '<a href="/impressum">Impressum</a>' in page
+    assert '<a href="/datenschutz">Datenschutz</a>' in page
+    assert client.get("/impressum").status_code == 200
+    assert "Sitzungs-Cookie" in client.get("/datenschutz").get_data(as_text=True)
+    app.config["IMPRINT_URL"] = "https://makler.example/impressum"
+    assert '<a href="https://makler.example/impressum">Impressum</a>' in client.get("/anmelden").get_data(as_text=True)

@@ -474,3 +474,16 @@ def test_portal_documents_with_an_absurd_page_number_show_the_last_page(outbox_a
     page = client.get("/portal/dokumente?seite=99999999999999999999&anzahl=10")
     assert page.status_code == 200
     assert "Versicherungsschein" in page.get_data(as_text=True)
+
+
+def test_the_back_office_sees_german_subjects_for_sms(outbox_app, police, twilio_server, make_user):
+    from core.users import Role
+
+    _, link = police()
+    client = outbox_app.test_client()
+    request_code(client, link)
+    office = outbox_app.test_client()
+    login(office, make_user(Role.BACKOFFICE).email)
+    page = office.get("/innendienst/nachrichten?art=sms").get_data(as_text=True)
+    assert "Zugangs-Code für das Kunden-Portal" in page
+    assert "access_code" not in page
