@@ -40,6 +40,7 @@ ACTION_LABELS: dict[str, str] = {
     "customer_login_failed": "Anmeldung im Kunden-Portal fehlgeschlagen",
     "password_reset_requested": "Passwort vergessen angefordert",
     "password_reset": "Passwort neu vergeben",
+    "password_changed": "Passwort geändert",
     "document_read": "Dokument im Kunden-Portal geöffnet",
     "contract_switched_to_portal": "Auf Kunden-Portal umgestellt",
     "contract_switched_to_post": "Auf Postversand umgestellt",

@@ -156,3 +156,23 @@ def load_by_login_token(session: so.Session, token: str) -> User | None:
         return None
     user.login_token = token
     return user
+
+
+def change_password(
+    session: so.Session, user: User, current: str, new: str, repeated: str, rule: PasswordRule
+) -> dict[str, list[str]]:
+    """A staff user's own password change; returns German errors per field (empty: done). Every
+    session of the user ends (the caller starts a fresh one for this browser)."""
+    if not verify_password(user.password_hash, current):
+        return {"aktuelles_passwort": ["Das aktuelle Passwort ist nicht richtig."]}
+    errors: dict[str, list[str]] = {}
+    problems = rule.problems(new, user.email)
+    if problems:
+        errors["passwort"] = problems
+    if new != repeated:
+        errors["passwort2"] = ["Keine Übereinstimmung."]
+    if errors:
+        return errors
+    user.password_hash = hash_password(new)
+    sessions.end_all(session, "staff", user.id)
+    return {}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what is missing: Debian packages (as root, or via sudo) and the Python venv in .venv.
 #   scripts/bootstrap.sh          what running the app needs
-#   scripts/bootstrap.sh --test   plus what the test suite needs (Chromium, PostgreSQL)
+#   scripts/bootstrap.sh --test   plus what the test suite needs (Chromium, PostgreSQL, Redis)
 # Idempotent and quick when everything is there already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,7 @@ command -v wkhtmltopdf >/dev/null || missing+=(wkhtmltopdf)
 if [ "$want_test" = 1 ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  command -v redis-server >/dev/null || missing+=(redis-server)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${missing[*]}"

@@ -10,8 +10,11 @@ from werkzeug.wrappers import Response as BaseResponse
 from core import audit, clock, db, sessions, throttle
 from core.audit import AuditEntry
 from core.authz import BACKOFFICE_AREA, MANAGER_AREA, roles_required, scoped
+from core.forms import ChangePasswordForm
+from core.passwords import PasswordRule
 from core.security import is_safe_redirect
 from core.users import Agency, Role, User, authenticate, normalize_email
+from core.users import change_password as change_password_of
 from staff.forms import LoginForm
 
 bp = Blueprint("staff", __name__)
@@ -86,6 +89,37 @@ def logout() -> BaseResponse:
     session.clear()
     flash("Sie wurden abgemeldet.", "success")
     return redirect(url_for("staff.login"))
+
+
+@bp.route("/passwort-aendern", methods=["GET", "POST"])
+@login_required
+def change_password() -> BaseResponse | str | tuple[str, int]:
+    if current_user.is_customer:
+        return redirect(url_for("onboarding.change_password"))
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        s = db.session()
+        user: User = current_user._get_current_object()
+        rule = PasswordRule(current_app.config["PASSWORD_MIN_LENGTH"], current_app.config["PASSWORD_MAX_LENGTH"])
+        errors = change_password_of(
+            s, user, form.aktuelles_passwort.data or "", form.passwort.data or "", form.passwort2.data or "", rule
+        )
+        if not errors:
+            audit.record(s, "password_changed", actor=user, client_address=request.remote_addr)
+            token = sessions.start(s, "staff", user.id)  # every other session ended: this one goes on
+            s.commit()
+            session.clear()
+            session.permanent = True
+            session["login_at"] = clock.now().timestamp()
+            user.login_token = token
+            login_user(user)
+            flash("Ihr Passwort wurde geändert. Ihre anderen Sitzungen wurden beendet.", "success")
+            return redirect(url_for("staff.index"))
+        for name, messages in errors.items():
+            form[name].errors = list(messages)
+    form.aktuelles_passwort.data = form.passwort.data = form.passwort2.data = ""
+    html = render_template("staff/change_password.html", form=form)
+    return (html, 422) if form.errors else html
 
 
 def _recent_activity(user: User, limit: int = 10) -> list[AuditEntry]:

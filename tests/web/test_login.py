@@ -197,3 +197,29 @@ def test_session_has_an_absolute_maximum_age(app, broker_client):
     with broker_client.session_transaction() as s:
         s["login_at"] -= app.config["SESSION_MAX_HOURS"] * 3600 + 1
     assert broker_client.get("/vermittler/").status_code == 302
+
+
+def test_a_staff_password_change_ends_every_other_session(app, broker, session):
+    here, elsewhere = app.test_client(), app.test_client()
+    assert login(here, broker.email).status_code == 302
+    assert login(elsewhere, broker.email).status_code == 302
+    old_cookie = here.get_cookie("vr_session").value
+    wrong = post_form(
+        here,
+        "/passwort-aendern",
+        {"aktuelles_passwort": "falsch", "passwort": "Neues-Passwort-9!", "passwort2": "Neues-Passwort-9!"},
+    )
+    assert wrong.status_code == 422
+    assert "Das aktuelle Passwort ist nicht richtig." in wrong.get_data(as_text=True)
+    done = post_form(
+        here,
+        "/passwort-aendern",
+        {"aktuelles_passwort": PASSWORD, "passwort": "Neues-Passwort-9!", "passwort2": "Neues-Passwort-9!"},
+    )
+    assert done.status_code == 302
+    assert here.get("/vermittler/").status_code == 200  # this browser goes on
+    assert elsewhere.get("/vermittler/").status_code == 302  # every other session ended
+    replay = app.test_client()
+    replay.set_cookie("vr_session", old_cookie)
+    assert replay.get("/vermittler/").status_code == 302
+    assert login(app.test_client(), broker.email, "Neues-Passwort-9!").status_code == 302
