@@ -97,8 +97,19 @@ def test_quote_a_golf_by_hsn_tsn_to_pdf_and_save(broker_page: Page):
     page.get_by_label("Name des Angebots").fill("Müller – Golf")
     page.get_by_role("button", name="Speichern unter").click()
     expect(page.get_by_text("Angebot „Müller – Golf“ gespeichert.")).to_be_visible()
+    # a copy under a long unbroken name (as pasted from an e-mail): it wraps, even on a phone
+    long_name = "Müller-Lüdenscheidt-Golf-Variante-mit-Vollkasko-und-Rabattschutz-fuer-Familie-Mueller"
+    page.get_by_label("Name des Angebots").fill(long_name)
+    page.get_by_role("button", name="Speichern unter").click()
+    expect(page.get_by_text("Kopie „" + long_name + "“ gespeichert")).to_be_visible()
     page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name="Angebote").click()
-    expect(page.get_by_role("link", name="Müller – Golf")).to_be_visible()
+    expect(page.get_by_role("link", name="Müller – Golf", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name=long_name)).to_be_visible()
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.reload()
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"the offers list is {overflow}px too wide at {width}px"
     assert errors == []
 
 

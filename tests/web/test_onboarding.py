@@ -295,8 +295,12 @@ def test_zip_of_selected_documents_marks_them_read(outbox_app, police, twilio_se
     response = client.post(
         "/portal/dokumente/zip", data={"csrf_token": csrf_token(client, "/portal/dokumente"), "dokument": ids}
     )
+    assert response.headers["Cache-Control"] == "private, no-store"  # personal data: never cached
     names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
     assert len(names) == 2
+    one = client.get(f"/portal/dokumente/{ids[0]}")
+    assert one.mimetype == "application/pdf"
+    assert one.headers["Cache-Control"] == "private, no-store"
     assert all(n.endswith(".pdf") for n in names)
     assert "<td>Ungelesen</td>" not in client.get("/portal/dokumente").get_data(as_text=True)
 
