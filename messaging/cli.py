@@ -29,6 +29,8 @@ def run_command(once: bool) -> None:
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+    if not once:
+        click.echo("Zustell-Worker läuft; SIGTERM beendet ihn nach der aktuellen Nachricht.", err=True)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     totals = worker.run(app, once=once, stop=stop)
     click.echo(f"versendet {totals['sent']}, später erneut {totals['retry']}, fehlgeschlagen {totals['failed']}")

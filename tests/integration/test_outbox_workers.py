@@ -117,7 +117,9 @@ def test_a_worker_killed_mid_batch_loses_nothing(shared_db, smtp_server):
 def test_sigterm_stops_the_worker_after_the_current_message(shared_db):
     _, env = shared_db
     w = _worker(env)
-    time.sleep(1.5)
+    started = w.stderr.readline()  # the worker says when its signal handlers are in place
+    assert "Zustell-Worker läuft" in started
+    time.sleep(0.5)  # inside its delivery loop now
     w.send_signal(signal.SIGTERM)
     out, err = w.communicate(timeout=10)
     assert w.returncode == 0, err
