@@ -27,7 +27,7 @@ def main() -> None:
     from onboarding.models import Customer
 
     app = throwaway_app(sys.argv[1] if len(sys.argv) > 1 else None)
-    app.config["PASSWORD_FORGOT_LIMIT_PER_ADDRESS"] = "1000000 per minute"
+    app.config["PASSWORD_FORGOT_LIMIT_PER_ADDRESS"] = "1000000 per minute"  # noqa: S105 - a rate limit
     with app.app_context():
         s = db.session()
         seed(s)

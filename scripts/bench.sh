@@ -18,4 +18,5 @@ url=$(scripts/pg-throwaway.sh start "$pgdir" "$port")
 echo "== vehicles (PostgreSQL)"; $py -m bench.vehicles "$url"
 echo "== outbox (PostgreSQL)"; $py -m bench.outbox "$url"
 echo "== bulk switch (SQLite)"; $py -m bench.bulk_switch
+echo "== forgot-password timing (SQLite)"; $py -m bench.forgot_timing
 echo "== live endpoint";  $py -m bench.live_endpoint
