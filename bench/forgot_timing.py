@@ -1,4 +1,4 @@
-""""Passwort vergessen" must not tell by its timing whether an account exists (issue #12, item 4).
+""" "Passwort vergessen" must not tell by its timing whether an account exists (issue #12, item 4).
 
 Times the POST for an activated customer's e-mail and Vertragsnummer and for unknown ones,
 interleaved in one run (the Flask test client, no network), and prints the medians and the ratio
@@ -68,8 +68,7 @@ def main() -> None:
         print(f"{name:24s} median {value:6.3f} ms")
     print(f"ratio known/unknown e-mail:         {medians['known e-mail'] / medians['unknown e-mail']:.3f}")
     print(
-        "ratio known/unknown Vertragsnummer: "
-        f"{medians['known Vertragsnummer'] / medians['unknown Vertragsnummer']:.3f}"
+        f"ratio known/unknown Vertragsnummer: {medians['known Vertragsnummer'] / medians['unknown Vertragsnummer']:.3f}"
     )
 
 
