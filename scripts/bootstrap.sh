@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what is missing: Debian packages (as root, or via sudo) and the Python venv in .venv.
 #   scripts/bootstrap.sh          what running the app needs
-#   scripts/bootstrap.sh --test   plus what the test suite needs (Chromium, PostgreSQL, Redis)
+#   scripts/bootstrap.sh --test   plus what the test suite needs (Chromium, PostgreSQL, Redis, Java and
+#                                 the Nu HTML Checker)
 # Idempotent and quick when everything is there already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,12 +17,23 @@ if [ "$want_test" = 1 ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v java >/dev/null || missing+=(default-jre-headless)
+  command -v npm >/dev/null || missing+=(npm)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# the Nu HTML Checker for the page tests (tests/browser/test_pages_checked.py), from the npm registry
+VNU_VERSION=26.9.27
+if [ "$want_test" = 1 ] && [ ! -f .tools/vnu.jar ]; then
+  echo "Fetching the Nu HTML Checker (vnu-jar $VNU_VERSION)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack -q "vnu-jar@$VNU_VERSION" >/dev/null && tar xzf "vnu-jar-$VNU_VERSION.tgz" package/build/dist/vnu.jar)
+  mkdir -p .tools && mv "$tmp/package/build/dist/vnu.jar" .tools/vnu.jar && rm -rf "$tmp"
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -20,6 +20,9 @@ USAGES = {
     Usage.BUSINESS: "überwiegend beruflich",
 }
 PARKING = {Parking.GARAGE: "Einzel-/Doppelgarage", Parking.CARPORT: "Carport", Parking.STREET: "Straße/Parkplatz"}
+# a select with a preset answer and no empty choice may not carry HTML's `required` (the HTML spec
+# wants a placeholder option first); the answer stays required on the server (aria-required too)
+PRESET = {"required": False}
 EVB_ALPHABET_FIX = str.maketrans({"I": "1", "O": "0"})
 
 
@@ -77,18 +80,21 @@ class VehicleFields:
         choices=options([(k.value, v) for k, v in USAGES.items()]),
         default=Usage.PRIVATE.value,
         validators=[InputRequired("Bitte wählen Sie die Nutzung.")],
+        render_kw=PRESET,
     )
     abstellplatz = SelectField(
         "Abstellplatz",
         choices=options([(k.value, v) for k, v in PARKING.items()]),
         default=Parking.STREET.value,
         validators=[InputRequired("Bitte wählen Sie den Abstellplatz.")],
+        render_kw=PRESET,
     )
     fahrerkreis = SelectField(
         "Fahrerkreis",
         choices=options([(k.value, v) for k, v in DRIVER_CIRCLES.items()]),
         default=DriverCircle.VN_PARTNER.value,
         validators=[InputRequired("Bitte wählen Sie den Fahrerkreis.")],
+        render_kw=PRESET,
     )
     juengster_fahrer = IntegerField(
         "Alter des jüngsten Fahrers",

@@ -1,0 +1,223 @@
+"""Every page of every role, in the states a user meets them (with data, with errors), passes
+axe-core's WCAG 2.1 A/AA rules in Chromium and the Nu HTML Checker (vnu.jar) on the HTML as served.
+htmx's hx-* attributes are the one thing the checker's messages may be about."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page
+
+from core import clock
+from messaging import worker
+from tests.helpers import KFZ_ANSWERS, RS_ANSWERS, csrf_token
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+VNU = ROOT / ".tools" / "vnu.jar"
+WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+HTMX_ATTRIBUTE = re.compile(r"Attribute “hx-[a-z-]+”")
+START = (clock.now() + timedelta(days=7)).strftime("%d.%m.%Y")
+ANTRAG = {
+    "vertragsbeginn": START,
+    "kontoinhaber": "Jürgen Müller",
+    "iban": "DE89370400440532013000",
+    "sepa_mandat": "y",
+}
+
+
+def _login(client, email: str) -> None:
+    client.post(
+        "/anmelden",
+        data={"csrf_token": csrf_token(client, "/anmelden"), "email": email, "password": "Demo-Passwort-1!"},
+    )
+
+
+def _quote_and_apply(client, answers, product, delivery) -> tuple[str, str]:
+    offer = client.post(
+        f"/rechner/{product}/berechnen", data={"csrf_token": csrf_token(client, f"/rechner/{product}/"), **answers}
+    ).location.rsplit("/")[-1]
+    url = f"/angebote/{offer}/antrag"
+    application = client.post(url, data={"csrf_token": csrf_token(client, url), **ANTRAG, **delivery})
+    return offer, application.location
+
+
+class Checker:
+    def __init__(self, page: Page, base: str, out: Path) -> None:
+        self.page, self.base, self.out = page, base, out
+        self.axe = Axe()
+        self.violations: list[str] = []
+        self.seen = 0
+
+    def _check(self, name: str, html: str) -> None:
+        self.seen += 1
+        (self.out / f"{self.seen:02d}-{name}.html").write_text(html, encoding="utf-8")
+        result = self.axe.run(self.page, options=WCAG)
+        for violation in result.response["violations"]:
+            targets = [", ".join(n["target"]) for n in violation["nodes"]][:3]
+            self.violations.append(f"{name}: {violation['id']} ({violation['help']}) at {targets}")
+
+    def visit(self, name: str, path: str, status: int = 200) -> None:
+        response = self.page.goto(self.base + path)
+        assert response is not None
+        assert response.status == status, f"{path}: {response.status}"
+        self.page.wait_for_load_state("networkidle")
+        self._check(name, response.text())
+
+    def submit(self, name: str, button: str, status: int = 200) -> None:
+        """The page a form submit leads to (an error page, a confirmation)."""
+        with self.page.expect_navigation() as navigation:
+            self.page.get_by_role("button", name=button).first.click()
+        response = navigation.value
+        assert response is not None
+        assert response.status == status, f"{name}: {response.status}"
+        self._check(name, response.text())
+
+    def login(self, email: str) -> None:
+        self.page.context.clear_cookies()
+        self.page.goto(self.base + "/anmelden")
+        self.page.get_by_label("E-Mail-Adresse").fill(email)
+        self.page.get_by_label("Passwort").fill("Demo-Passwort-1!")
+        self.page.get_by_role("button", name="Anmelden").click()
+
+
+@pytest.fixture
+def vnu_jar() -> Path:
+    if not VNU.exists() or shutil.which("java") is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{VNU} or java is missing in CI: scripts/bootstrap.sh --test installs both")
+        pytest.skip(f"SKIPPED LOUDLY: {VNU} or java missing (scripts/bootstrap.sh --test installs them)")
+    return VNU
+
+
+def test_every_page_passes_axe_and_the_nu_html_checker(
+    page: Page, portal_server, smtp_server, twilio_server, vnu_jar, tmp_path
+):
+    app, base = portal_server
+    broker = app.test_client()
+    _login(broker, "vermittler@demo.example")
+    offer, portal_application = _quote_and_apply(
+        broker,
+        KFZ_ANSWERS,
+        "kfz",
+        {"zustellung": "portal", "kunde_email": "k@example.org", "kunde_mobil": "0151 12345678"},
+    )
+    _quote_and_apply(broker, RS_ANSWERS, "rs", {"zustellung": "post"})
+    _, referred = _quote_and_apply(broker, {**RS_ANSWERS, "risikoberuf": "ja"}, "rs", {"zustellung": "post"})
+    worker.run(app, once=True)  # the link e-mail and the post letter
+    link = re.search(
+        r"http://portal\.test(/zugang/[\w-]+)", smtp_server.inbox.messages[-1].get_body(("plain",)).get_content()
+    ).group(1)
+    pages_dir = tmp_path / "pages"
+    pages_dir.mkdir()
+    check = Checker(page, base, pages_dir)
+
+    # public pages
+    for name, path in (("login", "/anmelden"), ("impressum", "/impressum"), ("datenschutz", "/datenschutz")):
+        check.visit(name, path)
+    check.visit("not-found", "/gibt-es-nicht", status=404)
+    check.visit("login-again", "/anmelden")
+    check.page.get_by_label("E-Mail-Adresse").fill("x@example.org")
+    check.page.get_by_label("Passwort").fill("falsch")
+    check.submit("login-error", "Anmelden")
+
+    # broker
+    check.login("vermittler@demo.example")
+    application_path = portal_application.replace("http://localhost", "")
+    contract_links = broker.get(application_path).get_data(as_text=True)
+    contract = re.search(r'href="(/vertraege/[\w-]+)"', contract_links).group(1)
+    for name, path in (
+        ("broker-home", "/vermittler/"),
+        ("calculator-start", "/rechner/"),
+        ("quote-kfz", "/rechner/kfz/"),
+        ("quote-rs", "/rechner/rs/"),
+        ("vehicle-search", "/fahrzeuge/suche?q=golf"),
+        ("offer", f"/angebote/{offer}"),
+        ("offer-edit", f"/angebote/{offer}/bearbeiten"),
+        ("offers", "/angebote/"),
+        ("applications", "/antraege/"),
+        ("application", application_path),
+        ("contracts", "/vertraege/"),
+        ("contract", contract),
+        ("bestand", "/bestand/"),
+        ("switch", f"{contract}/aendern"),
+        ("password-change", "/passwort-aendern"),
+    ):
+        check.visit(name, path)
+    check.visit("quote-kfz-empty", "/rechner/kfz/")
+    check.submit("quote-kfz-errors", "Berechnen", status=422)
+
+    # agency manager
+    check.login("agenturleiter@demo.example")
+    for name, path in (
+        ("manager-home", "/agentur/"),
+        ("bulk", "/agentur/umstellung"),
+        ("bestand-manager", "/bestand/"),
+    ):
+        check.visit(name, path)
+    check.page.locator("input[name=vertrag]").first.check()
+    check.submit("bulk-preview", "Ausgewählte auf Kunden-Portal umstellen")
+
+    # back office
+    check.login("innendienst@demo.example")
+    for name, path in (
+        ("backoffice-home", "/innendienst/"),
+        ("referrals", "/innendienst/risikopruefung"),
+        ("referred-application", referred.replace("http://localhost", "")),
+        ("messages", "/innendienst/nachrichten"),
+        ("postausgang", "/innendienst/postausgang"),
+    ):
+        check.visit(name, path)
+    check.page.locator("input[name=brief]").first.check()
+    check.submit("postausgang-confirm", "Ausgewählte als zur Post gegeben markieren …")
+
+    # customer
+    check.page.context.clear_cookies()
+    check.visit("access-link", link)
+    worker.run(app, once=True)
+    code = re.search(r"(\d{6})", twilio_server.messages[-1]["Body"]).group(1)
+    check.page.get_by_label("E-Mail-Adresse").fill("k@example.org")
+    check.page.get_by_label("Zugangs-Code").fill("000000")
+    check.page.get_by_label("Passwort", exact=True).fill("Kaffee-Tasse-77!")
+    check.page.get_by_label("Passwort wiederholen").fill("Kaffee-Tasse-77!")
+    check.submit("access-link-wrong-code", "Weiter", status=422)
+    check.page.get_by_label("E-Mail-Adresse").fill("k@example.org")
+    check.page.get_by_label("Zugangs-Code").fill(code)
+    check.page.get_by_label("Passwort", exact=True).fill("Kaffee-Tasse-77!")
+    check.page.get_by_label("Passwort wiederholen").fill("Kaffee-Tasse-77!")
+    check.submit("portal-documents-first", "Weiter")
+    for name, path in (
+        ("portal-documents", "/portal/dokumente"),
+        ("portal-contracts", "/portal/vertraege"),
+        ("portal-password", "/portal/passwort-aendern"),
+    ):
+        check.visit(name, path)
+    check.page.context.clear_cookies()
+    check.visit("link-used", link, status=410)
+    check.visit("portal-login", "/portal/anmelden")
+    check.visit("portal-forgot", "/portal/passwort-vergessen")
+
+    assert check.seen >= 40
+    assert not check.violations, "\n".join(check.violations)
+    result = subprocess.run(
+        ["java", "-jar", str(vnu_jar), "--errors-only", "--format", "json", str(pages_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    messages = json.loads(result.stderr or result.stdout)["messages"]
+    problems = [
+        f"{Path(m.get('url', '')).name}:{m.get('lastLine')}: {m['message']}"
+        for m in messages
+        if not HTMX_ATTRIBUTE.search(m["message"])
+    ]
+    assert not problems, "\n".join(problems)
