@@ -6,7 +6,10 @@ is worth nothing afterwards. Staff and customers share the mechanism, told apart
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol, TypeVar
 
+import flask
+import flask_login
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
@@ -45,6 +48,25 @@ def account_for(session: so.Session, kind: str, token: str) -> int | None:
     )
 
 
+class Account(Protocol):
+    id: int
+    is_active: bool
+    login_token: str
+
+
+A = TypeVar("A", bound=Account)
+
+
+def load(session: so.Session, kind: str, model: type[A], token: str) -> A | None:
+    """The active account of a live session, with the token it was loaded for (Flask-Login's id)."""
+    account_id = account_for(session, kind, token)
+    account = session.get(model, account_id) if account_id is not None else None
+    if account is None or not account.is_active:
+        return None
+    account.login_token = token
+    return account
+
+
 def end(session: so.Session, kind: str, token: str) -> None:
     session.execute(
         sa.update(LoginSession)
@@ -62,3 +84,15 @@ def end_all(session: so.Session, kind: str, account_id: int) -> None:
         .values(ended_at=clock.now())
         .execution_options(synchronize_session=False)
     )
+
+
+def log_in(session: so.Session, kind: str, account: Account) -> None:
+    """Log the account in for this browser: a new server-side session (committed together with what
+    the caller did) and a fresh cookie for it (no session fixation)."""
+    token = start(session, kind, account.id)
+    session.commit()
+    flask.session.clear()
+    flask.session.permanent = True
+    flask.session["login_at"] = clock.now().timestamp()
+    account.login_token = token
+    flask_login.login_user(account)

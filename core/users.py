@@ -150,12 +150,7 @@ def authenticate(session: so.Session, email: str, password: str) -> User | None:
 
 def load_by_login_token(session: so.Session, token: str) -> User | None:
     """The active user of a live login session (core.sessions), or None."""
-    account_id = sessions.account_for(session, "staff", token)
-    user = session.get(User, account_id) if account_id is not None else None
-    if user is None or not user.is_active:
-        return None
-    user.login_token = token
-    return user
+    return sessions.load(session, "staff", User, token)
 
 
 def change_password(

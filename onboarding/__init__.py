@@ -10,12 +10,7 @@ def _load_customer(session: so.Session, token: str) -> object:
     from core import sessions
     from onboarding.models import Customer
 
-    account_id = sessions.account_for(session, "customer", token)
-    customer = session.get(Customer, account_id) if account_id is not None else None
-    if customer is None or not customer.is_active:
-        return None
-    customer.login_token = token
-    return customer
+    return sessions.load(session, "customer", Customer, token)
 
 
 def init_app(app: Flask) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from core import audit, clock, db, sessions, throttle
+from core import audit, db, sessions, throttle
 from core.extensions import limiter
 from onboarding import services
 from onboarding.forms import ActivationForm, ChangePasswordForm, CustomerLoginForm, ForgotForm, NewPasswordForm
@@ -23,15 +23,7 @@ FORGOT_ANSWER = (
 
 
 def _log_in(customer: Customer) -> None:
-    """A new server-side session for the customer (committed) and a fresh cookie for it."""
-    s = db.session()
-    token = sessions.start(s, "customer", customer.id)
-    s.commit()
-    session.clear()  # no session fixation
-    session.permanent = True
-    session["login_at"] = clock.now().timestamp()
-    customer.login_token = token
-    login_user(customer)
+    sessions.log_in(db.session(), "customer", customer)
 
 
 def _link_page(token: str, form: ActivationForm | None = None, message: str | None = None) -> tuple[str, int]:
@@ -220,4 +212,4 @@ def change_password() -> BaseResponse | str:
             return redirect(url_for("portal.documents"))
         for name, errors in result.errors.items():
             form[name].errors = list(errors)
-    return render_template("onboarding/change_password.html", form=form)
+    return render_template("account/change_password.html", form=form)

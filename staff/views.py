@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from core import audit, clock, db, sessions, throttle
+from core import audit, db, sessions, throttle
 from core.audit import AuditEntry
 from core.authz import BACKOFFICE_AREA, MANAGER_AREA, roles_required, scoped
 from core.forms import ChangePasswordForm
@@ -25,6 +26,10 @@ HOME_ENDPOINTS = {
     Role.MANAGER: "staff.manager_home",
     Role.BACKOFFICE: "staff.backoffice_home",
 }
+
+
+def _log_in(s: so.Session, user: User) -> None:
+    sessions.log_in(s, "staff", user)
 
 
 @bp.get("/")
@@ -65,13 +70,7 @@ def login() -> BaseResponse | str | tuple[str, int]:
         else:
             throttle.succeeded(s, policies, reset=[k for k in policies if k.startswith("account:")])
             audit.record(s, "login", actor=user, client_address=request.remote_addr)
-            token = sessions.start(s, "staff", user.id)
-            s.commit()
-            session.clear()  # no session fixation: a fresh session for the logged-in user
-            session.permanent = True
-            session["login_at"] = clock.now().timestamp()
-            user.login_token = token
-            login_user(user)
+            _log_in(s, user)
             target = request.args.get("next")
             return redirect(target if is_safe_redirect(target) else url_for(HOME_ENDPOINTS[user.role]))
     form.password.data = ""  # never echo a password back
@@ -106,19 +105,13 @@ def change_password() -> BaseResponse | str | tuple[str, int]:
         )
         if not errors:
             audit.record(s, "password_changed", actor=user, client_address=request.remote_addr)
-            token = sessions.start(s, "staff", user.id)  # every other session ended: this one goes on
-            s.commit()
-            session.clear()
-            session.permanent = True
-            session["login_at"] = clock.now().timestamp()
-            user.login_token = token
-            login_user(user)
+            _log_in(s, user)  # every other session ended: this browser goes on with a new one
             flash("Ihr Passwort wurde geändert. Ihre anderen Sitzungen wurden beendet.", "success")
             return redirect(url_for("staff.index"))
         for name, messages in errors.items():
             form[name].errors = list(messages)
     form.aktuelles_passwort.data = form.passwort.data = form.passwort2.data = ""
-    html = render_template("staff/change_password.html", form=form)
+    html = render_template("account/change_password.html", form=form)
     return (html, 422) if form.errors else html
 
 
