@@ -6,7 +6,7 @@ run:
 test:
 	scripts/test.sh
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/mypy --strict --follow-imports=silent -p calculator.tariffs
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/mypy --strict --follow-imports=silent -p calculator.tariffs && .venv/bin/lint-imports
 # Benchmarks (figures in BENCHMARKS.md).
 bench:
 	scripts/bench.sh

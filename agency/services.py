@@ -13,8 +13,9 @@ import sqlalchemy.orm as so
 
 from contracts.models import Contract, Delivery
 from core import audit, clock
+from core.contact import ContactError as MessageError
+from core.contact import normalize_email, normalize_mobile
 from core.users import User
-from messaging.outbox import MessageError, normalize_email, normalize_mobile
 from onboarding import services as onboarding
 from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer
 
@@ -44,8 +45,8 @@ def onboarding_states(session: so.Session, contracts: list[Contract]) -> dict[in
         )
     }
     latest: dict[int, AccessLink] = {}
-    for link in session.scalars(sa.select(AccessLink).where(AccessLink.contract_id.in_(ids)).order_by(AccessLink.id)):
-        latest[link.contract_id] = link
+    for found in session.scalars(sa.select(AccessLink).where(AccessLink.contract_id.in_(ids)).order_by(AccessLink.id)):
+        latest[found.contract_id] = found
     with_code = set(
         session.scalars(
             sa.select(AccessCode.link_id).where(AccessCode.link_id.in_([link.id for link in latest.values()]))
@@ -181,7 +182,7 @@ def read_csv(data: bytes, *, max_bytes: int, max_rows: int) -> Parsed:
     if not text.strip():
         raise SwitchError("Die Datei ist leer.")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    rows = []
+    rows: list[dict[str, Any]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
     line_no = 0
     while True:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
@@ -104,7 +107,7 @@ def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
 
 
 def _contact_errors(values: dict[str, str]) -> dict[str, str]:
-    from messaging.outbox import normalize_email, normalize_mobile
+    from core.contact import normalize_email, normalize_mobile
 
     errors = {}
     try:
@@ -173,7 +176,7 @@ def bulk_selection() -> BaseResponse:
     return redirect(url_for("agency.job", public_id=job.public_id))
 
 
-def _new_job(s, filename: str, rows: list[dict], note: str | None) -> SwitchJob:  # type: ignore[no-untyped-def]
+def _new_job(s: so.Session, filename: str, rows: list[dict[str, Any]], note: str | None) -> SwitchJob:
     user = _user()
     checked = services.validate_rows(s, user, rows)
     job = SwitchJob(

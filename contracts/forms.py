@@ -11,7 +11,8 @@ from wtforms.validators import InputRequired, Length
 
 from calculator.forms import QuoteForm
 from calculator.forms.fields import german_date, options, parse_german_date, strip
-from messaging.outbox import MessageError, normalize_email, normalize_mobile
+from core.contact import ContactError as MessageError
+from core.contact import normalize_email, normalize_mobile
 
 PORTAL_HINT = (
     "Wichtiger Hinweis: Die E-Mail-Adresse und Mobilfunknummer wird nur für die Einrichtung des individuellen "

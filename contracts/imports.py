@@ -23,8 +23,9 @@ from calculator.forms.fields import parse_german_date
 from contracts.models import Contract, Delivery
 from contracts.numbers import PATTERN
 from core import audit
+from core.contact import ContactError as MessageError
+from core.contact import normalize_email, normalize_mobile
 from core.users import Role, User
-from messaging.outbox import MessageError, normalize_email, normalize_mobile
 
 HEADER = [
     "vertragsnummer",

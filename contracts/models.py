@@ -12,6 +12,7 @@ import sqlalchemy.orm as so
 
 from calculator.models import Offer
 from core import clock
+from core.contact import PostalAddress
 from core.db import Base, new_public_id
 from core.users import User
 
@@ -102,6 +103,12 @@ class Contract(Base):
     application: so.Mapped[Application | None] = so.relationship(back_populates="contract")
     owner: so.Mapped[User] = so.relationship()
     documents: so.Mapped[list[Document]] = so.relationship(back_populates="contract", order_by="Document.id")
+
+    def postal_address(self) -> PostalAddress:
+        """The customer's address for letters (salutation and name on the first line)."""
+        c = self.customer
+        name = f"{c.get('salutation', '')} {c.get('first_name', '')} {c.get('last_name', '')}"
+        return PostalAddress(" ".join(name.split()), c.get("street", ""), c.get("plz", ""), c.get("city", ""))
 
 
 class DocumentKind(enum.StrEnum):

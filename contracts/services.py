@@ -17,12 +17,12 @@ from calculator.models import Offer
 from calculator.tariffs import Product
 from contracts.models import Application, ApplicationState, Contract, Delivery, Document, DocumentKind
 from contracts.numbers import contract_number
+from contracts.signals import contract_policed, document_added
 from core import audit, clock, storage
 from core.formatting import TIMEZONE
 from core.pdf import render_pdfs
 from core.users import User
 from messaging import outbox
-from onboarding.models import CodeChannel, request_onboarding
 
 # the insurer's SEPA creditor identifier (DEMO value, as printed on invoices)
 CREDITOR_ID = "DE98ZZZ09999999999"
@@ -224,20 +224,15 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
 
 
 def _start_delivery(session: so.Session, contract: Contract) -> None:
+    """Post: the documents behind a cover letter into the Postausgang. Portal: announced
+    (contract_policed); onboarding subscribes and invites the customer in this transaction."""
+    contract_policed.send(contract, session=session)
     if contract.delivery is Delivery.PORTAL:
-        assert contract.customer_email is not None
-        request_onboarding(
-            session,
-            contract_id=contract.id,
-            email=contract.customer_email,
-            mobile=contract.customer_mobile,
-            channel=CodeChannel.SMS,
-        )
         return
     outbox.enqueue_letter(
         session,
         key=f"contract-documents:{contract.public_id}",
-        address=postal_address(contract),
+        address=contract.postal_address(),
         subject=f"Ihre Vertragsunterlagen zum Vertrag {contract.number}",
         template="contract_documents",
         context={"contract": contract},
@@ -245,13 +240,6 @@ def _start_delivery(session: so.Session, contract: Contract) -> None:
         agency_id=contract.agency_id,
         attachments=[d.storage_key for d in contract.documents],
     )
-
-
-def postal_address(contract: Contract) -> outbox.PostalAddress:
-    """The customer's address for letters (salutation and name on the first line)."""
-    c = contract.customer
-    name = f"{c.get('salutation', '')} {c.get('first_name', '')} {c.get('last_name', '')}"
-    return outbox.PostalAddress(" ".join(name.split()), c.get("street", ""), c.get("plz", ""), c.get("city", ""))
 
 
 def render_document(contract: Contract, kind: DocumentKind) -> str:
@@ -286,10 +274,8 @@ def reprice_check(offer: Offer, catalog: Any) -> None:
 
 
 def add_document(session: so.Session, contract: Contract, kind: DocumentKind, title: str, pdf: bytes) -> Document:
-    """A later document (new invoice, Nachtrag): unread in the portal and announced by e-mail to an
-    activated portal customer; a postal customer gets it by letter."""
-    from onboarding.models import Customer
-
+    """A later document (new invoice, Nachtrag): a postal customer gets it by letter; for portal
+    delivery it is announced (document_added): onboarding e-mails an activated customer."""
     key, digest = storage.store(pdf)
     document = Document(
         contract=contract,
@@ -304,26 +290,12 @@ def add_document(session: so.Session, contract: Contract, kind: DocumentKind, ti
     )
     session.add(document)
     session.flush()
-    customer = session.get(Customer, contract.customer_account_id) if contract.customer_account_id else None
-    if contract.delivery is Delivery.PORTAL and customer is not None and customer.activated_at is not None:
-        outbox.enqueue_email(
-            session,
-            key=f"new-document:{document.public_id}",
-            to=customer.email,
-            subject="Neue Dokumente in Ihrem Kunden-Portal",
-            template="new_documents",
-            context={"customer": customer, "contract": contract, "document": document},
-            related=("contract", contract.public_id),
-            agency_id=contract.agency_id,
-        )
-    elif contract.delivery is Delivery.POST:
-        c = contract.customer
+    document_added.send(document, session=session, contract=contract)
+    if contract.delivery is Delivery.POST:
         outbox.enqueue_letter(
             session,
             key=f"document-letter:{document.public_id}",
-            address=outbox.PostalAddress(
-                f"{c['salutation']} {c['first_name']} {c['last_name']}".strip(), c["street"], c["plz"], c["city"]
-            ),
+            address=contract.postal_address(),
             subject=f"{title} zum Vertrag {contract.number}",
             template="contract_documents",
             context={"contract": contract},

@@ -7,21 +7,17 @@ and checked now, so a bad address or an over-long SMS fails the business call, n
 
 from __future__ import annotations
 
-import re
-import textwrap
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid, parseaddr
 from typing import Any
 
-import phonenumbers
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 from sqlalchemy.exc import IntegrityError
 
 from core import clock
+from core.contact import ContactError, PostalAddress, normalize_email, normalize_mobile
 from messaging.models import Kind, OutboxMessage, State
 
 # GSM 03.38: the default alphabet (1 septet each) and its extension table (2 septets each)
@@ -33,14 +29,9 @@ GSM7_EXTENSION = "^{}\\[~]|€"
 SMS_MAX_SEPTETS = 160
 REDACTED_LETTER = "(Brief nach Ablauf oder Verwendung des Zugangs-Codes gelöscht)"
 LETTER_RETENTION_DEFAULT = timedelta(days=30)  # sensitive letters without their own retention
-# DIN 5008 Anschriftzone: 6 lines; names wrap at word boundaries to fit the 85 mm window
-ADDRESS_MAX_LINES = 6
-ADDRESS_MAX_CHARS = 60
-ADDRESS_WRAP_CHARS = 40
 
-
-class MessageError(ValueError):
-    """The message cannot be sent as asked (bad address, number or text); raised at enqueue time."""
+# the message cannot be sent as asked (bad address, number or text); raised at enqueue time
+MessageError = ContactError
 
 
 def gsm7_length(text: str) -> int:
@@ -54,61 +45,6 @@ def gsm7_length(text: str) -> int:
         else:
             raise MessageError(f"Das Zeichen {char!r} ist in einer SMS (GSM-7) nicht darstellbar.")
     return length
-
-
-def normalize_email(address: str) -> str:
-    try:
-        return validate_email(address.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise MessageError(f"Ungültige E-Mail-Adresse: {address!r}") from exc
-
-
-def normalize_mobile(number: str, region: str = "DE") -> str:
-    """A mobile number in E.164 (+4915112345678); MessageError for anything that cannot take an SMS."""
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException as exc:
-        raise MessageError(f"Keine gültige Telefonnummer: {number!r}") from exc
-    if not phonenumbers.is_valid_number(parsed):
-        raise MessageError(f"Keine gültige Telefonnummer: {number!r}")
-    if phonenumbers.number_type(parsed) not in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):
-        raise MessageError(f"Keine Mobilfunknummer: {number!r}")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-@dataclass(frozen=True)
-class PostalAddress:
-    """A German postal address for the DIN 5008 window."""
-
-    name: str
-    street: str
-    plz: str
-    city: str
-    extra: str = ""  # e.g. "c/o …" or a company line
-
-    def lines(self) -> list[str]:
-        """The lines of the window: long names (and extra lines) wrap at word boundaries."""
-        wrapped = [
-            *textwrap.wrap(" ".join(self.name.split()), ADDRESS_WRAP_CHARS),
-            *textwrap.wrap(" ".join(self.extra.split()), ADDRESS_WRAP_CHARS),
-        ]
-        lines = [*wrapped, self.street.strip(), f"{self.plz.strip()} {self.city.strip()}"]
-        return [line for line in lines if line]
-
-    def check(self) -> None:
-        if not self.name.strip() or not self.street.strip() or not self.city.strip():
-            raise MessageError("Für einen Brief fehlen Name, Straße oder Ort der Anschrift.")
-        if not re.fullmatch(r"[0-9]{5}", self.plz.strip()):
-            raise MessageError(f"Die PLZ der Anschrift ist ungültig: {self.plz!r}")
-        lines = self.lines()
-        if len(lines) > ADDRESS_MAX_LINES or any(len(line) > ADDRESS_MAX_CHARS for line in lines):
-            raise MessageError(
-                "Die Anschrift passt nicht in das Anschriftfeld eines Briefs "
-                f"(höchstens {ADDRESS_MAX_LINES} Zeilen zu {ADDRESS_MAX_CHARS} Zeichen)."
-            )
 
 
 def external_url(endpoint: str, **values: Any) -> str:

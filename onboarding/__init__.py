@@ -14,6 +14,7 @@ def _load_customer(session: so.Session, token: str) -> object:
 
 
 def init_app(app: Flask) -> None:
+    from contracts.signals import contract_policed, document_added
     from messaging.worker import register_task
     from onboarding import portal, services, views
 
@@ -21,3 +22,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(portal.bp)
     app.extensions["user_loaders"]["customer"] = _load_customer
     register_task(app, services.process_reset_requests)
+    # contracts announces, onboarding acts (the same receivers for every app: blinker keeps one each)
+    contract_policed.connect(services.on_contract_policed)
+    document_added.connect(services.on_document_added)

@@ -33,20 +33,6 @@ class OnboardingStart(Base):
     processed_at: so.Mapped[datetime | None]
 
 
-def request_onboarding(
-    session: so.Session, *, contract_id: int, email: str, mobile: str | None, channel: CodeChannel
-) -> OnboardingStart:
-    """Record that this contract's customer is to be onboarded and act on it at once, in the caller's
-    transaction: the customer account, the access link and its e-mail (through the outbox)."""
-    from onboarding.services import process_start
-
-    start = OnboardingStart(contract_id=contract_id, email=email, mobile=mobile, code_channel=channel)
-    session.add(start)
-    session.flush()
-    process_start(session, start)
-    return start
-
-
 class Customer(Base):
     """A customer's portal account (activated with an access link and code)."""
 

@@ -12,8 +12,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
 
-from contracts.models import Contract
-from contracts.services import postal_address
+from contracts.models import Contract, Delivery, Document
 from core import audit, clock, sessions, tokens
 from core.passwords import PasswordRule, hash_password, verify_password
 from messaging import outbox
@@ -82,6 +81,53 @@ def process_start(session: so.Session, start: OnboardingStart) -> AccessLink | N
     if customer.activated_at is not None:
         return None
     return invite(session, customer, contract, channel=start.code_channel, mobile=start.mobile)
+
+
+def request_onboarding(
+    session: so.Session, *, contract_id: int, email: str, mobile: str | None, channel: CodeChannel
+) -> OnboardingStart:
+    """Record that this contract's customer is to be onboarded and act on it at once, in the caller's
+    transaction: the customer account, the access link and its e-mail (through the outbox)."""
+    start = OnboardingStart(contract_id=contract_id, email=email, mobile=mobile, code_channel=channel)
+    session.add(start)
+    session.flush()
+    process_start(session, start)
+    return start
+
+
+def on_contract_policed(contract: Contract, *, session: so.Session) -> None:
+    """contracts.signals.contract_policed: a new contract with portal delivery starts the onboarding
+    of its customer by SMS code (in the policing transaction)."""
+    if contract.delivery is not Delivery.PORTAL:
+        return
+    assert contract.customer_email is not None
+    request_onboarding(
+        session,
+        contract_id=contract.id,
+        email=contract.customer_email,
+        mobile=contract.customer_mobile,
+        channel=CodeChannel.SMS,
+    )
+
+
+def on_document_added(document: Document, *, session: so.Session, contract: Contract) -> None:
+    """contracts.signals.document_added: an activated portal customer is told by e-mail that a new
+    document waits in his portal (it is unread there until he opens it)."""
+    if contract.delivery is not Delivery.PORTAL or contract.customer_account_id is None:
+        return
+    customer = session.get(Customer, contract.customer_account_id)
+    if customer is None or customer.activated_at is None:
+        return
+    outbox.enqueue_email(
+        session,
+        key=f"new-document:{document.public_id}",
+        to=customer.email,
+        subject="Neue Dokumente in Ihrem Kunden-Portal",
+        template="new_documents",
+        context={"customer": customer, "contract": contract, "document": document},
+        related=("contract", contract.public_id),
+        agency_id=contract.agency_id,
+    )
 
 
 def invite(
@@ -156,7 +202,7 @@ def _send_letter_code(session: so.Session, link: AccessLink, customer: Customer,
     outbox.enqueue_letter(
         session,
         key=_letter_key(link),
-        address=postal_address(contract),
+        address=contract.postal_address(),
         subject="Ihr Zugangs-Code für das Kunden-Portal",
         template="access_code",
         context={

@@ -12,6 +12,8 @@ unset DATABASE_URL TEST_DATABASE_URL APP_ENV
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+echo "== import layers"
+.venv/bin/lint-imports
 echo "== mypy"
 .venv/bin/mypy
 .venv/bin/mypy --strict --follow-imports=silent -p calculator.tariffs

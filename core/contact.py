@@ -1,0 +1,76 @@
+"""Contact data every package uses: e-mail addresses, German mobile numbers (E.164), postal
+addresses for the DIN 5008 window. Checked here once, with German messages."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+# DIN 5008 Anschriftzone: 6 lines; names wrap at word boundaries to fit the 85 mm window
+ADDRESS_MAX_LINES = 6
+ADDRESS_MAX_CHARS = 60
+ADDRESS_WRAP_CHARS = 40
+
+
+class ContactError(ValueError):
+    """Contact data that cannot be used (bad e-mail address, mobile number or postal address), and —
+    re-exported as messaging.outbox.MessageError — any message that cannot be sent as asked."""
+
+
+def normalize_email(address: str) -> str:
+    try:
+        return validate_email(address.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ContactError(f"Ungültige E-Mail-Adresse: {address!r}") from exc
+
+
+def normalize_mobile(number: str, region: str = "DE") -> str:
+    """A mobile number in E.164 (+4915112345678); ContactError for anything that cannot take an SMS."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ContactError(f"Keine gültige Telefonnummer: {number!r}") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ContactError(f"Keine gültige Telefonnummer: {number!r}")
+    if phonenumbers.number_type(parsed) not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        raise ContactError(f"Keine Mobilfunknummer: {number!r}")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass(frozen=True)
+class PostalAddress:
+    """A German postal address for the DIN 5008 window."""
+
+    name: str
+    street: str
+    plz: str
+    city: str
+    extra: str = ""  # e.g. "c/o …" or a company line
+
+    def lines(self) -> list[str]:
+        """The lines of the window: long names (and extra lines) wrap at word boundaries."""
+        wrapped = [
+            *textwrap.wrap(" ".join(self.name.split()), ADDRESS_WRAP_CHARS),
+            *textwrap.wrap(" ".join(self.extra.split()), ADDRESS_WRAP_CHARS),
+        ]
+        lines = [*wrapped, self.street.strip(), f"{self.plz.strip()} {self.city.strip()}"]
+        return [line for line in lines if line]
+
+    def check(self) -> None:
+        if not self.name.strip() or not self.street.strip() or not self.city.strip():
+            raise ContactError("Für einen Brief fehlen Name, Straße oder Ort der Anschrift.")
+        if not re.fullmatch(r"[0-9]{5}", self.plz.strip()):
+            raise ContactError(f"Die PLZ der Anschrift ist ungültig: {self.plz!r}")
+        lines = self.lines()
+        if len(lines) > ADDRESS_MAX_LINES or any(len(line) > ADDRESS_MAX_CHARS for line in lines):
+            raise ContactError(
+                "Die Anschrift passt nicht in das Anschriftfeld eines Briefs "
+                f"(höchstens {ADDRESS_MAX_LINES} Zeilen zu {ADDRESS_MAX_CHARS} Zeichen)."
+            )
