@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import click
-from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask import Flask
 
+from core import jobs as core_jobs
 from core import navigation
 from core.authz import BROKER_AREA, MANAGER_AREA
 
-agency_cli = AppGroup("agency", help="Agency stock: bulk switches.")
-
-
-@agency_cli.command("resume-jobs")
-def resume_jobs_command() -> None:
-    """Finish bulk switches that a stopped process left running."""
-    from agency.jobs import resume
-
-    click.echo(f"{resume(current_app._get_current_object())} Umstellung(en) fortgesetzt.")  # type: ignore[attr-defined]
-
 
 def init_app(app: Flask) -> None:
-    from agency import views
+    from agency import jobs, views
 
     app.register_blueprint(views.bp)
-    app.cli.add_command(agency_cli)
+    core_jobs.register(app, jobs.JOB_KIND, jobs.step)
     navigation.register(app, "Bestand", "agency.stock", BROKER_AREA, order=45)
     navigation.register(app, "Umstellung", "agency.bulk", MANAGER_AREA, order=46)

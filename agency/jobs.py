@@ -1,65 +1,61 @@
-"""Running a bulk switch: small files at once, large ones in a background thread with progress.
+"""Running a bulk switch: small files within the request, large ones as a durable job that the
+worker process runs in steps (core.jobs); the page polls its progress.
 
-The job's rows are stored with their outcome, and each row commits on its own, so a job that
-stopped (process restart) can be resumed with `flask agency resume-jobs` without doing a row twice."""
+The job's rows are stored with their outcome after every step, and each row commits on its own; a
+worker killed mid-step leaves the job to the next worker, which skips the rows already switched."""
 
 from __future__ import annotations
 
 import logging
-import threading
+from typing import Any
 
-import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Flask
 
 from agency.models import JobState, SwitchJob
 from agency.services import run_rows
-from core import clock
+from core import clock, jobs
 from core.users import User
 
 log = logging.getLogger(__name__)
 
+JOB_KIND = "agency.switch"
+STEP_ROWS = 200  # rows per worker step: well inside the job lease, and delivery interleaves
 
-def run_job(session: so.Session, job: SwitchJob) -> None:
+
+def run_step(session: so.Session, job: SwitchJob, limit: int | None = STEP_ROWS) -> bool:
+    """Switch the next `limit` open rows (all with None); True while rows are left."""
     user = session.get(User, job.created_by_id)
     assert user is not None
     rows = [dict(r) for r in job.rows]
+    open_rows = [r for r in rows if r["status"] == "ok"]
+    batch = open_rows if limit is None else open_rows[:limit]
     job.state = JobState.RUNNING
-    session.commit()
-
-    def progress(done: int) -> None:
-        if done % 50 == 0 or done == len(rows):
-            job.processed = done
-            job.rows = [dict(r) for r in rows]
-            session.commit()
-
-    todo = [r for r in rows if r["status"] == "ok"]
-    done_before = len(rows) - len(todo)
-    run_rows(session, user, rows, progress=lambda n: progress(n))
+    run_rows(session, user, batch)  # updates the row dicts in place; each row commits
+    left = sum(1 for r in rows if r["status"] == "ok")
     job.rows = rows
-    job.processed = len(rows)
-    job.state = JobState.DONE
-    job.finished_at = clock.now()
+    job.processed = len(rows) - left
+    if not left:
+        job.state = JobState.DONE
+        job.finished_at = clock.now()
+        log.info("switch job %s done: %s rows", job.public_id, len(rows))
     session.commit()
-    log.info("switch job %s: %s rows (%s skipped before)", job.public_id, len(rows), done_before)
+    return left > 0
 
 
-def start_in_background(app: Flask, job_id: int) -> threading.Thread:
-    def work() -> None:
-        with app.app_context(), app.extensions["database"].sessionmaker() as session:
-            job = session.get(SwitchJob, job_id)
-            if job is not None:
-                run_job(session, job)
-
-    thread = threading.Thread(target=work, name=f"switch-job-{job_id}", daemon=True)
-    thread.start()
-    return thread
+def run_now(session: so.Session, job: SwitchJob) -> None:
+    """Small jobs: every row within the request."""
+    run_step(session, job, limit=None)
 
 
-def resume(app: Flask) -> int:
-    """Jobs left running by a stopped process: finish their remaining rows."""
-    with app.app_context(), app.extensions["database"].sessionmaker() as session:
-        jobs = session.scalars(sa.select(SwitchJob).where(SwitchJob.state == JobState.RUNNING)).all()
-        for job in jobs:
-            run_job(session, job)
-        return len(jobs)
+def start_later(session: so.Session, job: SwitchJob) -> None:
+    """Large jobs: queued for the worker (committed by the caller)."""
+    job.state = JobState.RUNNING
+    jobs.enqueue(session, JOB_KIND, f"switch:{job.public_id}", {"switch_job": job.id})
+
+
+def step(session: so.Session, payload: dict[str, Any]) -> bool:
+    """core.jobs handler for JOB_KIND."""
+    job = session.get(SwitchJob, payload["switch_job"])
+    if job is None or job.state is JobState.DONE:
+        return False
+    return run_step(session, job)

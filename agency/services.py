@@ -287,22 +287,27 @@ def validate_rows(session: so.Session, user: User, rows: list[dict[str, Any]]) -
     return rows
 
 
-def run_rows(session: so.Session, user: User, rows: list[dict[str, Any]], progress: Any = None) -> None:
-    """Switch the valid rows, each in its own transaction (all or nothing per row)."""
-    for index, row in enumerate(rows):
-        if row["status"] == "ok":
-            contract = session.scalar(
-                sa.select(Contract).where(Contract.number == row["number"], Contract.agency_id == user.agency_id)
-            )
-            try:
-                if contract is None:
-                    raise SwitchError(NOT_FOUND)
-                with session.begin_nested():
-                    row["message"] = switch_to_portal(session, user, contract, row["email"], row["mobile"])
-                session.commit()
-                row["status"] = "switched"
-            except (SwitchError, MessageError) as error:
-                session.rollback()
-                row.update(status="failed", message=str(error))
-        if progress is not None:
-            progress(index + 1)
+def run_rows(session: so.Session, user: User, rows: list[dict[str, Any]]) -> None:
+    """Switch the valid rows, each in its own transaction (all or nothing per row). A row whose
+    contract is already on the portal with this e-mail was switched by an earlier, interrupted run
+    of the same job: it is recorded as switched, not switched again."""
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        contract = session.scalar(
+            sa.select(Contract).where(Contract.number == row["number"], Contract.agency_id == user.agency_id)
+        )
+        try:
+            if contract is None:
+                raise SwitchError(NOT_FOUND)
+            email = normalize_email(row["email"]).lower()
+            if contract.delivery is Delivery.PORTAL and contract.customer_email == email:
+                row.update(status="switched", message="Umgestellt.")
+                continue
+            with session.begin_nested():
+                row["message"] = switch_to_portal(session, user, contract, row["email"], row["mobile"])
+            session.commit()
+            row["status"] = "switched"
+        except (SwitchError, MessageError) as error:
+            session.rollback()
+            row.update(status="failed", message=str(error))

@@ -220,11 +220,10 @@ def start(public_id: str) -> BaseResponse:
         return redirect(url_for("agency.job", public_id=public_id))
     valid = sum(1 for r in found.rows if r["status"] == "ok")
     if valid <= services.SYNC_ROWS:
-        jobs.run_job(s, found)
+        jobs.run_now(s, found)
     else:
-        found.state = JobState.RUNNING
+        jobs.start_later(s, found)  # the worker process runs it; this page polls the progress
         s.commit()
-        jobs.start_in_background(current_app._get_current_object(), found.id)  # type: ignore[attr-defined]
     return redirect(url_for("agency.job", public_id=public_id))
 
 

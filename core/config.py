@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_LEASE_SECONDS": 300,
     "OUTBOX_BATCH_SIZE": 50,
     "OUTBOX_POLL_SECONDS": 1,
+    # background jobs (core.jobs): how long a claimed job step belongs to its worker
+    "JOB_LEASE_SECONDS": 120,
     # deliver in a background thread of the app process (the embedded default; off in production)
     "OUTBOX_EMBEDDED_WORKER": False,
     # shared storage for rate limits (e.g. redis://host:6379) when several app processes run

@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "core.audit",
     "core.sessions",
     "core.throttle",
+    "core.jobs",
     "calculator.reference",
     "calculator.models",
     "messaging.models",

@@ -1,11 +1,12 @@
-"""Outgoing messages: the outbox (e-mail, SMS, letters), the delivery worker, and the back office's
-Nachrichten and Postausgang pages. Business code enqueues through messaging.outbox."""
+"""Outgoing messages: the outbox (e-mail, SMS, letters), the worker process (delivery and the
+durable jobs of core.jobs), and the back office's Nachrichten and Postausgang pages. Business code
+enqueues through messaging.outbox."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from core import navigation
+from core import jobs, navigation
 from core.authz import BACKOFFICE_AREA
 
 
@@ -14,6 +15,8 @@ def init_app(app: Flask) -> None:
     from messaging.worker import register_task
 
     app.register_blueprint(views.bp)
+    app.cli.add_command(cli.worker_cli)
+    register_task(app, jobs.run_due)  # durable background jobs of every package (core.jobs)
     register_task(app, outbox.purge_letters)
     app.cli.add_command(cli.outbox_cli)
     navigation.register(app, "Nachrichten", "messaging.messages", BACKOFFICE_AREA, order=50)

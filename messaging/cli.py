@@ -18,10 +18,25 @@ from messaging.models import OutboxMessage
 outbox_cli = AppGroup("outbox", help="Outgoing e-mails, SMS and letters.")
 
 
+worker_cli = AppGroup("worker", help="The worker process: message delivery and background jobs.")
+
+
+@worker_cli.command("run")
+@click.option("--once", is_flag=True, help="Do what is due now (messages, job steps), then exit.")
+def worker_run_command(once: bool) -> None:
+    """Deliver messages and run background jobs (keeps running; SIGTERM or Ctrl-C stops it after the
+    current message or job step)."""
+    _run(once)
+
+
 @outbox_cli.command("run")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 def run_command(once: bool) -> None:
-    """Deliver messages (keeps running; stop with SIGTERM or Ctrl-C after the current message)."""
+    """The same as `flask worker run` (kept for existing deployments)."""
+    _run(once)
+
+
+def _run(once: bool) -> None:
     stop = threading.Event()
 
     def handle(signum: int, _frame: FrameType | None) -> None:

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask
 
-from core import clock
+from core import clock, leases
 from messaging.models import Kind, OutboxMessage, State
 from messaging.transports import (
     ConnectionFailed,
@@ -88,28 +88,19 @@ def claim(
         sa.and_(OutboxMessage.state == State.PENDING, OutboxMessage.next_attempt_at <= (due_before or now)),
         sa.and_(OutboxMessage.state == State.SENDING, OutboxMessage.lease_until < now),
     )
-    candidates = (
-        sa.select(OutboxMessage.id)
-        .where(due)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(settings.batch_size)
-        .with_for_update(skip_locked=True)
+    return leases.claim(
+        session,
+        OutboxMessage,
+        due=due,
+        order_by=(OutboxMessage.next_attempt_at, OutboxMessage.id),
+        limit=settings.batch_size,
+        values={
+            "state": State.SENDING,
+            "claimed_by": worker_id,
+            "lease_until": now + timedelta(seconds=settings.lease_seconds),
+            "attempts": OutboxMessage.attempts + 1,
+        },
     )
-    stmt = (
-        sa.update(OutboxMessage)
-        .where(OutboxMessage.id.in_(candidates))
-        .values(
-            state=State.SENDING,
-            claimed_by=worker_id,
-            lease_until=now + timedelta(seconds=settings.lease_seconds),
-            attempts=OutboxMessage.attempts + 1,
-        )
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
-    )
-    ids = sorted(session.execute(stmt).scalars().all())
-    session.commit()
-    return ids
 
 
 def _still_ours(message: OutboxMessage, worker_id: str, now: datetime) -> bool:
@@ -221,12 +212,12 @@ def run(
     started = clock.now()
     while not stop.is_set():
         with app.app_context(), maker() as session:
-            run_tasks(app, session)
+            worked = run_tasks(app, session)  # jobs (one step each), reset requests, letter purge
             ids = claim(session, worker_id, settings, due_before=started if once else None)
             if ids:
                 for key, value in deliver_batch(app, session, ids, worker_id, settings).items():
                     totals[key] += value
-        if not ids:
+        if not ids and not worked:
             if once:
                 break
             stop.wait(settings.poll_seconds)

@@ -13,7 +13,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from contracts.models import Contract, Delivery, Document
-from core import audit, clock, sessions, tokens
+from core import audit, clock, leases, sessions, tokens
 from core.passwords import PasswordRule, hash_password, verify_password
 from messaging import outbox
 from onboarding.models import (
@@ -506,23 +506,14 @@ def process_reset_requests(session: so.Session, limit: int = 50) -> int:
     account belongs to them, create the reset link and its e-mail — all in one transaction, so a
     worker killed half-way leaves the requests to the next one and nothing is sent twice."""
     now = clock.now()
-    candidates = (
-        sa.select(PasswordResetRequest.id)
-        .where(PasswordResetRequest.processed_at.is_(None))
-        .order_by(PasswordResetRequest.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    ids = (
-        session.execute(
-            sa.update(PasswordResetRequest)
-            .where(PasswordResetRequest.id.in_(candidates))
-            .values(processed_at=now)
-            .returning(PasswordResetRequest.id)
-            .execution_options(synchronize_session=False)
-        )
-        .scalars()
-        .all()
+    ids = leases.claim(
+        session,
+        PasswordResetRequest,
+        due=PasswordResetRequest.processed_at.is_(None),
+        order_by=(PasswordResetRequest.id,),
+        limit=limit,
+        values={"processed_at": now},
+        commit=False,  # processed in this transaction: a worker killed half-way leaves them open
     )
     for request_id in sorted(ids):
         request = session.get(PasswordResetRequest, request_id)

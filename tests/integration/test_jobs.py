@@ -1,0 +1,94 @@
+"""Durable jobs: a bulk switch queued by the web process is run by a worker process in steps; a
+worker SIGKILLed in the middle of a step leaves the job to the next claimant, which finishes it
+without switching (or e-mailing) any row twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from agency import jobs as switch_jobs
+from agency import services
+from agency.models import JobState, SwitchJob
+from contracts.imports import import_contracts
+from core import jobs, migrate
+from core.app import create_app
+from core.users import User
+from demo.seed import DEMO_EXISTING
+from messaging.models import OutboxMessage
+from tests.conftest import database_url_for, messaging_environ, reset_database
+
+ROOT = Path(__file__).resolve().parents[2]
+FLASK = str(Path(sys.executable).parent / "flask")
+ROWS = 260
+
+
+def _queue_switch(app) -> int:
+    with app.app_context(), app.extensions["database"].sessionmaker() as s:
+        rows = "".join(
+            f"GR-{n:05d};agenturleiter@demo.example;rs;Frau;K{n};N;Weg 1;10115;Berlin;01.01.2020;9,90;monatlich;;\n"
+            for n in range(ROWS)
+        )
+        import_contracts(s, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode())
+        manager = s.scalar(sa.select(User).where(User.email == "agenturleiter@demo.example"))
+        csv = "".join(f"GR-{n:05d};k{n}@example.org;0151 {n:08d}\n" for n in range(ROWS)).encode()
+        checked = services.validate_rows(s, manager, services.read_csv(csv, max_bytes=10**6, max_rows=10**4).rows)
+        job = SwitchJob(
+            agency_id=manager.agency_id, created_by_id=manager.id, filename="x.csv", rows=checked, total=ROWS
+        )
+        s.add(job)
+        s.flush()
+        switch_jobs.start_later(s, job)
+        s.commit()
+        return job.id
+
+
+def _links(app) -> int:
+    with app.app_context(), app.extensions["database"].sessionmaker() as s:
+        return s.scalar(sa.select(sa.func.count()).where(OutboxMessage.template == "access_link"))
+
+
+def test_a_killed_worker_s_job_is_finished_by_the_next_one_and_no_row_twice(tmp_path, smtp_server, twilio_server):
+    url = database_url_for("jobs", tmp_path)
+    reset_database(url)
+    environ = {**messaging_environ(url, smtp_server, twilio_server), "JOB_LEASE_SECONDS": "2"}
+    app = create_app(environ=environ)
+    migrate.upgrade(app.extensions["database"].engine)
+    assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    switch_id = _queue_switch(app)
+    assert _links(app) == 0  # queued only
+
+    victim = subprocess.Popen(
+        [FLASK, "worker", "run"],
+        cwd=ROOT,
+        env={**os.environ, **environ, "FLASK_APP": "wsgi"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while _links(app) < 20 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+    switched_before = _links(app)
+    assert 20 <= switched_before < ROWS  # killed in the middle of the job
+    with app.app_context(), app.extensions["database"].sessionmaker() as s:
+        assert s.scalar(sa.select(jobs.Job.state)) is jobs.JobState.RUNNING  # leased to the dead worker
+        assert jobs.run_due(s) == 0  # not before its lease ends
+        time.sleep(2.1)
+        steps = 0
+        while jobs.run_due(s):  # the next worker takes it over, step by step
+            steps += 1
+        assert steps >= 1
+        job = s.get(SwitchJob, switch_id)
+        assert job.state is JobState.DONE
+        assert [r["status"] for r in job.rows].count("switched") == ROWS
+        assert s.scalar(sa.select(jobs.Job.state)) is jobs.JobState.DONE
+    assert _links(app) == ROWS  # every row once: no second link e-mail for the rows done before the kill
+    app.extensions["database"].engine.dispose()
