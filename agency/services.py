@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from core.contact import ContactError as MessageError
 from core.contact import normalize_email, normalize_mobile
 from core.users import User
 from onboarding import services as onboarding
-from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer
+from onboarding.models import AccessLink, CodeChannel, Customer
 
 CSV_HEADER = ["vertragsnummer", "e-mail", "mobilnummer"]
 NOT_FOUND = "Vertrag nicht gefunden oder nicht in Ihrer Agentur"
@@ -31,44 +32,37 @@ class SwitchError(ValueError):
 # --- onboarding state ----------------------------------------------------------------------------------
 
 STATES = ("Post", "Link versendet", "Code versendet", "aktiviert", "abgelaufen")
+STATE_LABELS = {"post": "Post", "link_sent": "Link versendet", "code_sent": "Code versendet", "active": "aktiviert"}
+OPEN = ("link_sent", "code_sent")
+
+
+def state_label(contract: Contract, now: datetime | None = None) -> str:
+    """Post; Link versendet; Code versendet; aktiviert; abgelaufen — from the contract's onboarding
+    columns (kept current by onboarding), no further queries."""
+    now = now or clock.now()
+    expires = contract.onboarding_expires_at
+    if contract.onboarding_state in OPEN and expires is not None and expires <= now:
+        return "abgelaufen"
+    return STATE_LABELS.get(contract.onboarding_state, "Post")
+
+
+def state_filter(label: str, now: datetime | None = None) -> sa.ColumnElement[bool]:
+    """The SQL condition for contracts showing this state (uses ix_contracts_stock_state)."""
+    now = now or clock.now()
+    if label == "abgelaufen":
+        return sa.and_(Contract.onboarding_state.in_(OPEN), Contract.onboarding_expires_at <= now)
+    state = {v: k for k, v in STATE_LABELS.items()}[label]
+    if state in OPEN:
+        return sa.and_(
+            Contract.onboarding_state == state,
+            sa.or_(Contract.onboarding_expires_at.is_(None), Contract.onboarding_expires_at > now),
+        )
+    return Contract.onboarding_state == state
 
 
 def onboarding_states(session: so.Session, contracts: list[Contract]) -> dict[int, str]:
-    """Post; Link versendet; Code versendet; aktiviert; abgelaufen — for many contracts at once."""
-    ids = [c.id for c in contracts]
-    customers = {
-        c.id: c
-        for c in session.scalars(
-            sa.select(Customer).where(
-                Customer.id.in_({c.customer_account_id for c in contracts if c.customer_account_id})
-            )
-        )
-    }
-    latest: dict[int, AccessLink] = {}
-    for found in session.scalars(sa.select(AccessLink).where(AccessLink.contract_id.in_(ids)).order_by(AccessLink.id)):
-        latest[found.contract_id] = found
-    with_code = set(
-        session.scalars(
-            sa.select(AccessCode.link_id).where(AccessCode.link_id.in_([link.id for link in latest.values()]))
-        )
-    )
     now = clock.now()
-    states = {}
-    for contract in contracts:
-        customer = customers.get(contract.customer_account_id or -1)
-        link = latest.get(contract.id)  # the newest invitation; older ones were revoked by it
-        if contract.delivery is Delivery.POST or (link is None and (customer is None or customer.activated_at is None)):
-            state = "Post"
-        elif customer is not None and customer.activated_at is not None:
-            state = "aktiviert"
-        elif link is not None and link.expires_at <= now:
-            state = "abgelaufen"
-        elif link is not None and link.id in with_code:
-            state = "Code versendet"
-        else:
-            state = "Link versendet"
-        states[contract.id] = state
-    return states
+    return {c.id: state_label(c, now) for c in contracts}
 
 
 # --- one contract -------------------------------------------------------------------------------------
@@ -103,6 +97,7 @@ def switch_to_post(session: so.Session, user: User, contract: Contract) -> None:
     if contract.delivery is Delivery.POST:
         raise SwitchError("Der Vertrag ist bereits auf Postversand.")
     contract.delivery = Delivery.POST
+    contract.onboarding_state, contract.onboarding_expires_at = "post", None
     audit.record(
         session,
         "contract_switched_to_post",

@@ -47,13 +47,9 @@ def stock() -> str:
     ordered = stmt.order_by(Contract.number, Contract.id)
     number = paging.page_number(request.args.get("seite"))
     if f["status"] in services.STATES:
-        # the state is derived from links and codes: filter after computing it
-        every = list(s.scalars(ordered))
-        states = services.onboarding_states(s, every)
-        found = paging.paginate_list([c for c in every if states[c.id] == f["status"]], number, PAGE_SIZE)
-    else:
-        found = paging.paginate(s, ordered, number, PAGE_SIZE)
-        states = services.onboarding_states(s, list(found.items))
+        ordered = ordered.where(services.state_filter(f["status"]))
+    found = paging.paginate(s, ordered, number, PAGE_SIZE)
+    states = services.onboarding_states(s, list(found.items))
     rows, total, page = list(found.items), found.total, found.number
     return render_template(
         "agency/stock.html",

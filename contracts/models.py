@@ -75,6 +75,7 @@ class Contract(Base):
     """A policed contract. Vertragsnummer: VR-<year>-<7-digit serial>-<check digit> (see contracts.numbers)."""
 
     __tablename__ = "contracts"
+    __table_args__ = (sa.Index("ix_contracts_stock_state", "agency_id", "onboarding_state", "number"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
@@ -98,6 +99,10 @@ class Contract(Base):
     mandate_reference: so.Mapped[str | None] = so.mapped_column(sa.String(35))
     # the customer's portal account, once onboarding started (issue #6)
     customer_account_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("customers.id"), index=True)
+    # where the portal onboarding stands, kept current by onboarding's events (so lists filter and
+    # count it in SQL): "post", "link_sent", "code_sent", "active"; with the open link's expiry
+    onboarding_state: so.Mapped[str] = so.mapped_column(sa.String(20), default="post", server_default="post")
+    onboarding_expires_at: so.Mapped[datetime | None]
     policed_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
 
     application: so.Mapped[Application | None] = so.relationship(back_populates="contract")

@@ -79,6 +79,7 @@ def process_start(session: so.Session, start: OnboardingStart) -> AccessLink | N
     contract.customer_account_id = customer.id
     start.processed_at = clock.now()
     if customer.activated_at is not None:
+        contract.onboarding_state, contract.onboarding_expires_at = "active", None
         return None
     return invite(session, customer, contract, channel=start.code_channel, mobile=start.mobile)
 
@@ -174,6 +175,8 @@ def invite(
         sensitive=True,
     )
     _record(session, "access_link_sent", contract, "System", channel=channel.value)
+    contract.onboarding_state = "link_sent"
+    contract.onboarding_expires_at = link.expires_at
     if channel is CodeChannel.LETTER:
         _send_letter_code(session, link, customer, contract)
     return link
@@ -217,6 +220,7 @@ def _send_letter_code(session: so.Session, link: AccessLink, customer: Customer,
         retain_until=expires_at,  # kept (and reprintable) until the code expires or is used
     )
     _record(session, "access_code_sent", contract, "System", channel="letter")
+    contract.onboarding_state = "code_sent"
 
 
 def _letter_key(link: AccessLink) -> str:
@@ -339,6 +343,8 @@ def send_sms_code(session: so.Session, link: AccessLink, *, resend: bool) -> Sen
         sensitive=True,
     )
     _record(session, "access_code_sent", contract, link.customer.email, channel="sms")
+    if contract is not None and contract.onboarding_state != "active":
+        contract.onboarding_state = "code_sent"
     return SendResult("sent")
 
 
@@ -442,6 +448,12 @@ def activate(session: so.Session, link: AccessLink, email: str, code: str, passw
     customer.password_hash = hash_password(password)
     customer.activated_at = now
     customer.last_login_at = now
+    session.execute(  # every portal contract of the customer is now in his portal
+        sa.update(Contract)
+        .where(Contract.customer_account_id == customer.id, Contract.delivery == Delivery.PORTAL)
+        .values(onboarding_state="active", onboarding_expires_at=None)
+        .execution_options(synchronize_session="fetch")
+    )
     _record(session, "portal_activated", contract, customer.email)
     return Activation(customer=customer)
 

@@ -1,0 +1,77 @@
+"""The contract's onboarding state is kept by onboarding's events and filtered in SQL."""
+
+import re
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from agency import services as agency
+from contracts.imports import import_contracts
+from contracts.models import Contract, Delivery
+from core import clock
+from demo.seed import DEMO_EXISTING
+from messaging.models import Kind, OutboxMessage
+from onboarding import services
+from onboarding.models import AccessLink, CodeChannel
+
+
+def _stock(session, broker, manager):
+    data = DEMO_EXISTING.replace("vermittler@demo.example", broker.email).replace(
+        "agenturleiter@demo.example", manager.email
+    )
+    import_contracts(session, data.encode())
+    session.flush()
+    return {c.number: c for c in session.scalars(sa.select(Contract))}
+
+
+def _listed(session, manager, label):
+    stmt = sa.select(Contract.number).where(Contract.agency_id == manager.agency_id, agency.state_filter(label))
+    return set(session.scalars(stmt))
+
+
+def test_states_follow_the_onboarding_and_filter_in_sql(app, session, broker, manager):
+    stock = _stock(session, broker, manager)
+    with app.app_context():
+        first, second = stock["BV-4711001"], stock["BV-4711002"]
+        agency.switch_to_portal(session, manager, first, "helga@example.org", "0151 23456789")
+        customer = services._customer_for(session, "stefan@example.org", second.customer_name)
+        second.customer_account_id = customer.id
+        link = services.invite(
+            session,
+            customer,
+            second,
+            channel=CodeChannel.SMS,
+            mobile="+4915123456780",
+        )
+        second.delivery = Delivery.PORTAL
+        session.flush()
+        assert agency.state_label(first) == "Code versendet"  # existing customer: the code letter is out
+        assert agency.state_label(second) == "Link versendet"
+        assert _listed(session, manager, "Link versendet") == {"BV-4711002"}
+        assert "BV-4711003" in _listed(session, manager, "Post")
+
+        link.expires_at = second.onboarding_expires_at = clock.now() - timedelta(minutes=1)
+        session.flush()
+        assert agency.state_label(second) == "abgelaufen"
+        assert _listed(session, manager, "abgelaufen") == {"BV-4711002"}
+        assert _listed(session, manager, "Link versendet") == set()
+
+        fresh = session.get(
+            AccessLink,
+            services.invite(session, link.customer, second, channel=CodeChannel.SMS, mobile="+4915123456780").id,
+        )
+        assert services.send_sms_code(session, fresh, resend=False).status == "sent"
+        assert agency.state_label(second) == "Code versendet"
+        body = session.scalars(
+            sa.select(OutboxMessage.body_text).where(OutboxMessage.kind == Kind.SMS).order_by(OutboxMessage.id.desc())
+        ).first()
+        code = re.search(r"(\d{6})", body).group(1)
+        password = "Sonnen-Blume-42!"
+        assert services.activate(session, fresh, "stefan@example.org", code, password, password).customer
+        session.flush()
+        assert agency.state_label(second) == "aktiviert"
+        assert _listed(session, manager, "aktiviert") == {"BV-4711002"}
+
+        agency.switch_to_post(session, manager, first)
+        session.flush()
+        assert agency.state_label(first) == "Post"
