@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from jinja2_fragments.flask import render_blocks
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -30,6 +31,7 @@ from calculator.quotes import OfferError, Quote
 from calculator.tariffs import Product, TariffCatalog
 from core import audit, clock, db, paging
 from core.authz import BROKER_AREA, get_visible_or_404, roles_required, scoped
+from core.extensions import htmx
 from core.formatting import TIMEZONE
 from core.pdf import render_pdf
 from core.users import User
@@ -156,10 +158,8 @@ def live(product: str) -> Response:
         and quote.form.relevant(f.name)
         and (f.name != "mitgliedschaftsbeginn" or context["membership_required"])
     ]
-    html = render_template("calculator/_live.html", blocks=blocks, error_fields=error_fields, **context)
-    response = make_response(html)
-    response.headers["Vary"] = "HX-Request"
-    return response
+    names = ["premium", "oob_error_slots", *(f"block_{b.replace('-', '_')}" for b in blocks)]
+    return make_response(render_blocks("calculator/quote.html", names, oob=True, error_fields=error_fields, **context))
 
 
 def _has_value(name: str, form: MultiDict[str, str]) -> bool:
@@ -172,11 +172,7 @@ def vehicle_search() -> str:
     """Typeahead by make and model (htmx fragment; a full page without JavaScript)."""
     query = request.args.get("q", "")
     vehicles = reference.search_vehicles(db.session(), query) if len(query.strip()) >= 2 else []
-    template = (
-        "calculator/_vehicle_suggestions.html"
-        if request.headers.get("HX-Request")
-        else "calculator/vehicle_search.html"
-    )
+    template = "calculator/_vehicle_suggestions.html" if htmx else "calculator/vehicle_search.html"
     return render_template(template, vehicles=vehicles, query=query)
 
 

@@ -38,7 +38,8 @@ def set_security_headers(response: Response) -> Response:
     # PDFs, ZIPs, CSV reports, the access link page) but our static files is private and not stored
     if request.endpoint != "static":
         headers["Cache-Control"] = "private, no-store"
-    if request.headers.get("HX-Request"):
+    if request.endpoint != "static":
+        # one place for it: a page and its htmx fragment share a URL, caches must tell them apart
         headers.add("Vary", "HX-Request")
     return response
 

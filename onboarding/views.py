@@ -7,7 +7,7 @@ from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from core import audit, db, sessions, throttle
-from core.extensions import limiter
+from core.extensions import htmx, limiter
 from onboarding import services
 from onboarding.forms import ActivationForm, ChangePasswordForm, CustomerLoginForm, ForgotForm, NewPasswordForm
 from onboarding.models import CodeChannel, Customer
@@ -64,7 +64,7 @@ def send_code(token: str) -> BaseResponse | str:
         return redirect(url_for("onboarding.link", token=token))
     result = services.send_sms_code(s, found, resend=request.form.get("erneut") == "1")
     s.commit()
-    if request.headers.get("HX-Request"):
+    if htmx:
         return render_template(
             "onboarding/_code_status.html", result=result, token=token, masked=services.mask_mobile(found.mobile)
         )

@@ -141,3 +141,12 @@ def test_behind_a_trusted_proxy_the_client_address_and_scheme_are_the_forwarded_
     )
     for app in (behind, direct):
         app.extensions["database"].engine.dispose()
+
+
+def test_pages_and_their_htmx_fragments_vary_on_hx_request(broker_client):
+    page = broker_client.get("/fahrzeuge/suche?q=golf")
+    fragment = broker_client.get("/fahrzeuge/suche?q=golf", headers={"HX-Request": "true"})
+    assert page.get_data(as_text=True).lstrip().startswith("<!doctype html>")
+    assert not fragment.get_data(as_text=True).lstrip().startswith("<!doctype html>")
+    for response in (page, fragment):
+        assert "HX-Request" in response.headers.get_all("Vary")
