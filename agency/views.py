@@ -36,9 +36,11 @@ def stock() -> str:
     f = {k: request.args.get(k, "").strip() for k in ("q", "sparte", "zustellung", "status")}
     stmt = scoped(sa.select(Contract), Contract, _user())
     if f["q"]:
-        pattern = f"%{f['q'].lower()}%"
-        stmt = stmt.where(
-            sa.or_(sa.func.lower(Contract.number).like(pattern), sa.func.lower(Contract.customer_name).like(pattern))
+        stmt = stmt.where(  # % and _ are searched for as typed, not as wildcards
+            sa.or_(
+                Contract.number.icontains(f["q"], autoescape=True),
+                Contract.customer_name.icontains(f["q"], autoescape=True),
+            )
         )
     if f["sparte"] in ("kfz", "rs"):
         stmt = stmt.where(Contract.product == f["sparte"])

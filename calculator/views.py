@@ -188,9 +188,10 @@ def offers() -> str:
     elif status == "entwurf":
         stmt = stmt.where(Offer.name.is_(None))
     if search:
-        pattern = f"%{search.lower()}%"
-        stmt = stmt.where(
-            sa.or_(sa.func.lower(Offer.name).like(pattern), sa.func.lower(Offer.applicant_name).like(pattern))
+        stmt = stmt.where(  # % and _ are searched for as typed, not as wildcards
+            sa.or_(
+                Offer.name.icontains(search, autoescape=True), Offer.applicant_name.icontains(search, autoescape=True)
+            )
         )
     s = db.session()
     found = paging.paginate(

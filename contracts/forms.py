@@ -93,7 +93,7 @@ class ApplicationForm(QuoteForm):
             except SchwiftyException:
                 self.add_error("iban", "Die IBAN ist ungültig. Bitte prüfen Sie Länge und Prüfziffer.")
             else:
-                if iban.country_code not in SEPA_COUNTRIES:
+                if not iban.in_sepa_zone:  # schwifty knows the SEPA zone
                     self.add_error("iban", "Die IBAN gehört zu keinem Land des SEPA-Raums.")
                 self.iban_compact = iban.compact
                 self.bic = str(iban.bic) if iban.bic else None
@@ -120,44 +120,3 @@ class ApplicationForm(QuoteForm):
         start = parse_german_date(self.vertragsbeginn.data or "")
         assert start is not None
         return start
-
-
-SEPA_COUNTRIES = {
-    "AT",
-    "BE",
-    "BG",
-    "CH",
-    "CY",
-    "CZ",
-    "DE",
-    "DK",
-    "EE",
-    "ES",
-    "FI",
-    "FR",
-    "GB",
-    "GI",
-    "GR",
-    "HR",
-    "HU",
-    "IE",
-    "IS",
-    "IT",
-    "LI",
-    "LT",
-    "LU",
-    "LV",
-    "MC",
-    "MT",
-    "NL",
-    "NO",
-    "PL",
-    "PT",
-    "RO",
-    "SE",
-    "SI",
-    "SK",
-    "SM",
-    "VA",
-    "AD",
-}

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from babel.numbers import NumberFormatError, parse_decimal
 
 from calculator.forms.fields import parse_german_date
 from contracts.models import Contract, Delivery
@@ -85,8 +86,8 @@ def import_contracts(session: so.Session, data: bytes) -> ImportResult:
         if start is None:
             raise ImportError_(f"{where}: beginn {row['beginn']!r} is not TT.MM.JJJJ")
         try:
-            total = Decimal(row["beitrag"].replace(".", "").replace(",", ".")).quantize(Decimal("0.01"))
-        except InvalidOperation as exc:
+            total = parse_decimal(row["beitrag"], locale="de_DE", strict=True).quantize(Decimal("0.01"))
+        except (NumberFormatError, InvalidOperation) as exc:
             raise ImportError_(f"{where}: beitrag {row['beitrag']!r} is not an amount") from exc
         try:
             email = normalize_email(row["email"]).lower() if row["email"] else None

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -114,15 +112,3 @@ def _close_session(_exc: BaseException | None) -> None:
     s = g.pop("db_session", None)
     if s is not None:
         s.close()  # rolls back whatever was not committed
-
-
-@contextmanager
-def transaction() -> Iterator[so.Session]:
-    """Commit the request session on success, roll back on error."""
-    s = session()
-    try:
-        yield s
-        s.commit()
-    except BaseException:
-        s.rollback()
-        raise

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -91,6 +90,3 @@ class OutboxMessage(Base):
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.kind.value} {self.idempotency_key} {self.state.value}>"
-
-    def summary(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "recipient": self.recipient, "state": self.state.value}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -49,7 +48,7 @@ def messages() -> str:
     if f["kind"] in {k.value for k in Kind}:
         stmt = stmt.where(OutboxMessage.kind == Kind(f["kind"]))
     if f["q"]:
-        stmt = stmt.where(OutboxMessage.recipient.ilike(f"%{f['q']}%"))
+        stmt = stmt.where(OutboxMessage.recipient.icontains(f["q"], autoescape=True))
     failed_first = sa.case((OutboxMessage.state == State.FAILED, 0), else_=1)
     found = paging.paginate(
         s,
@@ -258,11 +257,3 @@ def dev_mail_html(public_id: str) -> Response:
     response = Response(message.body_html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; style-src 'unsafe-inline'"
     return response
-
-
-def state_counts(counts: dict[tuple[str, str], int], kind: str | None = None) -> dict[str, int]:
-    result: dict[str, Any] = {}
-    for (k, state), n in counts.items():
-        if kind is None or k == kind:
-            result[state] = result.get(state, 0) + n
-    return result

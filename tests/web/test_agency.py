@@ -397,3 +397,9 @@ def test_a_customer_name_longer_than_a_letter_line_is_wrapped_not_a_500(outbox_a
     session.refresh(letter)
     text = " ".join(PdfReader(io.BytesIO(letter.pdf)).pages[0].extract_text().split())
     assert "Freifrau von und zu Hohenlohe- Langenburg-Schillingsfürst Lindenallee 3 50667 Köln" in text
+
+
+def test_bestand_search_takes_percent_and_underscore_literally(outbox_app, bestand, mgr):
+    everything = mgr.get("/bestand/?q=%25").get_data(as_text=True)
+    assert "BV-4711001" not in everything  # "%" is not a wildcard: no contract has it in number or name
+    assert "BV-4711001" in mgr.get("/bestand/?q=4711001").get_data(as_text=True)
