@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, current_app, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import audit, clock, errors, formatting, legal, migrate, navigation, security
+from core import audit, clock, errors, formatting, legal, migrate, navigation, observability, security
 from core.config import from_environment, load_config
 from core.db import Database
 from core.db import session as db_session
@@ -57,6 +57,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, environ: Mapping[st
     formatting.init_app(app)
     navigation.init_app(app)
     legal.init_app(app)
+    observability.init_app(app)
     migrate.init_app(app)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.extensions["user_loaders"] = {"staff": load_by_login_token}

@@ -45,6 +45,11 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_LEASE_SECONDS": 300,
     "OUTBOX_BATCH_SIZE": 50,
     "OUTBOX_POLL_SECONDS": 1,
+    # operations: log format ("json" in production, "text", or empty: Flask's default), the bearer
+    # token that opens /metrics (empty: no /metrics), the worker heartbeat age /readyz accepts
+    "LOG_FORMAT": "",
+    "METRICS_TOKEN": "",
+    "READY_WORKER_MAX_AGE_SECONDS": 120,
     # background jobs (core.jobs): how long a claimed job step belongs to its worker
     "JOB_LEASE_SECONDS": 120,
     # deliver in a background thread of the app process (the embedded default; off in production)
@@ -170,6 +175,8 @@ def load_config(environ: Mapping[str, str], instance_path: str | Path) -> dict[s
     # mail and SMS go to the dev mailbox unless a real server/account is configured
     config["MAIL_BACKEND"] = "smtp" if config["MAIL_SERVER"] else "console"
     config["SMS_BACKEND"] = "twilio" if config["TWILIO_ACCOUNT_SID"] else "console"
+    if production and "LOG_FORMAT" not in environ:
+        config["LOG_FORMAT"] = "json"
     if dev and "OUTBOX_EMBEDDED_WORKER" not in environ:
         config["OUTBOX_EMBEDDED_WORKER"] = True
     if production and (config["MAIL_BACKEND"] == "console" or config["SMS_BACKEND"] == "console"):

@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "core.sessions",
     "core.throttle",
     "core.jobs",
+    "core.observability",
     "calculator.reference",
     "calculator.models",
     "messaging.models",

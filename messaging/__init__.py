@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from core import jobs, navigation
+from core import jobs, navigation, observability
 from core.authz import BACKOFFICE_AREA
 
 
@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(cli.worker_cli)
     register_task(app, jobs.run_due)  # durable background jobs of every package (core.jobs)
     register_task(app, outbox.purge_letters)
+    observability.register_metrics(app, outbox.queue_metrics)
     app.cli.add_command(cli.outbox_cli)
     navigation.register(app, "Nachrichten", "messaging.messages", BACKOFFICE_AREA, order=50)
     navigation.register(app, "Postausgang", "messaging.postausgang", BACKOFFICE_AREA, order=40)

@@ -7,6 +7,7 @@ and checked now, so a bad address or an over-long SMS fails the business call, n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email.utils import make_msgid, parseaddr
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app, render_template
+from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.exc import IntegrityError
 
 from core import clock
@@ -225,3 +227,24 @@ def purge_letters(session: so.Session, now: datetime | None = None) -> int:
     )
     session.commit()
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def queue_metrics(session: so.Session) -> Iterator[GaugeMetricFamily]:
+    """Prometheus figures at scrape time: messages per kind and state, age of the oldest due one."""
+    depth = GaugeMetricFamily("vr_outbox_messages", "Outbox messages per kind and state", labels=["kind", "state"])
+    for kind, state, n in session.execute(
+        sa.select(OutboxMessage.kind, OutboxMessage.state, sa.func.count()).group_by(
+            OutboxMessage.kind, OutboxMessage.state
+        )
+    ):
+        depth.add_metric([kind.value, state.value], n)
+    yield depth
+    now = clock.now()
+    oldest = session.scalar(
+        sa.select(sa.func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.state == State.PENDING, OutboxMessage.next_attempt_at <= now
+        )
+    )
+    age = GaugeMetricFamily("vr_outbox_oldest_due_seconds", "Seconds the oldest due message has been waiting")
+    age.add_metric([], max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
+    yield age

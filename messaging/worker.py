@@ -27,7 +27,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask
 
-from core import clock, leases
+from core import clock, leases, observability
 from messaging.models import Kind, OutboxMessage, State
 from messaging.transports import (
     ConnectionFailed,
@@ -212,6 +212,7 @@ def run(
     started = clock.now()
     while not stop.is_set():
         with app.app_context(), maker() as session:
+            observability.beat(session, worker_id)  # /readyz and /metrics see that a worker runs
             worked = run_tasks(app, session)  # jobs (one step each), reset requests, letter purge
             ids = claim(session, worker_id, settings, due_before=started if once else None)
             if ids:
