@@ -357,3 +357,33 @@ def portal_server(tmp_path, smtp_server, twilio_server):
     yield app, f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     app.extensions["database"].engine.dispose()
+
+
+# --- Redis: a real redis-server on a free port (rate limits shared by app processes) ------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    import shutil
+    import subprocess
+
+    from tests.fakes import free_port, wait_for_port
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is missing in CI: scripts/bootstrap.sh --test installs it")
+        pytest.skip("SKIPPED LOUDLY: redis-server is not installed here (scripts/bootstrap.sh --test installs it)")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)

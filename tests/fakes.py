@@ -23,6 +23,19 @@ from aiosmtpd.controller import Controller
 from core import clock
 
 
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    """Until something listens on 127.0.0.1:port."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

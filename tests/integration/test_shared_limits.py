@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +15,7 @@ import requests
 from core import migrate
 from core.app import create_app
 from tests.conftest import TEST_SECRET
-from tests.fakes import free_port
+from tests.fakes import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = """
@@ -29,38 +25,6 @@ from core.app import create_app
 app = create_app()
 run_simple("127.0.0.1", int(sys.argv[1]), app, threaded=True)
 """
-
-
-def _wait_for_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on port {port}")
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory) -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is missing in CI: scripts/bootstrap.sh --test installs it")
-        pytest.skip("SKIPPED LOUDLY: redis-server is not installed here (scripts/bootstrap.sh --test installs it)")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def _servers(tmp_path: Path, storage: str, n: int = 2) -> tuple[list[subprocess.Popen], list[str]]:
@@ -83,7 +47,7 @@ def _servers(tmp_path: Path, storage: str, n: int = 2) -> tuple[list[subprocess.
         processes.append(subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=environ))
         urls.append(f"http://127.0.0.1:{port}")
     for url in urls:
-        _wait_for_port(int(url.rsplit(":", 1)[1]))
+        wait_for_port(int(url.rsplit(":", 1)[1]))
     return processes, urls
 
 

@@ -1,0 +1,190 @@
+"""The production topology, started for real: gunicorn with two web processes, two worker processes
+(`flask worker run`), the suite's database (PostgreSQL in CI), Redis for Flask-Limiter, APP_ENV=
+production behind a (simulated) TLS proxy. One policing goes through to the link e-mail at the SMTP
+server and the SMS code at the twilio stand-in; limits hold across the web processes; /readyz and
+/metrics see the workers and every process's requests."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from core import migrate
+from core.app import create_app
+from tests.conftest import TEST_SECRET, database_url_for, messaging_environ, reset_database
+from tests.fakes import free_port, wait_for_port
+from tests.helpers import KFZ_ANSWERS
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+METRICS_TOKEN = "metrics-" + "t" * 32
+
+
+class Browser:
+    """requests with the cookie handling of a browser behind TLS: the app is in production mode
+    (Secure cookies, strict CSRF referer check) and we talk plain HTTP to it as its proxy would."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = requests.Session()
+        self.headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"}
+
+    def _send(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = {**self.headers, "Referer": f"https://{self.base.split('//')[1]}{path}", **kwargs.pop("headers", {})}
+        response = self.http.request(
+            method, self.base + path, headers=headers, allow_redirects=False, timeout=30, **kwargs
+        )
+        for cookie in self.http.cookies:
+            cookie.secure = False  # our side of the proxy speaks HTTP
+        return response
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self._send("GET", path, **kwargs)
+
+    def form(self, path: str, data: dict, page: str | None = None) -> requests.Response:
+        html = self.get(page or path).text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+        return self._send("POST", path, data={"csrf_token": token, **data})
+
+
+def _log(logs: list, path: Path):
+    """The processes' stderr goes to files in the test's directory (read them when it fails)."""
+    log = open(path, "a")  # noqa: SIM115 - closed by the fixture after the processes ended
+    logs.append(log)
+    return log
+
+
+@pytest.fixture
+def topology(tmp_path, smtp_server, twilio_server, redis_url) -> Iterator[tuple[str, dict]]:
+    if shutil.which(str(BIN / "gunicorn")) is None:
+        pytest.fail("gunicorn is missing from the venv (requirements.txt pins it)")
+    url = database_url_for("topology", tmp_path)
+    reset_database(url)
+    environ = {
+        **os.environ,
+        **messaging_environ(url, smtp_server, twilio_server),
+        "APP_ENV": "production",
+        "SECRET_KEY": TEST_SECRET,
+        "APP_BASE_URL": "https://portal.test",
+        "DOCUMENT_STORAGE_DIR": str(tmp_path / "documents"),
+        "RATELIMIT_STORAGE_URI": redis_url[:-1] + "1",  # a Redis database of its own
+        "PASSWORD_FORGOT_LIMIT_PER_ADDRESS": "3 per 15 minutes",
+        "TRUSTED_PROXIES": "1",
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "OUTBOX_POLL_SECONDS": "1",
+        "FLASK_APP": "wsgi",
+    }
+    (tmp_path / "metrics").mkdir()
+    seeding = create_app(environ={**messaging_environ(url, smtp_server, twilio_server)})
+    migrate.upgrade(seeding.extensions["database"].engine)
+    assert seeding.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0  # refused in production
+    seeding.extensions["database"].engine.dispose()
+
+    port = free_port()
+    logs: list = []
+    processes = [
+        subprocess.Popen(
+            [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+            cwd=ROOT,
+            env=environ,
+            stdout=subprocess.DEVNULL,
+            stderr=_log(logs, tmp_path / "gunicorn.log"),
+        )
+    ]
+    for _ in range(2):
+        processes.append(
+            subprocess.Popen(
+                [str(BIN / "flask"), "worker", "run"],
+                cwd=ROOT,
+                env=environ,
+                stdout=subprocess.DEVNULL,
+                stderr=_log(logs, tmp_path / "worker.log"),
+            )
+        )
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}", environ
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in logs:
+            log.close()
+
+
+def _until(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_policing_to_link_and_code_with_gunicorn_workers_and_redis(topology, smtp_server, twilio_server):
+    base, _ = topology
+    broker = Browser(base)
+    assert (
+        broker.form("/anmelden", {"email": "vermittler@demo.example", "password": "Demo-Passwort-1!"}).status_code
+        == 302
+    )
+    offer = broker.form("/rechner/kfz/berechnen", KFZ_ANSWERS, page="/rechner/kfz/").headers["Location"].rsplit("/")[-1]
+    start = time.strftime("%d.%m.%Y", time.localtime(time.time() + 14 * 86400))
+    antrag = f"/angebote/{offer}/antrag"
+    applied = broker.form(
+        antrag,
+        {
+            "vertragsbeginn": start,
+            "kontoinhaber": "Jürgen Müller",
+            "iban": "DE89370400440532013000",
+            "sepa_mandat": "y",
+            "zustellung": "portal",
+            "kunde_email": "topologie@example.org",
+            "kunde_mobil": "0151 12345678",
+        },
+    )
+    assert applied.status_code == 302, applied.text[:500]
+
+    # a worker process delivers the link e-mail through SMTP
+    _until(lambda: any(m["To"] == "topologie@example.org" for m in smtp_server.inbox.messages))
+    mail = next(m for m in smtp_server.inbox.messages if m["To"] == "topologie@example.org")
+    link = re.search(r"https://portal\.test(/zugang/[\w-]+)", mail.get_body(("plain",)).get_content()).group(1)
+    customer = Browser(base)
+    assert customer.get(link).status_code == 200
+    sent = customer.form(f"{link}/code", {}, page=link)
+    assert sent.status_code in (200, 302)
+    _until(lambda: len(twilio_server.messages) >= 1)  # and the SMS through the twilio client
+    assert re.search(r"Zugangs-Code für das Kunden-Portal: \d{6}\.", twilio_server.messages[-1]["Body"])
+
+    # limits hold across both web processes: the login throttle (database) and Flask-Limiter (Redis)
+    attacker = Browser(base)
+    statuses = [
+        attacker.form("/anmelden", {"email": "vermittler@demo.example", "password": f"Falsch-{n}!"}).status_code
+        for n in range(7)
+    ]
+    assert statuses == [200] * 5 + [429, 429]
+    forgot = [attacker.form("/portal/passwort-vergessen", {"kennung": "x@example.org"}).status_code for _ in range(5)]
+    assert forgot == [302, 302, 302, 429, 429]
+
+    ready = broker.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    metrics = broker.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+    served = sum(
+        float(v)
+        for v in re.findall(r'vr_http_request_duration_seconds_count\{endpoint="staff.login"[^}]*\} (\S+)', metrics)
+    )
+    assert served >= 8  # every login request, whichever of the two processes answered it
+    assert 'vr_outbox_messages{kind="email",state="sent"}' in metrics
