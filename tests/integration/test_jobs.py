@@ -82,8 +82,10 @@ def test_a_killed_worker_s_job_is_finished_by_the_next_one_and_no_row_twice(
     switched_before = _links(app)
     assert 20 <= switched_before < ROWS  # killed in the middle of the job
     with app.app_context(), app.extensions["database"].sessionmaker() as s:
-        assert s.scalar(sa.select(jobs.Job.state)) is jobs.JobState.RUNNING  # leased to the dead worker
-        assert jobs.run_due(s) == 0  # not before its lease ends
+        # almost always killed inside a step: the job stays leased to the dead worker until the lease
+        # ends; on a badly loaded machine the kill can land between two steps (job pending, free)
+        if s.scalar(sa.select(jobs.Job.state)) is jobs.JobState.RUNNING:
+            assert jobs.run_due(s) == 0  # not before its lease ends
         later = clock.now() + timedelta(seconds=61)
         monkeypatch.setattr(clock, "now", lambda: later)  # the dead worker's lease has ended
         steps = 0
