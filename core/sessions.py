@@ -58,12 +58,19 @@ A = TypeVar("A", bound=Account)
 
 
 def load(session: so.Session, kind: str, model: type[A], token: str) -> A | None:
-    """The active account of a live session, with the token it was loaded for (Flask-Login's id)."""
-    account_id = account_for(session, kind, token)
-    account = session.get(model, account_id) if account_id is not None else None
-    if account is None or not account.is_active:
-        return None
-    account.login_token = token
+    """The active account of a live session, with the token it was loaded for (Flask-Login's id).
+    One query per request (it runs on every request of a logged-in user)."""
+    account: A | None = session.scalar(
+        sa.select(model)  # type: ignore[arg-type]
+        .join(LoginSession, sa.and_(LoginSession.account_id == model.id, LoginSession.kind == kind))
+        .where(
+            LoginSession.token_hash == tokens.token_hash(token),
+            LoginSession.ended_at.is_(None),
+            model.is_active.is_(True),  # type: ignore[attr-defined]
+        )
+    )
+    if account is not None:
+        account.login_token = token
     return account
 
 
