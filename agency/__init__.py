@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     from agency import jobs, views
 
     app.register_blueprint(views.bp)
-    core_jobs.register(app, jobs.JOB_KIND, jobs.step)
+    settings = app.extensions["onboarding_settings"]  # onboarding's init_app ran before ours
+    core_jobs.register(app, jobs.JOB_KIND, lambda session, payload: jobs.step(session, payload, settings))
     navigation.register(app, "Bestand", "agency.stock", BROKER_AREA, order=45)
     navigation.register(app, "Umstellung", "agency.bulk", MANAGER_AREA, order=46)

@@ -15,6 +15,7 @@ from agency.models import JobState, SwitchJob
 from agency.services import run_rows
 from core import clock, jobs
 from core.users import User
+from onboarding.settings import OnboardingSettings
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ JOB_KIND = "agency.switch"
 STEP_ROWS = 200  # rows per worker step: well inside the job lease, and delivery interleaves
 
 
-def run_step(session: so.Session, job: SwitchJob, limit: int | None = STEP_ROWS) -> bool:
+def run_step(session: so.Session, job: SwitchJob, settings: OnboardingSettings, limit: int | None = STEP_ROWS) -> bool:
     """Switch the next `limit` open rows (all with None); True while rows are left."""
     user = session.get(User, job.created_by_id)
     assert user is not None
@@ -30,7 +31,7 @@ def run_step(session: so.Session, job: SwitchJob, limit: int | None = STEP_ROWS)
     open_rows = [r for r in rows if r["status"] == "ok"]
     batch = open_rows if limit is None else open_rows[:limit]
     job.state = JobState.RUNNING
-    run_rows(session, user, batch)  # updates the row dicts in place; each row commits
+    run_rows(session, user, batch, settings)  # updates the row dicts in place; each row commits
     left = sum(1 for r in rows if r["status"] == "ok")
     job.rows = rows
     job.processed = len(rows) - left
@@ -42,9 +43,9 @@ def run_step(session: so.Session, job: SwitchJob, limit: int | None = STEP_ROWS)
     return left > 0
 
 
-def run_now(session: so.Session, job: SwitchJob) -> None:
+def run_now(session: so.Session, job: SwitchJob, settings: OnboardingSettings) -> None:
     """Small jobs: every row within the request."""
-    run_step(session, job, limit=None)
+    run_step(session, job, settings, limit=None)
 
 
 def start_later(session: so.Session, job: SwitchJob) -> None:
@@ -53,9 +54,9 @@ def start_later(session: so.Session, job: SwitchJob) -> None:
     jobs.enqueue(session, JOB_KIND, f"switch:{job.public_id}", {"switch_job": job.id})
 
 
-def step(session: so.Session, payload: dict[str, Any]) -> bool:
-    """core.jobs handler for JOB_KIND."""
+def step(session: so.Session, payload: dict[str, Any], settings: OnboardingSettings) -> bool:
+    """core.jobs handler for JOB_KIND (registered with the app's settings)."""
     job = session.get(SwitchJob, payload["switch_job"])
     if job is None or job.state is JobState.DONE:
         return False
-    return run_step(session, job)
+    return run_step(session, job, settings)

@@ -19,6 +19,7 @@ from core.contact import normalize_email, normalize_mobile
 from core.users import User
 from onboarding import services as onboarding
 from onboarding.models import AccessLink, CodeChannel, Customer
+from onboarding.settings import OnboardingSettings
 
 CSV_HEADER = ["vertragsnummer", "e-mail", "mobilnummer"]
 NOT_FOUND = "Vertrag nicht gefunden oder nicht in Ihrer Agentur"
@@ -68,7 +69,9 @@ def onboarding_states(session: so.Session, contracts: list[Contract]) -> dict[in
 # --- one contract -------------------------------------------------------------------------------------
 
 
-def switch_to_portal(session: so.Session, user: User, contract: Contract, email: str, mobile: str) -> str:
+def switch_to_portal(
+    session: so.Session, user: User, contract: Contract, email: str, mobile: str, settings: OnboardingSettings
+) -> str:
     """Portal delivery for an existing contract: link by e-mail, code by letter (Bestandskunde).
     A customer already active in the portal is not onboarded again. Returns what happened (German)."""
     email = normalize_email(email).lower()
@@ -78,7 +81,7 @@ def switch_to_portal(session: so.Session, user: User, contract: Contract, email:
     contract.delivery = Delivery.PORTAL
     contract.customer_email = email
     contract.customer_mobile = mobile
-    link = onboarding.invite_existing_customer(session, contract, email)
+    link = onboarding.invite_existing_customer(session, contract, email, settings)
     audit.record(
         session,
         "contract_switched_to_portal",
@@ -108,7 +111,7 @@ def switch_to_post(session: so.Session, user: User, contract: Contract) -> None:
     )
 
 
-def resend_invitation(session: so.Session, user: User, contract: Contract) -> None:
+def resend_invitation(session: so.Session, user: User, contract: Contract, settings: OnboardingSettings) -> None:
     """A new link (the old one dies) and, for existing customers, a new code letter."""
     if contract.delivery is not Delivery.PORTAL or contract.customer_email is None:
         raise SwitchError("Der Vertrag ist nicht auf das Kunden-Portal umgestellt.")
@@ -128,6 +131,7 @@ def resend_invitation(session: so.Session, user: User, contract: Contract) -> No
         contract,
         channel=channel,
         mobile=contract.customer_mobile if channel is CodeChannel.SMS else None,
+        settings=settings,
     )
     audit.record(
         session,
@@ -282,7 +286,7 @@ def validate_rows(session: so.Session, user: User, rows: list[dict[str, Any]]) -
     return rows
 
 
-def run_rows(session: so.Session, user: User, rows: list[dict[str, Any]]) -> None:
+def run_rows(session: so.Session, user: User, rows: list[dict[str, Any]], settings: OnboardingSettings) -> None:
     """Switch the valid rows, each in its own transaction (all or nothing per row). A row whose
     contract is already on the portal with this e-mail was switched by an earlier, interrupted run
     of the same job: it is recorded as switched, not switched again."""
@@ -300,7 +304,7 @@ def run_rows(session: so.Session, user: User, rows: list[dict[str, Any]]) -> Non
                 row.update(status="switched", message="Umgestellt.")
                 continue
             with session.begin_nested():
-                row["message"] = switch_to_portal(session, user, contract, row["email"], row["mobile"])
+                row["message"] = switch_to_portal(session, user, contract, row["email"], row["mobile"], settings)
             session.commit()
             row["status"] = "switched"
         except (SwitchError, MessageError) as error:

@@ -17,6 +17,7 @@ from core import csvsafe, db, paging
 from core.authz import BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required, scoped
 from core.users import User
 from messaging.outbox import MessageError
+from onboarding.settings import current as current_settings
 
 bp = Blueprint("agency", __name__)
 PAGE_SIZE = 25
@@ -80,7 +81,7 @@ def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 services.switch_to_post(s, _user(), contract)
                 message = "Der Vertrag ist auf Postversand umgestellt."
             elif action == "einladung":
-                services.resend_invitation(s, _user(), contract)
+                services.resend_invitation(s, _user(), contract, current_settings())
                 message = "Die Einladung wurde erneut versendet (neuer Link, neuer Zugangs-Code per Post)."
             else:
                 values = {
@@ -90,7 +91,9 @@ def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 errors = _contact_errors(values)
                 if errors:
                     raise services.SwitchError("")
-                message = services.switch_to_portal(s, _user(), contract, values["email"], values["mobile"])
+                message = services.switch_to_portal(
+                    s, _user(), contract, values["email"], values["mobile"], current_settings()
+                )
         except (services.SwitchError, MessageError) as error:
             s.rollback()  # every service error reaches the user in German, next to the form
             if str(error):
@@ -218,7 +221,7 @@ def start(public_id: str) -> BaseResponse:
         return redirect(url_for("agency.job", public_id=public_id))
     valid = sum(1 for r in found.rows if r["status"] == "ok")
     if valid <= services.SYNC_ROWS:
-        jobs.run_now(s, found)
+        jobs.run_now(s, found, current_settings())
     else:
         jobs.start_later(s, found)  # the worker process runs it; this page polls the progress
         s.commit()

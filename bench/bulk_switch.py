@@ -33,6 +33,7 @@ def main() -> None:
     from core.users import User
     from demo.seed import DEMO_EXISTING
     from messaging.models import OutboxMessage
+    from onboarding.settings import current as current_settings
 
     header = DEMO_EXISTING.split("\n")[0]
     stock = "".join(
@@ -54,7 +55,7 @@ def main() -> None:
         rows = validate_rows(s, manager, read_csv(csv_bytes, max_bytes=len(csv_bytes), max_rows=10**6).rows)
         check_s = time.perf_counter() - started
         started = time.perf_counter()
-        run_rows(s, manager, rows)
+        run_rows(s, manager, rows, current_settings())
         switch_s = time.perf_counter() - started
         switched = sum(r["status"] == "switched" for r in rows)
         mails = s.scalar(sa.select(sa.func.count()).where(OutboxMessage.template == "access_link"))

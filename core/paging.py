@@ -17,8 +17,11 @@ def page_number(raw: str | None) -> int:
     """'?seite=…' as typed: anything that is not a sensible positive number is page 1, absurdly
     large numbers become the last page later (they never reach the database)."""
     raw = (raw or "").strip()
-    if not raw.isdigit() or len(raw) > MAX_PAGE_DIGITS:
-        return 10**MAX_PAGE_DIGITS if raw.isdigit() else 1
+    digits = raw.isascii() and raw.isdigit()  # not "²" or "٣": str.isdigit() accepts those, int() not
+    if not digits:
+        return 1
+    if len(raw) > MAX_PAGE_DIGITS:
+        return 10**MAX_PAGE_DIGITS
     return max(int(raw), 1)
 
 

@@ -17,11 +17,14 @@ def init_app(app: Flask) -> None:
     from contracts.signals import contract_policed, document_added
     from messaging.worker import register_task
     from onboarding import portal, services, views
+    from onboarding.settings import OnboardingSettings
 
     app.register_blueprint(views.bp)
     app.register_blueprint(portal.bp)
     app.extensions["user_loaders"]["customer"] = _load_customer
-    register_task(app, services.process_reset_requests)
+    settings = OnboardingSettings.from_config(app.config)  # once, at start-up
+    app.extensions["onboarding_settings"] = settings
+    register_task(app, lambda session: services.process_reset_requests(session, settings))
     # contracts announces, onboarding acts (the same receivers for every app: blinker keeps one each)
     contract_policed.connect(services.on_contract_policed)
     document_added.connect(services.on_document_added)

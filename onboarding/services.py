@@ -10,7 +10,6 @@ from typing import Any
 import phonenumbers
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app
 
 from contracts.models import Contract, Delivery, Document
 from core import audit, clock, leases, sessions, tokens
@@ -25,14 +24,12 @@ from onboarding.models import (
     PasswordReset,
     PasswordResetRequest,
 )
+from onboarding.settings import OnboardingSettings
+from onboarding.settings import current as current_settings
 
 GENERIC_ACTIVATION_ERROR = "E-Mail-Adresse oder Zugangs-Code ungültig."
 PASSWORDS_DIFFER = "Keine Übereinstimmung."
 ALREADY_ACTIVATED = "Dieser Zugang wurde bereits aktiviert. Bitte melden Sie sich mit Ihrem Passwort an."
-
-
-def _config(key: str) -> Any:
-    return current_app.config[key]
 
 
 def _record(session: so.Session, action: str, contract: Contract | None, who: str, **details: Any) -> None:
@@ -69,7 +66,7 @@ def _customer_for(session: so.Session, email: str, name: str) -> Customer:
     return customer
 
 
-def process_start(session: so.Session, start: OnboardingStart) -> AccessLink | None:
+def process_start(session: so.Session, start: OnboardingStart, settings: OnboardingSettings) -> AccessLink | None:
     """Act on an onboarding start: the customer account, a new access link (older open ones are
     revoked) and its e-mail; by letter channel also the access code letter. An active customer is
     not onboarded again: his new contract simply appears in his portal."""
@@ -81,18 +78,24 @@ def process_start(session: so.Session, start: OnboardingStart) -> AccessLink | N
     if customer.activated_at is not None:
         contract.onboarding_state, contract.onboarding_expires_at = "active", None
         return None
-    return invite(session, customer, contract, channel=start.code_channel, mobile=start.mobile)
+    return invite(session, customer, contract, channel=start.code_channel, mobile=start.mobile, settings=settings)
 
 
 def request_onboarding(
-    session: so.Session, *, contract_id: int, email: str, mobile: str | None, channel: CodeChannel
+    session: so.Session,
+    *,
+    contract_id: int,
+    email: str,
+    mobile: str | None,
+    channel: CodeChannel,
+    settings: OnboardingSettings,
 ) -> OnboardingStart:
     """Record that this contract's customer is to be onboarded and act on it at once, in the caller's
     transaction: the customer account, the access link and its e-mail (through the outbox)."""
     start = OnboardingStart(contract_id=contract_id, email=email, mobile=mobile, code_channel=channel)
     session.add(start)
     session.flush()
-    process_start(session, start)
+    process_start(session, start, settings)
     return start
 
 
@@ -108,6 +111,7 @@ def on_contract_policed(contract: Contract, *, session: so.Session) -> None:
         email=contract.customer_email,
         mobile=contract.customer_mobile,
         channel=CodeChannel.SMS,
+        settings=current_settings(),  # the receiver is an edge: the app's settings, passed on
     )
 
 
@@ -132,7 +136,13 @@ def on_document_added(document: Document, *, session: so.Session, contract: Cont
 
 
 def invite(
-    session: so.Session, customer: Customer, contract: Contract, *, channel: CodeChannel, mobile: str | None
+    session: so.Session,
+    customer: Customer,
+    contract: Contract,
+    *,
+    channel: CodeChannel,
+    mobile: str | None,
+    settings: OnboardingSettings,
 ) -> AccessLink:
     """A new access link for the customer (earlier open links die) and the e-mail carrying it."""
     now = clock.now()
@@ -153,7 +163,7 @@ def invite(
         code_channel=channel,
         mobile=mobile,
         created_at=now,
-        expires_at=now + timedelta(days=_config("ACCESS_LINK_DAYS")),
+        expires_at=now + timedelta(days=settings.link_days),
     )
     session.add(link)
     session.flush()
@@ -168,7 +178,7 @@ def invite(
             "contract": contract,
             "token": token,
             "channel": channel.value,
-            "days": _config("ACCESS_LINK_DAYS"),
+            "days": settings.link_days,
         },
         related=("contract", contract.public_id),
         agency_id=contract.agency_id,
@@ -178,27 +188,31 @@ def invite(
     contract.onboarding_state = "link_sent"
     contract.onboarding_expires_at = link.expires_at
     if channel is CodeChannel.LETTER:
-        _send_letter_code(session, link, customer, contract)
+        _send_letter_code(session, link, customer, contract, settings)
     return link
 
 
-def invite_existing_customer(session: so.Session, contract: Contract, email: str) -> AccessLink | None:
+def invite_existing_customer(
+    session: so.Session, contract: Contract, email: str, settings: OnboardingSettings
+) -> AccessLink | None:
     """Existing customers (Bestandskunden): the e-mail with the link, the access code by letter."""
     start = OnboardingStart(contract_id=contract.id, email=email, mobile=None, code_channel=CodeChannel.LETTER)
     session.add(start)
-    return process_start(session, start)
+    return process_start(session, start, settings)
 
 
-def _send_letter_code(session: so.Session, link: AccessLink, customer: Customer, contract: Contract) -> None:
+def _send_letter_code(
+    session: so.Session, link: AccessLink, customer: Customer, contract: Contract, settings: OnboardingSettings
+) -> None:
     now = clock.now()
-    code = tokens.new_letter_code(_config("LETTER_CODE_LENGTH"))
-    expires_at = now + timedelta(days=_config("LETTER_CODE_DAYS"))
+    code = tokens.new_letter_code(settings.letter_code_length)
+    expires_at = now + timedelta(days=settings.letter_code_days)
     session.add(
         AccessCode(
             link_id=link.id,
             channel=CodeChannel.LETTER,
             created_at=now,
-            code_hmac=tokens.code_hmac(_config("SECRET_KEY"), "access-code", code),
+            code_hmac=tokens.code_hmac(settings.secret_key, "access-code", code),
             expires_at=expires_at,
         )
     )
@@ -211,7 +225,7 @@ def _send_letter_code(session: so.Session, link: AccessLink, customer: Customer,
         context={
             "code": tokens.format_letter_code(code),
             "contract": contract,
-            "days": _config("LETTER_CODE_DAYS"),
+            "days": settings.letter_code_days,
             "email": customer.email,
         },
         related=("contract", contract.public_id),
@@ -263,10 +277,8 @@ def _current_code(session: so.Session, link: AccessLink) -> AccessCode | None:
     )
 
 
-def _usable(code: AccessCode | None, now: datetime) -> bool:
-    max_attempts = _config(
-        "LETTER_CODE_MAX_ATTEMPTS" if code and code.channel is CodeChannel.LETTER else "ACCESS_CODE_MAX_ATTEMPTS"
-    )
+def _usable(code: AccessCode | None, now: datetime, settings: OnboardingSettings) -> bool:
+    max_attempts = settings.max_attempts(code is not None and code.channel is CodeChannel.LETTER)
     return code is not None and code.expires_at > now and code.failed_attempts < max_attempts
 
 
@@ -287,7 +299,7 @@ class SendResult:
     wait_seconds: int = 0
 
 
-def send_sms_code(session: so.Session, link: AccessLink, *, resend: bool) -> SendResult:
+def send_sms_code(session: so.Session, link: AccessLink, *, resend: bool, settings: OnboardingSettings) -> SendResult:
     """Send the 6-digit code to the number on file. Opening the page sends one unless a usable one
     is out already; 'Code erneut senden' at most every 60 s and 5 times a day per link.
 
@@ -299,12 +311,12 @@ def send_sms_code(session: so.Session, link: AccessLink, *, resend: bool) -> Sen
     _lock(session, link)
     now = clock.now()
     current = _current_code(session, link)
-    if not resend and _usable(current, now):
+    if not resend and _usable(current, now, settings):
         return SendResult("active")
     last = session.scalar(sa.select(sa.func.max(AccessCode.created_at)).where(AccessCode.link_id == link.id))
     if last is not None:
         last = last if last.tzinfo else last.replace(tzinfo=now.tzinfo)
-        wait = _config("ACCESS_CODE_RESEND_SECONDS") - (now - last).total_seconds()
+        wait = settings.resend_seconds - (now - last).total_seconds()
         if wait > 0:
             return SendResult("wait", math.ceil(wait))
     sent_today = (
@@ -315,17 +327,17 @@ def send_sms_code(session: so.Session, link: AccessLink, *, resend: bool) -> Sen
         )
         or 0
     )
-    if sent_today >= _config("ACCESS_CODE_MAX_SENDS_PER_DAY"):
+    if sent_today >= settings.max_sends_per_day:
         return SendResult("limit")
     if current is not None:
         current.superseded_at = now  # a new code ends the old one
-    code = tokens.new_sms_code(_config("ACCESS_CODE_LENGTH"))
+    code = tokens.new_sms_code(settings.code_length)
     record = AccessCode(
         link_id=link.id,
         channel=CodeChannel.SMS,
         created_at=now,
-        code_hmac=tokens.code_hmac(_config("SECRET_KEY"), "access-code", code),
-        expires_at=now + timedelta(minutes=_config("ACCESS_CODE_MINUTES")),
+        code_hmac=tokens.code_hmac(settings.secret_key, "access-code", code),
+        expires_at=now + timedelta(minutes=settings.code_minutes),
     )
     session.add(record)
     session.flush()
@@ -337,7 +349,7 @@ def send_sms_code(session: so.Session, link: AccessLink, *, resend: bool) -> Sen
         to=link.mobile,
         template="access_code",
         subject="Zugangs-Code für das Kunden-Portal",
-        context={"code": code, "minutes": _config("ACCESS_CODE_MINUTES")},
+        context={"code": code, "minutes": settings.code_minutes},
         related=("contract", contract.public_id if contract else ""),
         agency_id=contract.agency_id if contract else None,
         sensitive=True,
@@ -358,13 +370,9 @@ class Activation:
     message: str | None = None  # for the whole form
 
 
-def password_rule() -> PasswordRule:
-    return PasswordRule(_config("PASSWORD_MIN_LENGTH"), _config("PASSWORD_MAX_LENGTH"))
-
-
-def check_new_password(email: str, password: str, repeated: str) -> dict[str, list[str]]:
+def check_new_password(email: str, password: str, repeated: str, rule: PasswordRule) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    problems = password_rule().problems(password, email)
+    problems = rule.problems(password, email)
     if problems:
         errors["passwort"] = problems
     if password != repeated:
@@ -392,7 +400,15 @@ def _take_attempt(session: so.Session, code: AccessCode, max_attempts: int, now:
     return taken
 
 
-def activate(session: so.Session, link: AccessLink, email: str, code: str, password: str, repeated: str) -> Activation:
+def activate(
+    session: so.Session,
+    link: AccessLink,
+    email: str,
+    code: str,
+    password: str,
+    repeated: str,
+    settings: OnboardingSettings,
+) -> Activation:
     """E-mail + code, then the first password. Every comparison of a code is counted first (an
     atomic UPDATE … WHERE failed_attempts < limit), a matching code is taken back from the count and
     marked used, and the link is used up by a guarded UPDATE: of parallel activations exactly one
@@ -407,20 +423,20 @@ def activate(session: so.Session, link: AccessLink, email: str, code: str, passw
     letter = link.code_channel is CodeChannel.LETTER
     if current is None:
         return Activation(message="Bitte fordern Sie zuerst einen Zugangs-Code an.")
-    max_attempts = _config("LETTER_CODE_MAX_ATTEMPTS" if letter else "ACCESS_CODE_MAX_ATTEMPTS")
+    max_attempts = settings.max_attempts(letter)
     if current.failed_attempts >= max_attempts:
         return Activation(message=_dead_code_message(letter, "Zu viele Fehleingaben."))
     if current.expires_at <= now:
         return Activation(message=_dead_code_message(letter, "Der Zugangs-Code ist abgelaufen."))
     # the password rule needs no secret: check it before an attempt is spent on the code
-    errors = check_new_password(customer.email, password, repeated)
+    errors = check_new_password(customer.email, password, repeated, settings.password)
     if errors:
         return Activation(errors=errors)
     attempt = _take_attempt(session, current, max_attempts, now)
     if attempt is None:
         return Activation(message=_dead_code_message(letter, "Zu viele Fehleingaben."))
     typed = tokens.normalize_code(code)
-    matches = tokens.same(tokens.code_hmac(_config("SECRET_KEY"), "access-code", typed), current.code_hmac)
+    matches = tokens.same(tokens.code_hmac(settings.secret_key, "access-code", typed), current.code_hmac)
     if email.strip().lower() != customer.email or not matches:
         _record(session, "access_code_wrong", contract, customer.email, attempt=attempt)
         if attempt >= max_attempts:
@@ -513,7 +529,7 @@ def request_password_reset(session: so.Session, identifier: str) -> None:
     session.flush()
 
 
-def process_reset_requests(session: so.Session, limit: int = 50) -> int:
+def process_reset_requests(session: so.Session, settings: OnboardingSettings, limit: int = 50) -> int:
     """Worker task: claim open reset requests (FOR UPDATE SKIP LOCKED) and, where an activated
     account belongs to them, create the reset link and its e-mail — all in one transaction, so a
     worker killed half-way leaves the requests to the next one and nothing is sent twice."""
@@ -530,12 +546,12 @@ def process_reset_requests(session: so.Session, limit: int = 50) -> int:
     for request_id in sorted(ids):
         request = session.get(PasswordResetRequest, request_id)
         assert request is not None
-        _send_reset_link(session, request)
+        _send_reset_link(session, request, settings)
     session.commit()
     return len(ids)
 
 
-def _send_reset_link(session: so.Session, request: PasswordResetRequest) -> None:
+def _send_reset_link(session: so.Session, request: PasswordResetRequest, settings: OnboardingSettings) -> None:
     customer = find_customer(session, request.identifier)
     if customer is None or customer.activated_at is None or not customer.is_active:
         return
@@ -545,7 +561,7 @@ def _send_reset_link(session: so.Session, request: PasswordResetRequest) -> None
         token_hash=tokens.token_hash(token),
         customer_id=customer.id,
         created_at=now,
-        expires_at=now + timedelta(hours=_config("PASSWORD_RESET_HOURS")),
+        expires_at=now + timedelta(hours=settings.reset_hours),
     )
     session.add(reset)
     session.flush()
@@ -555,7 +571,7 @@ def _send_reset_link(session: so.Session, request: PasswordResetRequest) -> None
         to=customer.email,
         subject="Passwort vergessen",
         template="password_reset",
-        context={"token": token, "hours": _config("PASSWORD_RESET_HOURS")},
+        context={"token": token, "hours": settings.reset_hours},
         sensitive=True,
     )
     for contract in contracts_of(session, customer)[:1]:
@@ -569,12 +585,14 @@ def find_reset(session: so.Session, token: str) -> PasswordReset | None:
     return reset
 
 
-def reset_password(session: so.Session, reset: PasswordReset, password: str, repeated: str) -> Activation:
+def reset_password(
+    session: so.Session, reset: PasswordReset, password: str, repeated: str, settings: OnboardingSettings
+) -> Activation:
     """Set the new password with a reset link. The link is used up by one guarded UPDATE: of
     parallel submits exactly one sets a password."""
     customer = session.get(Customer, reset.customer_id)
     assert customer is not None
-    errors = check_new_password(customer.email, password, repeated)
+    errors = check_new_password(customer.email, password, repeated, settings.password)
     if errors:
         return Activation(errors=errors)
     now = clock.now()
@@ -594,10 +612,12 @@ def reset_password(session: so.Session, reset: PasswordReset, password: str, rep
     return Activation(customer=customer)
 
 
-def change_password(session: so.Session, customer: Customer, current: str, password: str, repeated: str) -> Activation:
+def change_password(
+    session: so.Session, customer: Customer, current: str, password: str, repeated: str, settings: OnboardingSettings
+) -> Activation:
     if not verify_password(customer.password_hash, current):
         return Activation(errors={"aktuelles_passwort": ["Das aktuelle Passwort ist nicht richtig."]})
-    errors = check_new_password(customer.email, password, repeated)
+    errors = check_new_password(customer.email, password, repeated, settings.password)
     if errors:
         return Activation(errors=errors)
     customer.password_hash = hash_password(password)

@@ -12,6 +12,7 @@ from onboarding import services
 from onboarding.forms import ActivationForm, ChangePasswordForm, CustomerLoginForm, ForgotForm, NewPasswordForm
 from onboarding.models import CodeChannel, Customer
 from onboarding.portal import customer_required
+from onboarding.settings import current as current_settings
 
 bp = Blueprint("onboarding", __name__)
 
@@ -62,7 +63,7 @@ def send_code(token: str) -> BaseResponse | str:
     found = services.find_link(s, token)
     if services.link_state(found) != "valid" or found is None:
         return redirect(url_for("onboarding.link", token=token))
-    result = services.send_sms_code(s, found, resend=request.form.get("erneut") == "1")
+    result = services.send_sms_code(s, found, resend=request.form.get("erneut") == "1", settings=current_settings())
     s.commit()
     if htmx:
         return render_template(
@@ -95,6 +96,7 @@ def activate(token: str) -> BaseResponse | tuple[str, int]:
         form.zugangscode.data or "",
         form.passwort.data or "",
         form.passwort2.data or "",
+        current_settings(),
     )
     s.commit()  # wrong entries count, also when activation failed
     if result.customer is None:
@@ -181,7 +183,9 @@ def reset_password(token: str) -> BaseResponse | str | tuple[str, int]:
         return render_template("onboarding/link_invalid.html", state="reset"), 410
     form = NewPasswordForm()
     if form.validate_on_submit():
-        result = services.reset_password(s, reset, form.passwort.data or "", form.passwort2.data or "")
+        result = services.reset_password(
+            s, reset, form.passwort.data or "", form.passwort2.data or "", current_settings()
+        )
         if result.message:  # a parallel submit used the link first
             s.rollback()
             return render_template("onboarding/link_invalid.html", state="reset"), 410
@@ -203,7 +207,12 @@ def change_password() -> BaseResponse | str:
         s = db.session()
         customer: Customer = current_user._get_current_object()
         result = services.change_password(
-            s, customer, form.aktuelles_passwort.data or "", form.passwort.data or "", form.passwort2.data or ""
+            s,
+            customer,
+            form.aktuelles_passwort.data or "",
+            form.passwort.data or "",
+            form.passwort2.data or "",
+            current_settings(),
         )
         if result.customer is not None:
             s.commit()

@@ -4,6 +4,7 @@ and counted by the database; on SQLite writers are serialised. Either way the li
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections import Counter
@@ -22,6 +23,7 @@ from messaging import worker
 from messaging.models import Kind, OutboxMessage
 from onboarding import services
 from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer, PasswordReset
+from onboarding.settings import current as current_settings
 from tests.conftest import database_url_for, messaging_environ, reset_database
 from tests.helpers import login, post_form
 
@@ -79,7 +81,9 @@ def _invite_by_sms(app: Flask) -> int:
         s.add(customer)
         s.flush()
         contract.customer_account_id = customer.id
-        link = services.invite(s, customer, contract, channel=CodeChannel.SMS, mobile="+4915123456789")
+        link = services.invite(
+            s, customer, contract, channel=CodeChannel.SMS, mobile="+4915123456789", settings=current_settings()
+        )
         s.commit()
         return link.id
 
@@ -88,7 +92,7 @@ def _send_code(app: Flask, link_id: int) -> str:
     with app.app_context():
         s = db.session()
         link = s.get(AccessLink, link_id)
-        assert services.send_sms_code(s, link, resend=False).status == "sent"
+        assert services.send_sms_code(s, link, resend=False, settings=current_settings()).status == "sent"
         s.commit()
         body = s.scalars(
             sa.select(OutboxMessage.body_text).where(OutboxMessage.kind == Kind.SMS).order_by(OutboxMessage.id.desc())
@@ -107,7 +111,7 @@ def _activate(app: Flask, link_id: int, code: str) -> services.Activation:
     with app.app_context():
         s = db.session()
         link = s.get(AccessLink, link_id)
-        result = services.activate(s, link, "helga.brandt@example.org", code, PASSWORD, PASSWORD)
+        result = services.activate(s, link, "helga.brandt@example.org", code, PASSWORD, PASSWORD, current_settings())
         s.commit()
         return result
 
@@ -128,13 +132,14 @@ def test_20_parallel_wrong_codes_are_evaluated_exactly_5_times_then_the_code_is_
 
 @pytest.mark.parametrize(("resend_seconds", "expected"), [(0, 5), (60, 1)])
 def test_50_parallel_resends_send_exactly_what_the_limits_allow(parallel_app, twilio_server, resend_seconds, expected):
-    parallel_app.config["ACCESS_CODE_RESEND_SECONDS"] = resend_seconds
+    with parallel_app.app_context():
+        settings = dataclasses.replace(current_settings(), resend_seconds=resend_seconds)
     link_id = _invite_by_sms(parallel_app)
 
     def resend(_: int) -> str:
         with parallel_app.app_context():
             s = db.session()
-            result = services.send_sms_code(s, s.get(AccessLink, link_id), resend=True)
+            result = services.send_sms_code(s, s.get(AccessLink, link_id), resend=True, settings=settings)
             s.commit()
             return result.status
 
@@ -164,14 +169,14 @@ def test_10_parallel_password_resets_with_one_link_succeed_once(parallel_app):
         s = db.session()
         s.add(services.PasswordResetRequest(identifier="Helga.Brandt@example.org "))
         s.commit()
-        assert services.process_reset_requests(s) == 1
+        assert services.process_reset_requests(s, current_settings()) == 1
         reset_id = s.scalar(sa.select(PasswordReset.id))
 
     def reset(i: int) -> bool:
         with parallel_app.app_context():
             s = db.session()
             result = services.reset_password(
-                s, s.get(PasswordReset, reset_id), f"Neu-Passwort-{i}!", f"Neu-Passwort-{i}!"
+                s, s.get(PasswordReset, reset_id), f"Neu-Passwort-{i}!", f"Neu-Passwort-{i}!", current_settings()
             )
             s.commit()
             return result.customer is not None

@@ -13,6 +13,7 @@ from demo.seed import DEMO_EXISTING
 from messaging.models import Kind, OutboxMessage
 from onboarding import services
 from onboarding.models import AccessLink, CodeChannel
+from onboarding.settings import current as current_settings
 
 
 def _stock(session, broker, manager):
@@ -32,8 +33,9 @@ def _listed(session, manager, label):
 def test_states_follow_the_onboarding_and_filter_in_sql(app, session, broker, manager):
     stock = _stock(session, broker, manager)
     with app.app_context():
+        settings = current_settings()
         first, second = stock["BV-4711001"], stock["BV-4711002"]
-        agency.switch_to_portal(session, manager, first, "helga@example.org", "0151 23456789")
+        agency.switch_to_portal(session, manager, first, "helga@example.org", "0151 23456789", settings)
         customer = services._customer_for(session, "stefan@example.org", second.customer_name)
         second.customer_account_id = customer.id
         link = services.invite(
@@ -42,6 +44,7 @@ def test_states_follow_the_onboarding_and_filter_in_sql(app, session, broker, ma
             second,
             channel=CodeChannel.SMS,
             mobile="+4915123456780",
+            settings=settings,
         )
         second.delivery = Delivery.PORTAL
         session.flush()
@@ -58,16 +61,18 @@ def test_states_follow_the_onboarding_and_filter_in_sql(app, session, broker, ma
 
         fresh = session.get(
             AccessLink,
-            services.invite(session, link.customer, second, channel=CodeChannel.SMS, mobile="+4915123456780").id,
+            services.invite(
+                session, link.customer, second, channel=CodeChannel.SMS, mobile="+4915123456780", settings=settings
+            ).id,
         )
-        assert services.send_sms_code(session, fresh, resend=False).status == "sent"
+        assert services.send_sms_code(session, fresh, resend=False, settings=settings).status == "sent"
         assert agency.state_label(second) == "Code versendet"
         body = session.scalars(
             sa.select(OutboxMessage.body_text).where(OutboxMessage.kind == Kind.SMS).order_by(OutboxMessage.id.desc())
         ).first()
         code = re.search(r"(\d{6})", body).group(1)
         password = "Sonnen-Blume-42!"
-        assert services.activate(session, fresh, "stefan@example.org", code, password, password).customer
+        assert services.activate(session, fresh, "stefan@example.org", code, password, password, settings).customer
         session.flush()
         assert agency.state_label(second) == "aktiviert"
         assert _listed(session, manager, "aktiviert") == {"BV-4711002"}

@@ -1,0 +1,55 @@
+"""Onboarding's settings, read once from the app's configuration at start-up (SPEC §4 numbers as
+defaults, core.config) and passed into the services as an argument: the services run the same way
+from a request, the worker, the CLI and a test, with no app context needed for their numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+
+from core.passwords import PasswordRule
+
+
+@dataclass(frozen=True)
+class OnboardingSettings:
+    secret_key: str  # keys the HMAC of access codes
+    link_days: int = 30
+    code_length: int = 6
+    code_minutes: int = 10
+    code_max_attempts: int = 5
+    resend_seconds: int = 60
+    max_sends_per_day: int = 5
+    letter_code_length: int = 12
+    letter_code_days: int = 30
+    letter_code_max_attempts: int = 5
+    reset_hours: int = 24
+    password: PasswordRule = field(default_factory=PasswordRule)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> OnboardingSettings:
+        return cls(
+            secret_key=config["SECRET_KEY"],
+            link_days=config["ACCESS_LINK_DAYS"],
+            code_length=config["ACCESS_CODE_LENGTH"],
+            code_minutes=config["ACCESS_CODE_MINUTES"],
+            code_max_attempts=config["ACCESS_CODE_MAX_ATTEMPTS"],
+            resend_seconds=config["ACCESS_CODE_RESEND_SECONDS"],
+            max_sends_per_day=config["ACCESS_CODE_MAX_SENDS_PER_DAY"],
+            letter_code_length=config["LETTER_CODE_LENGTH"],
+            letter_code_days=config["LETTER_CODE_DAYS"],
+            letter_code_max_attempts=config["LETTER_CODE_MAX_ATTEMPTS"],
+            reset_hours=config["PASSWORD_RESET_HOURS"],
+            password=PasswordRule(config["PASSWORD_MIN_LENGTH"], config["PASSWORD_MAX_LENGTH"]),
+        )
+
+    def max_attempts(self, letter: bool) -> int:
+        return self.letter_code_max_attempts if letter else self.code_max_attempts
+
+
+def current() -> OnboardingSettings:
+    """The app's settings, for the edges that have an app (views, signal receivers, worker tasks)."""
+    settings: OnboardingSettings = current_app.extensions["onboarding_settings"]
+    return settings
