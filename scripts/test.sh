@@ -18,16 +18,33 @@ echo "== mypy"
 .venv/bin/mypy
 .venv/bin/mypy --strict --follow-imports=silent -p calculator.tariffs
 
-echo "== pytest on SQLite"
-.venv/bin/python -m pytest -p no:cacheprovider "$@"
-
 pgdir=$(mktemp -d /tmp/vr-test-pg.XXXXXX)
-trap 'scripts/pg-throwaway.sh stop "$pgdir"' EXIT
+logs=$(mktemp -d /tmp/vr-test-logs.XXXXXX)
+trap 'scripts/pg-throwaway.sh stop "$pgdir"; rm -rf "$logs"' EXIT
 port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=$(scripts/pg-throwaway.sh start "$pgdir" "$port")
-echo "== pytest on PostgreSQL"
+
+# The two passes run side by side (they share nothing: other databases, other temporary
+# directories, free ports), each writing its own log; both logs are shown, and both must pass.
+echo "== pytest on SQLite and on PostgreSQL, in parallel"
+set +e
+.venv/bin/python -m pytest -p no:cacheprovider "$@" > "$logs/sqlite.log" 2>&1 &
+sqlite_pid=$!
 # the axe/Nu checks of every page look at HTML, which does not depend on the database: run once (SQLite)
 TEST_DATABASE_URL="$url" .venv/bin/python -m pytest -p no:cacheprovider \
-  --deselect "tests/browser/test_pages_checked.py::test_every_page_passes_axe_and_the_nu_html_checker[chromium]" "$@"
+  --deselect "tests/browser/test_pages_checked.py::test_every_page_passes_axe_and_the_nu_html_checker[chromium]" \
+  "$@" > "$logs/postgresql.log" 2>&1
+pg_status=$?
+wait "$sqlite_pid"
+sqlite_status=$?
+set -e
+echo "== pytest on SQLite (exit $sqlite_status)"
+cat "$logs/sqlite.log"
+echo "== pytest on PostgreSQL (exit $pg_status)"
+cat "$logs/postgresql.log"
+if [ "$sqlite_status" -ne 0 ] || [ "$pg_status" -ne 0 ]; then
+  echo "== FAILED: SQLite exit $sqlite_status, PostgreSQL exit $pg_status"
+  exit 1
+fi
 
 echo "== test command finished in $(( $(date +%s) - start )) s"
