@@ -27,10 +27,21 @@ def display(field: Any) -> str:
     return "" if field.data is None else str(field.data)
 
 
+# labels that only make sense under their question on the form get a full name in summaries
+SUMMARY_LABELS = {
+    "risikoberuf": "Risiko-Berufsgruppe (Antragsteller)",
+    "risikoberuf_partner": "Risiko-Berufsgruppe (Partner)",
+}
+
+
 def summary(form: QuoteForm, product: Product) -> list[dict[str, Any]]:
     sections = []
     for key, title, names in SECTIONS[product]:
-        rows = [(form[n].label.text, display(form[n])) for n in names if form.relevant(n) and display(form[n])]
+        rows = [
+            (SUMMARY_LABELS.get(n, form[n].label.text), display(form[n]))
+            for n in names
+            if form.relevant(n) and display(form[n])
+        ]
         sections.append({"key": key, "title": title, "rows": rows})
     return sections
 

@@ -176,6 +176,8 @@ def test_referral_then_back_office_accepts_in_a_batch_or_declines(app, broker_cl
     ids = re.findall(r'name="antrag" value="([^"]+)"', queue)
     assert len(ids) == 3
     assert "Antragsteller gehört einer Risiko-Berufsgruppe an." in queue
+    answer = backoffice_client.get(f"/antraege/{ids[0]}").get_data(as_text=True)
+    assert "<dt>Risiko-Berufsgruppe (Antragsteller)</dt><dd>ja</dd>" in answer  # the answer named in full
 
     token = csrf_token(backoffice_client, "/innendienst/risikopruefung")
     refused = backoffice_client.post(
