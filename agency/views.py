@@ -15,6 +15,7 @@ from agency.models import JobState, SwitchJob
 from contracts.models import Contract, Delivery
 from core import csvsafe, db, paging
 from core.authz import BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required, scoped
+from core.downloads import download
 from core.users import User
 from messaging.outbox import MessageError
 from onboarding.settings import current as current_settings
@@ -248,6 +249,4 @@ def report(public_id: str) -> Response:
             for row in found.rows
         ),
     )
-    response = Response(body, mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="Umstellung-{found.public_id[:8]}.csv"'
-    return response
+    return download(body.encode(), "text/csv", f"Umstellung-{found.public_id[:8]}.csv")

@@ -31,6 +31,7 @@ from calculator.quotes import OfferError, Quote
 from calculator.tariffs import Product, TariffCatalog
 from core import audit, clock, db, paging
 from core.authz import BROKER_AREA, get_visible_or_404, roles_required, scoped
+from core.downloads import download
 from core.extensions import htmx
 from core.formatting import TIMEZONE
 from core.pdf import render_pdf
@@ -266,9 +267,4 @@ def offer_pdf(public_id: str) -> Response:
     """'PDF erstellen': the offer as PDF from our template."""
     offer = _load_offer(public_id)
     html = render_template("documents/offer.html", created=clock.now(), **_offer_view(offer))
-    pdf = render_pdf(html)
-    response = make_response(pdf)
-    response.headers["Content-Type"] = "application/pdf"
-    filename = f"Angebot-{offer.public_id[:8]}.pdf"
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return download(render_pdf(html), "application/pdf", f"Angebot-{offer.public_id[:8]}.pdf")

@@ -16,6 +16,7 @@ from contracts.services import ApplicationData, ApplicationError, accept, declin
 from core import audit, clock, db, storage
 from core.audit import AuditEntry
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, get_visible_or_404, roles_required, scoped
+from core.downloads import download
 from core.formatting import TIMEZONE
 from core.users import Role, User
 from messaging.outbox import MessageError
@@ -139,9 +140,7 @@ def document(public_id: str) -> Response:
         agency_id=doc.agency_id,
     )
     s.commit()
-    response = Response(storage.load(doc.storage_key), mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{doc.filename}"'
-    return response
+    return download(storage.load(doc.storage_key), "application/pdf", doc.filename)
 
 
 @bp.get("/innendienst/risikopruefung")

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from core import audit, clock, db, paging
 from core.authz import BACKOFFICE_AREA, roles_required
+from core.downloads import download
 from core.security import safe_next
 from messaging.models import Kind, OutboxMessage, State
 
@@ -153,10 +154,7 @@ def print_batch() -> BaseResponse:
     s.commit()
     out = io.BytesIO()
     writer.write(out)
-    response = Response(out.getvalue(), mimetype="application/pdf")
-    stamp = now.strftime("%Y%m%d-%H%M")
-    response.headers["Content-Disposition"] = f'attachment; filename="Postausgang-{stamp}.pdf"'
-    return response
+    return download(out.getvalue(), "application/pdf", f"Postausgang-{now:%Y%m%d-%H%M}.pdf")
 
 
 @bp.post("/innendienst/postausgang/versendet")

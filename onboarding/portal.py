@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from contracts.models import Contract, Document, DocumentKind
 from core import audit, clock, db, paging, storage
+from core.downloads import download
 from onboarding.models import Customer
 from onboarding.services import contracts_of
 
@@ -112,9 +113,7 @@ def document(public_id: str) -> Response:
         abort(404)
     data = storage.load(document.storage_key)
     _mark_read([document])
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{document.filename}"'
-    return response
+    return download(data, "application/pdf", document.filename, inline=True)
 
 
 @bp.post("/dokumente/zip")
@@ -132,9 +131,7 @@ def download_zip() -> BaseResponse:
             name = f"{document.created_at:%Y-%m-%d}_{document.filename}"
             archive.writestr(name, storage.load(document.storage_key))
     _mark_read(list(chosen))
-    response = Response(buffer.getvalue(), mimetype="application/zip")
-    response.headers["Content-Disposition"] = f'attachment; filename="Dokumente-{clock.now():%Y%m%d}.zip"'
-    return response
+    return download(buffer.getvalue(), "application/zip", f"Dokumente-{clock.now():%Y%m%d}.zip")
 
 
 @bp.get("/vertraege")

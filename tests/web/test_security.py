@@ -150,3 +150,13 @@ def test_pages_and_their_htmx_fragments_vary_on_hx_request(broker_client):
     assert not fragment.get_data(as_text=True).lstrip().startswith("<!doctype html>")
     for response in (page, fragment):
         assert "HX-Request" in response.vary
+
+
+def test_download_names_with_umlauts_are_sent_the_rfc_6266_way(app):
+    from core.downloads import download
+
+    with app.test_request_context():
+        response = download(b"%PDF-1.4", "application/pdf", "Beitragsänderung-VR-2026-1.pdf")
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert "filename*=UTF-8''Beitrags%C3%A4nderung-VR-2026-1.pdf" in disposition
