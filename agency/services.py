@@ -13,7 +13,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from contracts.models import Contract, Delivery
-from core import audit, clock
+from core import audit, clock, paging
+from core.authz import scoped
 from core.contact import ContactError as MessageError
 from core.contact import normalize_email, normalize_mobile
 from core.users import User
@@ -59,6 +60,26 @@ def state_filter(label: str, now: datetime | None = None) -> sa.ColumnElement[bo
             sa.or_(Contract.onboarding_expires_at.is_(None), Contract.onboarding_expires_at > now),
         )
     return Contract.onboarding_state == state
+
+
+def stock_page(session: so.Session, user: User, filters: dict[str, str], page: int, size: int) -> paging.Page[Contract]:
+    """The Bestand: contracts the user may see, searched (number or name, % and _ as typed) and
+    filtered by Sparte, Zustellung and onboarding state, in SQL, one page."""
+    stmt = scoped(sa.select(Contract), Contract, user)
+    if filters.get("q"):
+        stmt = stmt.where(
+            sa.or_(
+                Contract.number.icontains(filters["q"], autoescape=True),
+                Contract.customer_name.icontains(filters["q"], autoescape=True),
+            )
+        )
+    if filters.get("sparte") in ("kfz", "rs"):
+        stmt = stmt.where(Contract.product == filters["sparte"])
+    if filters.get("zustellung") in ("post", "portal"):
+        stmt = stmt.where(Contract.delivery == Delivery(filters["zustellung"]))
+    if filters.get("status") in STATES:
+        stmt = stmt.where(state_filter(filters["status"]))
+    return paging.paginate(session, stmt.order_by(Contract.number, Contract.id), page, size)
 
 
 def onboarding_states(session: so.Session, contracts: list[Contract]) -> dict[int, str]:

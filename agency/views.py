@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from agency import jobs, services
 from agency.models import JobState, SwitchJob
-from contracts.models import Contract, Delivery
+from contracts.models import Contract
 from core import csvsafe, db, paging
 from core.authz import BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required, scoped
 from core.downloads import download
@@ -36,25 +36,9 @@ def stock() -> str:
     his agency's."""
     s = db.session()
     f = {k: request.args.get(k, "").strip() for k in ("q", "sparte", "zustellung", "status")}
-    stmt = scoped(sa.select(Contract), Contract, _user())
-    if f["q"]:
-        stmt = stmt.where(  # % and _ are searched for as typed, not as wildcards
-            sa.or_(
-                Contract.number.icontains(f["q"], autoescape=True),
-                Contract.customer_name.icontains(f["q"], autoescape=True),
-            )
-        )
-    if f["sparte"] in ("kfz", "rs"):
-        stmt = stmt.where(Contract.product == f["sparte"])
-    if f["zustellung"] in ("post", "portal"):
-        stmt = stmt.where(Contract.delivery == Delivery(f["zustellung"]))
-    ordered = stmt.order_by(Contract.number, Contract.id)
-    number = paging.page_number(request.args.get("seite"))
-    if f["status"] in services.STATES:
-        ordered = ordered.where(services.state_filter(f["status"]))
-    found = paging.paginate(s, ordered, number, PAGE_SIZE)
-    states = services.onboarding_states(s, list(found.items))
+    found = services.stock_page(s, _user(), f, paging.page_number(request.args.get("seite")), PAGE_SIZE)
     rows, total, page = list(found.items), found.total, found.number
+    states = services.onboarding_states(s, rows)
     return render_template(
         "agency/stock.html",
         rows=rows,

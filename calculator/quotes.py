@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 import sqlalchemy.orm as so
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
@@ -36,7 +37,8 @@ from calculator.tariffs import (
     Usage,
 )
 from calculator.underwriting import referral_reasons
-from core import clock
+from core import clock, paging
+from core.authz import scoped
 from core.users import User
 
 VEHICLE_NOT_FOUND = "Fahrzeug nicht gefunden – bitte HSN/TSN prüfen"
@@ -362,3 +364,22 @@ def offer_formdata(offer: Offer) -> MultiDict[str, str]:
         for value in values:
             data.add(key, value)
     return data
+
+
+def list_offers(
+    session: so.Session, user: User, *, status: str, search: str, page: int, size: int
+) -> paging.Page[Offer]:
+    """Offers the user may see (his own; a manager his agency's): saved, drafts or all, searched by
+    name or applicant (% and _ as typed), newest first, one page."""
+    stmt = scoped(sa.select(Offer), Offer, user)
+    if status == "gespeichert":
+        stmt = stmt.where(Offer.name.is_not(None))
+    elif status == "entwurf":
+        stmt = stmt.where(Offer.name.is_(None))
+    if search:
+        stmt = stmt.where(
+            sa.or_(
+                Offer.name.icontains(search, autoescape=True), Offer.applicant_name.icontains(search, autoescape=True)
+            )
+        )
+    return paging.paginate(session, stmt.order_by(Offer.updated_at.desc(), Offer.id.desc()), page, size)

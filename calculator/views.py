@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
@@ -30,7 +29,7 @@ from calculator.models import Offer
 from calculator.quotes import OfferError, Quote
 from calculator.tariffs import Product, TariffCatalog
 from core import audit, clock, db, paging
-from core.authz import BROKER_AREA, get_visible_or_404, roles_required, scoped
+from core.authz import BROKER_AREA, get_visible_or_404, roles_required
 from core.downloads import download
 from core.extensions import htmx
 from core.formatting import TIMEZONE
@@ -180,30 +179,24 @@ def vehicle_search() -> str:
 @bp.get("/angebote/")
 @roles_required(*BROKER_AREA)
 def offers() -> str:
-    user = _user()
     status = request.args.get("status", "gespeichert")
     search = request.args.get("q", "").strip()
-    stmt = scoped(sa.select(Offer), Offer, user)
-    if status == "gespeichert":
-        stmt = stmt.where(Offer.name.is_not(None))
-    elif status == "entwurf":
-        stmt = stmt.where(Offer.name.is_(None))
-    if search:
-        stmt = stmt.where(  # % and _ are searched for as typed, not as wildcards
-            sa.or_(
-                Offer.name.icontains(search, autoescape=True), Offer.applicant_name.icontains(search, autoescape=True)
-            )
-        )
-    s = db.session()
-    found = paging.paginate(
-        s,
-        stmt.order_by(Offer.updated_at.desc(), Offer.id.desc()),
-        paging.page_number(request.args.get("seite")),
-        PAGE_SIZE,
+    found = quotes.list_offers(
+        db.session(),
+        _user(),
+        status=status,
+        search=search,
+        page=paging.page_number(request.args.get("seite")),
+        size=PAGE_SIZE,
     )
-    rows, total, page = found.items, found.total, found.number
     return render_template(
-        "calculator/offers.html", offers=rows, total=total, page=page, page_size=PAGE_SIZE, status=status, search=search
+        "calculator/offers.html",
+        offers=found.items,
+        total=found.total,
+        page=found.number,
+        page_size=PAGE_SIZE,
+        status=status,
+        search=search,
     )
 
 

@@ -100,3 +100,11 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def recent(session: so.Session, user: Any, limit: int = 10) -> list[AuditEntry]:
+    """The newest entries the user may see (his own objects; a manager his agency's; the back office all)."""
+    from core.authz import scoped
+
+    stmt = sa.select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    return list(session.scalars(scoped(stmt, AuditEntry, user)))

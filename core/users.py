@@ -171,3 +171,18 @@ def change_password(
     user.password_hash = hash_password(new)
     sessions.end_all(session, "staff", user.id)
     return {}
+
+
+def team_of(session: so.Session, user: User) -> list[User]:
+    """The staff of the user's agency, by role and name."""
+    return list(
+        session.scalars(sa.select(User).where(User.agency_id == user.agency_id).order_by(User.role, User.full_name))
+    )
+
+
+def active_counts(session: so.Session) -> dict[str, int]:
+    """Agencies and active staff users (the back office's start page)."""
+    return {
+        "agencies": session.scalar(sa.select(sa.func.count()).select_from(Agency)) or 0,
+        "users": session.scalar(sa.select(sa.func.count()).select_from(User).where(User.is_active.is_(True))) or 0,
+    }

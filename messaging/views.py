@@ -15,6 +15,7 @@ from core import audit, clock, db, paging
 from core.authz import BACKOFFICE_AREA, roles_required
 from core.downloads import download
 from core.security import safe_next
+from messaging import queries
 from messaging.models import Kind, OutboxMessage, State
 
 bp = Blueprint("messaging", __name__)
@@ -34,32 +35,18 @@ def _filters() -> dict[str, str]:
 def messages() -> str:
     """Counts per kind and state; messages filtered by state, kind and recipient; failed first."""
     s = db.session()
-    counts: dict[tuple[str, str], int] = {
-        (kind.value, state.value): n
-        for kind, state, n in s.execute(
-            sa.select(OutboxMessage.kind, OutboxMessage.state, sa.func.count()).group_by(
-                OutboxMessage.kind, OutboxMessage.state
-            )
-        )
-    }
     f = _filters()
-    stmt = sa.select(OutboxMessage).options(so.defer(OutboxMessage.body_html), so.defer(OutboxMessage.body_text))
-    if f["state"] in State.__members__.values() or f["state"] in {s.value for s in State}:
-        stmt = stmt.where(OutboxMessage.state == State(f["state"]))
-    if f["kind"] in {k.value for k in Kind}:
-        stmt = stmt.where(OutboxMessage.kind == Kind(f["kind"]))
-    if f["q"]:
-        stmt = stmt.where(OutboxMessage.recipient.icontains(f["q"], autoescape=True))
-    failed_first = sa.case((OutboxMessage.state == State.FAILED, 0), else_=1)
-    found = paging.paginate(
+    found = queries.messages_page(
         s,
-        stmt.order_by(failed_first, OutboxMessage.created_at.desc(), OutboxMessage.id.desc()),
-        paging.page_number(request.args.get("seite")),
-        PAGE_SIZE,
+        state=f["state"],
+        kind=f["kind"],
+        recipient=f["q"],
+        page=paging.page_number(request.args.get("seite")),
+        size=PAGE_SIZE,
     )
     return render_template(
         "messaging/messages.html",
-        counts=counts,
+        counts=queries.counts(s),
         kinds=list(Kind),
         states=list(State),
         rows=found.items,

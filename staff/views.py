@@ -10,11 +10,11 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from core import audit, db, sessions, throttle
 from core.audit import AuditEntry
-from core.authz import BACKOFFICE_AREA, MANAGER_AREA, roles_required, scoped
+from core.authz import BACKOFFICE_AREA, MANAGER_AREA, roles_required
 from core.forms import ChangePasswordForm
 from core.passwords import PasswordRule
 from core.security import is_safe_redirect
-from core.users import Agency, Role, User, authenticate, normalize_email
+from core.users import Role, User, active_counts, authenticate, normalize_email, team_of
 from core.users import change_password as change_password_of
 from staff.forms import LoginForm
 
@@ -116,8 +116,7 @@ def change_password() -> BaseResponse | str | tuple[str, int]:
 
 
 def _recent_activity(user: User, limit: int = 10) -> list[AuditEntry]:
-    stmt = sa.select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
-    return list(db.session().scalars(scoped(stmt, AuditEntry, user)))
+    return audit.recent(db.session(), user, limit)
 
 
 @bp.get("/vermittler/")
@@ -131,19 +130,12 @@ def broker_home() -> str:
 @roles_required(*MANAGER_AREA)
 def manager_home() -> str:
     user: User = current_user._get_current_object()
-    team = db.session().scalars(
-        sa.select(User).where(User.agency_id == user.agency_id).order_by(User.role, User.full_name)
-    )
-    return render_template("staff/home_manager.html", team=list(team), activity=_recent_activity(user))
+    return render_template("staff/home_manager.html", team=team_of(db.session(), user), activity=_recent_activity(user))
 
 
 @bp.get("/innendienst/")
 @roles_required(*BACKOFFICE_AREA)
 def backoffice_home() -> str:
     user: User = current_user._get_current_object()
-    s = db.session()
-    counts = {
-        "agencies": s.scalar(sa.select(sa.func.count()).select_from(Agency)),
-        "users": s.scalar(sa.select(sa.func.count()).select_from(User).where(User.is_active.is_(True))),
-    }
+    counts = active_counts(db.session())
     return render_template("staff/home_backoffice.html", counts=counts, activity=_recent_activity(user, 20))
