@@ -10,18 +10,19 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from calculator import presentation
 from calculator.models import Offer
+from contracts import queries
 from contracts.forms import MANDATE_TEXT, PORTAL_HINT, ApplicationForm
-from contracts.models import Application, ApplicationState, Contract, Delivery, Document
+from contracts.models import Application, Contract, Delivery, Document
 from contracts.services import ApplicationData, ApplicationError, accept, decline, reprice_check, submit_application
-from core import audit, clock, db, storage
-from core.audit import AuditEntry
-from core.authz import BACKOFFICE_AREA, BROKER_AREA, get_visible_or_404, roles_required, scoped
+from core import audit, clock, db, paging, storage
+from core.authz import BACKOFFICE_AREA, BROKER_AREA, get_visible_or_404, roles_required
 from core.downloads import download
 from core.formatting import TIMEZONE
 from core.users import Role, User
 from messaging.outbox import MessageError
 
 bp = Blueprint("contracts", __name__)
+PAGE_SIZE = 25
 
 
 def _user() -> User:
@@ -87,8 +88,10 @@ def _submit(s: so.Session, offer: Offer, form: ApplicationForm) -> Application:
 @bp.get("/antraege/")
 @roles_required(*BROKER_AREA)
 def applications() -> str:
-    stmt = scoped(sa.select(Application), Application, _user()).order_by(Application.submitted_at.desc())
-    return render_template("contracts/applications.html", rows=db.session().scalars(stmt.limit(200)).all())
+    found = queries.applications_page(db.session(), _user(), paging.page_number(request.args.get("seite")), PAGE_SIZE)
+    return render_template(
+        "contracts/applications.html", rows=found.items, page=found.number, total=found.total, page_size=PAGE_SIZE
+    )
 
 
 @bp.get("/antraege/<public_id>")
@@ -108,8 +111,10 @@ def application(public_id: str) -> str:
 @bp.get("/vertraege/")
 @roles_required(*BROKER_AREA)
 def contracts() -> str:
-    stmt = scoped(sa.select(Contract), Contract, _user()).order_by(Contract.policed_at.desc())
-    return render_template("contracts/contracts.html", rows=db.session().scalars(stmt.limit(200)).all())
+    found = queries.contracts_page(db.session(), _user(), paging.page_number(request.args.get("seite")), PAGE_SIZE)
+    return render_template(
+        "contracts/contracts.html", rows=found.items, page=found.number, total=found.total, page_size=PAGE_SIZE
+    )
 
 
 @bp.get("/vertraege/<public_id>")
@@ -117,13 +122,7 @@ def contracts() -> str:
 def contract(public_id: str) -> str:
     s = db.session()
     found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
-    object_ids = [found.public_id, *(d.public_id for d in found.documents)]
-    if found.application is not None:
-        object_ids.append(found.application.public_id)
-    trail = s.scalars(
-        sa.select(AuditEntry).where(AuditEntry.object_id.in_(object_ids)).order_by(AuditEntry.at, AuditEntry.id)
-    ).all()
-    return render_template("contracts/contract.html", contract=found, trail=trail)
+    return render_template("contracts/contract.html", contract=found, trail=queries.trail(s, found))
 
 
 @bp.get("/dokumente/<public_id>")
@@ -146,16 +145,7 @@ def document(public_id: str) -> Response:
 @bp.get("/innendienst/risikopruefung")
 @roles_required(*BACKOFFICE_AREA)
 def referrals() -> str:
-    rows = (
-        db.session()
-        .scalars(
-            sa.select(Application)
-            .where(Application.state == ApplicationState.REFERRED)
-            .order_by(Application.submitted_at)
-        )
-        .all()
-    )
-    return render_template("contracts/referrals.html", rows=rows)
+    return render_template("contracts/referrals.html", rows=queries.referred(db.session()))
 
 
 @bp.post("/innendienst/risikopruefung/annehmen")
@@ -190,7 +180,7 @@ def decline_referral(public_id: str) -> BaseResponse | tuple[str, int]:
     try:
         decline(s, application, _user(), request.form.get("grund", ""))
     except ApplicationError as error:
-        rows = s.scalars(sa.select(Application).where(Application.state == ApplicationState.REFERRED)).all()
+        rows = queries.referred(s)
         return render_template("contracts/referrals.html", rows=rows, decline_error=(public_id, str(error))), 422
     s.commit()
     flash("Antrag abgelehnt.", "success")

@@ -403,3 +403,21 @@ def test_bestand_search_takes_percent_and_underscore_literally(outbox_app, besta
     everything = mgr.get("/bestand/?q=%25").get_data(as_text=True)
     assert "BV-4711001" not in everything  # "%" is not a wildcard: no contract has it in number or name
     assert "BV-4711001" in mgr.get("/bestand/?q=4711001").get_data(as_text=True)
+
+
+def test_the_contract_list_pages_instead_of_stopping_at_a_fixed_count(outbox_app, session, broker, manager):
+    from contracts.imports import import_contracts
+
+    rows = "".join(
+        f"PG-{n:05d};{broker.email};rs;Frau;K{n};N;Weg 1;10115;Berlin;01.01.2020;9,90;monatlich;;\n" for n in range(30)
+    )
+    import_contracts(session, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode())
+    session.commit()
+    client = outbox_app.test_client()
+    login(client, broker.email)
+    first = client.get("/vertraege/").get_data(as_text=True)
+    second = client.get("/vertraege/?seite=2").get_data(as_text=True)
+    assert "Seite 1 von 2" in first
+    assert first.count("PG-") + second.count("PG-") == 30
+    assert client.get("/vertraege/?seite=99999999999999999999").status_code == 200
+    assert "Seite 1 von 1" not in client.get("/antraege/").get_data(as_text=True)  # no applications: no pager

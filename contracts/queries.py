@@ -1,0 +1,46 @@
+"""What the contract pages read: applications, contracts, the Risikoprüfung queue, a contract's trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from contracts.models import Application, ApplicationState, Contract
+from core import paging
+from core.audit import AuditEntry
+from core.authz import scoped
+
+
+def applications_page(session: so.Session, user: Any, page: int, size: int) -> paging.Page[Application]:
+    """The applications the user may see, newest first."""
+    stmt = scoped(sa.select(Application), Application, user).order_by(
+        Application.submitted_at.desc(), Application.id.desc()
+    )
+    return paging.paginate(session, stmt, page, size)
+
+
+def contracts_page(session: so.Session, user: Any, page: int, size: int) -> paging.Page[Contract]:
+    """The contracts the user may see, newest first."""
+    stmt = scoped(sa.select(Contract), Contract, user).order_by(Contract.policed_at.desc(), Contract.id.desc())
+    return paging.paginate(session, stmt, page, size)
+
+
+def referred(session: so.Session) -> list[Application]:
+    """The Risikoprüfung queue, oldest first (the back office sees all agencies)."""
+    stmt = (
+        sa.select(Application)
+        .where(Application.state == ApplicationState.REFERRED)
+        .order_by(Application.submitted_at, Application.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def trail(session: so.Session, contract: Contract) -> list[AuditEntry]:
+    """The audit entries of the contract, its documents and its application, in order."""
+    object_ids = [contract.public_id, *(d.public_id for d in contract.documents)]
+    if contract.application is not None:
+        object_ids.append(contract.application.public_id)
+    stmt = sa.select(AuditEntry).where(AuditEntry.object_id.in_(object_ids)).order_by(AuditEntry.at, AuditEntry.id)
+    return list(session.scalars(stmt))
