@@ -41,3 +41,15 @@ class ChangePasswordForm(NewPasswordForm):
         validators=[InputRequired("Bitte geben Sie Ihr aktuelles Passwort ein.")],
         render_kw={"autocomplete": "current-password"},
     )
+    # beside the current one, the new password says so
+    passwort = PasswordField(
+        "Neues Passwort",
+        description=RULE_TEXT,
+        validators=[InputRequired("Bitte vergeben Sie ein neues Passwort.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    passwort2 = PasswordField(
+        "Neues Passwort wiederholen",
+        validators=[InputRequired("Bitte wiederholen Sie das neue Passwort.")],
+        render_kw={"autocomplete": "new-password"},
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
@@ -36,3 +38,29 @@ def messages_page(
     failed_first = sa.case((OutboxMessage.state == State.FAILED, 0), else_=1)
     ordered = stmt.order_by(failed_first, OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
     return paging.paginate(session, ordered, page, size)
+
+
+def postausgang(session: so.Session, posted_limit: int = 20) -> tuple[list[OutboxMessage], int, list[Any]]:
+    """Letters ready to print (oldest first), how many are still being rendered, and the last posted
+    ones with whether their PDF is still kept (so posting can be undone)."""
+    ready = list(
+        session.scalars(
+            sa.select(OutboxMessage)
+            .where(OutboxMessage.kind == Kind.LETTER, OutboxMessage.state == State.READY)
+            .order_by(OutboxMessage.created_at, OutboxMessage.id)
+        )
+    )
+    waiting = session.scalar(
+        sa.select(sa.func.count()).where(
+            OutboxMessage.kind == Kind.LETTER, OutboxMessage.state.in_([State.PENDING, State.SENDING])
+        )
+    )
+    posted = list(
+        session.execute(
+            sa.select(OutboxMessage, OutboxMessage.pdf.is_not(None).label("kept"))
+            .where(OutboxMessage.kind == Kind.LETTER, OutboxMessage.state == State.POSTED)
+            .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+            .limit(posted_limit)
+        )
+    )
+    return ready, waiting or 0, posted

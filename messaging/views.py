@@ -87,23 +87,7 @@ def retry(public_id: str) -> BaseResponse:
 @bp.get("/innendienst/postausgang")
 @roles_required(*BACKOFFICE_AREA)
 def postausgang() -> str:
-    s = db.session()
-    ready = s.scalars(
-        sa.select(OutboxMessage)
-        .where(OutboxMessage.kind == Kind.LETTER, OutboxMessage.state == State.READY)
-        .order_by(OutboxMessage.created_at, OutboxMessage.id)
-    ).all()
-    waiting = s.scalar(
-        sa.select(sa.func.count()).where(
-            OutboxMessage.kind == Kind.LETTER, OutboxMessage.state.in_([State.PENDING, State.SENDING])
-        )
-    )
-    posted = s.execute(
-        sa.select(OutboxMessage, OutboxMessage.pdf.is_not(None).label("kept"))
-        .where(OutboxMessage.kind == Kind.LETTER, OutboxMessage.state == State.POSTED)
-        .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
-        .limit(20)
-    ).all()
+    ready, waiting, posted = queries.postausgang(db.session())
     return render_template("messaging/postausgang.html", ready=ready, waiting=waiting, posted=posted)
 
 
