@@ -17,18 +17,29 @@ RULE_TEXT = (
 )
 
 
+def new_password_fields(
+    label: str = "Passwort",
+    missing: str = "Bitte vergeben Sie ein Passwort.",
+    not_repeated: str = "Bitte wiederholen Sie das Passwort.",
+) -> tuple[PasswordField, PasswordField]:
+    """The new password and its repetition (browsers offer to generate and save it)."""
+    return (
+        PasswordField(
+            label,
+            description=RULE_TEXT,
+            validators=[InputRequired(missing)],
+            render_kw={"autocomplete": "new-password"},
+        ),
+        PasswordField(
+            f"{label} wiederholen",
+            validators=[InputRequired(not_repeated)],
+            render_kw={"autocomplete": "new-password"},
+        ),
+    )
+
+
 class NewPasswordFields:
-    passwort = PasswordField(
-        "Passwort",
-        description=RULE_TEXT,
-        validators=[InputRequired("Bitte vergeben Sie ein Passwort.")],
-        render_kw={"autocomplete": "new-password"},
-    )
-    passwort2 = PasswordField(
-        "Passwort wiederholen",
-        validators=[InputRequired("Bitte wiederholen Sie das Passwort.")],
-        render_kw={"autocomplete": "new-password"},
-    )
+    passwort, passwort2 = new_password_fields()
 
 
 class NewPasswordForm(NewPasswordFields, Form):
@@ -42,14 +53,6 @@ class ChangePasswordForm(NewPasswordForm):
         render_kw={"autocomplete": "current-password"},
     )
     # beside the current one, the new password says so
-    passwort = PasswordField(
-        "Neues Passwort",
-        description=RULE_TEXT,
-        validators=[InputRequired("Bitte vergeben Sie ein neues Passwort.")],
-        render_kw={"autocomplete": "new-password"},
-    )
-    passwort2 = PasswordField(
-        "Neues Passwort wiederholen",
-        validators=[InputRequired("Bitte wiederholen Sie das neue Passwort.")],
-        render_kw={"autocomplete": "new-password"},
+    passwort, passwort2 = new_password_fields(
+        "Neues Passwort", "Bitte vergeben Sie ein neues Passwort.", "Bitte wiederholen Sie das neue Passwort."
     )

@@ -154,7 +154,7 @@ def invite(
         .execution_options(synchronize_session=False)
     ).all()
     for public_id in revoked:  # their code letters are worthless now
-        outbox.redact_letter(session, f"access-code-letter:{public_id}")
+        outbox.redact_letter(session, _letter_key(public_id))
     token = tokens.new_link_token()
     link = AccessLink(
         token_hash=tokens.token_hash(token),
@@ -218,7 +218,7 @@ def _send_letter_code(
     )
     outbox.enqueue_letter(
         session,
-        key=_letter_key(link),
+        key=_letter_key(link.public_id),
         address=contract.postal_address(),
         subject="Ihr Zugangs-Code für das Kunden-Portal",
         template="access_code",
@@ -237,8 +237,9 @@ def _send_letter_code(
     contract.onboarding_state = "code_sent"
 
 
-def _letter_key(link: AccessLink) -> str:
-    return f"access-code-letter:{link.public_id}"
+def _letter_key(link_public_id: str) -> str:
+    """The idempotency key of a link's code letter."""
+    return f"access-code-letter:{link_public_id}"
 
 
 # --- the link page ---------------------------------------------------------------------------------------
@@ -460,7 +461,7 @@ def activate(
     session.refresh(link)
     session.refresh(current)
     if letter:
-        outbox.redact_letter(session, _letter_key(link))  # the code is used: its letter need not stay
+        outbox.redact_letter(session, _letter_key(link.public_id))  # the code is used: its letter need not stay
     customer.password_hash = hash_password(password)
     customer.activated_at = now
     customer.last_login_at = now

@@ -7,6 +7,8 @@ start=$(date +%s)
 scripts/bootstrap.sh --test
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 unset DATABASE_URL TEST_DATABASE_URL APP_ENV
+# the test command needs every part (../shared, Redis, the Nu checker, Java): a missing one fails
+export VR_REQUIRE_ALL=1
 
 # one command per line: with `set -e`, a failure on the left of && would not stop the script
 echo "== ruff"
