@@ -11,8 +11,12 @@ from core.authz import BROKER_AREA, MANAGER_AREA
 
 def init_app(app: Flask) -> None:
     from agency import jobs, views
+    from agency.bulk import Limits
 
     app.register_blueprint(views.bp)
+    app.extensions["agency_limits"] = Limits(
+        max_bytes=app.config["BULK_SWITCH_MAX_BYTES"], max_rows=app.config["BULK_SWITCH_MAX_ROWS"]
+    )
     settings = app.extensions["onboarding_settings"]  # onboarding's init_app ran before ours
     core_jobs.register(app, jobs.JOB_KIND, lambda session, payload: jobs.step(session, payload, settings))
     navigation.register(app, "Bestand", "agency.stock", BROKER_AREA, order=45)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -23,6 +24,46 @@ class JobState(enum.StrEnum):
         return {"preview": "Vorschau", "running": "läuft", "done": "abgeschlossen"}[self.value]
 
 
+RowStatus = Literal["ok", "error", "switched", "failed"]
+
+
+@dataclass
+class SwitchRow:
+    """One row of a bulk switch: what was typed (or is on file for a selection) and its outcome.
+    status: "ok" checked and waiting, "error" refused by the check, "switched", "failed" when run."""
+
+    line: int
+    number: str
+    email: str
+    mobile: str
+    status: RowStatus = "ok"
+    message: str = ""
+    source: str = "csv"  # "bestand": a selection, with the e-mail and mobile number on file
+    # set by the check: the address and E.164 number the switch uses (checked once, not per step)
+    email_checked: str = ""
+    mobile_checked: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SwitchRow:
+        return cls(**{k: data[k] for k in FIELDS if k in data})
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "number": self.number,
+            "email": self.email,
+            "mobile": self.mobile,
+            "status": self.status,
+            "message": self.message,
+            "source": self.source,
+            "email_checked": self.email_checked,
+            "mobile_checked": self.mobile_checked,
+        }
+
+
+FIELDS = ("line", "number", "email", "mobile", "status", "message", "source", "email_checked", "mobile_checked")
+
+
 class SwitchJob(Base):
     __tablename__ = "switch_jobs"
     __scope_owner__ = "created_by_id"
@@ -36,10 +77,25 @@ class SwitchJob(Base):
         sa.Enum(JobState, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
         default=JobState.PREVIEW,
     )
-    # one entry per row: {"line", "number", "email", "mobile", "status": "ok"|"error"|"switched"|"failed", "message"}
+    # one SwitchRow per row, as JSON (read and written through switch_rows)
     rows: so.Mapped[list[dict[str, Any]]] = so.mapped_column(sa.JSON)
     total: so.Mapped[int] = so.mapped_column(default=0)
     processed: so.Mapped[int] = so.mapped_column(default=0)
     note: so.Mapped[str | None] = so.mapped_column(sa.String(300))
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     finished_at: so.Mapped[datetime | None]
+
+    @property
+    def switch_rows(self) -> list[SwitchRow]:
+        return [SwitchRow.from_json(r) for r in self.rows]
+
+    @switch_rows.setter
+    def switch_rows(self, rows: list[SwitchRow]) -> None:
+        self.rows = [r.as_json() for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status (ok, error, switched, failed)."""
+        counts = {"ok": 0, "error": 0, "switched": 0, "failed": 0}
+        for row in self.rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        return counts

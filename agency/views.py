@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlalchemy as sa
-import sqlalchemy.orm as so
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
+from agency import bulk as bulk_switch
 from agency import jobs, services
-from agency.models import JobState, SwitchJob
+from agency.bulk import Limits
+from agency.models import SwitchJob
 from contracts.models import Contract
-from core import csvsafe, db, paging
-from core.authz import BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required, scoped
+from core import db, paging
+from core.authz import BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required
 from core.downloads import download
 from core.users import User
 from messaging.outbox import MessageError
@@ -107,6 +105,11 @@ def _contact_errors(values: dict[str, str]) -> dict[str, str]:
     return errors
 
 
+def _limits() -> Limits:
+    limits: Limits = current_app.extensions["agency_limits"]
+    return limits
+
+
 @bp.route("/agentur/umstellung", methods=["GET", "POST"])
 @roles_required(*MANAGER_AREA)
 def bulk() -> BaseResponse | str | tuple[str, int]:
@@ -118,21 +121,16 @@ def bulk() -> BaseResponse | str | tuple[str, int]:
         if upload is None or not upload.filename:
             error = "Bitte wählen Sie eine CSV-Datei aus."
         else:
+            limits = _limits()
             try:
-                config = current_app.config
-                data = upload.stream.read(config["BULK_SWITCH_MAX_BYTES"] + 1)
-                parsed = services.read_csv(
-                    data, max_bytes=config["BULK_SWITCH_MAX_BYTES"], max_rows=config["BULK_SWITCH_MAX_ROWS"]
+                job = bulk_switch.upload_job(
+                    s, _user(), upload.filename, upload.stream.read(limits.max_bytes + 1), limits
                 )
             except services.SwitchError as exc:
                 error = str(exc)
             else:
-                job = _new_job(s, upload.filename, parsed.rows, parsed.note)
                 return redirect(url_for("agency.job", public_id=job.public_id))
-    recent = s.scalars(
-        sa.select(SwitchJob).where(SwitchJob.agency_id == _user().agency_id).order_by(SwitchJob.id.desc()).limit(10)
-    ).all()
-    html = render_template("agency/bulk.html", error=error, recent=recent)
+    html = render_template("agency/bulk.html", error=error, recent=bulk_switch.recent_jobs(s, _user()))
     return (html, 422) if error else html
 
 
@@ -140,42 +138,11 @@ def bulk() -> BaseResponse | str | tuple[str, int]:
 @roles_required(*MANAGER_AREA)
 def bulk_selection() -> BaseResponse:
     """The selected contracts with the e-mail and mobile number on file."""
-    s = db.session()
-    ids = request.form.getlist("vertrag")
-    chosen = s.scalars(scoped(sa.select(Contract), Contract, _user()).where(Contract.public_id.in_(ids))).all()
-    if not chosen:
+    job = bulk_switch.selection_job(db.session(), _user(), request.form.getlist("vertrag"))
+    if job is None:
         flash("Bitte wählen Sie mindestens einen Vertrag aus.", "error")
         return redirect(url_for("agency.stock"))
-    rows = [
-        {
-            "line": n,
-            "number": c.number or "",
-            "email": c.customer_email or "",
-            "mobile": c.customer_mobile or "",
-            "status": "ok",
-            "message": "",
-            "source": "bestand",
-        }
-        for n, c in enumerate(chosen, start=1)
-    ]
-    job = _new_job(s, "Auswahl im Bestand", rows, None)
     return redirect(url_for("agency.job", public_id=job.public_id))
-
-
-def _new_job(s: so.Session, filename: str, rows: list[dict[str, Any]], note: str | None) -> SwitchJob:
-    user = _user()
-    checked = services.validate_rows(s, user, rows)
-    job = SwitchJob(
-        agency_id=user.agency_id,
-        created_by_id=user.id,
-        filename=filename[:200],
-        rows=checked,
-        total=len(checked),
-        note=note,
-    )
-    s.add(job)
-    s.commit()
-    return job
 
 
 def _job(public_id: str) -> SwitchJob:
@@ -186,30 +153,14 @@ def _job(public_id: str) -> SwitchJob:
 @roles_required(*MANAGER_AREA)
 def job(public_id: str) -> str:
     found = _job(public_id)
-    return render_template("agency/job.html", job=found, counts=_counts(found))
-
-
-def _counts(job: SwitchJob) -> dict[str, int]:
-    counts = {"ok": 0, "error": 0, "switched": 0, "failed": 0}
-    for row in job.rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return counts
+    return render_template("agency/job.html", job=found, rows=found.switch_rows[:500], counts=found.counts())
 
 
 @bp.post("/agentur/umstellung/<public_id>/start")
 @roles_required(*MANAGER_AREA)
 def start(public_id: str) -> BaseResponse:
-    s = db.session()
-    found = _job(public_id)
-    if found.state is not JobState.PREVIEW:
+    if not jobs.start(db.session(), _job(public_id), current_settings(), _limits()):
         flash("Diese Umstellung wurde bereits gestartet.", "error")
-        return redirect(url_for("agency.job", public_id=public_id))
-    valid = sum(1 for r in found.rows if r["status"] == "ok")
-    if valid <= services.SYNC_ROWS:
-        jobs.run_now(s, found, current_settings())
-    else:
-        jobs.start_later(s, found)  # the worker process runs it; this page polls the progress
-        s.commit()
     return redirect(url_for("agency.job", public_id=public_id))
 
 
@@ -218,19 +169,11 @@ def start(public_id: str) -> BaseResponse:
 def status(public_id: str) -> str:
     """htmx polls this while a job runs."""
     found = _job(public_id)
-    return render_template("agency/_progress.html", job=found, counts=_counts(found))
+    return render_template("agency/_progress.html", job=found, counts=found.counts())
 
 
 @bp.get("/agentur/umstellung/<public_id>/bericht.csv")
 @roles_required(*MANAGER_AREA)
 def report(public_id: str) -> Response:
     found = _job(public_id)
-    labels = {"ok": "geprüft", "error": "abgelehnt", "switched": "umgestellt", "failed": "fehlgeschlagen"}
-    body = csvsafe.to_csv(
-        ["Zeile", "Vertragsnummer", "E-Mail", "Mobilnummer", "Ergebnis", "Hinweis"],
-        (
-            [row["line"], row["number"], row["email"], row["mobile"], labels.get(row["status"], ""), row["message"]]
-            for row in found.rows
-        ),
-    )
-    return download(body.encode(), "text/csv", f"Umstellung-{found.public_id[:8]}.csv")
+    return download(bulk_switch.report_csv(found).encode(), "text/csv", f"Umstellung-{found.public_id[:8]}.csv")

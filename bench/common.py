@@ -20,11 +20,13 @@ def shared(name: str) -> Path:
 
 
 def throwaway_app(database_url: str | None = None):
-    """An app on a new SQLite file (or the given database), migrated."""
+    """An app on a new SQLite file (or the given database, emptied first), migrated."""
     from core import migrate
     from core.app import create_app
+    from tests.conftest import reset_database
 
     url = database_url or f"sqlite:///{tempfile.mkdtemp(prefix='vr-bench-')}/bench.sqlite3"
+    reset_database(url)  # a run starts from nothing: figures do not depend on the run before
     app = create_app(environ={"APP_ENV": "testing", "DATABASE_URL": url, "SECRET_KEY": "b" * 40})
     migrate.upgrade(app.extensions["database"].engine)
     return app

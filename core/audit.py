@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core import clock
-from core.db import Base
+from core.db import Base, table
 from core.users import User
 
 # German labels for the actions shown to users; the action keys are stable identifiers.
@@ -100,6 +100,13 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def record_many(session: so.Session, entries: list[dict[str, Any]]) -> None:
+    """Bulk path: many entries (rows with every column but id) with one executemany, in the
+    caller's transaction."""
+    if entries:  # Core, not ORM bulk insert: one executemany even where values are None
+        session.execute(sa.insert(table(AuditEntry)), entries)
 
 
 def recent(session: so.Session, user: Any, limit: int = 10) -> list[AuditEntry]:

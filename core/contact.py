@@ -21,9 +21,21 @@ class ContactError(ValueError):
     re-exported as messaging.outbox.MessageError — any message that cannot be sent as asked."""
 
 
-def normalize_email(address: str) -> str:
+class EmailAddress(str):
+    """An e-mail address normalize_email has checked (and normalised): code that receives one need
+    not check it again (a bulk job checks ten thousand addresses once, in its preview)."""
+
+    __slots__ = ()
+
+    def lower(self) -> EmailAddress:
+        return EmailAddress(str.lower(self))  # still a valid address
+
+
+def normalize_email(address: str) -> EmailAddress:
+    if isinstance(address, EmailAddress):
+        return address
     try:
-        return validate_email(address.strip(), check_deliverability=False).normalized
+        return EmailAddress(validate_email(address.strip(), check_deliverability=False).normalized)
     except EmailNotValidError as exc:
         raise ContactError(f"Ungültige E-Mail-Adresse: {address!r}") from exc
 

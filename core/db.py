@@ -44,6 +44,12 @@ class Base(so.DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
+def table(model: type[Base]) -> sa.Table:
+    """A model's table, for Core bulk statements (executemany keeps None values in one batch, where
+    the ORM's bulk INSERT splits it wherever a value is None)."""
+    return model.metadata.tables[model.__tablename__]
+
+
 def new_public_id() -> str:
     """An unguessable id for URLs (128 bits)."""
     return secrets.token_urlsafe(16)

@@ -7,6 +7,7 @@ and checked now, so a bad address or an over-long SMS fails the business call, n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email.utils import make_msgid, parseaddr
@@ -14,12 +15,13 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app, render_template
+from flask import current_app
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.exc import IntegrityError
 
 from core import clock
 from core.contact import ContactError, PostalAddress, normalize_email, normalize_mobile
+from core.db import new_public_id, table
 from messaging.models import Kind, OutboxMessage, State
 
 # GSM 03.38: the default alphabet (1 septet each) and its extension table (2 septets each)
@@ -51,7 +53,9 @@ def gsm7_length(text: str) -> int:
 
 def external_url(endpoint: str, **values: Any) -> str:
     """An absolute link for messages: APP_BASE_URL + the route's path (never the request's Host)."""
-    adapter = current_app.url_map.bind("localhost")
+    adapter = current_app.extensions.get("message_url_adapter")
+    if adapter is None:  # bound once per app: a bulk job builds thousands of links
+        adapter = current_app.extensions["message_url_adapter"] = current_app.url_map.bind("localhost")
     return str(current_app.config["APP_BASE_URL"]) + adapter.build(endpoint, values)
 
 
@@ -69,34 +73,73 @@ def _add(session: so.Session, message: OutboxMessage) -> OutboxMessage:
     return message
 
 
-def _message(
+def add_many(session: so.Session, drafts: list[Draft]) -> None:
+    """Bulk path: insert many drafts (from email/letter/sms) with one executemany, in the caller's
+    transaction. Their keys must be new: a key enqueued before raises IntegrityError, and the caller
+    rolls back its savepoint and falls back to enqueue_* one by one."""
+    if drafts:  # Core, not ORM bulk insert: that splits the batch wherever a value is None
+        session.execute(sa.insert(table(OutboxMessage)), drafts)
+
+
+# the column values of one message, built and checked before anything is written
+Draft = dict[str, Any]
+
+
+def _draft(
     kind: Kind,
     key: str,
     template: str,
     related: tuple[str, str] | None,
     agency_id: int | None,
     sensitive: bool,
-    **fields: Any,
-) -> OutboxMessage:
-    """The fields every message has; `fields` are the kind's own (recipient, bodies, address …)."""
-    return OutboxMessage(
-        idempotency_key=key,
-        kind=kind,
-        template=template,
-        sensitive=sensitive,
-        agency_id=agency_id,
-        related_type=related[0] if related else None,
-        related_id=related[1] if related else None,
-        **fields,
-    )
+    *,
+    recipient: str,
+    subject: str = "",
+    body_text: str = "",
+    body_html: str = "",
+    address: list[str] | None = None,
+    attachments: list[str] | None = None,
+    provider_id: str | None = None,
+    retain_until: datetime | None = None,
+) -> Draft:
+    """Every message has the same keys (so drafts of one kind can be inserted with executemany)."""
+    now = clock.now()
+    return {
+        "public_id": new_public_id(),
+        "idempotency_key": key,
+        "kind": kind,
+        "state": State.PENDING,
+        "template": template,
+        "sensitive": sensitive,
+        "agency_id": agency_id,
+        "related_type": related[0] if related else None,
+        "related_id": related[1] if related else None,
+        "recipient": recipient,
+        "subject": subject,
+        "body_text": body_text,
+        "body_html": body_html,
+        "address": address or [],
+        "attachments": attachments or [],
+        "provider_id": provider_id,
+        "retain_until": retain_until,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
-def _context(context: dict[str, Any]) -> dict[str, Any]:
-    return {"app_url": external_url, **context}
+def _render(name: str, context: dict[str, Any]) -> str:
+    """A message template with the context given (and the environment's globals such as url_for);
+    no request context processors: messages are rendered in workers and bulk jobs, too."""
+    return current_app.jinja_env.get_template(name).render({"app_url": external_url, **context})
 
 
-def enqueue_email(
-    session: so.Session,
+@functools.lru_cache(maxsize=4)
+def _sender_domain(sender: str) -> str:
+    """The domain of our Message-IDs, from MAIL_DEFAULT_SENDER ("Name <a@b.example>")."""
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+
+
+def email(
     *,
     key: str,
     to: str,
@@ -106,15 +149,12 @@ def enqueue_email(
     related: tuple[str, str] | None = None,
     agency_id: int | None = None,
     sensitive: bool = False,
-) -> OutboxMessage:
+) -> Draft:
     """E-mail from templates/emails/<template>.txt and .html (multipart: text + HTML).
     sensitive: it carries an access link or code; its body is blanked once delivered."""
-    address = normalize_email(to)
-    ctx = _context(context)
-    text = render_template(f"emails/{template}.txt", **ctx)
-    html = render_template(f"emails/{template}.html", **ctx)
-    domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2] or "localhost"
-    message = _message(
+    address = normalize_email(to)  # no second check for an EmailAddress
+    domain = _sender_domain(current_app.config["MAIL_DEFAULT_SENDER"])
+    return _draft(
         Kind.EMAIL,
         key,
         template,
@@ -123,15 +163,13 @@ def enqueue_email(
         sensitive,
         recipient=address,
         subject=subject,
-        body_text=text,
-        body_html=html,
+        body_text=_render(f"emails/{template}.txt", context),
+        body_html=_render(f"emails/{template}.html", context),
         provider_id=make_msgid(domain=domain),  # set before sending: a resend carries the same id
     )
-    return _add(session, message)
 
 
-def enqueue_sms(
-    session: so.Session,
+def sms(
     *,
     key: str,
     to: str,
@@ -141,23 +179,21 @@ def enqueue_sms(
     agency_id: int | None = None,
     sensitive: bool = False,
     subject: str = "SMS",
-) -> OutboxMessage:
+) -> Draft:
     """SMS from templates/sms/<template>.txt; must fit one GSM-7 SMS (160 characters). ``subject``
     is not sent: it is the German label the back office sees in Nachrichten."""
     number = normalize_mobile(to)
-    text = render_template(f"sms/{template}.txt", **_context(context)).strip()
+    text = _render(f"sms/{template}.txt", context).strip()
     if not text:
         raise MessageError("Der SMS-Text ist leer.")
     if gsm7_length(text) > SMS_MAX_SEPTETS:
         raise MessageError(f"Der SMS-Text ist zu lang ({gsm7_length(text)} von höchstens {SMS_MAX_SEPTETS} Zeichen).")
-    message = _message(
+    return _draft(
         Kind.SMS, key, template, related, agency_id, sensitive, recipient=number, body_text=text, subject=subject
     )
-    return _add(session, message)
 
 
-def enqueue_letter(
-    session: so.Session,
+def letter(
     *,
     key: str,
     address: PostalAddress,
@@ -169,13 +205,12 @@ def enqueue_letter(
     attachments: list[str] | None = None,
     sensitive: bool = False,
     retain_until: datetime | None = None,
-) -> OutboxMessage:
+) -> Draft:
     """Letter from templates/letters/<template>.html; the worker renders its PDF (with the attached
     stored documents behind it) for the Postausgang. A sensitive letter's PDF is kept after posting
     until retain_until (e.g. its code's expiry) or until redact_letter, so posting can be undone."""
     address.check()
-    html = render_template(f"letters/{template}.html", **_context(context))
-    message = _message(
+    return _draft(
         Kind.LETTER,
         key,
         template,
@@ -184,21 +219,37 @@ def enqueue_letter(
         sensitive,
         recipient=address.name.strip(),
         subject=subject,
-        body_html=html,
+        body_html=_render(f"letters/{template}.html", context),
         address=address.lines(),
         attachments=list(attachments or []),
+        retain_until=retain_until,
     )
-    message.retain_until = retain_until
-    return _add(session, message)
 
 
-def redact_letter(session: so.Session, key: str) -> None:
-    """The letter of this event is no longer needed (its code was used or replaced): drop its PDF
-    and content, unless it still waits in the Postausgang to be printed."""
+def enqueue_email(session: so.Session, **fields: Any) -> OutboxMessage:
+    """An e-mail (see `email`) added to the caller's transaction, once per idempotency key."""
+    return _add(session, OutboxMessage(**email(**fields)))
+
+
+def enqueue_sms(session: so.Session, **fields: Any) -> OutboxMessage:
+    """An SMS (see `sms`) added to the caller's transaction, once per idempotency key."""
+    return _add(session, OutboxMessage(**sms(**fields)))
+
+
+def enqueue_letter(session: so.Session, **fields: Any) -> OutboxMessage:
+    """A letter (see `letter`) added to the caller's transaction, once per idempotency key."""
+    return _add(session, OutboxMessage(**letter(**fields)))
+
+
+def redact_letter(session: so.Session, *keys: str) -> None:
+    """The letters of these events are no longer needed (their code was used or replaced): drop
+    their PDF and content, unless they still wait in the Postausgang to be printed."""
+    if not keys:
+        return
     session.execute(
         sa.update(OutboxMessage)
         .where(
-            OutboxMessage.idempotency_key == key,
+            OutboxMessage.idempotency_key.in_(keys),
             OutboxMessage.kind == Kind.LETTER,
             OutboxMessage.state == State.POSTED,
         )

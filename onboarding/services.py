@@ -13,6 +13,8 @@ import sqlalchemy.orm as so
 
 from contracts.models import Contract, Delivery, Document
 from core import audit, clock, leases, sessions, tokens
+from core.contact import EmailAddress
+from core.db import new_public_id, table
 from core.passwords import PasswordRule, hash_password, verify_password
 from messaging import outbox
 from onboarding.models import (
@@ -199,6 +201,206 @@ def invite_existing_customer(
     start = OnboardingStart(contract_id=contract.id, email=email, mobile=None, code_channel=CodeChannel.LETTER)
     session.add(start)
     return process_start(session, start, settings)
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """One contract of a bulk invitation and the e-mail address its customer is invited at."""
+
+    contract: Contract
+    email: EmailAddress  # checked (core.contact.normalize_email)
+
+
+def invite_existing_customers(
+    session: so.Session, invitations: list[Invitation], settings: OnboardingSettings
+) -> dict[int, str]:
+    """invite_existing_customer for many contracts at once, set-based (a bulk switch): the same rows
+    as one by one — onboarding start, customer account, link (older open links revoked, their code
+    letters redacted), code, link e-mail, code letter, audit entries, the contract's state — written
+    with one statement per table. Returns per contract id "invited", "active" (customer already in the
+    portal) or the German reason a message could not be built (nothing written for that contract).
+
+    The e-mail addresses must be distinct (two contracts of one customer: call invite_existing_customer
+    for the second, so the rule "a new link revokes the older ones" holds between them); a customer
+    created by another transaction meanwhile raises IntegrityError: the caller rolls back and goes
+    one by one."""
+    emails = [i.email.lower() for i in invitations]
+    if len(set(emails)) != len(emails):
+        raise ValueError("invite_existing_customers needs distinct e-mail addresses")
+    if not invitations:
+        return {}
+    now = clock.now()
+    known = {
+        row.email: row
+        for row in session.execute(
+            sa.select(Customer.id, Customer.email, Customer.full_name, Customer.activated_at).where(
+                Customer.email.in_(emails)
+            )
+        )
+    }
+    outcome: dict[int, str] = {}
+    links: list[tuple[str, dict[str, Any]]] = []  # (customer e-mail, row)
+    codes: list[tuple[str, dict[str, Any]]] = []  # (link public id, row)
+    drafts: list[outbox.Draft] = []
+    events: list[dict[str, Any]] = []
+    invited: list[Invitation] = []
+    for item, email in zip(invitations, emails, strict=True):
+        contract, found = item.contract, known.get(email)
+        if found is not None and found.activated_at is not None:
+            outcome[contract.id] = "active"
+            continue
+        name = found.full_name if found is not None else contract.customer_name
+        token, code = tokens.new_link_token(), tokens.new_letter_code(settings.letter_code_length)
+        link_public_id = new_public_id()
+        code_expires = now + timedelta(days=settings.letter_code_days)
+        try:
+            mail = outbox.email(
+                key=f"access-link:{link_public_id}",
+                to=email,
+                subject="Ihr Zugang zum Kunden-Portal",
+                template="access_link",
+                context={
+                    "customer": {"full_name": name, "email": email},
+                    "contract": contract,
+                    "token": token,
+                    "channel": CodeChannel.LETTER.value,
+                    "days": settings.link_days,
+                },
+                related=("contract", contract.public_id),
+                agency_id=contract.agency_id,
+                sensitive=True,
+            )
+            letter = outbox.letter(
+                key=_letter_key(link_public_id),
+                address=contract.postal_address(),
+                subject="Ihr Zugangs-Code für das Kunden-Portal",
+                template="access_code",
+                context={
+                    "code": tokens.format_letter_code(code),
+                    "contract": contract,
+                    "days": settings.letter_code_days,
+                    "email": email,
+                },
+                related=("contract", contract.public_id),
+                agency_id=contract.agency_id,
+                sensitive=True,
+                retain_until=code_expires,
+            )
+        except outbox.MessageError as error:
+            outcome[contract.id] = str(error)
+            continue
+        drafts += [mail, letter]
+        links.append(
+            (
+                email,
+                {
+                    "public_id": link_public_id,
+                    "token_hash": tokens.token_hash(token),
+                    "contract_id": contract.id,
+                    "code_channel": CodeChannel.LETTER,
+                    "mobile": None,
+                    "created_at": now,
+                    "expires_at": now + timedelta(days=settings.link_days),
+                },
+            )
+        )
+        codes.append(
+            (
+                link_public_id,
+                {
+                    "channel": CodeChannel.LETTER,
+                    "created_at": now,
+                    "code_hmac": tokens.code_hmac(settings.secret_key, "access-code", code),
+                    "expires_at": code_expires,
+                },
+            )
+        )
+        for action in ("access_link_sent", "access_code_sent"):
+            events.append(_event(action, contract, now, channel="letter"))
+        invited.append(item)
+        outcome[contract.id] = "invited"
+
+    # customers: the known ones, and the new ones in one INSERT
+    ids = {email: row.id for email, row in known.items()}
+    new = [
+        {"public_id": new_public_id(), "email": e, "full_name": i.contract.customer_name, "created_at": now}
+        for i, e in zip(invitations, emails, strict=True)
+        if e not in ids and outcome[i.contract.id] == "invited"
+    ]
+    if new:
+        ids.update(
+            {
+                row.email: row.id
+                for row in session.execute(sa.insert(table(Customer)).returning(Customer.id, Customer.email), new)
+            }
+        )
+    starts = [
+        {
+            "public_id": new_public_id(),
+            "contract_id": i.contract.id,
+            "email": e,
+            "mobile": None,
+            "code_channel": CodeChannel.LETTER,
+            "created_at": now,
+            "processed_at": now,
+        }
+        for i, e in zip(invitations, emails, strict=True)
+        if outcome[i.contract.id] in ("invited", "active")
+    ]
+    if starts:
+        session.execute(sa.insert(table(OnboardingStart)), starts)
+    # a new link revokes the customers' older open links; their code letters are worthless now
+    revoked = session.scalars(
+        sa.update(AccessLink)
+        .where(
+            AccessLink.customer_id.in_([ids[i.email.lower()] for i in invited]),
+            AccessLink.used_at.is_(None),
+            AccessLink.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+        .returning(AccessLink.public_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    outbox.redact_letter(session, *(_letter_key(p) for p in revoked))
+    if links:
+        link_ids = {
+            row.public_id: row.id
+            for row in session.execute(
+                sa.insert(table(AccessLink)).returning(AccessLink.id, AccessLink.public_id),
+                [{**link, "customer_id": ids[email]} for email, link in links],
+            )
+        }
+        session.execute(
+            sa.insert(table(AccessCode)),
+            [{**code, "link_id": link_ids[link_public_id]} for link_public_id, code in codes],
+        )
+    outbox.add_many(session, drafts)
+    audit.record_many(session, events)
+    expiry = {link["contract_id"]: link["expires_at"] for _, link in links}
+    for item, email in zip(invitations, emails, strict=True):
+        contract = item.contract
+        if outcome[contract.id] == "invited":
+            contract.customer_account_id = ids[email]
+            contract.onboarding_state, contract.onboarding_expires_at = "code_sent", expiry[contract.id]
+        elif outcome[contract.id] == "active":
+            contract.customer_account_id = ids[email]
+            contract.onboarding_state, contract.onboarding_expires_at = "active", None
+    return outcome
+
+
+def _event(action: str, contract: Contract, at: datetime, **details: Any) -> dict[str, Any]:
+    """An onboarding audit entry as a row for audit.record_many (see _record)."""
+    return {
+        "action": action,
+        "at": at,
+        "actor_id": None,
+        "actor_label": "System",
+        "agency_id": contract.agency_id,
+        "object_type": "contract",
+        "object_id": contract.public_id,
+        "details": details,
+        "client_address": None,
+    }
 
 
 def _send_letter_code(

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from agency import bulk
 from agency import jobs as switch_jobs
-from agency import services
 from agency.models import JobState, SwitchJob
 from contracts.imports import import_contracts
 from core import clock, jobs, migrate
@@ -27,7 +27,7 @@ from tests.conftest import database_url_for, messaging_environ, reset_database
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = str(Path(sys.executable).parent / "flask")
-ROWS = 260
+ROWS = 2600  # more than one chunk of the set-based switch (agency.bulk.CHUNK_ROWS), so a kill lands mid-job
 
 
 def _queue_switch(app) -> int:
@@ -39,14 +39,9 @@ def _queue_switch(app) -> int:
         import_contracts(s, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode())
         manager = s.scalar(sa.select(User).where(User.email == "agenturleiter@demo.example"))
         csv = "".join(f"GR-{n:05d};k{n}@example.org;0151 {n:08d}\n" for n in range(ROWS)).encode()
-        checked = services.validate_rows(s, manager, services.read_csv(csv, max_bytes=10**6, max_rows=10**4).rows)
-        job = SwitchJob(
-            agency_id=manager.agency_id, created_by_id=manager.id, filename="x.csv", rows=checked, total=ROWS
-        )
-        s.add(job)
-        s.flush()
-        switch_jobs.start_later(s, job)
-        s.commit()
+        limits = bulk.Limits(max_bytes=10**6, max_rows=10**4, sync_rows=0)  # never within the request
+        job = bulk.upload_job(s, manager, "x.csv", csv, limits)
+        assert switch_jobs.start(s, job, app.extensions["onboarding_settings"], limits)
         return job.id
 
 
@@ -75,12 +70,12 @@ def test_a_killed_worker_s_job_is_finished_by_the_next_one_and_no_row_twice(
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
-    while _links(app) < 20 and time.monotonic() < deadline:
+    while _links(app) < bulk.CHUNK_ROWS and time.monotonic() < deadline:
         time.sleep(0.02)
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
     switched_before = _links(app)
-    assert 20 <= switched_before < ROWS  # killed in the middle of the job
+    assert bulk.CHUNK_ROWS <= switched_before < ROWS  # killed in the middle of the job
     with app.app_context(), app.extensions["database"].sessionmaker() as s:
         # almost always killed inside a step: the job stays leased to the dead worker until the lease
         # ends; on a badly loaded machine the kill can land between two steps (job pending, free)
@@ -94,7 +89,7 @@ def test_a_killed_worker_s_job_is_finished_by_the_next_one_and_no_row_twice(
         assert steps >= 1
         job = s.get(SwitchJob, switch_id)
         assert job.state is JobState.DONE
-        assert [r["status"] for r in job.rows].count("switched") == ROWS
+        assert [r.status for r in job.switch_rows].count("switched") == ROWS
         assert s.scalar(sa.select(jobs.Job.state)) is jobs.JobState.DONE
     assert _links(app) == ROWS  # every row once: no second link e-mail for the rows done before the kill
     app.extensions["database"].engine.dispose()

@@ -1,5 +1,6 @@
 """Bestand and switching existing contracts to the customer portal."""
 
+import dataclasses
 import io
 import re
 
@@ -360,12 +361,17 @@ def test_odd_csv_files_get_a_german_message_not_a_500(outbox_app, bestand, mgr, 
 
 
 def test_file_size_and_row_count_are_limited(outbox_app, bestand, mgr):
-    outbox_app.config["BULK_SWITCH_MAX_ROWS"] = 3
+    limits = outbox_app.extensions["agency_limits"]  # built from BULK_SWITCH_MAX_BYTES/_ROWS at start-up
+    assert (limits.max_bytes, limits.max_rows) == (
+        outbox_app.config["BULK_SWITCH_MAX_BYTES"],
+        outbox_app.config["BULK_SWITCH_MAX_ROWS"],
+    )
+    outbox_app.extensions["agency_limits"] = dataclasses.replace(limits, max_rows=3)
     rows = "".join(f"BV-{n};a{n}@example.org;0151 1234567{n % 10}\n" for n in range(4)).encode()
     too_many = upload(mgr, rows)
     assert too_many.status_code == 422
     assert "Höchstens 3 Zeilen je Datei" in too_many.get_data(as_text=True)
-    outbox_app.config["BULK_SWITCH_MAX_BYTES"] = 1024
+    outbox_app.extensions["agency_limits"] = dataclasses.replace(limits, max_bytes=1024)
     too_big = upload(mgr, b"BV-1;a@example.org;0151 12345678\n" * 100)
     assert too_big.status_code == 422
     assert "Die Datei ist zu groß: höchstens 1 KB" in too_big.get_data(as_text=True)
