@@ -1,9 +1,11 @@
-"""Requests/s of the live-premium endpoint under gunicorn + wrk, as a ratio to the trivial /healthz
-endpoint of the same server in the same run (goal ≥ 0.6).
+"""Requests/s of the live-premium endpoint under gunicorn + wrk, as ratios to two baselines of the
+same server in the same run: a trivial logged-in htmx request (goal: live ≥ 0.6 × it) and the
+trivial /healthz (goal: logged-in trivial ≥ 0.5 × it).
 
 A logged-in broker posts a complete Kfz quote (VW Golf, Berlin) the way htmx does (HX-Request,
 X-CSRFToken). Three alternating rounds of `wrk -t2 -c16 -d5s`; medians are compared.
-Run: .venv/bin/python -m bench.live_endpoint      (needs Debian's wrk; make test installs it)
+Run: .venv/bin/python -m bench.live_endpoint [DATABASE_URL]   (default a new SQLite file; production
+runs PostgreSQL — pass its URL; needs Debian's wrk, which make test installs)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.common import ROOT
+from tests.conftest import reset_database
 from tests.helpers import KFZ_ANSWERS
 
 ANSWERS = {**KFZ_ANSWERS, "_changed": "sf_kh"}  # a complete Kfz quote (VW Golf, Berlin)
@@ -52,17 +55,19 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
     workdir = Path(tempfile.mkdtemp(prefix="vr-bench-live-"))
+    url = sys.argv[1] if len(sys.argv) > 1 else f"sqlite:///{workdir}/live.sqlite3"
+    reset_database(url)
     env = {
         **os.environ,
         "APP_ENV": "production",
         "SECRET_KEY": "bench-" + "k" * 40,
         "APP_BASE_URL": "http://127.0.0.1",
-        "DATABASE_URL": f"sqlite:///{workdir}/live.sqlite3",
+        "DATABASE_URL": url,
         "FLASK_APP": "wsgi",
         "LOGIN_LIMIT_PER_ADDRESS": "1000 per minute",
     }
     flask = str(ROOT / ".venv/bin/flask")
-    subprocess.run([flask, "db", "upgrade"], env=env, cwd=ROOT, check=True)
+    subprocess.run([flask, "db", "upgrade"], env=env, cwd=ROOT, check=True, stderr=subprocess.DEVNULL)
     # the demo seed refuses production; seed the same data in testing mode
     subprocess.run(
         [flask, "demo", "seed"], env={**env, "APP_ENV": "testing"}, cwd=ROOT, check=True, stdout=subprocess.DEVNULL
@@ -143,7 +148,11 @@ def main() -> None:
         print(f"/healthz (trivial): {[round(x) for x in trivial]} req/s, median {t:.0f}")
         print(f"/fahrzeuge/suche?q= (trivial, logged in): {[round(x) for x in authed]} req/s, median {a:.0f}")
         print(f"/rechner/kfz/live (complete Golf quote): {[round(x) for x in live]} req/s, median {lv:.0f}")
-        print(f"ratio live/healthz: {lv / t:.2f} (goal ≥ 0.6); ratio live/logged-in trivial: {lv / a:.2f}")
+        backend = url.split(":", 1)[0]
+        print(
+            f"[{backend}] live / logged-in trivial: {lv / a:.2f} (goal ≥ 0.6); logged-in trivial / healthz: "
+            f"{a / t:.2f} (goal ≥ 0.5); live / healthz: {lv / t:.2f}"
+        )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=10)

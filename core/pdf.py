@@ -71,3 +71,21 @@ def render_pdfs(documents: Sequence[str], workers: int | None = None) -> list[by
     workers = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(render_pdf, documents))
+
+
+def render_each(
+    documents: Sequence[str], *, letter: bool = False, workers: int | None = None
+) -> list[bytes | PdfError]:
+    """Like render_pdfs, but every document gets its own outcome: its PDF or its PdfError (a batch of
+    letters where one fails still delivers the others)."""
+
+    def one(html: str) -> bytes | PdfError:
+        try:
+            return render_pdf(html, letter=letter)
+        except PdfError as error:
+            return error
+
+    if len(documents) <= 1:
+        return [one(html) for html in documents]
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        return list(pool.map(one, documents))

@@ -5,8 +5,9 @@ is worth nothing afterwards. Staff and customers share the mechanism, told apart
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import flask
 import flask_login
@@ -57,18 +58,25 @@ class Account(Protocol):
 A = TypeVar("A", bound=Account)
 
 
-def load(session: so.Session, kind: str, model: type[A], token: str) -> A | None:
-    """The active account of a live session, with the token it was loaded for (Flask-Login's id).
-    One query per request (it runs on every request of a logged-in user)."""
-    account: A | None = session.scalar(
-        sa.select(model)  # type: ignore[arg-type]
+@functools.cache
+def _account_query(model: type[Account], kind: str) -> sa.Select[Any]:
+    """Built once per account model: the statement runs on every request of a logged-in user, and
+    building it costs more than SQLAlchemy's compiled-statement cache saves."""
+    return (
+        sa.select(model)
         .join(LoginSession, sa.and_(LoginSession.account_id == model.id, LoginSession.kind == kind))
         .where(
-            LoginSession.token_hash == tokens.token_hash(token),
+            LoginSession.token_hash == sa.bindparam("token_hash"),
             LoginSession.ended_at.is_(None),
             model.is_active.is_(True),  # type: ignore[attr-defined]
         )
     )
+
+
+def load(session: so.Session, kind: str, model: type[A], token: str) -> A | None:
+    """The active account of a live session, with the token it was loaded for (Flask-Login's id).
+    One query per request (it runs on every request of a logged-in user)."""
+    account: A | None = session.scalar(_account_query(model, kind), {"token_hash": tokens.token_hash(token)})
     if account is not None:
         account.login_token = token
     return account

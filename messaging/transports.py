@@ -10,6 +10,7 @@ import contextlib
 import io
 import logging
 import smtplib
+from collections.abc import Sequence
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -22,7 +23,7 @@ from flask import render_template
 from pypdf import PdfWriter
 
 from core import clock, storage
-from core.pdf import PdfError, render_pdf
+from core.pdf import PdfError, render_each
 from messaging.models import Kind, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -186,18 +187,39 @@ class DevMailboxTransport:
 # --- letters -----------------------------------------------------------------------------------------
 
 
-def render_letter_pdf(message: OutboxMessage) -> bytes:
-    """The cover letter, followed by the attached documents (e.g. Versicherungsschein, Rechnung)."""
-    html = render_template("documents/letter.html", message=message, created=clock.now())
-    try:
-        cover = render_pdf(html, letter=True)
-    except PdfError as exc:
-        raise TransientError(f"PDF-Erzeugung fehlgeschlagen: {exc}") from exc
-    if not message.attachments:
+def render_letter_pdfs(
+    messages: Sequence[OutboxMessage], workers: int | None = None
+) -> dict[int, bytes | DeliveryError]:
+    """Letters of a batch: cover letters rendered on all cores at once (a wkhtmltopdf process each),
+    then each followed by its attached documents (e.g. Versicherungsschein, Rechnung). Per message id
+    the PDF, or the error that message failed with (the others are not held up by it)."""
+    created = clock.now()
+    done: dict[int, bytes | DeliveryError] = {}
+    htmls: list[str] = []
+    for message in list(messages):
+        try:
+            htmls.append(render_template("documents/letter.html", message=message, created=created))
+        except Exception as error:  # a bug in one letter must not stop the others: retried with backoff
+            log.exception("outbox: letter %s could not be laid out", message.public_id)
+            done[message.id] = TransientError(f"{type(error).__name__}: {error}")
+    messages = [m for m in messages if m.id not in done]
+    for message, cover in zip(messages, render_each(htmls, letter=True, workers=workers), strict=True):
+        if isinstance(cover, PdfError):
+            done[message.id] = TransientError(f"PDF-Erzeugung fehlgeschlagen: {cover}")
+            continue
+        try:
+            done[message.id] = _with_attachments(cover, message.attachments)
+        except PermanentError as error:
+            done[message.id] = error
+    return done
+
+
+def _with_attachments(cover: bytes, attachments: list[str]) -> bytes:
+    if not attachments:
         return cover
     writer = PdfWriter()
     writer.append(io.BytesIO(cover))
-    for key in message.attachments:
+    for key in attachments:
         try:
             writer.append(io.BytesIO(storage.load(key)))
         except storage.StorageError as exc:

@@ -35,7 +35,7 @@ from messaging.transports import (
     DevMailboxTransport,
     PermanentError,
     TransientError,
-    render_letter_pdf,
+    render_letter_pdfs,
     transports_for,
 )
 
@@ -52,6 +52,7 @@ class Settings:
     lease_seconds: int
     batch_size: int
     poll_seconds: float
+    pdf_workers: int | None = None  # letters of a batch rendered at once (None: every core)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Settings:
@@ -62,6 +63,7 @@ class Settings:
             lease_seconds=config["OUTBOX_LEASE_SECONDS"],
             batch_size=config["OUTBOX_BATCH_SIZE"],
             poll_seconds=config["OUTBOX_POLL_SECONDS"],
+            pdf_workers=config["PDF_WORKERS"] or None,
         )
 
 
@@ -133,6 +135,10 @@ def deliver_batch(
     # message) no other worker can claim these rows, so the copies stay ours
     batch = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
     session.commit()  # no transaction (nor SQLite's write lock) stays open while we talk to providers
+    # letters: every PDF of the batch at once, on all cores (wkhtmltopdf is a process per PDF)
+    letters = render_letter_pdfs(
+        [m for m in batch if m.kind is Kind.LETTER and _still_ours(m, worker_id, clock.now())], settings.pdf_workers
+    )
     try:
         for message in batch:
             now = clock.now()
@@ -144,7 +150,10 @@ def deliver_batch(
                 if message.kind in broken:
                     raise broken[message.kind]
                 if message.kind is Kind.LETTER:
-                    changes = {"pdf": render_letter_pdf(message), "state": State.READY}
+                    pdf = letters[message.id]
+                    if isinstance(pdf, DeliveryError):
+                        raise pdf
+                    changes = {"pdf": pdf, "state": State.READY}
                 else:
                     provider_id = transports[message.kind].send(message)
                     changes = {

@@ -77,6 +77,27 @@ def positions(pdf: bytes) -> dict[str, tuple[float, float]]:
     return found
 
 
+def test_a_batch_of_letters_renders_together_and_a_broken_one_fails_alone(outbox_app, s):
+    """The worker renders the letters of a batch at once (on all cores): each still gets its own PDF
+    with its own text, and one whose attachment is missing fails without holding up the others."""
+    letters = [letter(s, n, f"Kundin {n}") for n in range(4)]
+    letters[2].attachments = ["missing/versicherungsschein.pdf"]
+    s.commit()
+    outcome = worker.run(outbox_app, once=True)
+    assert (outcome["sent"], outcome["failed"] + outcome["retry"]) == (3, 1)
+    for n, message in enumerate(letters):
+        s.refresh(message)
+        if n == 2:
+            assert message.state is State.FAILED
+            assert message.last_error.startswith("Anlage fehlt")
+            continue
+        assert message.state is State.READY
+        pdf = s.scalar(sa.select(OutboxMessage.pdf).where(OutboxMessage.id == message.id))
+        text = " ".join(PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
+        assert f"Kundin {n}" in text
+        assert f"ABCD-EFGH-{n}" in text
+
+
 def test_letter_pdf_puts_the_address_in_the_din_5008_window(outbox_app, s):
     message = letter(s)
     s.commit()
