@@ -73,10 +73,7 @@ class SwitchJob(Base):
     agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"), index=True)
     created_by_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"))
     filename: so.Mapped[str] = so.mapped_column(sa.String(200))
-    state: so.Mapped[JobState] = so.mapped_column(
-        sa.Enum(JobState, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
-        default=JobState.PREVIEW,
-    )
+    state: so.Mapped[JobState] = so.mapped_column(default=JobState.PREVIEW)
     # one SwitchRow per row, as JSON (read and written through switch_rows)
     rows: so.Mapped[list[dict[str, Any]]] = so.mapped_column(sa.JSON)
     total: so.Mapped[int] = so.mapped_column(default=0)

@@ -17,10 +17,6 @@ from core.db import Base, new_public_id
 from core.users import User
 
 
-def _enum(cls: type[enum.StrEnum]) -> sa.Enum:
-    return sa.Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-
-
 class Delivery(enum.StrEnum):
     PORTAL = "portal"
     POST = "post"
@@ -50,14 +46,14 @@ class Application(Base):
     offer_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("offers.id"), unique=True)
     agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"), index=True)
     owner_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
-    state: so.Mapped[ApplicationState] = so.mapped_column(_enum(ApplicationState))
+    state: so.Mapped[ApplicationState] = so.mapped_column()
     start_date: so.Mapped[date]
     account_holder: so.Mapped[str] = so.mapped_column(sa.String(140))
     iban: so.Mapped[str] = so.mapped_column(sa.String(34))
     bic: so.Mapped[str | None] = so.mapped_column(sa.String(11))
     mandate_reference: so.Mapped[str] = so.mapped_column(sa.String(35), unique=True)
     mandate_accepted_at: so.Mapped[datetime]
-    delivery: so.Mapped[Delivery] = so.mapped_column(_enum(Delivery))
+    delivery: so.Mapped[Delivery]
     customer_email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
     customer_mobile: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     referral_reasons: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
@@ -89,7 +85,7 @@ class Contract(Base):
     customer: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)  # salutation, names, birth date, address
     customer_email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
     customer_mobile: so.Mapped[str | None] = so.mapped_column(sa.String(20))
-    delivery: so.Mapped[Delivery] = so.mapped_column(_enum(Delivery))
+    delivery: so.Mapped[Delivery]
     start_date: so.Mapped[date]
     frequency: so.Mapped[str] = so.mapped_column(sa.String(20))
     total: so.Mapped[Decimal] = so.mapped_column(sa.Numeric(12, 2))
@@ -134,7 +130,7 @@ class Document(Base):
     contract_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("contracts.id"), index=True)
     agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"))
     owner_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"))
-    kind: so.Mapped[DocumentKind] = so.mapped_column(_enum(DocumentKind))
+    kind: so.Mapped[DocumentKind]
     title: so.Mapped[str] = so.mapped_column(sa.String(200))
     filename: so.Mapped[str] = so.mapped_column(sa.String(200))
     storage_key: so.Mapped[str] = so.mapped_column(sa.String(64))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import secrets
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -39,9 +40,15 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def enum_type(enum_class: type[enum.Enum], length: int = 20) -> sa.Enum:
+    """Enums are stored as their values in a VARCHAR (no database enum type to migrate)."""
+    return sa.Enum(enum_class, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
 class Base(so.DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+    # every Mapped[datetime] is UTC-aware and every Mapped[<an enum>] a VARCHAR(20) of its values
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), enum.Enum: enum_type(enum.Enum)}
 
 
 def table(model: type[Base]) -> sa.Table:

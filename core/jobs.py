@@ -47,10 +47,7 @@ class Job(Base):
     # one job per business event (e.g. "switch:<public id>"): enqueuing it twice finds the first
     key: so.Mapped[str] = so.mapped_column(sa.String(200), unique=True)
     payload: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
-    state: so.Mapped[JobState] = so.mapped_column(
-        sa.Enum(JobState, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
-        default=JobState.PENDING,
-    )
+    state: so.Mapped[JobState] = so.mapped_column(default=JobState.PENDING)
     attempts: so.Mapped[int] = so.mapped_column(default=0)  # claims that failed
     steps: so.Mapped[int] = so.mapped_column(default=0)
     run_after: so.Mapped[datetime] = so.mapped_column(default=clock.now)

@@ -52,9 +52,7 @@ class User(Base):
     public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
     email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
     full_name: so.Mapped[str] = so.mapped_column(sa.String(200))
-    role: so.Mapped[Role] = so.mapped_column(
-        sa.Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-    )
+    role: so.Mapped[Role]
     agency_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agencies.id"), index=True)
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
     is_active: so.Mapped[bool] = so.mapped_column(default=True)

@@ -42,10 +42,6 @@ class State(enum.StrEnum):
         }[self.value]
 
 
-def _enum(cls: type[enum.StrEnum]) -> sa.Enum:
-    return sa.Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-
-
 class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
     __table_args__ = (sa.Index("ix_outbox_messages_due", "state", "next_attempt_at"),)
@@ -54,8 +50,8 @@ class OutboxMessage(Base):
     public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
     # one business event, one message: e.g. "access-link:<contract>:1"
     idempotency_key: so.Mapped[str] = so.mapped_column(sa.String(200), unique=True)
-    kind: so.Mapped[Kind] = so.mapped_column(_enum(Kind))
-    state: so.Mapped[State] = so.mapped_column(_enum(State), default=State.PENDING)
+    kind: so.Mapped[Kind]
+    state: so.Mapped[State] = so.mapped_column(default=State.PENDING)
     # e-mail address, E.164 number, or the letter's addressee name
     recipient: so.Mapped[str] = so.mapped_column(sa.String(254))
     subject: so.Mapped[str] = so.mapped_column(sa.String(200), default="")

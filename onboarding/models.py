@@ -9,12 +9,17 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core import clock
-from core.db import Base, new_public_id
+from core.db import Base, enum_type, new_public_id
 
 
 class CodeChannel(enum.StrEnum):
     SMS = "sms"  # new customers: the access code comes by SMS when the link is opened
     LETTER = "letter"  # existing customers: the access code comes by post
+
+
+def channel_type() -> sa.Enum:
+    """CodeChannel columns are VARCHAR(10) (the other enums take core.db's default of 20)."""
+    return enum_type(CodeChannel, length=10)
 
 
 class OnboardingStart(Base):
@@ -25,9 +30,7 @@ class OnboardingStart(Base):
     contract_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("contracts.id"), index=True)
     email: so.Mapped[str] = so.mapped_column(sa.String(254))
     mobile: so.Mapped[str | None] = so.mapped_column(sa.String(20))  # E.164
-    code_channel: so.Mapped[CodeChannel] = so.mapped_column(
-        sa.Enum(CodeChannel, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e])
-    )
+    code_channel: so.Mapped[CodeChannel] = so.mapped_column(channel_type())
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     # set by the onboarding module when it has acted on this record (issue #6)
     processed_at: so.Mapped[datetime | None]
@@ -69,9 +72,7 @@ class AccessLink(Base):
     token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     customer_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("customers.id"), index=True)
     contract_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("contracts.id"), index=True)
-    code_channel: so.Mapped[CodeChannel] = so.mapped_column(
-        sa.Enum(CodeChannel, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e])
-    )
+    code_channel: so.Mapped[CodeChannel] = so.mapped_column(channel_type())
     mobile: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     expires_at: so.Mapped[datetime]
@@ -90,9 +91,7 @@ class AccessCode(Base):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     link_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("access_links.id"), index=True)
     code_hmac: so.Mapped[str] = so.mapped_column(sa.String(64))
-    channel: so.Mapped[CodeChannel] = so.mapped_column(
-        sa.Enum(CodeChannel, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e])
-    )
+    channel: so.Mapped[CodeChannel] = so.mapped_column(channel_type())
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     expires_at: so.Mapped[datetime]
     failed_attempts: so.Mapped[int] = so.mapped_column(default=0)

@@ -51,7 +51,7 @@ def _links(app) -> int:
 
 
 def test_a_killed_worker_s_job_is_finished_by_the_next_one_and_no_row_twice(
-    tmp_path, smtp_server, twilio_server, monkeypatch
+    tmp_path, smtp_server, twilio_server, time_machine
 ):
     url = database_url_for("jobs", tmp_path)
     reset_database(url)
@@ -82,7 +82,7 @@ def test_a_killed_worker_s_job_is_finished_by_the_next_one_and_no_row_twice(
         if s.scalar(sa.select(jobs.Job.state)) is jobs.JobState.RUNNING:
             assert jobs.run_due(s) == 0  # not before its lease ends
         later = clock.now() + timedelta(seconds=61)
-        monkeypatch.setattr(clock, "now", lambda: later)  # the dead worker's lease has ended
+        time_machine.move_to(later, tick=False)  # the dead worker's lease has ended
         steps = 0
         while jobs.run_due(s):  # the next worker takes it over, step by step
             steps += 1

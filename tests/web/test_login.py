@@ -78,13 +78,13 @@ def test_failed_and_successful_logins_are_audited(client, broker, session):
     assert actions == ["login_failed", "login"]
 
 
-def test_repeated_failures_for_one_account_get_growing_delays_not_a_lock(app, broker, monkeypatch):
+def test_repeated_failures_for_one_account_get_growing_delays_not_a_lock(app, broker, time_machine):
     from datetime import timedelta
 
     from core import clock
 
     start = clock.now()
-    monkeypatch.setattr(clock, "now", lambda: start)
+    time_machine.move_to(start, tick=False)
     client = app.test_client()
     for _ in range(5):  # LOGIN_FREE_ATTEMPTS_PER_ACCOUNT
         assert login(client, broker.email, "Falsch-Passwort-9!").status_code == 200
@@ -96,28 +96,28 @@ def test_repeated_failures_for_one_account_get_growing_delays_not_a_lock(app, br
     # another account from the same address is not slowed down by this one
     assert login(app.test_client(), "andere@example.org", "x").status_code == 200
     # the wait ends: the next failure doubles it, and the right password gets through afterwards
-    monkeypatch.setattr(clock, "now", lambda: start + timedelta(seconds=3))
+    time_machine.move_to(start + timedelta(seconds=3), tick=False)
     assert login(client, broker.email, "Falsch-Passwort-9!").status_code == 200
     again = login(client, broker.email, PASSWORD)
     assert again.status_code == 429
     assert "4 Sekunden" in again.get_data(as_text=True)
-    monkeypatch.setattr(clock, "now", lambda: start + timedelta(seconds=8))
+    time_machine.move_to(start + timedelta(seconds=8), tick=False)
     assert login(client, broker.email, PASSWORD).status_code == 302
 
 
-def test_an_outsider_cannot_lock_the_owner_out_for_longer_than_the_cap(app, broker, monkeypatch):
+def test_an_outsider_cannot_lock_the_owner_out_for_longer_than_the_cap(app, broker, time_machine):
     from datetime import timedelta
 
     from core import clock
 
     start = clock.now()
-    monkeypatch.setattr(clock, "now", lambda: start)
+    time_machine.move_to(start, tick=False)
     attacker = app.test_client()
     moment = start
     for _ in range(40):  # keeps guessing whenever the delay allows it
         login(attacker, broker.email, "Falsch-Passwort-9!")
         moment += timedelta(seconds=app.config["LOGIN_MAX_DELAY_ACCOUNT_SECONDS"])
-        monkeypatch.setattr(clock, "now", lambda moment=moment: moment)
+        time_machine.move_to(moment, tick=False)
     # the delay never exceeds the cap: after it the owner logs in (from his own address)
     owner = app.test_client()
     response = post_form(

@@ -168,7 +168,7 @@ def test_postausgang_prints_a_batch_as_one_pdf_and_marks_it_posted(outbox_app, s
     assert s.scalar(sa.select(OutboxMessage.state).where(OutboxMessage.public_id == ids[0])) is State.READY
 
 
-def test_a_posted_code_letter_is_kept_until_its_code_expires(outbox_app, s, office, monkeypatch):
+def test_a_posted_code_letter_is_kept_until_its_code_expires(outbox_app, s, office, time_machine):
     from datetime import timedelta
 
     from core import clock
@@ -186,10 +186,10 @@ def test_a_posted_code_letter_is_kept_until_its_code_expires(outbox_app, s, offi
     )
     worker.run(outbox_app, once=True)  # the purge task runs: the code is still valid, the letter stays
     assert s.scalar(sa.select(OutboxMessage.pdf.is_not(None)).where(OutboxMessage.id == message.id))
-    later = clock.now() + timedelta(days=31)
-    monkeypatch.setattr(clock, "now", lambda: later)
+    today = clock.now()
+    time_machine.move_to(today + timedelta(days=31), tick=False)
     worker.run(outbox_app, once=True)
-    monkeypatch.undo()  # back to today for the office's session
+    time_machine.move_to(today)  # back to today for the office's session
     s.expire_all()
     assert s.scalar(sa.select(OutboxMessage.pdf.is_(None)).where(OutboxMessage.id == message.id))
     page = office.get("/innendienst/postausgang").get_data(as_text=True)

@@ -135,37 +135,37 @@ def test_the_sixth_attempt_is_refused_even_with_the_right_code(outbox_app, polic
     assert "Zu viele Fehleingaben." in sixth.get_data(as_text=True)
 
 
-def test_expired_code_and_expired_link(outbox_app, police, twilio_server, monkeypatch):
+def test_expired_code_and_expired_link(outbox_app, police, twilio_server, time_machine):
     _, link = police()
     client = outbox_app.test_client()
     request_code(client, link)
     worker.run(outbox_app, once=True)
     code = sms_code(twilio_server)
     later = clock.now() + timedelta(minutes=10, seconds=1)
-    monkeypatch.setattr(clock, "now", lambda: later)
+    time_machine.move_to(later, tick=False)
     page = activate(client, link, code=code).get_data(as_text=True)
     assert "Der Zugangs-Code ist abgelaufen." in page
     much_later = clock.now() + timedelta(days=30)
-    monkeypatch.setattr(clock, "now", lambda: much_later)
+    time_machine.move_to(much_later, tick=False)
     expired = client.get(link)
     assert expired.status_code == 410
     assert "Der Zugangslink ist abgelaufen" in expired.get_data(as_text=True)
 
 
-def test_resend_is_throttled_60_seconds_and_5_a_day(outbox_app, police, monkeypatch, session):
+def test_resend_is_throttled_60_seconds_and_5_a_day(outbox_app, police, time_machine, session):
     _, link = police()
     client = outbox_app.test_client()
     now = clock.now()
-    monkeypatch.setattr(clock, "now", lambda: now)
+    time_machine.move_to(now, tick=False)
     assert "gesendet" in request_code(client, link).get_data(as_text=True)
     assert "bereits an" in request_code(client, link).get_data(as_text=True)  # page reload: no new SMS
     assert "Bitte warten Sie noch 60 Sekunden" in request_code(client, link, resend=True).get_data(as_text=True)
     for n in range(1, 5):
         moment = now + timedelta(seconds=61 * n)
-        monkeypatch.setattr(clock, "now", lambda moment=moment: moment)
+        time_machine.move_to(moment, tick=False)
         assert "gesendet" in request_code(client, link, resend=True).get_data(as_text=True)
     moment = now + timedelta(seconds=61 * 5)
-    monkeypatch.setattr(clock, "now", lambda: moment)
+    time_machine.move_to(moment, tick=False)
     assert "schon 5 Codes angefordert" in request_code(client, link, resend=True).get_data(as_text=True)
     codes = session.scalars(sa.select(AccessCode).order_by(AccessCode.id)).all()
     assert len(codes) == 5
