@@ -2,7 +2,7 @@
 queued (goal ≤ 10 s); then the code letters rendered by the worker against raw wkhtmltopdf.
 
 Steps timed: the upload (read + check the CSV, the job stored in preview), then the job run as the
-worker runs it (core.jobs.run_due steps: chunks of rows, one transaction each — customer, access
+worker runs it (core.jobs.runner steps: chunks of rows, one transaction each — customer, access
 link, link e-mail, letter code, code letter, audit). Baseline in the same process: reading and
 checking alone. Letters: a sample rendered by the worker vs the raw wkhtmltopdf command on all cores.
 Run: .venv/bin/python -m bench.bulk_switch [DATABASE_URL]   (default: a new SQLite file)
@@ -63,7 +63,7 @@ def main() -> None:
         check_s = time.perf_counter() - started
         started = time.perf_counter()
         switch_jobs.start(s, job, app.extensions["onboarding_settings"], limits)
-        while jobs.run_due(s):  # what `flask worker run` does between deliveries
+        while jobs.runner(app)(s):  # what `flask worker run` does between deliveries
             pass
         switch_s = time.perf_counter() - started
         s.expire_all()

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Flask, current_app
+from flask import Flask
 
 from core import clock, leases
 from core.db import Base
@@ -74,8 +74,19 @@ def enqueue(session: so.Session, kind: str, key: str, payload: dict[str, Any]) -
     return job
 
 
-def run_due(session: so.Session, worker_id: str = "worker", limit: int = 1) -> int:
-    """Worker task: claim due jobs and run one step of each; returns how many steps ran."""
+def runner(app: Flask) -> Callable[[so.Session], int]:
+    """The worker task for this app: its handlers (packages register theirs in init_app, also after
+    this call) and JOB_LEASE_SECONDS, bound once."""
+    handlers = app.extensions.setdefault("job_handlers", {})
+    lease_seconds = int(app.config["JOB_LEASE_SECONDS"])
+    return lambda session: run_due(session, handlers, lease_seconds)
+
+
+def run_due(
+    session: so.Session, handlers: Mapping[str, Handler], lease_seconds: int, worker_id: str = "worker", limit: int = 1
+) -> int:
+    """Worker task: claim due jobs and run one step of each (a step must commit well within
+    lease_seconds, after which another worker may take the job over); returns how many steps ran."""
     now = clock.now()
     due = sa.or_(
         sa.and_(Job.state == JobState.PENDING, Job.run_after <= now),
@@ -90,11 +101,10 @@ def run_due(session: so.Session, worker_id: str = "worker", limit: int = 1) -> i
         values={
             "state": JobState.RUNNING,
             "claimed_by": worker_id,
-            "lease_until": now + timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"]),
+            "lease_until": now + timedelta(seconds=lease_seconds),
         },
     )
-    handlers: dict[str, Handler] = current_app.extensions.get("job_handlers", {})
-    for job_id in ids:  # a step must finish (and commit) well within JOB_LEASE_SECONDS
+    for job_id in ids:
         job = session.get(Job, job_id)
         assert job is not None
         handler = handlers.get(job.kind)

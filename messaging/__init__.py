@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.worker_cli)
-    register_task(app, jobs.run_due)  # durable background jobs of every package (core.jobs)
+    register_task(app, jobs.runner(app))  # durable background jobs of every package (core.jobs)
     register_task(app, outbox.purge_letters)
     observability.register_metrics(app, outbox.queue_metrics)
     app.cli.add_command(cli.outbox_cli)
