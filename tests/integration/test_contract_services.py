@@ -1,0 +1,128 @@
+"""Contracts' use cases called directly against the database (no HTTP): an offer becomes an
+application and a contract with its documents; the delivery channel decides what follows (the
+onboarding through contracts' signal, or a letter); Risikoprüfung accept/decline; one application
+per offer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.datastructures import MultiDict
+
+from calculator import quotes
+from calculator.tariffs import Product
+from contracts import services
+from contracts.models import ApplicationState, Contract, Delivery, Document, DocumentKind
+from core import clock, storage
+from core.audit import AuditEntry
+from core.formatting import TIMEZONE
+from messaging.models import Kind, OutboxMessage
+from onboarding.models import AccessLink, OnboardingStart
+from tests.helpers import RS_ANSWERS
+
+pytestmark = pytest.mark.usefixtures("demo_reference")
+
+
+def _today():
+    return clock.now().astimezone(TIMEZONE).date()
+
+
+def _offer(app, session, broker, answers, product=Product.RS):
+    formdata = MultiDict(answers)
+    with app.test_request_context():
+        quote = quotes.evaluate(session, app.extensions["tariffs"], product, formdata, today=_today())
+        assert quote.complete, quote.missing
+        offer = quotes.store_offer(session, broker, quote, formdata)
+    session.flush()
+    return offer
+
+
+def _data(delivery: Delivery) -> services.ApplicationData:
+    portal = delivery is Delivery.PORTAL
+    return services.ApplicationData(
+        start_date=_today() + timedelta(days=14),
+        account_holder="Jürgen Müller",
+        iban="DE89370400440532013000",
+        bic=None,
+        delivery=delivery,
+        email="juergen.mueller@example.org" if portal else None,
+        mobile="+4915112345678" if portal else None,
+    )
+
+
+def _actions(session, object_id: str) -> list[str]:
+    return list(session.scalars(sa.select(AuditEntry.action).where(AuditEntry.object_id == object_id)))
+
+
+def test_portal_delivery_polices_with_documents_and_starts_the_onboarding(app, session, broker):
+    offer = _offer(app, session, broker, RS_ANSWERS)
+    with app.test_request_context():
+        application = services.submit_application(session, broker, offer, _data(Delivery.PORTAL))
+    assert application.state is ApplicationState.POLICED
+    contract = session.scalar(sa.select(Contract).where(Contract.application_id == application.id))
+    assert contract.number.startswith("VR-")
+    assert (contract.delivery, contract.total) == (Delivery.PORTAL, offer.total)
+    documents = session.scalars(sa.select(Document).where(Document.contract_id == contract.id)).all()
+    assert sorted(d.kind for d in documents) == sorted([DocumentKind.POLICY, DocumentKind.INVOICE])
+    with app.app_context():
+        assert all(storage.load(d.storage_key).startswith(b"%PDF") for d in documents)
+    # contracts announced the policing; onboarding (subscribed) acted in the same transaction
+    start = session.scalar(sa.select(OnboardingStart).where(OnboardingStart.contract_id == contract.id))
+    assert start.processed_at is not None
+    link = session.scalar(sa.select(AccessLink).where(AccessLink.contract_id == contract.id))
+    assert link.code_channel.value == "sms"
+    mail = session.scalar(
+        sa.select(OutboxMessage).where(OutboxMessage.idempotency_key == f"access-link:{link.public_id}")
+    )
+    assert mail.recipient == "juergen.mueller@example.org"
+    assert contract.onboarding_state == "link_sent"
+    assert _actions(session, application.public_id) == ["application_submitted"]
+    assert "access_link_sent" in _actions(session, contract.public_id)
+
+
+def test_post_delivery_sends_the_documents_as_one_letter_and_no_onboarding(app, session, broker):
+    offer = _offer(app, session, broker, RS_ANSWERS)
+    with app.test_request_context():
+        application = services.submit_application(session, broker, offer, _data(Delivery.POST))
+    contract = session.scalar(sa.select(Contract).where(Contract.application_id == application.id))
+    letters = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == Kind.LETTER)).all()
+    assert len(letters) == 1
+    keys = {d.storage_key for d in session.scalars(sa.select(Document).where(Document.contract_id == contract.id))}
+    assert set(letters[0].attachments) == keys
+    assert letters[0].address[-1] == f"{contract.customer['plz']} {contract.customer['city']}" == "80331 München"
+    assert session.scalar(sa.select(sa.func.count()).select_from(OnboardingStart)) == 0
+    assert contract.onboarding_state == "post"
+
+
+def test_one_application_per_offer(app, session, broker):
+    offer = _offer(app, session, broker, RS_ANSWERS)
+    with app.test_request_context():
+        first = services.submit_application(session, broker, offer, _data(Delivery.POST))
+        again = services.submit_application(session, broker, offer, _data(Delivery.PORTAL))
+    assert again.id == first.id
+    assert session.scalar(sa.select(sa.func.count()).select_from(Contract)) == 1
+
+
+def test_referral_waits_then_accept_polices_and_decline_needs_a_reason(app, session, broker, backoffice):
+    risky = {**RS_ANSWERS, "risikoberuf": "ja"}  # a risk profession goes to Risikoprüfung
+    referred = [_offer(app, session, broker, risky) for _ in range(2)]
+    with app.test_request_context():
+        first, second = (services.submit_application(session, broker, o, _data(Delivery.POST)) for o in referred)
+        assert first.state is ApplicationState.REFERRED
+        assert session.scalar(sa.select(sa.func.count()).select_from(Contract)) == 0
+        (contract,) = services.accept(session, [first], backoffice)
+        assert first.state is ApplicationState.POLICED
+        assert contract.application_id == first.id
+        with pytest.raises(services.ApplicationError, match="nicht mehr in der Risikoprüfung"):
+            services.accept(session, [first], backoffice)
+        with pytest.raises(services.ApplicationError, match="Grund"):
+            services.decline(session, second, backoffice, "   ")
+        services.decline(session, second, backoffice, "  Fahrer  zu jung ")
+    assert (second.state, second.decline_reason) == (ApplicationState.DECLINED, "Fahrer zu jung")
+    assert _actions(session, second.public_id) == [
+        "application_submitted",
+        "application_referred",
+        "application_declined",
+    ]
