@@ -226,6 +226,11 @@ def letter(
     )
 
 
+def enqueue(session: so.Session, draft: Draft) -> OutboxMessage:
+    """A built message (email/sms/letter) added to the caller's transaction, once per idempotency key."""
+    return _add(session, OutboxMessage(**draft))
+
+
 def enqueue_email(session: so.Session, **fields: Any) -> OutboxMessage:
     """An e-mail (see `email`) added to the caller's transaction, once per idempotency key."""
     return _add(session, OutboxMessage(**email(**fields)))

@@ -169,22 +169,8 @@ def invite(
     )
     session.add(link)
     session.flush()
-    outbox.enqueue_email(
-        session,
-        key=f"access-link:{link.public_id}",
-        to=customer.email,
-        subject="Ihr Zugang zum Kunden-Portal",
-        template="access_link",
-        context={
-            "customer": customer,
-            "contract": contract,
-            "token": token,
-            "channel": channel.value,
-            "days": settings.link_days,
-        },
-        related=("contract", contract.public_id),
-        agency_id=contract.agency_id,
-        sensitive=True,
+    outbox.enqueue(
+        session, _link_email(link.public_id, customer.email, customer.full_name, contract, token, channel, settings)
     )
     _record(session, "access_link_sent", contract, "System", channel=channel.value)
     contract.onboarding_state = "link_sent"
@@ -254,38 +240,8 @@ def invite_existing_customers(
         link_public_id = new_public_id()
         code_expires = now + timedelta(days=settings.letter_code_days)
         try:
-            mail = outbox.email(
-                key=f"access-link:{link_public_id}",
-                to=email,
-                subject="Ihr Zugang zum Kunden-Portal",
-                template="access_link",
-                context={
-                    "customer": {"full_name": name, "email": email},
-                    "contract": contract,
-                    "token": token,
-                    "channel": CodeChannel.LETTER.value,
-                    "days": settings.link_days,
-                },
-                related=("contract", contract.public_id),
-                agency_id=contract.agency_id,
-                sensitive=True,
-            )
-            letter = outbox.letter(
-                key=_letter_key(link_public_id),
-                address=contract.postal_address(),
-                subject="Ihr Zugangs-Code für das Kunden-Portal",
-                template="access_code",
-                context={
-                    "code": tokens.format_letter_code(code),
-                    "contract": contract,
-                    "days": settings.letter_code_days,
-                    "email": email,
-                },
-                related=("contract", contract.public_id),
-                agency_id=contract.agency_id,
-                sensitive=True,
-                retain_until=code_expires,
-            )
+            mail = _link_email(link_public_id, email, name, contract, token, CodeChannel.LETTER, settings)
+            letter = _code_letter(link_public_id, contract, code, email, code_expires, settings)
         except outbox.MessageError as error:
             outcome[contract.id] = str(error)
             continue
@@ -418,9 +374,46 @@ def _send_letter_code(
             expires_at=expires_at,
         )
     )
-    outbox.enqueue_letter(
-        session,
-        key=_letter_key(link.public_id),
+    outbox.enqueue(session, _code_letter(link.public_id, contract, code, customer.email, expires_at, settings))
+    _record(session, "access_code_sent", contract, "System", channel="letter")
+    contract.onboarding_state = "code_sent"
+
+
+def _link_email(
+    link_public_id: str,
+    email: str,
+    name: str,
+    contract: Contract,
+    token: str,
+    channel: CodeChannel,
+    settings: OnboardingSettings,
+) -> outbox.Draft:
+    """The e-mail with the access link (it says how the code will come)."""
+    return outbox.email(
+        key=f"access-link:{link_public_id}",
+        to=email,
+        subject="Ihr Zugang zum Kunden-Portal",
+        template="access_link",
+        context={
+            "customer": {"full_name": name, "email": email},
+            "contract": contract,
+            "token": token,
+            "channel": channel.value,
+            "days": settings.link_days,
+        },
+        related=("contract", contract.public_id),
+        agency_id=contract.agency_id,
+        sensitive=True,
+    )
+
+
+def _code_letter(
+    link_public_id: str, contract: Contract, code: str, email: str, expires_at: datetime, settings: OnboardingSettings
+) -> outbox.Draft:
+    """The letter with the access code of an existing customer, kept (and reprintable) until the code
+    expires or is used."""
+    return outbox.letter(
+        key=_letter_key(link_public_id),
         address=contract.postal_address(),
         subject="Ihr Zugangs-Code für das Kunden-Portal",
         template="access_code",
@@ -428,15 +421,13 @@ def _send_letter_code(
             "code": tokens.format_letter_code(code),
             "contract": contract,
             "days": settings.letter_code_days,
-            "email": customer.email,
+            "email": email,
         },
         related=("contract", contract.public_id),
         agency_id=contract.agency_id,
         sensitive=True,
-        retain_until=expires_at,  # kept (and reprintable) until the code expires or is used
+        retain_until=expires_at,
     )
-    _record(session, "access_code_sent", contract, "System", channel="letter")
-    contract.onboarding_state = "code_sent"
 
 
 def _letter_key(link_public_id: str) -> str:

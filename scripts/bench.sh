@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # All benchmarks (bench/): pricing in process, KBA import/lookup/typeahead on SQLite and PostgreSQL,
-# and the live-premium endpoint under gunicorn + wrk. Prints figures; asserts nothing.
+# bulk switch, Bestand, and the live-premium endpoint under gunicorn + wrk. Prints figures; asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh --test
@@ -17,6 +17,8 @@ port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print
 url=$(scripts/pg-throwaway.sh start "$pgdir" "$port")
 echo "== vehicles (PostgreSQL)"; $py -m bench.vehicles "$url"
 echo "== outbox (PostgreSQL)"; $py -m bench.outbox "$url"
-echo "== bulk switch (SQLite)"; $py -m bench.bulk_switch
+echo "== bulk switch and its letters (SQLite)"; $py -m bench.bulk_switch
+echo "== bulk switch and its letters (PostgreSQL)"; $py -m bench.bulk_switch "$url"
+echo "== Bestand with a status filter (SQLite, PostgreSQL)"; $py -m bench.bestand; $py -m bench.bestand "$url"
 echo "== forgot-password timing (SQLite)"; $py -m bench.forgot_timing
-echo "== live endpoint";  $py -m bench.live_endpoint
+echo "== live endpoint (SQLite, PostgreSQL)";  $py -m bench.live_endpoint; $py -m bench.live_endpoint "$url"
