@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import io
-
-import sqlalchemy as sa
-import sqlalchemy.orm as so
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from pypdf import PdfWriter
 from werkzeug.wrappers import Response as BaseResponse
 
-from core import audit, clock, db, paging
+from core import db, paging
 from core.authz import BACKOFFICE_AREA, roles_required
 from core.downloads import download
 from core.security import safe_next
-from messaging import queries
-from messaging.models import Kind, OutboxMessage, State
+from core.users import User
+from messaging import backoffice, queries
+from messaging.models import Kind, State
 
 bp = Blueprint("messaging", __name__)
 PAGE_SIZE = 50
+
+
+def _user() -> User:
+    user: User = current_user._get_current_object()
+    return user
 
 
 def _filters() -> dict[str, str]:
@@ -61,25 +62,13 @@ def messages() -> str:
 @roles_required(*BACKOFFICE_AREA)
 def retry(public_id: str) -> BaseResponse:
     """A failed (or waiting) message is tried again now, with a fresh set of attempts."""
-    s = db.session()
-    message = s.scalar(sa.select(OutboxMessage).where(OutboxMessage.public_id == public_id))
-    if message is None:
-        abort(404)
-    if message.state not in (State.FAILED, State.PENDING):
-        flash("Diese Nachricht wird gerade zugestellt oder ist bereits versendet.", "error")
+    try:
+        message = backoffice.retry(db.session(), _user(), public_id)
+    except backoffice.BackofficeError as error:
+        flash(str(error), "error")
     else:
-        message.state = State.PENDING
-        message.attempts = 0
-        message.next_attempt_at = clock.now()
-        audit.record(
-            s,
-            "message_retried",
-            actor=current_user._get_current_object(),
-            object_type="message",
-            object_id=message.public_id,
-            details={"kind": message.kind.value},
-        )
-        s.commit()
+        if message is None:
+            abort(404)
         flash(f"{message.kind.label} an {message.recipient} wird erneut versendet.", "success")
     return redirect(safe_next(request.form.get("next"), url_for("messaging.messages")))
 
@@ -91,18 +80,6 @@ def postausgang() -> str:
     return render_template("messaging/postausgang.html", ready=ready, waiting=waiting, posted=posted)
 
 
-def _selected_letters(s: so.Session, *, with_pdf: bool = True) -> list[OutboxMessage]:
-    ids = request.form.getlist("brief")
-    if not ids:
-        return []
-    stmt = sa.select(OutboxMessage).where(
-        OutboxMessage.public_id.in_(ids), OutboxMessage.kind == Kind.LETTER, OutboxMessage.state == State.READY
-    )
-    if with_pdf:
-        stmt = stmt.options(so.undefer(OutboxMessage.pdf))
-    return list(s.scalars(stmt.order_by(OutboxMessage.created_at, OutboxMessage.id)))
-
-
 def _letters_word(n: int) -> str:
     return "1 Brief" if n == 1 else f"{n} Briefe"
 
@@ -111,21 +88,12 @@ def _letters_word(n: int) -> str:
 @roles_required(*BACKOFFICE_AREA)
 def print_batch() -> BaseResponse:
     """The selected letters as one PDF for printing (each is marked as printed)."""
-    s = db.session()
-    letters = _selected_letters(s)
-    if not letters:
+    printed = backoffice.print_batch(db.session(), request.form.getlist("brief"))
+    if printed is None:
         flash("Bitte wählen Sie mindestens einen Brief aus.", "error")
         return redirect(url_for("messaging.postausgang"))
-    writer = PdfWriter()
-    now = clock.now()
-    for letter in letters:
-        assert letter.pdf is not None
-        writer.append(io.BytesIO(letter.pdf))
-        letter.printed_at = now
-    s.commit()
-    out = io.BytesIO()
-    writer.write(out)
-    return download(out.getvalue(), "application/pdf", f"Postausgang-{now:%Y%m%d-%H%M}.pdf")
+    pdf, at = printed
+    return download(pdf, "application/pdf", f"Postausgang-{at:%Y%m%d-%H%M}.pdf")
 
 
 @bp.post("/innendienst/postausgang/versendet")
@@ -133,32 +101,21 @@ def print_batch() -> BaseResponse:
 def mark_posted() -> BaseResponse | str:
     """Mark the selected letters as handed to the post: first a confirmation that names the count
     (and the letters not yet printed), then, confirmed, the change."""
-    s = db.session()
-    letters = _selected_letters(s, with_pdf=False)
-    if not letters:
-        flash("Bitte wählen Sie mindestens einen Brief aus.", "error")
-        return redirect(url_for("messaging.postausgang"))
+    chosen = request.form.getlist("brief")
     if request.form.get("bestaetigt") != "1":
-        unprinted = [letter for letter in letters if letter.printed_at is None]
-        return render_template(
-            "messaging/postausgang_confirm.html", letters=letters, unprinted=unprinted, count=_letters_word
-        )
-    user = current_user._get_current_object()
-    now = clock.now()
-    for letter in letters:
-        letter.state = State.POSTED
-        letter.sent_at = now
-        letter.posted_by = user.email
-        audit.record(
-            s,
-            "letter_posted",
-            actor=user,
-            object_type="message",
-            object_id=letter.public_id,
-            agency_id=letter.agency_id,
-        )
-    s.commit()
-    flash(f"{_letters_word(len(letters))} als zur Post gegeben markiert.", "success")
+        letters = backoffice.ready_letters(db.session(), chosen, with_pdf=False)
+        if letters:
+            unprinted = [letter for letter in letters if letter.printed_at is None]
+            return render_template(
+                "messaging/postausgang_confirm.html", letters=letters, unprinted=unprinted, count=_letters_word
+            )
+        posted = 0
+    else:
+        posted = backoffice.mark_posted(db.session(), _user(), chosen)
+    if not posted:
+        flash("Bitte wählen Sie mindestens einen Brief aus.", "error")
+    else:
+        flash(f"{_letters_word(posted)} als zur Post gegeben markiert.", "success")
     return redirect(url_for("messaging.postausgang"))
 
 
@@ -166,31 +123,12 @@ def mark_posted() -> BaseResponse | str:
 @roles_required(*BACKOFFICE_AREA)
 def unpost(public_id: str) -> BaseResponse:
     """Undo "zur Post gegeben": the letter goes back into the Postausgang (while its PDF is kept)."""
-    s = db.session()
-    letter = s.scalar(
-        sa.select(OutboxMessage).where(
-            OutboxMessage.public_id == public_id,
-            OutboxMessage.kind == Kind.LETTER,
-            OutboxMessage.state == State.POSTED,
-            OutboxMessage.pdf.is_not(None),
-        )
-    )
-    if letter is None:
-        flash(
-            "Dieser Brief kann nicht mehr zurückgeholt werden (nicht zur Post gegeben oder bereits gelöscht).", "error"
-        )
-        return redirect(url_for("messaging.postausgang"))
-    letter.state, letter.sent_at, letter.posted_by = State.READY, None, None
-    audit.record(
-        s,
-        "letter_unposted",
-        actor=current_user._get_current_object(),
-        object_type="message",
-        object_id=letter.public_id,
-        agency_id=letter.agency_id,
-    )
-    s.commit()
-    flash(f"Der Brief an {letter.recipient} ist zurück im Postausgang.", "success")
+    try:
+        recipient = backoffice.unpost(db.session(), _user(), public_id)
+    except backoffice.BackofficeError as error:
+        flash(str(error), "error")
+    else:
+        flash(f"Der Brief an {recipient} ist zurück im Postausgang.", "success")
     return redirect(url_for("messaging.postausgang"))
 
 
@@ -203,25 +141,15 @@ def _dev_only() -> None:
 def dev_mailbox() -> str:
     """Development only: the e-mails and SMS the app sent, so onboarding works without accounts."""
     _dev_only()
-    rows = (
-        db.session()
-        .scalars(
-            sa.select(OutboxMessage)
-            .where(OutboxMessage.kind.in_([Kind.EMAIL, Kind.SMS]))
-            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-            .limit(100)
-        )
-        .all()
-    )
-    return render_template("messaging/dev_mailbox.html", rows=rows)
+    return render_template("messaging/dev_mailbox.html", rows=backoffice.dev_messages(db.session()))
 
 
 @bp.get("/dev/postfach/<public_id>.html")
 def dev_mail_html(public_id: str) -> Response:
     """The HTML part of a dev e-mail, sandboxed (no scripts, no same-origin)."""
     _dev_only()
-    message = db.session().scalar(sa.select(OutboxMessage).where(OutboxMessage.public_id == public_id))
-    if message is None or message.kind is not Kind.EMAIL:
+    message = backoffice.dev_email(db.session(), public_id)
+    if message is None:
         abort(404)
     response = Response(message.body_html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; style-src 'unsafe-inline'"
