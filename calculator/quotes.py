@@ -37,7 +37,7 @@ from calculator.tariffs import (
     Usage,
 )
 from calculator.underwriting import referral_reasons
-from core import clock, paging
+from core import audit, clock, paging
 from core.authz import scoped
 from core.users import User
 
@@ -313,10 +313,18 @@ def store_offer(
     offer.referral_reasons = quote.referral_reasons
     offer.updated_at = clock.now()
     session.flush()
+    audit.record(
+        session,
+        "offer_calculated",
+        actor=user,
+        object_type="offer",
+        object_id=offer.public_id,
+        details={"product": offer.product, "tariff": offer.tariff_version, "total": str(offer.total)},
+    )
     return offer
 
 
-def name_offer(session: so.Session, offer: Offer, name: str) -> Offer:
+def name_offer(session: so.Session, user: User, offer: Offer, name: str) -> Offer:
     """ "Speichern unter": a draft gets the name (it leaves the drafts); a saved offer under another
     name is saved as a copy beside it (same answers, risk, tariff version and price), the original
     stays as it was. Returns the offer now carrying the name."""
@@ -345,11 +353,24 @@ def name_offer(session: so.Session, offer: Offer, name: str) -> Offer:
         )
         session.add(copy)
         session.flush()
+        _record_saved(session, user, copy, copy_of=offer)
         return copy
     offer.name = name
     offer.saved_at = now
     session.flush()
+    _record_saved(session, user, offer)
     return offer
+
+
+def _record_saved(session: so.Session, user: User, offer: Offer, copy_of: Offer | None = None) -> None:
+    audit.record(
+        session,
+        "offer_saved",
+        actor=user,
+        object_type="offer",
+        object_id=offer.public_id,
+        details={"name": offer.name, **({"copy_of": copy_of.public_id} if copy_of is not None else {})},
+    )
 
 
 def reprice(catalog: TariffCatalog, offer: Offer) -> Premium:

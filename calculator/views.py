@@ -28,7 +28,7 @@ from calculator.forms.risk import RISK_PROFESSION_QUESTION, RISK_PROFESSIONS
 from calculator.models import Offer
 from calculator.quotes import OfferError, Quote
 from calculator.tariffs import Product, TariffCatalog
-from core import audit, clock, db, paging
+from core import clock, db, paging
 from core.authz import BROKER_AREA, get_visible_or_404, roles_required
 from core.downloads import download
 from core.extensions import htmx
@@ -122,14 +122,6 @@ def calculate(product: str) -> BaseResponse | tuple[str, int]:
     if not quote.complete:
         return render_template("calculator/quote.html", **_context(quote, editing)), 422
     offer = quotes.store_offer(s, _user(), quote, request.form, editing)
-    audit.record(
-        s,
-        "offer_calculated",
-        actor=_user(),
-        object_type="offer",
-        object_id=offer.public_id,
-        details={"product": offer.product, "tariff": offer.tariff_version, "total": str(offer.total)},
-    )
     s.commit()
     return redirect(url_for("calculator.offer", public_id=offer.public_id))
 
@@ -231,23 +223,14 @@ def save_offer(public_id: str) -> BaseResponse | tuple[str, int]:
     offer = _load_offer(public_id)
     s = db.session()
     try:
-        saved = quotes.name_offer(s, offer, request.form.get("name", ""))
+        saved = quotes.name_offer(s, _user(), offer, request.form.get("name", ""))
     except OfferError as error:
         view = _offer_view(offer)
         return render_template(
             "calculator/offer.html", name_error=str(error), name_value=request.form.get("name", ""), **view
         ), 422
-    copied = saved is not offer
-    audit.record(
-        s,
-        "offer_saved",
-        actor=_user(),
-        object_type="offer",
-        object_id=saved.public_id,
-        details={"name": saved.name, **({"copy_of": offer.public_id} if copied else {})},
-    )
     s.commit()
-    if copied:
+    if saved is not offer:
         flash(f"Kopie „{saved.name}“ gespeichert; das Angebot „{offer.name}“ bleibt unverändert.", "success")
     else:
         flash(f"Angebot „{saved.name}“ gespeichert.", "success")

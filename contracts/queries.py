@@ -27,6 +27,11 @@ def contracts_page(session: so.Session, user: Any, page: int, size: int) -> pagi
     return paging.paginate(session, stmt, page, size)
 
 
+def application_of(session: so.Session, offer_id: int) -> Application | None:
+    """The application made from this offer (there is at most one)."""
+    return session.scalar(sa.select(Application).where(Application.offer_id == offer_id))
+
+
 def referred(session: so.Session) -> list[Application]:
     """The Risikoprüfung queue, oldest first (the back office sees all agencies)."""
     stmt = (

@@ -117,6 +117,7 @@ def submit_application(session: so.Session, user: User, offer: Offer, data: Appl
 
 def decline(session: so.Session, application: Application, user: User, reason: str) -> None:
     reason = " ".join(reason.split())
+    session.refresh(application, with_for_update=True)  # a colleague may decide on it at this moment
     if application.state is not ApplicationState.REFERRED:
         raise ApplicationError("Dieser Antrag ist nicht mehr in der Risikoprüfung.")
     if not reason:
@@ -136,8 +137,22 @@ def decline(session: so.Session, application: Application, user: User, reason: s
     )
 
 
+def accept_selected(session: so.Session, public_ids: list[str], user: User) -> list[Contract]:
+    """The back office's selection in the Risikoprüfung, accepted together (see accept)."""
+    chosen = list(
+        session.scalars(sa.select(Application).where(Application.public_id.in_(public_ids)).order_by(Application.id))
+    )
+    if not chosen:
+        raise ApplicationError("Bitte wählen Sie mindestens einen Antrag aus.")
+    return accept(session, chosen, user)
+
+
 def accept(session: so.Session, applications: list[Application], user: User) -> list[Contract]:
-    """Risikoprüfung passed: police them (their documents rendered on all cores at once)."""
+    """Risikoprüfung passed: police them (their documents rendered on all cores at once). The rows
+    are locked first (in id order: no deadlock between two selections), so of two clerks accepting
+    the same application at once exactly one polices it; the other gets the German error."""
+    for application in sorted(applications, key=lambda a: a.id):
+        session.refresh(application, with_for_update=True)
     for application in applications:
         if application.state is not ApplicationState.REFERRED:
             raise ApplicationError("Ein ausgewählter Antrag ist nicht mehr in der Risikoprüfung.")
@@ -153,6 +168,21 @@ def accept(session: so.Session, applications: list[Application], user: User) -> 
             object_id=application.public_id,
         )
     return police(session, applications, user)
+
+
+def read_document(session: so.Session, user: User, document: Document) -> bytes:
+    """A document's bytes for a staff user who may see it (checked by the caller); the download is
+    on the audit trail."""
+    audit.record(
+        session,
+        "document_downloaded",
+        actor=user,
+        object_type="document",
+        object_id=document.public_id,
+        agency_id=document.agency_id,
+    )
+    session.commit()
+    return storage.load(document.storage_key)
 
 
 def police(session: so.Session, applications: list[Application], actor: User) -> list[Contract]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -13,8 +12,16 @@ from calculator.models import Offer
 from contracts import queries
 from contracts.forms import MANDATE_TEXT, PORTAL_HINT, ApplicationForm
 from contracts.models import Application, Contract, Delivery, Document
-from contracts.services import ApplicationData, ApplicationError, accept, decline, reprice_check, submit_application
-from core import audit, clock, db, paging, storage
+from contracts.services import (
+    ApplicationData,
+    ApplicationError,
+    accept_selected,
+    decline,
+    read_document,
+    reprice_check,
+    submit_application,
+)
+from core import clock, db, paging
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, get_visible_or_404, roles_required
 from core.downloads import download
 from core.formatting import TIMEZONE
@@ -36,7 +43,7 @@ def apply(public_id: str) -> BaseResponse | str | tuple[str, int]:
     """The Antrag step: Vertragsbeginn, SEPA mandate, delivery choice, "Online beantragen"."""
     s = db.session()
     offer = get_visible_or_404(s, Offer, _user(), public_id=public_id)
-    existing = s.scalar(sa.select(Application).where(Application.offer_id == offer.id))
+    existing = queries.application_of(s, offer.id)
     if existing is not None:
         return redirect(url_for("contracts.application", public_id=existing.public_id))
     today = clock.now().astimezone(TIMEZONE).date()
@@ -130,16 +137,7 @@ def contract(public_id: str) -> str:
 def document(public_id: str) -> Response:
     s = db.session()
     doc = get_visible_or_404(s, Document, _user(), public_id=public_id)
-    audit.record(
-        s,
-        "document_downloaded",
-        actor=_user(),
-        object_type="document",
-        object_id=doc.public_id,
-        agency_id=doc.agency_id,
-    )
-    s.commit()
-    return download(storage.load(doc.storage_key), "application/pdf", doc.filename)
+    return download(read_document(s, _user(), doc), "application/pdf", doc.filename)
 
 
 @bp.get("/innendienst/risikopruefung")
@@ -153,13 +151,8 @@ def referrals() -> str:
 def accept_referrals() -> BaseResponse:
     """Accept the selected applications: they are policed together (documents on all cores)."""
     s = db.session()
-    ids = request.form.getlist("antrag")
-    chosen = s.scalars(sa.select(Application).where(Application.public_id.in_(ids))).all() if ids else []
-    if not chosen:
-        flash("Bitte wählen Sie mindestens einen Antrag aus.", "error")
-        return redirect(url_for("contracts.referrals"))
     try:
-        policed = accept(s, list(chosen), _user())
+        policed = accept_selected(s, request.form.getlist("antrag"), _user())
     except ApplicationError as error:
         s.rollback()
         flash(str(error), "error")

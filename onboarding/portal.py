@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from contracts.models import Contract, Document, DocumentKind
-from core import audit, clock, db, paging, storage
+from contracts.models import DocumentKind
+from core import clock, db, paging
 from core.downloads import download
+from onboarding import documents as portal_documents
 from onboarding.models import Customer
 from onboarding.services import contracts_of
 
@@ -39,10 +37,6 @@ def _customer() -> Customer:
     return customer
 
 
-def _own_documents() -> sa.Select[Any]:
-    return sa.select(Document).join(Contract).where(Contract.customer_account_id == _customer().id)
-
-
 @bp.get("/")
 @customer_required
 def home() -> BaseResponse:
@@ -53,66 +47,33 @@ def home() -> BaseResponse:
 @customer_required
 def documents() -> str:
     s = db.session()
-    kind = request.args.get("dokument", "")
-    status = request.args.get("status", "")
-    contract = request.args.get("vertrag", "")
+    filters = {k: request.args.get(k, "") for k in ("dokument", "status", "vertrag")}
     size = request.args.get("anzahl", 10, type=int)
     size = size if size in PAGE_SIZES else 10
-    stmt = _own_documents()
-    if kind in {k.value for k in DocumentKind}:
-        stmt = stmt.where(Document.kind == DocumentKind(kind))
-    if status == "gelesen":
-        stmt = stmt.where(Document.read_at.is_not(None))
-    elif status == "ungelesen":
-        stmt = stmt.where(Document.read_at.is_(None))
-    if contract:
-        stmt = stmt.where(Contract.public_id == contract)
-    found = paging.paginate(
-        s,
-        stmt.order_by(Document.created_at.desc(), Document.id.desc()),
-        paging.page_number(request.args.get("seite")),
-        size,
+    found = portal_documents.documents_page(
+        s, _customer(), filters, paging.page_number(request.args.get("seite")), size
     )
-    rows, total, page = found.items, found.total, found.number
     return render_template(
         "portal/documents.html",
-        rows=rows,
-        total=total,
-        page=page,
+        rows=found.items,
+        total=found.total,
+        page=found.number,
         size=size,
         sizes=PAGE_SIZES,
         kinds=list(DocumentKind),
         contracts=contracts_of(s, _customer()),
-        filters={"dokument": kind, "status": status, "vertrag": contract},
+        filters=filters,
     )
-
-
-def _mark_read(documents: list[Document]) -> None:
-    s = db.session()
-    now = clock.now()
-    for document in documents:
-        if document.read_at is None:
-            document.read_at = now
-            audit.record(
-                s,
-                "document_read",
-                actor_label=_customer().email,
-                agency_id=document.agency_id,
-                object_type="document",
-                object_id=document.public_id,
-            )
-    s.commit()
 
 
 @bp.get("/dokumente/<public_id>")
 @customer_required
 def document(public_id: str) -> Response:
     """Open a document (PDF); the first opening marks it read."""
-    document = db.session().scalar(_own_documents().where(Document.public_id == public_id))
-    if document is None:
+    found = portal_documents.open_document(db.session(), _customer(), public_id)
+    if found is None:
         abort(404)
-    data = storage.load(document.storage_key)
-    _mark_read([document])
+    document, data = found
     return download(data, "application/pdf", document.filename, inline=True)
 
 
@@ -120,18 +81,11 @@ def document(public_id: str) -> Response:
 @customer_required
 def download_zip() -> BaseResponse:
     """'Dateien speichern': the selected documents as one ZIP."""
-    ids = request.form.getlist("dokument")
-    chosen = db.session().scalars(_own_documents().where(Document.public_id.in_(ids))).all() if ids else []
-    if not chosen:
+    data = portal_documents.documents_zip(db.session(), _customer(), request.form.getlist("dokument"))
+    if data is None:
         flash("Bitte wählen Sie mindestens ein Dokument aus.", "error")
         return redirect(url_for("portal.documents"))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for document in chosen:
-            name = f"{document.created_at:%Y-%m-%d}_{document.filename}"
-            archive.writestr(name, storage.load(document.storage_key))
-    _mark_read(list(chosen))
-    return download(buffer.getvalue(), "application/zip", f"Dokumente-{clock.now():%Y%m%d}.zip")
+    return download(data, "application/zip", f"Dokumente-{clock.now():%Y%m%d}.zip")
 
 
 @bp.get("/vertraege")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from contracts.models import Contract, Delivery, Document
-from core import audit, clock, leases, sessions, tokens
+from core import audit, clock, leases, sessions, throttle, tokens
 from core.contact import EmailAddress
 from core.db import new_public_id, table
 from core.passwords import PasswordRule, hash_password, verify_password
@@ -706,6 +707,42 @@ def authenticate(session: so.Session, identifier: str, password: str) -> Custome
         return None
     customer.last_login_at = clock.now()
     return customer
+
+
+@dataclass(frozen=True)
+class CustomerLogin:
+    """customer: logged in; wait_seconds > 0: throttled (the password was not checked); neither: wrong."""
+
+    customer: Customer | None = None
+    wait_seconds: int = 0
+
+
+def log_in(
+    session: so.Session, identifier: str, password: str, client_address: str | None, limits: Mapping[str, Any]
+) -> CustomerLogin:
+    """Portal login with e-mail or Vertragsnummer: the attempt counts (per account and address)
+    before the password is checked; success and failure land on the contract's audit trail."""
+    policies = throttle.login_policies(limits, throttle_key(session, identifier), client_address)
+    wait = throttle.claim(session, policies)
+    session.commit()
+    if wait:
+        return CustomerLogin(wait_seconds=wait)
+    customer = authenticate(session, identifier, password)
+    found = customer or find_customer(session, identifier)
+    contracts = contracts_of(session, found) if found else []
+    audit.record(
+        session,
+        "customer_login" if customer else "customer_login_failed",
+        actor_label=identifier.strip()[:254],
+        client_address=client_address,
+        agency_id=contracts[0].agency_id if contracts else None,
+        object_type="contract" if contracts else None,
+        object_id=contracts[0].public_id if contracts else None,
+    )
+    if customer is not None:
+        throttle.succeeded(session, policies, reset=[k for k in policies if k.startswith("account:")])
+    session.commit()
+    return CustomerLogin(customer=customer)
 
 
 def contracts_of(session: so.Session, customer: Customer) -> list[Contract]:

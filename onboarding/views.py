@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from core import audit, db, sessions, throttle
+from core import db, sessions, throttle
 from core.extensions import htmx, limiter
 from onboarding import services
 from onboarding.forms import ActivationForm, ChangePasswordForm, CustomerLoginForm, ForgotForm, NewPasswordForm
@@ -115,34 +115,17 @@ def login() -> BaseResponse | str | tuple[str, int]:
         return redirect(url_for("portal.documents"))
     form = CustomerLoginForm()
     if form.validate_on_submit():
-        s = db.session()
-        typed = form.kennung.data or ""
-        policies = throttle.login_policies(current_app.config, services.throttle_key(s, typed), request.remote_addr)
-        wait = throttle.claim(s, policies)
-        s.commit()  # the attempt counts before the password is checked
-        if wait:
-            message = throttle.wait_message(wait)
+        attempt = services.log_in(
+            db.session(), form.kennung.data or "", form.passwort.data or "", request.remote_addr, current_app.config
+        )
+        if attempt.wait_seconds:
+            message = throttle.wait_message(attempt.wait_seconds)
             form.passwort.errors = [message]
             form.form_errors.append(message)
             form.passwort.data = ""
             return render_template("onboarding/login.html", form=form), 429
-        customer = services.authenticate(s, typed, form.passwort.data or "")
-        found = customer or services.find_customer(s, typed)
-        contracts = services.contracts_of(s, found) if found else []
-        audit.record(
-            s,
-            "customer_login" if customer else "customer_login_failed",
-            actor_label=typed.strip()[:254],
-            client_address=request.remote_addr,
-            agency_id=contracts[0].agency_id if contracts else None,
-            object_type="contract" if contracts else None,
-            object_id=contracts[0].public_id if contracts else None,
-        )
-        if customer is not None:
-            throttle.succeeded(s, policies, reset=[k for k in policies if k.startswith("account:")])
-        s.commit()
-        if customer is not None:
-            _log_in(customer)
+        if attempt.customer is not None:
+            _log_in(attempt.customer)
             return redirect(url_for("portal.documents"))
         form.passwort.errors = [LOGIN_FAILED]
         form.form_errors.append(LOGIN_FAILED)

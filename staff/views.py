@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
@@ -14,8 +13,8 @@ from core.authz import BACKOFFICE_AREA, MANAGER_AREA, roles_required
 from core.forms import ChangePasswordForm
 from core.passwords import PasswordRule
 from core.security import is_safe_redirect
-from core.users import Role, User, active_counts, authenticate, normalize_email, team_of
-from core.users import change_password as change_password_of
+from core.users import Role, User, active_counts, team_of
+from staff import services
 from staff.forms import LoginForm
 
 bp = Blueprint("staff", __name__)
@@ -48,31 +47,22 @@ def login() -> BaseResponse | str | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
         s = db.session()
-        email = normalize_email(form.email.data or "")[:254]
-        policies = throttle.login_policies(current_app.config, "staff:" + email, request.remote_addr)
-        wait = throttle.claim(s, policies)
-        s.commit()  # the attempt counts before the password is checked
-        if wait:
-            audit.record(s, "login_throttled", actor_label=email, client_address=request.remote_addr)
-            s.commit()
-            message = throttle.wait_message(wait)
+        attempt = services.log_in(
+            s, form.email.data or "", form.password.data or "", request.remote_addr, current_app.config
+        )
+        if attempt.wait_seconds:
+            message = throttle.wait_message(attempt.wait_seconds)
             form.password.errors = [message]
             form.form_errors.append(message)
             form.password.data = ""
             return render_template("staff/login.html", form=form), 429
-        user = authenticate(s, email, form.password.data or "")
-        if user is None:
-            known = s.scalar(sa.select(User).where(User.email == email))
-            audit.record(s, "login_failed", actor=known, actor_label=email, client_address=request.remote_addr)
-            s.commit()
+        if attempt.user is None:
             form.password.errors = [LOGIN_FAILED]
             form.form_errors.append(LOGIN_FAILED)
         else:
-            throttle.succeeded(s, policies, reset=[k for k in policies if k.startswith("account:")])
-            audit.record(s, "login", actor=user, client_address=request.remote_addr)
-            _log_in(s, user)
+            _log_in(s, attempt.user)
             target = request.args.get("next")
-            return redirect(target if is_safe_redirect(target) else url_for(HOME_ENDPOINTS[user.role]))
+            return redirect(target if is_safe_redirect(target) else url_for(HOME_ENDPOINTS[attempt.user.role]))
     form.password.data = ""  # never echo a password back
     return render_template("staff/login.html", form=form)
 
@@ -80,10 +70,7 @@ def login() -> BaseResponse | str | tuple[str, int]:
 @bp.post("/abmelden")
 @login_required
 def logout() -> BaseResponse:
-    s = db.session()
-    audit.record(s, "logout", actor=current_user._get_current_object(), client_address=request.remote_addr)
-    sessions.end(s, "staff", current_user.login_token)  # the cookie is dead on the server too
-    s.commit()
+    services.log_out(db.session(), current_user._get_current_object(), request.remote_addr)
     logout_user()
     session.clear()
     flash("Sie wurden abgemeldet.", "success")
@@ -100,11 +87,16 @@ def change_password() -> BaseResponse | str | tuple[str, int]:
         s = db.session()
         user: User = current_user._get_current_object()
         rule = PasswordRule(current_app.config["PASSWORD_MIN_LENGTH"], current_app.config["PASSWORD_MAX_LENGTH"])
-        errors = change_password_of(
-            s, user, form.aktuelles_passwort.data or "", form.passwort.data or "", form.passwort2.data or "", rule
+        errors = services.change_password(
+            s,
+            user,
+            form.aktuelles_passwort.data or "",
+            form.passwort.data or "",
+            form.passwort2.data or "",
+            rule,
+            request.remote_addr,
         )
         if not errors:
-            audit.record(s, "password_changed", actor=user, client_address=request.remote_addr)
             _log_in(s, user)  # every other session ended: this browser goes on with a new one
             flash("Ihr Passwort wurde geändert. Ihre anderen Sitzungen wurden beendet.", "success")
             return redirect(url_for("staff.index"))

@@ -17,7 +17,7 @@ import sqlalchemy.orm as so
 from flask import Flask
 
 from contracts.models import Contract
-from core import audit, db, migrate
+from core import audit, clock, db, migrate
 from core.app import create_app
 from messaging import worker
 from messaging.models import Kind, OutboxMessage
@@ -212,3 +212,70 @@ def test_20_parallel_wrong_customer_logins_are_evaluated_5_times(parallel_app):
     statuses = Counter(in_parallel(20, attempt))
     assert statuses == {200: 5, 429: 15}
     assert _audit_count(parallel_app, "customer_login_failed") == 5
+
+
+def _referred_application(app: Flask) -> int:
+    """A Rechtsschutz offer with a risk profession, applied for by the demo broker: in Risikoprüfung."""
+    from werkzeug.datastructures import MultiDict
+
+    from calculator import quotes
+    from calculator.tariffs import Product
+    from contracts import services as contract_services
+    from contracts.models import ApplicationState, Delivery
+    from core.formatting import TIMEZONE
+    from core.users import User
+    from tests.helpers import RS_ANSWERS
+
+    with app.test_request_context():
+        s = db.session()
+        broker = s.scalar(sa.select(User).where(User.email == "vermittler@demo.example"))
+        today = clock.now().astimezone(TIMEZONE).date()
+        formdata = MultiDict({**RS_ANSWERS, "risikoberuf": "ja"})
+        quote = quotes.evaluate(s, app.extensions["tariffs"], Product.RS, formdata, today=today)
+        offer = quotes.store_offer(s, broker, quote, formdata)
+        data = contract_services.ApplicationData(
+            start_date=today, account_holder="Jürgen Müller", iban="DE89370400440532013000", bic=None,
+            delivery=Delivery.POST, email=None, mobile=None,
+        )  # fmt: skip
+        application = contract_services.submit_application(s, broker, offer, data)
+        assert application.state is ApplicationState.REFERRED
+        s.commit()
+        return application.id
+
+
+def test_two_clerks_accepting_one_application_at_once_police_it_once(parallel_app):
+    """Without the row lock six clerks policed one application six times (and the one-to-one
+    relationship left five contracts without their application)."""
+    from contracts import services as contract_services
+    from contracts.models import Application
+    from core.users import Role, User
+
+    application_id = _referred_application(parallel_app)
+    with parallel_app.app_context():
+        s = db.session()
+        clerk = User(email="innendienst2@demo.example", full_name="Zweite Kollegin", role=Role.BACKOFFICE)
+        clerk.password_hash = "x"
+        s.add(clerk)
+        s.commit()
+
+    def accept(i: int) -> str:
+        with parallel_app.test_request_context():
+            s = db.session()
+            who = s.scalar(sa.select(User).where(User.role == Role.BACKOFFICE).order_by(User.id).offset(i % 2))
+            public_id = s.get(Application, application_id).public_id
+            try:
+                contract_services.accept_selected(s, [public_id], who)
+            except contract_services.ApplicationError as error:
+                s.rollback()
+                return str(error)
+            s.commit()
+            return "policed"
+
+    outcomes = in_parallel(6, accept)
+    assert outcomes.count("policed") == 1
+    assert set(outcomes) == {"policed", "Ein ausgewählter Antrag ist nicht mehr in der Risikoprüfung."}
+    with parallel_app.app_context():
+        numbers = db.session().execute(sa.select(Contract.number, Contract.application_id)).all()
+    assert [n for n, a in numbers if a == application_id] == [n for n, _ in numbers if n.startswith("VR-")]
+    assert len([n for n, _ in numbers if n.startswith("VR-")]) == 1
+    assert _audit_count(parallel_app, "application_accepted") == 1

@@ -1,0 +1,71 @@
+"""Staff sign-in use cases: log in (throttled per account and address, audited), log out, change
+the own password. The views only parse the form and start or end the browser's session."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from core import audit, sessions, throttle
+from core.passwords import PasswordRule
+from core.users import User, authenticate, normalize_email
+from core.users import change_password as change_password_of
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """user: logged in; wait_seconds > 0: throttled (the password was not checked); neither: wrong."""
+
+    user: User | None = None
+    wait_seconds: int = 0
+
+
+def log_in(
+    session: so.Session, email: str, password: str, client_address: str | None, limits: Mapping[str, Any]
+) -> LoginAttempt:
+    """Count the attempt before the password is checked (committed), then check it; every outcome is
+    audited. limits: the LOGIN_* settings (core.throttle.login_policies)."""
+    email = normalize_email(email)[:254]
+    policies = throttle.login_policies(limits, "staff:" + email, client_address)
+    wait = throttle.claim(session, policies)
+    session.commit()
+    if wait:
+        audit.record(session, "login_throttled", actor_label=email, client_address=client_address)
+        session.commit()
+        return LoginAttempt(wait_seconds=wait)
+    user = authenticate(session, email, password)
+    if user is None:
+        known = session.scalar(sa.select(User).where(User.email == email))
+        audit.record(session, "login_failed", actor=known, actor_label=email, client_address=client_address)
+        session.commit()
+        return LoginAttempt()
+    throttle.succeeded(session, policies, reset=[k for k in policies if k.startswith("account:")])
+    audit.record(session, "login", actor=user, client_address=client_address)
+    return LoginAttempt(user=user)  # committed with the new login session (core.sessions.log_in)
+
+
+def log_out(session: so.Session, user: User, client_address: str | None) -> None:
+    """End this browser's session on the server too (a copied cookie is dead)."""
+    audit.record(session, "logout", actor=user, client_address=client_address)
+    sessions.end(session, "staff", user.login_token)
+    session.commit()
+
+
+def change_password(
+    session: so.Session,
+    user: User,
+    current: str,
+    new: str,
+    repeated: str,
+    rule: PasswordRule,
+    client_address: str | None,
+) -> dict[str, list[str]]:
+    """German errors per field (empty: changed, audited, every session of the user ended)."""
+    errors = change_password_of(session, user, current, new, repeated, rule)
+    if not errors:
+        audit.record(session, "password_changed", actor=user, client_address=client_address)
+    return errors
