@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -129,3 +129,15 @@ def login_policies(config: Mapping[str, Any], account_key: str, address: str | N
             get("LOGIN_FREE_ATTEMPTS_PER_ADDRESS"), base, get("LOGIN_MAX_DELAY_ADDRESS_SECONDS"), window
         ),
     }
+
+
+A = TypeVar("A")
+
+
+@dataclass(frozen=True)
+class LoginAttempt(Generic[A]):
+    """The outcome of a throttled login: account logged in; wait_seconds > 0 throttled (the password
+    was not checked); neither: wrong credentials."""
+
+    account: A | None = None
+    wait_seconds: int = 0

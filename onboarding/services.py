@@ -709,24 +709,16 @@ def authenticate(session: so.Session, identifier: str, password: str) -> Custome
     return customer
 
 
-@dataclass(frozen=True)
-class CustomerLogin:
-    """customer: logged in; wait_seconds > 0: throttled (the password was not checked); neither: wrong."""
-
-    customer: Customer | None = None
-    wait_seconds: int = 0
-
-
 def log_in(
     session: so.Session, identifier: str, password: str, client_address: str | None, limits: Mapping[str, Any]
-) -> CustomerLogin:
+) -> throttle.LoginAttempt[Customer]:
     """Portal login with e-mail or Vertragsnummer: the attempt counts (per account and address)
     before the password is checked; success and failure land on the contract's audit trail."""
     policies = throttle.login_policies(limits, throttle_key(session, identifier), client_address)
     wait = throttle.claim(session, policies)
     session.commit()
     if wait:
-        return CustomerLogin(wait_seconds=wait)
+        return throttle.LoginAttempt(wait_seconds=wait)
     customer = authenticate(session, identifier, password)
     found = customer or find_customer(session, identifier)
     contracts = contracts_of(session, found) if found else []
@@ -742,7 +734,7 @@ def log_in(
     if customer is not None:
         throttle.succeeded(session, policies, reset=[k for k in policies if k.startswith("account:")])
     session.commit()
-    return CustomerLogin(customer=customer)
+    return throttle.LoginAttempt(account=customer)
 
 
 def contracts_of(session: so.Session, customer: Customer) -> list[Contract]:

@@ -124,8 +124,8 @@ def login() -> BaseResponse | str | tuple[str, int]:
             form.form_errors.append(message)
             form.passwort.data = ""
             return render_template("onboarding/login.html", form=form), 429
-        if attempt.customer is not None:
-            _log_in(attempt.customer)
+        if attempt.account is not None:
+            _log_in(attempt.account)
             return redirect(url_for("portal.documents"))
         form.passwort.errors = [LOGIN_FAILED]
         form.form_errors.append(LOGIN_FAILED)

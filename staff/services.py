@@ -4,7 +4,6 @@ the own password. The views only parse the form and start or end the browser's s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,17 +15,9 @@ from core.users import User, authenticate, normalize_email
 from core.users import change_password as change_password_of
 
 
-@dataclass(frozen=True)
-class LoginAttempt:
-    """user: logged in; wait_seconds > 0: throttled (the password was not checked); neither: wrong."""
-
-    user: User | None = None
-    wait_seconds: int = 0
-
-
 def log_in(
     session: so.Session, email: str, password: str, client_address: str | None, limits: Mapping[str, Any]
-) -> LoginAttempt:
+) -> throttle.LoginAttempt[User]:
     """Count the attempt before the password is checked (committed), then check it; every outcome is
     audited. limits: the LOGIN_* settings (core.throttle.login_policies)."""
     email = normalize_email(email)[:254]
@@ -36,16 +27,16 @@ def log_in(
     if wait:
         audit.record(session, "login_throttled", actor_label=email, client_address=client_address)
         session.commit()
-        return LoginAttempt(wait_seconds=wait)
+        return throttle.LoginAttempt(wait_seconds=wait)
     user = authenticate(session, email, password)
     if user is None:
         known = session.scalar(sa.select(User).where(User.email == email))
         audit.record(session, "login_failed", actor=known, actor_label=email, client_address=client_address)
         session.commit()
-        return LoginAttempt()
+        return throttle.LoginAttempt()
     throttle.succeeded(session, policies, reset=[k for k in policies if k.startswith("account:")])
     audit.record(session, "login", actor=user, client_address=client_address)
-    return LoginAttempt(user=user)  # committed with the new login session (core.sessions.log_in)
+    return throttle.LoginAttempt(account=user)  # committed with the new login session (core.sessions.log_in)
 
 
 def log_out(session: so.Session, user: User, client_address: str | None) -> None:

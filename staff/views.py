@@ -56,13 +56,13 @@ def login() -> BaseResponse | str | tuple[str, int]:
             form.form_errors.append(message)
             form.password.data = ""
             return render_template("staff/login.html", form=form), 429
-        if attempt.user is None:
+        if attempt.account is None:
             form.password.errors = [LOGIN_FAILED]
             form.form_errors.append(LOGIN_FAILED)
         else:
-            _log_in(s, attempt.user)
+            _log_in(s, attempt.account)
             target = request.args.get("next")
-            return redirect(target if is_safe_redirect(target) else url_for(HOME_ENDPOINTS[attempt.user.role]))
+            return redirect(target if is_safe_redirect(target) else url_for(HOME_ENDPOINTS[attempt.account.role]))
     form.password.data = ""  # never echo a password back
     return render_template("staff/login.html", form=form)
 
