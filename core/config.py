@@ -86,6 +86,10 @@ DEFAULTS: dict[str, Any] = {
     "ACCESS_CODE_MAX_SENDS_PER_DAY": 5,
     "LETTER_CODE_LENGTH": 12,
     "LETTER_CODE_DAYS": 30,
+    # "Neue Dokumente" e-mail: sent this long after the first new document of a day (documents of
+    # one batch share it); one e-mail per customer and day, later ones wait for the next morning
+    "NEW_DOCUMENTS_DELAY_MINUTES": 15,
+    "NEW_DOCUMENTS_MORNING_HOUR": 7,
     "LETTER_CODE_MAX_ATTEMPTS": 5,
     "PASSWORD_RESET_HOURS": 24,
     # bulk switch upload (agency manager): largest CSV file and most rows per file

@@ -101,6 +101,7 @@ def _draft(
     attachments: list[str] | None = None,
     provider_id: str | None = None,
     retain_until: datetime | None = None,
+    send_after: datetime | None = None,
 ) -> Draft:
     """Every message has the same keys (so drafts of one kind can be inserted with executemany)."""
     now = clock.now()
@@ -122,7 +123,7 @@ def _draft(
         "attachments": attachments or [],
         "provider_id": provider_id,
         "retain_until": retain_until,
-        "next_attempt_at": now,
+        "next_attempt_at": send_after or now,
         "created_at": now,
     }
 
@@ -149,9 +150,11 @@ def email(
     related: tuple[str, str] | None = None,
     agency_id: int | None = None,
     sensitive: bool = False,
+    send_after: datetime | None = None,
 ) -> Draft:
     """E-mail from templates/emails/<template>.txt and .html (multipart: text + HTML).
-    sensitive: it carries an access link or code; its body is blanked once delivered."""
+    sensitive: it carries an access link or code; its body is blanked once delivered.
+    send_after: not before then (several events collected into one e-mail)."""
     address = normalize_email(to)  # no second check for an EmailAddress
     domain = _sender_domain(current_app.config["MAIL_DEFAULT_SENDER"])
     return _draft(
@@ -166,6 +169,7 @@ def email(
         body_text=_render(f"emails/{template}.txt", context),
         body_html=_render(f"emails/{template}.html", context),
         provider_id=make_msgid(domain=domain),  # set before sending: a resend carries the same id
+        send_after=send_after,
     )
 
 
@@ -244,6 +248,11 @@ def enqueue_sms(session: so.Session, **fields: Any) -> OutboxMessage:
 def enqueue_letter(session: so.Session, **fields: Any) -> OutboxMessage:
     """A letter (see `letter`) added to the caller's transaction, once per idempotency key."""
     return _add(session, OutboxMessage(**letter(**fields)))
+
+
+def state_of(session: so.Session, key: str) -> State | None:
+    """The state of the message of this event, or None if none was enqueued."""
+    return session.scalar(sa.select(OutboxMessage.state).where(OutboxMessage.idempotency_key == key))
 
 
 def redact_letter(session: so.Session, *keys: str) -> None:

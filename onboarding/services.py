@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import phonenumbers
@@ -16,8 +16,10 @@ from contracts.models import Contract, Delivery, Document
 from core import audit, clock, leases, sessions, throttle, tokens
 from core.contact import EmailAddress
 from core.db import new_public_id, table
+from core.formatting import TIMEZONE
 from core.passwords import PasswordRule, hash_password, verify_password
 from messaging import outbox
+from messaging.models import State
 from onboarding.models import (
     AccessCode,
     AccessLink,
@@ -78,8 +80,9 @@ def process_start(session: so.Session, start: OnboardingStart, settings: Onboard
     customer = _customer_for(session, start.email, contract.customer_name)
     contract.customer_account_id = customer.id
     start.processed_at = clock.now()
-    if customer.activated_at is not None:
+    if customer.activated_at is not None:  # his new contract's documents are in his portal now
         contract.onboarding_state, contract.onboarding_expires_at = "active", None
+        announce_new_documents(session, customer, contract, settings)
         return None
     return invite(session, customer, contract, channel=start.code_channel, mobile=start.mobile, settings=settings)
 
@@ -119,22 +122,50 @@ def on_contract_policed(contract: Contract, *, session: so.Session) -> None:
 
 
 def on_document_added(document: Document, *, session: so.Session, contract: Contract) -> None:
-    """contracts.signals.document_added: an activated portal customer is told by e-mail that a new
-    document waits in his portal (it is unread there until he opens it)."""
+    """contracts.signals.document_added: an activated portal customer is told by e-mail that new
+    documents wait in his portal (unread there until he opens them)."""
     if contract.delivery is not Delivery.PORTAL or contract.customer_account_id is None:
         return
     customer = session.get(Customer, contract.customer_account_id)
-    if customer is None or customer.activated_at is None:
-        return
-    outbox.enqueue_email(
+    if customer is not None and customer.activated_at is not None:
+        announce_new_documents(session, customer, contract, current_settings())
+
+
+def announce_new_documents(
+    session: so.Session, customer: Customer, contract: Contract, settings: OnboardingSettings
+) -> None:
+    """The e-mail "Neue Dokumente in Ihrem Kunden-Portal" (a link to the login, no attachment, no
+    contract details): one per customer and day, sent settings.new_documents_delay_minutes after
+    the first new document, so the documents of one policing, change or renewal share it. A document
+    that comes after the day's e-mail went out is announced the next morning. The customer's row is
+    locked while deciding, so parallel documents cannot send two e-mails."""
+    session.execute(sa.select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    now = clock.now()
+    today = now.astimezone(TIMEZONE).date()
+    key = f"new-documents:{customer.public_id}:{today.isoformat()}"
+    state = outbox.state_of(session, key)
+    if state is State.PENDING:
+        return  # today's e-mail has not gone out yet: it covers this document too
+    send_after = now + timedelta(minutes=settings.new_documents_delay_minutes)
+    if state is not None:  # today's went out already: tomorrow morning's
+        tomorrow = today + timedelta(days=1)
+        key = f"new-documents:{customer.public_id}:{tomorrow.isoformat()}"
+        if outbox.state_of(session, key) is not None:
+            return
+        morning = datetime.combine(tomorrow, time(settings.new_documents_morning_hour), tzinfo=TIMEZONE)
+        send_after = morning.astimezone(UTC)
+    outbox.enqueue(
         session,
-        key=f"new-document:{document.public_id}",
-        to=customer.email,
-        subject="Neue Dokumente in Ihrem Kunden-Portal",
-        template="new_documents",
-        context={"customer": customer, "contract": contract, "document": document},
-        related=("contract", contract.public_id),
-        agency_id=contract.agency_id,
+        outbox.email(
+            key=key,
+            to=customer.email,
+            subject="Neue Dokumente in Ihrem Kunden-Portal",
+            template="new_documents",
+            context={"customer": customer},
+            related=("contract", contract.public_id),
+            agency_id=contract.agency_id,
+            send_after=send_after,
+        ),
     )
 
 

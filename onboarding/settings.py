@@ -26,6 +26,8 @@ class OnboardingSettings:
     letter_code_days: int = 30
     letter_code_max_attempts: int = 5
     reset_hours: int = 24
+    new_documents_delay_minutes: int = 15
+    new_documents_morning_hour: int = 7
     password: PasswordRule = field(default_factory=PasswordRule)
 
     @classmethod
@@ -42,6 +44,8 @@ class OnboardingSettings:
             letter_code_days=config["LETTER_CODE_DAYS"],
             letter_code_max_attempts=config["LETTER_CODE_MAX_ATTEMPTS"],
             reset_hours=config["PASSWORD_RESET_HOURS"],
+            new_documents_delay_minutes=config["NEW_DOCUMENTS_DELAY_MINUTES"],
+            new_documents_morning_hour=config["NEW_DOCUMENTS_MORNING_HOUR"],
             password=PasswordRule(config["PASSWORD_MIN_LENGTH"], config["PASSWORD_MAX_LENGTH"]),
         )
 

@@ -306,7 +306,9 @@ def test_zip_of_selected_documents_marks_them_read(outbox_app, police, twilio_se
     assert "<td>Ungelesen</td>" not in client.get("/portal/dokumente").get_data(as_text=True)
 
 
-def test_a_new_document_arrives_unread_with_an_email(outbox_app, police, twilio_server, smtp_server, session):
+def test_new_documents_arrive_unread_with_one_email_after_a_short_delay(
+    outbox_app, police, twilio_server, smtp_server, session, time_machine
+):
     contract, link = police()
     client = outbox_app.test_client()
     request_code(client, link)
@@ -314,15 +316,25 @@ def test_a_new_document_arrives_unread_with_an_email(outbox_app, police, twilio_
     activate(client, link, code=sms_code(twilio_server))
     from contracts.services import add_document
 
+    before = len(smtp_server.inbox.messages)
     with outbox_app.app_context():
         add_document(session, contract, DocumentKind.INVOICE, "Beitragsrechnung 2027", b"%PDF-1.4 test")
+        add_document(session, contract, DocumentKind.ENDORSEMENT, "Nachtrag 1", b"%PDF-1.4 test")
     session.commit()
     worker.run(outbox_app, once=True)
+    assert len(smtp_server.inbox.messages) == before  # collected for NEW_DOCUMENTS_DELAY_MINUTES
+    time_machine.move_to(clock.now() + timedelta(minutes=16), tick=False)
+    worker.run(outbox_app, once=True)
+    assert len(smtp_server.inbox.messages) == before + 1  # two documents, one e-mail
     mail = smtp_server.inbox.messages[-1]
     assert mail["Subject"] == "Neue Dokumente in Ihrem Kunden-Portal"
-    assert "http://portal.test/portal/anmelden" in mail.get_body(("plain",)).get_content()
+    body = mail.get_body(("plain",)).get_content()
+    assert "http://portal.test/portal/anmelden" in body
+    assert contract.number not in body  # no contract details in the e-mail
+    assert not [p for p in mail.walk() if p.get_content_disposition() == "attachment"]
     page = client.get("/portal/dokumente?status=ungelesen").get_data(as_text=True)
     assert "Beitragsrechnung 2027" in page
+    assert "Nachtrag 1" in page
 
 
 def test_onboarding_events_are_on_the_contracts_audit_trail(outbox_app, police, twilio_server, broker):

@@ -1,0 +1,107 @@
+"""Later documents reach the customer by the channel of the contract (issue #14, item 3): an
+activated portal customer gets one "Neue Dokumente" e-mail per day (after a short delay that
+collects a batch), a second contract of an active customer is announced the same way instead of a
+second onboarding, a post customer gets a letter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from contracts.imports import import_contracts
+from contracts.models import Contract, Delivery, DocumentKind
+from contracts.services import add_document
+from core import clock
+from core.formatting import TIMEZONE
+from demo.seed import DEMO_EXISTING
+from messaging.models import Kind, OutboxMessage, State
+from onboarding import services
+from onboarding.models import AccessLink, Customer
+from onboarding.settings import current as current_settings
+
+
+def _stock(session, broker, manager) -> dict[str, Contract]:
+    data = DEMO_EXISTING.replace("vermittler@demo.example", broker.email).replace(
+        "agenturleiter@demo.example", manager.email
+    )
+    import_contracts(session, data.encode())
+    session.flush()
+    return {c.number: c for c in session.scalars(sa.select(Contract))}
+
+
+def _active_portal_customer(session, *contracts: Contract) -> Customer:
+    customer = Customer(email="helga@example.org", full_name="Helga Brandt", activated_at=clock.now())
+    session.add(customer)
+    session.flush()
+    for contract in contracts:
+        contract.delivery, contract.customer_email = Delivery.PORTAL, customer.email
+        contract.customer_account_id = customer.id
+    session.flush()
+    return customer
+
+
+def _announcements(session) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.template == "new_documents").order_by(OutboxMessage.id)
+        )
+    )
+
+
+def test_one_email_a_day_and_a_document_after_it_waits_for_the_next_morning(
+    app, session, broker, manager, time_machine
+):
+    time_machine.move_to(datetime(2026, 11, 25, 9, 0, tzinfo=TIMEZONE), tick=False)
+    stock = _stock(session, broker, manager)
+    _active_portal_customer(session, stock["BV-4711001"], stock["BV-4711002"])
+    with app.test_request_context():
+        add_document(session, stock["BV-4711001"], DocumentKind.INVOICE, "Beitragsrechnung", b"%PDF-1.4")
+        add_document(session, stock["BV-4711002"], DocumentKind.POLICY, "Versicherungsschein", b"%PDF-1.4")
+        (first,) = _announcements(session)  # two contracts of one customer, one e-mail
+        assert first.next_attempt_at == clock.now() + timedelta(minutes=current_settings().new_documents_delay_minutes)
+        assert first.recipient == "helga@example.org"
+        first.state = State.SENT  # went out at 09:15
+        session.flush()
+        time_machine.move_to(datetime(2026, 11, 25, 16, 0, tzinfo=TIMEZONE), tick=False)
+        add_document(session, stock["BV-4711001"], DocumentKind.ENDORSEMENT, "Nachtrag 1", b"%PDF-1.4")
+        add_document(session, stock["BV-4711001"], DocumentKind.INVOICE, "Beitragsrechnung", b"%PDF-1.4")
+    _, tomorrow = _announcements(session)
+    assert tomorrow.idempotency_key.endswith(":2026-11-26")
+    assert tomorrow.next_attempt_at == datetime(2026, 11, 26, 7, 0, tzinfo=TIMEZONE).astimezone(UTC)
+    assert tomorrow.state is State.PENDING
+
+
+def test_a_customer_not_yet_activated_gets_no_announcement(app, session, broker, manager):
+    stock = _stock(session, broker, manager)
+    customer = _active_portal_customer(session, stock["BV-4711001"])
+    customer.activated_at = None
+    session.flush()
+    with app.test_request_context():
+        add_document(session, stock["BV-4711001"], DocumentKind.INVOICE, "Beitragsrechnung", b"%PDF-1.4")
+    assert _announcements(session) == []
+
+
+def test_a_second_contract_of_an_active_customer_is_announced_not_onboarded_again(app, session, broker, manager):
+    stock = _stock(session, broker, manager)
+    customer = _active_portal_customer(session, stock["BV-4711001"])
+    second = stock["BV-4711002"]
+    second.delivery, second.customer_email = Delivery.PORTAL, customer.email
+    with app.test_request_context():
+        services.on_contract_policed(second, session=session)
+    assert second.customer_account_id == customer.id
+    assert second.onboarding_state == "active"
+    assert session.scalar(sa.select(sa.func.count()).where(AccessLink.contract_id == second.id)) == 0
+    (mail,) = _announcements(session)
+    assert mail.related_id == second.public_id
+
+
+def test_a_post_customer_gets_the_later_document_by_letter(app, session, broker, manager):
+    stock = _stock(session, broker, manager)
+    contract = stock["BV-4711003"]
+    with app.test_request_context():
+        document = add_document(session, contract, DocumentKind.INVOICE, "Beitragsrechnung", b"%PDF-1.4")
+    (letter,) = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == Kind.LETTER)).all()
+    assert letter.attachments == [document.storage_key]
+    assert letter.address[0] == "Herr Ömer Yilmaz"
+    assert _announcements(session) == []
