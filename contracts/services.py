@@ -17,6 +17,7 @@ from calculator.models import Offer
 from calculator.tariffs import Product
 from contracts.models import Application, ApplicationState, Contract, Delivery, Document, DocumentKind
 from contracts.numbers import contract_number
+from contracts.presentation import policy_scope
 from contracts.signals import contract_policed, document_added
 from core import audit, clock, storage
 from core.formatting import TIMEZONE
@@ -277,6 +278,9 @@ def render_document(contract: Contract, kind: DocumentKind) -> str:
         DocumentKind.POLICY: "documents/versicherungsschein.html",
         DocumentKind.INVOICE: "documents/beitragsrechnung.html",
     }[kind]
+    session = so.object_session(contract)
+    assert session is not None
+    today = clock.now().astimezone(TIMEZONE).date()
     return render_template(
         template,
         contract=contract,
@@ -284,6 +288,7 @@ def render_document(contract: Contract, kind: DocumentKind) -> str:
         created=clock.now(),
         creditor_id=CREDITOR_ID,
         masked_iban=mask_iban(contract.iban or ""),
+        **policy_scope(session, current_app.extensions["tariffs"], contract, today),
     )
 
 

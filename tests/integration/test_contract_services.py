@@ -20,7 +20,7 @@ from core.audit import AuditEntry
 from core.formatting import TIMEZONE
 from messaging.models import Kind, OutboxMessage
 from onboarding.models import AccessLink, OnboardingStart
-from tests.helpers import RS_ANSWERS
+from tests.helpers import KFZ_ANSWERS, RS_ANSWERS
 
 pytestmark = pytest.mark.usefixtures("demo_reference")
 
@@ -126,3 +126,50 @@ def test_referral_waits_then_accept_polices_and_decline_needs_a_reason(app, sess
         "application_referred",
         "application_declined",
     ]
+
+
+def _policy_text(app, session, contract) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    document = session.scalar(
+        sa.select(Document).where(Document.contract_id == contract.id, Document.kind == DocumentKind.POLICY)
+    )
+    with app.app_context():
+        pdf = storage.load(document.storage_key)
+    return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_the_kfz_versicherungsschein_names_vehicle_classes_and_cover(app, session, broker):
+    offer = _offer(app, session, broker, KFZ_ANSWERS, Product.KFZ)
+    with app.test_request_context():
+        application = services.submit_application(session, broker, offer, _data(Delivery.POST))
+    contract = session.scalar(sa.select(Contract).where(Contract.application_id == application.id))
+    text = _policy_text(app, session, contract)
+    types, regions = offer.risk["type_classes"], offer.risk["region_classes"]
+    for expected in (
+        "Versichertes Risiko",
+        "HSN 0603, TSN BPM",
+        "Haftpflicht + Vollkasko",
+        "SF 12",
+        "SF 10",
+        f"Typklassen KH {types[0]}, TK {types[1]}, VK {types[2]}",
+        f"Regionalklassen KH {regions[0]}, TK {regions[1]}, VK {regions[2]}",
+    ):
+        assert expected in text, expected
+    vehicle = session.execute(
+        sa.text("SELECT manufacturer FROM vehicles WHERE hsn = '0603' AND tsn = 'BPM'")
+    ).scalar_one()
+    assert vehicle.split()[0] in text
+
+
+def test_the_rechtsschutz_versicherungsschein_names_modules_and_deductible(app, session, broker):
+    offer = _offer(app, session, broker, RS_ANSWERS)
+    with app.test_request_context():
+        application = services.submit_application(session, broker, offer, _data(Delivery.POST))
+    contract = session.scalar(sa.select(Contract).where(Contract.application_id == application.id))
+    text = _policy_text(app, session, contract)
+    for expected in ("Versichertes Risiko", "Privat", "Verkehr", "Selbstbeteiligung", "150 €", "Single"):
+        assert expected in text, expected
+    assert "Typklassen" not in text

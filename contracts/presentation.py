@@ -1,0 +1,60 @@
+"""What a contract's documents state about the insured risk: for Kfz the vehicle, cover, SF-Klassen,
+deductibles, Rabattschutz and the Typ-/Regionalklassen it was priced with; for Rechtsschutz the
+modules, cover and deductible — taken from the offer the contract was made from, with the
+calculator's German labels. Imported existing contracts have no offer: they state what was imported."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy.orm as so
+
+from calculator import presentation
+from calculator.tariffs import Product, TariffCatalog
+from contracts.models import Contract
+
+# the answers a Versicherungsschein names, per product (in the calculator's section order)
+SCOPE_FIELDS = {
+    Product.KFZ: (
+        "kfz_deckung",
+        "sf_kh",
+        "sf_vk",
+        "sb_tk",
+        "sb_vk",
+        "rabattschutz",
+        "fahrerkreis",
+        "juengster_fahrer",
+        "fahrleistung",
+        "nutzung",
+        "abstellplatz",
+        "erstzulassung",
+    ),
+    Product.RS: ("bausteine", "deckung", "taetigkeit", "selbstbeteiligung"),
+}
+
+
+def policy_scope(session: so.Session, catalog: TariffCatalog, contract: Contract, today: date) -> dict[str, Any]:
+    """vehicle (or None), scope: [(label, value)] of the insured cover, classes: [(label, value)]."""
+    application = contract.application
+    if application is None:
+        return {"vehicle": None, "scope": [], "classes": []}
+    offer = application.offer
+    details = presentation.offer_details(session, catalog, offer, today)
+    form, product = details["form"], details["product"]
+    scope = [
+        (presentation.SUMMARY_LABELS.get(name, form[name].label.text), presentation.display(form[name]))
+        for name in SCOPE_FIELDS[product]
+        if form.relevant(name) and presentation.display(form[name])
+    ]
+    classes = []
+    if product is Product.KFZ:
+        names = ("KH", "TK", "VK")
+        for label, values in (
+            ("Typklassen", offer.risk.get("type_classes") or []),
+            ("Regionalklassen", offer.risk.get("region_classes") or []),
+        ):
+            shown = [f"{n} {v}" for n, v in zip(names, values, strict=False) if v is not None]
+            if shown:
+                classes.append((label, ", ".join(shown)))
+    return {"vehicle": details["vehicle"], "scope": scope, "classes": classes}
