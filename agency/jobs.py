@@ -14,6 +14,7 @@ import sqlalchemy.orm as so
 
 from agency.bulk import Limits, run_rows
 from agency.models import JobState, SwitchJob
+from contracts.jobs import request_current_policies
 from core import clock, jobs
 from core.users import User
 from onboarding.settings import OnboardingSettings
@@ -36,6 +37,9 @@ def run_step(session: so.Session, job: SwitchJob, settings: OnboardingSettings, 
     job.switch_rows = rows
     job.processed = len(rows) - left
     if not left:
+        # then the worker makes the switched contracts' Versicherungsschein for the portal (after
+        # every e-mail and code letter of the switch is queued: those come first)
+        request_current_policies(session, job.agency_id, [r.number for r in rows if r.status == "switched"])
         job.state = JobState.DONE
         job.finished_at = clock.now()
         log.info("switch job %s done: %s rows", job.public_id, len(rows))

@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from contracts.jobs import request_current_policies
 from contracts.models import Contract, Delivery
 from core import audit, clock, paging
 from core.authz import scoped
@@ -94,6 +95,7 @@ def switch_to_portal(
     contract.customer_email = email
     contract.customer_mobile = mobile
     link = onboarding.invite_existing_customer(session, contract, email, settings)
+    request_current_policies(session, contract.agency_id, [contract.number or ""])  # by the worker, for the portal
     audit.record(
         session,
         "contract_switched_to_portal",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -74,16 +74,21 @@ def enqueue(session: so.Session, kind: str, key: str, payload: dict[str, Any]) -
     return job
 
 
-def runner(app: Flask) -> Callable[[so.Session], int]:
+def runner(app: Flask, kinds: Collection[str] | None = None) -> Callable[[so.Session], int]:
     """The worker task for this app: its handlers (packages register theirs in init_app, also after
-    this call) and JOB_LEASE_SECONDS, bound once."""
+    this call) and JOB_LEASE_SECONDS, bound once. kinds: only jobs of these kinds (default: all)."""
     handlers = app.extensions.setdefault("job_handlers", {})
     lease_seconds = int(app.config["JOB_LEASE_SECONDS"])
-    return lambda session: run_due(session, handlers, lease_seconds)
+    return lambda session: run_due(session, handlers, lease_seconds, kinds=kinds)
 
 
 def run_due(
-    session: so.Session, handlers: Mapping[str, Handler], lease_seconds: int, worker_id: str = "worker", limit: int = 1
+    session: so.Session,
+    handlers: Mapping[str, Handler],
+    lease_seconds: int,
+    worker_id: str = "worker",
+    limit: int = 1,
+    kinds: Collection[str] | None = None,
 ) -> int:
     """Worker task: claim due jobs and run one step of each (a step must commit well within
     lease_seconds, after which another worker may take the job over); returns how many steps ran."""
@@ -92,6 +97,8 @@ def run_due(
         sa.and_(Job.state == JobState.PENDING, Job.run_after <= now),
         sa.and_(Job.state == JobState.RUNNING, Job.lease_until < now),  # its worker died
     )
+    if kinds is not None:
+        due = sa.and_(due, Job.kind.in_(list(kinds)))
     ids = leases.claim(
         session,
         Job,

@@ -80,9 +80,10 @@ def process_start(session: so.Session, start: OnboardingStart, settings: Onboard
     customer = _customer_for(session, start.email, contract.customer_name)
     contract.customer_account_id = customer.id
     start.processed_at = clock.now()
-    if customer.activated_at is not None:  # his new contract's documents are in his portal now
+    if customer.activated_at is not None:  # his new contract appears in his portal
         contract.onboarding_state, contract.onboarding_expires_at = "active", None
-        announce_new_documents(session, customer, contract, settings)
+        if contract.documents:  # a policed contract's are there now (a switched one's come later)
+            announce_new_documents(session, customer, contract, settings)
         return None
     return invite(session, customer, contract, channel=start.code_channel, mobile=start.mobile, settings=settings)
 

@@ -80,11 +80,11 @@ def test_a_killed_worker_s_job_is_finished_by_the_next_one_and_no_row_twice(
         # almost always killed inside a step: the job stays leased to the dead worker until the lease
         # ends; on a badly loaded machine the kill can land between two steps (job pending, free)
         if s.scalar(sa.select(jobs.Job.state)) is jobs.JobState.RUNNING:
-            assert jobs.runner(app)(s) == 0  # not before its lease ends
+            assert jobs.runner(app, [switch_jobs.JOB_KIND])(s) == 0  # not before its lease ends
         later = clock.now() + timedelta(seconds=61)
         time_machine.move_to(later, tick=False)  # the dead worker's lease has ended
         steps = 0
-        while jobs.runner(app)(s):  # the next worker takes it over, step by step
+        while jobs.runner(app, [switch_jobs.JOB_KIND])(s):  # the next worker takes it over, step by step
             steps += 1
         assert steps >= 1
         job = s.get(SwitchJob, switch_id)

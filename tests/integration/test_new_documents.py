@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from contracts.imports import import_contracts
-from contracts.models import Contract, Delivery, DocumentKind
+from contracts.models import Contract, Delivery, Document, DocumentKind
 from contracts.services import add_document
 from core import clock
 from core.formatting import TIMEZONE
@@ -87,6 +87,20 @@ def test_a_second_contract_of_an_active_customer_is_announced_not_onboarded_agai
     customer = _active_portal_customer(session, stock["BV-4711001"])
     second = stock["BV-4711002"]
     second.delivery, second.customer_email = Delivery.PORTAL, customer.email
+    session.add(  # policing made its documents before it announced the contract
+        Document(
+            contract=second,
+            agency_id=second.agency_id,
+            owner_id=second.owner_id,
+            kind=DocumentKind.POLICY,
+            title="Versicherungsschein",
+            filename="Versicherungsschein.pdf",
+            storage_key="k",
+            sha256="0" * 64,
+            size=1,
+        )
+    )
+    session.flush()
     with app.test_request_context():
         services.on_contract_policed(second, session=session)
     assert second.customer_account_id == customer.id
