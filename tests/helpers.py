@@ -103,3 +103,18 @@ RS_ANSWERS = {
     "mitgliedschaftsbeginn": "17.04.2019",
     "zahlweise": "jaehrlich",
 }
+
+
+def demo_stock(session: Any, broker: Any, manager: Any, extra: str = "") -> dict[str, Any]:
+    """The demo's existing contracts (plus `extra` CSV lines) for these broker and manager, imported
+    and committed (they exist before what a test does with them); by Vertragsnummer."""
+    import sqlalchemy as sa
+
+    from contracts.imports import import_contracts
+    from contracts.models import Contract
+    from demo.seed import DEMO_EXISTING
+
+    data = (DEMO_EXISTING + extra).replace("vermittler@demo.example", broker.email)
+    import_contracts(session, data.replace("agenturleiter@demo.example", manager.email).encode())
+    session.commit()
+    return {c.number: c for c in session.scalars(sa.select(Contract))}

@@ -9,26 +9,18 @@ import sqlalchemy as sa
 from agency import bulk
 from agency import services as agency
 from agency.models import SwitchRow
-from contracts.imports import import_contracts
 from contracts.models import Contract, Delivery
 from core import clock
 from core.audit import AuditEntry
-from demo.seed import DEMO_EXISTING
 from messaging.models import Kind, OutboxMessage
 from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer, OnboardingStart
 from onboarding.settings import current as current_settings
+from tests.helpers import demo_stock
 
-STOCK = DEMO_EXISTING + (
+STOCK_EXTRA = (
     "BV-4711005;agenturleiter@demo.example;rs;Frau;Ida;Kern;Weg 5;12345;Ulm;01.01.2020;9,90;monatlich;;\n"
     "BV-4711006;agenturleiter@demo.example;rs;Herr;Jan;Lenz;Weg 6;12345;Ulm;01.01.2020;9,90;monatlich;;\n"
 )
-
-
-def _stock(session, broker, manager) -> dict[str, Contract]:
-    data = STOCK.replace("vermittler@demo.example", broker.email).replace("agenturleiter@demo.example", manager.email)
-    import_contracts(session, data.encode())
-    session.commit()  # the stock exists before the switch (a chunk's rollback must not take it along)
-    return {c.number: c for c in session.scalars(sa.select(Contract))}
 
 
 def _rows(session, manager, *lines: tuple[str, str]) -> list[SwitchRow]:
@@ -67,7 +59,7 @@ def _written(session, contract: Contract) -> dict[str, object]:
 
 
 def test_a_chunk_writes_what_switching_one_by_one_writes(app, session, broker, manager):
-    stock = _stock(session, broker, manager)
+    stock = demo_stock(session, broker, manager, STOCK_EXTRA)
     with app.test_request_context():
         settings = current_settings()
         agency.switch_to_portal(session, manager, stock["BV-4711005"], "ida@example.org", "0151 23456781", settings)
@@ -94,7 +86,7 @@ def test_a_chunk_writes_what_switching_one_by_one_writes(app, session, broker, m
 
 
 def test_one_customer_twice_an_active_customer_and_a_re_run(app, session, broker, manager):
-    stock = _stock(session, broker, manager)
+    stock = demo_stock(session, broker, manager, STOCK_EXTRA)
     active = Customer(email="aktiv@example.org", full_name="Ida Kern", activated_at=clock.now())
     session.add(active)
     session.commit()
@@ -125,7 +117,7 @@ def test_one_customer_twice_an_active_customer_and_a_re_run(app, session, broker
 
 
 def test_a_row_whose_letter_cannot_be_built_fails_alone(app, session, broker, manager):
-    stock = _stock(session, broker, manager)
+    stock = demo_stock(session, broker, manager, STOCK_EXTRA)
     broken = stock["BV-4711005"]
     broken.customer = {**broken.customer, "plz": "ABC"}
     session.commit()
@@ -143,7 +135,7 @@ def test_a_row_whose_letter_cannot_be_built_fails_alone(app, session, broker, ma
 def test_a_chunk_that_fails_as_a_whole_is_redone_row_by_row(app, session, broker, manager):
     """Another request creates a customer between the chunk's look-up and its INSERT: the chunk's
     unique e-mail violation rolls it back, and every row is switched on its own instead."""
-    _stock(session, broker, manager)
+    demo_stock(session, broker, manager, STOCK_EXTRA)
     engine = session.get_bind()
     fired: list[str] = []
 

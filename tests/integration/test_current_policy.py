@@ -14,22 +14,12 @@ from agency import services as agency
 from agency.jobs import run_step
 from agency.models import SwitchRow
 from contracts import jobs as contract_jobs
-from contracts.imports import import_contracts
 from contracts.models import Contract, Document, DocumentKind
 from core import clock, jobs, storage
-from demo.seed import DEMO_EXISTING
 from messaging.models import OutboxMessage
 from onboarding.models import Customer
 from onboarding.settings import current as current_settings
-
-
-def _stock(session, broker, manager) -> dict[str, Contract]:
-    data = DEMO_EXISTING.replace("vermittler@demo.example", broker.email).replace(
-        "agenturleiter@demo.example", manager.email
-    )
-    import_contracts(session, data.encode())
-    session.commit()
-    return {c.number: c for c in session.scalars(sa.select(Contract))}
+from tests.helpers import demo_stock
 
 
 def _policies(session, contract: Contract) -> list[Document]:
@@ -48,7 +38,7 @@ def _run_jobs(app, session) -> int:
 
 
 def test_a_switched_contract_gets_its_versicherungsschein_once(app, session, broker, manager):
-    stock = _stock(session, broker, manager)
+    stock = demo_stock(session, broker, manager)
     contract = stock["BV-4711001"]
     with app.test_request_context():
         agency.switch_to_portal(session, manager, contract, "helga@example.org", "0151 23456789", current_settings())
@@ -69,7 +59,7 @@ def test_a_switched_contract_gets_its_versicherungsschein_once(app, session, bro
 def test_a_bulk_switch_queues_the_documents_after_its_messages_and_an_active_customer_is_told(
     app, session, broker, manager
 ):
-    stock = _stock(session, broker, manager)
+    stock = demo_stock(session, broker, manager)
     session.add(Customer(email="petra@example.org", full_name="Petra Schulze", activated_at=clock.now()))
     session.commit()
     with app.test_request_context():

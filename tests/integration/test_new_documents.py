@@ -9,25 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from contracts.imports import import_contracts
 from contracts.models import Contract, Delivery, Document, DocumentKind
 from contracts.services import add_document
 from core import clock
 from core.formatting import TIMEZONE
-from demo.seed import DEMO_EXISTING
 from messaging.models import Kind, OutboxMessage, State
 from onboarding import services
 from onboarding.models import AccessLink, Customer
 from onboarding.settings import current as current_settings
-
-
-def _stock(session, broker, manager) -> dict[str, Contract]:
-    data = DEMO_EXISTING.replace("vermittler@demo.example", broker.email).replace(
-        "agenturleiter@demo.example", manager.email
-    )
-    import_contracts(session, data.encode())
-    session.flush()
-    return {c.number: c for c in session.scalars(sa.select(Contract))}
+from tests.helpers import demo_stock
 
 
 def _active_portal_customer(session, *contracts: Contract) -> Customer:
@@ -53,7 +43,7 @@ def test_one_email_a_day_and_a_document_after_it_waits_for_the_next_morning(
     app, session, broker, manager, time_machine
 ):
     time_machine.move_to(datetime(2026, 11, 25, 9, 0, tzinfo=TIMEZONE), tick=False)
-    stock = _stock(session, broker, manager)
+    stock = demo_stock(session, broker, manager)
     _active_portal_customer(session, stock["BV-4711001"], stock["BV-4711002"])
     with app.test_request_context():
         add_document(session, stock["BV-4711001"], DocumentKind.INVOICE, "Beitragsrechnung", b"%PDF-1.4")
@@ -73,7 +63,7 @@ def test_one_email_a_day_and_a_document_after_it_waits_for_the_next_morning(
 
 
 def test_a_customer_not_yet_activated_gets_no_announcement(app, session, broker, manager):
-    stock = _stock(session, broker, manager)
+    stock = demo_stock(session, broker, manager)
     customer = _active_portal_customer(session, stock["BV-4711001"])
     customer.activated_at = None
     session.flush()
@@ -83,7 +73,7 @@ def test_a_customer_not_yet_activated_gets_no_announcement(app, session, broker,
 
 
 def test_a_second_contract_of_an_active_customer_is_announced_not_onboarded_again(app, session, broker, manager):
-    stock = _stock(session, broker, manager)
+    stock = demo_stock(session, broker, manager)
     customer = _active_portal_customer(session, stock["BV-4711001"])
     second = stock["BV-4711002"]
     second.delivery, second.customer_email = Delivery.PORTAL, customer.email
@@ -111,7 +101,7 @@ def test_a_second_contract_of_an_active_customer_is_announced_not_onboarded_agai
 
 
 def test_a_post_customer_gets_the_later_document_by_letter(app, session, broker, manager):
-    stock = _stock(session, broker, manager)
+    stock = demo_stock(session, broker, manager)
     contract = stock["BV-4711003"]
     with app.test_request_context():
         document = add_document(session, contract, DocumentKind.INVOICE, "Beitragsrechnung", b"%PDF-1.4")

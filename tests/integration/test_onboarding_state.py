@@ -6,23 +6,13 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from agency import services as agency
-from contracts.imports import import_contracts
 from contracts.models import Contract, Delivery
 from core import clock
-from demo.seed import DEMO_EXISTING
 from messaging.models import Kind, OutboxMessage
 from onboarding import services
 from onboarding.models import AccessLink, CodeChannel
 from onboarding.settings import current as current_settings
-
-
-def _stock(session, broker, manager):
-    data = DEMO_EXISTING.replace("vermittler@demo.example", broker.email).replace(
-        "agenturleiter@demo.example", manager.email
-    )
-    import_contracts(session, data.encode())
-    session.flush()
-    return {c.number: c for c in session.scalars(sa.select(Contract))}
+from tests.helpers import demo_stock
 
 
 def _listed(session, manager, label):
@@ -31,7 +21,7 @@ def _listed(session, manager, label):
 
 
 def test_states_follow_the_onboarding_and_filter_in_sql(app, session, broker, manager):
-    stock = _stock(session, broker, manager)
+    stock = demo_stock(session, broker, manager)
     with app.app_context():
         settings = current_settings()
         first, second = stock["BV-4711001"], stock["BV-4711002"]
