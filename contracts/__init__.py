@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy.orm as so
 from flask import Flask
 
-from core import navigation
+from core import clock, navigation, panels
 from core.authz import BACKOFFICE_AREA, BROKER_AREA
+from core.users import Role, User
+
+NEW_DOCUMENTS_DAYS = 30  # how far back the start page lists new documents
 
 
 def init_app(app: Flask) -> None:
@@ -14,7 +21,15 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(views.bp)
     core_jobs.register(app, jobs.JOB_KIND, jobs.step)
+    panels.register(app, "contracts/_new_documents_panel.html", (Role.BROKER, Role.MANAGER), _new_documents, order=10)
     app.cli.add_command(cli.contracts_cli)
     navigation.register(app, "Anträge", "contracts.applications", BROKER_AREA, order=30)
     navigation.register(app, "Verträge", "contracts.contracts", BROKER_AREA, order=40)
     navigation.register(app, "Risikoprüfung", "contracts.referrals", BACKOFFICE_AREA, order=20)
+
+
+def _new_documents(session: so.Session, user: User) -> dict[str, Any]:
+    from contracts import queries
+
+    since = clock.now() - timedelta(days=NEW_DOCUMENTS_DAYS)
+    return {"documents": queries.new_documents(session, user, since), "days": NEW_DOCUMENTS_DAYS}

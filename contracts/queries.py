@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from contracts.models import Application, ApplicationState, Contract
+from contracts.models import Application, ApplicationState, Contract, Document
 from core import paging
 from core.audit import AuditEntry
 from core.authz import scoped
@@ -25,6 +26,18 @@ def contracts_page(session: so.Session, user: Any, page: int, size: int) -> pagi
     """The contracts the user may see, newest first."""
     stmt = scoped(sa.select(Contract), Contract, user).order_by(Contract.policed_at.desc(), Contract.id.desc())
     return paging.paginate(session, stmt, page, size)
+
+
+def new_documents(session: so.Session, user: Any, since: datetime, limit: int = 20) -> list[Document]:
+    """ "Neue Dokumente meiner Kunden": the documents made since then for the contracts the user may
+    see (a broker his own, a manager his agency's), newest first, with their contract loaded."""
+    stmt = (
+        scoped(sa.select(Document), Document, user)
+        .where(Document.created_at >= since)
+        .options(so.joinedload(Document.contract))
+        .order_by(Document.created_at.desc(), Document.id.desc())
+    )
+    return list(session.scalars(stmt.limit(limit)))
 
 
 def application_of(session: so.Session, offer_id: int) -> Application | None:

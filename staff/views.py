@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy.orm as so
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from core import audit, db, sessions, throttle
+from core import audit, db, panels, sessions, throttle
 from core.audit import AuditEntry
 from core.authz import BACKOFFICE_AREA, MANAGER_AREA, roles_required
 from core.forms import ChangePasswordForm
@@ -107,6 +109,11 @@ def change_password() -> BaseResponse | str | tuple[str, int]:
     return (html, 422) if form.errors else html
 
 
+def _panels(user: User) -> list[tuple[str, dict[str, Any]]]:
+    """What the feature packages show on this user's start page (core.panels)."""
+    return panels.for_user(current_app, db.session(), user)
+
+
 def _recent_activity(user: User, limit: int = 10) -> list[AuditEntry]:
     return audit.recent(db.session(), user, limit)
 
@@ -115,14 +122,19 @@ def _recent_activity(user: User, limit: int = 10) -> list[AuditEntry]:
 @roles_required(Role.BROKER, Role.MANAGER)
 def broker_home() -> str:
     user: User = current_user._get_current_object()
-    return render_template("staff/home_broker.html", activity=_recent_activity(user))
+    return render_template("staff/home_broker.html", activity=_recent_activity(user), panels=_panels(user))
 
 
 @bp.get("/agentur/")
 @roles_required(*MANAGER_AREA)
 def manager_home() -> str:
     user: User = current_user._get_current_object()
-    return render_template("staff/home_manager.html", team=team_of(db.session(), user), activity=_recent_activity(user))
+    return render_template(
+        "staff/home_manager.html",
+        team=team_of(db.session(), user),
+        activity=_recent_activity(user),
+        panels=_panels(user),
+    )
 
 
 @bp.get("/innendienst/")
