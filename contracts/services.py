@@ -339,3 +339,30 @@ def add_document(session: so.Session, contract: Contract, kind: DocumentKind, ti
             attachments=[key],
         )
     return document
+
+
+def send_by_post_from_now_on(session: so.Session, contract: Contract) -> None:
+    """The customer never activated his portal access and the invitation expired: his documents go
+    out by letter (so nobody misses a Versicherungsschein) and so will every later one."""
+    contract.delivery = Delivery.POST
+    contract.onboarding_state, contract.onboarding_expires_at = "post", None
+    outbox.enqueue_letter(
+        session,
+        key=f"portal-not-activated:{contract.public_id}:{clock.now():%Y%m%d}",
+        address=contract.postal_address(),
+        subject=f"Ihre Vertragsunterlagen zum Vertrag {contract.number}",
+        template="portal_not_activated",
+        context={"contract": contract},
+        related=("contract", contract.public_id),
+        agency_id=contract.agency_id,
+        attachments=[d.storage_key for d in contract.documents],
+    )
+    audit.record(
+        session,
+        "documents_sent_by_post",
+        actor_label="System",
+        agency_id=contract.agency_id,
+        object_type="contract",
+        object_id=contract.public_id,
+        details={"documents": len(contract.documents), "reason": "portal_not_activated"},
+    )

@@ -46,6 +46,7 @@ ACTION_LABELS: dict[str, str] = {
     "contract_switched_to_post": "Auf Postversand umgestellt",
     "invitation_resent": "Einladung erneut versendet",
     "contract_imported": "Bestandsvertrag übernommen",
+    "documents_sent_by_post": "Unterlagen per Post (Kunden-Portal nicht aktiviert, Zugangslink abgelaufen)",
 }
 
 

@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
     settings = OnboardingSettings.from_config(app.config)  # once, at start-up
     app.extensions["onboarding_settings"] = settings
     register_task(app, lambda session: services.process_reset_requests(session, settings))
+    register_task(app, services.post_expired_invitations)
     # contracts announces, onboarding acts (the same receivers for every app: blinker keeps one each)
     contract_policed.connect(services.on_contract_policed)
     document_added.connect(services.on_document_added)

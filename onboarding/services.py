@@ -13,6 +13,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from contracts.models import Contract, Delivery, Document
+from contracts.services import send_by_post_from_now_on
 from core import audit, clock, leases, sessions, throttle, tokens
 from core.contact import EmailAddress
 from core.db import new_public_id, table
@@ -168,6 +169,34 @@ def announce_new_documents(
             send_after=send_after,
         ),
     )
+
+
+def post_expired_invitations(session: so.Session, limit: int = 50) -> int:
+    """Worker task: portal contracts whose invitation expired unused go to post delivery, with their
+    documents by letter (contracts.services.send_by_post_from_now_on). Claimed with SKIP LOCKED, so
+    several workers share the work and none does a contract twice; returns how many it handled."""
+    now = clock.now()
+    contracts = list(
+        session.scalars(
+            sa.select(Contract)
+            .where(
+                Contract.delivery == Delivery.PORTAL,
+                Contract.onboarding_state.in_(("link_sent", "code_sent")),
+                Contract.onboarding_expires_at < now,
+            )
+            .order_by(Contract.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for contract in contracts:
+        customer = session.get(Customer, contract.customer_account_id) if contract.customer_account_id else None
+        if customer is not None and customer.activated_at is not None:
+            contract.onboarding_state, contract.onboarding_expires_at = "active", None  # activated by another link
+            continue
+        send_by_post_from_now_on(session, contract)
+    session.commit()
+    return len(contracts)
 
 
 def invite(

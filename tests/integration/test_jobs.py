@@ -12,6 +12,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from agency import bulk
@@ -45,20 +46,31 @@ def _queue_switch(app) -> int:
         return job.id
 
 
+_switch_job_state = sa.select(jobs.Job.state).where(jobs.Job.kind == switch_jobs.JOB_KIND)
+
+
 def _links(app) -> int:
     with app.app_context(), app.extensions["database"].sessionmaker() as s:
         return s.scalar(sa.select(sa.func.count()).where(OutboxMessage.template == "access_link"))
 
 
-def test_a_killed_worker_s_job_is_finished_by_the_next_one_and_no_row_twice(
-    tmp_path, smtp_server, twilio_server, time_machine
-):
+@pytest.fixture
+def jobs_app(tmp_path, smtp_server, twilio_server):
+    """An app on a database of its own (a worker process shares it); its connections are closed
+    however the test ends."""
     url = database_url_for("jobs", tmp_path)
     reset_database(url)
     environ = {**messaging_environ(url, smtp_server, twilio_server), "JOB_LEASE_SECONDS": "60"}
     app = create_app(environ=environ)
     migrate.upgrade(app.extensions["database"].engine)
     assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    app.config["TEST_ENVIRON"] = environ
+    yield app
+    app.extensions["database"].engine.dispose()
+
+
+def test_a_killed_worker_s_job_is_finished_by_the_next_one_and_no_row_twice(jobs_app, time_machine):
+    app, environ = jobs_app, jobs_app.config["TEST_ENVIRON"]
     switch_id = _queue_switch(app)
     assert _links(app) == 0  # queued only
 
@@ -79,7 +91,7 @@ def test_a_killed_worker_s_job_is_finished_by_the_next_one_and_no_row_twice(
     with app.app_context(), app.extensions["database"].sessionmaker() as s:
         # almost always killed inside a step: the job stays leased to the dead worker until the lease
         # ends; on a badly loaded machine the kill can land between two steps (job pending, free)
-        if s.scalar(sa.select(jobs.Job.state)) is jobs.JobState.RUNNING:
+        if s.scalar(_switch_job_state) is jobs.JobState.RUNNING:
             assert jobs.runner(app, [switch_jobs.JOB_KIND])(s) == 0  # not before its lease ends
         later = clock.now() + timedelta(seconds=61)
         time_machine.move_to(later, tick=False)  # the dead worker's lease has ended
@@ -90,6 +102,7 @@ def test_a_killed_worker_s_job_is_finished_by_the_next_one_and_no_row_twice(
         job = s.get(SwitchJob, switch_id)
         assert job.state is JobState.DONE
         assert [r.status for r in job.switch_rows].count("switched") == ROWS
-        assert s.scalar(sa.select(jobs.Job.state)) is jobs.JobState.DONE
+        assert s.scalar(_switch_job_state) is jobs.JobState.DONE
+        # then the switched contracts' Versicherungsschein jobs wait for the worker (issue #14)
+        assert s.scalar(sa.select(sa.func.count()).where(jobs.Job.kind == "contracts.current_policy")) >= 1
     assert _links(app) == ROWS  # every row once: no second link e-mail for the rows done before the kill
-    app.extensions["database"].engine.dispose()

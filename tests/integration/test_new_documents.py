@@ -109,3 +109,28 @@ def test_a_post_customer_gets_the_later_document_by_letter(app, session, broker,
     assert letter.attachments == [document.storage_key]
     assert letter.address[0] == "Herr Ömer Yilmaz"
     assert _announcements(session) == []
+
+
+def test_an_invitation_expired_unused_sends_the_documents_by_post(app, session, broker, manager, time_machine):
+    """Item 3: portal chosen but never activated — once the access link expired, the worker task
+    puts the contract on post delivery and sends its documents by letter, once."""
+    from agency import services as agency
+
+    stock = demo_stock(session, broker, manager)
+    waiting, active = stock["BV-4711001"], stock["BV-4711002"]
+    with app.test_request_context():
+        settings = current_settings()
+        agency.switch_to_portal(session, manager, waiting, "helga@example.org", "0151 23456789", settings)
+        agency.switch_to_portal(session, manager, active, "stefan@example.org", "0151 23456780", settings)
+        add_document(session, waiting, DocumentKind.POLICY, "Versicherungsschein", b"%PDF-1.4")
+        session.scalar(sa.select(Customer).where(Customer.email == "stefan@example.org")).activated_at = clock.now()
+        session.commit()
+        assert services.post_expired_invitations(session) == 0  # still valid
+        time_machine.move_to(clock.now() + timedelta(days=settings.link_days, minutes=1), tick=False)
+        assert services.post_expired_invitations(session) == 2
+        assert services.post_expired_invitations(session) == 0  # nothing twice
+    assert (waiting.delivery, waiting.onboarding_state) == (Delivery.POST, "post")
+    assert (active.delivery, active.onboarding_state) == (Delivery.PORTAL, "active")  # activated meanwhile
+    letters = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.template == "portal_not_activated")).all()
+    assert [(m.related_id, len(m.attachments)) for m in letters] == [(waiting.public_id, 1)]
+    assert "Zugangslink ist inzwischen abgelaufen" in letters[0].body_html
