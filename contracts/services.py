@@ -260,16 +260,25 @@ def _start_delivery(session: so.Session, contract: Contract) -> None:
     contract_policed.send(contract, session=session)
     if contract.delivery is Delivery.PORTAL:
         return
+    _documents_letter(session, contract, f"contract-documents:{contract.public_id}", "contract_documents")
+
+
+def _documents_letter(
+    session: so.Session, contract: Contract, key: str, template: str, documents: list[Document] | None = None
+) -> None:
+    """A cover letter (templates/letters/<template>.html) with the documents (default: all of the
+    contract's) behind it, into the Postausgang."""
+    chosen = contract.documents if documents is None else documents
     outbox.enqueue_letter(
         session,
-        key=f"contract-documents:{contract.public_id}",
+        key=key,
         address=contract.postal_address(),
-        subject=f"Ihre Vertragsunterlagen zum Vertrag {contract.number}",
-        template="contract_documents",
-        context={"contract": contract},
+        subject=f"{chosen[0].title if len(chosen) == 1 else 'Ihre Vertragsunterlagen'} zum Vertrag {contract.number}",
+        template=template,
+        context={"contract": contract, "documents": chosen},
         related=("contract", contract.public_id),
         agency_id=contract.agency_id,
-        attachments=[d.storage_key for d in contract.documents],
+        attachments=[d.storage_key for d in chosen],
     )
 
 
@@ -327,17 +336,7 @@ def add_document(session: so.Session, contract: Contract, kind: DocumentKind, ti
     session.flush()
     document_added.send(document, session=session, contract=contract)
     if contract.delivery is Delivery.POST:
-        outbox.enqueue_letter(
-            session,
-            key=f"document-letter:{document.public_id}",
-            address=contract.postal_address(),
-            subject=f"{title} zum Vertrag {contract.number}",
-            template="contract_documents",
-            context={"contract": contract},
-            related=("contract", contract.public_id),
-            agency_id=contract.agency_id,
-            attachments=[key],
-        )
+        _documents_letter(session, contract, f"document-letter:{document.public_id}", "contract_documents", [document])
     return document
 
 
@@ -346,17 +345,7 @@ def send_by_post_from_now_on(session: so.Session, contract: Contract) -> None:
     out by letter (so nobody misses a Versicherungsschein) and so will every later one."""
     contract.delivery = Delivery.POST
     contract.onboarding_state, contract.onboarding_expires_at = "post", None
-    outbox.enqueue_letter(
-        session,
-        key=f"portal-not-activated:{contract.public_id}:{clock.now():%Y%m%d}",
-        address=contract.postal_address(),
-        subject=f"Ihre Vertragsunterlagen zum Vertrag {contract.number}",
-        template="portal_not_activated",
-        context={"contract": contract},
-        related=("contract", contract.public_id),
-        agency_id=contract.agency_id,
-        attachments=[d.storage_key for d in contract.documents],
-    )
+    _documents_letter(session, contract, f"portal-not-activated:{contract.public_id}", "portal_not_activated")
     audit.record(
         session,
         "documents_sent_by_post",
