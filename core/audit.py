@@ -45,6 +45,7 @@ ACTION_LABELS: dict[str, str] = {
     "contract_switched_to_portal": "Auf Kunden-Portal umgestellt",
     "contract_switched_to_post": "Auf Postversand umgestellt",
     "invitation_resent": "Einladung erneut versendet",
+    "invitation_reminded": "Erinnerung mit neuem Zugangslink (neues Dokument im Kunden-Portal)",
     "contract_imported": "Bestandsvertrag übernommen",
     "documents_sent_by_post": "Unterlagen per Post (Kunden-Portal nicht aktiviert, Zugangslink abgelaufen)",
 }

@@ -62,14 +62,38 @@ def test_one_email_a_day_and_a_document_after_it_waits_for_the_next_morning(
     assert tomorrow.state is State.PENDING
 
 
-def test_a_customer_not_yet_activated_gets_no_announcement(app, session, broker, manager):
+def test_a_customer_not_yet_activated_gets_a_fresh_link_at_most_once_a_day(app, session, broker, manager, time_machine):
+    """Item 3: a document waits in the portal of a customer who has not activated it: no "Neue
+    Dokumente" e-mail but a reminder with a fresh access link (the older one dies) — not on the day
+    of the invitation itself, and at most one a day."""
+    from agency import services as agency
+
+    time_machine.move_to(datetime(2026, 11, 25, 9, 0, tzinfo=TIMEZONE), tick=False)
     stock = demo_stock(session, broker, manager)
-    customer = _active_portal_customer(session, stock["BV-4711001"])
-    customer.activated_at = None
-    session.flush()
+    contract = stock["BV-4711001"]
     with app.test_request_context():
-        add_document(session, stock["BV-4711001"], DocumentKind.INVOICE, "Beitragsrechnung", b"%PDF-1.4")
-    assert _announcements(session) == []
+        settings = current_settings()
+        agency.switch_to_portal(session, manager, contract, "helga@example.org", "0151 23456789", settings)
+        add_document(session, contract, DocumentKind.INVOICE, "Beitragsrechnung", b"%PDF-1.4")
+        assert _links(session) == [(False, "letter")]  # invited today: that link is enough
+        time_machine.move_to(datetime(2026, 11, 27, 10, 0, tzinfo=TIMEZONE), tick=False)
+        add_document(session, contract, DocumentKind.ENDORSEMENT, "Nachtrag 1", b"%PDF-1.4")
+        add_document(session, contract, DocumentKind.INVOICE, "Beitragsrechnung", b"%PDF-1.4")
+    assert _links(session) == [(True, "letter"), (False, "letter")]  # one reminder, the old link revoked
+    mails = session.scalars(sa.select(OutboxMessage.template).where(OutboxMessage.kind == Kind.EMAIL)).all()
+    assert mails.count("access_link") == 2
+    assert "new_documents" not in mails
+    assert contract.onboarding_expires_at == datetime(2026, 11, 27, 10, 0, tzinfo=TIMEZONE) + timedelta(
+        days=settings.link_days
+    )
+
+
+def _links(session) -> list[tuple[bool, str]]:
+    """(revoked, code channel) of every access link, oldest first."""
+    return [
+        (link.revoked_at is not None, link.code_channel.value)
+        for link in session.scalars(sa.select(AccessLink).order_by(AccessLink.id))
+    ]
 
 
 def test_a_second_contract_of_an_active_customer_is_announced_not_onboarded_again(app, session, broker, manager):
