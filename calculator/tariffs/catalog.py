@@ -48,6 +48,21 @@ def _terms(raw: Mapping[str, Any]) -> PaymentTerms:
     )
 
 
+def _rueckstufung(raw: Mapping[str, Any]) -> dict[SFClass, tuple[SFClass, SFClass]]:
+    """[rueckstufung] "<class>" = ["<after one claim>", "<after two claims>"], every class; a claim
+    never improves a class, and two never leave a better one than one claim."""
+    try:
+        table = {SFClass.parse(k): (SFClass.parse(v[0]), SFClass.parse(v[1])) for k, v in raw.items()}
+    except (ValueError, IndexError, TypeError) as exc:
+        raise TariffFileError(f"rueckstufung: {exc}") from exc
+    if set(table) != set(ALL_SF_CLASSES):
+        raise TariffFileError("rueckstufung must list every SF class M, S, 0, 1/2, 1 … 50")
+    for sf, (one, two) in table.items():
+        if one > sf or two > one:
+            raise TariffFileError(f"rueckstufung: a claim must not improve SF {sf.key} ({one.key}, {two.key})")
+    return table
+
+
 def _kfz(raw: Mapping[str, Any]) -> KfzTariff:
     rates = {SFClass.parse(k): (dec(v[0]), dec(v[1])) for k, v in raw["sf_rates"].items()}
     if set(rates) != set(ALL_SF_CLASSES):
@@ -58,6 +73,7 @@ def _kfz(raw: Mapping[str, Any]) -> KfzTariff:
             raise TariffFileError(f"sf_rates: {better} must not cost more than {worse}")
     factors = raw["factors"]
     return KfzTariff(
+        rueckstufung=_rueckstufung(raw.get("rueckstufung", {})),
         version=raw["version"],
         name=raw["name"],
         valid_from=raw["valid_from"],

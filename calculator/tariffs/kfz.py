@@ -19,7 +19,7 @@ from calculator.tariffs.common import (
     percent,
     surcharge_component,
 )
-from calculator.tariffs.sf import SFClass
+from calculator.tariffs.sf import Rueckstufung, SFClass, next_year_class
 
 
 class KfzCover(enum.StrEnum):
@@ -113,8 +113,23 @@ class KfzTariff:
     rabattschutz_min_age: int
     rabattschutz_min_sf_years: int
     terms: PaymentTerms
+    rueckstufung: Rueckstufung  # SF class → (after one claim, after two claims)
 
     product = Product.KFZ
+
+    def next_sf_class(
+        self, current: SFClass, claims: int, *, insured_from: date, year: int, rabattschutz: bool
+    ) -> SFClass:
+        """The class of the next year by this tariff's Rückstufungstabelle (sf.next_year_class)."""
+        return next_year_class(
+            current,
+            claims,
+            self.rueckstufung,
+            insured_from=insured_from,
+            year=year,
+            rabattschutz=rabattschutz,
+            rabattschutz_min_years=self.rabattschutz_min_sf_years,
+        )
 
     def rabattschutz_problems(self, cover: KfzCover, age: int, sf_kh: SFClass, sf_vk: SFClass | None) -> list[str]:
         """Why Rabattschutz cannot be agreed (seed 001); empty when it can."""

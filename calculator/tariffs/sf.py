@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import total_ordering
 
 _ORDER: tuple[str, ...] = ("M", "S", "0", "1/2", *(str(n) for n in range(1, 51)))
@@ -54,3 +55,51 @@ class SFClass:
 
 
 ALL_SF_CLASSES: tuple[SFClass, ...] = tuple(SFClass(k) for k in _ORDER)
+
+
+# The Rückstufungstabelle: per SF class the class of the next year after one and after two claims.
+Rueckstufung = dict[SFClass, tuple[SFClass, SFClass]]
+
+M, S, ZERO, HALF, ONE = SFClass("M"), SFClass("S"), SFClass("0"), SFClass("1/2"), SFClass("1")
+BEST = SFClass("50")
+
+
+def next_year_class(
+    current: SFClass,
+    claims: int,
+    table: Rueckstufung,
+    *,
+    insured_from: date,
+    year: int,
+    rabattschutz: bool = False,
+    rabattschutz_min_years: int = 4,
+) -> SFClass:
+    """The SF class for the year after `year` (one of KH or VK: they move separately), as the motor
+    seed describes it. claims: reported claims of `year` that count (rückstufungswirksam).
+
+    - Rabattschutz: one claim a year without Rückstufung (the class stays), while the class is at
+      least `rabattschutz_min_years` (it ends at SF 3 or less);
+    - three or more claims: M; one or two: the Rückstufungstabelle;
+    - claim-free: M and S → SF 1; 0 → SF 1 if the contract ran on 1 January, ½ if it began by 1 July,
+      else 0; ½ → SF 1 after at least 180 insured days in the year, else ½; otherwise one class up
+      (at most SF 50)."""
+    if claims < 0:
+        raise ValueError("claims must not be negative")
+    if claims and rabattschutz and current.years >= rabattschutz_min_years:
+        claims -= 1
+        if not claims:
+            return current
+    if claims >= 3:
+        return M
+    if claims:
+        return table[current][claims - 1]
+    if current in (M, S):
+        return ONE
+    if current == ZERO:
+        if insured_from <= date(year, 1, 1):
+            return ONE
+        return HALF if insured_from <= date(year, 7, 1) else ZERO
+    if current == HALF:
+        first = max(insured_from, date(year, 1, 1))
+        return ONE if (date(year, 12, 31) - first).days + 1 >= 180 else HALF
+    return SFClass(str(min(current.years + 1, BEST.years)))
