@@ -71,7 +71,11 @@ class Contract(Base):
     """A policed contract. Vertragsnummer: VR-<year>-<7-digit serial>-<check digit> (see contracts.numbers)."""
 
     __tablename__ = "contracts"
-    __table_args__ = (sa.Index("ix_contracts_stock_state", "agency_id", "onboarding_state", "number"),)
+    __table_args__ = (
+        sa.Index("ix_contracts_stock_state", "agency_id", "onboarding_state", "number"),
+        # the worker's scan for invitations that expired unused (before every claim)
+        sa.Index("ix_contracts_onboarding_expiry", "onboarding_state", "onboarding_expires_at"),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)

@@ -287,9 +287,12 @@ def render_document(contract: Contract, kind: DocumentKind) -> str:
         DocumentKind.POLICY: "documents/versicherungsschein.html",
         DocumentKind.INVOICE: "documents/beitragsrechnung.html",
     }[kind]
-    session = so.object_session(contract)
-    assert session is not None
-    today = clock.now().astimezone(TIMEZONE).date()
+    scope: dict[str, Any] = {}
+    if kind is DocumentKind.POLICY:  # only the Versicherungsschein states the insured risk
+        session = so.object_session(contract)
+        assert session is not None
+        today = clock.now().astimezone(TIMEZONE).date()
+        scope = policy_scope(session, current_app.extensions["tariffs"], contract, today)
     return render_template(
         template,
         contract=contract,
@@ -297,7 +300,7 @@ def render_document(contract: Contract, kind: DocumentKind) -> str:
         created=clock.now(),
         creditor_id=CREDITOR_ID,
         masked_iban=mask_iban(contract.iban or ""),
-        **policy_scope(session, current_app.extensions["tariffs"], contract, today),
+        **scope,
     )
 
 
