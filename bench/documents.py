@@ -114,7 +114,7 @@ def main() -> None:
 
     # 1. one document: our code vs the raw command
     from contracts.models import Contract, DocumentKind
-    from contracts.services import render_document
+    from contracts.documents import render_document
     from core.db import session
 
     police(app, ids[:1], batch=True)

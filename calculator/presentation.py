@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy.orm as so
+from werkzeug.datastructures import MultiDict
 
 from calculator import quotes, reference
 from calculator.forms import SECTIONS, QuoteForm
@@ -46,14 +47,23 @@ def summary(form: QuoteForm, product: Product) -> list[dict[str, Any]]:
     return sections
 
 
+def answers_form(
+    session: so.Session, product: Product, answers: dict[str, list[str]], today: date
+) -> tuple[QuoteForm, reference.Vehicle | None]:
+    """The quote form filled with stored answers (an offer's or a contract's) and its vehicle."""
+    data: MultiDict[str, str] = MultiDict([(k, v) for k, values in answers.items() for v in values])
+    form = quotes.new_form(product, data, today=today)
+    places = reference.places_for(session, form.plz.data or "") if form.plz.data else []
+    form.ort.choices = options((str(p.id), p.place) for p in places)
+    vehicle = reference.find_vehicle(session, form.hsn.data, form.tsn.data) if product is Product.KFZ else None
+    return form, vehicle
+
+
 def offer_details(session: so.Session, catalog: TariffCatalog, offer: Offer, today: date) -> dict[str, Any]:
     """Everything the offer page, the offer PDF and the Antrag page show of an offer."""
     premium: Premium = quotes.reprice(catalog, offer)
     product = Product(offer.product)
-    form = quotes.new_form(product, quotes.offer_formdata(offer), today=today)
-    places = reference.places_for(session, form.plz.data or "") if form.plz.data else []
-    form.ort.choices = options((str(p.id), p.place) for p in places)
-    vehicle = reference.find_vehicle(session, form.hsn.data, form.tsn.data) if product is Product.KFZ else None
+    form, vehicle = answers_form(session, product, offer.form_data, today)
     return {
         "offer": offer,
         "premium": premium,

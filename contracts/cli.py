@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
+from contracts import renewal
 from contracts.imports import ImportError_, import_contracts
-from core import db
+from core import clock, db
+from core.formatting import TIMEZONE
 
-contracts_cli = AppGroup("contracts", help="Contracts: import existing ones.")
+contracts_cli = AppGroup("contracts", help="Contracts: import existing ones, start the yearly renewal.")
 
 
 @contracts_cli.command("import")
@@ -25,3 +28,18 @@ def import_command(path: Path) -> None:
         raise click.ClickException(str(exc)) from exc
     s.commit()
     click.echo(f"Verträge: {result.created} übernommen, {result.skipped} bereits vorhanden")
+
+
+@contracts_cli.command("renew")
+@click.option("--due", "due", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Hauptfälligkeit")
+def renew_command(due: datetime) -> None:
+    """Start the yearly renewal of every contract due by DUE (for a scheduler); the worker runs it.
+    Starting it again renews nothing twice."""
+    s = db.session()
+    try:
+        run = renewal.start(s, due.date(), actor=None, today=clock.now().astimezone(TIMEZONE).date(), label="Scheduler")
+    except renewal.RenewalError as exc:
+        s.rollback()
+        raise click.ClickException(str(exc)) from exc
+    s.commit()
+    click.echo(f"Verlängerung zum {due.date():%d.%m.%Y}: {run.total} Verträge fällig; der Worker verlängert sie.")

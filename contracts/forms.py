@@ -6,13 +6,16 @@ from datetime import date, timedelta
 
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
-from wtforms import BooleanField, EmailField, RadioField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Regexp
 
 from calculator.forms import QuoteForm
 from calculator.forms.fields import german_date, options, parse_german_date, strip
+from calculator.forms.vehicle import VehicleFields
+from calculator.tariffs import PaymentFrequency
 from core.contact import ContactError as MessageError
 from core.contact import normalize_email, normalize_mobile
+from core.forms import Form
 
 PORTAL_HINT = (
     "Wichtiger Hinweis: Die E-Mail-Adresse und Mobilfunknummer wird nur für die Einrichtung des individuellen "
@@ -26,6 +29,18 @@ MANDATE_TEXT = (
     "verlangen. Es gelten dabei die mit meinem Kreditinstitut vereinbarten Bedingungen."
 )
 MAX_START_AHEAD_DAYS = 365
+
+
+def parse_iban(text: str) -> tuple[str, str | None]:
+    """The IBAN compact and its BIC (where schwifty knows the bank); ValueError with a German
+    message for a wrong check digit or length, or a country outside the SEPA zone."""
+    try:
+        iban = IBAN(text)
+    except SchwiftyException:
+        raise ValueError("Die IBAN ist ungültig. Bitte prüfen Sie Länge und Prüfziffer.") from None
+    if not iban.in_sepa_zone:  # schwifty knows the SEPA zone
+        raise ValueError("Die IBAN gehört zu keinem Land des SEPA-Raums.")
+    return iban.compact, (str(iban.bic) if iban.bic else None)
 
 
 class ApplicationForm(QuoteForm):
@@ -89,14 +104,9 @@ class ApplicationForm(QuoteForm):
                 self.add_error("vertragsbeginn", "Der Vertragsbeginn darf höchstens ein Jahr in der Zukunft liegen.")
         if self.iban.data and not self.iban.errors:
             try:
-                iban = IBAN(self.iban.data)
-            except SchwiftyException:
-                self.add_error("iban", "Die IBAN ist ungültig. Bitte prüfen Sie Länge und Prüfziffer.")
-            else:
-                if not iban.in_sepa_zone:  # schwifty knows the SEPA zone
-                    self.add_error("iban", "Die IBAN gehört zu keinem Land des SEPA-Raums.")
-                self.iban_compact = iban.compact
-                self.bic = str(iban.bic) if iban.bic else None
+                self.iban_compact, self.bic = parse_iban(self.iban.data)
+            except ValueError as error:
+                self.add_error("iban", str(error))
         if self.zustellung.data == "portal":
             if not self.kunde_email.data:
                 self.add_error("kunde_email", "Bitte geben Sie die E-Mail-Adresse des Kunden ein.")
@@ -120,3 +130,100 @@ class ApplicationForm(QuoteForm):
         start = parse_german_date(self.vertragsbeginn.data or "")
         assert start is not None
         return start
+
+
+class ChangeForm(Form):
+    """Vertrag ändern: prefilled with the contract's data; what differs is the change."""
+
+    wirksam_ab = StringField(
+        "Wirksam ab",
+        description="TT.MM.JJJJ – ab diesem Tag gilt die Änderung",
+        filters=[strip],
+        validators=[german_date(required_message="Bitte geben Sie an, ab wann die Änderung gilt.")],
+        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+    )
+    strasse = StringField(
+        "Straße/Hausnr.",
+        filters=[strip],
+        validators=[InputRequired("Bitte geben Sie Straße und Hausnummer ein."), Length(max=150)],
+        render_kw={"autocomplete": "off"},
+    )
+    plz = StringField(
+        "PLZ",
+        filters=[strip],
+        validators=[
+            InputRequired("Bitte geben Sie die PLZ ein."),
+            Regexp(r"^[0-9]{5}$", message="Die PLZ besteht aus genau 5 Ziffern."),
+        ],
+        render_kw={"inputmode": "numeric", "maxlength": 5, "autocomplete": "off"},
+    )
+    ort = StringField(
+        "Ort", filters=[strip], validators=[InputRequired("Bitte geben Sie den Ort ein."), Length(max=100)]
+    )
+    kontoinhaber = StringField(
+        "Kontoinhaber",
+        filters=[strip],
+        validators=[InputRequired("Bitte geben Sie den Kontoinhaber ein."), Length(max=140)],
+    )
+    iban = StringField(
+        "IBAN",
+        filters=[strip],
+        validators=[InputRequired("Bitte geben Sie die IBAN ein.")],
+        render_kw={"autocomplete": "off", "spellcheck": "false", "maxlength": 42},
+    )
+    sepa_mandat = BooleanField("Für eine neue Bankverbindung: Ich erteile das SEPA-Lastschriftmandat.")
+    zahlweise = SelectField("Zahlweise", choices=options([(f.value, f.label) for f in PaymentFrequency]))
+    hsn = VehicleFields.hsn
+    tsn = VehicleFields.tsn
+    fahrleistung = VehicleFields.fahrleistung
+    fahrerkreis = VehicleFields.fahrerkreis
+    juengster_fahrer = VehicleFields.juengster_fahrer
+    version = HiddenField()
+
+    KFZ_FIELDS = ("hsn", "tsn", "fahrleistung", "fahrerkreis", "juengster_fahrer")
+
+    iban_compact: str = ""
+    bic: str | None = None
+
+    def check(self, product: str) -> bool:
+        """Validate; the Kfz questions only for a Kfz contract. True when the form is fine."""
+        self.validate()
+        if product != "kfz":
+            for name in self.KFZ_FIELDS:
+                self[name].errors = []
+        if self.iban.data and not self.iban.errors:
+            try:
+                self.iban_compact, self.bic = parse_iban(self.iban.data)
+            except ValueError as error:
+                self.iban.errors = [str(error)]
+        return not any(f.errors for f in self)
+
+    @property
+    def effective(self) -> date:
+        day = parse_german_date(self.wirksam_ab.data or "")
+        assert day is not None
+        return day
+
+
+class CancelForm(Form):
+    grund = RadioField(
+        "Grund der Kündigung", validators=[InputRequired("Bitte wählen Sie den Grund der Kündigung.")], choices=[]
+    )
+    bemerkung = TextAreaField("Bemerkung", filters=[strip], validators=[Length(max=500)])
+    version = HiddenField()
+
+
+class RenewalForm(Form):
+    faellig_am = StringField(
+        "Hauptfälligkeit",
+        description="TT.MM.JJJJ – verlängert werden alle Verträge, die bis zu diesem Tag fällig sind",
+        filters=[strip],
+        validators=[german_date(required_message="Bitte geben Sie die Hauptfälligkeit ein.")],
+        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+    )
+
+    @property
+    def due(self) -> date:
+        day = parse_german_date(self.faellig_am.data or "")
+        assert day is not None
+        return day

@@ -21,11 +21,13 @@ import sqlalchemy.orm as so
 from babel.numbers import NumberFormatError, parse_decimal
 
 from calculator.forms.fields import parse_german_date
+from contracts import lifecycle
 from contracts.models import Contract, Delivery
 from contracts.numbers import PATTERN
-from core import audit
+from core import audit, clock
 from core.contact import ContactError as MessageError
 from core.contact import normalize_email, normalize_mobile
+from core.formatting import TIMEZONE
 from core.users import Role, User
 
 HEADER = [
@@ -65,6 +67,7 @@ def import_contracts(session: so.Session, data: bytes) -> ImportResult:
         raise ImportError_("header must be " + ";".join(HEADER))
     brokers = {u.email: u for u in session.scalars(sa.select(User).where(User.role != Role.BACKOFFICE))}
     existing = set(session.scalars(sa.select(Contract.number)))
+    today = clock.now().astimezone(TIMEZONE).date()
     contracts, skipped = [], 0
     for line, row in enumerate(reader, start=2):
         row = {k.strip().lower(): (v or "").strip() for k, v in row.items()}
@@ -120,6 +123,7 @@ def import_contracts(session: so.Session, data: bytes) -> ImportResult:
                 total=total,
                 annual_total=total * PERIODS[row["zahlweise"]],
                 premium={"lines": [], "total": str(total)},
+                main_due=lifecycle.next_main_due(row["sparte"], start, today),
             )
         )
         existing.add(number)

@@ -40,7 +40,7 @@ def request_current_policies(session: so.Session, agency_id: int, numbers: list[
 
 def step(session: so.Session, payload: dict[str, Any]) -> bool:
     """core.jobs handler: the next STEP contracts of the part without a Versicherungsschein."""
-    from contracts.services import add_document, render_document
+    from contracts.documents import add_document, render_document
 
     ids: list[int] = payload["contracts"]
     have = set(

@@ -104,10 +104,24 @@ class Contract(Base):
     onboarding_state: so.Mapped[str] = so.mapped_column(sa.String(20), default="post", server_default="post")
     onboarding_expires_at: so.Mapped[datetime | None]
     policed_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    # the contract's own risk (issue #14): the calculator's answers and priced risk, kept current by
+    # changes and renewals (None for imported contracts: they come without tariff data)
+    answers: so.Mapped[dict[str, list[str]] | None] = so.mapped_column(sa.JSON)
+    risk: so.Mapped[dict[str, Any] | None] = so.mapped_column(sa.JSON)
+    account_holder: so.Mapped[str | None] = so.mapped_column(sa.String(140))
+    # the next Hauptfälligkeit (renewal date) and the end of a cancelled contract
+    main_due: so.Mapped[date | None] = so.mapped_column(index=True)
+    ends_on: so.Mapped[date | None]
+    end_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # optimistic check: a change form carries the version it was filled in on
+    version: so.Mapped[int] = so.mapped_column(default=1, server_default="1")
 
     application: so.Mapped[Application | None] = so.relationship(back_populates="contract")
     owner: so.Mapped[User] = so.relationship()
     documents: so.Mapped[list[Document]] = so.relationship(back_populates="contract", order_by="Document.id")
+    versions: so.Mapped[list[ContractVersion]] = so.relationship(
+        back_populates="contract", order_by="ContractVersion.seq"
+    )
 
     def postal_address(self) -> PostalAddress:
         """The customer's address for letters (salutation and name on the first line)."""
@@ -116,14 +130,90 @@ class Contract(Base):
         return PostalAddress(" ".join(name.split()), c.get("street", ""), c.get("plz", ""), c.get("city", ""))
 
 
+class VersionKind(enum.StrEnum):
+    POLICED = "policed"  # the contract as policed (or imported), version 0
+    CHANGE = "change"  # a Nachtrag
+    CANCELLATION = "cancellation"  # Kündigung zum Ablauf (also a Nachtrag)
+    RENEWAL = "renewal"  # the yearly renewal at the Hauptfälligkeit
+
+    @property
+    def label(self) -> str:
+        return {
+            "policed": "Vertragsbeginn",
+            "change": "Vertragsänderung",
+            "cancellation": "Kündigung",
+            "renewal": "Verlängerung (Hauptfälligkeit)",
+        }[self.value]
+
+
+class ContractVersion(Base):
+    """The contract's data from an effective date on. The contract row holds the newest version;
+    these rows are the history (the contract at any date) and what each change changed."""
+
+    __tablename__ = "contract_versions"
+    __table_args__ = (
+        sa.UniqueConstraint("contract_id", "seq", name="uq_contract_versions_seq"),
+        # a renewal happens once per contract and Hauptfälligkeit, whoever runs it
+        sa.UniqueConstraint("contract_id", "renewal_due", name="uq_contract_versions_renewal_due"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    contract_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("contracts.id"))
+    seq: so.Mapped[int]  # 0, 1, 2 … per contract
+    kind: so.Mapped[VersionKind]
+    endorsement_no: so.Mapped[int | None]  # "Nachtrag Nr. n" for changes and the Kündigung
+    effective_date: so.Mapped[date]
+    renewal_due: so.Mapped[date | None]
+    run_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("renewal_runs.id"), index=True)
+    data: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)  # the contract's fields from then on
+    # what changed: [{"label", "old", "new"}]; the pro-rata premium difference (+ due, − refund)
+    changes: so.Mapped[list[dict[str, str]]] = so.mapped_column(sa.JSON, default=list)
+    premium_delta: so.Mapped[Decimal | None] = so.mapped_column(sa.Numeric(12, 2))
+    actor_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+
+    contract: so.Mapped[Contract] = so.relationship(back_populates="versions")
+    actor: so.Mapped[User | None] = so.relationship()
+
+
+class RenewalRun(Base):
+    """The yearly renewal for one Hauptfälligkeit (started by the back office or `flask contracts
+    renew`); the worker's job renews the contracts, failures are kept for the report."""
+
+    __tablename__ = "renewal_runs"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    due: so.Mapped[date] = so.mapped_column(unique=True)
+    total: so.Mapped[int] = so.mapped_column(default=0)  # contracts due when (last) started
+    failures: so.Mapped[list[dict[str, str]]] = so.mapped_column(sa.JSON, default=list)
+    started_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    started_label: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
+    starts: so.Mapped[int] = so.mapped_column(default=0)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    finished_at: so.Mapped[datetime | None]
+
+
 class DocumentKind(enum.StrEnum):
     POLICY = "versicherungsschein"
     INVOICE = "rechnung"
     ENDORSEMENT = "nachtrag"
+    CANCELLATION = "kuendigung"
 
     @property
     def label(self) -> str:
-        return {"versicherungsschein": "V.-Schein", "rechnung": "Rechnung", "nachtrag": "Nachtrag"}[self.value]
+        return {
+            "versicherungsschein": "V.-Schein",
+            "rechnung": "Rechnung",
+            "nachtrag": "Nachtrag",
+            "kuendigung": "Kündigungsbestätigung",
+        }[self.value]
+
+    @property
+    def on_paper_by_law(self) -> bool:
+        """Documents the customer must get on paper (the broker-folder seed): by post *and* into
+        the portal, whatever the contract's delivery."""
+        return self is DocumentKind.CANCELLATION
 
 
 class Document(Base):

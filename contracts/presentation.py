@@ -1,7 +1,9 @@
 """What a contract's documents state about the insured risk: for Kfz the vehicle, cover, SF-Klassen,
 deductibles, Rabattschutz and the Typ-/Regionalklassen it was priced with; for Rechtsschutz the
 modules, cover and deductible — taken from the offer the contract was made from, with the
-calculator's German labels. Imported existing contracts have no offer: they state what was imported."""
+calculator's German labels. They come from the contract's own answers and risk (kept current by
+changes and renewals; for contracts policed before those columns, from the offer). Imported existing
+contracts have neither: they state what was imported."""
 
 from __future__ import annotations
 
@@ -37,11 +39,13 @@ SCOPE_FIELDS = {
 def policy_scope(session: so.Session, catalog: TariffCatalog, contract: Contract, today: date) -> dict[str, Any]:
     """vehicle (or None), scope: [(label, value)] of the insured cover, classes: [(label, value)]."""
     application = contract.application
-    if application is None:
+    answers, risk = contract.answers, contract.risk
+    if (answers is None or risk is None) and application is not None:
+        answers, risk = application.offer.form_data, application.offer.risk
+    if answers is None or risk is None:
         return {"vehicle": None, "scope": [], "classes": []}
-    offer = application.offer
-    details = presentation.offer_details(session, catalog, offer, today)
-    form, product = details["form"], details["product"]
+    product = Product(contract.product)
+    form, vehicle = presentation.answers_form(session, product, answers, today)
     scope = [
         (presentation.SUMMARY_LABELS.get(name, form[name].label.text), presentation.display(form[name]))
         for name in SCOPE_FIELDS[product]
@@ -51,10 +55,10 @@ def policy_scope(session: so.Session, catalog: TariffCatalog, contract: Contract
     if product is Product.KFZ:
         names = ("KH", "TK", "VK")
         for label, values in (
-            ("Typklassen", offer.risk.get("type_classes") or []),
-            ("Regionalklassen", offer.risk.get("region_classes") or []),
+            ("Typklassen", risk.get("type_classes") or []),
+            ("Regionalklassen", risk.get("region_classes") or []),
         ):
             shown = [f"{n} {v}" for n, v in zip(names, values, strict=False) if v is not None]
             if shown:
                 classes.append((label, ", ".join(shown)))
-    return {"vehicle": details["vehicle"], "scope": scope, "classes": classes}
+    return {"vehicle": vehicle, "scope": scope, "classes": classes}

@@ -9,24 +9,20 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from calculator import quotes, reference
 from calculator.models import Offer
-from calculator.tariffs import Product
+from contracts import lifecycle
+from contracts.documents import documents_letter, render_document
 from contracts.models import Application, ApplicationState, Contract, Delivery, Document, DocumentKind
 from contracts.numbers import contract_number
-from contracts.presentation import policy_scope
-from contracts.signals import contract_policed, document_added
+from contracts.signals import contract_policed
 from core import audit, clock, storage
 from core.formatting import TIMEZONE
 from core.pdf import render_pdfs
 from core.users import User
-from messaging import outbox
-
-# the insurer's SEPA creditor identifier (DEMO value, as printed on invoices)
-CREDITOR_ID = "DE98ZZZ09999999999"
 
 
 class ApplicationError(ValueError):
@@ -210,8 +206,12 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
             annual_total=offer.annual_total,
             premium=offer.premium,
             iban=application.iban,
+            account_holder=application.account_holder,
             mandate_reference=application.mandate_reference,
             policed_at=clock.now(),
+            answers={k: list(v) for k, v in offer.form_data.items()},
+            risk=dict(offer.risk),
+            main_due=lifecycle.first_main_due(offer.product, application.start_date),
         )
         session.add(contract)
         contracts.append(contract)
@@ -260,56 +260,7 @@ def _start_delivery(session: so.Session, contract: Contract) -> None:
     contract_policed.send(contract, session=session)
     if contract.delivery is Delivery.PORTAL:
         return
-    _documents_letter(session, contract, f"contract-documents:{contract.public_id}", "contract_documents")
-
-
-def _documents_letter(
-    session: so.Session, contract: Contract, key: str, template: str, documents: list[Document] | None = None
-) -> None:
-    """A cover letter (templates/letters/<template>.html) with the documents (default: all of the
-    contract's) behind it, into the Postausgang."""
-    chosen = contract.documents if documents is None else documents
-    outbox.enqueue_letter(
-        session,
-        key=key,
-        address=contract.postal_address(),
-        subject=f"{chosen[0].title if len(chosen) == 1 else 'Ihre Vertragsunterlagen'} zum Vertrag {contract.number}",
-        template=template,
-        context={"contract": contract, "documents": chosen},
-        related=("contract", contract.public_id),
-        agency_id=contract.agency_id,
-        attachments=[d.storage_key for d in chosen],
-    )
-
-
-def render_document(contract: Contract, kind: DocumentKind) -> str:
-    template = {
-        DocumentKind.POLICY: "documents/versicherungsschein.html",
-        DocumentKind.INVOICE: "documents/beitragsrechnung.html",
-    }[kind]
-    scope: dict[str, Any] = {}
-    if kind is DocumentKind.POLICY:  # only the Versicherungsschein states the insured risk
-        session = so.object_session(contract)
-        assert session is not None
-        today = clock.now().astimezone(TIMEZONE).date()
-        scope = policy_scope(session, current_app.extensions["tariffs"], contract, today)
-    return render_template(
-        template,
-        contract=contract,
-        product=Product(contract.product),
-        created=clock.now(),
-        creditor_id=CREDITOR_ID,
-        masked_iban=mask_iban(contract.iban or ""),
-        **scope,
-    )
-
-
-def mask_iban(iban: str) -> str:
-    """DE89 **** **** **** **30 00 style: country, check digits and the last four."""
-    if len(iban) < 8:
-        return iban
-    masked = iban[:4] + "*" * (len(iban) - 8) + iban[-4:]
-    return " ".join(masked[i : i + 4] for i in range(0, len(masked), 4))
+    documents_letter(session, contract, f"contract-documents:{contract.public_id}", "contract_documents")
 
 
 def reprice_check(offer: Offer, catalog: Any) -> None:
@@ -320,35 +271,12 @@ def reprice_check(offer: Offer, catalog: Any) -> None:
         raise ApplicationError("Der Beitrag des Angebots ist nicht mehr nachvollziehbar. Bitte neu berechnen.")
 
 
-def add_document(session: so.Session, contract: Contract, kind: DocumentKind, title: str, pdf: bytes) -> Document:
-    """A later document (new invoice, Nachtrag): a postal customer gets it by letter; for portal
-    delivery it is announced (document_added): onboarding e-mails an activated customer."""
-    key, digest = storage.store(pdf)
-    document = Document(
-        contract=contract,
-        agency_id=contract.agency_id,
-        owner_id=contract.owner_id,
-        kind=kind,
-        title=title,
-        filename=f"{title}-{contract.number}.pdf",
-        storage_key=key,
-        sha256=digest,
-        size=len(pdf),
-    )
-    session.add(document)
-    session.flush()
-    document_added.send(document, session=session, contract=contract)
-    if contract.delivery is Delivery.POST:
-        _documents_letter(session, contract, f"document-letter:{document.public_id}", "contract_documents", [document])
-    return document
-
-
 def send_by_post_from_now_on(session: so.Session, contract: Contract) -> None:
     """The customer never activated his portal access and the invitation expired: his documents go
     out by letter (so nobody misses a Versicherungsschein) and so will every later one."""
     contract.delivery = Delivery.POST
     contract.onboarding_state, contract.onboarding_expires_at = "post", None
-    _documents_letter(session, contract, f"portal-not-activated:{contract.public_id}", "portal_not_activated")
+    documents_letter(session, contract, f"portal-not-activated:{contract.public_id}", "portal_not_activated")
     audit.record(
         session,
         "documents_sent_by_post",

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from calculator import presentation
+from calculator.forms.fields import parse_german_date
 from calculator.models import Offer
-from contracts import queries
-from contracts.forms import MANDATE_TEXT, PORTAL_HINT, ApplicationForm
-from contracts.models import Application, Contract, Delivery, Document
+from contracts import changes, queries, renewal
+from contracts.documents import mask_iban
+from contracts.forms import MANDATE_TEXT, PORTAL_HINT, ApplicationForm, CancelForm, ChangeForm, RenewalForm
+from contracts.models import Application, Contract, Delivery, Document, RenewalRun
 from contracts.services import (
     ApplicationData,
     ApplicationError,
@@ -24,7 +30,7 @@ from contracts.services import (
 from core import clock, db, paging
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, get_visible_or_404, roles_required
 from core.downloads import download
-from core.formatting import TIMEZONE
+from core.formatting import TIMEZONE, date_de, eur
 from core.users import Role, User
 from messaging.outbox import MessageError
 
@@ -124,12 +130,165 @@ def contracts() -> str:
     )
 
 
+def _today() -> date:
+    return clock.now().astimezone(TIMEZONE).date()
+
+
 @bp.get("/vertraege/<public_id>")
 @roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
 def contract(public_id: str) -> str:
+    """The contract, its documents and history; ?stand=TT.MM.JJJJ shows its data on that day."""
     s = db.session()
     found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
-    return render_template("contracts/contract.html", contract=found, trail=queries.trail(s, found))
+    stand_text = request.args.get("stand", "").strip()
+    stand = parse_german_date(stand_text) if stand_text else None
+    return render_template(
+        "contracts/contract.html",
+        contract=found,
+        trail=queries.trail(s, found),
+        history=changes.history(s, found),
+        stand_text=stand_text,
+        stand_error=bool(stand_text) and stand is None,
+        at=changes.version_at(s, found, stand) if stand else None,
+        stand=stand,
+        masked_iban=mask_iban,
+        today=_today(),
+    )
+
+
+@bp.route("/vertraege/<public_id>/aendern", methods=["GET", "POST"])
+@roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
+def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
+    """Vertrag ändern: address, bank account, Zahlweise, for Kfz vehicle, mileage and drivers."""
+    s = db.session()
+    found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    if request.method == "GET":
+        form = ChangeForm(formdata=None, data=_change_defaults(found))
+        return render_template("contracts/change.html", form=form, contract=found)
+    form = ChangeForm()
+    if form.check(found.product):
+        try:
+            version = changes.change_contract(
+                s,
+                _user(),
+                found,
+                _change_of(form),
+                expected_version=_int(form.version.data),
+                catalog=current_app.extensions["tariffs"],
+                rules=current_app.extensions["contract_rules"],
+                today=_today(),
+                pdf_workers=current_app.config["PDF_WORKERS"] or None,
+            )
+        except changes.ChangeError as error:
+            s.rollback()
+            _field_error(form, error)
+        else:
+            s.commit()
+            delta = f" Beitragsdifferenz: {eur(version.premium_delta)}." if version.premium_delta else ""
+            flash(
+                f"Nachtrag Nr. {version.endorsement_no} erstellt "
+                f"(wirksam ab {date_de(version.effective_date)}).{delta}",
+                "success",
+            )
+            return redirect(url_for("contracts.contract", public_id=found.public_id))
+    return render_template("contracts/change.html", form=form, contract=found), 422
+
+
+def _change_defaults(contract: Contract) -> dict[str, Any]:
+    answers = contract.answers or {}
+
+    def answer(name: str) -> str:
+        return (answers.get(name) or [""])[0]
+
+    return {
+        "wirksam_ab": date_de(_today()),
+        "strasse": contract.customer.get("street", ""),
+        "plz": contract.customer.get("plz", ""),
+        "ort": contract.customer.get("city", ""),
+        "kontoinhaber": contract.account_holder or contract.customer_name,
+        "iban": contract.iban or "",
+        "zahlweise": contract.frequency,
+        "hsn": answer("hsn"),
+        "tsn": answer("tsn"),
+        "fahrleistung": _int(answer("fahrleistung")),
+        "fahrerkreis": answer("fahrerkreis"),
+        "juengster_fahrer": _int(answer("juengster_fahrer")),
+        "version": str(contract.version),
+    }
+
+
+def _change_of(form: ChangeForm) -> changes.ContractChange:
+    kfz = bool(form.hsn.data)
+    return changes.ContractChange(
+        effective=form.effective,
+        street=form.strasse.data or "",
+        plz=form.plz.data or "",
+        city=form.ort.data or "",
+        account_holder=form.kontoinhaber.data or "",
+        iban=form.iban_compact,
+        bic=form.bic,
+        mandate_accepted=bool(form.sepa_mandat.data),
+        frequency=form.zahlweise.data or "",
+        hsn=form.hsn.data if kfz else None,
+        tsn=form.tsn.data if kfz else None,
+        annual_mileage=form.fahrleistung.data if kfz else None,
+        driver_circle=form.fahrerkreis.data if kfz else None,
+        youngest_driver_age=form.juengster_fahrer.data if kfz else None,
+    )
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+def _field_error(form: Any, error: changes.ChangeError) -> None:
+    if error.field and error.field in form:
+        form[error.field].errors = [*form[error.field].errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+@bp.route("/vertraege/<public_id>/kuendigen", methods=["GET", "POST"])
+@roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
+def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
+    """Kündigung zum Ablauf, with its reason."""
+    s = db.session()
+    found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    rules = current_app.extensions["contract_rules"]
+    form = CancelForm(formdata=request.form if request.method == "POST" else None, data={"version": str(found.version)})
+    form.grund.choices = [
+        (k, v) for k, v in changes.CANCEL_REASONS.items() if k != "fahrzeug" or found.product == "kfz"
+    ]
+    ends = changes.cancellation_date(found, _today(), rules.notice_months) if found.main_due else None
+    if request.method == "POST":
+        form.validate()
+        if not form.grund.errors:
+            try:
+                version = changes.cancel_contract(
+                    s,
+                    _user(),
+                    found,
+                    reason=form.grund.data or "",
+                    note=form.bemerkung.data or "",
+                    expected_version=_int(form.version.data),
+                    rules=rules,
+                    today=_today(),
+                    pdf_workers=current_app.config["PDF_WORKERS"] or None,
+                )
+            except changes.ChangeError as error:
+                s.rollback()
+                _field_error(form, error)
+            else:
+                s.commit()
+                flash(
+                    f"Kündigung erfasst: Der Vertrag endet zum {date_de(found.ends_on)} "
+                    f"(Nachtrag Nr. {version.endorsement_no}). "
+                    "Die Kündigungsbestätigung geht per Post an den Kunden.",
+                    "success",
+                )
+                return redirect(url_for("contracts.contract", public_id=found.public_id))
+        return render_template("contracts/cancel.html", form=form, contract=found, ends=ends), 422
+    return render_template("contracts/cancel.html", form=form, contract=found, ends=ends)
 
 
 @bp.get("/dokumente/<public_id>")
@@ -178,3 +337,43 @@ def decline_referral(public_id: str) -> BaseResponse | tuple[str, int]:
     s.commit()
     flash("Antrag abgelehnt.", "success")
     return redirect(url_for("contracts.referrals"))
+
+
+@bp.route("/innendienst/hauptfaelligkeit", methods=["GET", "POST"])
+@roles_required(*BACKOFFICE_AREA)
+def renewals() -> BaseResponse | str | tuple[str, int]:
+    """The yearly renewal: start it for a Hauptfälligkeit, follow its progress, fetch its report."""
+    s = db.session()
+    today = _today()
+    posted = request.method == "POST"
+    form = RenewalForm(
+        formdata=request.form if posted else None, data={"faellig_am": date_de(date(today.year + 1, 1, 1))}
+    )
+    if posted and form.validate():
+        try:
+            run = renewal.start(s, form.due, actor=_user(), today=today)
+        except renewal.RenewalError as error:
+            s.rollback()
+            form.faellig_am.errors = [str(error)]
+        else:
+            s.commit()
+            flash(f"Verlängerung zum {date_de(run.due)} gestartet: {run.total} Verträge fällig.", "success")
+            return redirect(url_for("contracts.renewals"))
+    html = render_template("contracts/renewals.html", form=form, runs=renewal.recent(s))
+    return (html, 422) if posted else html
+
+
+@bp.get("/innendienst/hauptfaelligkeit/fortschritt")
+@roles_required(*BACKOFFICE_AREA)
+def renewal_progress() -> str:
+    return render_template("contracts/_renewal_runs.html", runs=renewal.recent(db.session()))
+
+
+@bp.get("/innendienst/hauptfaelligkeit/<public_id>/bericht.csv")
+@roles_required(*BACKOFFICE_AREA)
+def renewal_report(public_id: str) -> Response:
+    s = db.session()
+    run = s.scalar(sa.select(RenewalRun).where(RenewalRun.public_id == public_id))
+    if run is None:
+        abort(404)
+    return download(renewal.report_csv(s, run).encode(), "text/csv", f"Verlaengerung-{run.due.isoformat()}.csv")

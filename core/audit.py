@@ -14,6 +14,10 @@ from core.users import User
 
 # German labels for the actions shown to users; the action keys are stable identifiers.
 ACTION_LABELS: dict[str, str] = {
+    "contract_changed": "Vertrag geändert (Nachtrag)",
+    "contract_cancelled": "Vertrag gekündigt",
+    "contract_renewed": "Vertrag verlängert (Hauptfälligkeit)",
+    "renewal_started": "Verlängerung gestartet",
     "login": "Anmeldung",
     "login_failed": "Anmeldung fehlgeschlagen",
     "login_throttled": "Anmeldung verzögert (zu viele Fehlversuche)",

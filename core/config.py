@@ -92,6 +92,11 @@ DEFAULTS: dict[str, Any] = {
     "NEW_DOCUMENTS_MORNING_HOUR": 7,
     "LETTER_CODE_MAX_ATTEMPTS": 5,
     "PASSWORD_RESET_HOURS": 24,
+    # contract changes (issue #14): how far back a change may take effect; the notice period of a
+    # Kündigung zum Ablauf (later: to the following Hauptfälligkeit); contracts per renewal step
+    "CONTRACT_CHANGE_BACKDATE_DAYS": 90,
+    "CANCELLATION_NOTICE_MONTHS": 3,
+    "RENEWAL_STEP_CONTRACTS": 10,
     # bulk switch upload (agency manager): largest CSV file and most rows per file
     "BULK_SWITCH_MAX_BYTES": 2 * 1024 * 1024,
     "BULK_SWITCH_MAX_ROWS": 20_000,

@@ -314,7 +314,7 @@ def test_new_documents_arrive_unread_with_one_email_after_a_short_delay(
     request_code(client, link)
     worker.run(outbox_app, once=True)
     activate(client, link, code=sms_code(twilio_server))
-    from contracts.services import add_document
+    from contracts.documents import add_document
 
     before = len(smtp_server.inbox.messages)
     with outbox_app.app_context():

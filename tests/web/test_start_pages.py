@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from contracts.models import DocumentKind
-from contracts.services import add_document
+from contracts.documents import add_document
 from core.users import Role
 from tests.helpers import demo_stock, login
 

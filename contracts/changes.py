@@ -1,0 +1,539 @@
+"""Contract changes ("Vertrag ändern") and the Kündigung zum Ablauf.
+
+Each change is a new version of the contract with an effective date (contracts.models.ContractVersion)
+and brings a Nachtrag ("Versicherungsschein – Nachtrag Nr. n" stating what changed) and, where the
+premium changes, a Beitragsrechnung for the pro-rata difference or the refund. A running contract is
+repriced on its own tariff version (the new tariff only comes with the renewal). The form carries the
+version it was filled in on: a colleague's change in between is reported, nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from calculator import quotes, reference
+from calculator.forms.fields import age_on, parse_german_date
+from calculator.tariffs import (
+    Classes,
+    DriverCircle,
+    KfzRisk,
+    PaymentFrequency,
+    Premium,
+    Product,
+    TariffCatalog,
+    TariffError,
+)
+from contracts import lifecycle
+from contracts.documents import Planned, issue_documents, mask_iban
+from contracts.models import Contract, ContractVersion, DocumentKind, VersionKind
+from core import audit, clock
+from core.formatting import date_de as format_date
+from core.formatting import eur as format_eur
+from core.users import User
+
+DRIVER_CIRCLE_LABELS = {
+    DriverCircle.VN.value: "nur Versicherungsnehmer",
+    DriverCircle.VN_PARTNER.value: "Versicherungsnehmer und Partner",
+    DriverCircle.ANY.value: "beliebige Fahrer",
+}
+CANCEL_REASONS = {
+    "kunde": "Kündigung durch den Versicherungsnehmer",
+    "fahrzeug": "Fahrzeug verkauft oder abgemeldet",
+    "wechsel": "Wechsel zu einem anderen Versicherer",
+    "sonstiges": "Sonstiger Grund",
+}
+
+
+class ChangeError(ValueError):
+    """German message, for the form field `field` (None: for the whole form)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Settings of changes and cancellations (from the app config, built once)."""
+
+    backdate_days: int
+    notice_months: int
+
+
+@dataclass(frozen=True)
+class ContractChange:
+    """What the change form asks; Kfz fields are None for Rechtsschutz."""
+
+    effective: date
+    street: str
+    plz: str
+    city: str
+    account_holder: str
+    iban: str
+    bic: str | None
+    mandate_accepted: bool
+    frequency: str
+    hsn: str | None = None
+    tsn: str | None = None
+    annual_mileage: int | None = None
+    driver_circle: str | None = None
+    youngest_driver_age: int | None = None
+
+
+def snapshot(contract: Contract) -> dict[str, Any]:
+    """The contract's changeable data, as a version keeps it."""
+    return {
+        "customer": dict(contract.customer),
+        "account_holder": contract.account_holder,
+        "iban": contract.iban,
+        "mandate_reference": contract.mandate_reference,
+        "frequency": contract.frequency,
+        "total": str(contract.total),
+        "annual_total": str(contract.annual_total),
+        "premium": contract.premium,
+        "tariff_version": contract.tariff_version,
+        "answers": contract.answers,
+        "risk": contract.risk,
+        "main_due": contract.main_due.isoformat() if contract.main_due else None,
+        "ends_on": contract.ends_on.isoformat() if contract.ends_on else None,
+        "end_reason": contract.end_reason,
+    }
+
+
+def lock(session: so.Session, contract: Contract, expected_version: int | None) -> None:
+    """Lock the contract row; a form filled in on an older version is refused (optimistic check)."""
+    session.refresh(contract, with_for_update=True)
+    if expected_version is not None and contract.version != expected_version:
+        raise ChangeError(
+            "Der Vertrag wurde inzwischen geändert (zum Beispiel von einer Kollegin oder einem Kollegen). "
+            "Bitte prüfen Sie die aktuellen Vertragsdaten und Ihre Eingaben und senden Sie die Änderung erneut."
+        )
+
+
+def first_version(session: so.Session, contract: Contract) -> None:
+    """Version 0 (the contract as policed or imported), made when the history is first needed."""
+    if session.scalar(sa.select(ContractVersion.id).where(ContractVersion.contract_id == contract.id).limit(1)):
+        return
+    session.add(
+        ContractVersion(
+            contract_id=contract.id,
+            seq=0,
+            kind=VersionKind.POLICED,
+            effective_date=contract.start_date,
+            data=snapshot(contract),
+            changes=[],
+        )
+    )
+    session.flush()
+
+
+def add_version(
+    session: so.Session,
+    contract: Contract,
+    kind: VersionKind,
+    effective: date,
+    changes: list[dict[str, str]],
+    *,
+    actor: User | None,
+    premium_delta: Decimal | None = None,
+    renewal_due: date | None = None,
+    run_id: int | None = None,
+) -> ContractVersion:
+    """The contract's data (already changed) as its next version."""
+    first_version(session, contract)
+    last = session.execute(
+        sa.select(sa.func.max(ContractVersion.seq), sa.func.max(ContractVersion.endorsement_no)).where(
+            ContractVersion.contract_id == contract.id
+        )
+    ).one()
+    endorsement = (last[1] or 0) + 1 if kind in (VersionKind.CHANGE, VersionKind.CANCELLATION) else None
+    version = ContractVersion(
+        contract_id=contract.id,
+        seq=(last[0] or 0) + 1,
+        kind=kind,
+        endorsement_no=endorsement,
+        effective_date=effective,
+        renewal_due=renewal_due,
+        run_id=run_id,
+        data=snapshot(contract),
+        changes=changes,
+        premium_delta=premium_delta,
+        actor_id=actor.id if actor else None,
+    )
+    session.add(version)
+    contract.version += 1
+    session.flush()
+    return version
+
+
+def version_at(session: so.Session, contract: Contract, day: date) -> ContractVersion | None:
+    """The version in effect on `day` (None: the contract has no history yet, or began later)."""
+    return session.scalar(
+        sa.select(ContractVersion)
+        .where(ContractVersion.contract_id == contract.id, ContractVersion.effective_date <= day)
+        .order_by(ContractVersion.effective_date.desc(), ContractVersion.seq.desc())
+        .limit(1)
+    )
+
+
+def history(session: so.Session, contract: Contract) -> list[ContractVersion]:
+    return list(
+        session.scalars(
+            sa.select(ContractVersion).where(ContractVersion.contract_id == contract.id).order_by(ContractVersion.seq)
+        )
+    )
+
+
+def _check_running(contract: Contract, today: date) -> None:
+    if contract.ends_on is not None and contract.ends_on <= today:
+        raise ChangeError(f"Der Vertrag ist zum {format_date(contract.ends_on)} beendet.")
+    if contract.main_due is None:
+        raise ChangeError("Für diesen Vertrag ist keine Hauptfälligkeit hinterlegt.")
+
+
+def _check_effective(session: so.Session, contract: Contract, effective: date, today: date, rules: Rules) -> None:
+    assert contract.main_due is not None
+    field = "wirksam_ab"
+    if effective < contract.start_date:
+        raise ChangeError(
+            f"Die Änderung kann frühestens zum Vertragsbeginn ({format_date(contract.start_date)}) wirken.", field
+        )
+    earliest = today - timedelta(days=rules.backdate_days)
+    if effective < earliest:
+        raise ChangeError(
+            f"Eine Änderung kann höchstens {rules.backdate_days} Tage rückwirkend gelten "
+            f"(frühestens {format_date(earliest)}).",
+            field,
+        )
+    last = session.scalar(
+        sa.select(sa.func.max(ContractVersion.effective_date)).where(
+            ContractVersion.contract_id == contract.id, ContractVersion.kind != VersionKind.POLICED
+        )
+    )
+    if last is not None and effective < last:
+        raise ChangeError(
+            f"Die letzte Änderung gilt ab {format_date(last)}; eine neue Änderung kann nicht früher wirken.", field
+        )
+    if effective >= contract.main_due:
+        raise ChangeError(
+            f"Änderungen wirken im laufenden Versicherungsjahr, also bis zur Hauptfälligkeit am "
+            f"{format_date(contract.main_due)}; spätere Änderungen bitte nach der Verlängerung.",
+            field,
+        )
+    if contract.ends_on is not None and effective >= contract.ends_on:
+        raise ChangeError(f"Der Vertrag endet zum {format_date(contract.ends_on)}.", field)
+
+
+def change_contract(
+    session: so.Session,
+    user: User,
+    contract: Contract,
+    change: ContractChange,
+    *,
+    expected_version: int | None,
+    catalog: TariffCatalog,
+    rules: Rules,
+    today: date,
+    pdf_workers: int | None = None,
+) -> ContractVersion:
+    """Apply a change from its effective date: a new version, the Nachtrag, a Beitragsrechnung when
+    the premium changes, each document delivered by the contract's channel."""
+    lock(session, contract, expected_version)
+    _check_running(contract, today)
+    _check_effective(session, contract, change.effective, today, rules)
+    first_version(session, contract)
+    old_annual = contract.annual_total
+    changes: list[dict[str, str]] = []
+    answers = {k: list(v) for k, v in (contract.answers or {}).items()}
+
+    place = _address(session, contract, change, changes, answers)
+    _bank(contract, change, changes)
+    premium = _reprice(session, contract, change, changes, answers, place, catalog, today)
+    if not changes:
+        raise ChangeError("Sie haben keine Vertragsangabe geändert.")
+    if premium is not None:
+        contract.frequency = premium.frequency.value
+        contract.total, contract.annual_total = premium.total, premium.annual_total
+        contract.premium = premium.to_dict()
+        if contract.annual_total != old_annual:
+            changes.append(_diff("Jahresbeitrag", format_eur(old_annual), format_eur(contract.annual_total)))
+    if contract.answers is not None:
+        contract.answers = answers
+    delta = None
+    if contract.annual_total != old_annual:
+        assert contract.main_due is not None
+        year = lifecycle.insurance_year(contract.start_date, contract.main_due)
+        delta = lifecycle.pro_rata(old_annual, contract.annual_total, change.effective, year)
+    version = add_version(
+        session, contract, VersionKind.CHANGE, change.effective, changes, actor=user, premium_delta=delta
+    )
+    planned = [Planned(DocumentKind.ENDORSEMENT, f"Nachtrag Nr. {version.endorsement_no}", {"version": version})]
+    if delta:
+        planned.append(
+            Planned(
+                DocumentKind.INVOICE, f"Beitragsrechnung Nachtrag Nr. {version.endorsement_no}", {"version": version}
+            )
+        )
+    issue_documents(session, [(contract, planned)], workers=pdf_workers)
+    audit.record(
+        session,
+        "contract_changed",
+        actor=user,
+        agency_id=contract.agency_id,
+        object_type="contract",
+        object_id=contract.public_id,
+        details={
+            "endorsement": version.endorsement_no,
+            "effective": change.effective.isoformat(),
+            "changed": [c["label"] for c in changes],
+            "premium_delta": str(delta) if delta is not None else None,
+        },
+    )
+    return version
+
+
+def _diff(label: str, old: str, new: str) -> dict[str, str]:
+    return {"label": label, "old": old, "new": new}
+
+
+def _address(
+    session: so.Session,
+    contract: Contract,
+    change: ContractChange,
+    changes: list[dict[str, str]],
+    answers: dict[str, list[str]],
+) -> reference.PostalPlace | None:
+    """The new postal address; its PLZ and Ort are checked against the PLZ directory (the Kfz
+    Regionalklasse follows them). Returns the place when the PLZ changed."""
+    c = contract.customer
+    old = (c.get("street", ""), c.get("plz", ""), c.get("city", ""))
+    new = (" ".join(change.street.split()), change.plz.strip(), " ".join(change.city.split()))
+    if new == old:
+        return None
+    places = reference.places_for(session, new[1])
+    if not places:
+        raise ChangeError(quotes.UNKNOWN_PLZ, "plz")
+    place = next((p for p in places if p.place.casefold() == new[2].casefold()), None)
+    if place is None:
+        names = ", ".join(sorted({p.place for p in places}))
+        raise ChangeError(f"Der Ort passt nicht zur PLZ {new[1]} (dort: {names}).", "ort")
+    new = (new[0], new[1], place.place)
+    contract.customer = {**c, "street": new[0], "plz": new[1], "city": new[2]}
+    if contract.answers is not None:
+        answers.update({"strasse": [new[0]], "plz": [new[1]], "ort": [str(place.id)]})
+    changes.append(_diff("Anschrift", f"{old[0]}, {old[1]} {old[2]}", f"{new[0]}, {new[1]} {new[2]}"))
+    return place if new[1] != old[1] or new[2] != old[2] else None
+
+
+def _bank(contract: Contract, change: ContractChange, changes: list[dict[str, str]]) -> None:
+    holder = " ".join(change.account_holder.split())
+    if change.iban != (contract.iban or ""):
+        if not change.mandate_accepted:
+            raise ChangeError("Für die neue Bankverbindung ist ein neues SEPA-Lastschriftmandat nötig.", "sepa_mandat")
+        now = clock.now()
+        old = f"{contract.account_holder or ''}, IBAN {mask_iban(contract.iban or '')}"
+        contract.iban, contract.account_holder = change.iban, holder
+        contract.mandate_reference = f"VR{now:%Y%m%d}{secrets.token_hex(6).upper()}"
+        changes.append(
+            _diff(
+                "Bankverbindung",
+                old,
+                f"{holder}, IBAN {mask_iban(change.iban)} (neues Mandat {contract.mandate_reference})",
+            )
+        )
+    elif holder != (contract.account_holder or ""):
+        changes.append(_diff("Kontoinhaber", contract.account_holder or "", holder))
+        contract.account_holder = holder
+
+
+def _reprice(
+    session: so.Session,
+    contract: Contract,
+    change: ContractChange,
+    changes: list[dict[str, str]],
+    answers: dict[str, list[str]],
+    place: reference.PostalPlace | None,
+    catalog: TariffCatalog,
+    today: date,
+) -> Premium | None:
+    """Zahlweise, vehicle, mileage and drivers: the new risk priced on the contract's own tariff
+    version. Imported contracts come without tariff data: only address and bank account change."""
+    frequency_changed = change.frequency != contract.frequency
+    if contract.risk is None:
+        if frequency_changed:
+            raise ChangeError(
+                "Für übernommene Bestandsverträge ohne Tarifdaten kann die Zahlweise hier nicht geändert werden; "
+                "bitte wenden Sie sich an den Innendienst.",
+                "zahlweise",
+            )
+        return None
+    risk = quotes.risk_from_dict(contract.risk)
+    new = dataclasses.replace(risk, frequency=PaymentFrequency(change.frequency))
+    if frequency_changed:
+        changes.append(
+            _diff("Zahlweise", PaymentFrequency(contract.frequency).label, PaymentFrequency(change.frequency).label)
+        )
+        answers["zahlweise"] = [change.frequency]
+    if isinstance(new, KfzRisk):
+        new = _kfz_changes(session, contract, change, changes, answers, new, place, today)
+    if new == risk:
+        return None
+    tariff = catalog.get(contract.tariff_version)
+    try:
+        premium = quotes.price(tariff, new)
+    except TariffError as error:
+        raise ChangeError(error.message, quotes.TARIFF_FIELDS.get(error.field or "", error.field)) from None
+    contract.risk = quotes.risk_to_dict(new)
+    return premium
+
+
+def _kfz_changes(
+    session: so.Session,
+    contract: Contract,
+    change: ContractChange,
+    changes: list[dict[str, str]],
+    answers: dict[str, list[str]],
+    risk: KfzRisk,
+    place: reference.PostalPlace | None,
+    today: date,
+) -> KfzRisk:
+    old_hsn, old_tsn = (answers.get("hsn") or [""])[0], (answers.get("tsn") or [""])[0]
+    if change.hsn and change.tsn and (change.hsn, reference.normalize_tsn(change.tsn)) != (old_hsn, old_tsn):
+        vehicle = reference.find_vehicle(session, change.hsn, change.tsn)
+        if vehicle is None:
+            raise ChangeError(quotes.VEHICLE_NOT_FOUND, "tsn")
+        types = reference.type_classes_for(session, vehicle)
+        if types is None:
+            raise ChangeError(quotes.NO_OFFER_FOR_VEHICLE, "tsn")
+        old_vehicle = reference.find_vehicle(session, old_hsn, old_tsn) if old_hsn else None
+        changes.append(_diff("Fahrzeug", vehicle_label(old_vehicle, old_hsn, old_tsn), vehicle_label(vehicle)))
+        answers.update({"hsn": [vehicle.hsn], "tsn": [vehicle.tsn]})
+        risk = dataclasses.replace(risk, type_classes=Classes(types.kh, types.tk, types.vk))
+    if place is not None:
+        regions = reference.region_classes_for(session, place.district_key)
+        if regions is None:
+            raise ChangeError(quotes.NO_OFFER_FOR_REGION, "plz")
+        new_classes = Classes(regions.kh, regions.tk, regions.vk)
+        if new_classes != risk.region_classes:
+            changes.append(_diff("Regionalklassen", _classes(risk.region_classes), _classes(new_classes)))
+            risk = dataclasses.replace(risk, region_classes=new_classes)
+    if change.annual_mileage is not None and change.annual_mileage != risk.annual_mileage:
+        changes.append(
+            _diff(
+                "Jährliche Fahrleistung",
+                f"{risk.annual_mileage:,} km".replace(",", "."),
+                f"{change.annual_mileage:,} km".replace(",", "."),
+            )
+        )
+        answers["fahrleistung"] = [str(change.annual_mileage)]
+        risk = dataclasses.replace(risk, annual_mileage=change.annual_mileage)
+    if change.driver_circle and change.youngest_driver_age is not None:
+        circle = DriverCircle(change.driver_circle)
+        _check_drivers(contract, circle, change.youngest_driver_age, today)
+        if circle is not risk.driver_circle:
+            changes.append(
+                _diff("Fahrerkreis", DRIVER_CIRCLE_LABELS[risk.driver_circle.value], DRIVER_CIRCLE_LABELS[circle.value])
+            )
+            answers["fahrerkreis"] = [circle.value]
+        if change.youngest_driver_age != risk.youngest_driver_age:
+            changes.append(
+                _diff("Alter des jüngsten Fahrers", str(risk.youngest_driver_age), str(change.youngest_driver_age))
+            )
+            answers["juengster_fahrer"] = [str(change.youngest_driver_age)]
+        risk = dataclasses.replace(risk, driver_circle=circle, youngest_driver_age=change.youngest_driver_age)
+    return risk
+
+
+def _check_drivers(contract: Contract, circle: DriverCircle, youngest: int, today: date) -> None:
+    born = parse_german_date(contract.customer.get("birth_date") or "")
+    if born is None:
+        return
+    age = age_on(born, today)
+    if circle is DriverCircle.VN and youngest != age:
+        raise ChangeError(
+            f"Bei „nur Versicherungsnehmer“ ist der jüngste Fahrer der Versicherungsnehmer selbst ({age} Jahre).",
+            "juengster_fahrer",
+        )
+    if youngest > age:
+        raise ChangeError(
+            f"Der jüngste Fahrer kann nicht älter sein als der Versicherungsnehmer ({age} Jahre).", "juengster_fahrer"
+        )
+
+
+def _classes(classes: Classes) -> str:
+    return ", ".join(f"{n} {v}" for n, v in zip(("KH", "TK", "VK"), (classes.kh, classes.tk, classes.vk), strict=True))
+
+
+def vehicle_label(vehicle: reference.Vehicle | None, hsn: str = "", tsn: str = "") -> str:
+    if vehicle is None:
+        return f"HSN {hsn}, TSN {tsn}" if hsn else "–"
+    return f"{vehicle.manufacturer} {vehicle.trade_name} (HSN {vehicle.hsn}, TSN {vehicle.tsn})"
+
+
+# --- Kündigung --------------------------------------------------------------------------------------
+
+
+def cancellation_date(contract: Contract, today: date, notice_months: int) -> date:
+    """Kündigung zum Ablauf: the next Hauptfälligkeit when the notice period is kept, else the one
+    after it."""
+    assert contract.main_due is not None
+    if today <= lifecycle.months_before(contract.main_due, notice_months):
+        return contract.main_due
+    return lifecycle.add_year(contract.main_due)
+
+
+def cancel_contract(
+    session: so.Session,
+    user: User,
+    contract: Contract,
+    *,
+    reason: str,
+    note: str,
+    expected_version: int | None,
+    rules: Rules,
+    today: date,
+    pdf_workers: int | None = None,
+) -> ContractVersion:
+    """The contract ends at the Ablauf; the Kündigungsbestätigung goes by post (by law) and into the
+    portal."""
+    lock(session, contract, expected_version)
+    _check_running(contract, today)
+    if contract.ends_on is not None:
+        raise ChangeError(f"Der Vertrag ist bereits zum {format_date(contract.ends_on)} gekündigt.")
+    if reason not in CANCEL_REASONS or (reason == "fahrzeug" and contract.product != Product.KFZ.value):
+        raise ChangeError("Bitte wählen Sie den Grund der Kündigung.", "grund")
+    note = " ".join(note.split())
+    if reason == "sonstiges" and not note:
+        raise ChangeError("Bitte beschreiben Sie den Grund der Kündigung.", "bemerkung")
+    if len(note) > 500:
+        raise ChangeError("Die Bemerkung darf höchstens 500 Zeichen lang sein.", "bemerkung")
+    first_version(session, contract)
+    contract.ends_on = cancellation_date(contract, today, rules.notice_months)
+    contract.end_reason = CANCEL_REASONS[reason] + (f": {note}" if note else "")
+    changes = [
+        _diff("Vertragsende", "unbefristet (jährliche Verlängerung)", f"zum {format_date(contract.ends_on)}, 0:00 Uhr")
+    ]
+    version = add_version(session, contract, VersionKind.CANCELLATION, today, changes, actor=user)
+    issue_documents(
+        session,
+        [(contract, [Planned(DocumentKind.CANCELLATION, "Kündigungsbestätigung", {"version": version})])],
+        workers=pdf_workers,
+    )
+    audit.record(
+        session,
+        "contract_cancelled",
+        actor=user,
+        agency_id=contract.agency_id,
+        object_type="contract",
+        object_id=contract.public_id,
+        details={"ends_on": contract.ends_on.isoformat(), "reason": reason},
+    )
+    return version

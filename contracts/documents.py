@@ -1,0 +1,140 @@
+"""A contract's documents: rendered from our templates to PDF, stored, and sent on their way by the
+contract's channel — announced to onboarding (document_added: the portal and its "Neue Dokumente"
+e-mail), a letter to the Postausgang for post customers, and for documents the law wants on paper
+(DocumentKind.on_paper_by_law) a letter whatever the channel, beside the portal copy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy.orm as so
+from flask import current_app, render_template
+
+from calculator.tariffs import Product
+from contracts.models import Contract, Delivery, Document, DocumentKind
+from contracts.presentation import policy_scope
+from contracts.signals import document_added
+from core import clock, storage
+from core.formatting import TIMEZONE
+from core.pdf import render_pdfs
+from messaging import outbox
+
+# the insurer's SEPA creditor identifier (DEMO value, as printed on invoices)
+CREDITOR_ID = "DE98ZZZ09999999999"
+
+TEMPLATES = {
+    DocumentKind.POLICY: "documents/versicherungsschein.html",
+    DocumentKind.INVOICE: "documents/beitragsrechnung.html",
+    DocumentKind.ENDORSEMENT: "documents/nachtrag.html",
+    DocumentKind.CANCELLATION: "documents/kuendigungsbestaetigung.html",
+}
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A document to be made: its kind, title and what its template needs beyond the contract
+    (e.g. the version of a Nachtrag)."""
+
+    kind: DocumentKind
+    title: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def mask_iban(iban: str) -> str:
+    """DE89 **** **** **** **30 00 style: country, check digits and the last four."""
+    if len(iban) < 8:
+        return iban
+    masked = iban[:4] + "*" * (len(iban) - 8) + iban[-4:]
+    return " ".join(masked[i : i + 4] for i in range(0, len(masked), 4))
+
+
+def render_document(contract: Contract, kind: DocumentKind, **context: Any) -> str:
+    """The document's HTML from the contract's current data. The Versicherungsschein and the
+    Nachtrag state the insured risk."""
+    scope: dict[str, Any] = {}
+    if kind in (DocumentKind.POLICY, DocumentKind.ENDORSEMENT):
+        session = so.object_session(contract)
+        assert session is not None
+        today = clock.now().astimezone(TIMEZONE).date()
+        scope = policy_scope(session, current_app.extensions["tariffs"], contract, today)
+    return render_template(
+        TEMPLATES[kind],
+        contract=contract,
+        product=Product(contract.product),
+        created=clock.now(),
+        creditor_id=CREDITOR_ID,
+        masked_iban=mask_iban(contract.iban or ""),
+        **scope,
+        **context,
+    )
+
+
+def issue_documents(
+    session: so.Session, planned: Sequence[tuple[Contract, Sequence[Planned]]], *, workers: int | None = None
+) -> list[Document]:
+    """Render the planned documents of these contracts on all cores at once, store them and deliver
+    each contract's set together (one letter for a post customer)."""
+    jobs = [(contract, p) for contract, plans in planned for p in plans]
+    pdfs = render_pdfs([render_document(c, p.kind, **p.context) for c, p in jobs], workers=workers)
+    made: list[Document] = []
+    for contract, plans in planned:
+        items = [(p.kind, p.title, pdfs[len(made) + i]) for i, p in enumerate(plans)]
+        made += store_and_deliver(session, contract, items)
+    return made
+
+
+def add_document(session: so.Session, contract: Contract, kind: DocumentKind, title: str, pdf: bytes) -> Document:
+    """One later document (see store_and_deliver)."""
+    return store_and_deliver(session, contract, [(kind, title, pdf)])[0]
+
+
+def store_and_deliver(
+    session: so.Session, contract: Contract, items: Sequence[tuple[DocumentKind, str, bytes]]
+) -> list[Document]:
+    """Later documents of one contract: stored, visible to the broker at once, announced
+    (document_added: onboarding puts them in the portal and e-mails an activated customer), and
+    for a post customer — or a document the law wants on paper — one letter with them."""
+    documents = []
+    for kind, title, pdf in items:
+        key, digest = storage.store(pdf)
+        document = Document(
+            contract=contract,
+            agency_id=contract.agency_id,
+            owner_id=contract.owner_id,
+            kind=kind,
+            title=title,
+            filename=f"{title}-{contract.number}.pdf".replace(" ", "-"),
+            storage_key=key,
+            sha256=digest,
+            size=len(pdf),
+        )
+        session.add(document)
+        documents.append(document)
+    session.flush()
+    for document in documents:
+        document_added.send(document, session=session, contract=contract)
+    by_post = documents if contract.delivery is Delivery.POST else [d for d in documents if d.kind.on_paper_by_law]
+    if by_post:
+        documents_letter(session, contract, f"document-letter:{by_post[0].public_id}", "contract_documents", by_post)
+    return documents
+
+
+def documents_letter(
+    session: so.Session, contract: Contract, key: str, template: str, documents: list[Document] | None = None
+) -> None:
+    """A cover letter (templates/letters/<template>.html) with the documents (default: all of the
+    contract's) behind it, into the Postausgang."""
+    chosen = contract.documents if documents is None else documents
+    outbox.enqueue_letter(
+        session,
+        key=key,
+        address=contract.postal_address(),
+        subject=f"{chosen[0].title if len(chosen) == 1 else 'Ihre Vertragsunterlagen'} zum Vertrag {contract.number}",
+        template=template,
+        context={"contract": contract, "documents": chosen},
+        related=("contract", contract.public_id),
+        agency_id=contract.agency_id,
+        attachments=[d.storage_key for d in chosen],
+    )

@@ -1,0 +1,248 @@
+"""The yearly renewal at the Hauptfälligkeit (Vertragsverlängerung), run by the worker.
+
+A run exists once per due date (RenewalRun); starting it (back office page or `flask contracts renew
+--due`) enqueues a durable job. Each step locks the next contracts due (FOR UPDATE SKIP LOCKED), moves
+the Kfz SF-Klassen by the tariff's rules, reprices on the tariff version valid at the due date, renders
+the new Versicherungsschein and Beitragsrechnung on all cores and commits them together with the
+version row and the next Hauptfälligkeit. A killed worker's step is rolled back and redone by the next
+worker; a contract is renewed once per Hauptfälligkeit (its main_due moves on, and the version row is
+unique per contract and due date), however often the run is started.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app
+
+from calculator import quotes
+from calculator.tariffs import KfzRisk, KfzTariff, Product, SFClass, TariffCatalog, TariffError
+from contracts import lifecycle
+from contracts.changes import add_version
+from contracts.documents import Planned, issue_documents
+from contracts.models import Contract, ContractVersion, DocumentKind, RenewalRun, VersionKind
+from core import audit, clock, jobs
+from core.csvsafe import to_csv
+from core.formatting import date_de, eur
+from core.users import User
+
+JOB_KIND = "contracts.renewal"
+# the new documents go out up to two months before the Hauptfälligkeit, not earlier
+AHEAD_DAYS = 62
+
+
+class RenewalError(ValueError):
+    """German message for the back office."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    run: RenewalRun
+    renewed: int
+    job_state: str | None
+
+    @property
+    def failed(self) -> int:
+        return len(self.run.failures)
+
+    @property
+    def running(self) -> bool:
+        return self.job_state in ("pending", "running")
+
+
+def due_contracts(due: date) -> sa.Select[Any]:
+    """Ids of contracts whose Hauptfälligkeit is `due` or earlier and that run past it."""
+    return sa.select(Contract.id).where(
+        Contract.main_due <= due,
+        Contract.number.is_not(None),
+        sa.or_(Contract.ends_on.is_(None), Contract.ends_on > Contract.main_due),
+    )
+
+
+def claims_in_year(session: so.Session, contract: Contract, begin: date, end: date) -> int:
+    """Reported Kfz claims of the insurance year that count for the Rückstufung. Claims are reported
+    in the customer portal (issue #15); until they exist, every year is claim-free."""
+    return 0
+
+
+def start(session: so.Session, due: date, *, actor: User | None, today: date, label: str = "") -> RenewalRun:
+    """Start (or start again) the renewal for `due`: a new job each time; contracts renewed by an
+    earlier start are not due any more, so nothing is renewed twice."""
+    if due > today + timedelta(days=AHEAD_DAYS):
+        raise RenewalError(
+            f"Die Verlängerung kann höchstens {AHEAD_DAYS} Tage vor der Hauptfälligkeit laufen "
+            f"(frühestens am {date_de(due - timedelta(days=AHEAD_DAYS))})."
+        )
+    run = session.scalar(sa.select(RenewalRun).where(RenewalRun.due == due).with_for_update())
+    if run is None:
+        run = RenewalRun(due=due, failures=[], starts=0)
+        session.add(run)
+        session.flush()
+    else:
+        latest = _job(session, run)
+        if latest is not None and latest.state.value in ("pending", "running"):
+            raise RenewalError(f"Die Verlängerung zum {date_de(due)} läuft bereits.")
+    count = session.scalar(sa.select(sa.func.count()).select_from(due_contracts(due).subquery())) or 0
+    run.starts += 1
+    run.total = count + _renewed(session, run)
+    run.failures = []
+    run.finished_at = None
+    run.started_by_id = actor.id if actor else None
+    run.started_label = label or (actor.full_name if actor else "System")
+    jobs.enqueue(session, JOB_KIND, f"renewal:{due.isoformat()}:{run.starts}", {"run": run.id})
+    audit.record(
+        session,
+        "renewal_started",
+        actor=actor,
+        actor_label=None if actor else (label or "System"),
+        object_type="renewal",
+        object_id=run.public_id,
+        details={"due": due.isoformat(), "contracts": count},
+    )
+    return run
+
+
+def _job(session: so.Session, run: RenewalRun) -> jobs.Job | None:
+    return session.scalar(
+        sa.select(jobs.Job).where(jobs.Job.key == f"renewal:{run.due.isoformat()}:{run.starts}").limit(1)
+    )
+
+
+def _renewed(session: so.Session, run: RenewalRun) -> int:
+    return (
+        session.scalar(sa.select(sa.func.count()).select_from(ContractVersion).where(ContractVersion.run_id == run.id))
+        or 0
+    )
+
+
+def progress(session: so.Session, run: RenewalRun) -> Progress:
+    job = _job(session, run)
+    return Progress(run, _renewed(session, run), job.state.value if job else None)
+
+
+def recent(session: so.Session, limit: int = 10) -> list[Progress]:
+    runs = session.scalars(sa.select(RenewalRun).order_by(RenewalRun.due.desc()).limit(limit))
+    return [progress(session, r) for r in runs]
+
+
+def step(session: so.Session, payload: dict[str, Any]) -> bool:
+    """core.jobs handler: renew the next contracts of the run; True while contracts are left."""
+    run = session.get(RenewalRun, payload["run"])
+    if run is None:
+        return False
+    size = current_app.config["RENEWAL_STEP_CONTRACTS"]
+    failed = {int(f["contract_id"]) for f in run.failures}
+    stmt = due_contracts(run.due).order_by(Contract.id)
+    if failed:
+        stmt = stmt.where(Contract.id.not_in(failed))
+    ids = list(session.scalars(stmt.limit(size).with_for_update(skip_locked=True)))
+    if not ids:
+        run.finished_at = clock.now()
+        session.commit()
+        return False
+    catalog: TariffCatalog = current_app.extensions["tariffs"]
+    contracts = list(session.scalars(sa.select(Contract).where(Contract.id.in_(ids)).order_by(Contract.id)))
+    planned = []
+    failures = list(run.failures)
+    for contract in contracts:
+        try:
+            planned.append((contract, renew(session, contract, catalog, run)))
+        except RenewalError as error:
+            failures.append({"contract_id": str(contract.id), "number": contract.number or "", "message": str(error)})
+    run.failures = failures
+    issue_documents(session, planned, workers=current_app.config["PDF_WORKERS"] or None)
+    session.commit()
+    return True
+
+
+def renew(session: so.Session, contract: Contract, catalog: TariffCatalog, run: RenewalRun) -> list[Planned]:
+    """One contract into its next insurance year: SF-Klassen, tariff, premium, version; returns the
+    documents to issue (the caller renders them for the whole step at once)."""
+    assert contract.main_due is not None
+    due = contract.main_due
+    begin, _ = lifecycle.insurance_year(contract.start_date, due)
+    changes: list[dict[str, str]] = []
+    old_annual, old_version = contract.annual_total, contract.tariff_version
+    if contract.risk is not None:
+        risk = quotes.risk_from_dict(contract.risk)
+        tariff = catalog.current(Product(contract.product), due)
+        if isinstance(risk, KfzRisk) and isinstance(tariff, KfzTariff):
+            risk = _move_sf(session, contract, tariff, risk, begin, due, changes)
+        try:
+            premium = quotes.price(tariff, risk)
+        except TariffError as error:  # nothing of the contract changed yet
+            raise RenewalError(f"Tarif {tariff.version}: {error.message}") from None
+        if isinstance(risk, KfzRisk) and contract.answers is not None:
+            sf = {"sf_kh": [risk.sf_kh.key], **({"sf_vk": [risk.sf_vk.key]} if risk.sf_vk is not None else {})}
+            contract.answers = {**contract.answers, **sf}
+        contract.risk = quotes.risk_to_dict(risk)
+        contract.tariff_version = premium.tariff_version
+        contract.total, contract.annual_total = premium.total, premium.annual_total
+        contract.premium = premium.to_dict()
+        if premium.tariff_version != old_version:
+            changes.append({"label": "Tarifstand", "old": old_version, "new": premium.tariff_version})
+    changes.append({"label": "Jahresbeitrag", "old": eur(old_annual), "new": eur(contract.annual_total)})
+    contract.main_due = lifecycle.add_year(due)
+    add_version(session, contract, VersionKind.RENEWAL, due, changes, actor=None, renewal_due=due, run_id=run.id)
+    audit.record(
+        session,
+        "contract_renewed",
+        actor_label="Verlängerung",
+        agency_id=contract.agency_id,
+        object_type="contract",
+        object_id=contract.public_id,
+        details={"due": due.isoformat(), "annual_total": str(contract.annual_total)},
+    )
+    year = f"{due.year}" if due.month == 1 and due.day == 1 else f"{due.year}/{due.year + 1}"
+    context = {"period_start": due}
+    return [
+        Planned(DocumentKind.POLICY, f"Versicherungsschein {year}", context),
+        Planned(DocumentKind.INVOICE, f"Beitragsrechnung {year}", context),
+    ]
+
+
+def _move_sf(
+    session: so.Session,
+    contract: Contract,
+    tariff: KfzTariff,
+    risk: KfzRisk,
+    begin: date,
+    due: date,
+    changes: list[dict[str, str]],
+) -> KfzRisk:
+    """The SF-Klassen of the next year (KH and VK move separately, each by its own claims)."""
+    claims = claims_in_year(session, contract, begin, due)
+    year = due.year - 1 if (due.month, due.day) == (1, 1) else due.year
+
+    def move(current: SFClass) -> SFClass:
+        return tariff.next_sf_class(
+            current, claims, insured_from=contract.start_date, year=year, rabattschutz=risk.rabattschutz
+        )
+
+    sf_kh = move(risk.sf_kh)
+    sf_vk = move(risk.sf_vk) if risk.sf_vk is not None else None
+    changes.append({"label": "SF-Klasse Kfz-Haftpflicht", "old": risk.sf_kh.label, "new": sf_kh.label})
+    if risk.sf_vk is not None and sf_vk is not None:
+        changes.append({"label": "SF-Klasse Vollkasko", "old": risk.sf_vk.label, "new": sf_vk.label})
+    return dataclasses.replace(risk, sf_kh=sf_kh, sf_vk=sf_vk)
+
+
+def report_csv(session: so.Session, run: RenewalRun) -> str:
+    """One line per contract of the run: renewed (with what changed) or failed (with why)."""
+    rows = session.execute(
+        sa.select(Contract.number, Contract.customer_name, ContractVersion.renewal_due, ContractVersion.changes)
+        .join(Contract, Contract.id == ContractVersion.contract_id)
+        .where(ContractVersion.run_id == run.id)
+        .order_by(Contract.number)
+    )
+    lines: list[list[Any]] = [
+        [number, name, date_de(due), "verlängert", "; ".join(f"{c['label']}: {c['old']} → {c['new']}" for c in changes)]
+        for number, name, due, changes in rows
+    ]
+    lines += [[f["number"], "", date_de(run.due), "Fehler", f["message"]] for f in run.failures]
+    return to_csv(["Vertragsnummer", "Versicherungsnehmer", "Hauptfälligkeit", "Ergebnis", "Änderungen"], lines)
