@@ -113,8 +113,8 @@ def main() -> None:
     ids = make_applications(app, 201)  # 1 for the document, 100 batch, 50 + 50 one after another
 
     # 1. one document: our code vs the raw command
-    from contracts.models import Contract, DocumentKind
     from contracts.documents import render_document
+    from contracts.models import Contract, DocumentKind
     from core.db import session
 
     police(app, ids[:1], batch=True)

@@ -156,7 +156,7 @@ def contract(public_id: str) -> str:
     )
 
 
-@bp.route("/vertraege/<public_id>/aendern", methods=["GET", "POST"])
+@bp.route("/vertraege/<public_id>/aenderung", methods=["GET", "POST"])
 @roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
 def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
     """Vertrag ändern: address, bank account, Zahlweise, for Kfz vehicle, mileage and drivers."""
@@ -201,7 +201,7 @@ def _change_defaults(contract: Contract) -> dict[str, Any]:
         return (answers.get(name) or [""])[0]
 
     return {
-        "wirksam_ab": date_de(_today()),
+        "wirksam_ab": date_de(max(_today(), contract.start_date)),  # a contract not begun yet: from its start
         "strasse": contract.customer.get("street", ""),
         "plz": contract.customer.get("plz", ""),
         "ort": contract.customer.get("city", ""),

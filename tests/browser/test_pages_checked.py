@@ -152,6 +152,15 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
         check.visit(name, path)
     check.visit("quote-kfz-empty", "/rechner/kfz/")
     check.submit("quote-kfz-errors", "Berechnen", status=422)
+    # Vertrag ändern and Kündigen: the forms, their errors, and the contract with its history
+    check.visit("contract-change", f"{contract}/aenderung")
+    check.page.get_by_label("Straße/Hausnr.").fill("")
+    check.submit("contract-change-errors", "Änderung speichern", status=422)
+    check.page.get_by_label("Straße/Hausnr.").fill("Neue Allee 7")
+    check.submit("contract-with-history", "Änderung speichern")
+    check.visit("contract-at-a-date", f"{contract}?stand=01.01.2020")
+    check.visit("contract-cancel", f"{contract}/kuendigen")
+    check.submit("contract-cancel-errors", "Kündigung erfassen", status=422)
 
     # agency manager
     check.login("agenturleiter@demo.example")
@@ -176,6 +185,11 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
         check.visit(name, path)
     check.page.locator("input[name=brief]").first.check()
     check.submit("postausgang-confirm", "Ausgewählte als zur Post gegeben markieren …")
+    check.visit("renewals", "/innendienst/hauptfaelligkeit")
+    check.page.get_by_label("Hauptfälligkeit").fill("31.02.2027")
+    check.submit("renewals-errors", "Verlängerung starten", status=422)
+    check.page.get_by_label("Hauptfälligkeit").fill((clock.now() + timedelta(days=10)).strftime("%d.%m.%Y"))
+    check.submit("renewals-started", "Verlängerung starten")
 
     # customer
     check.page.context.clear_cookies()

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from contracts.models import Contract, Delivery, Document, DocumentKind
 from contracts.documents import add_document
+from contracts.models import Contract, Delivery, Document, DocumentKind
 from core import clock
 from core.formatting import TIMEZONE
 from messaging.models import Kind, OutboxMessage, State

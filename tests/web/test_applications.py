@@ -215,6 +215,8 @@ def test_other_agencies_and_other_brokers_cannot_open_contracts_or_documents(
         f"/vertraege/{contract.public_id}",
         f"/dokumente/{document.public_id}",
         f"/antraege/{contract.application.public_id}",
+        f"/vertraege/{contract.public_id}/aenderung",
+        f"/vertraege/{contract.public_id}/kuendigen",
     ]
     for user in (
         make_user(Role.BROKER, make_agency("Süd")),
@@ -225,7 +227,13 @@ def test_other_agencies_and_other_brokers_cannot_open_contracts_or_documents(
         login(client, user.email)
         for url in urls:
             assert client.get(url).status_code == 404, (user.role, url)
+        for url in urls[-2:]:  # changing it is refused as well, and nothing changes
+            token = csrf_token(client, "/vertraege/")
+            data = {"csrf_token": token, "strasse": "Fremdweg 1", "grund": "kunde"}
+            assert client.post(url, data=data).status_code == 404, (user.role, url)
         assert contract.number not in client.get("/vertraege/").get_data(as_text=True)
+    session.refresh(contract)
+    assert (contract.customer["street"], contract.ends_on) == ("Hauptstraße 1", None)
 
 
 def test_concurrent_submits_over_http_create_exactly_one_application(cli_app, tmp_path):

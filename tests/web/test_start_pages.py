@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from contracts.models import DocumentKind
 from contracts.documents import add_document
+from contracts.models import DocumentKind
 from core.users import Role
 from tests.helpers import demo_stock, login
 

@@ -1,0 +1,135 @@
+"""Vertrag ändern, Kündigen and the back office's Hauptfälligkeit page over HTTP: German messages next
+to the field with everything typed kept, the optimistic check, the history and the data at a date,
+the rights of each role."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from contracts import lifecycle
+from contracts.models import Contract
+from core import clock
+from core.formatting import TIMEZONE
+from tests.helpers import csrf_token
+from tests.web.test_applications import POST, apply, quote
+
+pytestmark = pytest.mark.usefixtures("demo_reference")
+
+
+def _contract(broker_client, session) -> Contract:
+    apply(broker_client, quote(broker_client), POST)
+    contract = session.scalar(sa.select(Contract))
+    assert contract is not None
+    return contract
+
+
+def _form(client, url: str) -> dict[str, str]:
+    """The change form's fields as the page prefills them."""
+    html = client.get(url).get_data(as_text=True)
+    fields = dict(re.findall(r'<input[^>]*name="([\w]+)"[^>]*value="([^"]*)"', html))
+    for name, value in re.findall(r'<select[^>]*name="([\w]+)".*?<option selected value="([^"]*)"', html, re.S):
+        fields[name] = value
+    return fields
+
+
+def _effective(contract: Contract) -> str:
+    today = clock.now().astimezone(TIMEZONE).date()
+    return max(contract.start_date, today).strftime("%d.%m.%Y")
+
+
+def test_a_change_with_bad_input_keeps_what_was_typed_then_brings_a_nachtrag(broker_client, session):
+    contract = _contract(broker_client, session)
+    url = f"/vertraege/{contract.public_id}/aenderung"
+    form = _form(broker_client, url)
+    assert form["strasse"] == "Hauptstraße 1"
+    assert form["hsn"] == "0603"
+    assert form["version"] == "1"
+
+    bad = {**form, "wirksam_ab": _effective(contract), "strasse": "Neue Allee 7", "iban": "DE00 1234"}
+    response = broker_client.post(url, data=bad)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Die IBAN ist ungültig" in html
+    assert 'value="Neue Allee 7"' in html  # nothing typed is lost
+
+    good = {**form, "wirksam_ab": _effective(contract), "hsn": "0588", "tsn": "BDP"}
+    response = broker_client.post(url, data=good)
+    assert response.status_code == 302
+    page = broker_client.get(response.location).get_data(as_text=True)
+    assert "Nachtrag Nr. 1 erstellt" in page
+    assert "Vertragsänderung – Nachtrag Nr. 1" in page
+    assert "Fahrzeug: VOLKSWAGEN-VW GOLF (HSN 0603, TSN BPM) → AUDI Q7 (HSN 0588, TSN BDP)" in page
+    assert ">Nachtrag Nr. 1</a>" in page  # the document, at once on the contract
+
+    # the same form sent again (an old tab): the optimistic check refuses it, the input stays
+    stale = broker_client.post(url, data={**good, "strasse": "Altes Tab 1"})
+    assert stale.status_code == 422
+    assert "inzwischen geändert" in stale.get_data(as_text=True)
+    assert 'value="Altes Tab 1"' in stale.get_data(as_text=True)
+
+
+def test_the_contract_page_shows_its_data_at_a_date(broker_client, session):
+    contract = _contract(broker_client, session)
+    url = f"/vertraege/{contract.public_id}/aenderung"
+    form = _form(broker_client, url)
+    effective = max(contract.start_date, clock.now().astimezone(TIMEZONE).date()) + timedelta(days=3)
+    data = {**form, "wirksam_ab": effective.strftime("%d.%m.%Y"), "strasse": "Neue Allee 7"}
+    assert broker_client.post(url, data=data).status_code == 302
+    before = (effective - timedelta(days=1)).strftime("%d.%m.%Y")
+    page = broker_client.get(f"/vertraege/{contract.public_id}?stand={before}").get_data(as_text=True)
+    assert "Hauptstraße 1, 10115 Berlin" in page.split("Vertragshistorie")[1].split("<table")[0]
+    page = broker_client.get(f"/vertraege/{contract.public_id}?stand={effective:%d.%m.%Y}").get_data(as_text=True)
+    assert "Neue Allee 7, 10115 Berlin" in page.split("Vertragshistorie")[1].split("<table")[0]
+    wrong = broker_client.get(f"/vertraege/{contract.public_id}?stand=32.13.2026").get_data(as_text=True)
+    assert "Bitte im Format TT.MM.JJJJ" in wrong
+
+
+def test_a_kuendigung_needs_a_reason_and_then_ends_the_contract(broker_client, session):
+    contract = _contract(broker_client, session)
+    url = f"/vertraege/{contract.public_id}/kuendigen"
+    page = broker_client.get(url).get_data(as_text=True)
+    assert "Fahrzeug verkauft oder abgemeldet" in page  # a Kfz contract
+    token = csrf_token(broker_client, url)
+    missing = broker_client.post(
+        url, data={"csrf_token": token, "version": "1", "bemerkung": "Kunde zieht ins Ausland"}
+    )
+    assert missing.status_code == 422
+    assert "Bitte wählen Sie den Grund der Kündigung." in missing.get_data(as_text=True)
+    assert "Kunde zieht ins Ausland" in missing.get_data(as_text=True)
+    done = broker_client.post(url, data={"csrf_token": token, "version": "1", "grund": "wechsel", "bemerkung": ""})
+    assert done.status_code == 302
+    session.refresh(contract)
+    # zum Ablauf: the next Hauptfälligkeit, or the one after it when the three months' notice is missed
+    assert contract.ends_on in (contract.main_due, lifecycle.add_year(contract.main_due))
+    page = broker_client.get(done.location).get_data(as_text=True)
+    assert f"gekündigt zum {contract.ends_on:%d.%m.%Y}" in page
+    assert ">Kündigungsbestätigung</a>" in page
+    assert "Kündigen</a>" not in page  # once is enough
+
+
+def test_the_hauptfaelligkeit_page_is_the_back_office_s(broker_client, backoffice_client, session):
+    assert broker_client.get("/innendienst/hauptfaelligkeit").status_code == 403
+    url = "/innendienst/hauptfaelligkeit"
+    page = backoffice_client.get(url).get_data(as_text=True)
+    assert "Noch keine Verlängerung gestartet." in page
+    token = csrf_token(backoffice_client, url)
+    wrong = backoffice_client.post(url, data={"csrf_token": token, "faellig_am": "31.02.2027"})
+    assert wrong.status_code == 422
+    assert "Den 31.02.2027 gibt es nicht im Kalender" in wrong.get_data(as_text=True)
+    too_early = backoffice_client.post(url, data={"csrf_token": token, "faellig_am": "01.01.2099"})
+    assert too_early.status_code == 422
+    assert "höchstens 62 Tage" in too_early.get_data(as_text=True)
+    due = clock.now().astimezone(TIMEZONE).date() + timedelta(days=10)
+    started = backoffice_client.post(url, data={"csrf_token": token, "faellig_am": f"{due:%d.%m.%Y}"})
+    assert started.status_code == 302
+    page = backoffice_client.get(url).get_data(as_text=True)
+    assert f"Verlängerung zum {due:%d.%m.%Y} gestartet" in page
+    report = re.search(r'href="(/innendienst/hauptfaelligkeit/[\w-]+/bericht\.csv)"', page).group(1)
+    response = backoffice_client.get(report)
+    assert response.mimetype == "text/csv"
+    assert response.get_data(as_text=True).lstrip("\ufeff").startswith("Vertragsnummer;Versicherungsnehmer")
+    assert broker_client.get(report).status_code == 403
