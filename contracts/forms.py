@@ -185,10 +185,11 @@ class ChangeForm(Form):
     iban_compact: str = ""
     bic: str | None = None
 
-    def check(self, product: str) -> bool:
-        """Validate; the Kfz questions only for a Kfz contract. True when the form is fine."""
+    def check(self, kfz: bool) -> bool:
+        """Validate; the Kfz questions only for a Kfz contract with tariff data (an imported one
+        has none, the page does not ask them). True when the form is fine."""
         self.validate()
-        if product != "kfz":
+        if not kfz:
             for name in self.KFZ_FIELDS:
                 self[name].errors = []
         if self.iban.data and not self.iban.errors:

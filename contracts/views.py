@@ -166,13 +166,13 @@ def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
         form = ChangeForm(formdata=None, data=_change_defaults(found))
         return render_template("contracts/change.html", form=form, contract=found)
     form = ChangeForm()
-    if form.check(found.product):
+    if form.check(kfz=found.product == "kfz" and found.risk is not None):
         try:
             version = changes.change_contract(
                 s,
                 _user(),
                 found,
-                _change_of(form),
+                _change_of(form, kfz=found.product == "kfz" and found.risk is not None),
                 expected_version=_int(form.version.data),
                 catalog=current_app.extensions["tariffs"],
                 rules=current_app.extensions["contract_rules"],
@@ -217,8 +217,7 @@ def _change_defaults(contract: Contract) -> dict[str, Any]:
     }
 
 
-def _change_of(form: ChangeForm) -> changes.ContractChange:
-    kfz = bool(form.hsn.data)
+def _change_of(form: ChangeForm, kfz: bool) -> changes.ContractChange:
     return changes.ContractChange(
         effective=form.effective,
         street=form.strasse.data or "",
