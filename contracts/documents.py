@@ -5,7 +5,9 @@ e-mail), a letter to the Postausgang for post customers, and for documents the l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +20,7 @@ from contracts.presentation import policy_scope
 from contracts.signals import document_added
 from core import clock, storage
 from core.formatting import TIMEZONE
-from core.pdf import render_pdfs
+from core.pdf import render_pdf
 from messaging import outbox
 
 # the insurer's SEPA creditor identifier (DEMO value, as printed on invoices)
@@ -72,16 +74,21 @@ def render_document(contract: Contract, kind: DocumentKind, **context: Any) -> s
 
 
 def issue_documents(
-    session: so.Session, planned: Sequence[tuple[Contract, Sequence[Planned]]], *, workers: int | None = None
+    session: so.Session, planned: Iterable[tuple[Contract, Sequence[Planned]]], *, workers: int | None = None
 ) -> list[Document]:
-    """Render the planned documents of these contracts on all cores at once, store them and deliver
-    each contract's set together (one letter for a post customer)."""
-    jobs = [(contract, p) for contract, plans in planned for p in plans]
-    pdfs = render_pdfs([render_document(c, p.kind, **p.context) for c, p in jobs], workers=workers)
-    made: list[Document] = []
-    for contract, plans in planned:
-        items = [(p.kind, p.title, pdfs[len(made) + i]) for i, p in enumerate(plans)]
-        made += store_and_deliver(session, contract, items)
+    """Render the planned documents of these contracts on all cores, store them and deliver each
+    contract's set together (one letter for a post customer). A pipeline: each document goes to a
+    wkhtmltopdf process as soon as its HTML is ready, so the Python work of the next contracts
+    (and of a lazy `planned`, e.g. the renewal of each contract) overlaps the rendering."""
+    pending = []
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        for contract, plans in planned:
+            html = [render_document(contract, p.kind, **p.context) for p in plans]
+            pending.append((contract, plans, [pool.submit(render_pdf, h) for h in html]))
+        made: list[Document] = []
+        for contract, plans, futures in pending:
+            items = [(p.kind, p.title, f.result()) for p, f in zip(plans, futures, strict=True)]
+            made += store_and_deliver(session, contract, items)
     return made
 
 

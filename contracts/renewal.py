@@ -12,6 +12,7 @@ unique per contract and due date), however often the run is started.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -147,15 +148,20 @@ def step(session: so.Session, payload: dict[str, Any]) -> bool:
         return False
     catalog: TariffCatalog = current_app.extensions["tariffs"]
     contracts = list(session.scalars(sa.select(Contract).where(Contract.id.in_(ids)).order_by(Contract.id)))
-    planned = []
     failures = list(run.failures)
-    for contract in contracts:
-        try:
-            planned.append((contract, renew(session, contract, catalog, run)))
-        except RenewalError as error:
-            failures.append({"contract_id": str(contract.id), "number": contract.number or "", "message": str(error)})
+
+    def renewed() -> Iterator[tuple[Contract, list[Planned]]]:
+        """Each contract renewed while the documents of the ones before render."""
+        for contract in contracts:
+            try:
+                yield contract, renew(session, contract, catalog, run)
+            except RenewalError as error:
+                failures.append(
+                    {"contract_id": str(contract.id), "number": contract.number or "", "message": str(error)}
+                )
+
+    issue_documents(session, renewed(), workers=current_app.config["PDF_WORKERS"] or None)
     run.failures = failures
-    issue_documents(session, planned, workers=current_app.config["PDF_WORKERS"] or None)
     session.commit()
     return True
 

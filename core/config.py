@@ -96,7 +96,7 @@ DEFAULTS: dict[str, Any] = {
     # Kündigung zum Ablauf (later: to the following Hauptfälligkeit); contracts per renewal step
     "CONTRACT_CHANGE_BACKDATE_DAYS": 90,
     "CANCELLATION_NOTICE_MONTHS": 3,
-    "RENEWAL_STEP_CONTRACTS": 10,
+    "RENEWAL_STEP_CONTRACTS": 25,
     # bulk switch upload (agency manager): largest CSV file and most rows per file
     "BULK_SWITCH_MAX_BYTES": 2 * 1024 * 1024,
     "BULK_SWITCH_MAX_ROWS": 20_000,
