@@ -165,3 +165,30 @@ def test_the_cli_starts_the_renewal_for_a_scheduler(cli_app):
     assert "läuft bereits" in again.output
     wrong = runner.invoke(args=["contracts", "renew", "--due", "01.04.2026"])
     assert wrong.exit_code == 2
+
+
+def test_an_active_portal_customer_gets_one_e_mail_for_his_renewed_contracts_and_no_letter(
+    app, session, broker, manager, backoffice, time_machine
+):
+    from tests.integration.test_new_documents import _active_portal_customer, _announcements
+
+    stock = demo_stock(session, broker, manager)
+    customer = _active_portal_customer(session, stock["BV-4711001"], stock["BV-4711002"])
+    session.commit()
+    time_machine.move_to(datetime(2026, 12, 1, 9, 0, tzinfo=TIMEZONE), tick=False)
+    renewal.start(session, DUE, actor=backoffice, today=date(2026, 12, 1))
+    session.commit()
+    _run(app, session)
+    (mail,) = _announcements(session)  # four new documents of two contracts: one e-mail
+    assert mail.recipient == customer.email
+    assert "Versicherungsschein" not in mail.body_text  # no contract details in the mail
+    for number in ("BV-4711001", "BV-4711002"):
+        contract = stock[number]
+        session.refresh(contract)
+        assert [d.read_at for d in contract.documents] == [None, None]  # unread in "Meine Dokumente"
+        letters = session.scalar(
+            sa.select(sa.func.count()).where(
+                OutboxMessage.kind == Kind.LETTER, OutboxMessage.related_id == contract.public_id
+            )
+        )
+        assert letters == 0
