@@ -250,28 +250,7 @@ def change_contract(
     _check_running(contract, today)
     _check_effective(session, contract, change.effective, today, rules)
     first_version(session, contract)
-    old_annual = contract.annual_total
-    changes: list[dict[str, str]] = []
-    answers = {k: list(v) for k, v in (contract.answers or {}).items()}
-
-    place = _address(session, contract, change, changes, answers)
-    _bank(contract, change, changes)
-    premium = _reprice(session, contract, change, changes, answers, place, catalog, today)
-    if not changes:
-        raise ChangeError("Sie haben keine Vertragsangabe geändert.")
-    if premium is not None:
-        contract.frequency = premium.frequency.value
-        contract.total, contract.annual_total = premium.total, premium.annual_total
-        contract.premium = premium.to_dict()
-        if contract.annual_total != old_annual:
-            changes.append(_diff("Jahresbeitrag", format_eur(old_annual), format_eur(contract.annual_total)))
-    if contract.answers is not None:
-        contract.answers = answers
-    delta = None
-    if contract.annual_total != old_annual:
-        assert contract.main_due is not None
-        year = lifecycle.insurance_year(contract.start_date, contract.main_due)
-        delta = lifecycle.pro_rata(old_annual, contract.annual_total, change.effective, year)
+    changes, delta = _apply(session, contract, change, catalog, today)
     version = add_version(
         session, contract, VersionKind.CHANGE, change.effective, changes, actor=user, premium_delta=delta
     )
@@ -298,6 +277,63 @@ def change_contract(
         },
     )
     return version
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a change would do, shown before it is saved ("Änderung prüfen")."""
+
+    changes: list[dict[str, str]]
+    effective: date
+    frequency: str
+    total: Decimal
+    annual_total: Decimal
+    premium_delta: Decimal | None
+
+
+def preview_change(
+    session: so.Session,
+    contract: Contract,
+    change: ContractChange,
+    *,
+    catalog: TariffCatalog,
+    rules: Rules,
+    today: date,
+) -> Preview:
+    """The change computed on the contract in memory, nothing written; the caller rolls back."""
+    _check_running(contract, today)
+    _check_effective(session, contract, change.effective, today, rules)
+    with session.no_autoflush:
+        changes, delta = _apply(session, contract, change, catalog, today)
+    return Preview(changes, change.effective, contract.frequency, contract.total, contract.annual_total, delta)
+
+
+def _apply(
+    session: so.Session, contract: Contract, change: ContractChange, catalog: TariffCatalog, today: date
+) -> tuple[list[dict[str, str]], Decimal | None]:
+    """Change the contract object: address, bank account, risk and premium; what changed and the
+    pro-rata difference."""
+    old_annual = contract.annual_total
+    changes: list[dict[str, str]] = []
+    answers = {k: list(v) for k, v in (contract.answers or {}).items()}
+    place = _address(session, contract, change, changes, answers)
+    _bank(contract, change, changes)
+    premium = _reprice(session, contract, change, changes, answers, place, catalog, today)
+    if not changes:
+        raise ChangeError("Sie haben keine Vertragsangabe geändert.")
+    if premium is not None:
+        contract.frequency = premium.frequency.value
+        contract.total, contract.annual_total = premium.total, premium.annual_total
+        contract.premium = premium.to_dict()
+        if contract.annual_total != old_annual:
+            changes.append(_diff("Jahresbeitrag", format_eur(old_annual), format_eur(contract.annual_total)))
+    if contract.answers is not None:
+        contract.answers = answers
+    if contract.annual_total == old_annual:
+        return changes, None
+    assert contract.main_due is not None
+    year = lifecycle.insurance_year(contract.start_date, contract.main_due)
+    return changes, lifecycle.pro_rata(old_annual, contract.annual_total, change.effective, year)
 
 
 def _diff(label: str, old: str, new: str) -> dict[str, str]:

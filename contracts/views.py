@@ -166,13 +166,31 @@ def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
         form = ChangeForm(formdata=None, data=_change_defaults(found))
         return render_template("contracts/change.html", form=form, contract=found)
     form = ChangeForm()
-    if form.check(kfz=found.product == "kfz" and found.risk is not None):
+    kfz = found.product == "kfz" and found.risk is not None
+    valid = form.check(kfz=kfz)
+    if valid and request.form.get("aktion") == "pruefen":  # "Änderung prüfen": shown, not saved
+        try:
+            preview = changes.preview_change(
+                s,
+                found,
+                _change_of(form, kfz=kfz),
+                catalog=current_app.extensions["tariffs"],
+                rules=current_app.extensions["contract_rules"],
+                today=_today(),
+            )
+        except changes.ChangeError as error:
+            _field_error(form, error)
+        else:
+            s.rollback()  # nothing of the preview is kept
+            return render_template("contracts/change.html", form=form, contract=found, preview=preview)
+        s.rollback()
+    elif valid:
         try:
             version = changes.change_contract(
                 s,
                 _user(),
                 found,
-                _change_of(form, kfz=found.product == "kfz" and found.risk is not None),
+                _change_of(form, kfz=kfz),
                 expected_version=_int(form.version.data),
                 catalog=current_app.extensions["tariffs"],
                 rules=current_app.extensions["contract_rules"],

@@ -22,7 +22,12 @@ pytestmark = pytest.mark.browser
 
 
 def _login(page: Page, base: str, email: str) -> None:
-    page.context.clear_cookies()
+    """Log out the way a user does (clearing cookies races with the responses still arriving, each of
+    which refreshes the session cookie), then log in."""
+    logout = page.get_by_role("button", name="Abmelden")
+    if logout.count():
+        logout.click()
+        page.wait_for_url("**/anmelden**")
     page.goto(base + "/anmelden")
     page.get_by_label("E-Mail-Adresse").fill(email)
     page.get_by_label("Passwort").fill("Demo-Passwort-1!")
@@ -52,6 +57,11 @@ def test_a_change_on_a_phone_and_the_yearly_renewal(page: Page, portal_server, t
     expect(page.locator("#sepa_mandat-error")).to_contain_text("neues SEPA-Lastschriftmandat nötig")
     expect(page.get_by_label("Straße/Hausnr.")).to_have_value("Marienplatz 8")
     page.get_by_label("Ich erteile das SEPA-Lastschriftmandat.").check()
+    page.get_by_role("button", name="Änderung prüfen").click()
+    preview = page.get_by_role("status").filter(has_text="Vorschau")
+    expect(preview).to_contain_text("Marienplatz 8, 80331 München")
+    expect(preview).to_contain_text("Noch ist nichts gespeichert.")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.get_by_role("button", name="Änderung speichern").click()
     expect(page.get_by_text("Nachtrag Nr. 1 erstellt")).to_be_visible()
     expect(page.get_by_role("link", name="Nachtrag Nr. 1")).to_be_visible()

@@ -157,6 +157,7 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     check.page.get_by_label("Straße/Hausnr.").fill("")
     check.submit("contract-change-errors", "Änderung speichern", status=422)
     check.page.get_by_label("Straße/Hausnr.").fill("Neue Allee 7")
+    check.submit("contract-change-preview", "Änderung prüfen")
     check.submit("contract-with-history", "Änderung speichern")
     check.visit("contract-at-a-date", f"{contract}?stand=01.01.2020")
     check.visit("contract-cancel", f"{contract}/kuendigen")

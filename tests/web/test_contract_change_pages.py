@@ -57,7 +57,18 @@ def test_a_change_with_bad_input_keeps_what_was_typed_then_brings_a_nachtrag(bro
     assert 'value="Neue Allee 7"' in html  # nothing typed is lost
 
     good = {**form, "wirksam_ab": _effective(contract), "hsn": "0588", "tsn": "BDP"}
-    response = broker_client.post(url, data=good)
+    preview = broker_client.post(url, data={**good, "aktion": "pruefen"})  # "Änderung prüfen"
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    assert "Vorschau: Nachtrag ab" in html
+    assert "AUDI Q7 (HSN 0588, TSN BDP)" in html
+    assert "Nachberechnung bis zur Hauptfälligkeit" in html
+    assert 'value="BDP"' in html  # the form as typed, ready to save
+    session.expire_all()
+    assert session.get(Contract, contract.id).version == 1  # nothing saved by the preview
+    assert session.get(Contract, contract.id).documents[-1].title == "Beitragsrechnung"
+
+    response = broker_client.post(url, data={**good, "aktion": "speichern"})
     assert response.status_code == 302
     page = broker_client.get(response.location).get_data(as_text=True)
     assert "Nachtrag Nr. 1 erstellt" in page
