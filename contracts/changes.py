@@ -371,7 +371,7 @@ def _address(
 
 def _bank(contract: Contract, change: ContractChange, changes: list[dict[str, str]]) -> None:
     holder = " ".join(change.account_holder.split())
-    if change.iban != (contract.iban or ""):
+    if change.iban and change.iban != (contract.iban or ""):
         if not change.mandate_accepted:
             raise ChangeError("Für die neue Bankverbindung ist ein neues SEPA-Lastschriftmandat nötig.", "sepa_mandat")
         now = clock.now()
@@ -385,7 +385,7 @@ def _bank(contract: Contract, change: ContractChange, changes: list[dict[str, st
                 f"{holder}, IBAN {mask_iban(change.iban)} (neues Mandat {contract.mandate_reference})",
             )
         )
-    elif holder != (contract.account_holder or ""):
+    elif contract.iban and holder != (contract.account_holder or ""):  # without an account: nothing to hold
         changes.append(_diff("Kontoinhaber", contract.account_holder or "", holder))
         contract.account_holder = holder
 

@@ -185,10 +185,13 @@ class ChangeForm(Form):
     iban_compact: str = ""
     bic: str | None = None
 
-    def check(self, kfz: bool) -> bool:
+    def check(self, kfz: bool, iban_required: bool = True) -> bool:
         """Validate; the Kfz questions only for a Kfz contract with tariff data (an imported one
-        has none, the page does not ask them). True when the form is fine."""
+        has none, the page does not ask them); the IBAN only where the contract has one (imported
+        contracts may come without: left empty, the bank account stays unknown). True when fine."""
         self.validate()
+        if not iban_required and not self.iban.data:
+            self.iban.errors = self.kontoinhaber.errors = []
         if not kfz:
             for name in self.KFZ_FIELDS:
                 self[name].errors = []

@@ -167,7 +167,7 @@ def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
         return render_template("contracts/change.html", form=form, contract=found)
     form = ChangeForm()
     kfz = found.product == "kfz" and found.risk is not None
-    valid = form.check(kfz=kfz)
+    valid = form.check(kfz=kfz, iban_required=found.iban is not None)
     if valid and request.form.get("aktion") == "pruefen":  # "Änderung prüfen": shown, not saved
         try:
             preview = changes.preview_change(

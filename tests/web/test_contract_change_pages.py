@@ -147,3 +147,21 @@ def test_the_hauptfaelligkeit_page_is_the_back_office_s(broker_client, backoffic
     assert response.mimetype == "text/csv"
     assert response.get_data(as_text=True).lstrip("\ufeff").startswith("Vertragsnummer;Versicherungsnehmer")
     assert broker_client.get(report).status_code == 403
+
+
+def test_an_imported_contract_without_iban_changes_its_address_without_one(broker_client, broker, manager, session):
+    """Found walking the page: imported contracts may come without a bank account; the change form
+    demanded an IBAN before any address change."""
+    from tests.helpers import demo_stock
+
+    contract = demo_stock(session, broker, manager)["BV-4711001"]
+    assert contract.iban is None
+    url = f"/vertraege/{contract.public_id}/aenderung"
+    form = _form(broker_client, url)
+    assert form["iban"] == ""
+    response = broker_client.post(url, data={**form, "strasse": "Domplatz 1", "aktion": "speichern"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    session.refresh(contract)
+    assert (contract.customer["street"], contract.iban) == ("Domplatz 1", None)
+    (version,) = [v for v in contract.versions if v.seq == 1]
+    assert [c["label"] for c in version.changes] == ["Anschrift"]  # no phantom "Kontoinhaber"
