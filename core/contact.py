@@ -56,6 +56,18 @@ def normalize_mobile(number: str, region: str = "DE") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def normalize_phone(number: str, region: str = "DE") -> str:
+    """Any valid phone number (landline or mobile) for people to call, formatted internationally
+    (+49 89 12345670); ContactError otherwise."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ContactError(f"Keine gültige Telefonnummer: {number!r}") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ContactError(f"Keine gültige Telefonnummer: {number!r}")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 @dataclass(frozen=True)
 class PostalAddress:
     """A German postal address for the DIN 5008 window."""

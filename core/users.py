@@ -10,6 +10,7 @@ import sqlalchemy.orm as so
 from email_validator import EmailNotValidError, validate_email
 
 from core import clock, sessions
+from core.contact import ContactError, normalize_phone
 from core.db import Base, new_public_id
 from core.passwords import PasswordRule, hash_password, needs_rehash, verify_password
 
@@ -58,6 +59,8 @@ class User(Base):
     is_active: so.Mapped[bool] = so.mapped_column(default=True)
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     last_login_at: so.Mapped[datetime | None]
+    # the broker's phone, shown to his customers in the portal ("Ihr Vermittler")
+    phone: so.Mapped[str | None] = so.mapped_column(sa.String(30))
 
     agency: so.Mapped[Agency | None] = so.relationship(back_populates="users")
 
@@ -105,6 +108,7 @@ def create_user(
     password: str,
     agency: Agency | None,
     rule: PasswordRule,
+    phone: str | None = None,
 ) -> User:
     """Create a staff user after checking e-mail, role/agency and the password rule."""
     try:
@@ -122,12 +126,18 @@ def create_user(
     problems = rule.problems(password, email)
     if problems:
         raise AccountError(" ".join(problems))
+    if phone:
+        try:
+            phone = normalize_phone(phone)
+        except ContactError as exc:
+            raise AccountError("Bitte geben Sie eine gültige Telefonnummer ein.") from exc
     user = User(
         email=email,
         full_name=full_name.strip(),
         role=role,
         agency=agency,
         password_hash=hash_password(password),
+        phone=phone or None,
     )
     session.add(user)
     session.flush()

@@ -12,9 +12,9 @@ from core.users import Agency, Role, User, create_agency, create_user
 DEMO_PASSWORD = "Demo-Passwort-1!"  # noqa: S105 - demo only, documented in the README
 DEMO_AGENCY = {"name": "Demo-Agentur", "broker_number": "900100"}
 DEMO_USERS = (
-    ("vermittler@demo.example", "Max Vermittler", Role.BROKER),
-    ("agenturleiter@demo.example", "Anna Agenturleiter", Role.MANAGER),
-    ("innendienst@demo.example", "Ines Innendienst", Role.BACKOFFICE),
+    ("vermittler@demo.example", "Max Vermittler", Role.BROKER, "089 12345670"),
+    ("agenturleiter@demo.example", "Anna Agenturleiter", Role.MANAGER, "089 12345671"),
+    ("innendienst@demo.example", "Ines Innendienst", Role.BACKOFFICE, None),
 )
 
 
@@ -26,7 +26,7 @@ def seed(session: so.Session) -> list[str]:
     if agency is None:
         agency = create_agency(session, **DEMO_AGENCY)
         created.append(f"Agentur {agency.name}")
-    for email, name, role in DEMO_USERS:
+    for email, name, role, phone in DEMO_USERS:
         if session.scalar(sa.select(User.id).where(User.email == email)):
             continue
         create_user(
@@ -37,6 +37,7 @@ def seed(session: so.Session) -> list[str]:
             password=DEMO_PASSWORD,
             agency=None if role is Role.BACKOFFICE else agency,
             rule=PasswordRule(),
+            phone=phone,
         )
         created.append(f"{role.label} {email}")
     created += _seed_existing_contracts(session)

@@ -29,3 +29,17 @@ def init_app(app: Flask) -> None:
     # contracts announces, onboarding acts (the same receivers for every app: blinker keeps one each)
     contract_policed.connect(services.on_contract_policed)
     document_added.connect(services.on_document_added)
+    app.context_processor(_portal_unread)
+
+
+def _portal_unread() -> dict[str, int]:
+    """The number of unread documents beside "Meine Dokumente" (customers only)."""
+    from flask_login import current_user
+
+    from core import db
+    from onboarding.documents import unread_count
+
+    # templates rendered outside a request (documents, e-mails) have no user at all
+    if not (getattr(current_user, "is_authenticated", False) and getattr(current_user, "is_customer", False)):
+        return {}
+    return {"portal_unread": unread_count(db.session(), current_user._get_current_object())}

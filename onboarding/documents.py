@@ -1,4 +1,5 @@
-"""The portal customer's documents: his list (filtered, paged), opening one, a ZIP of several. Only
+"""The portal customer's documents: his list (filtered, paged), opening one, a ZIP of several,
+marking a selection read or unread. Only
 documents of contracts on his account are ever found; the first opening marks a document read, once
 (one guarded UPDATE), and lands on the contract's audit trail."""
 
@@ -7,6 +8,8 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +17,7 @@ import sqlalchemy.orm as so
 
 from contracts.models import Contract, Document, DocumentKind
 from core import audit, clock, paging, storage
+from core.formatting import TIMEZONE
 from onboarding.models import Customer
 
 
@@ -21,20 +25,58 @@ def _own(customer: Customer) -> sa.Select[Any]:
     return sa.select(Document).join(Contract).where(Contract.customer_account_id == customer.id)
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What the customer filters "Meine Dokumente" by; every one optional, all combined."""
+
+    name: str = ""  # the policyholder's last name (part of it, any case)
+    first_name: str = ""
+    start: date | None = None  # one day, or from–to with `end`
+    end: date | None = None
+    kind: str = ""
+    status: str = ""  # gelesen / ungelesen
+    contract: str = ""  # public id
+
+
 def documents_page(
-    session: so.Session, customer: Customer, filters: dict[str, str], page: int, size: int
+    session: so.Session, customer: Customer, filters: Filters, page: int, size: int
 ) -> paging.Page[Document]:
-    """Newest first; filters: dokument (kind), status (gelesen/ungelesen), vertrag (public id)."""
+    """Newest first, filtered (only his documents are ever found)."""
     stmt = _own(customer)
-    if filters.get("dokument") in {k.value for k in DocumentKind}:
-        stmt = stmt.where(Document.kind == DocumentKind(filters["dokument"]))
-    if filters.get("status") == "gelesen":
+    if filters.name or filters.first_name:
+        # a customer has a handful of contracts: the names are compared in Python, where "Ü" and
+        # "ü" are the same letter (SQLite's lower() knows only ASCII)
+        names = session.execute(
+            sa.select(Contract.id, Contract.customer).where(Contract.customer_account_id == customer.id)
+        ).all()
+        ids = [
+            cid
+            for cid, c in names
+            if filters.name.casefold() in str(c.get("last_name", "")).casefold()
+            and filters.first_name.casefold() in str(c.get("first_name", "")).casefold()
+        ]
+        stmt = stmt.where(Contract.id.in_(ids))
+    if filters.start is not None:
+        end = filters.end or filters.start  # one date: that day (Berlin time)
+        stmt = stmt.where(
+            Document.created_at >= datetime.combine(filters.start, time.min, TIMEZONE),
+            Document.created_at < datetime.combine(end + timedelta(days=1), time.min, TIMEZONE),
+        )
+    if filters.kind in {k.value for k in DocumentKind}:
+        stmt = stmt.where(Document.kind == DocumentKind(filters.kind))
+    if filters.status == "gelesen":
         stmt = stmt.where(Document.read_at.is_not(None))
-    elif filters.get("status") == "ungelesen":
+    elif filters.status == "ungelesen":
         stmt = stmt.where(Document.read_at.is_(None))
-    if filters.get("vertrag"):
-        stmt = stmt.where(Contract.public_id == filters["vertrag"])
+    if filters.contract:
+        stmt = stmt.where(Contract.public_id == filters.contract)
     return paging.paginate(session, stmt.order_by(Document.created_at.desc(), Document.id.desc()), page, size)
+
+
+def unread_count(session: so.Session, customer: Customer) -> int:
+    """Unread documents (shown in the portal's navigation)."""
+    stmt = sa.select(sa.func.count()).select_from(Document).join(Contract)
+    return session.scalar(stmt.where(Contract.customer_account_id == customer.id, Document.read_at.is_(None))) or 0
 
 
 def own_documents(session: so.Session, customer: Customer, public_ids: Sequence[str]) -> list[Document]:
@@ -62,6 +104,29 @@ def mark_read(session: so.Session, customer: Customer, documents: Sequence[Docum
             object_id=public_id,
         )
     session.commit()
+
+
+def mark_unread(session: so.Session, customer: Customer, public_ids: Sequence[str]) -> int:
+    """ "Ungelesen": his chosen documents are unread again (they count in the navigation)."""
+    chosen = own_documents(session, customer, public_ids)
+    if not chosen:
+        return 0
+    session.execute(
+        sa.update(Document)
+        .where(Document.id.in_([d.id for d in chosen]))
+        .values(read_at=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    session.commit()
+    return len(chosen)
+
+
+def mark_chosen_read(session: so.Session, customer: Customer, public_ids: Sequence[str]) -> int:
+    """ "Gelesen": his chosen documents are read (the first time on the contract's audit trail)."""
+    chosen = own_documents(session, customer, public_ids)
+    if chosen:
+        mark_read(session, customer, chosen)
+    return len(chosen)
 
 
 def open_document(session: so.Session, customer: Customer, public_id: str) -> tuple[Document, bytes] | None:

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
-from wtforms import EmailField, PasswordField, StringField
+from datetime import date
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
+from calculator.forms.fields import german_date, options, parse_german_date, strip
+from contracts.models import DocumentKind
 from core.forms import ChangePasswordForm, Form, NewPasswordFields, NewPasswordForm
 
 __all__ = ["ChangePasswordForm", "NewPasswordForm"]
@@ -14,12 +19,12 @@ class AccessFields:
     email = EmailField(
         "E-Mail-Adresse",
         validators=[InputRequired("Bitte geben Sie Ihre E-Mail-Adresse ein."), Length(max=254)],
-        render_kw={"autocomplete": "username", "spellcheck": "false"},
+        render_kw={"autocomplete": "email", "spellcheck": "false", "autocapitalize": "none"},
     )
     zugangscode = StringField(
         "Zugangs-Code",
         validators=[InputRequired("Bitte geben Sie den Zugangs-Code ein."), Length(max=40)],
-        render_kw={"autocomplete": "one-time-code", "spellcheck": "false"},
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "characters"},
     )
 
 
@@ -45,3 +50,50 @@ class ForgotForm(Form):
         "E-Mail-Adresse oder Vertragsnummer",
         validators=[InputRequired("Bitte geben Sie Ihre E-Mail-Adresse oder Vertragsnummer ein."), Length(max=254)],
     )
+
+
+class DocumentFilterForm(FlaskForm):
+    """ "Meine Dokumente" filters as in the seed: Name, Vorname, Datum (one day or from–to),
+    Dokument; besides Status, Vertrag and the page size. A GET form (no CSRF): a wrong date is
+    said next to its field and the other filters still apply."""
+
+    class Meta:
+        csrf = False
+        locales = ("de_DE", "de")
+
+    name = StringField("Name", filters=[strip], validators=[Length(max=100)])
+    vorname = StringField("Vorname", filters=[strip], validators=[Length(max=100)])
+    datum = StringField(
+        "Datum",
+        description="TT.MM.JJJJ",
+        filters=[strip],
+        validators=[german_date()],
+        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+    )
+    bis = StringField(
+        "bis (optional)",
+        description="für einen Zeitraum",
+        filters=[strip],
+        validators=[german_date()],
+        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+    )
+    dokument = SelectField("Dokument", choices=options([("", "alle")] + [(k.value, k.label) for k in DocumentKind]))
+    status = SelectField("Status", choices=options([("", "alle"), ("ungelesen", "Ungelesen"), ("gelesen", "Gelesen")]))
+    vertrag = SelectField("Vertrag", choices=options([("", "alle")]), validate_choice=False)
+    anzahl = SelectField("Pro Seite", choices=options([("10", "10"), ("20", "20"), ("50", "50")]), default="10")
+
+    def check(self) -> None:
+        self.validate()
+        start, end = self.day("datum"), self.day("bis")
+        if end is not None and start is None and not self.datum.errors:
+            self.datum.errors = ["Bitte geben Sie auch den Anfang des Zeitraums an."]
+        elif start is not None and end is not None and end < start:
+            self.bis.errors = ["Das Ende des Zeitraums liegt vor seinem Anfang."]
+
+    def day(self, name: str) -> date | None:
+        field = self[name]
+        return None if field.errors else parse_german_date(field.data or "")
+
+    def filters(self) -> dict[str, str]:
+        """The filters as query parameters (kept while paging and after marking)."""
+        return {f.name: f.data for f in self if f.data and f.name != "anzahl"}

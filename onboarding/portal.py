@@ -6,16 +6,17 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from contracts.models import DocumentKind
+from calculator.forms.fields import options
 from core import clock, db, paging
 from core.downloads import download
 from onboarding import documents as portal_documents
+from onboarding.forms import DocumentFilterForm
 from onboarding.models import Customer
-from onboarding.services import contracts_of
+from onboarding.services import contract_details, contracts_of
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,24 +47,57 @@ def home() -> BaseResponse:
 @bp.get("/dokumente")
 @customer_required
 def documents() -> str:
+    """Meine Dokumente: filters (Name, Vorname, Datum or Zeitraum, Dokument, Status, Vertrag),
+    newest first, 10/20/50 a page; the selection saved as ZIP or marked Gelesen/Ungelesen."""
     s = db.session()
-    filters = {k: request.args.get(k, "") for k in ("dokument", "status", "vertrag")}
-    size = request.args.get("anzahl", 10, type=int)
-    size = size if size in PAGE_SIZES else 10
+    own = contracts_of(s, _customer())
+    form = DocumentFilterForm(request.args)
+    form.vertrag.choices = options([("", "alle")] + [(c.public_id, c.number or "") for c in own])
+    form.check()
+    size = int(form.anzahl.data) if form.anzahl.data in {str(n) for n in PAGE_SIZES} else PAGE_SIZES[0]
+    filters = portal_documents.Filters(
+        name=form.name.data or "",
+        first_name=form.vorname.data or "",
+        start=form.day("datum") if not form.bis.errors else None,
+        end=form.day("bis") if not form.datum.errors else None,
+        kind=form.dokument.data or "",
+        status=form.status.data or "",
+        contract=form.vertrag.data or "",
+    )
     found = portal_documents.documents_page(
         s, _customer(), filters, paging.page_number(request.args.get("seite")), size
     )
-    return render_template(
+    html = render_template(
         "portal/documents.html",
         rows=found.items,
         total=found.total,
         page=found.number,
         size=size,
-        sizes=PAGE_SIZES,
-        kinds=list(DocumentKind),
-        contracts=contracts_of(s, _customer()),
-        filters=filters,
+        form=form,
+        params=dict(form.filters(), anzahl=size),
     )
+    return html
+
+
+@bp.post("/dokumente/markieren")
+@customer_required
+def mark() -> BaseResponse:
+    """ "Gelesen" / "Ungelesen" for the selected documents; back to the same filtered page."""
+    s, chosen = db.session(), request.form.getlist("dokument")
+    if request.form.get("aktion") == "ungelesen":
+        done = portal_documents.mark_unread(s, _customer(), chosen)
+        message = f"{done} Dokument(e) als ungelesen markiert."
+    else:
+        done = portal_documents.mark_chosen_read(s, _customer(), chosen)
+        message = f"{done} Dokument(e) als gelesen markiert."
+    flash(message if done else "Bitte wählen Sie mindestens ein Dokument aus.", "success" if done else "error")
+    return redirect(_back_to_list())
+
+
+def _back_to_list() -> str:
+    """The list as it was (its filters and page), never anywhere else."""
+    params: dict[str, Any] = {k[2:]: v for k, v in request.form.items() if k.startswith("f_") and v}
+    return url_for("portal.documents", **params)
 
 
 @bp.get("/dokumente/<public_id>")
@@ -84,7 +118,7 @@ def download_zip() -> BaseResponse:
     data = portal_documents.documents_zip(db.session(), _customer(), request.form.getlist("dokument"))
     if data is None:
         flash("Bitte wählen Sie mindestens ein Dokument aus.", "error")
-        return redirect(url_for("portal.documents"))
+        return redirect(_back_to_list())
     return download(data, "application/zip", f"Dokumente-{clock.now():%Y%m%d}.zip")
 
 
@@ -92,3 +126,13 @@ def download_zip() -> BaseResponse:
 @customer_required
 def contracts() -> str:
     return render_template("portal/contracts.html", rows=contracts_of(db.session(), _customer()))
+
+
+@bp.get("/vertraege/<public_id>")
+@customer_required
+def contract(public_id: str) -> str:
+    """One of his contracts in detail: cover, vehicle and SF-Klassen, premium, documents, his broker."""
+    details = contract_details(db.session(), _customer(), public_id, current_app.extensions["tariffs"])
+    if details is None:
+        abort(404)
+    return render_template("portal/contract.html", **details)

@@ -12,7 +12,9 @@ import phonenumbers
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from calculator.tariffs import TariffCatalog
 from contracts.models import Contract, Delivery, Document
+from contracts.presentation import policy_scope
 from contracts.services import send_by_post_from_now_on
 from core import audit, clock, leases, sessions, throttle, tokens
 from core.contact import EmailAddress
@@ -833,6 +835,25 @@ def contracts_of(session: so.Session, customer: Customer) -> list[Contract]:
             sa.select(Contract).where(Contract.customer_account_id == customer.id).order_by(Contract.policed_at.desc())
         )
     )
+
+
+def contract_details(
+    session: so.Session, customer: Customer, public_id: str, catalog: TariffCatalog
+) -> dict[str, Any] | None:
+    """What "Meine Verträge" shows of one of his contracts (None: not his): the contract, the
+    insured risk as its Versicherungsschein states it, its documents newest first, his broker."""
+    contract = session.scalar(
+        sa.select(Contract).where(Contract.public_id == public_id, Contract.customer_account_id == customer.id)
+    )
+    if contract is None:
+        return None
+    today = clock.now().astimezone(TIMEZONE).date()
+    return {
+        "contract": contract,
+        **policy_scope(session, catalog, contract, today),
+        "documents": sorted(contract.documents, key=lambda d: (d.created_at, d.id), reverse=True),
+        "broker": contract.owner,
+    }
 
 
 def request_password_reset(session: so.Session, identifier: str) -> None:

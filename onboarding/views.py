@@ -34,15 +34,19 @@ def _link_page(token: str, form: ActivationForm | None = None, message: str | No
     if state != "valid" or link is None:
         status = 404 if state == "unknown" else 410
         return render_template("onboarding/link_invalid.html", state=state), status
+    status = 200 if form is None else 422
+    form = form or ActivationForm()
+    if link.code_channel is CodeChannel.SMS:  # six digits: the phone's number pad and SMS autofill
+        form.zugangscode.render_kw = {**(form.zugangscode.render_kw or {}), "inputmode": "numeric", "maxlength": 6}
     return render_template(
         "onboarding/link.html",
         token=token,
         link=link,
-        form=form or ActivationForm(),
+        form=form,
         masked=services.mask_mobile(link.mobile),
         letter=link.code_channel is CodeChannel.LETTER,
         message=message,
-    ), 200 if form is None else 422
+    ), status
 
 
 @bp.get("/zugang/<token>")

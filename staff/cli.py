@@ -49,7 +49,10 @@ def list_agencies_command() -> None:
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--agency", "broker_number", help="Vermittlernummer of the agency (not for innendienst).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
-def create_user_command(email: str, full_name: str, role: str, broker_number: str | None, password_stdin: bool) -> None:
+@click.option("--phone", help="Phone number shown to the broker's customers in the portal.")
+def create_user_command(
+    email: str, full_name: str, role: str, broker_number: str | None, password_stdin: bool, phone: str | None
+) -> None:
     """Create a staff user; the password is prompted for (or read from stdin), never an argument."""
     s = db.session()
     agency = None
@@ -70,6 +73,7 @@ def create_user_command(email: str, full_name: str, role: str, broker_number: st
             password=password,
             agency=agency,
             rule=password_rule(),
+            phone=phone,
         )
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc

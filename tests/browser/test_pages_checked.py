@@ -12,9 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
+from contracts.models import Contract
 from core import clock
 from messaging import worker
 from tests.helpers import KFZ_ANSWERS, RS_ANSWERS, csrf_token, missing
@@ -207,9 +209,13 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     check.page.get_by_label("Passwort", exact=True).fill("Kaffee-Tasse-77!")
     check.page.get_by_label("Passwort wiederholen").fill("Kaffee-Tasse-77!")
     check.submit("portal-documents-first", "Weiter")
+    with app.app_context(), app.extensions["database"].sessionmaker() as s:
+        own = s.scalar(sa.select(Contract.public_id).where(Contract.customer_email == "k@example.org"))
     for name, path in (
         ("portal-documents", "/portal/dokumente"),
+        ("portal-documents-filter-error", "/portal/dokumente?datum=31.02.2026&bis=01.01.2026&name=M"),
         ("portal-contracts", "/portal/vertraege"),
+        ("portal-contract", f"/portal/vertraege/{own}"),
         ("portal-password", "/portal/passwort-aendern"),
     ):
         check.visit(name, path)

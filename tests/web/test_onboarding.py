@@ -102,7 +102,7 @@ def test_sms_journey_link_code_password_portal(outbox_app, police, twilio_server
     assert response.status_code == 302
     assert response.location == "/portal/dokumente"
     documents = customer_client.get("/portal/dokumente").get_data(as_text=True)
-    assert documents.count("<td>Ungelesen</td>") == 2
+    assert documents.count('<strong class="badge">Ungelesen</strong>') == 2
     assert "V.-Schein" in documents
     assert contract.number in documents
     policy = session.scalar(sa.select(Document).where(Document.kind == DocumentKind.POLICY))
@@ -303,7 +303,9 @@ def test_zip_of_selected_documents_marks_them_read(outbox_app, police, twilio_se
     assert one.mimetype == "application/pdf"
     assert one.headers["Cache-Control"] == "private, no-store"
     assert all(n.endswith(".pdf") for n in names)
-    assert "<td>Ungelesen</td>" not in client.get("/portal/dokumente").get_data(as_text=True)
+    page = client.get("/portal/dokumente").get_data(as_text=True)
+    assert page.count(">Gelesen</td>") == 2
+    assert 'class="badge">Ungelesen' not in page
 
 
 def test_new_documents_arrive_unread_with_one_email_after_a_short_delay(

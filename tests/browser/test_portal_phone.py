@@ -1,0 +1,89 @@
+"""The customer portal on a phone (issue #15, item 1): every portal and onboarding page at 390 px
+width without sideways scrolling, touch targets of at least 44 px, the right keyboards and autofill
+(the SMS code: number pad and one-time-code; passwords: new/current; e-mail: type email)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from messaging import worker
+from tests.browser.test_pages_checked import _login, _quote_and_apply
+from tests.helpers import KFZ_ANSWERS
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+# controls a thumb must hit; links inside running text are exempt (WCAG 2.5.8 "inline")
+TARGETS = "button, input:not([type=hidden]), select, .main-nav a, .pager a, .actions a"
+
+
+def _fits(page: Page, name: str) -> list[str]:
+    problems = []
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width > PHONE["width"]:
+        problems.append(f"{name}: {width} px wide")
+    small = page.evaluate(
+        """(selector) => [...document.querySelectorAll(selector)]
+            .filter(e => e.offsetParent !== null)
+            .map(e => [e.outerHTML.slice(0, 80), e.getBoundingClientRect().height, e.getBoundingClientRect().width])
+            .filter(([, h]) => h < 44)""",
+        TARGETS,
+    )
+    problems += [f"{name}: touch target {h:.0f}×{w:.0f} px: {html}" for html, h, w in small]
+    return problems
+
+
+def test_every_portal_page_fits_a_phone(page: Page, portal_server, smtp_server, twilio_server):
+    app, base = portal_server
+    broker = app.test_client()
+    _login(broker, "vermittler@demo.example")
+    portal = {"zustellung": "portal", "kunde_email": "k@example.org", "kunde_mobil": "0151 12345678"}
+    _quote_and_apply(broker, KFZ_ANSWERS, "kfz", portal)
+    worker.run(app, once=True)
+    link = re.search(
+        r"http://portal\.test(/zugang/[\w-]+)", smtp_server.inbox.messages[-1].get_body(("plain",)).get_content()
+    ).group(1)
+    page.set_viewport_size(PHONE)
+    problems: list[str] = []
+
+    page.goto(base + link)
+    page.wait_for_load_state("networkidle")
+    code = page.get_by_label("Zugangs-Code")
+    assert code.get_attribute("inputmode") == "numeric"
+    assert code.get_attribute("autocomplete") == "one-time-code"
+    assert page.get_by_label("E-Mail-Adresse").get_attribute("type") == "email"
+    assert page.get_by_label("E-Mail-Adresse").get_attribute("autocomplete") == "email"
+    assert page.get_by_label("Passwort", exact=True).get_attribute("autocomplete") == "new-password"
+    problems += _fits(page, "access link")
+    worker.run(app, once=True)
+    sms = re.search(r"(\d{6})", twilio_server.messages[-1]["Body"]).group(1)
+    page.get_by_label("E-Mail-Adresse").fill("k@example.org")
+    code.fill(sms)
+    page.get_by_label("Passwort", exact=True).fill("Kaffee-Tasse-77!")
+    page.get_by_label("Passwort wiederholen").fill("Kaffee-Tasse-77!")
+    page.get_by_role("button", name="Weiter").click()
+    expect(page.get_by_role("heading", name="Meine Dokumente")).to_be_visible()
+
+    for name, path in (
+        ("documents", "/portal/dokumente"),
+        ("documents-filtered", "/portal/dokumente?datum=31.02.2026&dokument=rechnung"),
+        ("contracts", "/portal/vertraege"),
+        ("password", "/portal/passwort-aendern"),
+    ):
+        page.goto(base + path)
+        problems += _fits(page, name)
+    page.goto(base + "/portal/vertraege")
+    page.get_by_role("link", name=re.compile("Details")).first.click()
+    expect(page.get_by_role("heading", name="Ihr Vermittler")).to_be_visible()
+    problems += _fits(page, "contract details")
+
+    page.get_by_role("button", name="Abmelden").click()
+    for name, path in (("login", "/portal/anmelden"), ("forgot", "/portal/passwort-vergessen")):
+        page.goto(base + path)
+        problems += _fits(page, name)
+    page.goto(base + "/portal/anmelden")
+    assert page.get_by_label("Passwort").get_attribute("autocomplete") == "current-password"
+    assert not problems, "\n".join(problems)
