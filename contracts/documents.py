@@ -31,6 +31,7 @@ TEMPLATES = {
     DocumentKind.INVOICE: "documents/beitragsrechnung.html",
     DocumentKind.ENDORSEMENT: "documents/nachtrag.html",
     DocumentKind.CANCELLATION: "documents/kuendigungsbestaetigung.html",
+    DocumentKind.CLAIM: "documents/schadenmeldung.html",
 }
 
 
@@ -74,7 +75,11 @@ def render_document(contract: Contract, kind: DocumentKind, **context: Any) -> s
 
 
 def issue_documents(
-    session: so.Session, planned: Iterable[tuple[Contract, Sequence[Planned]]], *, workers: int | None = None
+    session: so.Session,
+    planned: Iterable[tuple[Contract, Sequence[Planned]]],
+    *,
+    workers: int | None = None,
+    announce: bool = True,
 ) -> list[Document]:
     """Render the planned documents of these contracts on all cores, store them and deliver each
     contract's set together (one letter for a post customer). A pipeline: each document goes to a
@@ -88,7 +93,7 @@ def issue_documents(
         made: list[Document] = []
         for contract, plans, futures in pending:
             items = [(p.kind, p.title, f.result()) for p, f in zip(plans, futures, strict=True)]
-            made += store_and_deliver(session, contract, items)
+            made += store_and_deliver(session, contract, items, announce=announce)
     return made
 
 
@@ -98,7 +103,7 @@ def add_document(session: so.Session, contract: Contract, kind: DocumentKind, ti
 
 
 def store_and_deliver(
-    session: so.Session, contract: Contract, items: Sequence[tuple[DocumentKind, str, bytes]]
+    session: so.Session, contract: Contract, items: Sequence[tuple[DocumentKind, str, bytes]], *, announce: bool = True
 ) -> list[Document]:
     """Later documents of one contract: stored, visible to the broker at once, announced
     (document_added: onboarding puts them in the portal and e-mails an activated customer), and
@@ -120,7 +125,7 @@ def store_and_deliver(
         session.add(document)
         documents.append(document)
     session.flush()
-    for document in documents:
+    for document in documents if announce else []:  # announce=False: the caller tells the customer itself
         document_added.send(document, session=session, contract=contract)
     by_post = documents if contract.delivery is Delivery.POST else [d for d in documents if d.kind.on_paper_by_law]
     if by_post:

@@ -194,11 +194,73 @@ class RenewalRun(Base):
     finished_at: so.Mapped[datetime | None]
 
 
+class ClaimKind(enum.StrEnum):
+    """What kind of claim; for Kfz it decides which SF-Klasse it moves at the renewal."""
+
+    KH = "haftpflicht"  # damage to others: Kfz-Haftpflicht (moves SF KH)
+    VK = "vollkasko"  # own vehicle, caused by oneself (moves SF VK)
+    TK = "teilkasko"  # glass, theft, game, storm: no Rückstufung
+    RS = "rechtsschutz"
+
+    @property
+    def label(self) -> str:
+        return {
+            "haftpflicht": "Haftpflichtschaden (Schaden bei anderen)",
+            "vollkasko": "Vollkaskoschaden (eigenes Fahrzeug, selbst verursacht)",
+            "teilkasko": "Teilkaskoschaden (Glas, Diebstahl, Wild, Unwetter)",
+            "rechtsschutz": "Rechtsschutzfall",
+        }[self.value]
+
+
+class Claim(Base):
+    """A claim notification (Schadenmeldung) a customer sent from the portal."""
+
+    __tablename__ = "claims"
+    __table_args__ = (sa.Index("ix_claims_contract_occurred", "contract_id", "occurred_on"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    number: so.Mapped[str | None] = so.mapped_column(sa.String(20), unique=True)  # Schadennummer
+    contract_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("contracts.id"))
+    agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"), index=True)
+    owner_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"))
+    kind: so.Mapped[ClaimKind]
+    occurred_on: so.Mapped[date]
+    place: so.Mapped[str] = so.mapped_column(sa.String(200))
+    description: so.Mapped[str] = so.mapped_column(sa.Text)
+    other_party: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    police: so.Mapped[bool | None]
+    reported_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    handled_at: so.Mapped[datetime | None] = so.mapped_column(index=True)
+    handled_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+
+    contract: so.Mapped[Contract] = so.relationship()
+    files: so.Mapped[list[ClaimFile]] = so.relationship(back_populates="claim", order_by="ClaimFile.id")
+
+
+class ClaimFile(Base):
+    """An upload of a claim (photo or PDF), its type decided by its content."""
+
+    __tablename__ = "claim_files"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    claim_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("claims.id"), index=True)
+    filename: so.Mapped[str] = so.mapped_column(sa.String(200))
+    content_type: so.Mapped[str] = so.mapped_column(sa.String(50))
+    storage_key: so.Mapped[str] = so.mapped_column(sa.String(64))
+    sha256: so.Mapped[str] = so.mapped_column(sa.String(64))
+    size: so.Mapped[int]
+
+    claim: so.Mapped[Claim] = so.relationship(back_populates="files")
+
+
 class DocumentKind(enum.StrEnum):
     POLICY = "versicherungsschein"
     INVOICE = "rechnung"
     ENDORSEMENT = "nachtrag"
     CANCELLATION = "kuendigung"
+    CLAIM = "schadenmeldung"
 
     @property
     def label(self) -> str:
@@ -207,6 +269,7 @@ class DocumentKind(enum.StrEnum):
             "rechnung": "Rechnung",
             "nachtrag": "Nachtrag",
             "kuendigung": "Kündigungsbestätigung",
+            "schadenmeldung": "Schadenmeldung",
         }[self.value]
 
     @property

@@ -25,6 +25,7 @@ from calculator import quotes
 from calculator.tariffs import KfzRisk, KfzTariff, Product, SFClass, TariffCatalog, TariffError
 from contracts import lifecycle
 from contracts.changes import add_version
+from contracts.claims import counted_claims
 from contracts.documents import Planned, issue_documents
 from contracts.models import Contract, ContractVersion, DocumentKind, RenewalRun, VersionKind
 from core import audit, clock, jobs
@@ -63,12 +64,6 @@ def due_contracts(due: date) -> sa.Select[Any]:
         Contract.number.is_not(None),
         sa.or_(Contract.ends_on.is_(None), Contract.ends_on > Contract.main_due),
     )
-
-
-def claims_in_year(session: so.Session, contract: Contract, begin: date, end: date) -> int:
-    """Reported Kfz claims of the insurance year that count for the Rückstufung. Claims are reported
-    in the customer portal (issue #15); until they exist, every year is claim-free."""
-    return 0
 
 
 def start(session: so.Session, due: date, *, actor: User | None, today: date, label: str = "") -> RenewalRun:
@@ -222,16 +217,16 @@ def _move_sf(
     changes: list[dict[str, str]],
 ) -> KfzRisk:
     """The SF-Klassen of the next year (KH and VK move separately, each by its own claims)."""
-    claims = claims_in_year(session, contract, begin, due)
+    kh_claims, vk_claims = counted_claims(session, contract, begin, due)
     year = due.year - 1 if (due.month, due.day) == (1, 1) else due.year
 
-    def move(current: SFClass) -> SFClass:
+    def move(current: SFClass, claims: int) -> SFClass:
         return tariff.next_sf_class(
             current, claims, insured_from=contract.start_date, year=year, rabattschutz=risk.rabattschutz
         )
 
-    sf_kh = move(risk.sf_kh)
-    sf_vk = move(risk.sf_vk) if risk.sf_vk is not None else None
+    sf_kh = move(risk.sf_kh, kh_claims)
+    sf_vk = move(risk.sf_vk, vk_claims) if risk.sf_vk is not None else None
     changes.append({"label": "SF-Klasse Kfz-Haftpflicht", "old": risk.sf_kh.label, "new": sf_kh.label})
     if risk.sf_vk is not None and sf_vk is not None:
         changes.append({"label": "SF-Klasse Vollkasko", "old": risk.sf_vk.label, "new": sf_vk.label})

@@ -14,10 +14,10 @@ from werkzeug.wrappers import Response as BaseResponse
 from calculator import presentation
 from calculator.forms.fields import parse_german_date
 from calculator.models import Offer
-from contracts import changes, queries, renewal
+from contracts import changes, claims, queries, renewal
 from contracts.documents import mask_iban
 from contracts.forms import MANDATE_TEXT, PORTAL_HINT, ApplicationForm, CancelForm, ChangeForm, RenewalForm
-from contracts.models import Application, Contract, Delivery, Document, RenewalRun
+from contracts.models import Application, ClaimFile, Contract, Delivery, Document, RenewalRun
 from contracts.services import (
     ApplicationData,
     ApplicationError,
@@ -27,8 +27,8 @@ from contracts.services import (
     reprice_check,
     submit_application,
 )
-from core import clock, db, paging
-from core.authz import BACKOFFICE_AREA, BROKER_AREA, get_visible_or_404, roles_required
+from core import clock, db, paging, storage
+from core.authz import BACKOFFICE_AREA, BROKER_AREA, can_see, get_visible_or_404, roles_required
 from core.downloads import download
 from core.formatting import TIMEZONE, date_de, eur
 from core.users import Role, User
@@ -153,6 +153,7 @@ def contract(public_id: str) -> str:
         stand=stand,
         masked_iban=mask_iban,
         today=_today(),
+        claims=claims.claims_of(s, found),
     )
 
 
@@ -394,3 +395,45 @@ def renewal_report(public_id: str) -> Response:
     if run is None:
         abort(404)
     return download(renewal.report_csv(s, run).encode(), "text/csv", f"Verlaengerung-{run.due.isoformat()}.csv")
+
+
+@bp.get("/schadenmeldungen/dateien/<public_id>")
+@roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
+def claim_file(public_id: str) -> Response:
+    """An upload of a claim, for staff who may see the claim (its type as checked on upload)."""
+    s = db.session()
+    found = s.scalar(sa.select(ClaimFile).where(ClaimFile.public_id == public_id))
+    if found is None or not can_see(_user(), found.claim):
+        abort(404)
+    return download(storage.load(found.storage_key), found.content_type, found.filename)
+
+
+@bp.get("/innendienst/schadenmeldungen")
+@roles_required(*BACKOFFICE_AREA)
+def claims_list() -> str:
+    """Schadenmeldungen from the portal, newest first; open ones by default."""
+    everything = request.args.get("alle") == "1"
+    found = claims.claims_page(
+        db.session(), open_only=not everything, page=paging.page_number(request.args.get("seite")), size=PAGE_SIZE
+    )
+    return render_template(
+        "contracts/claims.html",
+        rows=found.items,
+        page=found.number,
+        total=found.total,
+        page_size=PAGE_SIZE,
+        everything=everything,
+    )
+
+
+@bp.post("/innendienst/schadenmeldungen/bearbeitet")
+@roles_required(*BACKOFFICE_AREA)
+def claims_handled() -> BaseResponse:
+    s = db.session()
+    done = claims.mark_handled(s, _user(), request.form.getlist("schaden"))
+    s.commit()
+    if done:
+        flash(f"{done} Schadenmeldung(en) als bearbeitet markiert.", "success")
+    else:
+        flash("Bitte wählen Sie mindestens eine offene Schadenmeldung aus.", "error")
+    return redirect(url_for("contracts.claims_list"))

@@ -18,6 +18,8 @@ ACTION_LABELS: dict[str, str] = {
     "contract_cancelled": "Vertrag gekündigt",
     "contract_renewed": "Vertrag verlängert (Hauptfälligkeit)",
     "renewal_started": "Verlängerung gestartet",
+    "claim_reported": "Schaden gemeldet (Kunden-Portal)",
+    "claim_handled": "Schadenmeldung bearbeitet",
     "login": "Anmeldung",
     "login_failed": "Anmeldung fehlgeschlagen",
     "login_throttled": "Anmeldung verzögert (zu viele Fehlversuche)",

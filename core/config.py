@@ -97,6 +97,9 @@ DEFAULTS: dict[str, Any] = {
     "CONTRACT_CHANGE_BACKDATE_DAYS": 90,
     "CANCELLATION_NOTICE_MONTHS": 3,
     "RENEWAL_STEP_CONTRACTS": 25,
+    # "Schaden melden" in the portal: photos (JPEG, PNG, HEIC) and PDFs per claim, and size of each
+    "CLAIM_UPLOAD_MAX_FILES": 5,
+    "CLAIM_UPLOAD_MAX_MB": 6,
     # bulk switch upload (agency manager): largest CSV file and most rows per file
     "BULK_SWITCH_MAX_BYTES": 2 * 1024 * 1024,
     "BULK_SWITCH_MAX_ROWS": 20_000,
@@ -204,7 +207,8 @@ def load_config(environ: Mapping[str, str], instance_path: str | Path) -> dict[s
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         WTF_I18N_ENABLED=False,  # WTForms' own German messages via Meta.locales
         RATELIMIT_HEADERS_ENABLED=False,
-        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        # a claim's photos (CLAIM_UPLOAD_MAX_FILES × CLAIM_UPLOAD_MAX_MB) and the form around them
+        MAX_CONTENT_LENGTH=(config["CLAIM_UPLOAD_MAX_FILES"] * config["CLAIM_UPLOAD_MAX_MB"] + 2) * 1024 * 1024,
         DEBUG=dev,
         TESTING=app_env == "testing",
     )

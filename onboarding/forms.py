@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, MultipleFileField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from calculator.forms.fields import german_date, options, parse_german_date, strip
@@ -97,3 +97,51 @@ class DocumentFilterForm(FlaskForm):
     def filters(self) -> dict[str, str]:
         """The filters as query parameters (kept while paging and after marking)."""
         return {f.name: f.data for f in self if f.data and f.name != "anzahl"}
+
+
+class ClaimForm(Form):
+    """Schaden melden (the Kfz questions only for a Kfz contract)."""
+
+    art = RadioField(
+        "Was ist passiert?", validators=[InputRequired("Bitte wählen Sie, was passiert ist.")], validate_choice=False
+    )
+    datum = StringField(
+        "Schadentag",
+        description="TT.MM.JJJJ",
+        filters=[strip],
+        validators=[german_date(required_message="Bitte geben Sie den Tag des Schadens ein.")],
+        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+    )
+    ort = StringField(
+        "Schadenort",
+        description="Straße und Ort, oder eine Beschreibung (z. B. A9 zwischen Ingolstadt und München)",
+        filters=[strip],
+        validators=[InputRequired("Bitte geben Sie an, wo der Schaden passiert ist."), Length(max=200)],
+    )
+    beschreibung = TextAreaField(
+        "Was ist passiert?",
+        filters=[strip],
+        validators=[InputRequired("Bitte beschreiben Sie, was passiert ist."), Length(max=5000)],
+        render_kw={"rows": 6},
+    )
+    gegner = TextAreaField(
+        "Unfallgegner (falls beteiligt)",
+        description="Name, Anschrift, Kennzeichen und Versicherung des anderen Beteiligten",
+        filters=[strip],
+        validators=[Length(max=2000)],
+        render_kw={"rows": 3},
+    )
+    polizei = RadioField(
+        "Wurde die Polizei gerufen?", choices=options([("ja", "ja"), ("nein", "nein")]), validate_choice=False
+    )
+    dateien = MultipleFileField(
+        "Fotos und Dokumente",
+        description="Fotos (JPEG, PNG, HEIC) und PDFs, höchstens 5 Dateien zu je 6 MB",
+        render_kw={"accept": "image/jpeg,image/png,image/heic,image/heif,application/pdf"},
+    )
+
+    @property
+    def occurred_on(self) -> date:
+        day = parse_german_date(self.datum.data or "")
+        assert day is not None
+        return day

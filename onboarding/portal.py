@@ -8,13 +8,17 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response as BaseResponse
 
 from calculator.forms.fields import options
+from contracts import claims
+from contracts.models import ClaimKind
 from core import clock, db, paging
 from core.downloads import download
+from core.formatting import TIMEZONE
 from onboarding import documents as portal_documents
-from onboarding.forms import DocumentFilterForm
+from onboarding.forms import ClaimForm, DocumentFilterForm
 from onboarding.models import Customer
 from onboarding.services import contract_details, contracts_of
 
@@ -136,3 +140,73 @@ def contract(public_id: str) -> str:
     if details is None:
         abort(404)
     return render_template("portal/contract.html", **details)
+
+
+@bp.route("/vertraege/<public_id>/schaden", methods=["GET", "POST"])
+@customer_required
+def report_claim(public_id: str) -> BaseResponse | str | tuple[str, int]:
+    """Schaden melden for one of his contracts: date and place, what happened, for Kfz the other
+    party and the police, photos and PDFs; a Schadennummer, a confirmation in the portal and by e-mail."""
+    s = db.session()
+    contract = next((c for c in contracts_of(s, _customer()) if c.public_id == public_id), None)
+    if contract is None:
+        abort(404)
+    config = current_app.config
+    limits = claims.UploadLimits(config["CLAIM_UPLOAD_MAX_FILES"], config["CLAIM_UPLOAD_MAX_MB"] * 1024 * 1024)
+    form = ClaimForm()
+    form.art.choices = options([(k.value, k.label) for k in claims.kinds_for(contract)])
+    megabytes = config["CLAIM_UPLOAD_MAX_MB"]
+    form.dateien.description = (
+        f"Fotos (JPEG, PNG, HEIC) und PDFs, höchstens {limits.max_files} Dateien zu je {megabytes} MB"
+    )
+    kfz = contract.product == "kfz"
+    valid = request.method == "POST" and form.validate()
+    if valid and form.art.data not in {k.value for k in claims.kinds_for(contract)}:
+        form.art.errors = ["Bitte wählen Sie, was passiert ist."]
+        valid = False
+    if valid:
+        uploads = [_read(f) for f in request.files.getlist("dateien") if f.filename]
+        report = claims.ClaimReport(
+            kind=ClaimKind(form.art.data),
+            occurred_on=form.occurred_on,
+            place=form.ort.data or "",
+            description=form.beschreibung.data or "",
+            other_party=(form.gegner.data or None) if kfz else None,
+            police={"ja": True, "nein": False}.get(form.polizei.data or "") if kfz else None,
+        )
+        try:
+            claim = claims.report_claim(
+                s,
+                contract,
+                report,
+                uploads,
+                limits=limits,
+                today=clock.now().astimezone(TIMEZONE).date(),
+                reporter=_customer().email,
+                pdf_workers=config["PDF_WORKERS"] or None,
+            )
+        except claims.ClaimError as error:
+            s.rollback()
+            target = form[error.field] if error.field in ("art", "datum", "ort", "beschreibung", "dateien") else None
+            if target is not None:
+                target.errors = [*target.errors, error.message]
+            else:
+                form.form_errors.append(error.message)
+        else:
+            s.commit()
+            flash(
+                f"Ihre Schadenmeldung ist eingegangen. Ihre Schadennummer: {claim.number}. "
+                "Die Bestätigung finden Sie unter „Meine Dokumente“.",
+                "success",
+            )
+            return redirect(url_for("portal.contract", public_id=contract.public_id))
+    if request.method == "POST":
+        files_sent = any(f.filename for f in request.files.getlist("dateien"))
+        return render_template("portal/claim.html", form=form, contract=contract, kfz=kfz, files_sent=files_sent), 422
+    return render_template("portal/claim.html", form=form, contract=contract, kfz=kfz, files_sent=False)
+
+
+def _read(upload: FileStorage) -> claims.Upload:
+    """The upload's bytes; its spooled temporary file is closed at once."""
+    with upload.stream:
+        return claims.Upload(upload.filename or "", upload.read())

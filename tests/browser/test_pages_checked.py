@@ -219,10 +219,27 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
         ("portal-password", "/portal/passwort-aendern"),
     ):
         check.visit(name, path)
+    # Schaden melden: the form, its errors, and the claim in the back office's list
+    with app.app_context(), app.extensions["database"].sessionmaker() as s:
+        s.execute(
+            sa.update(Contract)
+            .where(Contract.public_id == own)
+            .values(start_date=clock.now().date() - timedelta(days=30))
+        )
+        s.commit()
+    check.visit("portal-claim", f"/portal/vertraege/{own}/schaden")
+    check.submit("portal-claim-errors", "Schaden melden", status=422)
+    check.page.get_by_label("Haftpflichtschaden (Schaden bei anderen)").check()
+    check.page.get_by_label("Schadentag").fill((clock.now() - timedelta(days=1)).strftime("%d.%m.%Y"))
+    check.page.get_by_label("Schadenort").fill("Marienplatz, München")
+    check.page.get_by_label("Was ist passiert?", exact=True).fill("Beim Ausparken ein anderes Auto gestreift.")
+    check.submit("portal-claim-reported", "Schaden melden")
     check.page.context.clear_cookies()
     check.visit("link-used", link, status=410)
     check.visit("portal-login", "/portal/anmelden")
     check.visit("portal-forgot", "/portal/passwort-vergessen")
+    check.login("innendienst@demo.example")
+    check.visit("claims", "/innendienst/schadenmeldungen")
 
     assert check.seen >= 40
     assert not check.violations, "\n".join(check.violations)

@@ -16,8 +16,12 @@ from tests.helpers import KFZ_ANSWERS
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
-# controls a thumb must hit; links inside running text are exempt (WCAG 2.5.8 "inline")
-TARGETS = "button, input:not([type=hidden]), select, .main-nav a, .pager a, .actions a"
+# controls a thumb must hit; links inside running text are exempt (WCAG 2.5.8 "inline"); a radio or
+# checkbox with its label counts as the row of both (the label toggles it)
+TARGETS = (
+    "button, input:not([type=hidden]):not([type=radio]):not([type=checkbox]), select, .main-nav a, .pager a, "
+    ".actions a, .choice, .field--checkbox, .select-cell input"
+)
 
 
 def _fits(page: Page, name: str) -> list[str]:
@@ -79,6 +83,11 @@ def test_every_portal_page_fits_a_phone(page: Page, portal_server, smtp_server, 
     page.get_by_role("link", name=re.compile("Details")).first.click()
     expect(page.get_by_role("heading", name="Ihr Vermittler")).to_be_visible()
     problems += _fits(page, "contract details")
+    page.get_by_role("link", name="Schaden melden").click()
+    problems += _fits(page, "claim")
+    page.get_by_role("button", name="Schaden melden").click()
+    expect(page.get_by_role("heading", name="Bitte prüfen Sie Ihre Eingaben")).to_be_visible()
+    problems += _fits(page, "claim with errors")
 
     page.get_by_role("button", name="Abmelden").click()
     for name, path in (("login", "/portal/anmelden"), ("forgot", "/portal/passwort-vergessen")):

@@ -192,3 +192,32 @@ def test_an_active_portal_customer_gets_one_e_mail_for_his_renewed_contracts_and
             )
         )
         assert letters == 0
+
+
+def test_a_reported_haftpflicht_claim_moves_sf_kh_down_and_vk_up(app, session, broker, backoffice, time_machine):
+    from contracts import claims
+    from contracts.models import ClaimKind
+
+    contract = _police(app, session, broker, KFZ_ANSWERS, Product.KFZ)  # SF 12 / 10 from 16.03.2026
+    time_machine.move_to(datetime(2026, 6, 10, 9, 0, tzinfo=TIMEZONE), tick=False)
+    with app.test_request_context():
+        claims.report_claim(
+            session,
+            contract,
+            claims.ClaimReport(ClaimKind.KH, date(2026, 6, 9), "Köln", "Auffahrunfall an der Ampel."),
+            [],
+            limits=claims.UploadLimits(5, 1024),
+            today=date(2026, 6, 10),
+            reporter="kunde@example.org",
+        )
+    session.commit()
+    time_machine.move_to(datetime(2026, 12, 1, 9, 0, tzinfo=TIMEZONE), tick=False)
+    renewal.start(session, DUE, actor=backoffice, today=date(2026, 12, 1))
+    session.commit()
+    _run(app, session)
+    session.refresh(contract)
+    moved = quotes.risk_from_dict(contract.risk)
+    table = app.extensions["tariffs"].current(Product.KFZ, DUE).rueckstufung
+    assert moved.sf_kh == table[SFClass("12")][0]  # one claim: the Rückstufungstabelle
+    assert moved.sf_kh < SFClass("12")
+    assert moved.sf_vk == SFClass("11")  # a Haftpflicht claim leaves the Vollkasko claim-free

@@ -1,0 +1,169 @@
+"""Schaden melden in the portal (issue #15, item 4): a claim with photos and PDFs checked by their
+content, a Schadennummer, the confirmation in the portal and by e-mail; German messages for bad
+input with nothing stored half; the broker sees it on the contract, the back office marks it
+handled; Kfz claims count at the renewal."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from pypdf import PdfReader
+
+from contracts import claims
+from contracts.models import Claim, ClaimFile, Contract, Document, DocumentKind
+from core import clock, storage
+from core.formatting import TIMEZONE
+from core.users import Role
+from messaging.models import OutboxMessage
+from tests.helpers import csrf_token, login
+from tests.web.test_onboarding import _active_customer, police  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("demo_reference")
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 2000
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 500
+HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 100
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + b"0" * 300
+
+
+def _today():
+    return clock.now().astimezone(TIMEZONE).date()
+
+
+@pytest.fixture
+def running(outbox_app, police, twilio_server, session):  # noqa: F811
+    """An active customer whose Kfz contract began 60 days ago."""
+    contract, client = _active_customer(outbox_app, police, twilio_server)
+    contract.start_date = _today() - timedelta(days=60)
+    session.commit()
+    return contract, client
+
+
+def _report(client, contract, files=(), **fields):
+    url = f"/portal/vertraege/{contract.public_id}/schaden"
+    data = {
+        "csrf_token": csrf_token(client, url),
+        "art": "haftpflicht",
+        "datum": (_today() - timedelta(days=2)).strftime("%d.%m.%Y"),
+        "ort": "Parkplatz Marienplatz, München",
+        "beschreibung": "Beim Ausparken das Auto hinter mir am Kotflügel gestreift.",
+        "gegner": "Erika Musterfrau, M-XY 123, HUK",
+        "polizei": "nein",
+        **fields,
+        "dateien": [(io.BytesIO(data), name) for name, data in files],
+    }
+    return client.post(url, data=data, content_type="multipart/form-data")
+
+
+def test_sniffing_goes_by_the_content():
+    assert claims.sniff(JPEG) == ("image/jpeg", "jpg")
+    assert claims.sniff(PNG) == ("image/png", "png")
+    assert claims.sniff(HEIC) == ("image/heic", "heic")
+    assert claims.sniff(PDF) == ("application/pdf", "pdf")
+    assert claims.sniff(b"MZ\x90\x00 an exe") is None
+    assert claims.sniff(b"<html>") is None
+
+
+def test_a_claim_with_photos_gets_a_number_a_confirmation_and_an_email(outbox_app, running, session):
+    contract, client = running
+    response = _report(client, contract, files=[("unfall.jpg", JPEG), ("skizze.pdf", PDF), ("IMG_0001.HEIC", HEIC)])
+    assert response.status_code == 302
+    claim = session.scalar(sa.select(Claim).where(Claim.contract_id == contract.id))
+    assert re.fullmatch(r"SN-\d{4}-\d{7}", claim.number)
+    page = client.get(response.location).get_data(as_text=True)
+    assert f"Ihre Schadennummer: {claim.number}" in page
+    assert [(f.filename, f.content_type) for f in claim.files] == [
+        ("unfall.jpg", "image/jpeg"),
+        ("skizze.pdf", "application/pdf"),
+        ("IMG_0001.heic", "image/heic"),
+    ]
+    assert (claim.police, claim.other_party) == (False, "Erika Musterfrau, M-XY 123, HUK")
+    confirmation = session.scalar(
+        sa.select(Document).where(Document.contract_id == contract.id, Document.kind == DocumentKind.CLAIM)
+    )
+    with outbox_app.app_context():
+        text = " ".join(PdfReader(io.BytesIO(storage.load(confirmation.storage_key))).pages[0].extract_text().split())
+    assert claim.number in text
+    assert "Beim Ausparken" in text
+    assert "unfall.jpg" in text
+    mail = session.scalar(
+        sa.select(OutboxMessage).where(OutboxMessage.idempotency_key == f"claim-received:{claim.public_id}")
+    )
+    assert mail.recipient == "kunde@example.org"
+    assert claim.number in mail.subject
+    # that e-mail says it: no second "Neue Dokumente" e-mail for the confirmation
+    assert session.scalar(sa.select(sa.func.count()).where(OutboxMessage.template == "new_documents")) == 0
+    assert "Schadenmeldung " + claim.number in client.get("/portal/dokumente").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("fields", "files", "message"),
+    [
+        ({"datum": "01.01.2099"}, (), "Das Schadendatum liegt in der Zukunft."),
+        ({"datum": "01.01.2000"}, (), "liegt vor dem Vertragsbeginn"),
+        ({"datum": "31.02.2026"}, (), "gibt es nicht im Kalender"),
+        ({"ort": ""}, (), "Bitte geben Sie an, wo der Schaden passiert ist."),
+        ({}, [("foto.jpg", b"this is not a photo at all")], "ist kein Foto (JPEG, PNG, HEIC) und kein PDF"),
+        ({}, [("rechnung.pdf", b"MZ\x90\x00" + b"\x00" * 100)], "ist kein Foto"),
+        ({}, [("leer.jpg", b"")], "ist leer"),
+        ({}, [(f"f{n}.jpg", JPEG) for n in range(6)], "höchstens 5 Dateien"),
+        ({"art": "vollkasko-extra"}, (), "Bitte wählen Sie, was passiert ist."),
+    ],
+)
+def test_bad_input_is_said_in_german_keeps_what_was_typed_and_stores_nothing(running, session, fields, files, message):
+    contract, client = running
+    response = _report(client, contract, files=files, beschreibung="Mein Text bleibt stehen, bitte.", **fields)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert message in html
+    assert "Mein Text bleibt stehen, bitte." in html
+    assert session.scalar(sa.select(sa.func.count()).select_from(Claim)) == 0
+    assert session.scalar(sa.select(sa.func.count()).select_from(ClaimFile)) == 0
+
+
+def test_a_file_too_big_is_refused(outbox_app, running, session):
+    contract, client = running
+    outbox_app.config["CLAIM_UPLOAD_MAX_MB"] = 1
+    response = _report(client, contract, files=[("gross.jpg", JPEG + b"\x00" * (1024 * 1024))])
+    # werkzeug's test client spools a body this big to a temporary file of its own: closed here
+    response.request.environ["wsgi.input"].close()
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "ist größer als 1 MB" in html
+    assert "bitte wählen Sie sie noch einmal aus" in html
+
+
+def test_rights_broker_view_and_back_office(app, outbox_app, running, police, session, broker, make_user, make_agency):  # noqa: F811
+    contract, client = running
+    other, _ = police(email="b@example.org", mobile="0151 22222222")
+    assert client.get(f"/portal/vertraege/{other.public_id}/schaden").status_code == 404  # not his
+    _report(client, contract, files=[("unfall.jpg", JPEG)])
+    claim = session.scalar(sa.select(Claim))
+    file = claim.files[0]
+
+    own = outbox_app.test_client()
+    login(own, broker.email)
+    page = own.get(f"/vertraege/{contract.public_id}").get_data(as_text=True)
+    assert claim.number in page
+    assert own.get(f"/schadenmeldungen/dateien/{file.public_id}").data == JPEG
+    stranger = outbox_app.test_client()
+    login(stranger, make_user(Role.BROKER, make_agency("Fremd")).email)
+    assert stranger.get(f"/schadenmeldungen/dateien/{file.public_id}").status_code == 404
+    assert own.get("/innendienst/schadenmeldungen").status_code == 403
+    assert client.get(f"/schadenmeldungen/dateien/{file.public_id}").status_code in (302, 403)  # customers: no
+
+    office = outbox_app.test_client()
+    login(office, make_user(Role.BACKOFFICE).email)
+    listing = office.get("/innendienst/schadenmeldungen").get_data(as_text=True)
+    assert claim.number in listing
+    token = csrf_token(office, "/innendienst/schadenmeldungen")
+    office.post("/innendienst/schadenmeldungen/bearbeitet", data={"csrf_token": token, "schaden": [claim.public_id]})
+    assert claim.number not in office.get("/innendienst/schadenmeldungen").get_data(as_text=True)
+    assert "bearbeitet am" in office.get("/innendienst/schadenmeldungen?alle=1").get_data(as_text=True)
+    session.refresh(claim)
+    assert claim.handled_at is not None
+    assert session.get(Contract, contract.id) is not None
