@@ -77,16 +77,20 @@ def test_every_portal_page_fits_a_phone(page: Page, portal_server, smtp_server, 
         ("contracts", "/portal/vertraege"),
         ("password", "/portal/passwort-aendern"),
     ):
-        page.goto(base + path)
+        page.goto(base + path)  # goto waits for "load": the stylesheet is applied
         problems += _fits(page, name)
     page.goto(base + "/portal/vertraege")
     page.get_by_role("link", name=re.compile("Details")).first.click()
     expect(page.get_by_role("heading", name="Ihr Vermittler")).to_be_visible()
+    page.wait_for_load_state("load")  # measured with the stylesheet applied
     problems += _fits(page, "contract details")
     page.get_by_role("link", name="Schaden melden").click()
+    expect(page.get_by_role("heading", name="Schaden melden")).to_be_visible()
+    page.wait_for_load_state("load")
     problems += _fits(page, "claim")
     page.get_by_role("button", name="Schaden melden").click()
     expect(page.get_by_role("heading", name="Bitte prüfen Sie Ihre Eingaben")).to_be_visible()
+    page.wait_for_load_state("load")
     problems += _fits(page, "claim with errors")
 
     page.get_by_role("button", name="Abmelden").click()

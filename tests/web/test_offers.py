@@ -11,6 +11,7 @@ from pypdf import PdfReader
 
 from calculator.models import Offer
 from core import clock
+from core.formatting import TIMEZONE
 from core.users import Role
 from tests.conftest import environ_for
 from tests.helpers import KFZ_ANSWERS, RS_ANSWERS, csrf_token, login
@@ -150,7 +151,7 @@ def test_offer_pdf_has_applicant_inputs_breakdown_total_and_tariff(broker_client
         "Versicherungsteuer 19 %",
         "Gesamtbeitrag monatlich (inkl. 19% Vers.-Steuer)",
         "Tarifstand KFZ-2026-01",
-        f"Erstellt am {clock.now().strftime('%d.%m.%Y')}",
+        f"Erstellt am {clock.now().astimezone(TIMEZONE).strftime('%d.%m.%Y')}",  # Berlin's day, as printed
     ):
         assert expected in text, expected
     assert _total(page).replace("\xa0", " ") in text.replace("\xa0", " ")  # the same total, with €
