@@ -7,9 +7,10 @@ from datetime import date, timedelta
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Regexp
+from wtforms.validators import InputRequired, Length
 
 from calculator.forms import QuoteForm
+from calculator.forms.applicant import ApplicantFields
 from calculator.forms.fields import german_date, options, parse_german_date, strip
 from calculator.forms.vehicle import VehicleFields
 from calculator.tariffs import PaymentFrequency
@@ -142,35 +143,13 @@ class ChangeForm(Form):
         validators=[german_date(required_message="Bitte geben Sie an, ab wann die Änderung gilt.")],
         render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
     )
-    strasse = StringField(
-        "Straße/Hausnr.",
-        filters=[strip],
-        validators=[InputRequired("Bitte geben Sie Straße und Hausnummer ein."), Length(max=150)],
-        render_kw={"autocomplete": "off"},
-    )
-    plz = StringField(
-        "PLZ",
-        filters=[strip],
-        validators=[
-            InputRequired("Bitte geben Sie die PLZ ein."),
-            Regexp(r"^[0-9]{5}$", message="Die PLZ besteht aus genau 5 Ziffern."),
-        ],
-        render_kw={"inputmode": "numeric", "maxlength": 5, "autocomplete": "off"},
-    )
+    strasse = ApplicantFields.strasse  # the calculator's questions, with its messages
+    plz = ApplicantFields.plz
     ort = StringField(
         "Ort", filters=[strip], validators=[InputRequired("Bitte geben Sie den Ort ein."), Length(max=100)]
     )
-    kontoinhaber = StringField(
-        "Kontoinhaber",
-        filters=[strip],
-        validators=[InputRequired("Bitte geben Sie den Kontoinhaber ein."), Length(max=140)],
-    )
-    iban = StringField(
-        "IBAN",
-        filters=[strip],
-        validators=[InputRequired("Bitte geben Sie die IBAN ein.")],
-        render_kw={"autocomplete": "off", "spellcheck": "false", "maxlength": 42},
-    )
+    kontoinhaber = ApplicationForm.kontoinhaber  # as on the Antrag
+    iban = ApplicationForm.iban
     sepa_mandat = BooleanField("Für eine neue Bankverbindung: Ich erteile das SEPA-Lastschriftmandat.")
     zahlweise = SelectField("Zahlweise", choices=options([(f.value, f.label) for f in PaymentFrequency]))
     hsn = VehicleFields.hsn

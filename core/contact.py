@@ -40,14 +40,19 @@ def normalize_email(address: str) -> EmailAddress:
         raise ContactError(f"Ungültige E-Mail-Adresse: {address!r}") from exc
 
 
-def normalize_mobile(number: str, region: str = "DE") -> str:
-    """A mobile number in E.164 (+4915112345678); ContactError for anything that cannot take an SMS."""
+def _valid_number(number: str, region: str) -> phonenumbers.PhoneNumber:
     try:
         parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException as exc:
         raise ContactError(f"Keine gültige Telefonnummer: {number!r}") from exc
     if not phonenumbers.is_valid_number(parsed):
         raise ContactError(f"Keine gültige Telefonnummer: {number!r}")
+    return parsed
+
+
+def normalize_mobile(number: str, region: str = "DE") -> str:
+    """A mobile number in E.164 (+4915112345678); ContactError for anything that cannot take an SMS."""
+    parsed = _valid_number(number, region)
     if phonenumbers.number_type(parsed) not in (
         phonenumbers.PhoneNumberType.MOBILE,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
@@ -59,13 +64,7 @@ def normalize_mobile(number: str, region: str = "DE") -> str:
 def normalize_phone(number: str, region: str = "DE") -> str:
     """Any valid phone number (landline or mobile) for people to call, formatted internationally
     (+49 89 12345670); ContactError otherwise."""
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ContactError(f"Keine gültige Telefonnummer: {number!r}") from exc
-    if not phonenumbers.is_valid_number(parsed):
-        raise ContactError(f"Keine gültige Telefonnummer: {number!r}")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(_valid_number(number, region), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 @dataclass(frozen=True)
