@@ -23,6 +23,8 @@ def init_app(app: Flask) -> None:
         backdate_days=app.config["CONTRACT_CHANGE_BACKDATE_DAYS"],
         notice_months=app.config["CANCELLATION_NOTICE_MONTHS"],
     )
+    # the notice the documents and the Kündigen page state is the configured one
+    app.jinja_env.globals["cancellation_notice_months"] = app.config["CANCELLATION_NOTICE_MONTHS"]
     app.register_blueprint(views.bp)
     core_jobs.register(app, jobs.JOB_KIND, jobs.step)
     core_jobs.register(app, renewal.JOB_KIND, renewal.step)

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from calculator import quotes
 from calculator.tariffs import KfzRisk, KfzTariff, Product, SFClass, TariffCatalog, TariffError
@@ -74,15 +75,10 @@ def start(session: so.Session, due: date, *, actor: User | None, today: date, la
             f"Die Verlängerung kann höchstens {AHEAD_DAYS} Tage vor der Hauptfälligkeit laufen "
             f"(frühestens am {date_de(due - timedelta(days=AHEAD_DAYS))})."
         )
-    run = session.scalar(sa.select(RenewalRun).where(RenewalRun.due == due).with_for_update())
-    if run is None:
-        run = RenewalRun(due=due, failures=[], starts=0)
-        session.add(run)
-        session.flush()
-    else:
-        latest = _job(session, run)
-        if latest is not None and latest.state.value in ("pending", "running"):
-            raise RenewalError(f"Die Verlängerung zum {date_de(due)} läuft bereits.")
+    run = _locked_run(session, due)
+    latest = _job(session, run)
+    if latest is not None and latest.state.value in ("pending", "running"):
+        raise RenewalError(f"Die Verlängerung zum {date_de(due)} läuft bereits.")
     count = session.scalar(sa.select(sa.func.count()).select_from(due_contracts(due).subquery())) or 0
     run.starts += 1
     run.total = count + _renewed(session, run)
@@ -100,6 +96,25 @@ def start(session: so.Session, due: date, *, actor: User | None, today: date, la
         object_id=run.public_id,
         details={"due": due.isoformat(), "contracts": count},
     )
+    return run
+
+
+def _locked_run(session: so.Session, due: date) -> RenewalRun:
+    """The run of this due date, its row locked (two clerks starting it at once: one waits for the
+    other and then finds it running). The first start creates it; a concurrent first start that
+    lost the race on the unique due date finds the winner's row."""
+    stmt = sa.select(RenewalRun).where(RenewalRun.due == due).with_for_update()
+    run = session.scalar(stmt)
+    if run is not None:
+        return run
+    try:
+        with session.begin_nested():
+            run = RenewalRun(due=due, failures=[], starts=0)
+            session.add(run)
+    except IntegrityError:
+        found = session.scalar(stmt)
+        assert found is not None
+        return found
     return run
 
 

@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
 
 def _portal_unread() -> dict[str, int]:
     """The number of unread documents beside "Meine Dokumente" (customers only)."""
+    from flask import g
     from flask_login import current_user
 
     from core import db
@@ -42,4 +43,6 @@ def _portal_unread() -> dict[str, int]:
     # templates rendered outside a request (documents, e-mails) have no user at all
     if not (getattr(current_user, "is_authenticated", False) and getattr(current_user, "is_customer", False)):
         return {}
-    return {"portal_unread": unread_count(db.session(), current_user._get_current_object())}
+    if "portal_unread" not in g:  # once a request (a request may render several templates)
+        g.portal_unread = unread_count(db.session(), current_user._get_current_object())
+    return {"portal_unread": g.portal_unread}

@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -136,3 +136,27 @@ def test_workers_running_one_renewal_at_once_renew_every_contract_once(parallel_
     steps = in_parallel(3, work)
     assert sum(steps) >= CONTRACTS // 5
     _exactly_once(parallel_app)
+
+
+def test_clerks_starting_one_due_date_at_once_start_it_once(parallel_app):  # noqa: F811
+    """Before the savepoint, the second of two first starts hit the unique due date (a 500)."""
+    from contracts.models import RenewalRun
+
+    def begin(i: int) -> str:
+        with parallel_app.app_context():
+            s = db.session()
+            try:
+                renewal.start(s, date(2027, 1, 1), actor=None, today=date(2026, 12, 1), label=f"Clerk {i}")
+            except renewal.RenewalError as error:
+                s.rollback()
+                return str(error)
+            s.commit()
+            return "started"
+
+    outcomes = in_parallel(6, begin)
+    assert outcomes.count("started") == 1
+    assert set(outcomes) == {"started", "Die Verlängerung zum 01.01.2027 läuft bereits."}
+    with parallel_app.app_context():
+        s = db.session()
+        assert s.scalar(sa.select(sa.func.count()).select_from(RenewalRun)) == 1
+        assert s.scalar(sa.select(sa.func.count()).where(jobs.Job.kind == renewal.JOB_KIND)) == 1
