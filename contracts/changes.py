@@ -52,6 +52,9 @@ CANCEL_REASONS = {
 }
 
 
+NOTHING_CHANGED = "Sie haben keine Vertragsangabe geändert."
+
+
 class ChangeError(ValueError):
     """German message, for the form field `field` (None: for the whole form)."""
 
@@ -143,6 +146,7 @@ def add_version(
     changes: list[dict[str, str]],
     *,
     actor: User | None,
+    actor_label: str | None = None,
     premium_delta: Decimal | None = None,
     renewal_due: date | None = None,
     run_id: int | None = None,
@@ -167,6 +171,7 @@ def add_version(
         changes=changes,
         premium_delta=premium_delta,
         actor_id=actor.id if actor else None,
+        actor_label=actor_label,
     )
     session.add(version)
     contract.version += 1
@@ -199,6 +204,15 @@ def _check_running(contract: Contract, today: date) -> None:
         raise ChangeError("Für diesen Vertrag ist keine Hauptfälligkeit hinterlegt.")
 
 
+def last_change_effective(session: so.Session, contract: Contract) -> date | None:
+    """The effective date of the latest change (a new change cannot take effect before it)."""
+    return session.scalar(
+        sa.select(sa.func.max(ContractVersion.effective_date)).where(
+            ContractVersion.contract_id == contract.id, ContractVersion.kind != VersionKind.POLICED
+        )
+    )
+
+
 def _check_effective(session: so.Session, contract: Contract, effective: date, today: date, rules: Rules) -> None:
     assert contract.main_due is not None
     field = "wirksam_ab"
@@ -213,11 +227,7 @@ def _check_effective(session: so.Session, contract: Contract, effective: date, t
             f"(frühestens {format_date(earliest)}).",
             field,
         )
-    last = session.scalar(
-        sa.select(sa.func.max(ContractVersion.effective_date)).where(
-            ContractVersion.contract_id == contract.id, ContractVersion.kind != VersionKind.POLICED
-        )
-    )
+    last = last_change_effective(session, contract)
     if last is not None and effective < last:
         raise ChangeError(
             f"Die letzte Änderung gilt ab {format_date(last)}; eine neue Änderung kann nicht früher wirken.", field
@@ -234,7 +244,7 @@ def _check_effective(session: so.Session, contract: Contract, effective: date, t
 
 def change_contract(
     session: so.Session,
-    user: User,
+    user: User | None,
     contract: Contract,
     change: ContractChange,
     *,
@@ -243,16 +253,26 @@ def change_contract(
     rules: Rules,
     today: date,
     pdf_workers: int | None = None,
+    actor_label: str | None = None,
+    announce: bool = True,
 ) -> ContractVersion:
     """Apply a change from its effective date: a new version, the Nachtrag, a Beitragsrechnung when
-    the premium changes, each document delivered by the contract's channel."""
+    the premium changes, each document delivered by the contract's channel. `user` None: the
+    customer himself (`actor_label`), who is told by his own confirmation (announce=False)."""
     lock(session, contract, expected_version)
     _check_running(contract, today)
     _check_effective(session, contract, change.effective, today, rules)
     first_version(session, contract)
     changes, delta = _apply(session, contract, change, catalog, today)
     version = add_version(
-        session, contract, VersionKind.CHANGE, change.effective, changes, actor=user, premium_delta=delta
+        session,
+        contract,
+        VersionKind.CHANGE,
+        change.effective,
+        changes,
+        actor=user,
+        actor_label=actor_label,
+        premium_delta=delta,
     )
     planned = [Planned(DocumentKind.ENDORSEMENT, f"Nachtrag Nr. {version.endorsement_no}", {"version": version})]
     if delta:
@@ -261,11 +281,12 @@ def change_contract(
                 DocumentKind.INVOICE, f"Beitragsrechnung Nachtrag Nr. {version.endorsement_no}", {"version": version}
             )
         )
-    issue_documents(session, [(contract, planned)], workers=pdf_workers)
+    issue_documents(session, [(contract, planned)], workers=pdf_workers, announce=announce)
     audit.record(
         session,
         "contract_changed",
         actor=user,
+        actor_label=actor_label,
         agency_id=contract.agency_id,
         object_type="contract",
         object_id=contract.public_id,
@@ -320,7 +341,7 @@ def _apply(
     _bank(contract, change, changes)
     premium = _reprice(session, contract, change, changes, answers, place, catalog, today)
     if not changes:
-        raise ChangeError("Sie haben keine Vertragsangabe geändert.")
+        raise ChangeError(NOTHING_CHANGED)
     if premium is not None:
         contract.frequency = premium.frequency.value
         contract.total, contract.annual_total = premium.total, premium.annual_total

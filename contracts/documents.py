@@ -32,6 +32,7 @@ TEMPLATES = {
     DocumentKind.ENDORSEMENT: "documents/nachtrag.html",
     DocumentKind.CANCELLATION: "documents/kuendigungsbestaetigung.html",
     DocumentKind.CLAIM: "documents/schadenmeldung.html",
+    DocumentKind.NOTICE: "documents/mitteilung.html",
 }
 
 

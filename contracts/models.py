@@ -170,6 +170,7 @@ class ContractVersion(Base):
     changes: so.Mapped[list[dict[str, str]]] = so.mapped_column(sa.JSON, default=list)
     premium_delta: so.Mapped[Decimal | None] = so.mapped_column(sa.Numeric(12, 2))
     actor_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    actor_label: so.Mapped[str | None] = so.mapped_column(sa.String(100))  # who, when not staff (the customer)
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
 
     contract: so.Mapped[Contract] = so.relationship(back_populates="versions")
@@ -261,6 +262,7 @@ class DocumentKind(enum.StrEnum):
     ENDORSEMENT = "nachtrag"
     CANCELLATION = "kuendigung"
     CLAIM = "schadenmeldung"
+    NOTICE = "mitteilung"  # the confirmation of a change the customer made in the portal
 
     @property
     def label(self) -> str:
@@ -270,6 +272,7 @@ class DocumentKind(enum.StrEnum):
             "nachtrag": "Nachtrag",
             "kuendigung": "Kündigungsbestätigung",
             "schadenmeldung": "Schadenmeldung",
+            "mitteilung": "Mitteilung",
         }[self.value]
 
     @property

@@ -53,6 +53,17 @@ ACTION_LABELS: dict[str, str] = {
     "invitation_resent": "Einladung erneut versendet",
     "invitation_reminded": "Erinnerung mit neuem Zugangslink (neues Dokument im Kunden-Portal)",
     "contract_imported": "Bestandsvertrag übernommen",
+    "email_change_requested": "Neue E-Mail-Adresse angefordert (Bestätigungslink versendet)",
+    "email_changed": "E-Mail-Adresse geändert (bestätigt)",
+    "mobile_change_requested": "Neue Mobilnummer angefordert (SMS-Code versendet)",
+    "mobile_changed": "Mobilnummer geändert (bestätigt)",
+    "contact_code_wrong": "Bestätigungs-Code falsch eingegeben",
+    "two_factor_enabled": "Zwei-Faktor-Anmeldung eingeschaltet",
+    "two_factor_disabled": "Zwei-Faktor-Anmeldung ausgeschaltet",
+    "two_factor_reset": "Zwei-Faktor-Anmeldung vom Innendienst zurückgesetzt",
+    "two_factor_failed": "Zwei-Faktor-Code falsch eingegeben",
+    "recovery_code_used": "Anmeldung mit Wiederherstellungscode",
+    "customer_password_ok": "Passwort richtig, Zwei-Faktor-Code ausstehend",
     "documents_sent_by_post": "Unterlagen per Post (Kunden-Portal nicht aktiviert, Zugangslink abgelaufen)",
 }
 

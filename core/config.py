@@ -100,6 +100,17 @@ DEFAULTS: dict[str, Any] = {
     # "Schaden melden" in the portal: photos (JPEG, PNG, HEIC) and PDFs per claim, and size of each
     "CLAIM_UPLOAD_MAX_FILES": 5,
     "CLAIM_UPLOAD_MAX_MB": 6,
+    # the customer's own changes in the portal: a new e-mail address applies after the link sent
+    # to it (valid this long); a new mobile number after an SMS code (ACCESS_CODE_* numbers)
+    "CONTACT_CHANGE_LINK_HOURS": 24,
+    # optional two-factor login (TOTP): the name in the authenticator app; wrong codes: the first
+    # TOTP_FREE_ATTEMPTS are free, then growing delays (LOGIN_DELAY_SECONDS doubling, capped);
+    # the code must follow the password within TOTP_LOGIN_MINUTES; one-time recovery codes
+    "TOTP_ISSUER": "Vermittler-Rechner Kunden-Portal",
+    "TOTP_FREE_ATTEMPTS": 5,
+    "TOTP_MAX_DELAY_SECONDS": 900,
+    "TOTP_LOGIN_MINUTES": 5,
+    "TOTP_RECOVERY_CODES": 10,
     # bulk switch upload (agency manager): largest CSV file and most rows per file
     "BULK_SWITCH_MAX_BYTES": 2 * 1024 * 1024,
     "BULK_SWITCH_MAX_ROWS": 20_000,

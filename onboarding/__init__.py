@@ -15,12 +15,16 @@ def _load_customer(session: so.Session, token: str) -> object:
 
 def init_app(app: Flask) -> None:
     from contracts.signals import contract_policed, document_added
+    from core import navigation
+    from core.authz import BACKOFFICE_AREA
     from messaging.worker import register_task
-    from onboarding import portal, services, views
+    from onboarding import account, backoffice, portal, services, views  # noqa: F401 (account: routes on portal.bp)
     from onboarding.settings import OnboardingSettings
 
     app.register_blueprint(views.bp)
     app.register_blueprint(portal.bp)
+    app.register_blueprint(backoffice.bp)
+    navigation.register(app, "Zwei-Faktor", "portal_backoffice.two_factor_lookup", BACKOFFICE_AREA, order=29)
     app.extensions["user_loaders"]["customer"] = _load_customer
     settings = OnboardingSettings.from_config(app.config)  # once, at start-up
     app.extensions["onboarding_settings"] = settings

@@ -3,10 +3,22 @@ from __future__ import annotations
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, MultipleFileField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    MultipleFileField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length
 
+from calculator.forms.applicant import ApplicantFields
 from calculator.forms.fields import german_date, options, parse_german_date, strip
+from calculator.forms.legal import CheckboxesField
+from contracts.forms import ChangeForm, parse_iban
 from contracts.models import DocumentKind
 from core.forms import ChangePasswordForm, Form, NewPasswordFields, NewPasswordForm
 
@@ -145,3 +157,129 @@ class ClaimForm(Form):
         day = parse_german_date(self.datum.data or "")
         assert day is not None
         return day
+
+
+class DataChangeForm(Form):
+    """Vertragsdaten ändern (customer): the postal address (prefilled), a new bank account only when
+    it changes, and the contracts it applies to (all running ones ticked)."""
+
+    strasse = ApplicantFields.strasse
+    plz = ApplicantFields.plz
+    ort = ChangeForm.ort
+    kontoinhaber = StringField(
+        "Kontoinhaber", filters=[strip], validators=[Length(max=140)], render_kw={"autocomplete": "name"}
+    )
+    iban = StringField(
+        "Neue IBAN",
+        description="Nur ausfüllen, wenn sich Ihre Bankverbindung ändert.",
+        filters=[strip],
+        validators=[Length(max=42)],
+        render_kw={"autocomplete": "off", "spellcheck": "false", "maxlength": 42},
+    )
+    sepa_mandat = BooleanField("Für die neue Bankverbindung: Ich erteile das SEPA-Lastschriftmandat.")
+    vertraege = CheckboxesField("Für diese Verträge", choices=[], validate_choice=False)
+
+    iban_compact: str = ""
+
+    def check(self) -> bool:
+        self.validate()
+        if self.iban.data and not self.iban.errors:
+            try:
+                self.iban_compact, _ = parse_iban(self.iban.data)
+            except ValueError as error:
+                self.iban.errors = [str(error)]
+            if not self.kontoinhaber.data:
+                self.kontoinhaber.errors = ["Bitte geben Sie den Kontoinhaber der neuen Bankverbindung ein."]
+        if not self.vertraege.data:
+            self.vertraege.errors = ["Bitte wählen Sie mindestens einen Vertrag aus."]
+        return not any(f.errors for f in self)
+
+
+class EmailChangeForm(Form):
+    email = EmailField(
+        "Neue E-Mail-Adresse",
+        description="Wir senden einen Bestätigungslink an die neue Adresse; erst danach gilt sie.",
+        filters=[strip],
+        validators=[InputRequired("Bitte geben Sie die neue E-Mail-Adresse ein."), Length(max=254)],
+        render_kw={"autocomplete": "email", "spellcheck": "false", "autocapitalize": "none"},
+    )
+
+
+class MobileChangeForm(Form):
+    mobil = StringField(
+        "Neue Mobilnummer",
+        description="Wir senden einen Bestätigungs-Code per SMS an die neue Nummer; erst danach gilt sie.",
+        filters=[strip],
+        validators=[InputRequired("Bitte geben Sie die neue Mobilnummer ein."), Length(max=30)],
+        render_kw={"inputmode": "tel", "autocomplete": "tel", "type": "tel"},
+    )
+
+
+def code_field(label: str, description: str, *, digits_only: bool = True) -> StringField:
+    """A one-time code field: the phone's number pad and SMS/app autofill."""
+    render_kw: dict[str, object] = {"autocomplete": "one-time-code", "spellcheck": "false"}
+    if digits_only:
+        render_kw.update(inputmode="numeric", maxlength=6)
+    return StringField(
+        label,
+        description=description,
+        filters=[strip],
+        validators=[InputRequired("Bitte geben Sie den Code ein."), Length(max=20)],
+        render_kw=render_kw,
+    )
+
+
+class MobileCodeForm(Form):
+    code = code_field("Bestätigungs-Code", "6 Ziffern aus der SMS an Ihre neue Mobilnummer")
+
+
+class TotpSetupForm(Form):
+    code = code_field("Code aus der App", "Den aktuellen 6-stelligen Code aus Ihrer Authenticator-App")
+
+
+class SecondFactorForm(Form):
+    code = code_field("Code aus der Authenticator-App", "6 Ziffern aus Ihrer Authenticator-App")
+
+
+class RecoveryLoginForm(Form):
+    code = code_field(
+        "Wiederherstellungscode", "Einer Ihrer Wiederherstellungscodes (z. B. ABCDE-FGHJK)", digits_only=False
+    )
+
+
+class TotpDisableForm(Form):
+    passwort = PasswordField(
+        "Passwort",
+        validators=[InputRequired("Bitte geben Sie Ihr Passwort ein.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+    code = code_field(
+        "Code aus der App oder Wiederherstellungscode",
+        "6 Ziffern aus Ihrer Authenticator-App oder ein Wiederherstellungscode",
+        digits_only=False,
+    )
+
+
+class TwoFactorResetForm(Form):
+    """Back office: switch a customer's two-factor login off on a verified request."""
+
+    pruefung = RadioField(
+        "Wie wurde die Anfrage geprüft?",
+        validators=[InputRequired("Bitte wählen Sie, wie die Anfrage geprüft wurde.")],
+        validate_choice=False,
+    )
+    bemerkung = TextAreaField(
+        "Bemerkung", description="z. B. Datum und Nummer des Rückrufs", filters=[strip], validators=[Length(max=500)]
+    )
+
+
+class CustomerSearchForm(FlaskForm):
+    class Meta:
+        csrf = False
+        locales = ("de_DE", "de")
+
+    kennung = StringField(
+        "E-Mail-Adresse oder Vertragsnummer",
+        filters=[strip],
+        validators=[InputRequired("Bitte geben Sie E-Mail-Adresse oder Vertragsnummer ein."), Length(max=254)],
+    )

@@ -50,6 +50,15 @@ class Customer(Base):
     activated_at: so.Mapped[datetime | None]
     last_login_at: so.Mapped[datetime | None]
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    # optional two-factor login (onboarding.two_factor): the TOTP secret (while being set up, before
+    # totp_enabled_at) and the last time step used, so a code counts once
+    totp_secret: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    totp_enabled_at: so.Mapped[datetime | None]
+    totp_last_step: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+
+    @property
+    def two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
 
     # Flask-Login protocol; customers and staff share one session mechanism, told apart by the id
     is_authenticated = True
@@ -121,3 +130,43 @@ class PasswordResetRequest(Base):
     identifier: so.Mapped[str] = so.mapped_column(sa.String(254))
     requested_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     processed_at: so.Mapped[datetime | None] = so.mapped_column(index=True)
+
+
+class ContactKind(enum.StrEnum):
+    EMAIL = "email"  # confirmed by a link sent to the new address
+    MOBILE = "mobile"  # confirmed by an SMS code sent to the new number
+
+
+class ContactChange(Base):
+    """A new e-mail address or mobile number the customer asked for in the portal; it applies only
+    once confirmed from the new address (link) or the new phone (code). A newer request ends the
+    older one of the same kind."""
+
+    __tablename__ = "contact_changes"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    customer_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("customers.id"), index=True)
+    kind: so.Mapped[ContactKind]
+    old_value: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    new_value: so.Mapped[str] = so.mapped_column(sa.String(254))
+    # the link token's SHA-256 (e-mail) or the code's HMAC (mobile); never the secret itself
+    secret_hash: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    expires_at: so.Mapped[datetime]
+    used_at: so.Mapped[datetime | None]
+    superseded_at: so.Mapped[datetime | None]
+    failed_attempts: so.Mapped[int] = so.mapped_column(default=0)
+
+
+class RecoveryCode(Base):
+    """A one-time recovery code of the two-factor login, stored as HMAC."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (sa.UniqueConstraint("customer_id", "code_hmac"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    customer_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("customers.id"))
+    code_hmac: so.Mapped[str] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    used_at: so.Mapped[datetime | None]

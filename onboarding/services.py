@@ -27,6 +27,7 @@ from onboarding.models import (
     AccessCode,
     AccessLink,
     CodeChannel,
+    ContactChange,
     Customer,
     OnboardingStart,
     PasswordReset,
@@ -667,21 +668,23 @@ def check_new_password(email: str, password: str, repeated: str, rule: PasswordR
     return errors
 
 
-def _take_attempt(session: so.Session, code: AccessCode, max_attempts: int, now: datetime) -> int | None:
-    """Count one entry against the code before it is compared, in one atomic statement: of any
-    number of parallel entries at most max_attempts are ever evaluated. None: no attempt left (or
-    the code was used or replaced meanwhile)."""
-    taken = session.execute(
-        sa.update(AccessCode)
+def take_attempt(
+    session: so.Session, model: type[AccessCode] | type[ContactChange], row_id: int, max_attempts: int, now: datetime
+) -> int | None:
+    """Count one entry against a code (an access code, a contact change's code) before it is
+    compared, in one atomic statement: of any number of parallel entries at most max_attempts are
+    ever evaluated. None: no attempt left (or the code was used, replaced or expired meanwhile)."""
+    taken: int | None = session.execute(
+        sa.update(model)
         .where(
-            AccessCode.id == code.id,
-            AccessCode.failed_attempts < max_attempts,
-            AccessCode.used_at.is_(None),
-            AccessCode.superseded_at.is_(None),
-            AccessCode.expires_at > now,
+            model.id == row_id,
+            model.failed_attempts < max_attempts,
+            model.used_at.is_(None),
+            model.superseded_at.is_(None),
+            model.expires_at > now,
         )
-        .values(failed_attempts=AccessCode.failed_attempts + 1)
-        .returning(AccessCode.failed_attempts)
+        .values(failed_attempts=model.failed_attempts + 1)
+        .returning(model.failed_attempts)
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     return taken
@@ -719,7 +722,7 @@ def activate(
     errors = check_new_password(customer.email, password, repeated, settings.password)
     if errors:
         return Activation(errors=errors)
-    attempt = _take_attempt(session, current, max_attempts, now)
+    attempt = take_attempt(session, AccessCode, current.id, max_attempts, now)
     if attempt is None:
         return Activation(message=_dead_code_message(letter, "Zu viele Fehleingaben."))
     typed = tokens.normalize_code(code)
@@ -781,6 +784,11 @@ def find_customer(session: so.Session, identifier: str) -> Customer | None:
     return session.scalar(sa.select(Customer).where(Customer.email == identifier.lower()))
 
 
+def customer_by_public_id(session: so.Session, public_id: str) -> Customer | None:
+    customer = session.scalar(sa.select(Customer).where(Customer.public_id == public_id)) if public_id else None
+    return customer if customer is not None and customer.is_active else None
+
+
 def throttle_key(session: so.Session, identifier: str) -> str:
     """The account a login attempt is counted against: the customer account where one matches (so
     e-mail and Vertragsnummer, in any case or spacing, share one count), else the typed identifier
@@ -814,9 +822,12 @@ def log_in(
     customer = authenticate(session, identifier, password)
     found = customer or find_customer(session, identifier)
     contracts = contracts_of(session, found) if found else []
+    action = "customer_login" if customer else "customer_login_failed"
+    if customer is not None and customer.two_factor:
+        action = "customer_password_ok"  # the login ends with the second factor (two_factor.check_login)
     audit.record(
         session,
-        "customer_login" if customer else "customer_login_failed",
+        action,
         actor_label=identifier.strip()[:254],
         client_address=client_address,
         agency_id=contracts[0].agency_id if contracts else None,

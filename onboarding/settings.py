@@ -28,6 +28,14 @@ class OnboardingSettings:
     reset_hours: int = 24
     new_documents_delay_minutes: int = 15
     new_documents_morning_hour: int = 7
+    contact_link_hours: int = 24
+    totp_issuer: str = "Kunden-Portal"
+    totp_free_attempts: int = 5
+    totp_delay_seconds: int = 2
+    totp_max_delay_seconds: int = 900
+    totp_window_hours: int = 24
+    totp_login_minutes: int = 5
+    recovery_codes: int = 10
     password: PasswordRule = field(default_factory=PasswordRule)
 
     @classmethod
@@ -46,6 +54,14 @@ class OnboardingSettings:
             reset_hours=config["PASSWORD_RESET_HOURS"],
             new_documents_delay_minutes=config["NEW_DOCUMENTS_DELAY_MINUTES"],
             new_documents_morning_hour=config["NEW_DOCUMENTS_MORNING_HOUR"],
+            contact_link_hours=config["CONTACT_CHANGE_LINK_HOURS"],
+            totp_issuer=config["TOTP_ISSUER"],
+            totp_free_attempts=config["TOTP_FREE_ATTEMPTS"],
+            totp_delay_seconds=config["LOGIN_DELAY_SECONDS"],
+            totp_max_delay_seconds=config["TOTP_MAX_DELAY_SECONDS"],
+            totp_window_hours=config["LOGIN_FAILURE_WINDOW_HOURS"],
+            totp_login_minutes=config["TOTP_LOGIN_MINUTES"],
+            recovery_codes=config["TOTP_RECOVERY_CODES"],
             password=PasswordRule(config["PASSWORD_MIN_LENGTH"], config["PASSWORD_MAX_LENGTH"]),
         )
 

@@ -6,10 +6,18 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from core import db, sessions, throttle
+from core import clock, db, sessions, throttle
 from core.extensions import htmx, limiter
-from onboarding import services
-from onboarding.forms import ActivationForm, ChangePasswordForm, CustomerLoginForm, ForgotForm, NewPasswordForm
+from onboarding import services, two_factor
+from onboarding.forms import (
+    ActivationForm,
+    ChangePasswordForm,
+    CustomerLoginForm,
+    ForgotForm,
+    NewPasswordForm,
+    RecoveryLoginForm,
+    SecondFactorForm,
+)
 from onboarding.models import CodeChannel, Customer
 from onboarding.portal import customer_required
 from onboarding.settings import current as current_settings
@@ -129,12 +137,63 @@ def login() -> BaseResponse | str | tuple[str, int]:
             form.passwort.data = ""
             return render_template("onboarding/login.html", form=form), 429
         if attempt.account is not None:
+            if attempt.account.two_factor:  # the password was right; the code from the app follows
+                return _ask_second_factor(attempt.account)
             _log_in(attempt.account)
             return redirect(url_for("portal.documents"))
         form.passwort.errors = [LOGIN_FAILED]
         form.form_errors.append(LOGIN_FAILED)
     form.passwort.data = ""
     return render_template("onboarding/login.html", form=form)
+
+
+def _ask_second_factor(customer: Customer) -> BaseResponse:
+    """Remember (signed, in the session cookie) whose password was right and until when the code
+    may follow; the count of wrong codes is kept on the server (two_factor.check_login)."""
+    minutes = current_settings().totp_login_minutes
+    session["second_factor"] = {"customer": customer.public_id, "until": clock.now().timestamp() + minutes * 60}
+    return redirect(url_for("onboarding.second_factor"))
+
+
+@bp.route("/portal/anmelden/code", methods=["GET", "POST"])
+def second_factor() -> BaseResponse | str | tuple[str, int]:
+    """The second step of a login with two-factor login on: the code from the app (or, with
+    ?wiederherstellung=1, a recovery code)."""
+    pending = session.get("second_factor") or {}
+    s = db.session()
+    customer = services.customer_by_public_id(s, pending.get("customer", ""))
+    if customer is None or pending.get("until", 0) < clock.now().timestamp():
+        session.pop("second_factor", None)
+        flash("Bitte melden Sie sich erneut mit Ihrem Passwort an.", "info")
+        return redirect(url_for("onboarding.login"))
+    recovery = request.values.get("wiederherstellung") == "1"
+    form = RecoveryLoginForm() if recovery else SecondFactorForm()
+    if form.validate_on_submit():
+        check = two_factor.check_login(s, customer, form.code.data or "", current_settings(), request.remote_addr)
+        if check.status in ("ok", "recovery"):
+            session.pop("second_factor", None)
+            _log_in(customer)
+            s.commit()
+            if check.status == "recovery":
+                flash(
+                    f"Sie haben einen Wiederherstellungscode verwendet; {check.recovery_left} sind noch übrig. "
+                    "Unter „Meine Daten“ → „Anmeldung und Sicherheit“ erzeugen Sie neue.",
+                    "info",
+                )
+            return redirect(url_for("portal.documents"))
+        messages = {
+            "wait": throttle.wait_message(check.wait_seconds),
+            "replayed": "Dieser Code wurde bereits verwendet. Bitte warten Sie auf den nächsten Code Ihrer App.",
+            "wrong": "Der Code stimmt nicht."
+            if not recovery
+            else "Der Wiederherstellungscode stimmt nicht oder wurde schon verwendet.",
+        }
+        form.code.errors = [messages[check.status]]
+        form.code.data = ""
+        return render_template("onboarding/second_factor.html", form=form, recovery=recovery), (
+            429 if check.status == "wait" else 422
+        )
+    return render_template("onboarding/second_factor.html", form=form, recovery=recovery)
 
 
 @bp.post("/portal/abmelden")
@@ -178,6 +237,9 @@ def reset_password(token: str) -> BaseResponse | str | tuple[str, int]:
             return render_template("onboarding/link_invalid.html", state="reset"), 410
         if result.customer is not None:
             s.commit()
+            if result.customer.two_factor:  # a reset link alone does not pass the second factor
+                flash("Ihr neues Passwort ist gespeichert. Bitte bestätigen Sie die Anmeldung mit dem Code.", "success")
+                return _ask_second_factor(result.customer)
             _log_in(result.customer)
             flash("Ihr neues Passwort ist gespeichert.", "success")
             return redirect(url_for("portal.documents"))

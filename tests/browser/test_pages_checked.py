@@ -11,6 +11,7 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
@@ -19,6 +20,7 @@ from playwright.sync_api import Page
 from contracts.models import Contract
 from core import clock
 from messaging import worker
+from onboarding.models import Customer
 from tests.helpers import KFZ_ANSWERS, RS_ANSWERS, csrf_token, missing
 
 pytestmark = pytest.mark.browser
@@ -234,12 +236,58 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     check.page.get_by_label("Schadenort").fill("Marienplatz, München")
     check.page.get_by_label("Was ist passiert?", exact=True).fill("Beim Ausparken ein anderes Auto gestreift.")
     check.submit("portal-claim-reported", "Schaden melden")
+    # Meine Daten: address change (errors, saved), new e-mail (link page), new mobile (code page)
+    check.visit("portal-data", "/portal/daten")
+    check.visit("portal-change-address", "/portal/daten/anschrift")
+    check.page.get_by_label("Ort").fill("Hamburg")
+    check.submit("portal-change-address-errors", "Änderung speichern", status=422)
+    check.page.get_by_label("Ort").fill("Berlin")
+    check.page.get_by_label("Straße/Hausnr.").fill("Invalidenstraße 3")
+    check.submit("portal-change-address-saved", "Änderung speichern")
+    check.visit("portal-change-email", "/portal/daten/email")
+    check.submit("portal-change-email-errors", "Bestätigungslink senden", status=422)
+    check.page.get_by_label("Neue E-Mail-Adresse").fill("k.neu@example.org")
+    check.submit("portal-change-email-sent", "Bestätigungslink senden")
+    worker.run(app, once=True)
+    confirm = re.search(
+        r"http://portal\.test(/portal/email-bestaetigen/[\w-]+)",
+        smtp_server.inbox.messages[-1].get_body(("plain",)).get_content(),
+    ).group(1)
+    check.visit("portal-confirm-email", confirm)
+    check.visit("portal-confirm-email-unknown", "/portal/email-bestaetigen/unbekannt", status=404)
+    check.visit("portal-change-mobile", "/portal/daten/mobil")
+    check.page.get_by_label("Neue Mobilnummer").fill("089 1234567")
+    check.submit("portal-change-mobile-errors", "Code per SMS senden", status=422)
+    check.page.get_by_label("Neue Mobilnummer").fill("0160 98765432")
+    check.submit("portal-confirm-mobile", "Code per SMS senden")
+    check.page.get_by_label("Bestätigungs-Code").fill("12")
+    check.submit("portal-confirm-mobile-errors", "Mobilnummer bestätigen", status=422)
+    # two-factor login: set-up with its QR code, errors, recovery codes, the login's second step
+    check.visit("portal-security", "/portal/sicherheit")
+    check.visit("portal-totp-setup", "/portal/sicherheit/einrichten")
+    check.page.get_by_label("Code aus der App").fill("1")
+    check.submit("portal-totp-setup-errors", "Einschalten", status=422)
+    with app.app_context(), app.extensions["database"].sessionmaker() as s:
+        secret = s.scalar(sa.select(Customer.totp_secret).where(Customer.email == "k@example.org"))
+    check.page.get_by_label("Code aus der App").fill(pyotp.TOTP(secret).now())
+    check.submit("portal-recovery-codes", "Einschalten")
+    check.visit("portal-security-on", "/portal/sicherheit")
+    check.page.context.clear_cookies()
+    check.page.goto(base + "/portal/anmelden")
+    check.page.get_by_label("E-Mail-Adresse oder Vertragsnummer").fill("k@example.org")
+    check.page.get_by_label("Passwort").fill("Kaffee-Tasse-77!")
+    check.submit("portal-second-factor", "Anmelden")
+    check.page.get_by_label("Code aus der Authenticator-App").fill("000000")
+    check.submit("portal-second-factor-errors", "Anmelden", status=422)
+    check.visit("portal-second-factor-recovery", "/portal/anmelden/code?wiederherstellung=1")
     check.page.context.clear_cookies()
     check.visit("link-used", link, status=410)
     check.visit("portal-login", "/portal/anmelden")
     check.visit("portal-forgot", "/portal/passwort-vergessen")
     check.login("innendienst@demo.example")
     check.visit("claims", "/innendienst/schadenmeldungen")
+    check.visit("two-factor-reset", "/innendienst/zwei-faktor?kennung=k%40example.org")
+    check.submit("two-factor-reset-errors", "Zwei-Faktor-Anmeldung zurücksetzen", status=422)
 
     assert check.seen >= 40
     assert not check.violations, "\n".join(check.violations)

@@ -5,10 +5,14 @@ width without sideways scrolling, touch targets of at least 44 px, the right key
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
+from contracts.models import ClaimFile, Contract
+from core import clock
 from messaging import worker
 from tests.browser.test_pages_checked import _login, _quote_and_apply
 from tests.helpers import KFZ_ANSWERS
@@ -16,6 +20,7 @@ from tests.helpers import KFZ_ANSWERS
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 4000
 # controls a thumb must hit; links inside running text are exempt (WCAG 2.5.8 "inline"); a radio or
 # checkbox with its label counts as the row of both (the label toggles it)
 TARGETS = (
@@ -92,6 +97,62 @@ def test_every_portal_page_fits_a_phone(page: Page, portal_server, smtp_server, 
     expect(page.get_by_role("heading", name="Bitte prüfen Sie Ihre Eingaben")).to_be_visible()
     page.wait_for_load_state("load")
     problems += _fits(page, "claim with errors")
+
+    # a claim with a photo, as on the phone: the camera's JPEG picked in the file field
+    with app.app_context(), app.extensions["database"].sessionmaker() as s:
+        s.execute(sa.update(Contract).values(start_date=clock.now().date() - timedelta(days=30)))
+        s.commit()
+    page.get_by_label("Vollkaskoschaden (eigenes Fahrzeug, selbst verursacht)").check()
+    page.get_by_label("Schadentag").fill((clock.now() - timedelta(days=1)).strftime("%d.%m.%Y"))
+    page.get_by_label("Schadenort").fill("Tiefgarage Stachus, München")
+    page.get_by_label("Was ist passiert?", exact=True).fill("Beim Einparken die Säule gestreift.")
+    page.locator("input#dateien").set_input_files([{"name": "IMG_0001.jpg", "mimeType": "image/jpeg", "buffer": JPEG}])
+    page.get_by_role("button", name="Schaden melden").click()
+    expect(page.get_by_text(re.compile(r"Ihre Schadennummer: SN-\d{4}-"))).to_be_visible()
+    with app.app_context(), app.extensions["database"].sessionmaker() as s:
+        photo = s.scalars(sa.select(ClaimFile)).one()
+        assert (photo.filename, photo.content_type) == ("IMG_0001.jpg", "image/jpeg")
+
+    # Meine Dokumente: a filter, then "Gelesen" for a selection
+    page.goto(base + "/portal/dokumente")
+    page.get_by_label("Dokument", exact=True).select_option(label="Schadenmeldung")
+    page.get_by_role("button", name="Anzeigen").click()
+    expect(page.get_by_text("1 Dokument, neueste zuerst.")).to_be_visible()
+    page.locator(".select-cell input").first.check()
+    page.get_by_role("button", name="Gelesen", exact=True).click()
+    expect(page.get_by_text("1 Dokument(e) als gelesen markiert.")).to_be_visible()
+    expect(page.get_by_label("Dokument", exact=True)).to_have_value("schadenmeldung")  # the filter kept
+
+    # Vertragsdaten ändern: a move, on the phone
+    page.get_by_role("link", name="Meine Daten").click()
+    page.wait_for_load_state("load")
+    problems += _fits(page, "my data")
+    page.get_by_role("link", name="Vertragsdaten ändern").click()
+    page.wait_for_load_state("load")
+    problems += _fits(page, "change address")
+    page.get_by_label("Straße/Hausnr.").fill("Invalidenstraße 3")
+    page.get_by_label("Neue IBAN").fill("DE02 1203 0000 0000 2020 51")
+    page.get_by_role("button", name="Änderung speichern").click()
+    expect(
+        page.get_by_text("Für die neue Bankverbindung ist ein neues SEPA-Lastschriftmandat nötig.").first
+    ).to_be_visible()
+    expect(page.get_by_label("Straße/Hausnr.")).to_have_value("Invalidenstraße 3")  # kept
+    problems += _fits(page, "change address with errors")
+    page.get_by_label("Für die neue Bankverbindung: Ich erteile das SEPA-Lastschriftmandat.").check()
+    page.get_by_role("button", name="Änderung speichern").click()
+    expect(page.get_by_text(re.compile(r"Ihre Änderung ist gespeichert \(Nachtrag Nr\. 1\)"))).to_be_visible()
+    expect(page.get_by_role("cell", name=re.compile("Invalidenstraße 3"))).to_be_visible()
+    for name, path in (
+        ("change e-mail", "/portal/daten/email"),
+        ("change mobile", "/portal/daten/mobil"),
+        ("security", "/portal/sicherheit"),
+        ("two-factor set-up", "/portal/sicherheit/einrichten"),
+    ):
+        page.goto(base + path)
+        problems += _fits(page, name)
+    assert page.get_by_label("Code aus der App").get_attribute("autocomplete") == "one-time-code"
+    page.goto(base + "/portal/daten/mobil")
+    assert page.get_by_label("Neue Mobilnummer").get_attribute("type") == "tel"
 
     page.get_by_role("button", name="Abmelden").click()
     for name, path in (("login", "/portal/anmelden"), ("forgot", "/portal/passwort-vergessen")):

@@ -1,0 +1,70 @@
+"""The back office's part of the portal: switch a customer's two-factor login off when he lost his
+phone and his recovery codes — on a request verified outside the portal, audited with how."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from calculator.forms.fields import options
+from core import db
+from core.authz import BACKOFFICE_AREA, roles_required
+from core.users import User
+from onboarding import services, two_factor
+from onboarding.forms import CustomerSearchForm, TwoFactorResetForm
+from onboarding.models import Customer
+
+bp = Blueprint("portal_backoffice", __name__, url_prefix="/innendienst")
+
+
+def _reset_form() -> TwoFactorResetForm:
+    form = TwoFactorResetForm()
+    form.pruefung.choices = options(list(two_factor.RESET_CHECKS.items()))
+    return form
+
+
+def _page(
+    search: CustomerSearchForm, form: TwoFactorResetForm, found: Customer | None, searched: bool, status: int = 200
+) -> tuple[str, int]:
+    return render_template("staff/two_factor.html", search=search, form=form, found=found, searched=searched), status
+
+
+@bp.get("/zwei-faktor")
+@roles_required(*BACKOFFICE_AREA)
+def two_factor_lookup() -> tuple[str, int]:
+    """Find the customer by e-mail address or Vertragsnummer."""
+    search = CustomerSearchForm(request.args)
+    searched = "kennung" in request.args and search.validate()
+    found = services.find_customer(db.session(), search.kennung.data or "") if searched else None
+    return _page(search, _reset_form(), found, searched)
+
+
+@bp.post("/zwei-faktor/<public_id>")
+@roles_required(*BACKOFFICE_AREA)
+def two_factor_reset(public_id: str) -> BaseResponse | tuple[str, int]:
+    s = db.session()
+    customer = services.customer_by_public_id(s, public_id)
+    if customer is None:
+        abort(404)
+    form = _reset_form()
+    search = CustomerSearchForm(formdata=None, data={"kennung": customer.email})
+    if form.validate():
+        user: User = current_user._get_current_object()
+        try:
+            two_factor.reset_by_backoffice(s, user, customer, form.pruefung.data or "", form.bemerkung.data or "")
+        except two_factor.TwoFactorError as error:
+            s.rollback()
+            if error.field:
+                form[error.field].errors = [*form[error.field].errors, error.message]
+            else:
+                form.form_errors.append(error.message)
+        else:
+            s.commit()
+            flash(
+                f"Die Zwei-Faktor-Anmeldung von {customer.email} ist zurückgesetzt; "
+                "der Kunde ist per E-Mail informiert.",
+                "success",
+            )
+            return redirect(url_for("portal_backoffice.two_factor_lookup", kennung=customer.email))
+    return _page(search, form, customer, True, 422)

@@ -1,0 +1,552 @@
+"""The customer's own changes in the portal ("Vertragsdaten ändern").
+
+Postal address and bank account go through the contract lifecycle's change service
+(contracts.changes): a Nachtrag per contract into his folder, and one confirmation e-mail. A new
+e-mail address applies only after the link sent *to it* is opened, a new mobile number only after
+the SMS code sent *to it* is typed; the old address (or number) is told, so nobody takes an account
+over unnoticed. Every change he makes is confirmed to him and kept in his folder (the broker-folder
+seed): the Nachtrag, or for contact data a "Mitteilung".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+import sqlalchemy.exc
+import sqlalchemy.orm as so
+
+from calculator.tariffs import TariffCatalog
+from contracts import changes
+from contracts.documents import Planned, issue_documents
+from contracts.models import Contract, ContractVersion, DocumentKind
+from core import audit, clock, tokens
+from core.contact import ContactError, normalize_email, normalize_mobile, normalize_phone
+from core.formatting import TIMEZONE
+from messaging import outbox
+from onboarding.models import ContactChange, ContactKind, Customer
+from onboarding.services import mask_mobile, take_attempt
+from onboarding.settings import OnboardingSettings
+
+ACTOR = "Kunde (Kunden-Portal)"
+EMAIL_INVALID = "Bitte geben Sie eine gültige E-Mail-Adresse ein."
+MOBILE_INVALID = "Bitte geben Sie eine deutsche Mobilfunknummer ein (z. B. 0151 12345678)."
+# the change service's fields → the portal form's fields (anything else: for the whole form)
+FIELDS = {"strasse": "strasse", "plz": "plz", "ort": "ort", "iban": "iban", "sepa_mandat": "sepa_mandat"}
+
+
+class SelfServiceError(ValueError):
+    """German message for the form field `field` (None: for the whole form)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+@dataclass(frozen=True)
+class DataChange:
+    """The portal's "Anschrift und Bankverbindung" form: the address always (prefilled), a bank
+    account only when it changes (iban empty: the contracts keep theirs)."""
+
+    street: str
+    plz: str
+    city: str
+    account_holder: str
+    iban: str
+    mandate_accepted: bool
+    contracts: tuple[str, ...]  # public ids of the contracts it applies to
+
+
+def _today() -> date:
+    return clock.now().astimezone(TIMEZONE).date()
+
+
+def running_contracts(session: so.Session, customer: Customer, today: date) -> list[Contract]:
+    """His contracts a change can still apply to (not ended, with a Hauptfälligkeit), newest first."""
+    return list(
+        session.scalars(
+            sa.select(Contract)
+            .where(
+                Contract.customer_account_id == customer.id,
+                Contract.main_due.is_not(None),
+                sa.or_(Contract.ends_on.is_(None), Contract.ends_on > today),
+            )
+            .order_by(Contract.policed_at.desc(), Contract.id.desc())
+        )
+    )
+
+
+def current_mobile(session: so.Session, customer: Customer) -> str | None:
+    """His mobile number: the one of his newest contract that has one."""
+    return session.scalar(
+        sa.select(Contract.customer_mobile)
+        .where(Contract.customer_account_id == customer.id, Contract.customer_mobile.is_not(None))
+        .order_by(Contract.policed_at.desc(), Contract.id.desc())
+        .limit(1)
+    )
+
+
+def pending(session: so.Session, customer: Customer, kind: ContactKind, now: datetime) -> ContactChange | None:
+    """The open request of this kind (not used, replaced or expired), if any."""
+    return session.scalar(
+        sa.select(ContactChange)
+        .where(
+            ContactChange.customer_id == customer.id,
+            ContactChange.kind == kind,
+            ContactChange.used_at.is_(None),
+            ContactChange.superseded_at.is_(None),
+            ContactChange.expires_at > now,
+        )
+        .order_by(ContactChange.id.desc())
+        .limit(1)
+    )
+
+
+# --- address and bank account: through the contract change service ---------------------------------------
+
+
+def change_data(
+    session: so.Session,
+    customer: Customer,
+    change: DataChange,
+    *,
+    catalog: TariffCatalog,
+    rules: changes.Rules,
+    today: date,
+    pdf_workers: int | None = None,
+) -> list[ContractVersion]:
+    """Apply the new address (and bank account) from today to each chosen contract of his: a
+    Nachtrag each (a Beitragsrechnung too where a move changes the Kfz Regionalklasse), one
+    confirmation e-mail. Contracts where nothing differs are left alone. All or nothing: the caller
+    rolls back on SelfServiceError."""
+    chosen = [c for c in running_contracts(session, customer, today) if c.public_id in change.contracts]
+    if not chosen:
+        raise SelfServiceError("Bitte wählen Sie mindestens einen Vertrag aus.", "vertraege")
+    versions: list[ContractVersion] = []
+    for contract in chosen:
+        # from today; a contract not yet begun from its start, after a later-dated change from its date
+        effective = max(today, contract.start_date, changes.last_change_effective(session, contract) or today)
+        data = changes.ContractChange(
+            effective=effective,
+            street=change.street,
+            plz=change.plz,
+            city=change.city,
+            account_holder=change.account_holder if change.iban else (contract.account_holder or ""),
+            iban=change.iban or (contract.iban or ""),
+            bic=None,
+            mandate_accepted=change.mandate_accepted,
+            frequency=contract.frequency,
+        )
+        try:
+            version = changes.change_contract(
+                session,
+                None,
+                contract,
+                data,
+                expected_version=None,
+                catalog=catalog,
+                rules=rules,
+                today=today,
+                pdf_workers=pdf_workers,
+                actor_label=ACTOR,
+                announce=False,  # the confirmation below tells him
+            )
+        except changes.ChangeError as error:
+            if error.message == changes.NOTHING_CHANGED:
+                continue
+            field = FIELDS.get(error.field or "")
+            raise SelfServiceError(
+                error.message if field else f"Vertrag {contract.number}: {error.message}", field
+            ) from None
+        versions.append(version)
+    if not versions:
+        raise SelfServiceError("Sie haben keine Angabe geändert.")
+    outbox.enqueue_email(
+        session,
+        key=f"data-changed:{versions[0].contract_id}:{versions[0].seq}",
+        to=customer.email,
+        subject="Ihre Änderung ist gespeichert",
+        template="data_changed",
+        context={"customer": customer, "versions": [(v, session.get(Contract, v.contract_id)) for v in versions]},
+        related=("contract", chosen[0].public_id),
+        agency_id=chosen[0].agency_id,
+    )
+    return versions
+
+
+# --- e-mail address and mobile number: confirmed from the new one first ---------------------------------------
+
+
+def _lock_customer(session: so.Session, customer: Customer) -> None:
+    """One request at a time per customer: the rate limits below count under this lock."""
+    session.refresh(customer, with_for_update=True)
+
+
+def _check_rate(
+    session: so.Session, customer: Customer, kind: ContactKind, now: datetime, settings: OnboardingSettings
+) -> None:
+    last, today_count = session.execute(
+        sa.select(sa.func.max(ContactChange.created_at), sa.func.count()).where(
+            ContactChange.customer_id == customer.id,
+            ContactChange.kind == kind,
+            ContactChange.created_at > now - timedelta(days=1),
+        )
+    ).one()
+    if last is not None:
+        last = last if last.tzinfo else last.replace(tzinfo=now.tzinfo)
+        wait = settings.resend_seconds - (now - last).total_seconds()
+        if wait > 0:
+            raise SelfServiceError(
+                f"Bitte warten Sie noch {math.ceil(wait)} Sekunden, bevor Sie erneut eine Bestätigung anfordern."
+            )
+    if today_count >= settings.max_sends_per_day:
+        raise SelfServiceError(
+            f"Sie haben heute schon {settings.max_sends_per_day} Bestätigungen angefordert. "
+            "Bitte versuchen Sie es morgen wieder."
+        )
+
+
+def _supersede(session: so.Session, customer: Customer, kind: ContactKind, now: datetime) -> None:
+    session.execute(
+        sa.update(ContactChange)
+        .where(
+            ContactChange.customer_id == customer.id,
+            ContactChange.kind == kind,
+            ContactChange.used_at.is_(None),
+            ContactChange.superseded_at.is_(None),
+        )
+        .values(superseded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def newest_contract(session: so.Session, customer: Customer) -> Contract | None:
+    return session.scalar(
+        sa.select(Contract)
+        .where(Contract.customer_account_id == customer.id)
+        .order_by(Contract.policed_at.desc(), Contract.id.desc())
+        .limit(1)
+    )
+
+
+def record(
+    session: so.Session, action: str, customer: Customer, client_address: str | None = None, **details: str
+) -> None:
+    """An event of the customer's own on the audit trail of his newest contract (seen by his broker)."""
+    contract = newest_contract(session, customer)
+    audit.record(
+        session,
+        action,
+        actor_label=customer.email,
+        client_address=client_address,
+        agency_id=contract.agency_id if contract else None,
+        object_type="contract" if contract else None,
+        object_id=contract.public_id if contract else None,
+        details=details or None,
+    )
+
+
+def request_email_change(
+    session: so.Session, customer: Customer, address: str, settings: OnboardingSettings, now: datetime | None = None
+) -> ContactChange:
+    """Send a confirmation link to the new address; nothing changes until it is opened."""
+    now = now or clock.now()
+    try:
+        new = normalize_email(address).lower()
+    except ContactError:
+        raise SelfServiceError(EMAIL_INVALID, "email") from None
+    if new == customer.email:
+        raise SelfServiceError("Das ist bereits Ihre E-Mail-Adresse im Kunden-Portal.", "email")
+    _lock_customer(session, customer)
+    if session.scalar(sa.select(Customer.id).where(Customer.email == new, Customer.id != customer.id)):
+        raise SelfServiceError(
+            "Diese E-Mail-Adresse gehört bereits zu einem anderen Zugang zum Kunden-Portal.", "email"
+        )
+    _check_rate(session, customer, ContactKind.EMAIL, now, settings)
+    _supersede(session, customer, ContactKind.EMAIL, now)
+    token = tokens.new_link_token()
+    change = ContactChange(
+        customer_id=customer.id,
+        kind=ContactKind.EMAIL,
+        old_value=customer.email,
+        new_value=new,
+        secret_hash=tokens.token_hash(token),
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.contact_link_hours),
+    )
+    session.add(change)
+    session.flush()
+    contract = newest_contract(session, customer)
+    outbox.enqueue_email(
+        session,
+        key=f"email-change:{change.public_id}",
+        to=new,
+        subject="Bitte bestätigen Sie Ihre neue E-Mail-Adresse",
+        template="email_change_confirm",
+        context={"customer": customer, "token": token, "hours": settings.contact_link_hours},
+        related=("contract", contract.public_id if contract else ""),
+        agency_id=contract.agency_id if contract else None,
+        sensitive=True,
+    )
+    record(session, "email_change_requested", customer)
+    return change
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """status: done, unknown, used, superseded, expired, taken (the address went to another
+    account meanwhile)."""
+
+    status: str
+    customer: Customer | None = None
+
+
+def find_email_change(session: so.Session, token: str) -> ContactChange | None:
+    return session.scalar(
+        sa.select(ContactChange).where(
+            ContactChange.secret_hash == tokens.token_hash(token), ContactChange.kind == ContactKind.EMAIL
+        )
+    )
+
+
+def link_state(change: ContactChange | None, now: datetime) -> str:
+    """unknown, used, superseded, expired or valid."""
+    if change is None:
+        return "unknown"
+    if change.used_at is not None:
+        return "used"
+    if change.superseded_at is not None:
+        return "superseded"
+    return "expired" if change.expires_at <= now else "valid"
+
+
+def confirm_email_change(
+    session: so.Session, token: str, *, pdf_workers: int | None = None, now: datetime | None = None
+) -> Confirmation:
+    """The link from the new address: used once (one atomic UPDATE claims it), within its time."""
+    now = now or clock.now()
+    change = find_email_change(session, token)
+    if change is None:
+        return Confirmation("unknown")
+    claimed = session.execute(
+        sa.update(ContactChange)
+        .where(
+            ContactChange.id == change.id,
+            ContactChange.used_at.is_(None),
+            ContactChange.superseded_at.is_(None),
+            ContactChange.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(ContactChange.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if claimed is None:
+        session.refresh(change)
+        return Confirmation(link_state(change, now))
+    customer = session.get(Customer, change.customer_id, with_for_update=True)
+    assert customer is not None
+    old = customer.email
+    try:
+        with session.begin_nested():
+            customer.email = change.new_value
+            session.flush()
+    except sqlalchemy.exc.IntegrityError:
+        session.refresh(customer)
+        return Confirmation("taken")
+    session.execute(
+        sa.update(Contract)
+        .where(Contract.customer_account_id == customer.id)
+        .values(customer_email=change.new_value)
+        .execution_options(synchronize_session=False)
+    )
+    _notice(session, customer, "E-Mail-Adresse", old, change.new_value, now, pdf_workers)
+    contract = newest_contract(session, customer)
+    outbox.enqueue_email(  # the old address is told: no takeover without the customer noticing
+        session,
+        key=f"email-changed:{change.public_id}",
+        to=old,
+        subject="Ihre E-Mail-Adresse im Kunden-Portal wurde geändert",
+        template="email_changed_notice",
+        context={"customer": customer, "new": mask_email(change.new_value), "at": now, "broker": _broker(contract)},
+        related=("contract", contract.public_id if contract else ""),
+        agency_id=contract.agency_id if contract else None,
+    )
+    record(session, "email_changed", customer)
+    return Confirmation("done", customer)
+
+
+def request_mobile_change(
+    session: so.Session, customer: Customer, number: str, settings: OnboardingSettings, now: datetime | None = None
+) -> ContactChange:
+    """Send an SMS code to the new number; nothing changes until it is typed in."""
+    now = now or clock.now()
+    try:
+        new = normalize_mobile(number)
+    except ContactError:
+        raise SelfServiceError(MOBILE_INVALID, "mobil") from None
+    if new == current_mobile(session, customer):
+        raise SelfServiceError("Das ist bereits Ihre Mobilnummer.", "mobil")
+    _lock_customer(session, customer)
+    _check_rate(session, customer, ContactKind.MOBILE, now, settings)
+    _supersede(session, customer, ContactKind.MOBILE, now)
+    code = tokens.new_sms_code(settings.code_length)
+    change = ContactChange(
+        customer_id=customer.id,
+        kind=ContactKind.MOBILE,
+        old_value=current_mobile(session, customer),
+        new_value=new,
+        secret_hash=_code_hmac(settings, customer, code),
+        created_at=now,
+        expires_at=now + timedelta(minutes=settings.code_minutes),
+    )
+    session.add(change)
+    session.flush()
+    contract = newest_contract(session, customer)
+    outbox.enqueue_sms(
+        session,
+        key=f"mobile-change:{change.public_id}",
+        to=new,
+        template="contact_code",
+        subject="Bestätigungs-Code für Ihre neue Mobilnummer",
+        context={"code": code, "minutes": settings.code_minutes},
+        related=("contract", contract.public_id if contract else ""),
+        agency_id=contract.agency_id if contract else None,
+        sensitive=True,
+    )
+    record(session, "mobile_change_requested", customer)
+    return change
+
+
+def _code_hmac(settings: OnboardingSettings, customer: Customer, code: str) -> str:
+    return tokens.code_hmac(settings.secret_key, f"contact-code:{customer.id}", code)
+
+
+def confirm_mobile_change(
+    session: so.Session,
+    customer: Customer,
+    code: str,
+    settings: OnboardingSettings,
+    *,
+    pdf_workers: int | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The SMS code from the new phone. Each entry is counted before it is compared (one atomic
+    UPDATE: of parallel entries at most code_max_attempts are ever evaluated). Returns the new
+    number; SelfServiceError (field "code") for a wrong, used-up or expired code."""
+    now = now or clock.now()
+    change = pending(session, customer, ContactKind.MOBILE, now)
+    if change is None:
+        raise SelfServiceError(
+            "Es gibt keinen gültigen Bestätigungs-Code. Bitte fordern Sie einen neuen Code an.", "code"
+        )
+    taken = take_attempt(session, ContactChange, change.id, settings.code_max_attempts, now)
+    if taken is None:
+        raise SelfServiceError(
+            "Der Code wurde zu oft falsch eingegeben. Bitte fordern Sie einen neuen Code an.", "code"
+        )
+    typed = "".join(ch for ch in code if ch.isdigit())
+    if not tokens.same(_code_hmac(settings, customer, typed), change.secret_hash):
+        record(session, "contact_code_wrong", customer)
+        left = settings.code_max_attempts - taken
+        if left <= 0:
+            raise SelfServiceError(
+                "Der Code wurde zu oft falsch eingegeben. Bitte fordern Sie einen neuen Code an.", "code"
+            )
+        raise SelfServiceError(f"Der Code ist falsch. Noch {left} Versuch(e).", "code")
+    used = session.execute(
+        sa.update(ContactChange)
+        .where(ContactChange.id == change.id, ContactChange.used_at.is_(None))
+        .values(used_at=now)
+        .returning(ContactChange.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if used is None:  # a parallel entry of the same code was first
+        raise SelfServiceError("Dieser Code wurde bereits verwendet.", "code")
+    old = current_mobile(session, customer)
+    session.execute(
+        sa.update(Contract)
+        .where(Contract.customer_account_id == customer.id)
+        .values(customer_mobile=change.new_value)
+        .execution_options(synchronize_session=False)
+    )
+    _notice(
+        session,
+        customer,
+        "Mobilnummer",
+        normalize_phone(old) if old else None,
+        normalize_phone(change.new_value),
+        now,
+        pdf_workers,
+    )
+    contract = newest_contract(session, customer)
+    related = ("contract", contract.public_id if contract else "")
+    if old:  # the old number is told too
+        outbox.enqueue_sms(
+            session,
+            key=f"mobile-changed:{change.public_id}",
+            to=old,
+            template="mobile_changed_notice",
+            subject="Mobilnummer im Kunden-Portal geändert",
+            context={},
+            related=related,
+            agency_id=contract.agency_id if contract else None,
+        )
+    outbox.enqueue_email(
+        session,
+        key=f"mobile-changed-mail:{change.public_id}",
+        to=customer.email,
+        subject="Ihre Mobilnummer im Kunden-Portal wurde geändert",
+        template="mobile_changed_notice",
+        context={"customer": customer, "new": mask_mobile(change.new_value), "at": now, "broker": _broker(contract)},
+        related=related,
+        agency_id=contract.agency_id if contract else None,
+    )
+    record(session, "mobile_changed", customer)
+    return change.new_value
+
+
+def _notice(
+    session: so.Session,
+    customer: Customer,
+    label: str,
+    old: str | None,
+    new: str,
+    now: datetime,
+    pdf_workers: int | None,
+) -> None:
+    """The confirmation of the change as a "Mitteilung" in his folder (on his newest contract)."""
+    contract = newest_contract(session, customer)
+    if contract is None:
+        return
+    issue_documents(
+        session,
+        [
+            (
+                contract,
+                [
+                    Planned(
+                        DocumentKind.NOTICE,
+                        f"Mitteilung {label} geändert",
+                        {"label": label, "old": old or "–", "new": new, "at": now, "customer_email": customer.email},
+                    )
+                ],
+            )
+        ],
+        workers=pdf_workers,
+        announce=False,
+    )
+
+
+def _broker(contract: Contract | None) -> dict[str, str]:
+    if contract is None or contract.owner is None:
+        return {}
+    owner = contract.owner
+    return {"name": owner.full_name, "email": owner.email, "phone": getattr(owner, "phone", None) or ""}
+
+
+def mask_email(address: str) -> str:
+    """max.mustermann@example.org → m•••@example.org (said to the old address)."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}"
