@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from calculator.forms.fields import options
 from contracts.documents import mask_iban
+from contracts.forms import MANDATE_TEXT
 from contracts.models import Contract
 from core import clock, db
 from core.contact import normalize_phone
@@ -118,7 +119,7 @@ def change_address() -> Page:
             )
             return redirect(url_for("portal.my_data"))
     status = 422 if request.method == "POST" else 200
-    return render_template("portal/change_address.html", form=form), status
+    return render_template("portal/change_address.html", form=form, mandate_text=MANDATE_TEXT), status
 
 
 def _contract_label(contract: Contract) -> str:
