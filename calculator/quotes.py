@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from calculator import reference
 from calculator.forms import FORMS, PRICING_FIELDS, QuoteForm
+from calculator.forms.fields import age_on, parse_german_date
 from calculator.models import Offer
 from calculator.reference import PostalPlace, Vehicle
 from calculator.tariffs import (
@@ -72,11 +73,14 @@ class Quote:
     referral_reasons: list[str] = field(default_factory=list)
     # the answers the price still waits for (id, label): shown in the premium box instead of a price
     missing: list[tuple[str, str]] = field(default_factory=list)
+    # answers the price assumed because they were not given yet (id, label, what was assumed): the
+    # premium is shown early, marked preliminary, until the broker confirms them
+    assumptions: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
-        """Every relevant answer valid and priced: the quote can be stored as an offer."""
-        return self.premium is not None and not any(f.errors for f in self.form)
+        """Every relevant answer given, valid and priced: the quote can be stored as an offer."""
+        return self.premium is not None and not self.assumptions and not any(f.errors for f in self.form)
 
     @property
     def errors(self) -> dict[str, list[str]]:
@@ -90,11 +94,55 @@ def new_form(product: Product, formdata: MultiDict[str, str] | None = None, *, t
     return FORMS[product](formdata=formdata, today=today)
 
 
+ASSUMED_MILEAGE = 12_000  # km a year: the usual private car's mileage, assumed until the broker says
+
+
+@dataclass(frozen=True)
+class Assumption:
+    name: str
+    value: str  # as the form field takes it
+    shown: str  # as the premium box says it
+
+
+def assumptions(product: Product, formdata: MultiDict[str, str], today: date) -> list[Assumption]:
+    """The Kfz answers a first price may assume while they are empty: the annual mileage, the
+    youngest driver as old as the applicant (from his birth date), the SF-Klasse Vollkasko as the
+    Haftpflicht's. Everything else the price needs has a preset (cover, usage, parking, drivers,
+    deductibles, Zahlweise) or must be given (vehicle, PLZ, birth date, SF-Klasse KH)."""
+    if product is not Product.KFZ:
+        return []
+
+    def given(name: str) -> str:
+        return next((v.strip() for v in formdata.getlist(name) if v.strip()), "")
+
+    found = []
+    if not given("fahrleistung"):
+        found.append(Assumption("fahrleistung", str(ASSUMED_MILEAGE), f"{ASSUMED_MILEAGE:,} km".replace(",", ".")))
+    born = parse_german_date(given("geburtsdatum"))
+    if not given("juengster_fahrer") and born is not None and 18 <= age_on(born, today) <= 99:
+        age = age_on(born, today)
+        found.append(Assumption("juengster_fahrer", str(age), f"{age} Jahre (Alter des Antragstellers)"))
+    cover = given("kfz_deckung") or KfzCover.KH_VK.value
+    if cover == KfzCover.KH_VK.value and not given("sf_vk") and given("sf_kh"):
+        found.append(Assumption("sf_vk", given("sf_kh"), "wie Haftpflicht"))
+    return found
+
+
+def with_assumptions(product: Product, formdata: MultiDict[str, str], today: date) -> MultiDict[str, str]:
+    """The answers with the assumptions filled in (as if typed: "Annahmen übernehmen")."""
+    filled = MultiDict(formdata)
+    for assumption in assumptions(product, formdata, today):
+        filled.setlist(assumption.name, [assumption.value])
+    return filled
+
+
 def evaluate(
     session: so.Session, catalog: TariffCatalog, product: Product, formdata: MultiDict[str, str], *, today: date
 ) -> Quote:
-    """Validate every answer, look up PLZ and vehicle, and price as soon as the price's answers are valid."""
-    form = new_form(product, formdata, today=today)
+    """Validate every answer, look up PLZ and vehicle, and price as soon as the price's answers are
+    valid — with the assumptions for answers not given yet (a first price after few answers)."""
+    assumed = assumptions(product, formdata, today)
+    form = new_form(product, with_assumptions(product, formdata, today) if assumed else formdata, today=today)
     quote = Quote(form, product)
     plz = (form.plz.data or "").strip()
     if reference.PLZ_PATTERN.match(plz):
@@ -110,6 +158,11 @@ def evaluate(
     form.irrelevant_errors_cleared()
     quote.referral_reasons = referral_reasons(quote.answers())
 
+    quote.assumptions = [
+        (form[a.name].id, form[a.name].label.text, a.shown)
+        for a in assumed
+        if form.relevant(a.name) and not form[a.name].errors
+    ]
     pricing = [n for n in PRICING_FIELDS[product] if form.relevant(n)]
     quote.missing = [(form[n].id, form[n].label.text) for n in pricing if form[n].errors]
     if quote.missing:

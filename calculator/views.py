@@ -55,6 +55,8 @@ BLOCK_FIELDS = {
     "ort": ("ort",),
     "vehicle": (),
 }
+# blocks a product line's page does not have
+PRODUCT_LESS_BLOCKS = {Product.KFZ: ("partner", "partner-risk"), Product.RS: ("kfz-cover", "vehicle")}
 PAGE_SIZE = 20
 
 
@@ -118,7 +120,15 @@ def calculate(product: str) -> BaseResponse | tuple[str, int]:
     editing = None
     if request.form.get("_offer"):
         editing = get_visible_or_404(s, Offer, _user(), public_id=request.form["_offer"])
+    if request.form.get("_annahmen"):  # "Annahmen übernehmen": the assumed answers into the form, to check
+        filled = quotes.with_assumptions(chosen, request.form, _today())
+        quote = quotes.evaluate(s, _catalog(), chosen, filled, today=_today())
+        return render_template("calculator/quote.html", **_context(quote, editing)), 200
     quote = quotes.evaluate(s, _catalog(), chosen, request.form, today=_today())
+    for id_, _label, shown in quote.assumptions:  # an offer is never made of assumptions nobody saw
+        quote.form[id_].errors = [
+            f"Angenommen: {shown}. Bitte prüfen; mit „Berechnen“ übernehmen Sie den Wert (oder ändern ihn)."
+        ]
     if not quote.complete:
         return render_template("calculator/quote.html", **_context(quote, editing)), 422
     offer = quotes.store_offer(s, _user(), quote, request.form, editing)
@@ -133,9 +143,9 @@ def live(product: str) -> Response:
     chosen = _product(product)
     quote = quotes.evaluate(db.session(), _catalog(), chosen, request.form, today=_today())
     changed = request.form.get("_changed", "")
-    blocks = [
-        b for b in DEPENDENT_BLOCKS.get(changed, ()) if chosen is Product.KFZ or b not in ("kfz-cover", "vehicle")
-    ]
+    # "*": a restored draft (static/js/app.js) — every block that depends on an answer
+    dependent = sorted(BLOCK_FIELDS) if changed == "*" else DEPENDENT_BLOCKS.get(changed, ())
+    blocks = [b for b in dependent if b not in PRODUCT_LESS_BLOCKS[chosen]]
     in_blocks = {name for b in blocks for name in BLOCK_FIELDS[b]}
     # only answers already given (and the one just changed) show their error while typing
     for field in quote.form:

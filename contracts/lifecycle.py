@@ -3,7 +3,7 @@ falls in, and the pro-rata premium difference of a change (Nachberechnung or Ers
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
@@ -62,3 +62,8 @@ def pro_rata(old_annual: Decimal, new_annual: Decimal, effective: date, year: tu
         raise ValueError("the effective date lies outside the insurance year")
     share = Decimal((end - effective).days) / Decimal((end - begin).days)
     return ((new_annual - old_annual) * share).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def next_first_of_month(day: date) -> date:
+    """The first of the month after `day` (the usual start of a new contract)."""
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)

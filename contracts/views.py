@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from calculator import presentation
 from calculator.forms.fields import parse_german_date
 from calculator.models import Offer
-from contracts import changes, claims, queries, renewal
+from contracts import changes, claims, lifecycle, queries, renewal
 from contracts.documents import mask_iban
 from contracts.forms import MANDATE_TEXT, PORTAL_HINT, ApplicationForm, CancelForm, ChangeForm, RenewalForm
 from contracts.models import Application, ClaimFile, Contract, Delivery, Document, RenewalRun
@@ -54,6 +54,8 @@ def apply(public_id: str) -> BaseResponse | str | tuple[str, int]:
         return redirect(url_for("contracts.application", public_id=existing.public_id))
     today = clock.now().astimezone(TIMEZONE).date()
     form = ApplicationForm(formdata=request.form if request.method == "POST" else None, today=today)
+    if request.method == "GET":  # preset: the next first of a month (the broker may change it)
+        form.vertragsbeginn.data = date_de(lifecycle.next_first_of_month(today))
     if request.method == "POST":
         form.validate()
         form.check_conditions()

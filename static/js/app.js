@@ -64,3 +64,53 @@ document.addEventListener("change", function (event) {
     box.checked = all.checked;
   });
 });
+
+// Quote drafts: what the broker typed in a new quote survives a reload and the back button
+// (sessionStorage: this tab only, gone with it). Restored values are priced at once: the live
+// endpoint re-renders every dependent block for `_changed=*`. A submit ends the draft.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-draft-key]");
+  if (!form || !window.sessionStorage) { return; }
+  var key = form.getAttribute("data-draft-key");
+
+  function save() {
+    var values = {};
+    new FormData(form).forEach(function (value, name) {
+      if (name === "csrf_token" || name.charAt(0) === "_" || typeof value !== "string") { return; }
+      (values[name] = values[name] || []).push(value);
+    });
+    try { sessionStorage.setItem(key, JSON.stringify(values)); } catch (e) { /* storage full or off */ }
+  }
+
+  function restore() {
+    var saved;
+    try { saved = JSON.parse(sessionStorage.getItem(key) || "null"); } catch (e) { saved = null; }
+    if (!saved) { return; }
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.name === "csrf_token" || el.name.charAt(0) === "_") { return; }
+      var values = saved[el.name];
+      if (el.type === "checkbox") { el.checked = (values || []).indexOf(el.value) !== -1; }
+      else if (el.type === "radio") { if (values) { el.checked = values.indexOf(el.value) !== -1; } }
+      else if (values) { el.value = values[0]; }
+    });
+    form.setAttribute("data-draft-restored", "");
+    form.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt === form && form.hasAttribute("data-draft-restored")) {
+      form.removeAttribute("data-draft-restored");
+      event.detail.parameters._changed = "*";
+    }
+  });
+  form.addEventListener("input", save);
+  form.addEventListener("change", save);
+  form.addEventListener("submit", function () { sessionStorage.removeItem(key); });
+  if (form.hasAttribute("data-draft-restore")) {
+    document.addEventListener("htmx:load", function once() {
+      document.removeEventListener("htmx:load", once);
+      restore();
+    });
+  }
+})();

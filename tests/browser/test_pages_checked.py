@@ -156,6 +156,15 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
         check.visit(name, path)
     check.visit("quote-kfz-empty", "/rechner/kfz/")
     check.submit("quote-kfz-errors", "Berechnen", status=422)
+    # a first price with assumptions (live), and "Berechnen" asking to confirm them
+    check.visit("quote-kfz-first", "/rechner/kfz/")
+    for label, value in (("HSN", "0603"), ("TSN", "BPM"), ("PLZ", "10115"), ("Geburtsdatum", "01.01.1972")):
+        check.page.get_by_label(label, exact=True).fill(value)
+    check.page.get_by_label("SF-Klasse Haftpflicht").select_option("0")
+    check.page.get_by_role("heading", name="Vorläufiger Beitrag").wait_for()
+    check.page.wait_for_load_state("networkidle")
+    check._check("quote-kfz-assumptions", check.page.content())
+    check.submit("quote-kfz-assumed-errors", "Berechnen", status=422)
     # Vertrag ändern and Kündigen: the forms, their errors, and the contract with its history
     check.visit("contract-change", f"{contract}/aenderung")
     check.page.get_by_label("Straße/Hausnr.").fill("")

@@ -71,3 +71,16 @@ def test_pro_rata_never_exceeds_the_yearly_difference_and_keeps_its_sign(old, ne
     # a change later in the year costs (or refunds) no more than one made earlier
     if effective > begin:
         assert abs(lifecycle.pro_rata(old, new, effective - timedelta(days=1), year)) >= abs(delta)
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (date(2026, 11, 26), date(2026, 12, 1)),
+        (date(2026, 12, 31), date(2027, 1, 1)),
+        (date(2027, 1, 1), date(2027, 2, 1)),
+        (date(2027, 1, 31), date(2027, 2, 1)),
+    ],
+)
+def test_the_antrag_starts_on_the_next_first_of_a_month(today, expected):
+    assert lifecycle.next_first_of_month(today) == expected

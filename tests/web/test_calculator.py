@@ -255,10 +255,68 @@ def test_switching_the_cover_back_and_forth_keeps_what_the_broker_typed(broker_c
 
 
 def test_without_a_price_the_premium_box_names_the_missing_answers(broker_client):
-    html = _live(broker_client, {**KFZ_ANSWERS, "sf_vk": ""}, "sf_vk")
+    html = _live(broker_client, {**KFZ_ANSWERS, "sf_kh": "", "sf_vk": ""}, "sf_kh")
     box = html.split('id="premium"')[1].split("</section>")[0]
     assert "monatlich:" not in box
-    assert '<a href="#sf_vk">SF-Klasse Vollkasko</a>' in box
+    assert '<a href="#sf_kh">SF-Klasse Haftpflicht</a>' in box
+
+
+# what the new quote page sends without being asked (its presets), as the browser does
+PRESETS = {
+    "vorversicherung": "keine",
+    "nutzung": "private",
+    "abstellplatz": "street",
+    "fahrerkreis": "vn_partner",
+    "kfz_deckung": "kh_vk",
+    "sb_tk": "150",
+    "sb_vk": "500",
+    "zahlweise": "jaehrlich",
+}
+FIRST_PRICE = {
+    **PRESETS,
+    "hsn": "0603",
+    "tsn": "BPM",
+    "plz": "10115",
+    "geburtsdatum": "01.01.1972",
+    "vorversicherung": "ja",  # SF 10 was earned somewhere
+    "sf_kh": "10",
+}
+
+
+def test_a_first_kfz_price_after_six_answers_with_its_assumptions_marked(broker_client):
+    """Vehicle (HSN, TSN), PLZ, birth date, prior insurance and SF-Klasse KH: a preliminary price; mileage, youngest
+    driver and SF-Klasse VK are assumed and listed until the broker confirms them."""
+    html = _live(broker_client, FIRST_PRICE, "sf_kh")
+    box = html.split('id="premium"')[1].split("</section>")[0]
+    assert "Vorläufiger Beitrag" in box
+    assert "monatlich:" in box or "jährlich:" in box
+    assert '<a href="#fahrleistung">Jährliche Fahrleistung (km)</a>: 12.000 km' in box
+    assert "Alter des jüngsten Fahrers</a>: 54 Jahre (Alter des Antragstellers)" in box
+    assert '<a href="#sf_vk">SF-Klasse Vollkasko</a>: wie Haftpflicht' in box
+    # the same price as with the assumed answers typed in
+    typed = {**FIRST_PRICE, "fahrleistung": "12000", "juengster_fahrer": "54", "sf_vk": "10"}
+    full = _live(broker_client, typed, "sf_vk").split('id="premium"')[1].split("</section>")[0]
+    assert "Vorläufiger Beitrag" not in full
+    total = re.compile(r"premium__total.*?<strong>([^<]+)</strong>", re.S)
+    assert total.search(box).group(1) == total.search(full).group(1)
+
+
+def test_an_offer_is_never_made_of_unconfirmed_assumptions(broker_client):
+    answers = {**KFZ_ANSWERS, "fahrleistung": "", "juengster_fahrer": "", "sf_vk": ""}
+    refused = _post(broker_client, "/rechner/kfz/berechnen", answers)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "Angenommen: 12.000 km. Bitte prüfen" in html
+    assert 'name="fahrleistung" type="text" value="12000"' in html or 'value="12000"' in html  # filled in
+    taken = _post(broker_client, "/rechner/kfz/berechnen", {**answers, "_annahmen": "1"})
+    assert taken.status_code == 200  # "Annahmen übernehmen": filled in, shown, nothing stored yet
+    assert "Vorläufiger Beitrag" not in taken.get_data(as_text=True)
+    confirmed = _post(
+        broker_client,
+        "/rechner/kfz/berechnen",
+        {**answers, "fahrleistung": "12000", "juengster_fahrer": "54", "sf_vk": "10"},
+    )
+    assert confirmed.status_code == 302
 
 
 @pytest.mark.parametrize(
