@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
     navigation.register(app, "Risikoprüfung", "contracts.referrals", BACKOFFICE_AREA, order=20)
     navigation.register(app, "Hauptfälligkeit", "contracts.renewals", BACKOFFICE_AREA, order=25)
     navigation.register(app, "Schadenmeldungen", "contracts.claims_list", BACKOFFICE_AREA, order=27)
+    navigation.register(app, "eVB", "contracts.evbs", BACKOFFICE_AREA, order=28)
 
 
 def _new_documents(session: so.Session, user: User) -> dict[str, Any]:

@@ -119,6 +119,7 @@ class Contract(Base):
     application: so.Mapped[Application | None] = so.relationship(back_populates="contract")
     owner: so.Mapped[User] = so.relationship()
     documents: so.Mapped[list[Document]] = so.relationship(back_populates="contract", order_by="Document.id")
+    evb: so.Mapped[Evb | None] = so.relationship(back_populates="contract", uselist=False)
     versions: so.Mapped[list[ContractVersion]] = so.relationship(
         back_populates="contract", order_by="ContractVersion.seq"
     )
@@ -300,3 +301,32 @@ class Document(Base):
     read_at: so.Mapped[datetime | None]  # opened by the customer in the portal (issue #6)
 
     contract: so.Mapped[Contract] = so.relationship(back_populates="documents")
+
+
+class Evb(Base):
+    """An eVB-Nummer (elektronische Versicherungsbestätigung) for the registration office, issued
+    for a Kfz contract on its Antrag (contracts.evb)."""
+
+    __tablename__ = "evbs"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    code: so.Mapped[str] = so.mapped_column(sa.String(7), unique=True)
+    contract_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("contracts.id"), unique=True)
+    agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"), index=True)
+    owner_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"))
+    hsn: so.Mapped[str] = so.mapped_column(sa.String(4))
+    tsn: so.Mapped[str] = so.mapped_column(sa.String(3))
+    vehicle: so.Mapped[str] = so.mapped_column(sa.String(200))
+    issued_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    valid_until: so.Mapped[date]
+    revoked_at: so.Mapped[datetime | None]
+    revoked_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    revoke_reason: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+
+    contract: so.Mapped[Contract] = so.relationship(back_populates="evb")
+
+    def status(self, today: date) -> str:
+        if self.revoked_at is not None:
+            return "widerrufen"
+        return "abgelaufen" if self.valid_until < today else "gültig"

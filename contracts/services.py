@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import date
@@ -14,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from calculator import quotes, reference
 from calculator.models import Offer
-from contracts import lifecycle
+from calculator.tariffs import Product
+from contracts import evb, lifecycle
 from contracts.documents import documents_letter, render_document
 from contracts.models import Application, ApplicationState, Contract, Delivery, Document, DocumentKind
 from contracts.numbers import contract_number
@@ -219,6 +221,11 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
     year = clock.now().astimezone(TIMEZONE).year
     for contract in contracts:
         contract.number = contract_number(year, contract.id)
+    for contract in contracts:  # a Kfz contract's eVB-Nummer, before its Versicherungsschein states it
+        if contract.product == Product.KFZ.value and not (contract.answers or {}).get("evb", [""])[0]:
+            # without vehicle data: none now; the broker can request it on the contract page
+            with contextlib.suppress(evb.EvbError):
+                evb.issue_and_send(session, contract, actor, valid_days=current_app.config["EVB_VALID_DAYS"])
 
     documents = [(c, kind) for c in contracts for kind in (DocumentKind.POLICY, DocumentKind.INVOICE)]
     html = [render_document(contract, kind) for contract, kind in documents]

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from calculator import presentation
 from calculator.forms.fields import parse_german_date
 from calculator.models import Offer
-from contracts import changes, claims, lifecycle, queries, renewal
+from contracts import changes, claims, evb, lifecycle, queries, renewal
 from contracts.documents import mask_iban
 from contracts.forms import MANDATE_TEXT, PORTAL_HINT, ApplicationForm, CancelForm, ChangeForm, RenewalForm
 from contracts.models import Application, ClaimFile, Contract, Delivery, Document, RenewalRun
@@ -119,7 +119,11 @@ def application(public_id: str) -> str:
     catalog = current_app.extensions["tariffs"]
     details = presentation.offer_details(s, catalog, app_.offer, clock.now().astimezone(TIMEZONE).date())
     return render_template(
-        "contracts/application.html", application=app_, can_decide=_user().role is Role.BACKOFFICE, **details
+        "contracts/application.html",
+        application=app_,
+        can_decide=_user().role is Role.BACKOFFICE,
+        today=_today(),
+        **details,
     )
 
 
@@ -157,6 +161,57 @@ def contract(public_id: str) -> str:
         today=_today(),
         claims=claims.claims_of(s, found),
     )
+
+
+@bp.post("/vertraege/<public_id>/evb")
+@roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
+def request_evb(public_id: str) -> BaseResponse:
+    """An eVB-Nummer for a Kfz contract that has none (e.g. one taken over without vehicle data)."""
+    s = db.session()
+    found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    if found.product != "kfz":
+        abort(404)
+    try:
+        issued = evb.issue_and_send(s, found, _user(), valid_days=current_app.config["EVB_VALID_DAYS"])
+    except evb.EvbError as error:
+        s.rollback()
+        flash(str(error), "error")
+    else:
+        s.commit()
+        flash(f"eVB-Nummer {issued.code} vergeben (gültig bis {date_de(issued.valid_until)}).", "success")
+    return redirect(url_for("contracts.contract", public_id=found.public_id))
+
+
+@bp.get("/innendienst/evb")
+@roles_required(*BACKOFFICE_AREA)
+def evbs() -> str:
+    """The back office's eVB list: search, status, revoke."""
+    search = request.args.get("suche", "").strip()[:100]
+    found = evb.evbs_page(db.session(), search, paging.page_number(request.args.get("seite")), PAGE_SIZE)
+    return render_template("contracts/evbs.html", page=found, search=search, today=_today())
+
+
+@bp.post("/innendienst/evb/<public_id>/widerrufen")
+@roles_required(*BACKOFFICE_AREA)
+def revoke_evb(public_id: str) -> BaseResponse | tuple[str, int]:
+    s = db.session()
+    search, reason = request.form.get("suche", "").strip()[:100], request.form.get("grund", "")
+    try:
+        revoked = evb.revoke(s, _user(), public_id, reason)
+    except evb.EvbError as error:
+        s.rollback()
+        found = evb.evbs_page(s, search, paging.page_number(request.form.get("seite")), PAGE_SIZE)
+        html = render_template(
+            "contracts/evbs.html",
+            page=found,
+            search=search,
+            today=_today(),
+            error={"id": public_id, "message": str(error), "reason": reason},
+        )
+        return html, 422
+    s.commit()
+    flash(f"eVB-Nummer {revoked.code} widerrufen.", "success")
+    return redirect(url_for("contracts.evbs", suche=search))
 
 
 @bp.route("/vertraege/<public_id>/aenderung", methods=["GET", "POST"])

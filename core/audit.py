@@ -53,6 +53,8 @@ ACTION_LABELS: dict[str, str] = {
     "invitation_resent": "Einladung erneut versendet",
     "invitation_reminded": "Erinnerung mit neuem Zugangslink (neues Dokument im Kunden-Portal)",
     "contract_imported": "Bestandsvertrag übernommen",
+    "evb_issued": "eVB-Nummer vergeben",
+    "evb_revoked": "eVB-Nummer widerrufen",
     "email_change_requested": "Neue E-Mail-Adresse angefordert (Bestätigungslink versendet)",
     "email_changed": "E-Mail-Adresse geändert (bestätigt)",
     "mobile_change_requested": "Neue Mobilnummer angefordert (SMS-Code versendet)",

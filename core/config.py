@@ -100,6 +100,8 @@ DEFAULTS: dict[str, Any] = {
     # "Schaden melden" in the portal: photos (JPEG, PNG, HEIC) and PDFs per claim, and size of each
     "CLAIM_UPLOAD_MAX_FILES": 5,
     "CLAIM_UPLOAD_MAX_MB": 6,
+    # eVB-Nummer for the registration office, issued with a Kfz contract: days it can be used
+    "EVB_VALID_DAYS": 90,
     # the customer's own changes in the portal: a new e-mail address applies after the link sent
     # to it (valid this long); a new mobile number after an SMS code (ACCESS_CODE_* numbers)
     "CONTACT_CHANGE_LINK_HOURS": 24,

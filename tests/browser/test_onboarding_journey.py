@@ -43,7 +43,8 @@ def test_customer_onboarding_journey(page: Page, portal_server, smtp_server, twi
         },
     )
     worker.run(app, once=True)
-    (mail,) = smtp_server.inbox.messages
+    evb_mail, mail = smtp_server.inbox.messages  # the eVB-Nummer, then the access link
+    assert evb_mail["Subject"].startswith("Ihre eVB-Nummer für die Zulassung")
     link = re.search(r"http://portal\.test(/zugang/[\w-]+)", mail.get_body(("plain",)).get_content()).group(1)
 
     page.goto(base + link)

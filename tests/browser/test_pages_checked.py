@@ -295,6 +295,8 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     check.visit("portal-forgot", "/portal/passwort-vergessen")
     check.login("innendienst@demo.example")
     check.visit("claims", "/innendienst/schadenmeldungen")
+    check.visit("evbs", "/innendienst/evb")
+    check.submit("evbs-errors", "Widerrufen", status=422)
     check.visit("two-factor-reset", "/innendienst/zwei-faktor?kennung=k%40example.org")
     check.submit("two-factor-reset-errors", "Zwei-Faktor-Anmeldung zurücksetzen", status=422)
 

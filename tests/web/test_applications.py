@@ -83,8 +83,12 @@ def test_portal_delivery_polices_with_documents_and_records_the_onboarding_start
         "+4915112345678",
         "sms",
     )
-    (mail,) = session.scalars(sa.select(OutboxMessage)).all()  # no letter: the access link e-mail only
-    assert (mail.kind, mail.template, mail.recipient) == (Kind.EMAIL, "access_link", "juergen.mueller@example.org")
+    # no letter: the eVB-Nummer and the access link, both by e-mail
+    messages = session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [(m.kind, m.template, m.recipient) for m in messages] == [
+        (Kind.EMAIL, "evb", "juergen.mueller@example.org"),
+        (Kind.EMAIL, "access_link", "juergen.mueller@example.org"),
+    ]
 
     view = broker_client.get(f"/vertraege/{contract.public_id}").get_data(as_text=True)
     assert "Versicherungsschein" in view

@@ -1,0 +1,169 @@
+"""eVB-Nummern (elektronische Versicherungsbestätigung): the 7-character code a customer needs at
+the registration office. Issued with a Kfz contract on its Antrag (at policing, so the
+Versicherungsschein prints it), shown to the broker at once, sent to the customer by e-mail or SMS
+through the outbox within minutes (the motor seed), seen and revoked by the back office.
+
+Codes are random over an alphabet without I/O/0/1 (unambiguous when read out or typed) and unique by
+the database: a code another contract took meanwhile — also in a parallel transaction — is retried
+in a savepoint with a fresh code."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from sqlalchemy.exc import IntegrityError
+
+from calculator import reference
+from contracts.models import Contract, Evb
+from core import audit, clock, paging, tokens
+from core.formatting import TIMEZONE
+from core.users import User
+from messaging import outbox
+
+ALPHABET = tokens.LETTER_CODE_ALPHABET  # A–Z and 2–9 without I, O (and no 0, 1)
+LENGTH = 7
+MAX_TRIES = 20
+NO_VEHICLE = "Für eine eVB-Nummer brauchen wir HSN und TSN des Fahrzeugs. Bitte ergänzen Sie das Angebot."
+
+
+class EvbError(ValueError):
+    pass
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+
+
+def _vehicle(session: so.Session, contract: Contract) -> tuple[str, str, str]:
+    answers = contract.answers or {}
+    hsn, tsn = (answers.get("hsn") or [""])[0].strip(), (answers.get("tsn") or [""])[0].strip().upper()
+    if not hsn or not tsn:
+        raise EvbError(NO_VEHICLE)
+    found = reference.find_vehicle(session, hsn, tsn)
+    label = f"{found.manufacturer} {found.trade_name}" if found else f"HSN {hsn}, TSN {tsn}"
+    return hsn, tsn, label
+
+
+def issue(session: so.Session, contract: Contract, *, valid_days: int, now: datetime | None = None) -> Evb:
+    """The contract's eVB (one per contract: issuing again returns it). EvbError without HSN/TSN."""
+    if contract.evb is not None:
+        return contract.evb
+    hsn, tsn, label = _vehicle(session, contract)
+    now = now or clock.now()
+    for _ in range(MAX_TRIES):
+        evb = Evb(
+            code=new_code(),
+            contract_id=contract.id,
+            agency_id=contract.agency_id,
+            owner_id=contract.owner_id,
+            hsn=hsn,
+            tsn=tsn,
+            vehicle=label,
+            issued_at=now,
+            valid_until=now.astimezone(TIMEZONE).date() + timedelta(days=valid_days),
+        )
+        try:
+            with session.begin_nested():  # a taken code: this savepoint only, then a new code
+                session.add(evb)
+        except IntegrityError:
+            continue
+        session.refresh(contract, attribute_names=["evb"])
+        return evb
+    raise EvbError("Es konnte keine eVB-Nummer vergeben werden. Bitte versuchen Sie es erneut.")
+
+
+def send(session: so.Session, evb: Evb, contract: Contract) -> str | None:
+    """To the customer: by e-mail where we have his address, else by SMS; None: neither (the
+    broker hands it over; the Versicherungsschein states it)."""
+    context = {"evb": evb, "contract": contract}
+    related = ("contract", contract.public_id)
+    if contract.customer_email:
+        outbox.enqueue_email(
+            session,
+            key=f"evb:{evb.public_id}",
+            to=contract.customer_email,
+            subject=f"Ihre eVB-Nummer für die Zulassung: {evb.code}",
+            template="evb",
+            context=context,
+            related=related,
+            agency_id=contract.agency_id,
+        )
+        return "email"
+    if contract.customer_mobile:
+        outbox.enqueue_sms(
+            session,
+            key=f"evb:{evb.public_id}",
+            to=contract.customer_mobile,
+            template="evb",
+            subject="eVB-Nummer",
+            context=context,
+            related=related,
+            agency_id=contract.agency_id,
+        )
+        return "sms"
+    return None
+
+
+def issue_and_send(session: so.Session, contract: Contract, user: User | None, *, valid_days: int) -> Evb:
+    evb = issue(session, contract, valid_days=valid_days)
+    channel = send(session, evb, contract)
+    audit.record(
+        session,
+        "evb_issued",
+        actor=user,
+        agency_id=contract.agency_id,
+        object_type="contract",
+        object_id=contract.public_id,
+        details={"code": evb.code, "sent_by": channel or "—", "valid_until": evb.valid_until.isoformat()},
+    )
+    return evb
+
+
+def revoke(session: so.Session, user: User, public_id: str, reason: str, now: datetime | None = None) -> Evb:
+    """Revoke an eVB (e.g. issued for the wrong vehicle): once, with a reason, audited."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise EvbError("Bitte geben Sie den Grund für den Widerruf an.")
+    if len(reason) > 500:
+        raise EvbError("Der Grund darf höchstens 500 Zeichen lang sein.")
+    now = now or clock.now()
+    revoked = session.scalar(
+        sa.update(Evb)
+        .where(Evb.public_id == public_id, Evb.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_by_id=user.id, revoke_reason=reason)
+        .returning(Evb.id)
+        .execution_options(synchronize_session=False)
+    )
+    evb = session.scalar(sa.select(Evb).where(Evb.public_id == public_id).execution_options(populate_existing=True))
+    if evb is None:
+        raise EvbError("Diese eVB-Nummer gibt es nicht.")
+    if revoked is None:
+        raise EvbError(f"Die eVB-Nummer {evb.code} ist bereits widerrufen.")
+    audit.record(
+        session,
+        "evb_revoked",
+        actor=user,
+        agency_id=evb.agency_id,
+        object_type="contract",
+        object_id=evb.contract.public_id,
+        details={"code": evb.code, "reason": reason},
+    )
+    return evb
+
+
+def evbs_page(session: so.Session, search: str, page: int, size: int) -> paging.Page[Evb]:
+    """The back office's list, newest first; search by eVB-Nummer, Vertragsnummer or name."""
+    stmt = sa.select(Evb).join(Contract, Contract.id == Evb.contract_id).options(so.contains_eager(Evb.contract))
+    term = "".join(search.split()).upper()
+    if term:
+        stmt = stmt.where(
+            sa.or_(
+                Evb.code == term,
+                Contract.number == term,
+                sa.func.lower(Contract.customer_name).contains(search.strip().lower(), autoescape=True),
+            )
+        )
+    return paging.paginate(session, stmt.order_by(Evb.issued_at.desc(), Evb.id.desc()), page, size)
