@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 import sqlalchemy.orm as so
 from werkzeug.datastructures import MultiDict
 
@@ -15,6 +16,7 @@ from calculator.forms import SECTIONS, QuoteForm
 from calculator.forms.fields import choice_labels, options
 from calculator.models import Offer
 from calculator.tariffs import Premium, Product, TariffCatalog
+from core.audit import AuditEntry
 
 
 def display(field: Any) -> str:
@@ -72,4 +74,16 @@ def offer_details(session: so.Session, catalog: TariffCatalog, offer: Offer, tod
         "vehicle": vehicle,
         "summary": summary(form, product),
         "tariff": catalog.get(offer.tariff_version),
+        # "Per E-Mail senden" so far: to whom and when (the audit trail keeps it)
+        "sent": list(
+            session.execute(
+                sa.select(AuditEntry.at, AuditEntry.details)
+                .where(
+                    AuditEntry.action == "offer_emailed",
+                    AuditEntry.object_type == "offer",
+                    AuditEntry.object_id == offer.public_id,
+                )
+                .order_by(AuditEntry.at)
+            )
+        ),
     }

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from calculator import presentation
 from calculator.forms.fields import parse_german_date
 from calculator.models import Offer
-from contracts import changes, claims, evb, lifecycle, queries, renewal
+from contracts import changes, claims, evb, lifecycle, offer_mail, queries, renewal
 from contracts.documents import mask_iban
 from contracts.forms import MANDATE_TEXT, PORTAL_HINT, ApplicationForm, CancelForm, ChangeForm, RenewalForm
 from contracts.models import Application, ClaimFile, Contract, Delivery, Document, RenewalRun
@@ -31,6 +31,7 @@ from core import clock, db, paging, storage
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, can_see, get_visible_or_404, roles_required
 from core.downloads import download
 from core.formatting import TIMEZONE, date_de, eur
+from core.pdf import render_pdf
 from core.users import Role, User
 from messaging.outbox import MessageError
 
@@ -41,6 +42,26 @@ PAGE_SIZE = 25
 def _user() -> User:
     user: User = current_user._get_current_object()
     return user
+
+
+@bp.post("/angebote/<public_id>/senden")
+@roles_required(*BROKER_AREA)
+def send_offer(public_id: str) -> BaseResponse | tuple[str, int]:
+    """'Per E-Mail senden': the offer PDF to the customer, on behalf of the broker."""
+    s = db.session()
+    offer = get_visible_or_404(s, Offer, _user(), public_id=public_id)
+    details = presentation.offer_details(s, current_app.extensions["tariffs"], offer, _today())
+    to, note = request.form.get("email", "").strip(), request.form.get("nachricht", "")
+    try:
+        pdf = render_pdf(render_template("documents/offer.html", created=clock.now(), **details))
+        offer_mail.send_offer(s, _user(), offer, to, note, pdf)
+    except offer_mail.OfferMailError as error:
+        s.rollback()
+        mail = {"email": to, "nachricht": note, "errors": {error.field: error.message}}
+        return render_template("calculator/offer.html", mail=mail, **details), 422
+    s.commit()
+    flash(f"Das Angebot ist per E-Mail an {to.lower()} unterwegs (Antworten gehen an Sie).", "success")
+    return redirect(url_for("calculator.offer", public_id=offer.public_id))
 
 
 @bp.route("/angebote/<public_id>/antrag", methods=["GET", "POST"])

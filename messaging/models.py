@@ -61,6 +61,11 @@ class OutboxMessage(Base):
     address: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
     # letter: storage keys of PDF documents printed behind the cover letter
     attachments: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    # e-mail only: file names of the attachments (same order), and a person the mail comes from
+    # (the broker's name beside our address; his own address as Reply-To)
+    attachment_names: so.Mapped[list[str] | None] = so.mapped_column(sa.JSON)
+    sender_name: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    reply_to: so.Mapped[str | None] = so.mapped_column(sa.String(254))
     template: so.Mapped[str] = so.mapped_column(sa.String(100))
     # holds an access link or code: the body is blanked once a real provider accepted it
     sensitive: so.Mapped[bool] = so.mapped_column(default=False)

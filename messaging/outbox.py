@@ -99,6 +99,9 @@ def _draft(
     body_html: str = "",
     address: list[str] | None = None,
     attachments: list[str] | None = None,
+    attachment_names: list[str] | None = None,
+    sender_name: str | None = None,
+    reply_to: str | None = None,
     provider_id: str | None = None,
     retain_until: datetime | None = None,
     send_after: datetime | None = None,
@@ -121,6 +124,9 @@ def _draft(
         "body_html": body_html,
         "address": address or [],
         "attachments": attachments or [],
+        "attachment_names": attachment_names or [],
+        "sender_name": sender_name,
+        "reply_to": reply_to,
         "provider_id": provider_id,
         "retain_until": retain_until,
         "next_attempt_at": send_after or now,
@@ -151,10 +157,15 @@ def email(
     agency_id: int | None = None,
     sensitive: bool = False,
     send_after: datetime | None = None,
+    attachments: list[tuple[str, str]] | None = None,
+    sender_name: str | None = None,
+    reply_to: str | None = None,
 ) -> Draft:
     """E-mail from templates/emails/<template>.txt and .html (multipart: text + HTML).
     sensitive: it carries an access link or code; its body is blanked once delivered.
-    send_after: not before then (several events collected into one e-mail)."""
+    send_after: not before then (several events collected into one e-mail).
+    attachments: (storage key, file name) of PDFs kept in core.storage; sender_name and reply_to:
+    a person the e-mail comes from (our address stays the sender: SPF/DMARC)."""
     address = normalize_email(to)  # no second check for an EmailAddress
     domain = _sender_domain(current_app.config["MAIL_DEFAULT_SENDER"])
     return _draft(
@@ -170,6 +181,10 @@ def email(
         body_html=_render(f"emails/{template}.html", context),
         provider_id=make_msgid(domain=domain),  # set before sending: a resend carries the same id
         send_after=send_after,
+        attachments=[key for key, _name in attachments or []],
+        attachment_names=[name for _key, name in attachments or []],
+        sender_name=sender_name,
+        reply_to=normalize_email(reply_to) if reply_to else None,
     )
 
 

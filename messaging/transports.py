@@ -12,6 +12,7 @@ import logging
 import smtplib
 from collections.abc import Sequence
 from email.header import Header
+from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
@@ -64,15 +65,26 @@ def build_email(message: OutboxMessage, sender: str) -> MIMEMultipart:
     """Multipart text + HTML with Message-ID, Date and From with display name (RFC 2047 where needed).
     The compat32 MIME classes: a third of the cost of EmailMessage, the same bytes on the wire."""
     name, address = parseaddr(sender)
-    mail = MIMEMultipart("alternative")
+    name = message.sender_name or name
+    body = MIMEMultipart("alternative")
+    mail = MIMEMultipart("mixed") if message.attachments else body
     mail["From"] = formataddr((name, address), charset="utf-8") if name else address
+    if message.reply_to:
+        mail["Reply-To"] = message.reply_to
     mail["To"] = message.recipient
     mail["Subject"] = Header(message.subject, "utf-8").encode()
     mail["Date"] = format_datetime(clock.now())
     mail["Message-ID"] = message.provider_id or ""
     mail["Auto-Submitted"] = "auto-generated"
-    mail.attach(MIMEText(message.body_text, "plain", "utf-8"))
-    mail.attach(MIMEText(message.body_html, "html", "utf-8"))
+    body.attach(MIMEText(message.body_text, "plain", "utf-8"))
+    body.attach(MIMEText(message.body_html, "html", "utf-8"))
+    if message.attachments:
+        mail.attach(body)
+        names = message.attachment_names or []
+        for i, key in enumerate(message.attachments):
+            part = MIMEApplication(storage.load(key), "pdf")
+            part.add_header("Content-Disposition", "attachment", filename=names[i] if i < len(names) else f"{key}.pdf")
+            mail.attach(part)
     return mail
 
 

@@ -154,6 +154,9 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
         ("password-change", "/passwort-aendern"),
     ):
         check.visit(name, path)
+    check.visit("offer-again", f"/angebote/{offer}")
+    check.page.get_by_label("E-Mail des Kunden").fill("kunde@")
+    check.submit("offer-mail-errors", "Per E-Mail senden", status=422)
     check.visit("quote-kfz-empty", "/rechner/kfz/")
     check.submit("quote-kfz-errors", "Berechnen", status=422)
     # a first price with assumptions (live), and "Berechnen" asking to confirm them
