@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Flask
 
 from core import jobs as core_jobs
-from core import navigation
+from core import navigation, panels
 from core.authz import BROKER_AREA, MANAGER_AREA
+from core.users import Role
 
 
 def init_app(app: Flask) -> None:
-    from agency import jobs, views
+    from agency import jobs, views, worklist
     from agency.bulk import Limits
 
     app.register_blueprint(views.bp)
@@ -19,5 +20,18 @@ def init_app(app: Flask) -> None:
     )
     settings = app.extensions["onboarding_settings"]  # onboarding's init_app ran before ours
     core_jobs.register(app, jobs.JOB_KIND, lambda session, payload: jobs.step(session, payload, settings))
+    work = worklist.Settings(
+        reminder_days=app.config["WORKLIST_REMINDER_DAYS"],
+        decision_days=app.config["WORKLIST_DECISION_DAYS"],
+        link_days=settings.link_days,
+    )
+    app.extensions["worklist_settings"] = work
+    panels.register(
+        app,
+        "agency/_worklist_panel.html",
+        (Role.BROKER, Role.MANAGER),
+        lambda session, user: worklist.worklist(session, user, work),
+        order=5,
+    )
     navigation.register(app, "Bestand", "agency.stock", BROKER_AREA, order=45)
     navigation.register(app, "Umstellung", "agency.bulk", MANAGER_AREA, order=46)

@@ -10,6 +10,9 @@ import sqlalchemy.orm as so
 
 from contracts.jobs import request_current_policies
 from contracts.models import Contract, Delivery
+from contracts.presentation import OPEN as OPEN
+from contracts.presentation import STATE_LABELS as STATE_LABELS
+from contracts.presentation import state_label as state_label
 from core import audit, clock, paging
 from core.authz import scoped
 from core.contact import normalize_email, normalize_mobile
@@ -25,19 +28,8 @@ class SwitchError(ValueError):
 
 # --- onboarding state ----------------------------------------------------------------------------------
 
+# the labels live beside the contract (contracts.presentation: the customer page shows them too)
 STATES = ("Post", "Link versendet", "Code versendet", "aktiviert", "abgelaufen")
-STATE_LABELS = {"post": "Post", "link_sent": "Link versendet", "code_sent": "Code versendet", "active": "aktiviert"}
-OPEN = ("link_sent", "code_sent")
-
-
-def state_label(contract: Contract, now: datetime | None = None) -> str:
-    """Post; Link versendet; Code versendet; aktiviert; abgelaufen — from the contract's onboarding
-    columns (kept current by onboarding), no further queries."""
-    now = now or clock.now()
-    expires = contract.onboarding_expires_at
-    if contract.onboarding_state in OPEN and expires is not None and expires <= now:
-        return "abgelaufen"
-    return STATE_LABELS.get(contract.onboarding_state, "Post")
 
 
 def state_filter(label: str, now: datetime | None = None) -> sa.ColumnElement[bool]:

@@ -90,6 +90,24 @@ def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
     return (html, 422) if errors else html
 
 
+@bp.post("/arbeitsliste/erinnerung/<public_id>")
+@roles_required(*BROKER_AREA)
+def remind(public_id: str) -> BaseResponse:
+    """ "Erinnerung senden" from the worklist: a fresh access link (the old one ends; an existing
+    customer's code comes by letter again), back to the start page."""
+    s = db.session()
+    contract = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    try:
+        services.resend_invitation(s, _user(), contract, current_settings())
+    except services.SwitchError as error:
+        s.rollback()
+        flash(str(error), "error")
+    else:
+        s.commit()
+        flash(f"Erinnerung an {contract.customer_name} versendet (neuer Zugangslink).", "success")
+    return redirect(url_for("staff.index"))
+
+
 def _contact_errors(values: dict[str, str]) -> dict[str, str]:
     from core.contact import normalize_email, normalize_mobile
 

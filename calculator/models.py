@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,7 @@ class Offer(Base):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    client_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("clients.id"), index=True)  # the Kunde
     # scope (core.authz): the broker who quoted and his agency
     agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"))
     owner_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
@@ -50,3 +51,44 @@ class Offer(Base):
     @property
     def needs_underwriting(self) -> bool:
         return bool(self.referral_reasons)
+
+
+def byte_ordered(length: int) -> sa.types.TypeEngine[str]:
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
+class Client(Base):
+    """A broker's customer (Kunde)."""
+
+    __tablename__ = "clients"
+    __table_args__ = (
+        sa.Index("ix_clients_agency_search", "agency_id", "search_key"),
+        sa.Index("ix_clients_agency_birth", "agency_id", "birth_date"),
+        sa.Index("ix_clients_agency_email", "agency_id", "email"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"))
+    owner_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"))
+    salutation: so.Mapped[str] = so.mapped_column(sa.String(20), default="")
+    first_name: so.Mapped[str] = so.mapped_column(sa.String(100))
+    last_name: so.Mapped[str] = so.mapped_column(sa.String(100))
+    birth_date: so.Mapped[date | None]
+    street: so.Mapped[str] = so.mapped_column(sa.String(150), default="")
+    plz: so.Mapped[str] = so.mapped_column(sa.String(5), default="")
+    city: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
+    # byte order on PostgreSQL (collation "C"), as SQLite has it: a prefix LIKE and the ORDER BY are
+    # served by the plain index there (calculator.customers.prefix_match)
+    email: so.Mapped[str | None] = so.mapped_column(byte_ordered(254))
+    mobile: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    search_key: so.Mapped[str] = so.mapped_column(byte_ordered(250))  # "last first", normalised
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def address(self) -> str:
+        return f"{self.street}, {self.plz} {self.city}".strip(", ")

@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from calculator import quotes, reference
 from calculator.forms import SECTIONS, QuoteForm
 from calculator.forms.fields import choice_labels, options
-from calculator.models import Offer
+from calculator.models import Client, Offer
 from calculator.tariffs import Premium, Product, TariffCatalog
 from core.audit import AuditEntry
 
@@ -68,6 +68,7 @@ def offer_details(session: so.Session, catalog: TariffCatalog, offer: Offer, tod
     form, vehicle = answers_form(session, product, offer.form_data, today)
     return {
         "offer": offer,
+        "client": session.get(Client, offer.client_id) if offer.client_id else None,
         "premium": premium,
         "form": form,
         "product": product,

@@ -388,24 +388,7 @@ def name_offer(session: so.Session, user: User, offer: Offer, name: str) -> Offe
         raise OfferError("Der Name darf höchstens 120 Zeichen lang sein.")
     now = clock.now()
     if offer.name is not None and offer.name != name:
-        copy = Offer(
-            agency_id=offer.agency_id,
-            owner_id=offer.owner_id,
-            product=offer.product,
-            name=name,
-            applicant_name=offer.applicant_name,
-            form_data=dict(offer.form_data),
-            risk=dict(offer.risk),
-            tariff_version=offer.tariff_version,
-            frequency=offer.frequency,
-            total=offer.total,
-            annual_total=offer.annual_total,
-            premium=dict(offer.premium),
-            referral_reasons=list(offer.referral_reasons),
-            saved_at=now,
-        )
-        session.add(copy)
-        session.flush()
+        copy = _copy(session, offer, agency_id=offer.agency_id, owner_id=offer.owner_id, name=name, saved_at=now)
         _record_saved(session, user, copy, copy_of=offer)
         return copy
     offer.name = name
@@ -413,6 +396,42 @@ def name_offer(session: so.Session, user: User, offer: Offer, name: str) -> Offe
     session.flush()
     _record_saved(session, user, offer)
     return offer
+
+
+def _copy(session: so.Session, offer: Offer, **own: Any) -> Offer:
+    """A new offer with the same answers, risk, tariff version, price and customer."""
+    copy = Offer(
+        product=offer.product,
+        client_id=offer.client_id,
+        applicant_name=offer.applicant_name,
+        form_data={k: list(v) for k, v in offer.form_data.items()},
+        risk=dict(offer.risk),
+        tariff_version=offer.tariff_version,
+        frequency=offer.frequency,
+        total=offer.total,
+        annual_total=offer.annual_total,
+        premium=dict(offer.premium),
+        referral_reasons=list(offer.referral_reasons),
+        **own,
+    )
+    session.add(copy)
+    session.flush()
+    return copy
+
+
+def copy_offer(session: so.Session, user: User, offer: Offer) -> Offer:
+    """ "Angebot kopieren": a draft of the broker's with the offer's answers and price."""
+    assert user.agency_id is not None
+    copy = _copy(session, offer, agency_id=user.agency_id, owner_id=user.id)
+    audit.record(
+        session,
+        "offer_copied",
+        actor=user,
+        object_type="offer",
+        object_id=copy.public_id,
+        details={"copy_of": offer.public_id},
+    )
+    return copy
 
 
 def _record_saved(session: so.Session, user: User, offer: Offer, copy_of: Offer | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
@@ -22,14 +23,14 @@ from jinja2_fragments.flask import render_blocks
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
-from calculator import presentation, quotes, reference
+from calculator import customers, presentation, quotes, reference, variants
 from calculator.forms import SECTIONS
 from calculator.forms.risk import RISK_PROFESSION_QUESTION, RISK_PROFESSIONS
-from calculator.models import Offer
+from calculator.models import Client, Offer
 from calculator.quotes import OfferError, Quote
 from calculator.tariffs import Product, TariffCatalog
 from core import clock, db, paging
-from core.authz import BROKER_AREA, get_visible_or_404, roles_required
+from core.authz import BROKER_AREA, get_visible_or_404, roles_required, scoped
 from core.downloads import download
 from core.extensions import htmx
 from core.formatting import TIMEZONE
@@ -84,6 +85,7 @@ def _product(value: str) -> Product:
 def _context(quote: Quote, offer: Offer | None = None) -> dict[str, Any]:
     tariff = _catalog().current(quote.product, _today())
     return {
+        "client": _visible_client(request.values.get("_kunde") or request.args.get("kunde", "")),
         "quote": quote,
         "form": quote.form,
         "product": quote.product,
@@ -105,10 +107,24 @@ def start() -> str:
 @bp.get("/rechner/<product>/")
 @roles_required(*BROKER_AREA)
 def new_quote(product: str) -> str:
+    """A new quote; ?kunde=<id>: "Neues Angebot für diesen Kunden", the applicant prefilled."""
     chosen = _product(product)
-    quote = Quote(quotes.new_form(chosen, None, today=_today()), chosen)
-    quote.form.ort.choices = []
+    client = _visible_client(request.args.get("kunde", ""))
+    data = customers.applicant_data(client) if client else None
+    if client is not None and data:  # priced as far as it goes, e.g. the Rechtsschutz after the Tätigkeit
+        quote = quotes.evaluate(db.session(), _catalog(), chosen, MultiDict(data), today=_today())
+        for field in quote.form:
+            field.errors = []
+    else:
+        quote = Quote(quotes.new_form(chosen, None, today=_today()), chosen)
+        quote.form.ort.choices = []
     return render_template("calculator/quote.html", **_context(quote))
+
+
+def _visible_client(public_id: str) -> Client | None:
+    if not public_id:
+        return None
+    return db.session().scalar(scoped(sa.select(Client).where(Client.public_id == public_id), Client, _user()))
 
 
 @bp.post("/rechner/<product>/berechnen")
@@ -132,6 +148,11 @@ def calculate(product: str) -> BaseResponse | tuple[str, int]:
     if not quote.complete:
         return render_template("calculator/quote.html", **_context(quote, editing)), 422
     offer = quotes.store_offer(s, _user(), quote, request.form, editing)
+    client = _visible_client(request.form.get("_kunde", ""))
+    if client is not None and offer.client_id is None:  # "Neues Angebot für diesen Kunden"
+        offer.client_id = client.id
+    place = quotes.selected_place(quote)
+    customers.attach(s, _user(), offer, customers.Person.of_offer(offer, city=place.place if place else ""))
     s.commit()
     return redirect(url_for("calculator.offer", public_id=offer.public_id))
 
@@ -207,13 +228,35 @@ def _load_offer(public_id: str) -> Offer:
 
 
 def _offer_view(offer: Offer) -> dict[str, Any]:
-    return presentation.offer_details(db.session(), _catalog(), offer, _today())
+    details = presentation.offer_details(db.session(), _catalog(), offer, _today())
+    if offer.client_id is None:  # an ambiguous match waits for the broker
+        details["client_candidates"] = customers.candidates(db.session(), _user(), customers.Person.of_offer(offer))
+    return details
 
 
 @bp.get("/angebote/<public_id>")
 @roles_required(*BROKER_AREA)
 def offer(public_id: str) -> str:
     return render_template("calculator/offer.html", **_offer_view(_load_offer(public_id)))
+
+
+@bp.post("/angebote/<public_id>/kunde")
+@roles_required(*BROKER_AREA)
+def confirm_client(public_id: str) -> BaseResponse | tuple[str, int]:
+    """The broker's answer when the customer match was ambiguous: this customer, or a new one."""
+    s = db.session()
+    offer = _load_offer(public_id)
+    chosen = request.form.get("kunde", "")
+    try:
+        client = customers.confirm(
+            s, _user(), offer, customers.Person.of_offer(offer), None if chosen == "neu" else chosen
+        )
+    except ValueError as error:
+        s.rollback()
+        return render_template("calculator/offer.html", client_error=str(error), **_offer_view(offer)), 422
+    s.commit()
+    flash(f"Das Angebot gehört jetzt zum Kunden {client.full_name}.", "success")
+    return redirect(url_for("calculator.offer", public_id=offer.public_id))
 
 
 @bp.get("/angebote/<public_id>/bearbeiten")
@@ -254,3 +297,77 @@ def offer_pdf(public_id: str) -> Response:
     offer = _load_offer(public_id)
     html = render_template("documents/offer.html", created=clock.now(), **_offer_view(offer))
     return download(render_pdf(html), "application/pdf", f"Angebot-{offer.public_id[:8]}.pdf")
+
+
+# --- variants side by side, copy -----------------------------------------------------------------------
+
+
+def _comparison(offer: Offer, args: MultiDict[str, str]) -> dict[str, Any]:
+    asked = variants.requested(args, offer)
+    columns, rows = variants.compare(db.session(), _catalog(), offer, asked, _today())
+    product = Product(offer.product)
+    base = columns[0].quote.form
+    choices = {
+        name: [(str(v), str(label)) for v, label, *_ in base[name].iter_choices()]
+        for name in variants.FIELDS[product]
+        if name != "rabattschutz"
+    }
+    return {
+        "offer": offer,
+        "product": product,
+        "columns": columns,
+        "rows": rows,
+        "fields": variants.FIELDS[product],
+        "labels": {name: base[name].label.text for name in variants.FIELDS[product]},
+        "choices": choices,
+        "slots": range(1, variants.MAX_VARIANTS + 1),
+        "query": request.query_string.decode(),
+        "created": clock.now(),
+    }
+
+
+@bp.get("/angebote/<public_id>/varianten")
+@roles_required(*BROKER_AREA)
+def offer_variants(public_id: str) -> str:
+    """Up to three variants of the offer in one table, differences marked."""
+    return render_template("calculator/variants.html", **_comparison(_load_offer(public_id), request.args))
+
+
+@bp.get("/angebote/<public_id>/varianten.pdf")
+@roles_required(*BROKER_AREA)
+def offer_variants_pdf(public_id: str) -> Response:
+    """The comparison as one offer PDF."""
+    offer = _load_offer(public_id)
+    html = render_template("documents/offer_variants.html", **_comparison(offer, request.args))
+    return download(render_pdf(html), "application/pdf", f"Angebotsvergleich-{offer.public_id[:8]}.pdf")
+
+
+@bp.post("/angebote/<public_id>/varianten/beantragen")
+@roles_required(*BROKER_AREA)
+def apply_variant(public_id: str) -> BaseResponse | tuple[str, int]:
+    """The customer's choice goes on: the variant becomes an offer of its own, then its Antrag."""
+    offer = _load_offer(public_id)
+    index = paging.page_number(request.form.get("variante"))
+    changes = variants.changes_from(request.form, Product(offer.product), index) if index else {}
+    s = db.session()
+    quote = quotes.evaluate(
+        s, _catalog(), Product(offer.product), variants.with_changes(offer, changes), today=_today()
+    )
+    if not changes or not quote.complete:
+        context = _comparison(offer, request.form)
+        context["error"] = "Diese Variante kann so nicht beantragt werden."
+        return render_template("calculator/variants.html", **context), 422
+    chosen = quotes.store_offer(s, _user(), quote, variants.with_changes(offer, changes))
+    s.commit()
+    return redirect(url_for("contracts.apply", public_id=chosen.public_id))
+
+
+@bp.post("/angebote/<public_id>/kopieren")
+@roles_required(*BROKER_AREA)
+def copy_offer(public_id: str) -> BaseResponse:
+    """'Angebot kopieren': a new draft with the same answers, opened for changes."""
+    s = db.session()
+    copy = quotes.copy_offer(s, _user(), _load_offer(public_id))
+    s.commit()
+    flash("Kopie angelegt: ändern Sie, was für den Kunden anders sein soll.", "success")
+    return redirect(url_for("calculator.edit_offer", public_id=copy.public_id))

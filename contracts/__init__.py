@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
     panels.register(app, "contracts/_new_documents_panel.html", (Role.BROKER, Role.MANAGER), _new_documents, order=10)
     app.cli.add_command(cli.contracts_cli)
     navigation.register(app, "Anträge", "contracts.applications", BROKER_AREA, order=30)
+    navigation.register(app, "Kunden", "contracts.clients", BROKER_AREA, order=35)
     navigation.register(app, "Verträge", "contracts.contracts", BROKER_AREA, order=40)
     navigation.register(app, "Risikoprüfung", "contracts.referrals", BACKOFFICE_AREA, order=20)
     navigation.register(app, "Hauptfälligkeit", "contracts.renewals", BACKOFFICE_AREA, order=25)

@@ -97,6 +97,7 @@ class Contract(Base):
     premium: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
     iban: so.Mapped[str | None] = so.mapped_column(sa.String(34))
     mandate_reference: so.Mapped[str | None] = so.mapped_column(sa.String(35))
+    client_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("clients.id"), index=True)  # the Kunde
     # the customer's portal account, once onboarding started (issue #6)
     customer_account_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("customers.id"), index=True)
     # where the portal onboarding stands, kept current by onboarding's events (so lists filter and

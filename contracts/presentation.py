@@ -7,7 +7,7 @@ contracts have neither: they state what was imported."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy.orm as so
@@ -15,6 +15,7 @@ import sqlalchemy.orm as so
 from calculator import presentation
 from calculator.tariffs import Product, TariffCatalog
 from contracts.models import Contract
+from core import clock
 
 # the answers a Versicherungsschein names, per product (in the calculator's section order)
 SCOPE_FIELDS = {
@@ -62,3 +63,18 @@ def policy_scope(session: so.Session, catalog: TariffCatalog, contract: Contract
             if shown:
                 classes.append((label, ", ".join(shown)))
     return {"vehicle": vehicle, "scope": scope, "classes": classes}
+
+
+# --- the portal state of a contract (its onboarding columns, kept current by onboarding) -----------------
+
+STATE_LABELS = {"post": "Post", "link_sent": "Link versendet", "code_sent": "Code versendet", "active": "aktiviert"}
+OPEN = ("link_sent", "code_sent")
+
+
+def state_label(contract: Contract, now: datetime | None = None) -> str:
+    """Post; Link versendet; Code versendet; aktiviert; abgelaufen — no further queries."""
+    now = now or clock.now()
+    expires = contract.onboarding_expires_at
+    if contract.onboarding_state in OPEN and expires is not None and expires <= now:
+        return "abgelaufen"
+    return STATE_LABELS.get(contract.onboarding_state, "Post")

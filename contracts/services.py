@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from calculator import quotes, reference
-from calculator.models import Offer
+from calculator.models import Client, Offer
 from calculator.tariffs import Product
 from contracts import evb, lifecycle
 from contracts.documents import documents_letter, render_document
@@ -25,6 +25,7 @@ from core import audit, clock, storage
 from core.formatting import TIMEZONE
 from core.pdf import render_pdfs
 from core.users import User
+from messaging import outbox
 
 
 class ApplicationError(ValueError):
@@ -125,6 +126,7 @@ def decline(session: so.Session, application: Application, user: User, reason: s
     application.decline_reason = reason
     application.decided_by_id = user.id
     application.decided_at = clock.now()
+    _tell_broker(session, application)
     audit.record(
         session,
         "application_declined",
@@ -166,7 +168,25 @@ def accept(session: so.Session, applications: list[Application], user: User) -> 
             object_type="application",
             object_id=application.public_id,
         )
-    return police(session, applications, user)
+    contracts = police(session, applications, user)
+    for application in applications:
+        _tell_broker(session, application)
+    return contracts
+
+
+def _tell_broker(session: so.Session, application: Application) -> None:
+    """The Risikoprüfung's decision by e-mail to the broker (it is on his worklist, too)."""
+    accepted = application.state is ApplicationState.POLICED
+    outbox.enqueue_email(
+        session,
+        key=f"decision:{application.public_id}",
+        to=application.owner.email,
+        subject=f"Antrag {'angenommen' if accepted else 'abgelehnt'}: {application.offer.applicant_name}",
+        template="decision",
+        context={"application": application, "accepted": accepted},
+        related=("application", application.public_id),
+        agency_id=application.agency_id,
+    )
 
 
 def read_document(session: so.Session, user: User, document: Document) -> bytes:
@@ -199,6 +219,7 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
             tariff_version=offer.tariff_version,
             customer_name=f"{customer['first_name']} {customer['last_name']}".strip(),
             customer=customer,
+            client_id=offer.client_id,
             customer_email=application.customer_email,
             customer_mobile=application.customer_mobile,
             delivery=application.delivery,
@@ -217,6 +238,9 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
         )
         session.add(contract)
         contracts.append(contract)
+        client = session.get(Client, offer.client_id) if offer.client_id else None
+        if client is not None and application.customer_email:  # the Kunde's contact data, as last given
+            client.email, client.mobile = application.customer_email, application.customer_mobile
     session.flush()  # ids → Vertragsnummern
     year = clock.now().astimezone(TIMEZONE).year
     for contract in contracts:

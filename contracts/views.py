@@ -15,9 +15,11 @@ from calculator import presentation
 from calculator.forms.fields import parse_german_date
 from calculator.models import Offer
 from contracts import changes, claims, evb, lifecycle, offer_mail, queries, renewal
+from contracts import clients as client_search
 from contracts.documents import mask_iban
 from contracts.forms import MANDATE_TEXT, PORTAL_HINT, ApplicationForm, CancelForm, ChangeForm, RenewalForm
 from contracts.models import Application, ClaimFile, Contract, Delivery, Document, RenewalRun
+from contracts.presentation import state_label
 from contracts.services import (
     ApplicationData,
     ApplicationError,
@@ -30,6 +32,7 @@ from contracts.services import (
 from core import clock, db, paging, storage
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, can_see, get_visible_or_404, roles_required
 from core.downloads import download
+from core.extensions import htmx
 from core.formatting import TIMEZONE, date_de, eur
 from core.pdf import render_pdf
 from core.users import Role, User
@@ -42,6 +45,26 @@ PAGE_SIZE = 25
 def _user() -> User:
     user: User = current_user._get_current_object()
     return user
+
+
+@bp.get("/kunden/")
+@roles_required(*BROKER_AREA)
+def clients() -> str:
+    """Kunden: search by name, birth date, Vertragsnummer or e-mail (typeahead; works without JS)."""
+    query = request.args.get("q", "")
+    found = client_search.search(db.session(), _user(), query)
+    template = "contracts/_client_results.html" if htmx else "contracts/clients.html"
+    return render_template(template, query=query, results=found, searched=len(query.strip()) >= 2)
+
+
+@bp.get("/kunden/<public_id>")
+@roles_required(*BROKER_AREA)
+def client(public_id: str) -> str:
+    page = client_search.client_page(db.session(), _user(), public_id)
+    if page is None:
+        abort(404)
+    states = {c.id: state_label(c) for c in page["contracts"]}
+    return render_template("contracts/client.html", states=states, today=_today(), **page)
 
 
 @bp.post("/angebote/<public_id>/senden")

@@ -100,6 +100,10 @@ DEFAULTS: dict[str, Any] = {
     # "Schaden melden" in the portal: photos (JPEG, PNG, HEIC) and PDFs per claim, and size of each
     "CLAIM_UPLOAD_MAX_FILES": 5,
     "CLAIM_UPLOAD_MAX_MB": 6,
+    # the broker's worklist: access links unused this many days get "Erinnerung senden"; decisions
+    # on Anträge are listed this many days
+    "WORKLIST_REMINDER_DAYS": 7,
+    "WORKLIST_DECISION_DAYS": 14,
     # eVB-Nummer for the registration office, issued with a Kfz contract: days it can be used
     "EVB_VALID_DAYS": 90,
     # the customer's own changes in the portal: a new e-mail address applies after the link sent

@@ -112,16 +112,21 @@ def request_onboarding(
 
 def on_contract_policed(contract: Contract, *, session: so.Session) -> None:
     """contracts.signals.contract_policed: a new contract with portal delivery starts the onboarding
-    of its customer by SMS code (in the policing transaction)."""
+    of its customer by SMS code — by letter for an existing customer (in the policing transaction)."""
     if contract.delivery is not Delivery.PORTAL:
         return
     assert contract.customer_email is not None
+    existing = contract.client_id is not None and session.scalar(
+        sa.select(Contract.id).where(Contract.client_id == contract.client_id, Contract.id != contract.id).limit(1)
+    )
     request_onboarding(
         session,
         contract_id=contract.id,
         email=contract.customer_email,
         mobile=contract.customer_mobile,
-        channel=CodeChannel.SMS,
+        # an existing customer (the Kunde has a contract already) gets his access code by letter;
+        # one whose portal is active is not onboarded again at all (process_start)
+        channel=CodeChannel.LETTER if existing else CodeChannel.SMS,
         settings=current_settings(),  # the receiver is an edge: the app's settings, passed on
     )
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
+from calculator.models import Client
 from contracts.models import Contract
 from core import clock
 from messaging import worker
@@ -114,6 +115,12 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     )
     _quote_and_apply(broker, RS_ANSWERS, "rs", {"zustellung": "post"})
     _, referred = _quote_and_apply(broker, {**RS_ANSWERS, "risikoberuf": "ja"}, "rs", {"zustellung": "post"})
+    moved = broker.post(  # the same person at another address: the offer asks which Kunde it is
+        "/rechner/kfz/berechnen",
+        data={"csrf_token": csrf_token(broker, "/rechner/kfz/"), **KFZ_ANSWERS, "strasse": "Invalidenstraße 3"},
+    ).location
+    with app.app_context(), app.extensions["database"].sessionmaker() as s:
+        kunde = s.scalar(sa.select(Client.public_id).order_by(Client.id))
     worker.run(app, once=True)  # the link e-mail and the post letter
     link = re.search(
         r"http://portal\.test(/zugang/[\w-]+)", smtp_server.inbox.messages[-1].get_body(("plain",)).get_content()
@@ -144,6 +151,12 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
         ("vehicle-search", "/fahrzeuge/suche?q=golf"),
         ("offer", f"/angebote/{offer}"),
         ("offer-edit", f"/angebote/{offer}/bearbeiten"),
+        ("offer-variants", f"/angebote/{offer}/varianten"),
+        ("clients", "/kunden/?q=M%C3%BCller"),
+        ("clients-none", "/kunden/?q=Niemand"),
+        ("client", f"/kunden/{kunde}"),
+        ("offer-client-choice", moved),
+        ("quote-for-client", f"/rechner/rs/?kunde={kunde}"),
         ("offers", "/angebote/"),
         ("applications", "/antraege/"),
         ("application", application_path),

@@ -1,0 +1,96 @@
+"""The broker's customers (Kunden, calculator.customers): the typeahead search and the customer
+page with everything of his — offers, Anträge, contracts with their portal state."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from calculator.customers import normalise, prefix_match
+from calculator.forms.fields import parse_german_date
+from calculator.models import Client, Offer
+from contracts.models import Application, Contract
+from core.audit import AuditEntry
+from core.authz import scoped
+from core.users import User
+
+LIMIT = 10
+CONTRACT_NUMBER = re.compile(r"^[A-Za-z]{2}-[0-9-]{4,}$")
+
+
+def search(session: so.Session, user: User, query: str, limit: int = LIMIT) -> list[Client]:
+    """Typeahead within what the user may see: a birth date (TT.MM.JJJJ), a Vertragsnummer, the
+    beginning of an e-mail address, or the beginning of "Nachname Vorname". One indexed query."""
+    query = " ".join(query.split())[:100]
+    if len(query) < 2:
+        return []
+    stmt = sa.select(Client)
+    # a name prefix is read in the order of its index; the other searches find a handful of rows by
+    # their own index, sorted by an expression (so no planner walks the name index for the order)
+    order: Any = Client.search_key.concat("")
+    born = parse_german_date(query) if re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4}", query) else None
+    dialect = session.get_bind().dialect.name
+    if born is not None:
+        stmt = stmt.where(Client.birth_date == born)
+    elif CONTRACT_NUMBER.match(query):
+        # the contract first (its unique number), then its customer by primary key
+        owner = session.scalar(sa.select(Contract.client_id).where(Contract.number == query.upper().replace(" ", "")))
+        stmt = stmt.where(Client.id == owner)
+    elif "@" in query:
+        stmt = stmt.where(prefix_match(Client.email, query.lower(), dialect))
+    else:
+        key = normalise(query)
+        if not key:
+            return []
+        stmt = stmt.where(prefix_match(Client.search_key, key, dialect))
+        order = Client.search_key
+    stmt = scoped(stmt, Client, user).order_by(order, Client.id).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def client_page(session: so.Session, user: User, public_id: str) -> dict[str, Any] | None:
+    """The customer and everything of his the user may see; None: not his (404)."""
+    client = session.scalar(scoped(sa.select(Client).where(Client.public_id == public_id), Client, user))
+    if client is None:
+        return None
+    offers = list(
+        session.scalars(
+            scoped(sa.select(Offer).where(Offer.client_id == client.id), Offer, user).order_by(Offer.created_at.desc())
+        )
+    )
+    applications = list(
+        session.scalars(
+            scoped(
+                sa.select(Application).where(Application.offer_id.in_([o.id for o in offers] or [0])),
+                Application,
+                user,
+            ).order_by(Application.submitted_at.desc())
+        )
+    )
+    contracts = list(
+        session.scalars(
+            scoped(sa.select(Contract).where(Contract.client_id == client.id), Contract, user).order_by(
+                Contract.policed_at.desc()
+            )
+        )
+    )
+    sent = session.execute(  # offers e-mailed to him (contracts.offer_mail records them)
+        sa.select(AuditEntry.object_id, AuditEntry.at, AuditEntry.details).where(
+            AuditEntry.action == "offer_emailed",
+            AuditEntry.object_type == "offer",
+            AuditEntry.object_id.in_([o.public_id for o in offers] or [""]),
+        )
+    ).all()
+    mailed: dict[str, list[tuple[Any, str]]] = {}
+    for offer_id, at, details in sent:
+        mailed.setdefault(offer_id, []).append((at, (details or {}).get("to", "")))
+    return {
+        "client": client,
+        "offers": offers,
+        "applications": applications,
+        "contracts": contracts,
+        "mailed": mailed,
+    }
