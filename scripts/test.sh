@@ -28,12 +28,17 @@ url=$(scripts/pg-throwaway.sh start "$pgdir" "$port")
 
 # The two passes run side by side (they share nothing: other databases, other temporary
 # directories, free ports), each writing its own log; both logs are shown, and both must pass.
-echo "== pytest on SQLite and on PostgreSQL, in parallel"
+# each pass gets half the cores; with 4 or more, pytest-xdist spreads it over them (a file's tests
+# stay together). TEST_WORKERS overrides the number of workers per pass (1: no xdist).
+workers=${TEST_WORKERS:-$(( $(nproc) / 2 ))}
+parallel=()
+if [ "$workers" -ge 2 ]; then parallel=(-n "$workers" --dist loadfile); fi
+echo "== pytest on SQLite and on PostgreSQL, in parallel (${workers} worker(s) each)"
 set +e
-.venv/bin/python -m pytest -p no:cacheprovider "$@" > "$logs/sqlite.log" 2>&1 &
+.venv/bin/python -m pytest -p no:cacheprovider "${parallel[@]}" "$@" > "$logs/sqlite.log" 2>&1 &
 sqlite_pid=$!
 # the axe/Nu checks of every page look at HTML, which does not depend on the database: run once (SQLite)
-TEST_DATABASE_URL="$url" .venv/bin/python -m pytest -p no:cacheprovider \
+TEST_DATABASE_URL="$url" .venv/bin/python -m pytest -p no:cacheprovider "${parallel[@]}" \
   --deselect "tests/browser/test_pages_checked.py::test_every_page_passes_axe_and_the_nu_html_checker[chromium]" \
   "$@" > "$logs/postgresql.log" 2>&1
 pg_status=$?

@@ -51,7 +51,10 @@ def reset_database(url: str) -> None:
 
 
 def database_url_for(name: str, tmp_dir: Path) -> str:
-    """A database of its own for one purpose (suite, migrations, live server) on the chosen backend."""
+    """A database of its own for one purpose (suite, migrations, live server) on the chosen backend,
+    and for each pytest-xdist worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    name = f"{name}_{worker}" if worker else name
     base = os.environ.get("TEST_DATABASE_URL")
     if base:
         parsed = sa.make_url(base)
