@@ -240,6 +240,13 @@ def offer(public_id: str) -> str:
     return render_template("calculator/offer.html", **_offer_view(_load_offer(public_id)))
 
 
+def _city(offer: Offer) -> str:
+    """The Ort the offer settled on (its answer is the place's id)."""
+    ort = (offer.form_data.get("ort") or [""])[0]
+    place = db.session().get(reference.PostalPlace, int(ort)) if ort.isdigit() else None
+    return place.place if place else ""
+
+
 @bp.post("/angebote/<public_id>/kunde")
 @roles_required(*BROKER_AREA)
 def confirm_client(public_id: str) -> BaseResponse | tuple[str, int]:
@@ -248,9 +255,8 @@ def confirm_client(public_id: str) -> BaseResponse | tuple[str, int]:
     offer = _load_offer(public_id)
     chosen = request.form.get("kunde", "")
     try:
-        client = customers.confirm(
-            s, _user(), offer, customers.Person.of_offer(offer), None if chosen == "neu" else chosen
-        )
+        person = customers.Person.of_offer(offer, city=_city(offer))
+        client = customers.confirm(s, _user(), offer, person, None if chosen == "neu" else chosen)
     except ValueError as error:
         s.rollback()
         return render_template("calculator/offer.html", client_error=str(error), **_offer_view(offer)), 422

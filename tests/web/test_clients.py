@@ -67,6 +67,7 @@ def test_an_ambiguous_match_waits_for_the_broker(broker_client, session):
     broker_client.post(f"{other_url}/kunde", data={"csrf_token": csrf_token(broker_client, other_url), "kunde": "neu"})
     session.expire_all()
     assert other.client_id not in (None, existing.id)
+    assert session.get(Client, other.client_id).city == "Berlin"
     assert session.scalar(sa.select(sa.func.count()).select_from(Client)) == 2
 
 
