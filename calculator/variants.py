@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import sqlalchemy.orm as so
 from werkzeug.datastructures import MultiDict
@@ -133,13 +132,13 @@ def compare(
         cells = []
         for c in columns:
             line = next((ln for ln in c.quote.premium.lines if ln.label == label), None) if c.quote.premium else None
-            cells.append(_eur(line.amount) if line else "–")
+            cells.append(eur(line.amount) if line else "–")
         rows.append(Row(label, cells, []))
     rows.append(
         Row(
             "Gesamtbeitrag",
             [
-                f"{c.quote.premium.frequency.label}: {_eur(c.quote.premium.total)}" if c.quote.premium else "–"
+                f"{c.quote.premium.frequency.label}: {eur(c.quote.premium.total)}" if c.quote.premium else "–"
                 for c in columns
             ],
             [],
@@ -148,7 +147,3 @@ def compare(
     for row in rows:
         row.differs = [i > 0 and cell != row.cells[0] for i, cell in enumerate(row.cells)]
     return columns, rows
-
-
-def _eur(value: Any) -> str:
-    return eur(value)

@@ -353,7 +353,8 @@ def offer_variants_pdf(public_id: str) -> Response:
 def apply_variant(public_id: str) -> BaseResponse | tuple[str, int]:
     """The customer's choice goes on: the variant becomes an offer of its own, then its Antrag."""
     offer = _load_offer(public_id)
-    index = paging.page_number(request.form.get("variante"))
+    slot = request.form.get("variante", "")
+    index = int(slot) if slot in {str(i) for i in range(1, variants.MAX_VARIANTS + 1)} else 0
     changes = variants.changes_from(request.form, Product(offer.product), index) if index else {}
     s = db.session()
     quote = quotes.evaluate(

@@ -222,6 +222,34 @@ def _supersede(session: so.Session, customer: Customer, kind: ContactKind, now: 
     )
 
 
+def _open_request(
+    session: so.Session,
+    customer: Customer,
+    kind: ContactKind,
+    values: tuple[str | None, str],
+    secret_hash: str,
+    valid: timedelta,
+    settings: OnboardingSettings,
+    now: datetime,
+) -> ContactChange:
+    """A new request of this kind (the customer's row is locked by the caller): rate-limited, the
+    open one of the same kind ended, the secret kept only as its hash."""
+    _check_rate(session, customer, kind, now, settings)
+    _supersede(session, customer, kind, now)
+    change = ContactChange(
+        customer_id=customer.id,
+        kind=kind,
+        old_value=values[0],
+        new_value=values[1],
+        secret_hash=secret_hash,
+        created_at=now,
+        expires_at=now + valid,
+    )
+    session.add(change)
+    session.flush()
+    return change
+
+
 def newest_contract(session: so.Session, customer: Customer) -> Contract | None:
     return session.scalar(
         sa.select(Contract)
@@ -264,20 +292,17 @@ def request_email_change(
         raise SelfServiceError(
             "Diese E-Mail-Adresse gehört bereits zu einem anderen Zugang zum Kunden-Portal.", "email"
         )
-    _check_rate(session, customer, ContactKind.EMAIL, now, settings)
-    _supersede(session, customer, ContactKind.EMAIL, now)
     token = tokens.new_link_token()
-    change = ContactChange(
-        customer_id=customer.id,
-        kind=ContactKind.EMAIL,
-        old_value=customer.email,
-        new_value=new,
-        secret_hash=tokens.token_hash(token),
-        created_at=now,
-        expires_at=now + timedelta(hours=settings.contact_link_hours),
+    change = _open_request(
+        session,
+        customer,
+        ContactKind.EMAIL,
+        (customer.email, new),
+        tokens.token_hash(token),
+        timedelta(hours=settings.contact_link_hours),
+        settings,
+        now,
     )
-    session.add(change)
-    session.flush()
     contract = newest_contract(session, customer)
     outbox.enqueue_email(
         session,
@@ -389,20 +414,17 @@ def request_mobile_change(
     if new == current_mobile(session, customer):
         raise SelfServiceError("Das ist bereits Ihre Mobilnummer.", "mobil")
     _lock_customer(session, customer)
-    _check_rate(session, customer, ContactKind.MOBILE, now, settings)
-    _supersede(session, customer, ContactKind.MOBILE, now)
     code = tokens.new_sms_code(settings.code_length)
-    change = ContactChange(
-        customer_id=customer.id,
-        kind=ContactKind.MOBILE,
-        old_value=current_mobile(session, customer),
-        new_value=new,
-        secret_hash=_code_hmac(settings, customer, code),
-        created_at=now,
-        expires_at=now + timedelta(minutes=settings.code_minutes),
+    change = _open_request(
+        session,
+        customer,
+        ContactKind.MOBILE,
+        (current_mobile(session, customer), new),
+        _code_hmac(settings, customer, code),
+        timedelta(minutes=settings.code_minutes),
+        settings,
+        now,
     )
-    session.add(change)
-    session.flush()
     contract = newest_contract(session, customer)
     outbox.enqueue_sms(
         session,
