@@ -174,10 +174,15 @@ def live(product: str) -> Response:
             field.errors = []
     context = _context(quote)
     # error slots exist only for fields on the page: relevant answers outside the re-rendered blocks
+    # a field of a conditional block gets its slot only with its block, or while it is the one being
+    # typed in: a quick answer can reach the server before the response that shows its block (the
+    # slot would have no target)
+    conditional = {name for names in BLOCK_FIELDS.values() for name in names} - {changed}
     error_fields = [
         f
         for f in quote.form
         if f.name not in in_blocks
+        and f.name not in conditional
         and quote.form.relevant(f.name)
         and (f.name != "mitgliedschaftsbeginn" or context["membership_required"])
     ]
