@@ -6,12 +6,12 @@ from flask import Flask
 
 from core import jobs as core_jobs
 from core import navigation, panels
-from core.authz import BROKER_AREA, MANAGER_AREA
+from core.authz import BACKOFFICE_AREA, BROKER_AREA, MANAGER_AREA
 from core.users import Role
 
 
 def init_app(app: Flask) -> None:
-    from agency import jobs, views, worklist
+    from agency import dashboard, jobs, views, worklist
     from agency.bulk import Limits
 
     app.register_blueprint(views.bp)
@@ -33,5 +33,22 @@ def init_app(app: Flask) -> None:
         lambda session, user: worklist.worklist(session, user, work),
         order=5,
     )
+    figures = dashboard.Settings(
+        default_days=app.config["DASHBOARD_DEFAULT_DAYS"],
+        max_years=app.config["DASHBOARD_MAX_YEARS"],
+        waiting_days=app.config["DASHBOARD_WAITING_DAYS"],
+    )
+    app.extensions["dashboard_settings"] = figures
+    panels.register(  # the agency manager's start page opens with his figures (default period)
+        app,
+        "agency/_figures_panel.html",
+        (Role.MANAGER,),
+        lambda session, user: {
+            "view": dashboard.overview(session, user, dashboard.parse_period("", "", figures)[0], figures)
+        },
+        order=1,
+    )
+    navigation.register(app, "Kennzahlen", "agency.figures", MANAGER_AREA, order=44)
+    navigation.register(app, "Kennzahlen", "agency.figures_all", BACKOFFICE_AREA, order=44)
     navigation.register(app, "Bestand", "agency.stock", BROKER_AREA, order=45)
     navigation.register(app, "Umstellung", "agency.bulk", MANAGER_AREA, order=46)

@@ -3,11 +3,13 @@ selection or a CSV file) and back to post, re-sending an invitation."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from agency import dashboard
 from contracts.jobs import request_current_policies
 from contracts.models import Contract, Delivery
 from contracts.presentation import OPEN as OPEN
@@ -16,7 +18,7 @@ from contracts.presentation import state_label as state_label
 from core import audit, clock, paging
 from core.authz import scoped
 from core.contact import normalize_email, normalize_mobile
-from core.users import User
+from core.users import Role, User
 from onboarding import services as onboarding
 from onboarding.models import AccessLink, CodeChannel, Customer
 from onboarding.settings import OnboardingSettings
@@ -46,10 +48,67 @@ def state_filter(label: str, now: datetime | None = None) -> sa.ColumnElement[bo
     return Contract.onboarding_state == state
 
 
-def stock_page(session: so.Session, user: User, filters: dict[str, str], page: int, size: int) -> paging.Page[Contract]:
+STOCK_FILTERS = ("q", "sparte", "zustellung", "status", "vermittler", "schritt", "von", "bis")
+
+
+def _funnel_scope(session: so.Session, user: User, filters: dict[str, str]) -> dashboard.Scope:
+    """The dashboard's scope behind a Bestand link: the user's agency, one broker of it if asked
+    (an unknown or foreign broker: nobody — the list is then empty, never another agency's)."""
+    owner = None
+    if filters.get("vermittler"):
+        owner = session.scalar(
+            sa.select(User.id).where(User.public_id == filters["vermittler"], User.agency_id == user.agency_id)
+        )
+        owner = owner if owner is not None else -1
+    if user.role is Role.BROKER:
+        owner = user.id if owner in (None, user.id) else -1
+    return dashboard.Scope(user.agency_id, owner)
+
+
+def _funnel_period(filters: dict[str, str], settings: dashboard.Settings) -> dashboard.Period | None:
+    if filters.get("schritt") not in dashboard.FILTERS:
+        return None
+    period, errors = dashboard.parse_period(filters.get("von", ""), filters.get("bis", ""), settings)
+    return None if errors else period
+
+
+def funnel_filter_label(
+    session: so.Session, user: User, filters: dict[str, str], settings: dashboard.Settings
+) -> str | None:
+    """What a click-through from the dashboard filters by, in German (None: no such filter)."""
+    period = _funnel_period(filters, settings)
+    if period is None:
+        return None
+    label = dashboard.FILTERS[filters["schritt"]].format(days=settings.waiting_days)
+    who = ""
+    if filters.get("vermittler"):
+        name = session.scalar(
+            sa.select(User.full_name).where(User.public_id == filters["vermittler"], User.agency_id == user.agency_id)
+        )
+        who = f", Vermittler {name}" if name else ", unbekannter Vermittler"
+    return f"Einladungen {period.label}: {label}{who}"
+
+
+def stock_page(
+    session: so.Session,
+    user: User,
+    filters: dict[str, str],
+    page: int,
+    size: int,
+    funnel_settings: dashboard.Settings | None = None,
+) -> paging.Page[Contract]:
     """The Bestand: contracts the user may see, searched (number or name, % and _ as typed) and
-    filtered by Sparte, Zustellung and onboarding state, in SQL, one page."""
+    filtered by Sparte, Zustellung, onboarding state, broker and — from the dashboard — a funnel
+    step of a period (the very condition the bar was counted with), in SQL, one page."""
     stmt = scoped(sa.select(Contract), Contract, user)
+    settings = funnel_settings or dashboard.Settings()
+    period = _funnel_period(filters, settings)
+    if period is not None:
+        stmt = stmt.where(
+            dashboard.in_funnel(_funnel_scope(session, user, filters), period, settings, filters["schritt"])
+        )
+    elif filters.get("vermittler"):
+        stmt = stmt.where(Contract.owner_id == _funnel_scope(session, user, filters).owner_id)
     if filters.get("q"):
         stmt = stmt.where(
             sa.or_(
@@ -107,6 +166,7 @@ def switch_to_post(session: so.Session, user: User, contract: Contract) -> None:
         raise SwitchError("Der Vertrag ist bereits auf Postversand.")
     contract.delivery = Delivery.POST
     contract.onboarding_state, contract.onboarding_expires_at = "post", None
+    onboarding.end_invitations(session, contract)
     audit.record(
         session,
         "contract_switched_to_post",
@@ -147,3 +207,44 @@ def resend_invitation(session: so.Session, user: User, contract: Contract, setti
         object_type="contract",
         object_id=contract.public_id,
     )
+
+
+@dataclass
+class Reminded:
+    sent: list[str] = field(default_factory=list)  # customer names
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (Vertragsnummer, German reason)
+
+    def messages(self) -> list[tuple[str, str]]:
+        result = []
+        if self.sent:
+            result.append(("success", f"Erinnerung an {len(self.sent)} Kunden versendet (je ein neuer Zugangslink)."))
+        for number, reason in self.skipped:
+            result.append(("error", f"{number}: {reason}"))
+        if not self.sent and not self.skipped:
+            result.append(("error", "Bitte wählen Sie mindestens einen Vertrag aus."))
+        return result
+
+
+MAX_REMINDERS = 100
+
+
+def remind_selected(session: so.Session, user: User, public_ids: list[str], settings: OnboardingSettings) -> Reminded:
+    """ "Erinnerung senden" for a selection of the Bestand: each visible contract gets a fresh
+    access link (resend_invitation) in its own savepoint; one that cannot (already active, not on
+    the portal) is named with the reason and changes nothing."""
+    result = Reminded()
+    ids = list(dict.fromkeys(public_ids))[:MAX_REMINDERS]
+    if not ids:
+        return result
+    contracts = session.scalars(
+        scoped(sa.select(Contract), Contract, user).where(Contract.public_id.in_(ids)).order_by(Contract.number)
+    ).all()
+    for contract in contracts:
+        try:
+            with session.begin_nested():
+                resend_invitation(session, user, contract, settings)
+        except SwitchError as error:
+            result.skipped.append((contract.number or "", str(error)))
+        else:
+            result.sent.append(contract.customer_name)
+    return result

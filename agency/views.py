@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from agency import bulk as bulk_switch
-from agency import jobs, services
+from agency import dashboard, jobs, services
 from agency.bulk import Limits
 from agency.models import SwitchJob
 from contracts.models import Contract
 from core import db, paging
-from core.authz import BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required
+from core.authz import BACKOFFICE_AREA, BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required
 from core.downloads import download
+from core.security import safe_next
 from core.users import User
 from messaging.outbox import MessageError
 from onboarding.settings import current as current_settings
@@ -33,8 +34,10 @@ def stock() -> str:
     """Contracts with delivery channel and onboarding state; a broker sees his own, a manager all of
     his agency's."""
     s = db.session()
-    f = {k: request.args.get(k, "").strip() for k in ("q", "sparte", "zustellung", "status")}
-    found = services.stock_page(s, _user(), f, paging.page_number(request.args.get("seite")), PAGE_SIZE)
+    f = {k: request.args.get(k, "").strip() for k in services.STOCK_FILTERS}
+    found = services.stock_page(
+        s, _user(), f, paging.page_number(request.args.get("seite")), PAGE_SIZE, _dashboard_settings()
+    )
     rows, total, page = list(found.items), found.total, found.number
     states = services.onboarding_states(s, rows)
     return render_template(
@@ -44,9 +47,85 @@ def stock() -> str:
         total=total,
         page=page,
         page_size=PAGE_SIZE,
-        filters=f,
+        filters={k: v for k, v in f.items() if v},
+        funnel=services.funnel_filter_label(s, _user(), f, _dashboard_settings()),
         state_names=services.STATES,
     )
+
+
+@bp.post("/bestand/erinnerung")
+@roles_required(*BROKER_AREA)
+def remind_selection() -> BaseResponse:
+    """ "Erinnerung senden" for the contracts selected in the Bestand: a fresh access link each
+    (those already active or not on the portal are named, not changed); back to the same list."""
+    s = db.session()
+    result = services.remind_selected(s, _user(), request.form.getlist("vertrag"), current_settings())
+    s.commit()
+    for category, message in result.messages():
+        flash(message, category)
+    return redirect(safe_next(request.form.get("zurueck"), url_for("agency.stock")))
+
+
+def _dashboard_settings() -> dashboard.Settings:
+    settings: dashboard.Settings = current_app.extensions["dashboard_settings"]
+    return settings
+
+
+def _figures(template: str) -> tuple[str, int]:
+    settings = _dashboard_settings()
+    args = {k: request.args.get(k, "") for k in ("von", "bis")}
+    period, errors = dashboard.parse_period(args["von"], args["bis"], settings)
+    view = dashboard.overview(
+        db.session(),
+        _user(),
+        period,
+        settings,
+        period_ok=not errors,
+        sort=request.args.get("sortierung", "name"),
+        descending=request.args.get("richtung") == "ab",
+    )
+    html = render_template(template, view=view, typed=args, errors=errors)
+    return html, 422 if errors else 200
+
+
+@bp.get("/agentur/kennzahlen")
+@roles_required(*MANAGER_AREA)
+def figures() -> tuple[str, int]:
+    """The agency manager's dashboard: digital share, onboarding funnel, per broker."""
+    return _figures("agency/figures.html")
+
+
+@bp.get("/innendienst/kennzahlen")
+@roles_required(*BACKOFFICE_AREA)
+def figures_all() -> tuple[str, int]:
+    """The back office's: the same across all agencies, per agency, and the outbox's health."""
+    return _figures("agency/figures.html")
+
+
+@bp.get("/agentur/kennzahlen/<table>.csv")
+@roles_required(*MANAGER_AREA)
+def figures_csv(table: str) -> Response:
+    """Export of the funnel ("trichter") or of the per-broker table ("tabelle") of the period."""
+    return _figures_csv(table)
+
+
+@bp.get("/innendienst/kennzahlen/<table>.csv")
+@roles_required(*BACKOFFICE_AREA)
+def figures_all_csv(table: str) -> Response:
+    return _figures_csv(table)
+
+
+def _figures_csv(table: str) -> Response:
+    if table not in ("trichter", "tabelle"):
+        abort(404)
+    settings = _dashboard_settings()
+    period, errors = dashboard.parse_period(request.args.get("von", ""), request.args.get("bis", ""), settings)
+    if errors:
+        abort(422, description=" ".join(errors.values()))
+    view = dashboard.overview(db.session(), _user(), period, settings)
+    text = dashboard.funnel_csv(view) if table == "trichter" else dashboard.table_csv(view)
+    name = "Onboarding-Trichter" if table == "trichter" else ("Agenturen" if view.per_agency else "Vermittler")
+    return download(text.encode(), "text/csv", f"{name}-{period.start.isoformat()}-{period.end.isoformat()}.csv")
 
 
 @bp.route("/vertraege/<public_id>/aendern", methods=["GET", "POST"])

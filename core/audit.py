@@ -45,6 +45,7 @@ ACTION_LABELS: dict[str, str] = {
     "access_code_sent": "Zugangs-Code versendet",
     "access_code_wrong": "Zugangs-Code falsch eingegeben",
     "portal_activated": "Kunden-Portal aktiviert",
+    "contract_in_portal": "Vertrag im Kunden-Portal (Kunde bereits aktiv)",
     "customer_login": "Anmeldung im Kunden-Portal",
     "customer_login_failed": "Anmeldung im Kunden-Portal fehlgeschlagen",
     "password_reset_requested": "Passwort vergessen angefordert",
@@ -75,7 +76,10 @@ ACTION_LABELS: dict[str, str] = {
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
-    __table_args__ = (sa.Index("ix_audit_log_object", "object_type", "object_id"),)
+    __table_args__ = (
+        sa.Index("ix_audit_log_object", "object_type", "object_id"),
+        sa.Index("ix_audit_log_action_agency_at", "action", "agency_id", "at"),  # agency.dashboard
+    )
     # scope columns for core.authz: a broker sees his own entries, a manager his agency's
     __scope_owner__ = "actor_id"
 
@@ -113,6 +117,7 @@ def record(
 ) -> AuditEntry:
     """Add an audit entry to the session; it commits (or not) with the business change."""
     entry = AuditEntry(
+        at=clock.now(),  # when it happened, not when the session flushes
         action=action,
         actor=actor,
         actor_label=actor_label if actor_label is not None else (actor.email if actor else "System"),

@@ -106,6 +106,11 @@ DEFAULTS: dict[str, Any] = {
     "WORKLIST_DECISION_DAYS": 14,
     # eVB-Nummer for the registration office, issued with a Kfz contract: days it can be used
     "EVB_VALID_DAYS": 90,
+    # the agency dashboard: the funnel's period unless one is chosen, the longest period, and when
+    # an invitation still open counts as "waiting too long" (its own bar, to be reminded)
+    "DASHBOARD_DEFAULT_DAYS": 90,
+    "DASHBOARD_MAX_YEARS": 5,
+    "DASHBOARD_WAITING_DAYS": 14,
     # the customer's own changes in the portal: a new e-mail address applies after the link sent
     # to it (valid this long); a new mobile number after an SMS code (ACCESS_CODE_* numbers)
     "CONTACT_CHANGE_LINK_HOURS": 24,

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, current_app, g
+from sqlalchemy.ext.compiler import compiles
 
 # Named constraints, so Alembic can drop and alter them on every backend (SQLite batch mode too).
 NAMING_CONVENTION = {
@@ -55,6 +56,26 @@ def table(model: type[Base]) -> sa.Table:
     """A model's table, for Core bulk statements (executemany keeps None values in one batch, where
     the ORM's bulk INSERT splits it wherever a value is None)."""
     return model.metadata.tables[model.__tablename__]
+
+
+class seconds_between(sa.sql.functions.FunctionElement[float]):
+    """`later - earlier` in seconds, on PostgreSQL and SQLite (for durations computed in SQL)."""
+
+    type = sa.Float()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_between_pg(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    return f"EXTRACT(EPOCH FROM ({compiler.process(later, **kw)} - {compiler.process(earlier, **kw)}))"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    return f"((julianday({compiler.process(later, **kw)}) - julianday({compiler.process(earlier, **kw)})) * 86400.0)"
 
 
 def new_public_id() -> str:

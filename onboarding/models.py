@@ -83,7 +83,7 @@ class AccessLink(Base):
     contract_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("contracts.id"), index=True)
     code_channel: so.Mapped[CodeChannel] = so.mapped_column(channel_type())
     mobile: so.Mapped[str | None] = so.mapped_column(sa.String(20))
-    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now, index=True)
     expires_at: so.Mapped[datetime]
     opened_at: so.Mapped[datetime | None]
     used_at: so.Mapped[datetime | None]

@@ -86,6 +86,7 @@ def process_start(session: so.Session, start: OnboardingStart, settings: Onboard
     start.processed_at = clock.now()
     if customer.activated_at is not None:  # his new contract appears in his portal
         contract.onboarding_state, contract.onboarding_expires_at = "active", None
+        _record(session, "contract_in_portal", contract, "System")
         if contract.documents:  # a policed contract's are there now (a switched one's come later)
             announce_new_documents(session, customer, contract, settings)
         return None
@@ -230,6 +231,7 @@ def post_expired_invitations(session: so.Session, limit: int = 50) -> int:
         customer = session.get(Customer, contract.customer_account_id) if contract.customer_account_id else None
         if customer is not None and customer.activated_at is not None:
             contract.onboarding_state, contract.onboarding_expires_at = "active", None  # activated by another link
+            _record(session, "contract_in_portal", contract, "System")
             continue
         send_by_post_from_now_on(session, contract)
     session.commit()
@@ -277,6 +279,21 @@ def invite(
     if channel is CodeChannel.LETTER:
         _send_letter_code(session, link, customer, contract, settings)
     return link
+
+
+def end_invitations(session: so.Session, contract: Contract) -> int:
+    """The contract goes back to post delivery: its open access links end (a customer must not
+    activate the portal for a contract that is no longer delivered there) and their code letters
+    are redacted. Returns how many links ended."""
+    revoked = session.scalars(
+        sa.update(AccessLink)
+        .where(AccessLink.contract_id == contract.id, AccessLink.used_at.is_(None), AccessLink.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+        .returning(AccessLink.public_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    outbox.redact_letter(session, *(_letter_key(p) for p in revoked))
+    return len(revoked)
 
 
 def invite_existing_customer(
@@ -333,6 +350,7 @@ def invite_existing_customers(
         contract, found = item.contract, known.get(email)
         if found is not None and found.activated_at is not None:
             outcome[contract.id] = "active"
+            events.append(_event("contract_in_portal", contract, now))
             continue
         name = found.full_name if found is not None else contract.customer_name
         token, code = tokens.new_link_token(), tokens.new_letter_code(settings.letter_code_length)
@@ -759,13 +777,22 @@ def activate(
     customer.password_hash = hash_password(password)
     customer.activated_at = now
     customer.last_login_at = now
-    session.execute(  # every portal contract of the customer is now in his portal
+    others = session.scalars(  # every portal contract of the customer is now in his portal
         sa.update(Contract)
-        .where(Contract.customer_account_id == customer.id, Contract.delivery == Delivery.PORTAL)
+        .where(
+            Contract.customer_account_id == customer.id,
+            Contract.delivery == Delivery.PORTAL,
+            Contract.onboarding_state != "active",
+        )
         .values(onboarding_state="active", onboarding_expires_at=None)
+        .returning(Contract.id)
         .execution_options(synchronize_session="fetch")
-    )
+    ).all()
     _record(session, "portal_activated", contract, customer.email)
+    # each of his other contracts enters the portal too: its own entry, so the agency's figures
+    # (agency.dashboard) can tell from the audit trail since when every contract is digital
+    for other in session.scalars(sa.select(Contract).where(Contract.id.in_(others), Contract.id != link.contract_id)):
+        _record(session, "contract_in_portal", other, customer.email)
     return Activation(customer=customer)
 
 

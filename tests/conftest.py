@@ -21,6 +21,7 @@ from core.app import create_app
 from core.db import make_engine
 from core.extensions import limiter
 from core.users import Agency, Role, User
+from tests.dashboard_data import agency_data  # noqa: F401 (a fixture for the dashboard's tests)
 from tests.helpers import PASSWORD, cached_hash, login
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -202,6 +202,15 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
         check.visit(name, path)
     check.page.locator("input[name=vertrag]").first.check()
     check.submit("bulk-preview", "Ausgewählte auf Kunden-Portal umstellen")
+    # the dashboard (issue #17): charts drawn, tables, an empty period, a wrong one, the click-through
+    for name, path in (
+        ("figures", "/agentur/kennzahlen"),
+        ("figures-sorted", "/agentur/kennzahlen?sortierung=aktiviert&richtung=ab"),
+        ("figures-empty-period", "/agentur/kennzahlen?von=2020-01-01&bis=2020-01-31"),
+        ("bestand-funnel", f"/bestand/?schritt=versendet&von=2020-01-01&bis={clock.now().date().isoformat()}"),
+    ):
+        check.visit(name, path)
+    check.visit("figures-errors", "/agentur/kennzahlen?von=2026-07-01&bis=2026-06-01", status=422)
 
     # back office
     check.login("innendienst@demo.example")
@@ -215,6 +224,7 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
         check.visit(name, path)
     check.page.locator("input[name=brief]").first.check()
     check.submit("postausgang-confirm", "Ausgewählte als zur Post gegeben markieren …")
+    check.visit("figures-all", "/innendienst/kennzahlen")
     check.visit("renewals", "/innendienst/hauptfaelligkeit")
     check.page.get_by_label("Hauptfälligkeit").fill("31.02.2027")
     check.submit("renewals-errors", "Verlängerung starten", status=422)

@@ -1,0 +1,175 @@
+"""The agency dashboard's figures against a hand-built agency: every step of the funnel, its
+outcomes (expired link, bounced e-mail, back to post, still open), a re-sent invitation, the median
+time to activation, the digital share now and per month — and the Bestand filter behind each bar
+listing exactly the contracts the bar counts."""
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from agency import dashboard
+from agency import services as agency
+from contracts.models import Contract
+from core.users import Role
+from onboarding.models import AccessLink
+from tests.dashboard_data import JUNE, SETTINGS
+
+
+def _numbers(session, user, step, period=JUNE):
+    page = agency.stock_page(
+        session, user, {"schritt": step, **period.args()}, page=1, size=100, funnel_settings=SETTINGS
+    )
+    return {c.number for c in page.items}
+
+
+def test_funnel_counts_each_contract_once_and_follows_it_to_now(app, session, manager, agency_data):
+    c = agency_data
+    scope = dashboard.scope_for(manager)
+    total = dashboard.funnel(session, scope, JUNE, SETTINGS)
+    assert total.counts == {
+        "versendet": 7,  # A B C D E G H (Dora's second link does not count twice; Fritz got none)
+        "geoeffnet": 4,  # A G (activated), D, H
+        "code": 3,  # A G, and D with her letter code; H opened but asked for no SMS code
+        "aktiviert": 2,  # A G — Gerd counts although he went back to post later
+        "abgelaufen": 1,  # B: her link of 1 June ended on 1 July
+        "unzustellbar": 1,  # C
+        "post": 1,  # E, switched back by the manager
+        "offen": 2,  # D H
+        "wartend": 2,  # D (link of 20 June) and H (10 June): more than 14 days
+        "nicht_geoeffnet": 3,  # B C E
+        "ohne_code": 1,  # H
+        "nicht_aktiviert": 1,  # D
+    }
+    assert total.median_days == pytest.approx(3.5)  # 3 and 4 days
+    bars = dashboard.steps(total)
+    assert [(s.count, s.lost) for s in bars] == [(7, None), (4, 3), (3, 1), (2, 1)]
+    assert bars[1].lost_percent == pytest.approx(100 * 3 / 7)
+    assert bars[3].of_sent == pytest.approx(100 * 2 / 7)
+
+    number = {k: v.number for k, v in c.items()}
+    expected = {
+        "versendet": "ABCDEGH",
+        "geoeffnet": "ADGH",
+        "code": "ADG",
+        "aktiviert": "AG",
+        "abgelaufen": "B",
+        "unzustellbar": "C",
+        "post": "E",
+        "offen": "DH",
+        "wartend": "DH",
+        "nicht_geoeffnet": "BCE",
+        "ohne_code": "H",
+        "nicht_aktiviert": "D",
+    }
+    for step, letters in expected.items():  # the list behind a bar is exactly its contracts
+        assert _numbers(session, manager, step) == {number[x] for x in letters}, step
+        assert len(letters) == total.counts[step]
+
+
+def test_periods_select_by_the_invitation_date(app, session, manager, agency_data):
+    scope = dashboard.scope_for(manager)
+    first_day = dashboard.funnel(session, scope, dashboard.Period(date(2026, 6, 1), date(2026, 6, 1)), SETTINGS)
+    assert first_day.counts["versendet"] == 1  # only Berta
+    # Dora's second link alone falls into 15–30 June: she is counted there too, as a new invitation
+    late = dashboard.funnel(session, scope, dashboard.Period(date(2026, 6, 15), date(2026, 6, 30)), SETTINGS)
+    assert (late.counts["versendet"], late.counts["geoeffnet"], late.counts["offen"]) == (1, 1, 1)
+    empty = dashboard.funnel(session, scope, dashboard.Period(date(2026, 8, 1), date(2026, 8, 31)), SETTINGS)
+    assert empty.sent == 0
+    assert empty.median_days is None
+
+
+def test_per_broker_rows_add_up_and_sort(app, session, broker, manager, agency_data):
+    rows = dashboard.by_broker(session, dashboard.scope_for(manager), JUNE, SETTINGS)
+    by_name = {r.name: r for r in rows}
+    mine = by_name[broker.full_name]
+    assert mine.counts["versendet"] == 7  # all of them are the broker's contracts
+    assert mine.median_days == pytest.approx(3.5)
+    assert mine.share.digital == 2  # Anna's two contracts
+    assert manager.full_name not in by_name  # his one contract moved to the other agency: no row of zeros
+    assert "fremd@example.org" not in {r.name for r in rows}
+    ordered = dashboard.sort_rows(rows, "versendet", descending=True)
+    assert ordered[0].name == broker.full_name
+
+
+def test_share_now_and_per_month(app, session, manager, agency_data):
+    scope = dashboard.scope_for(manager)
+    running = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Contract)
+        .where(
+            Contract.agency_id == manager.agency_id,
+            sa.or_(Contract.ends_on.is_(None), Contract.ends_on > date(2026, 7, 5)),
+        )
+    )
+    now = dashboard.share_now(session, scope)
+    assert (now.digital, now.running) == (2, running)  # Anna's A and F; Gerd went back to post
+    months = dashboard.share_by_month(session, scope)
+    assert len(months) == 12
+    assert months[-1].label == "Juli 2026 (heute)"
+    assert months[-1].share == now  # the history's last point is the contracts' state now
+    june, may, april = months[-2], months[-3], months[-4]
+    assert june.label == "Juni 2026"
+    assert (june.share.digital, june.share.running) == (2, running)  # A and G; X has ended, F not yet in
+    assert (may.share.digital, may.share.running) == (0, running + 1)  # imported in May, X still running
+    assert april.share.running == 0  # not yet imported
+    assert april.share.percent is None
+
+
+def test_the_back_office_sees_every_agency(app, session, backoffice, agency_data):
+    scope = dashboard.scope_for(backoffice)
+    assert scope.agency_id is None
+    assert dashboard.funnel(session, scope, JUNE, SETTINGS).counts["versendet"] == 8  # plus the other agency's
+    names = {r.name for r in dashboard.by_agency(session, JUNE, SETTINGS)}
+    assert "Andere Agentur" in names
+
+
+def test_a_broker_has_no_dashboard_and_his_click_through_stays_his(app, session, broker, manager, agency_data):
+    with pytest.raises(PermissionError):
+        dashboard.scope_for(broker)
+    # the broker may follow a link (his own contracts only) — a colleague's filter gives nothing
+    assert _numbers(session, broker, "aktiviert") == {agency_data["A"].number, agency_data["G"].number}
+    page = agency.stock_page(
+        session, broker, {"schritt": "aktiviert", "vermittler": manager.public_id, **JUNE.args()}, 1, 100, SETTINGS
+    )
+    assert page.total == 0
+
+
+@pytest.mark.parametrize(
+    ("von", "bis", "field", "message"),
+    [
+        ("2026-07-01", "2026-06-01", "bis", "Das Ende des Zeitraums liegt vor seinem Beginn."),
+        ("01.01.2020", "01.01.2026", "bis", "Der Zeitraum darf höchstens 5 Jahre lang sein."),
+        ("gestern", "2026-06-01", "von", "Bitte geben Sie den Beginn als Datum ein (TT.MM.JJJJ)."),
+        ("2026-06-01", "31.02.2026", "bis", "Bitte geben Sie das Ende als Datum ein (TT.MM.JJJJ)."),
+    ],
+)
+def test_wrong_periods_get_a_german_message(von, bis, field, message):
+    period, errors = dashboard.parse_period(von, bis, SETTINGS, now=date(2026, 7, 5))
+    assert errors == {field: message}
+    assert period == dashboard.Period(date(2026, 4, 7), date(2026, 7, 5))  # the default, not a guess
+
+
+def test_periods_parse_both_date_forms_and_default():
+    assert dashboard.parse_period("01.06.2026", "2026-06-30", SETTINGS, now=date(2026, 7, 5)) == (JUNE, {})
+    assert dashboard.parse_period("", "", SETTINGS, now=date(2026, 7, 5))[0].end == date(2026, 7, 5)
+    five = dashboard.parse_period("2021-01-02", "2026-01-01", SETTINGS, now=date(2026, 7, 5))
+    assert five[1] == {}  # just under five years is fine
+
+
+def test_switching_to_post_ends_the_open_links(app, session, manager, agency_data):
+    links = session.scalars(sa.select(AccessLink).where(AccessLink.contract_id == agency_data["E"].id)).all()
+    assert links
+    assert all(link.revoked_at is not None for link in links)
+
+
+def test_csv_exports_escape_formula_cells(app, session, manager, agency_data, make_user):
+    someone = make_user(Role.BROKER, manager.agency, email="formel@example.org")
+    someone.full_name = "=HYPERLINK(1)"
+    agency_data["H"].owner_id = someone.id
+    session.flush()
+    view = dashboard.overview(session, manager, JUNE, SETTINGS)
+    table = dashboard.table_csv(view)
+    assert "'=HYPERLINK(1)" in table
+    funnel = dashboard.funnel_csv(view)
+    assert "Link versendet;7;100,0;" in funnel
