@@ -8,6 +8,7 @@ from core import jobs as core_jobs
 from core import navigation, panels
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, MANAGER_AREA
 from core.users import Role
+from messaging.worker import register_task
 
 
 def init_app(app: Flask) -> None:
@@ -39,6 +40,7 @@ def init_app(app: Flask) -> None:
         waiting_days=app.config["DASHBOARD_WAITING_DAYS"],
     )
     app.extensions["dashboard_settings"] = figures
+    register_task(app, dashboard.close_months)  # the worker closes each month's figures once
     panels.register(  # the agency manager's start page opens with his figures (default period)
         app,
         "agency/_figures_panel.html",

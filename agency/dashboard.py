@@ -14,16 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from babel.dates import format_date
 
+from agency.models import ShareSnapshot
 from contracts.models import Contract, Delivery
 from core import clock
-from core.audit import AuditEntry
+from core.audit import PORTAL_ENTER, PORTAL_EVENTS_SQL, PORTAL_LEAVE, AuditEntry
 from core.csvsafe import to_csv
 from core.db import seconds_between
 from core.users import Agency, Role, User
@@ -32,8 +33,8 @@ from messaging.models import State as MessageState
 from onboarding.models import AccessCode, AccessLink, Customer
 
 BERLIN = ZoneInfo("Europe/Berlin")
-ENTER = ("portal_activated", "contract_in_portal")
-LEAVE = ("contract_switched_to_post", "contract_switched_to_portal", "documents_sent_by_post")
+_Select = TypeVar("_Select", bound=sa.Select)  # any row shape
+ENTER, LEAVE = PORTAL_ENTER, PORTAL_LEAVE
 MONTHS = 12
 
 
@@ -56,7 +57,7 @@ class Scope:
     agency_id: int | None
     owner_id: int | None = None
 
-    def contracts(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
+    def contracts(self, stmt: _Select) -> _Select:
         if self.agency_id is not None:
             stmt = stmt.where(Contract.agency_id == self.agency_id)
         if self.owner_id is not None:
@@ -210,73 +211,158 @@ def _bucket(column: Any, bounds: Sequence[Any]) -> sa.Case[Any]:
     return sa.case(*((column <= b, i) for i, b in enumerate(bounds)), else_=len(bounds))
 
 
-def share_by_month(session: so.Session, scope: Scope) -> list[MonthPoint]:
-    """The digital share at the end of each of the last twelve months (the current one: now), in
-    one statement: every contract's entry into the stock (+1) and its end (−1), every interval in
-    which it was digital — from an ENTER event to the contract's next portal event or its end —
-    as +1 and −1, each put into the month it happened in; the running sums are the figures."""
-    now = clock.now()
-    points = _month_points(now)
-    instants = [at for _, at in points]
-    # a contract ending on day d no longer runs on d: the day of each point (the last one: today)
-    days = [at.astimezone(BERLIN).date() for at in instants[:-1]] + [today()]
-    stock_in = scope.contracts(
+def _shares_at(session: so.Session, scope: Scope, instants: list[datetime]) -> dict[int, list[Share]]:
+    """The share per agency at each of the given instants (ascending), in one statement with one
+    pass over each source: every contract as the interval it is in the stock (policed or imported →
+    ended) and every interval in which it was digital (an ENTER event → the contract's next portal
+    event or its end), each reduced to (bucket it starts in, bucket it ends in) and counted per pair
+    and agency. A point counts the intervals that started at or before it and end after it."""
+    # a contract ending on day d no longer runs on d: the Berlin day of each point
+    days = [at.astimezone(BERLIN).date() for at in instants]
+    never = len(instants)  # the bucket of "later" and of NULL (no end)
+    stock = scope.contracts(
         sa.select(
             sa.literal_column("'stock'").label("series"),
-            _bucket(Contract.policed_at, instants).label("bucket"),
-            sa.literal_column("1").label("delta"),
+            Contract.agency_id.label("agency"),
+            _bucket(Contract.policed_at, instants).label("starts"),
+            _bucket(Contract.ends_on, days).label("ends"),
+            sa.func.count().label("n"),
         )
-    )
-    stock_out = scope.contracts(
-        sa.select(sa.literal_column("'stock'"), _bucket(Contract.ends_on, days), sa.literal_column("-1")).where(
-            Contract.ends_on.is_not(None)
-        )
-    )
+    ).group_by(Contract.agency_id, sa.literal_column("starts"), sa.literal_column("ends"))
     # every portal event of a contract with the time of the contract's next one; at the same instant
     # a LEAVE comes first (a switch to the portal of an active customer: switched, then in the portal)
-    _leave_first = sa.case((AuditEntry.action.in_(LEAVE), 0), else_=1)
+    leave_first = sa.case((AuditEntry.action.in_(LEAVE), 0), else_=1)
     events = sa.select(
+        AuditEntry.agency_id,
         AuditEntry.object_id,
         AuditEntry.action,
         AuditEntry.at,
         sa.func.lead(AuditEntry.at)
-        .over(partition_by=AuditEntry.object_id, order_by=(AuditEntry.at, _leave_first, AuditEntry.id))
+        .over(partition_by=AuditEntry.object_id, order_by=(AuditEntry.at, leave_first, AuditEntry.id))
         .label("next_at"),
-    ).where(AuditEntry.action.in_(ENTER + LEAVE), AuditEntry.object_type == "contract")
+    ).where(sa.text(PORTAL_EVENTS_SQL))  # literally the partial index's condition: it reads only the index
     if scope.agency_id is not None:
         events = events.where(AuditEntry.agency_id == scope.agency_id)
     ev = events.subquery()
-    end_by_event = _bucket(ev.c.next_at, instants)
-    end_by_contract = _bucket(Contract.ends_on, days)
-    interval_end = sa.case(
-        (
-            sa.and_(ev.c.next_at.is_not(None), Contract.ends_on.is_not(None)),
-            sa.case((end_by_event <= end_by_contract, end_by_event), else_=end_by_contract),
-        ),
-        (ev.c.next_at.is_not(None), end_by_event),
-        else_=end_by_contract,
+    # the interval also ends with the contract: only ended contracts matter (ix_contracts_ended)
+    ended = scope.contracts(sa.select(Contract.public_id, Contract.ends_on).where(Contract.ends_on.is_not(None)))
+    ends = ended.subquery()
+    by_event, by_contract = _bucket(ev.c.next_at, instants), _bucket(ends.c.ends_on, days)
+    digital = (
+        sa.select(
+            sa.literal_column("'digital'"),
+            ev.c.agency_id,
+            _bucket(ev.c.at, instants).label("starts"),
+            sa.case((by_event <= by_contract, by_event), else_=by_contract).label("ends"),
+            sa.func.count(),
+        )
+        .select_from(ev)
+        .outerjoin(ends, ends.c.public_id == ev.c.object_id)
+        .where(ev.c.action.in_(ENTER))
+        .group_by(ev.c.agency_id, sa.literal_column("starts"), sa.literal_column("ends"))
     )
+    if scope.owner_id is not None:  # one broker's: his contracts' events only
+        owned = sa.select(Contract.public_id).where(Contract.owner_id == scope.owner_id)
+        digital = digital.where(ev.c.object_id.in_(owned))
+    counted: dict[int, dict[str, list[int]]] = {}
+    for series, agency, starts, ended_in, n in session.execute(sa.union_all(stock, digital)):
+        per = counted.setdefault(agency, {"stock": [0] * never, "digital": [0] * never})
+        for k in range(int(starts), int(ended_in if ended_in is not None else never)):
+            per[series][k] += int(n)
+    return {
+        agency: [Share(digital=per["digital"][k], running=per["stock"][k]) for k in range(never)]
+        for agency, per in counted.items()
+    }
 
-    def intervals(bucket: Any, delta: int) -> sa.Select[Any]:
-        stmt = sa.select(sa.literal_column("'digital'"), bucket, sa.literal_column(str(delta))).select_from(ev)
-        stmt = stmt.join(Contract, Contract.public_id == ev.c.object_id).where(ev.c.action.in_(ENTER))
-        return scope.contracts(stmt)
 
-    starts = intervals(_bucket(ev.c.at, instants), 1)
-    ends = intervals(interval_end, -1).where(sa.or_(ev.c.next_at.is_not(None), Contract.ends_on.is_not(None)))
-    union = sa.union_all(stock_in, stock_out, starts, ends).subquery()
-    rows = session.execute(
-        sa.select(union.c.series, union.c.bucket, sa.func.sum(union.c.delta)).group_by(union.c.series, union.c.bucket)
-    ).all()
-    sums: dict[str, list[int]] = {"stock": [0] * (len(points) + 1), "digital": [0] * (len(points) + 1)}
-    for series, bucket, delta in rows:
-        sums[series][int(bucket)] += int(delta)
-    result, stock, digital = [], 0, 0
-    for i, (label, at) in enumerate(points):
-        stock += sums["stock"][i]
-        digital += sums["digital"][i]
-        result.append(MonthPoint(label=label, at=at, share=Share(digital=digital, running=stock)))
+def _sum(shares: list[Share]) -> Share:
+    return Share(digital=sum(x.digital for x in shares), running=sum(x.running for x in shares))
+
+
+def share_by_month(session: so.Session, scope: Scope, now_share: Share | None = None) -> list[MonthPoint]:
+    """The digital share at the end of each of the last twelve months (the current one: now).
+    Closed months come from the snapshots (`close_months`), any month without one — and the
+    current one — is computed from the audit trail (`_shares_at`); `now_share`, when the caller has
+    it already (the per-broker figures), is the current point."""
+    now = clock.now()
+    points = _month_points(now)
+    closed = [_month_of(at) for _, at in points[:-1]]
+    known: dict[date, Share] = {}
+    if scope.owner_id is None:
+        stmt = sa.select(
+            ShareSnapshot.month, sa.func.sum(ShareSnapshot.running), sa.func.sum(ShareSnapshot.digital), sa.func.count()
+        ).where(ShareSnapshot.month.in_(closed))
+        if scope.agency_id is not None:
+            stmt = stmt.where(ShareSnapshot.agency_id == scope.agency_id)
+        agencies = 1 if scope.agency_id is not None else session.scalar(sa.select(sa.func.count()).select_from(Agency))
+        for month, running, digital, n in session.execute(stmt.group_by(ShareSnapshot.month)):
+            if n == agencies:  # every agency's month is closed: their sum is the figure
+                known[month] = Share(digital=int(digital), running=int(running))
+    wanted = [at for i, (_, at) in enumerate(points[:-1]) if closed[i] not in known]
+    if now_share is None:
+        wanted.append(points[-1][1])
+    live: dict[datetime, Share] = {}
+    if wanted:
+        per_agency = _shares_at(session, scope, wanted)
+        live = {at: _sum([shares[k] for shares in per_agency.values()]) for k, at in enumerate(wanted)}
+    result = [
+        MonthPoint(label=label, at=at, share=known[closed[i]] if closed[i] in known else live[at])
+        for i, (label, at) in enumerate(points[:-1])
+    ]
+    label, at = points[-1]
+    result.append(MonthPoint(label=label, at=at, share=now_share if now_share is not None else live[at]))
     return result
+
+
+def _month_of(end: datetime) -> date:
+    """The first day of the month that ends at `end` (00:00 Berlin of the next month's first)."""
+    return (end - timedelta(hours=12)).astimezone(BERLIN).date().replace(day=1)
+
+
+def close_months(session: so.Session) -> int:
+    """Worker task: every agency's share at the end of each of the last eleven closed months, once
+    (share_snapshots, unique per agency and month). Cheap when nothing is due — one count of the
+    agencies without the last month's snapshot; after a month ends the first worker computes all
+    missing months of all agencies in one statement; a parallel one finds them taken (unique
+    constraint) and leaves. Returns how many snapshots it wrote."""
+    points = _month_points(clock.now())[:-1]
+    latest = _month_of(points[-1][1])
+    due = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Agency)
+        .where(~sa.exists().where(ShareSnapshot.agency_id == Agency.id, ShareSnapshot.month == latest))
+    )
+    if not due:
+        session.rollback()
+        return 0
+    months = [_month_of(at) for _, at in points]
+    have = set(
+        session.execute(sa.select(ShareSnapshot.agency_id, ShareSnapshot.month).where(ShareSnapshot.month.in_(months)))
+    )
+    agencies = list(session.scalars(sa.select(Agency.id)))
+    wanted = [(i, at) for i, (_, at) in enumerate(points) if any((a, months[i]) not in have for a in agencies)]
+    per_agency = _shares_at(session, Scope(None), [at for _, at in wanted])
+    rows = [
+        {
+            "agency_id": a,
+            "month": months[i],
+            "running": share.running,
+            "digital": share.digital,
+            "computed_at": clock.now(),
+        }
+        for k, (i, _) in enumerate(wanted)
+        for a in agencies
+        if (a, months[i]) not in have
+        for share in [per_agency.get(a, [Share(0, 0)] * len(wanted))[k]]
+    ]
+    try:
+        with session.begin_nested():
+            session.execute(sa.insert(ShareSnapshot), rows)
+    except sa.exc.IntegrityError:  # another worker closed these months at the same time
+        session.rollback()
+        return 0
+    session.commit()
+    return len(rows)
 
 
 # --- the onboarding funnel -----------------------------------------------------------------------------
@@ -303,16 +389,35 @@ LOST = (  # who stopped after a step: the ones to remind
 FILTERS = dict(STEPS + OUTCOMES + LOST + (("wartend", "noch offen, Link älter als {days} Tage"),))
 
 
-def _flags(scope: Scope, period: Period, settings: Settings, now: datetime) -> sa.Subquery:
+def _flags(scope: Scope, period: Period, settings: Settings, now: datetime) -> sa.Select[Any]:
     """One row per contract of the scope invited in the period (an access link created in it), with
     its progress to now over its links since the period's start — re-sent invitations count once.
     Steps are "reached at least": an activated customer did open a link and get a code."""
     start, end = period.bounds
     link = AccessLink
-    has_code = sa.exists().where(AccessCode.link_id == link.id)
-    per_contract = (
+    # the cohort: contracts of the scope with a link created in the period (ix_access_links_created_at),
+    # with what the figures need of the contract — the contracts table is read once
+    invited = sa.select(link.contract_id).where(link.created_at >= start, link.created_at < end)
+    cohort = scope.contracts(
         sa.select(
-            link.contract_id.label("contract_id"),
+            Contract.id,
+            Contract.owner_id,
+            Contract.agency_id,
+            Contract.public_id,
+            Contract.delivery,
+            Contract.customer_account_id,
+        ).where(Contract.id.in_(invited))
+    ).subquery()
+    c = cohort.c
+    has_code = sa.exists().where(AccessCode.link_id == link.id)
+    per_contract = (  # each cohort contract over its links since the period's start (ix_access_links_contract_id)
+        sa.select(
+            c.id.label("contract_id"),
+            sa.func.min(c.owner_id).label("owner_id"),  # one value per contract: min() carries it
+            sa.func.min(c.agency_id).label("agency_id"),
+            sa.func.min(c.public_id).label("public_id"),
+            sa.func.min(c.delivery).label("delivery"),
+            sa.func.min(c.customer_account_id).label("customer_account_id"),
             sa.func.min(link.created_at).label("sent_at"),
             sa.func.max(link.created_at).label("last_sent_at"),
             sa.func.max(sa.case((link.opened_at.is_not(None), 1), else_=0)).label("opened"),
@@ -326,34 +431,39 @@ def _flags(scope: Scope, period: Period, settings: Settings, now: datetime) -> s
                 )
             ).label("expired_link"),
         )
-        .where(link.created_at >= start)
-        .group_by(link.contract_id)
-        .having(sa.func.min(link.created_at) < end)
+        .select_from(cohort)
+        .join(link, sa.and_(link.contract_id == c.id, link.created_at >= start))
+        .group_by(c.id)
         .subquery()
     )
     p = per_contract.c
     activated = sa.and_(Customer.activated_at.is_not(None), Customer.activated_at >= p.sent_at)
-    bounced = sa.exists().where(
-        OutboxMessage.state == MessageState.FAILED,
-        OutboxMessage.template == "access_link",
-        OutboxMessage.related_type == "contract",
-        OutboxMessage.related_id == Contract.public_id,
-        OutboxMessage.created_at >= start,
+    bounces = (  # contracts whose access-link e-mail failed (few: ix_outbox_messages_state_template)
+        sa.select(OutboxMessage.related_id.label("contract"))
+        .where(
+            OutboxMessage.state == MessageState.FAILED,
+            OutboxMessage.template == "access_link",
+            OutboxMessage.related_type == "contract",
+            OutboxMessage.created_at >= start,
+        )
+        .group_by(OutboxMessage.related_id)
+        .subquery()
     )
+    bounced = bounces.c.contract.is_not(None)
     a = sa.case((activated, 1), else_=0)
     code = sa.case((sa.or_(activated, sa.and_(p.opened == 1, p.has_code == 1)), 1), else_=0)
     opened = sa.case((sa.or_(activated, p.opened == 1), 1), else_=0)
     not_active = sa.not_(activated)
     is_bounced = sa.and_(not_active, bounced)
     is_expired = sa.and_(not_active, sa.not_(bounced), p.expired_link == 1)
-    is_post = sa.and_(not_active, sa.not_(bounced), p.expired_link == 0, Contract.delivery == Delivery.POST)
-    is_open = sa.and_(not_active, sa.not_(bounced), p.open_link == 1, Contract.delivery == Delivery.PORTAL)
+    is_post = sa.and_(not_active, sa.not_(bounced), p.expired_link == 0, p.delivery == Delivery.POST)
+    is_open = sa.and_(not_active, sa.not_(bounced), p.open_link == 1, p.delivery == Delivery.PORTAL)
     stale = sa.and_(is_open, p.last_sent_at < now - timedelta(days=settings.waiting_days))
     stmt = (
         sa.select(
-            Contract.id.label("contract_id"),
-            Contract.owner_id.label("owner_id"),
-            Contract.agency_id.label("agency_id"),
+            p.contract_id,
+            p.owner_id,
+            p.agency_id,
             sa.literal_column("1").label("versendet"),
             opened.label("geoeffnet"),
             code.label("code"),
@@ -369,10 +479,10 @@ def _flags(scope: Scope, period: Period, settings: Settings, now: datetime) -> s
             sa.case((activated, seconds_between(Customer.activated_at, p.sent_at)), else_=None).label("seconds"),
         )
         .select_from(per_contract)
-        .join(Contract, Contract.id == p.contract_id)
-        .outerjoin(Customer, Customer.id == Contract.customer_account_id)
+        .outerjoin(Customer, Customer.id == p.customer_account_id)
+        .outerjoin(bounces, bounces.c.contract == p.public_id)
     )
-    return scope.contracts(stmt).subquery()
+    return stmt
 
 
 @dataclass
@@ -410,16 +520,75 @@ class Step:
 COUNTED = (*(k for k, _ in STEPS + OUTCOMES + LOST), "wartend")
 
 
-def _counts(flags: sa.Subquery) -> list[Any]:
-    return [sa.func.coalesce(sa.func.sum(flags.c[k]), 0).label(k) for k in COUNTED]
-
-
 def funnel(session: so.Session, scope: Scope, period: Period, settings: Settings) -> FunnelRow:
-    flags = _flags(scope, period, settings, clock.now())
-    row = session.execute(sa.select(*_counts(flags))).one()
-    total = FunnelRow(key="", name="Gesamt", counts={k: int(row._mapping[k]) for k in COUNTED})
-    total.median_seconds = _medians(session, flags, None).get(None)
-    return total
+    """The funnel of the whole scope (the total row of `figures`)."""
+    return _evaluate(session, scope, period, settings, "owner_id")[0]
+
+
+def _middle(rank: Any, n: Any) -> sa.ColumnElement[bool]:
+    """The middle row, or the two middle rows, of n ranked ones (integer division on both databases)."""
+    return rank.in_([(n + 1) // 2, (n + 2) // 2])
+
+
+def _evaluate(
+    session: so.Session, scope: Scope, period: Period, settings: Settings, group: str
+) -> tuple[FunnelRow, dict[Any, FunnelRow]]:
+    """The funnel's counts per group (broker or agency) and in total, with the median seconds from
+    the first link to activation per group and overall, in one statement over one evaluation of
+    `_flags`; medians by ROW_NUMBER() over the activated rows — the same on PostgreSQL and SQLite."""
+    # one evaluation of the per-contract rows (a CTE used three times is materialized by both
+    # databases), then narrow passes over it: the counts per group, the median per group, the median
+    flags = _flags(scope, period, settings, clock.now()).cte("flags")
+    f = flags.c
+    nothing = [sa.cast(sa.null(), sa.Integer)] * len(COUNTED)  # typed NULLs: PostgreSQL unions by type
+    counts = sa.select(
+        sa.literal_column("'counts'").label("kind"),
+        f[group].label("grp"),
+        sa.cast(sa.null(), sa.Float).label("value"),
+        *(sa.func.sum(f[k]).label(k) for k in COUNTED),
+    ).group_by(f[group])
+
+    def median(partition: list[Any], grp: Any, kind: str) -> sa.Select[Any]:
+        ranked = (
+            sa.select(
+                grp.label("grp"),
+                f.seconds,
+                sa.func.row_number().over(partition_by=partition, order_by=f.seconds).label("rn"),
+                sa.func.count().over(partition_by=partition).label("n"),
+            )
+            .where(f.aktiviert == 1)
+            .subquery()
+        )
+        r = ranked.c
+        return (
+            sa.select(sa.literal_column(f"'{kind}'"), r.grp, sa.func.avg(r.seconds), *nothing)
+            .where(_middle(r.rn, r.n))
+            .group_by(r.grp)
+        )
+
+    rows = session.execute(
+        sa.union_all(
+            counts, median([f[group]], f[group], "median"), median([], sa.cast(sa.null(), sa.Integer), "total")
+        )
+    ).all()
+    total = FunnelRow(key="", name="Gesamt", counts=dict.fromkeys(COUNTED, 0))
+    groups: dict[Any, FunnelRow] = {}
+    for row in rows:
+        m = row._mapping
+        if m["kind"] == "total":
+            total.median_seconds = _float(m["value"])
+        elif m["kind"] == "median":
+            groups.setdefault(m["grp"], FunnelRow(key="", name="")).median_seconds = _float(m["value"])
+        else:
+            found = groups.setdefault(m["grp"], FunnelRow(key="", name=""))
+            found.counts = {k: int(m[k]) for k in COUNTED}
+            for k in COUNTED:
+                total.counts[k] += found.counts[k]
+    return total, groups
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def steps(row: FunnelRow) -> list[Step]:
@@ -438,46 +607,24 @@ def outcomes(row: FunnelRow) -> list[Step]:
     return [Step(k, label, row.counts.get(k, 0), row.percent(k), None, None) for k, label in OUTCOMES]
 
 
-def _medians(session: so.Session, flags: sa.Subquery, group: str | None) -> dict[Any, float]:
-    """Median seconds from the first link to activation, per group column (or overall): the middle
-    row (or the mean of the two middle rows) by ROW_NUMBER — the same on PostgreSQL and SQLite."""
-    partition = [flags.c[group]] if group else []
-    ranked = (
-        sa.select(
-            (flags.c[group] if group else sa.literal_column("NULL")).label("grp"),
-            flags.c.seconds,
-            sa.func.row_number().over(partition_by=partition, order_by=flags.c.seconds).label("rn"),
-            sa.func.count().over(partition_by=partition).label("n"),
-        )
-        .where(flags.c.aktiviert == 1)
-        .subquery()
-    )
-    rows = session.execute(
-        sa.select(ranked.c.grp, sa.func.avg(ranked.c.seconds))
-        .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
-        .group_by(ranked.c.grp)
-    ).all()
-    return {grp: float(value) for grp, value in rows}
-
-
 def by_broker(session: so.Session, scope: Scope, period: Period, settings: Settings) -> list[FunnelRow]:
-    """The funnel per broker of the agency (every broker, also those without invitations), with his
-    digital share now and his median time to activation."""
-    return _grouped(session, scope, period, settings, "owner_id")
+    """The funnel per broker of the agency, with his digital share now and his median time to
+    activation (brokers with neither contracts nor invitations are left out)."""
+    return figures(session, scope, period, settings)[1]
 
 
 def by_agency(session: so.Session, period: Period, settings: Settings) -> list[FunnelRow]:
     """The back office's table: the same per agency, across all agencies."""
-    return _grouped(session, Scope(None), period, settings, "agency_id")
+    return figures(session, Scope(None), period, settings)[1]
 
 
-def _grouped(session: so.Session, scope: Scope, period: Period, settings: Settings, group: str) -> list[FunnelRow]:
-    flags = _flags(scope, period, settings, clock.now())
-    counted = {
-        row._mapping[group]: {k: int(row._mapping[k]) for k in COUNTED}
-        for row in session.execute(sa.select(flags.c[group], *_counts(flags)).group_by(flags.c[group]))
-    }
-    medians = _medians(session, flags, group)
+def figures(
+    session: so.Session, scope: Scope, period: Period, settings: Settings
+) -> tuple[FunnelRow, list[FunnelRow], Share]:
+    """The total funnel, the rows per broker (an agency's scope) or per agency (all), and the share
+    now (the sum of the rows' shares): two statements, one for the funnel, one over the stock."""
+    group = "agency_id" if scope.agency_id is None else "owner_id"
+    total, counted = _evaluate(session, scope, period, settings, group)
     column = Contract.owner_id if group == "owner_id" else Contract.agency_id
     shares = {
         key: Share(digital=int(digital), running=int(running))
@@ -490,31 +637,29 @@ def _grouped(session: so.Session, scope: Scope, period: Period, settings: Settin
         )
     }
     if group == "owner_id":
-        people = sa.select(User.id, User.public_id, User.full_name).where(
-            User.agency_id == scope.agency_id, User.role.in_((Role.BROKER, Role.MANAGER))
-        )
+        people = sa.select(User.id, User.public_id, User.full_name).where(User.agency_id == scope.agency_id)
         if scope.owner_id is not None:
             people = people.where(User.id == scope.owner_id)
         who = [(i, p, n) for i, p, n in session.execute(people.order_by(User.full_name))]
     else:
-        who = [
-            (i, p, n)
-            for i, p, n in session.execute(sa.select(Agency.id, Agency.public_id, Agency.name).order_by(Agency.name))
-        ]
+        agencies = sa.select(Agency.id, Agency.public_id, Agency.name).order_by(Agency.name)
+        who = [(i, p, n) for i, p, n in session.execute(agencies)]
     rows = []
     for ident, public_id, name in who:
         if ident not in counted and ident not in shares:
             continue  # nobody to show: no contracts, no invitations
+        found = counted.get(ident)
         rows.append(
             FunnelRow(
                 key=public_id,
                 name=name,
-                counts=counted.get(ident, dict.fromkeys(COUNTED, 0)),
-                median_seconds=medians.get(ident),
+                counts=found.counts if found else dict.fromkeys(COUNTED, 0),
+                median_seconds=found.median_seconds if found else None,
                 share=shares.get(ident, Share(0, 0)),
             )
         )
-    return rows
+    now = Share(digital=sum(x.digital for x in shares.values()), running=sum(x.running for x in shares.values()))
+    return total, rows, now
 
 
 SORTS = {
@@ -537,7 +682,7 @@ def in_funnel(scope: Scope, period: Period, settings: Settings, step: str) -> sa
     """The Bestand's filter behind a bar or a row: exactly the contracts the bar counts."""
     if step not in FILTERS:
         raise KeyError(step)
-    flags = _flags(scope, period, settings, clock.now())
+    flags = _flags(scope, period, settings, clock.now()).subquery()
     return Contract.id.in_(sa.select(flags.c.contract_id).where(flags.c[step] == 1))
 
 
@@ -626,18 +771,15 @@ def overview(
 ) -> Overview:
     """Everything on the dashboard of this user (a manager: his agency; the back office: all)."""
     scope = scope_for(user)
-    total = funnel(session, scope, period, settings) if period_ok else None
-    if not period_ok:
-        rows: list[FunnelRow] = []
-    elif scope.agency_id is None:
-        rows = by_agency(session, period, settings)
+    if period_ok:
+        total, rows, share = figures(session, scope, period, settings)
     else:
-        rows = by_broker(session, scope, period, settings)
+        total, rows, share = None, [], share_now(session, scope)
     return Overview(
         scope=scope,
         period=period,
-        share=share_now(session, scope),
-        months=share_by_month(session, scope),
+        share=share,
+        months=share_by_month(session, scope, now_share=share),
         total=total,
         rows=sort_rows(rows, sort, descending),
         sort=sort if sort in SORTS else "name",

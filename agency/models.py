@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -96,3 +96,20 @@ class SwitchJob(Base):
         for row in self.rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
         return counts
+
+
+class ShareSnapshot(Base):
+    """An agency's digital share at the end of a month (agency.dashboard.close_months): a closed
+    month does not change — the figures come from events up to its end — so the dashboard reads
+    it from here instead of the audit trail. One row per agency and month (unique: written once,
+    whichever worker comes first)."""
+
+    __tablename__ = "share_snapshots"
+    __table_args__ = (sa.UniqueConstraint("agency_id", "month"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"))
+    month: so.Mapped[date]  # its first day
+    running: so.Mapped[int]
+    digital: so.Mapped[int]
+    computed_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)

@@ -3,8 +3,8 @@ logged-in page of the same app in the same run.
 
 100,000 contracts of the demo agency are written with one executemany, spread over the onboarding
 states (post, link sent, code sent, expired, active); then an agency manager's requests go through
-the Flask test client (no network): the filtered first page, a deep page, and the agency start page
-as the baseline. Medians of 30 requests each.
+the Flask test client (no network): the filtered first page, a deep page, and a trivial logged-in page
+(Passwort ändern) as the baseline. Medians of 30 requests each.
 Run: .venv/bin/python -m bench.bestand [DATABASE_URL]   (default: a new SQLite file)
 """
 
@@ -89,8 +89,8 @@ def main() -> None:
             assert response.status_code == 200, (url, response.status_code)
         return statistics.median(times) * 1000
 
-    baseline = median_ms("/agentur/")
-    print(f"{'trivial logged-in page /agentur/':48s} {baseline:7.1f} ms")
+    baseline = median_ms("/passwort-aendern")  # the agency start page now carries the dashboard
+    print(f"{'trivial logged-in page /passwort-aendern':48s} {baseline:7.1f} ms")
     for label, url in (
         ("Bestand, status aktiviert, page 1", "/bestand/?status=aktiviert"),
         ("Bestand, status abgelaufen, page 1", "/bestand/?status=abgelaufen"),

@@ -74,11 +74,31 @@ ACTION_LABELS: dict[str, str] = {
 }
 
 
+# A contract's portal events: after an ENTER one the contract is digital (portal delivery, customer
+# active), a LEAVE one ends that. agency.dashboard reads the digital share over time from them; a
+# partial index holds exactly these rows (its condition is repeated literally in the query, so
+# SQLite and PostgreSQL both see it applies).
+PORTAL_ENTER = ("portal_activated", "contract_in_portal")
+PORTAL_LEAVE = ("contract_switched_to_post", "contract_switched_to_portal", "documents_sent_by_post")
+PORTAL_EVENTS_SQL = "object_type = 'contract' AND action IN ({})".format(
+    ", ".join(f"'{action}'" for action in PORTAL_ENTER + PORTAL_LEAVE)
+)
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (
         sa.Index("ix_audit_log_object", "object_type", "object_id"),
-        sa.Index("ix_audit_log_action_agency_at", "action", "agency_id", "at"),  # agency.dashboard
+        sa.Index(
+            "ix_audit_log_portal_events",
+            "agency_id",
+            "object_id",
+            "at",
+            "id",
+            "action",
+            sqlite_where=sa.text(PORTAL_EVENTS_SQL),
+            postgresql_where=sa.text(PORTAL_EVENTS_SQL),
+        ),
     )
     # scope columns for core.authz: a broker sees his own entries, a manager his agency's
     __scope_owner__ = "actor_id"

@@ -1,4 +1,5 @@
-"""Agency dashboard: indexes for its figures; contracts already in the portal get their entry
+"""Agency dashboard: indexes for its figures, monthly share snapshots; contracts already in the
+portal get their entry
 
 Revision ID: 0019
 Revises: 0018
@@ -10,17 +11,59 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import core.db
+
 revision = "0019"
 down_revision = "0018"
 branch_labels = None
 depends_on = None
 
 BACKFILL_LABEL = "System (Historie ergänzt)"
+# frozen here as it was when this revision was written (core.audit.PORTAL_EVENTS_SQL)
+PORTAL_EVENTS_SQL = (
+    "object_type = 'contract' AND action IN ('portal_activated', 'contract_in_portal', "
+    "'contract_switched_to_post', 'contract_switched_to_portal', 'documents_sent_by_post')"
+)
 
 
 def upgrade() -> None:
-    # the digital share over time: the portal events of an agency (or of all), by action and time
-    op.create_index("ix_audit_log_action_agency_at", "audit_log", ["action", "agency_id", "at"], unique=False)
+    op.create_table(
+        "share_snapshots",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("agency_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("running", sa.Integer(), nullable=False),
+        sa.Column("digital", sa.Integer(), nullable=False),
+        sa.Column("computed_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["agency_id"], ["agencies.id"], name=op.f("fk_share_snapshots_agency_id_agencies")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_share_snapshots")),
+        sa.UniqueConstraint("agency_id", "month", name=op.f("uq_share_snapshots_agency_id")),
+    )
+    # the digital share over time: the contracts' portal events, per agency and contract in time
+    # order, all in a small partial index (the query reads nothing else)
+    op.create_index(
+        "ix_audit_log_portal_events",
+        "audit_log",
+        ["agency_id", "object_id", "at", "id", "action"],
+        unique=False,
+        sqlite_where=sa.text(PORTAL_EVENTS_SQL),
+        postgresql_where=sa.text(PORTAL_EVENTS_SQL),
+    )
+    # the stock per month and the share per broker, read from the index alone; the ended contracts
+    op.create_index(
+        "ix_contracts_dashboard",
+        "contracts",
+        ["agency_id", "owner_id", "policed_at", "ends_on", "delivery", "onboarding_state"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_contracts_ended",
+        "contracts",
+        ["agency_id", "public_id", "ends_on"],
+        unique=False,
+        sqlite_where=sa.text("ends_on IS NOT NULL"),
+        postgresql_where=sa.text("ends_on IS NOT NULL"),
+    )
     # the funnel: the invitations of a period
     op.create_index("ix_access_links_created_at", "access_links", ["created_at"], unique=False)
     # bounced access-link e-mails; the back office's outbox health
@@ -46,7 +89,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("share_snapshots")
     op.execute(sa.text("DELETE FROM audit_log WHERE actor_label = :label").bindparams(label=BACKFILL_LABEL))
     op.drop_index("ix_outbox_messages_state_template", table_name="outbox_messages")
     op.drop_index("ix_access_links_created_at", table_name="access_links")
-    op.drop_index("ix_audit_log_action_agency_at", table_name="audit_log")
+    op.drop_index("ix_audit_log_portal_events", table_name="audit_log")
+    op.drop_index("ix_contracts_ended", table_name="contracts")
+    op.drop_index("ix_contracts_dashboard", table_name="contracts")

@@ -173,3 +173,33 @@ def test_csv_exports_escape_formula_cells(app, session, manager, agency_data, ma
     assert "'=HYPERLINK(1)" in table
     funnel = dashboard.funnel_csv(view)
     assert "Link versendet;7;100,0;" in funnel
+
+
+def test_closed_months_are_snapshotted_once_and_read_back(app, session, manager, backoffice, agency_data):
+    from agency.models import ShareSnapshot
+    from core.users import Agency
+
+    scope = dashboard.scope_for(manager)
+    live = dashboard.share_by_month(session, scope)
+    everyone = dashboard.share_by_month(session, dashboard.scope_for(backoffice))
+    agencies = session.scalar(sa.select(sa.func.count()).select_from(Agency))
+    assert dashboard.close_months(session) == agencies * 11  # every agency, the 11 closed months
+    assert dashboard.close_months(session) == 0  # nothing due: one cheap count
+    assert dashboard.share_by_month(session, scope) == live  # the snapshots say what the trail says
+    assert dashboard.share_by_month(session, dashboard.scope_for(backoffice)) == everyone  # summed
+    june = session.scalar(
+        sa.select(ShareSnapshot).where(
+            ShareSnapshot.agency_id == manager.agency_id, ShareSnapshot.month == date(2026, 6, 1)
+        )
+    )
+    assert (june.digital, june.running) == (2, live[-2].share.running)
+    june.digital = 5  # a closed month is read from its snapshot, not from the audit trail again
+    session.flush()
+    assert dashboard.share_by_month(session, scope)[-2].share.digital == 5
+    assert dashboard.share_by_month(session, scope)[-1].share == live[-1].share  # the current month is live
+
+
+def test_a_new_agency_is_closed_on_the_next_run(app, session, manager, make_agency, agency_data):
+    dashboard.close_months(session)
+    make_agency(name="Neu gegründet")
+    assert dashboard.close_months(session) == 11  # only the new agency's months
