@@ -20,5 +20,6 @@ echo "== outbox (PostgreSQL)"; $py -m bench.outbox "$url"
 echo "== bulk switch and its letters (SQLite)"; $py -m bench.bulk_switch
 echo "== bulk switch and its letters (PostgreSQL)"; $py -m bench.bulk_switch "$url"
 echo "== Bestand with a status filter (SQLite, PostgreSQL)"; $py -m bench.bestand; $py -m bench.bestand "$url"
+echo "== agency dashboard, 100,000 contracts (SQLite, PostgreSQL)"; $py -m bench.dashboard; $py -m bench.dashboard "$url"
 echo "== forgot-password timing (SQLite)"; $py -m bench.forgot_timing
 echo "== live endpoint (SQLite, PostgreSQL)";  $py -m bench.live_endpoint; $py -m bench.live_endpoint "$url"
