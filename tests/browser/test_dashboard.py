@@ -5,8 +5,6 @@ scrolling, a bar of the funnel chart clicked through to the Bestand with exactly
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
@@ -19,7 +17,6 @@ from demo.seed import DEMO_PASSWORD
 from onboarding.settings import current as current_settings
 
 pytestmark = pytest.mark.browser
-SHOTS = Path("/tmp/shots")
 
 
 def _invite_two(app) -> list[str]:
@@ -52,7 +49,7 @@ def _charts_drawn(page: Page) -> None:
         assert box["width"] > 200
 
 
-def test_the_dashboard_at_laptop_and_phone_width(portal_server, page: Page):
+def test_the_dashboard_at_laptop_and_phone_width(portal_server, page: Page, tmp_path):
     app, base = portal_server
     numbers = _invite_two(app)
     errors: list[str] = []
@@ -67,14 +64,13 @@ def test_the_dashboard_at_laptop_and_phone_width(portal_server, page: Page):
     expect(funnel.get_by_role("row", name="Link versendet")).to_contain_text("2")
     page.get_by_text("Daten als Tabelle").click()  # the share chart's figures behind the toggle
     expect(page.get_by_role("table", name="Digitalquote je Monat")).to_be_visible()
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / "dashboard-laptop.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "dashboard-laptop.png"), full_page=True)  # to look at when it fails
 
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
     _charts_drawn(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
-    page.screenshot(path=str(SHOTS / "dashboard-phone.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "dashboard-phone.png"), full_page=True)
 
     # a click on the first bar ("Link versendet") opens the Bestand with exactly those contracts
     point = page.evaluate(
