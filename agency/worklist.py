@@ -69,7 +69,10 @@ def worklist(session: so.Session, user: User, settings: Settings, now: datetime 
         sa.select(OutboxMessage).where(
             OutboxMessage.state == State.FAILED,
             OutboxMessage.related_type == "contract",
-            OutboxMessage.related_id.in_(scoped(sa.select(Contract.public_id), Contract, user)),
+            # failed messages are few: each is checked against the user's contracts (unique public id)
+            sa.exists(
+                scoped(sa.select(Contract.id), Contract, user).where(Contract.public_id == OutboxMessage.related_id)
+            ),
         ),
         (OutboxMessage.created_at.desc(),),
     )

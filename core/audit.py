@@ -89,6 +89,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (
         sa.Index("ix_audit_log_object", "object_type", "object_id"),
+        sa.Index("ix_audit_log_agency_at", "agency_id", "at"),  # an agency's newest entries (start page)
         sa.Index(
             "ix_audit_log_portal_events",
             "agency_id",

@@ -64,6 +64,8 @@ def upgrade() -> None:
         sqlite_where=sa.text("ends_on IS NOT NULL"),
         postgresql_where=sa.text("ends_on IS NOT NULL"),
     )
+    # the agency manager's start page: his agency's newest audit entries
+    op.create_index("ix_audit_log_agency_at", "audit_log", ["agency_id", "at"], unique=False)
     # the funnel: the invitations of a period
     op.create_index("ix_access_links_created_at", "access_links", ["created_at"], unique=False)
     # bounced access-link e-mails; the back office's outbox health
@@ -94,5 +96,6 @@ def downgrade() -> None:
     op.drop_index("ix_outbox_messages_state_template", table_name="outbox_messages")
     op.drop_index("ix_access_links_created_at", table_name="access_links")
     op.drop_index("ix_audit_log_portal_events", table_name="audit_log")
+    op.drop_index("ix_audit_log_agency_at", table_name="audit_log")
     op.drop_index("ix_contracts_ended", table_name="contracts")
     op.drop_index("ix_contracts_dashboard", table_name="contracts")

@@ -4,7 +4,18 @@ import pytest
 
 from core.users import Role
 
-PAGES = {"/vermittler/": {Role.BROKER, Role.MANAGER}, "/agentur/": {Role.MANAGER}, "/innendienst/": {Role.BACKOFFICE}}
+PAGES = {
+    "/vermittler/": {Role.BROKER, Role.MANAGER},
+    "/agentur/": {Role.MANAGER},
+    "/innendienst/": {Role.BACKOFFICE},
+    # the dashboard (issue #17): the agency's figures for its manager, all agencies' for the back office
+    "/agentur/kennzahlen": {Role.MANAGER},
+    "/agentur/kennzahlen/trichter.csv": {Role.MANAGER},
+    "/agentur/kennzahlen/tabelle.csv": {Role.MANAGER},
+    "/innendienst/kennzahlen": {Role.BACKOFFICE},
+    "/innendienst/kennzahlen/trichter.csv": {Role.BACKOFFICE},
+    "/innendienst/kennzahlen/tabelle.csv": {Role.BACKOFFICE},
+}
 
 
 @pytest.mark.parametrize("role", list(Role))
