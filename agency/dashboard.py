@@ -217,6 +217,8 @@ def _shares_at(session: so.Session, scope: Scope, instants: list[datetime]) -> d
     ended) and every interval in which it was digital (an ENTER event → the contract's next portal
     event or its end), each reduced to (bucket it starts in, bucket it ends in) and counted per pair
     and agency. A point counts the intervals that started at or before it and end after it."""
+    if not instants:
+        return {}
     # a contract ending on day d no longer runs on d: the Berlin day of each point
     days = [at.astimezone(BERLIN).date() for at in instants]
     never = len(instants)  # the bucket of "later" and of NULL (no end)
@@ -341,6 +343,9 @@ def close_months(session: so.Session) -> int:
     )
     agencies = list(session.scalars(sa.select(Agency.id)))
     wanted = [(i, at) for i, (_, at) in enumerate(points) if any((a, months[i]) not in have for a in agencies)]
+    if not wanted:  # another worker closed them between our count and now
+        session.rollback()
+        return 0
     per_agency = _shares_at(session, Scope(None), [at for _, at in wanted])
     rows = [
         {
