@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,3 +40,28 @@ def describe(samples_s: list[float]) -> dict[str, float]:
         "median_ms": statistics.median(ordered) * 1000,
         "p95_ms": ordered[int(len(ordered) * 0.95) - 1] * 1000,
     }
+
+
+def logged_in_client(app, email: str):
+    """A Flask test client logged in as this demo user (the login form with its CSRF token)."""
+    import re
+
+    from demo.seed import DEMO_PASSWORD as password
+
+    client = app.test_client()
+    page = client.get("/anmelden").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    answer = client.post("/anmelden", data={"csrf_token": token, "email": email, "password": password})
+    assert answer.status_code == 302, answer.status_code
+    return client
+
+
+def median_ms(client, url: str, runs: int) -> float:
+    """The median of `runs` GET requests in milliseconds (each must answer 200)."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(url)
+        times.append(time.perf_counter() - started)
+        assert response.status_code == 200, (url, response.status_code)
+    return statistics.median(times) * 1000

@@ -16,8 +16,6 @@ Run: .venv/bin/python -m bench.dashboard [DATABASE_URL]   (default: a new SQLite
 from __future__ import annotations
 
 import random
-import re
-import statistics
 import sys
 import time
 from datetime import date, timedelta
@@ -26,12 +24,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.common import throwaway_app
+from bench.common import logged_in_client, median_ms, throwaway_app
 
 CONTRACTS = 100_000
 AUDIT = 500_000
 BROKERS = 10
 CHUNK = 20_000
+RUNS = 20
 
 
 def _insert(session: Any, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -223,34 +222,16 @@ def build(app: Any) -> None:
         )
 
 
-def _client(app: Any, email: str) -> Any:
-    client = app.test_client()
-    page = client.get("/anmelden").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    answer = client.post("/anmelden", data={"csrf_token": token, "email": email, "password": "Demo-Passwort-1!"})
-    assert answer.status_code == 302
-    return client
-
-
 def main() -> None:
     app = throwaway_app(sys.argv[1] if len(sys.argv) > 1 else None)
     assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
     build(app)
-    manager = _client(app, "agenturleiter@demo.example")
-    backoffice = _client(app, "innendienst@demo.example")
+    manager = logged_in_client(app, "agenturleiter@demo.example")
+    backoffice = logged_in_client(app, "innendienst@demo.example")
 
-    def median_ms(client: Any, url: str) -> float:
-        times = []
-        for _ in range(20):
-            t = time.perf_counter()
-            response = client.get(url)
-            times.append(time.perf_counter() - t)
-            assert response.status_code == 200, (url, response.status_code)
-        return statistics.median(times) * 1000
-
-    baseline = median_ms(manager, "/passwort-aendern")
+    baseline = median_ms(manager, "/passwort-aendern", RUNS)
     print(f"{'trivial logged-in page /passwort-aendern':52s} {baseline:7.1f} ms")
-    cold = median_ms(manager, "/agentur/kennzahlen")
+    cold = median_ms(manager, "/agentur/kennzahlen", RUNS)
     print(f"{'Kennzahlen before any month is closed':52s} {cold:7.1f} ms  ({cold / baseline:.1f}× the trivial page)")
     from agency import dashboard
     from core import db
@@ -269,7 +250,7 @@ def main() -> None:
         ("CSV of the per-broker table", manager, "/agentur/kennzahlen/tabelle.csv"),
         ("back office, all agencies + outbox health", backoffice, "/innendienst/kennzahlen"),
     ):
-        ms = median_ms(client, url)
+        ms = median_ms(client, url, RUNS)
         print(f"{label:52s} {ms:7.1f} ms  ({ms / baseline:.1f}× the trivial page)  goal ≤ 300 ms")
 
 
