@@ -414,35 +414,6 @@ def _flags(scope: Scope, period: Period, settings: Settings, now: datetime) -> s
         ).where(Contract.id.in_(invited))
     ).subquery()
     c = cohort.c
-    has_code = sa.exists().where(AccessCode.link_id == link.id)
-    per_contract = (  # each cohort contract over its links since the period's start (ix_access_links_contract_id)
-        sa.select(
-            c.id.label("contract_id"),
-            sa.func.min(c.owner_id).label("owner_id"),  # one value per contract: min() carries it
-            sa.func.min(c.agency_id).label("agency_id"),
-            sa.func.min(c.public_id).label("public_id"),
-            sa.func.min(c.delivery).label("delivery"),
-            sa.func.min(c.customer_account_id).label("customer_account_id"),
-            sa.func.min(link.created_at).label("sent_at"),
-            sa.func.max(link.created_at).label("last_sent_at"),
-            sa.func.max(sa.case((link.opened_at.is_not(None), 1), else_=0)).label("opened"),
-            sa.func.max(sa.case((has_code, 1), else_=0)).label("has_code"),
-            sa.func.max(
-                sa.case((sa.and_(link.used_at.is_(None), link.revoked_at.is_(None), link.expires_at > now), 1), else_=0)
-            ).label("open_link"),
-            sa.func.max(
-                sa.case(
-                    (sa.and_(link.used_at.is_(None), link.revoked_at.is_(None), link.expires_at <= now), 1), else_=0
-                )
-            ).label("expired_link"),
-        )
-        .select_from(cohort)
-        .join(link, sa.and_(link.contract_id == c.id, link.created_at >= start))
-        .group_by(c.id)
-        .subquery()
-    )
-    p = per_contract.c
-    activated = sa.and_(Customer.activated_at.is_not(None), Customer.activated_at >= p.sent_at)
     bounces = (  # contracts whose access-link e-mail failed (few: ix_outbox_messages_state_template)
         sa.select(OutboxMessage.related_id.label("contract"))
         .where(
@@ -454,40 +425,65 @@ def _flags(scope: Scope, period: Period, settings: Settings, now: datetime) -> s
         .group_by(OutboxMessage.related_id)
         .subquery()
     )
-    bounced = bounces.c.contract.is_not(None)
-    a = sa.case((activated, 1), else_=0)
-    code = sa.case((sa.or_(activated, sa.and_(p.opened == 1, p.has_code == 1)), 1), else_=0)
-    opened = sa.case((sa.or_(activated, p.opened == 1), 1), else_=0)
-    not_active = sa.not_(activated)
-    is_bounced = sa.and_(not_active, bounced)
-    is_expired = sa.and_(not_active, sa.not_(bounced), p.expired_link == 1)
-    is_post = sa.and_(not_active, sa.not_(bounced), p.expired_link == 0, p.delivery == Delivery.POST)
-    is_open = sa.and_(not_active, sa.not_(bounced), p.open_link == 1, p.delivery == Delivery.PORTAL)
-    stale = sa.and_(is_open, p.last_sent_at < now - timedelta(days=settings.waiting_days))
-    stmt = (
+    unused = sa.and_(link.used_at.is_(None), link.revoked_at.is_(None))
+
+    def anyone(condition: sa.ColumnElement[bool]) -> Any:
+        return sa.func.max(sa.case((condition, 1), else_=0))
+
+    # each cohort contract over its links since the period's start (ix_access_links_contract_id), its
+    # customer and a bounce: every comparison once per link, the result as 0/1 (grouped, so both
+    # databases compute it once and the flags below only combine integers)
+    per_contract = (
         sa.select(
-            p.contract_id,
-            p.owner_id,
-            p.agency_id,
-            sa.literal_column("1").label("versendet"),
-            opened.label("geoeffnet"),
-            code.label("code"),
-            a.label("aktiviert"),
-            sa.case((is_expired, 1), else_=0).label("abgelaufen"),
-            sa.case((is_bounced, 1), else_=0).label("unzustellbar"),
-            sa.case((is_post, 1), else_=0).label("post"),
-            sa.case((is_open, 1), else_=0).label("offen"),
-            sa.case((stale, 1), else_=0).label("wartend"),
-            sa.case((sa.and_(sa.not_(activated), p.opened == 0), 1), else_=0).label("nicht_geoeffnet"),
-            sa.case((sa.and_(not_active, p.opened == 1, p.has_code == 0), 1), else_=0).label("ohne_code"),
-            sa.case((sa.and_(not_active, p.opened == 1, p.has_code == 1), 1), else_=0).label("nicht_aktiviert"),
-            sa.case((activated, seconds_between(Customer.activated_at, p.sent_at)), else_=None).label("seconds"),
+            c.id.label("contract_id"),
+            sa.func.min(c.owner_id).label("owner_id"),  # one value per contract: min() carries it
+            sa.func.min(c.agency_id).label("agency_id"),
+            sa.func.min(c.delivery).label("delivery"),
+            sa.func.min(link.created_at).label("sent_at"),
+            sa.func.max(link.created_at).label("last_sent_at"),
+            sa.func.min(Customer.activated_at).label("activated_at"),
+            # activated after one of these links was sent = after the first (all are in the period)
+            anyone(Customer.activated_at >= link.created_at).label("a"),
+            anyone(bounces.c.contract.is_not(None)).label("b"),
+            anyone(link.opened_at.is_not(None)).label("opened"),
+            anyone(AccessCode.id.is_not(None)).label("has_code"),  # max() ignores a link's extra codes
+            anyone(sa.and_(unused, link.expires_at > now)).label("open_link"),
+            anyone(sa.and_(unused, link.expires_at <= now)).label("expired_link"),
         )
-        .select_from(per_contract)
-        .outerjoin(Customer, Customer.id == p.customer_account_id)
-        .outerjoin(bounces, bounces.c.contract == p.public_id)
+        .select_from(cohort)
+        .join(link, sa.and_(link.contract_id == c.id, link.created_at >= start))
+        .outerjoin(AccessCode, AccessCode.link_id == link.id)
+        .outerjoin(Customer, Customer.id == c.customer_account_id)
+        .outerjoin(bounces, bounces.c.contract == c.public_id)
+        .group_by(c.id)
+        .subquery()
     )
-    return stmt
+    p = per_contract.c
+
+    def flag(*conditions: Any) -> Any:
+        return sa.case((sa.and_(*conditions), 1), else_=0)
+
+    reached_code = sa.or_(p.a == 1, sa.and_(p.opened == 1, p.has_code == 1))
+    lost = sa.and_(p.a == 0, p.b == 0)  # neither activated nor bounced
+    is_open = sa.and_(lost, p.open_link == 1, p.delivery == Delivery.PORTAL)
+    return sa.select(
+        p.contract_id,
+        p.owner_id,
+        p.agency_id,
+        sa.literal_column("1").label("versendet"),
+        flag(sa.or_(p.a == 1, p.opened == 1)).label("geoeffnet"),
+        flag(reached_code).label("code"),
+        p.a.label("aktiviert"),
+        flag(lost, p.expired_link == 1).label("abgelaufen"),
+        flag(p.a == 0, p.b == 1).label("unzustellbar"),
+        flag(lost, p.expired_link == 0, p.delivery == Delivery.POST).label("post"),
+        flag(is_open).label("offen"),
+        flag(is_open, p.last_sent_at < now - timedelta(days=settings.waiting_days)).label("wartend"),
+        flag(p.a == 0, p.opened == 0).label("nicht_geoeffnet"),
+        flag(p.a == 0, p.opened == 1, p.has_code == 0).label("ohne_code"),
+        flag(p.a == 0, p.opened == 1, p.has_code == 1).label("nicht_aktiviert"),
+        sa.case((p.a == 1, seconds_between(p.activated_at, p.sent_at)), else_=None).label("seconds"),
+    )
 
 
 @dataclass
