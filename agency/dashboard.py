@@ -737,6 +737,17 @@ class Overview:
     def per_agency(self) -> bool:
         return self.scope.agency_id is None
 
+    def quick_periods(self) -> list[tuple[str, dict[str, str]]]:
+        """The periods a manager asks for most, as links (label, query)."""
+        now = today()
+        periods = [
+            ("letzte 30 Tage", Period(now - timedelta(days=29), now)),
+            ("letzte 90 Tage", Period(now - timedelta(days=89), now)),
+            ("letzte 12 Monate", Period(_add_years(now, -1) + timedelta(days=1), now)),
+            ("dieses Jahr", Period(now.replace(month=1, day=1), now)),
+        ]
+        return [(label, period.args()) for label, period in periods]
+
     def share_chart(self) -> dict[str, Any]:
         """The data of the monthly chart (Chart.js via static/js/charts.js)."""
         values = [None if m.share.percent is None else round(m.share.percent, 1) for m in self.months]

@@ -140,6 +140,14 @@ def test_a_wrong_period_is_said_at_its_field_and_kept(agency_data, manager_clien
     assert 'id="share-title"' in html  # the share does not depend on the period
 
 
+def test_quick_periods_link_to_their_dates(agency_data, manager_client):
+    html = manager_client.get("/agentur/kennzahlen").get_data(as_text=True)  # "today" is 5 July 2026
+    assert 'href="/agentur/kennzahlen?von=2026-06-06&amp;bis=2026-07-05">letzte 30 Tage</a>' in html
+    assert 'href="/agentur/kennzahlen?von=2026-04-07&amp;bis=2026-07-05" aria-current="true">letzte 90 Tage' in html
+    assert 'href="/agentur/kennzahlen?von=2025-07-06&amp;bis=2026-07-05">letzte 12 Monate</a>' in html
+    assert 'href="/agentur/kennzahlen?von=2026-01-01&amp;bis=2026-07-05">dieses Jahr</a>' in html
+
+
 def test_an_empty_period_says_so(agency_data, manager_client):
     html = manager_client.get("/agentur/kennzahlen?von=2026-08-01&bis=2026-08-31").get_data(as_text=True)
     assert "wurden keine Zugangslinks versendet" in html
