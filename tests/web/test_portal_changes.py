@@ -71,7 +71,9 @@ def test_a_move_is_a_nachtrag_in_the_portal_and_one_confirmation_email(outbox_ap
     session.expire_all()
     assert contract.customer["street"] == "Leopoldstraße 7"
     assert (contract.customer["plz"], contract.customer["city"]) == ("80331", "München")
-    version = session.scalars(sa.select(ContractVersion).where(ContractVersion.contract_id == contract.id)).all()[-1]
+    version = session.scalars(
+        sa.select(ContractVersion).where(ContractVersion.contract_id == contract.id).order_by(ContractVersion.id)
+    ).all()[-1]
     assert version.endorsement_no == 1
     assert version.actor_label == "Kunde (Kunden-Portal)"
     assert version.effective_date == _today()
@@ -90,7 +92,9 @@ def test_a_move_is_a_nachtrag_in_the_portal_and_one_confirmation_email(outbox_ap
     assert "Leopoldstraße 7, 80331 München" in body
     assert ("Nachberechnung" in body) or ("Erstattung" in body)  # Munich's Regionalklassen differ from Berlin's
     invoice = session.scalars(
-        sa.select(Document).where(Document.contract_id == contract.id, Document.kind == DocumentKind.INVOICE)
+        sa.select(Document)
+        .where(Document.contract_id == contract.id, Document.kind == DocumentKind.INVOICE)
+        .order_by(Document.id)  # the newest: without an order PostgreSQL may return them in any order
     ).all()[-1]
     assert invoice.title == "Beitragsrechnung Nachtrag Nr. 1"
     listed = client.get("/portal/dokumente").get_data(as_text=True)
