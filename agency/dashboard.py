@@ -521,11 +521,6 @@ class Step:
 COUNTED = (*(k for k, _ in STEPS + OUTCOMES + LOST), "wartend")
 
 
-def funnel(session: so.Session, scope: Scope, period: Period, settings: Settings) -> FunnelRow:
-    """The funnel of the whole scope (the total row of `figures`)."""
-    return _evaluate(session, scope, period, settings, "owner_id")[0]
-
-
 def _middle(rank: Any, n: Any) -> sa.ColumnElement[bool]:
     """The middle row, or the two middle rows, of n ranked ones (integer division on both databases)."""
     return rank.in_([(n + 1) // 2, (n + 2) // 2])
@@ -608,22 +603,12 @@ def outcomes(row: FunnelRow) -> list[Step]:
     return [Step(k, label, row.counts.get(k, 0), row.percent(k), None, None) for k, label in OUTCOMES]
 
 
-def by_broker(session: so.Session, scope: Scope, period: Period, settings: Settings) -> list[FunnelRow]:
-    """The funnel per broker of the agency, with his digital share now and his median time to
-    activation (brokers with neither contracts nor invitations are left out)."""
-    return figures(session, scope, period, settings)[1]
-
-
-def by_agency(session: so.Session, period: Period, settings: Settings) -> list[FunnelRow]:
-    """The back office's table: the same per agency, across all agencies."""
-    return figures(session, Scope(None), period, settings)[1]
-
-
 def figures(
     session: so.Session, scope: Scope, period: Period, settings: Settings
 ) -> tuple[FunnelRow, list[FunnelRow], Share]:
-    """The total funnel, the rows per broker (an agency's scope) or per agency (all), and the share
-    now (the sum of the rows' shares): two statements, one for the funnel, one over the stock."""
+    """The total funnel, the rows per broker (an agency's scope; brokers with neither contracts nor
+    invitations left out) or per agency (all), and the share now (the sum of the rows' shares): two
+    statements, one for the funnel, one over the stock."""
     group = "agency_id" if scope.agency_id is None else "owner_id"
     total, counted = _evaluate(session, scope, period, settings, group)
     column = Contract.owner_id if group == "owner_id" else Contract.agency_id

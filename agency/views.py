@@ -14,6 +14,7 @@ from contracts.models import Contract
 from core import db, paging
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required
 from core.downloads import download
+from core.errors import render_error
 from core.security import safe_next
 from core.users import User
 from messaging.outbox import MessageError
@@ -104,24 +105,24 @@ def figures_all() -> tuple[str, int]:
 
 @bp.get("/agentur/kennzahlen/<table>.csv")
 @roles_required(*MANAGER_AREA)
-def figures_csv(table: str) -> Response:
+def figures_csv(table: str) -> Response | tuple[str, int]:
     """Export of the funnel ("trichter") or of the per-broker table ("tabelle") of the period."""
     return _figures_csv(table)
 
 
 @bp.get("/innendienst/kennzahlen/<table>.csv")
 @roles_required(*BACKOFFICE_AREA)
-def figures_all_csv(table: str) -> Response:
+def figures_all_csv(table: str) -> Response | tuple[str, int]:
     return _figures_csv(table)
 
 
-def _figures_csv(table: str) -> Response:
+def _figures_csv(table: str) -> Response | tuple[str, int]:
     if table not in ("trichter", "tabelle"):
         abort(404)
     settings = _dashboard_settings()
     period, errors = dashboard.parse_period(request.args.get("von", ""), request.args.get("bis", ""), settings)
-    if errors:
-        abort(422, description=" ".join(errors.values()))
+    if errors:  # the German message of the page's period fields, on the error page
+        return render_error(422, " ".join(errors.values()))
     view = dashboard.overview(db.session(), _user(), period, settings)
     text = dashboard.funnel_csv(view) if table == "trichter" else dashboard.table_csv(view)
     name = "Onboarding-Trichter" if table == "trichter" else ("Agenturen" if view.per_agency else "Vermittler")

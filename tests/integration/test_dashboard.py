@@ -26,7 +26,7 @@ def _numbers(session, user, step, period=JUNE):
 def test_funnel_counts_each_contract_once_and_follows_it_to_now(app, session, manager, agency_data):
     c = agency_data
     scope = dashboard.scope_for(manager)
-    total = dashboard.funnel(session, scope, JUNE, SETTINGS)
+    total = dashboard.figures(session, scope, JUNE, SETTINGS)[0]
     assert total.counts == {
         "versendet": 7,  # A B C D E G H (Dora's second link does not count twice; Fritz got none)
         "geoeffnet": 4,  # A G (activated), D, H
@@ -69,18 +69,18 @@ def test_funnel_counts_each_contract_once_and_follows_it_to_now(app, session, ma
 
 def test_periods_select_by_the_invitation_date(app, session, manager, agency_data):
     scope = dashboard.scope_for(manager)
-    first_day = dashboard.funnel(session, scope, dashboard.Period(date(2026, 6, 1), date(2026, 6, 1)), SETTINGS)
+    first_day = dashboard.figures(session, scope, dashboard.Period(date(2026, 6, 1), date(2026, 6, 1)), SETTINGS)[0]
     assert first_day.counts["versendet"] == 1  # only Berta
     # Dora's second link alone falls into 15–30 June: she is counted there too, as a new invitation
-    late = dashboard.funnel(session, scope, dashboard.Period(date(2026, 6, 15), date(2026, 6, 30)), SETTINGS)
+    late = dashboard.figures(session, scope, dashboard.Period(date(2026, 6, 15), date(2026, 6, 30)), SETTINGS)[0]
     assert (late.counts["versendet"], late.counts["geoeffnet"], late.counts["offen"]) == (1, 1, 1)
-    empty = dashboard.funnel(session, scope, dashboard.Period(date(2026, 8, 1), date(2026, 8, 31)), SETTINGS)
+    empty = dashboard.figures(session, scope, dashboard.Period(date(2026, 8, 1), date(2026, 8, 31)), SETTINGS)[0]
     assert empty.sent == 0
     assert empty.median_days is None
 
 
 def test_per_broker_rows_add_up_and_sort(app, session, broker, manager, agency_data):
-    rows = dashboard.by_broker(session, dashboard.scope_for(manager), JUNE, SETTINGS)
+    rows = dashboard.figures(session, dashboard.scope_for(manager), JUNE, SETTINGS)[1]
     by_name = {r.name: r for r in rows}
     mine = by_name[broker.full_name]
     assert mine.counts["versendet"] == 7  # all of them are the broker's contracts
@@ -119,8 +119,8 @@ def test_share_now_and_per_month(app, session, manager, agency_data):
 def test_the_back_office_sees_every_agency(app, session, backoffice, agency_data):
     scope = dashboard.scope_for(backoffice)
     assert scope.agency_id is None
-    assert dashboard.funnel(session, scope, JUNE, SETTINGS).counts["versendet"] == 8  # plus the other agency's
-    names = {r.name for r in dashboard.by_agency(session, JUNE, SETTINGS)}
+    assert dashboard.figures(session, scope, JUNE, SETTINGS)[0].counts["versendet"] == 8  # plus the other agency's
+    names = {r.name for r in dashboard.figures(session, dashboard.Scope(None), JUNE, SETTINGS)[1]}
     assert "Andere Agentur" in names
 
 

@@ -102,7 +102,9 @@ def test_csv_exports(agency_data, manager_client):
     assert table.splitlines()[0].lstrip("\ufeff").startswith("Vermittler;Link versendet;")
     assert ";7;4;3;2;28,6;1;1;1;2;3,5;" in table
     assert manager_client.get("/agentur/kennzahlen/anderes.csv").status_code == 404
-    assert manager_client.get("/agentur/kennzahlen/trichter.csv?von=2026-07-01&bis=2026-06-01").status_code == 422
+    wrong = manager_client.get("/agentur/kennzahlen/trichter.csv?von=2026-07-01&bis=2026-06-01")
+    assert wrong.status_code == 422
+    assert "Das Ende des Zeitraums liegt vor seinem Beginn." in wrong.get_data(as_text=True)
 
 
 def test_the_back_office_sees_all_agencies_and_the_outbox(agency_data, backoffice_client, session):
