@@ -124,10 +124,14 @@ def test_every_portal_page_fits_a_phone(page: Page, portal_server, smtp_server, 
     expect(page.get_by_label("Dokument", exact=True)).to_have_value("schadenmeldung")  # the filter kept
 
     # Vertragsdaten ändern: a move, on the phone
+    # (wait for the new page's heading first: wait_for_load_state right after a click may still see
+    # the old, loaded page and measure a document that is being replaced)
     page.get_by_role("link", name="Meine Daten").click()
+    expect(page.get_by_role("heading", name="Meine Daten", exact=True)).to_be_visible()
     page.wait_for_load_state("load")
     problems += _fits(page, "my data")
     page.get_by_role("link", name="Vertragsdaten ändern").click()
+    expect(page.get_by_role("heading", name="Vertragsdaten ändern")).to_be_visible()
     page.wait_for_load_state("load")
     problems += _fits(page, "change address")
     page.get_by_label("Straße/Hausnr.").fill("Invalidenstraße 3")
