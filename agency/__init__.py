@@ -17,7 +17,9 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(views.bp)
     app.extensions["agency_limits"] = Limits(
-        max_bytes=app.config["BULK_SWITCH_MAX_BYTES"], max_rows=app.config["BULK_SWITCH_MAX_ROWS"]
+        max_bytes=app.config["BULK_SWITCH_MAX_BYTES"],
+        max_rows=app.config["BULK_SWITCH_MAX_ROWS"],
+        sync_rows=app.config["BULK_SWITCH_SYNC_ROWS"],
     )
     settings = app.extensions["onboarding_settings"]  # onboarding's init_app ran before ours
     core_jobs.register(app, jobs.JOB_KIND, lambda session, payload: jobs.step(session, payload, settings))

@@ -41,11 +41,11 @@ REPORT_LABELS = {"ok": "geprüft", "error": "abgelehnt", "switched": "umgestellt
 @dataclass(frozen=True)
 class Limits:
     """How much one upload may hold (BULK_SWITCH_MAX_BYTES / _ROWS) and up to how many valid rows a
-    job runs within the request."""
+    job runs within the request (BULK_SWITCH_SYNC_ROWS)."""
 
     max_bytes: int
     max_rows: int
-    sync_rows: int = 200
+    sync_rows: int
 
 
 @dataclass

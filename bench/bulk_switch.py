@@ -57,7 +57,7 @@ def main() -> None:
             + "".join(f"GR-{n:06d};kundin{n}@example.org;0151 {n:08d}\n" for n in range(TOTAL))
         ).encode()
 
-        limits = bulk.Limits(max_bytes=len(csv_bytes), max_rows=10**6)
+        limits = bulk.Limits(max_bytes=len(csv_bytes), max_rows=10**6, sync_rows=200)
         started = time.perf_counter()
         job = bulk.upload_job(s, manager, "bench.csv", csv_bytes, limits)
         check_s = time.perf_counter() - started

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from flask import Flask, current_app, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import audit, clock, errors, formatting, legal, migrate, navigation, observability, security
+from core import audit, clock, errors, formatting, legal, migrate, navigation, observability, passwords, security
 from core.config import from_environment, load_config
 from core.db import Database
 from core.db import session as db_session
@@ -47,6 +47,13 @@ def create_app(test_config: Mapping[str, Any] | None = None, environ: Mapping[st
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
+    passwords.configure(
+        passwords.HashCost(
+            time_cost=app.config["PASSWORD_HASH_TIME_COST"],
+            memory_kib=app.config["PASSWORD_HASH_MEMORY_KIB"],
+            parallelism=app.config["PASSWORD_HASH_PARALLELISM"],
+        )
+    )
     metadata()  # every model imported, so relationships resolve
     Database(app)
     csrf.init_app(app)

@@ -125,6 +125,13 @@ DEFAULTS: dict[str, Any] = {
     # bulk switch upload (agency manager): largest CSV file and most rows per file
     "BULK_SWITCH_MAX_BYTES": 2 * 1024 * 1024,
     "BULK_SWITCH_MAX_ROWS": 20_000,
+    # … and up to how many valid rows are switched within the request (more: by the worker)
+    "BULK_SWITCH_SYNC_ROWS": 200,
+    # argon2id's cost for new password hashes (RFC 9106's second recommendation; production refuses
+    # less than OWASP's minimum of 19 MiB and two passes)
+    "PASSWORD_HASH_TIME_COST": 3,
+    "PASSWORD_HASH_MEMORY_KIB": 65536,
+    "PASSWORD_HASH_PARALLELISM": 4,
     # password rule (seed 000, SPEC §4)
     "PASSWORD_MIN_LENGTH": 8,
     "PASSWORD_MAX_LENGTH": 128,
@@ -205,6 +212,7 @@ def load_config(environ: Mapping[str, str], instance_path: str | Path) -> dict[s
             raise ConfigError(f"PORT must be a port number, not {port!r}")
         config["APP_BASE_URL"] = f"http://127.0.0.1:{port}"
     config["APP_BASE_URL"] = config["APP_BASE_URL"].rstrip("/")
+    _check_hash_cost(config, production)
 
     # mail and SMS go to the dev mailbox unless a real server/account is configured
     config["MAIL_BACKEND"] = "smtp" if config["MAIL_SERVER"] else "console"
@@ -235,6 +243,23 @@ def load_config(environ: Mapping[str, str], instance_path: str | Path) -> dict[s
         TESTING=app_env == "testing",
     )
     return config
+
+
+def _check_hash_cost(config: dict[str, Any], production: bool) -> None:
+    from core.passwords import MIN_PRODUCTION_COST
+
+    t, m, p = (config[f"PASSWORD_HASH_{k}"] for k in ("TIME_COST", "MEMORY_KIB", "PARALLELISM"))
+    if t < 1 or p < 1 or m < 8 * p:
+        raise ConfigError(
+            "PASSWORD_HASH_TIME_COST and _PARALLELISM must be at least 1, "
+            "PASSWORD_HASH_MEMORY_KIB at least 8 × PASSWORD_HASH_PARALLELISM."
+        )
+    if production and (t < MIN_PRODUCTION_COST.time_cost or m < MIN_PRODUCTION_COST.memory_kib):
+        raise ConfigError(
+            f"The password hash is too cheap for production: use at least PASSWORD_HASH_TIME_COST="
+            f"{MIN_PRODUCTION_COST.time_cost} and PASSWORD_HASH_MEMORY_KIB={MIN_PRODUCTION_COST.memory_kib} "
+            "(OWASP's minimum for argon2id)."
+        )
 
 
 def from_environment(instance_path: str | Path) -> dict[str, Any]:

@@ -12,10 +12,38 @@ from importlib.resources import files
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
 
+@dataclass(frozen=True)
+class HashCost:
+    """argon2id's cost (PASSWORD_HASH_TIME_COST, _MEMORY_KIB, _PARALLELISM); the defaults are the
+    library's, RFC 9106's second recommendation (t=3, 64 MiB, p=4)."""
+
+    time_cost: int = 3
+    memory_kib: int = 65536
+    parallelism: int = 4
+
+
+# Production refuses a cost below OWASP's minimum for argon2id (19 MiB, two passes).
+MIN_PRODUCTION_COST = HashCost(time_cost=2, memory_kib=19456, parallelism=1)
+
+_DUMMY_PASSWORD = "timing-equaliser-not-a-password"  # noqa: S105 (hashed, never accepted)
+_hasher = PasswordHasher()
 # Stands in for a missing account so a login with an unknown e-mail costs as much as a wrong password.
-_DUMMY_HASH = _hasher.hash("timing-equaliser-not-a-password")
+_DUMMY_HASH = _hasher.hash(_DUMMY_PASSWORD)
+
+
+def configure(cost: HashCost) -> None:
+    """Hash new passwords at this cost (set once when the app starts). A stored hash keeps the cost
+    it was made with; a staff login rehashes it when the cost has changed (``needs_rehash``)."""
+    global _hasher, _DUMMY_HASH
+    if (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism) == (
+        cost.time_cost,
+        cost.memory_kib,
+        cost.parallelism,
+    ):
+        return
+    hasher = PasswordHasher(time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism)
+    _hasher, _DUMMY_HASH = hasher, hasher.hash(_DUMMY_PASSWORD)
 
 
 def hash_password(password: str) -> str:

@@ -26,6 +26,7 @@ from tests.helpers import PASSWORD, cached_hash, login
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 TEST_SECRET = "test-secret-key-" + "x" * 32
+TEST_HASH_COST = {"PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "64", "PASSWORD_HASH_PARALLELISM": "1"}
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -70,6 +71,9 @@ def environ_for(url: str) -> dict[str, str]:
         "SECRET_KEY": TEST_SECRET,
         "APP_BASE_URL": "http://portal.test",
         "DOCUMENT_STORAGE_DIR": os.environ.get("DOCUMENT_STORAGE_DIR", ""),
+        # argon2id at its smallest cost: the suite logs in hundreds of times (at the production cost
+        # that was a quarter of its run time); tests/unit/test_passwords.py checks the real default
+        **TEST_HASH_COST,
     }
 
 

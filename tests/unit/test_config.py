@@ -81,11 +81,24 @@ def test_security_numbers_are_overridable_defaults(tmp_path):
         {"APP_ENV": "staging"},
         {"APP_ENV": "development", "MAIL_PORT": "abc"},
         {"APP_ENV": "development", "MAIL_USE_TLS": "vielleicht"},
+        {"APP_ENV": "development", "PASSWORD_HASH_TIME_COST": "0"},
+        {"APP_ENV": "development", "PASSWORD_HASH_PARALLELISM": "4", "PASSWORD_HASH_MEMORY_KIB": "16"},
     ],
 )
 def test_invalid_settings_are_refused_with_a_clear_message(tmp_path, env):
     with pytest.raises(ConfigError):
         load_config(env, tmp_path)
+
+
+def test_production_refuses_a_password_hash_below_owasps_minimum(tmp_path):
+    env = {"SECRET_KEY": "s" * 40, "APP_BASE_URL": "https://portal.example"}
+    assert load_config(env, tmp_path)["PASSWORD_HASH_MEMORY_KIB"] == 65536  # the default
+    assert load_config({**env, "PASSWORD_HASH_MEMORY_KIB": "19456", "PASSWORD_HASH_TIME_COST": "2"}, tmp_path)
+    for cheap in ({"PASSWORD_HASH_MEMORY_KIB": "64"}, {"PASSWORD_HASH_TIME_COST": "1"}):
+        with pytest.raises(ConfigError, match="too cheap for production"):
+            load_config({**env, **cheap}, tmp_path)
+    # the test suite's cost is allowed outside production
+    assert load_config({"APP_ENV": "testing", **cheap}, tmp_path)
 
 
 def test_development_links_follow_the_port(tmp_path):

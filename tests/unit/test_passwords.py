@@ -1,6 +1,7 @@
 import pytest
 
-from core.passwords import PasswordRule, hash_password, is_common, verify_password
+from core import passwords
+from core.passwords import HashCost, PasswordRule, hash_password, is_common, needs_rehash, verify_password
 
 RULE = PasswordRule(min_length=8, max_length=128)
 
@@ -56,3 +57,27 @@ def test_hash_is_argon2id_and_verifies():
     assert not verify_password(stored, "kaffeetasse-42!")
     assert not verify_password(None, "Kaffeetasse-42!")  # unknown user: same work, still False
     assert not verify_password("not-a-hash", "x")
+
+
+@pytest.fixture
+def restore_cost():
+    before = passwords._hasher, passwords._DUMMY_HASH
+    yield
+    passwords._hasher, passwords._DUMMY_HASH = before
+
+
+def test_the_default_cost_is_rfc_9106s_and_a_changed_cost_asks_for_a_rehash(restore_cost):
+    passwords.configure(HashCost())  # what production runs with unless PASSWORD_HASH_* say otherwise
+    stored = hash_password("Kaffeetasse-42!")
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert not needs_rehash(stored)
+    # the suite's cheap hashes verify under any configured cost (the cost is part of the hash) …
+    passwords.configure(HashCost(time_cost=1, memory_kib=64, parallelism=1))
+    cheap = hash_password("Kaffeetasse-42!")
+    assert cheap.startswith("$argon2id$v=19$m=64,t=1,p=1$")
+    passwords.configure(HashCost())
+    assert verify_password(cheap, "Kaffeetasse-42!")
+    # … and are due for a rehash once the cost is raised
+    assert needs_rehash(cheap)
+    # an unknown account costs what a real one does: the stand-in hash follows the configured cost
+    assert passwords._DUMMY_HASH.startswith("$argon2id$v=19$m=65536,t=3,p=4$")

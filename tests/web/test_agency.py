@@ -239,15 +239,17 @@ def test_an_active_portal_customer_is_not_onboarded_again(outbox_app, bestand, m
 
 
 def test_large_files_run_in_the_background_with_progress(cli_app, tmp_path):
-    """260 rows: more than are switched within the request; progress is polled until done."""
+    """More rows than BULK_SWITCH_SYNC_ROWS (lowered to 20 here: each row renders a code letter):
+    queued, not switched within the request; progress is polled until done."""
     from contracts.imports import import_contracts
 
     runner = cli_app.test_cli_runner()
     assert runner.invoke(args=["demo", "seed"]).exit_code == 0
     cli_app.config["DOCUMENT_STORAGE_DIR"] = str(tmp_path)
+    cli_app.extensions["agency_limits"] = dataclasses.replace(cli_app.extensions["agency_limits"], sync_rows=20)
     rows = "".join(
         f"GR-{n:05d};agenturleiter@demo.example;rs;Frau;K{n};N;Weg 1;10115;Berlin;01.01.2020;9,90;monatlich;;\n"
-        for n in range(260)
+        for n in range(26)
     )
     with cli_app.app_context():
         from core.db import session as db_session
@@ -263,7 +265,7 @@ def test_large_files_run_in_the_background_with_progress(cli_app, tmp_path):
             "password": "Demo-Passwort-1!",
         },
     )
-    content = "".join(f"GR-{n:05d};k{n}@example.org;0151 {n:08d}\n" for n in range(260)).encode()
+    content = "".join(f"GR-{n:05d};k{n}@example.org;0151 {n:08d}\n" for n in range(26)).encode()
     job_url = upload(client, content).location
     client.post(f"{job_url}/start", data={"csrf_token": csrf_token(client, job_url)})
     first = client.get(f"{job_url}/status").get_data(as_text=True)
@@ -275,12 +277,12 @@ def test_large_files_run_in_the_background_with_progress(cli_app, tmp_path):
 
     worker.run(cli_app, once=True)  # the worker process's loop: job steps between deliveries
     status = client.get(f"{job_url}/status").get_data(as_text=True)
-    assert "Abgeschlossen: 260 umgestellt, 0 nicht umgestellt." in status
+    assert "Abgeschlossen: 26 umgestellt, 0 nicht umgestellt." in status
     with cli_app.app_context():
         s = db_session()
-        assert s.scalar(sa.select(sa.func.count()).where(OutboxMessage.template == "access_link")) == 260
-        assert s.scalar(sa.select(sa.func.count()).where(OutboxMessage.template == "access_code")) == 260
-        assert s.scalar(sa.select(SwitchJob.processed)) == 260
+        assert s.scalar(sa.select(sa.func.count()).where(OutboxMessage.template == "access_link")) == 26
+        assert s.scalar(sa.select(sa.func.count()).where(OutboxMessage.template == "access_code")) == 26
+        assert s.scalar(sa.select(SwitchJob.processed)) == 26
 
 
 def test_contracts_import_command_is_idempotent_and_refuses_bad_lines(cli_app, tmp_path):

@@ -40,6 +40,19 @@ def test_email_is_case_insensitive(app, broker):
     assert response.status_code == 302
 
 
+def test_a_hash_of_another_cost_is_renewed_at_the_next_login(app, broker, session):
+    """PASSWORD_HASH_* raised (or lowered) later: each staff member's hash follows at his next login."""
+    from argon2 import PasswordHasher
+
+    broker.password_hash = PasswordHasher(time_cost=2, memory_cost=128, parallelism=1).hash(PASSWORD)
+    session.commit()
+    assert login(app.test_client(), broker.email).status_code == 302
+    session.refresh(broker)
+    cost = app.config["PASSWORD_HASH_MEMORY_KIB"], app.config["PASSWORD_HASH_TIME_COST"]
+    assert broker.password_hash.startswith("$argon2id$v=19$m={},t={},p=".format(*cost))
+    assert login(app.test_client(), broker.email).status_code == 302  # the new hash verifies
+
+
 def test_wrong_password_and_unknown_email_get_the_same_generic_error(client, broker):
     wrong = login(client, broker.email, "Falsch-Passwort-9!")
     unknown = login(client, "niemand@example.org", PASSWORD)
