@@ -159,6 +159,7 @@ def test_every_portal_page_fits_a_phone(page: Page, portal_server, smtp_server, 
     assert page.get_by_label("Neue Mobilnummer").get_attribute("type") == "tel"
 
     page.get_by_role("button", name="Abmelden").click()
+    expect(page.get_by_text("Sie wurden abgemeldet.")).to_be_visible()  # before the next goto cuts it off
     for name, path in (("login", "/portal/anmelden"), ("forgot", "/portal/passwort-vergessen")):
         page.goto(base + path)
         problems += _fits(page, name)
