@@ -40,10 +40,11 @@ ANTRAG = {
 
 
 def _login(client, email: str) -> None:
-    client.post(
+    response = client.post(
         "/anmelden",
         data={"csrf_token": csrf_token(client, "/anmelden"), "email": email, "password": "Demo-Passwort-1!"},
     )
+    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def _quote_and_apply(client, answers, product, delivery) -> tuple[str, str]:
@@ -52,6 +53,7 @@ def _quote_and_apply(client, answers, product, delivery) -> tuple[str, str]:
     ).location.rsplit("/")[-1]
     url = f"/angebote/{offer}/antrag"
     application = client.post(url, data={"csrf_token": csrf_token(client, url), **ANTRAG, **delivery})
+    assert application.status_code == 302, application.get_data(as_text=True)
     return offer, application.location
 
 
@@ -125,7 +127,8 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     ).location
     with app.app_context(), app.extensions["database"].sessionmaker() as s:
         kunde = s.scalar(sa.select(Client.public_id).order_by(Client.id))
-    worker.run(app, once=True)  # the link e-mail and the post letter
+    delivered = worker.run(app, once=True)  # the link e-mail and the post letter
+    assert delivered["retry"] == delivered["failed"] == 0, delivered
     link = re.search(
         r"http://portal\.test(/zugang/[\w-]+)", smtp_server.inbox.messages[-1].get_body(("plain",)).get_content()
     ).group(1)

@@ -132,7 +132,8 @@ def test_smtp_outage_delays_and_then_delivers_every_mail_exactly_once(outbox_app
 
 
 def test_smtp_timeout_is_retried(outbox_app, s, smtp_server):
-    smtp_server.inbox.delay = 1.5  # longer than MAIL_TIMEOUT_SECONDS=1
+    outbox_app.config["MAIL_TIMEOUT_SECONDS"] = 1
+    smtp_server.inbox.delay = 1.5  # longer than MAIL_TIMEOUT_SECONDS
     email(s)
     s.commit()
     assert worker.run(outbox_app, once=True)["retry"] == 1
