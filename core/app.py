@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, current_app, session
+from jinja2.bccache import Bucket, BytecodeCache
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import audit, clock, errors, formatting, legal, migrate, navigation, observability, passwords, security
@@ -21,6 +23,28 @@ from core.model_registry import metadata
 from core.users import load_by_login_token
 
 log = logging.getLogger(__name__)
+
+
+class _ProcessBytecodeCache(BytecodeCache):
+    """Compiled templates kept for the process: an app created again in the same process (the test
+    suite makes one per test, the CLI one per command) loads them instead of parsing every template
+    anew. Jinja checks each entry against its template's source checksum."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._store.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with self._lock:
+            self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE_CACHE = _ProcessBytecodeCache()
 
 ROOT = Path(__file__).resolve().parent.parent
 # feature packages, each with an init_app(app) that registers its blueprint, CLI and navigation
@@ -71,6 +95,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, environ: Mapping[st
     app.extensions["user_loaders"] = {"staff": load_by_login_token}
     for name in FEATURES:
         importlib.import_module(name).init_app(app)
+    app.jinja_env.bytecode_cache = _BYTECODE_CACHE
     app.jinja_env.globals["audit_labels"] = audit.ACTION_LABELS
     # the icon inline (img-src allows data:): no extra request per page, and no file handle left
     # open when a browser drops that request
