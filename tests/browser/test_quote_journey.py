@@ -30,6 +30,8 @@ def test_quote_a_golf_by_hsn_tsn_to_pdf_and_save(broker_page: Page):
     page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name="Neues Angebot").click()
     page.get_by_role("link", name="Kfz").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Neues Angebot: Kfz")
+    # the heading is there before the scripts ran: typing before htmx listens would go unheard
+    page.wait_for_load_state("load")
 
     page.get_by_label("HSN", exact=True).fill("0603")
     page.get_by_label("TSN", exact=True).fill("bpm")
