@@ -651,9 +651,12 @@ def figures(
 SORTS = {
     "name": lambda r: r.name.casefold(),
     "versendet": lambda r: r.sent,
+    "geoeffnet": lambda r: r.counts.get("geoeffnet", 0),
     "aktiviert": lambda r: r.counts.get("aktiviert", 0),
     "quote": lambda r: r.percent("aktiviert") if r.percent("aktiviert") is not None else -1.0,
     "offen": lambda r: r.counts.get("offen", 0),
+    "abgelaufen": lambda r: r.counts.get("abgelaufen", 0),
+    "unzustellbar": lambda r: r.counts.get("unzustellbar", 0),
     "anteil": lambda r: r.share.percent if r.share and r.share.percent is not None else -1.0,
     "median": lambda r: r.median_seconds if r.median_seconds is not None else float("inf"),
 }
