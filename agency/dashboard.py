@@ -683,18 +683,25 @@ class OutboxHealth:
     queued: int  # waiting for (another) delivery attempt or being sent
     failed: int
     oldest_waiting: datetime | None
+    to_print: int = 0  # letters rendered into the Postausgang, not yet printed and posted
 
 
 def outbox_health(session: so.Session) -> OutboxHealth:
+    """One statement over the open states (ix_outbox_messages_state_template)."""
     waiting = OutboxMessage.state.in_((MessageState.PENDING, MessageState.SENDING))
     row = session.execute(
         sa.select(
             sa.func.count().filter(waiting),
             sa.func.count().filter(OutboxMessage.state == MessageState.FAILED),
             sa.func.min(OutboxMessage.created_at).filter(waiting),
-        ).where(OutboxMessage.state.in_((MessageState.PENDING, MessageState.SENDING, MessageState.FAILED)))
+            sa.func.count().filter(OutboxMessage.state == MessageState.READY),
+        ).where(
+            OutboxMessage.state.in_(
+                (MessageState.PENDING, MessageState.SENDING, MessageState.FAILED, MessageState.READY)
+            )
+        )
     ).one()
-    return OutboxHealth(queued=int(row[0]), failed=int(row[1]), oldest_waiting=row[2])
+    return OutboxHealth(queued=int(row[0]), failed=int(row[1]), oldest_waiting=row[2], to_print=int(row[3]))
 
 
 # --- the whole page ---------------------------------------------------------------------------------

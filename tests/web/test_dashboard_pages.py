@@ -108,7 +108,6 @@ def test_csv_exports(agency_data, manager_client):
 
 
 def test_the_back_office_sees_all_agencies_and_the_outbox(agency_data, backoffice_client, session):
-    session.execute(sa.update(OutboxMessage).where(OutboxMessage.state == State.PENDING).values(state=State.PENDING))
     html = backoffice_client.get(f"/innendienst/kennzahlen?{JUNE_ARGS}").get_data(as_text=True)
     assert "Kennzahlen aller Agenturen" in html
     assert "Postausgang und Nachrichten" in html
@@ -116,6 +115,13 @@ def test_the_back_office_sees_all_agencies_and_the_outbox(agency_data, backoffic
         sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.state == State.FAILED)
     )
     assert re.search(rf"Fehlgeschlagen</dt><dd><a [^>]+>{failed}</a>", html)
+    queued, ready = (
+        session.scalar(sa.select(sa.func.count()).where(OutboxMessage.state == state))
+        for state in (State.PENDING, State.READY)
+    )
+    assert (queued, ready) != (0, 0)  # the hand-built agency's messages wait for the worker
+    assert f"Warten auf Versand</dt><dd>{queued}</dd>" in html
+    assert re.search(rf'Briefe im Postausgang</dt><dd><a href="/innendienst/postausgang">{ready}</a>', html)
     assert "<strong>8</strong> Verträge erhielten einen Zugangslink" in html
     assert "Andere Agentur" in html
     assert "/bestand/?" not in html  # the back office has no Bestand to click into
