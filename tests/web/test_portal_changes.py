@@ -59,6 +59,7 @@ def test_a_move_is_a_nachtrag_in_the_portal_and_one_confirmation_email(outbox_ap
     contract, client = running
     page = client.get("/portal/daten/anschrift").get_data(as_text=True)
     assert 'value="10115"' in page  # prefilled with his address
+    assert '<a href="/portal/daten" aria-current="true">Meine Daten</a>' in page  # its section in the menu
     response = _post(
         client,
         "/portal/daten/anschrift",

@@ -45,6 +45,10 @@ def test_navigation_shows_the_role_start_page_as_current(manager_client, backoff
     backoffice_page = backoffice_client.get("/innendienst/").get_data(as_text=True)
     assert '<a href="/innendienst/" aria-current="page">Startseite</a>' in backoffice_page
     assert 'href="/agentur/"' not in backoffice_page
+    # a page within a section marks its item (not the start page, whose URL is a shorter prefix)
+    figures = manager_client.get("/agentur/kennzahlen").get_data(as_text=True)
+    assert '<a href="/agentur/kennzahlen" aria-current="page">Kennzahlen</a>' in figures
+    assert '<a href="/agentur/">Startseite</a>' in figures
 
 
 def test_manager_sees_his_team_but_not_another_agency(manager_client, broker, make_agency, make_user):
