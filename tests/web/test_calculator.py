@@ -55,7 +55,7 @@ def test_quote_page_has_the_accessible_names_scripts_look_for(broker_client):
     page = broker_client.get("/rechner/kfz/").get_data(as_text=True)
     for label in ("HSN", "TSN", "PLZ", "Geburtsdatum", "Zahlweise"):
         assert re.search(rf'<label class="field__label" for="\w+">{label}</label>', page), label  # exact name
-    assert '<a href="/rechner/">Neues Angebot</a>' in page  # navigation
+    assert '<a href="/rechner/" aria-current="true">Neues Angebot</a>' in page  # navigation, its section
 
 
 def test_live_premium_fragment_prices_as_soon_as_the_risk_is_complete(broker_client):
