@@ -30,6 +30,8 @@ TARGETS = (
 
 
 def _fits(page: Page, name: str) -> list[str]:
+    """Measured once the page has its stylesheet (a new page's text can be found before it applies)."""
+    page.wait_for_load_state("load")
     problems = []
     width = page.evaluate("document.documentElement.scrollWidth")
     if width > PHONE["width"]:
