@@ -180,3 +180,14 @@ def test_another_agencys_broker_filter_shows_nothing(agency_data, manager_client
     )
     assert "Keine Verträge gefunden." in html
     assert "unbekannter Vermittler" in html
+
+
+def test_the_period_is_typed_and_shown_as_tt_mm_jjjj(agency_data, manager_client):
+    """Text fields in the German date format, as every date field of the app (a browser's date picker
+    would show its own locale's format); links carry ISO dates, both are read."""
+    for query in (JUNE_ARGS, "von=01.06.2026&bis=30.06.2026", "von=1.6.2026&bis=30.6.2026"):
+        html = manager_client.get(f"/agentur/kennzahlen?{query}").get_data(as_text=True)
+        assert 'id="von" name="von" type="text" inputmode="numeric"' in html
+        assert 'value="01.06.2026"' in html, query
+        assert 'value="30.06.2026"' in html, query
+        assert "<strong>7</strong> Verträge erhielten einen Zugangslink" in html
