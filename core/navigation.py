@@ -53,20 +53,19 @@ def items_for(app: Flask, user: User) -> list[dict[str, object]]:
     ]
 
 
-# The customer portal's navigation: (endpoint, label, further sections whose pages belong to it)
-PORTAL_ITEMS = (
-    ("portal.documents", "Meine Dokumente", ()),
-    ("portal.contracts", "Meine Verträge", ()),
-    ("portal.my_data", "Meine Daten", ("/portal/sicherheit", "/portal/email-bestaetigen", "/portal/passwort-aendern")),
-)
+def register_customer(app: Flask, label: str, endpoint: str, sections: tuple[str, ...] = ()) -> None:
+    """Add an entry to the customer portal's navigation; `sections`: further URL prefixes whose pages
+    belong to it (e.g. the security pages to "Meine Daten")."""
+    app.extensions.setdefault("customer_navigation", []).append((endpoint, label, sections))
 
 
-def portal_items() -> list[dict[str, object]]:
-    urls = [(endpoint, url_for(endpoint), sections) for endpoint, _, sections in PORTAL_ITEMS]
+def customer_items(app: Flask) -> list[dict[str, object]]:
+    entries: list[tuple[str, str, tuple[str, ...]]] = app.extensions.get("customer_navigation", [])
+    urls = [(endpoint, url_for(endpoint), sections) for endpoint, _, sections in entries]
     marks = current_marks(request.path, request.endpoint, urls)
     return [
         {"endpoint": endpoint, "label": label, "url": url, "current": mark}
-        for (endpoint, label, _), (_, url, _), mark in zip(PORTAL_ITEMS, urls, marks, strict=True)
+        for (endpoint, label, _), (_, url, _), mark in zip(entries, urls, marks, strict=True)
     ]
 
 
@@ -77,5 +76,5 @@ def init_app(app: Flask) -> None:
         if isinstance(user, User):
             return {"nav_items": items_for(app, user)}
         if user is not None and getattr(user, "is_customer", False):
-            return {"nav_items": portal_items()}
+            return {"nav_items": customer_items(app)}
         return {"nav_items": []}

@@ -25,6 +25,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(portal.bp)
     app.register_blueprint(backoffice.bp)
     navigation.register(app, "Zwei-Faktor", "portal_backoffice.two_factor_lookup", BACKOFFICE_AREA, order=29)
+    navigation.register_customer(app, "Meine Dokumente", "portal.documents")
+    navigation.register_customer(app, "Meine Verträge", "portal.contracts")
+    my_data_pages = ("/portal/sicherheit", "/portal/email-bestaetigen", "/portal/passwort-aendern")
+    navigation.register_customer(app, "Meine Daten", "portal.my_data", my_data_pages)
     app.extensions["user_loaders"]["customer"] = _load_customer
     settings = OnboardingSettings.from_config(app.config)  # once, at start-up
     app.extensions["onboarding_settings"] = settings
