@@ -98,6 +98,8 @@ STORIES = (
     Story("Marie Kühn", "v", 1, "open"),
 )
 SMS_OUTCOMES = {"active", "active_then_post", "opened", "code_only"}
+WOMEN = {"Jana", "Ute", "Lea", "Eva", "Mia", "Pia", "Ida", "Zoe", "Ina", "Amy", "Ella", "Lina", "Nora", "Lara", "Sara"}
+WOMEN |= {"Emma", "Hannah", "Clara", "Marie"}
 
 
 def _number(i: int) -> str:
@@ -121,7 +123,7 @@ def _import(session: so.Session) -> dict[str, Contract]:
         product, premium, frequency = ("kfz", "412,80", "jaehrlich") if i % 3 == 0 else ("rs", "21,90", "monatlich")
         start = f"01.{i % 12 + 1:02d}.{2018 + i % 5}"
         rows.append(
-            f"{_number(i)};{BROKERS[story.broker]};{product};{'Frau' if i % 2 else 'Herr'};{first};{last};"
+            f"{_number(i)};{BROKERS[story.broker]};{product};{'Frau' if first in WOMEN else 'Herr'};{first};{last};"
             f"Hauptstraße {i + 1};50667;Köln;{start};{premium};{frequency};;\n"
         )
     import_contracts(session, (";".join(HEADER) + "\n" + "".join(rows)).encode())
