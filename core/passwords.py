@@ -34,7 +34,7 @@ _DUMMY_HASH = _hasher.hash(_DUMMY_PASSWORD)
 
 def configure(cost: HashCost) -> None:
     """Hash new passwords at this cost (set once when the app starts). A stored hash keeps the cost
-    it was made with; a staff login rehashes it when the cost has changed (``needs_rehash``)."""
+    it was made with; a login (staff or customer) rehashes it when the cost has changed (``needs_rehash``)."""
     global _hasher, _DUMMY_HASH
     if (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism) == (
         cost.time_cost,

@@ -20,7 +20,7 @@ from core import audit, clock, leases, sessions, throttle, tokens
 from core.contact import EmailAddress
 from core.db import new_public_id, table
 from core.formatting import TIMEZONE
-from core.passwords import PasswordRule, hash_password, verify_password
+from core.passwords import PasswordRule, hash_password, needs_rehash, verify_password
 from messaging import outbox
 from messaging.models import State
 from onboarding.models import (
@@ -837,6 +837,8 @@ def authenticate(session: so.Session, identifier: str, password: str) -> Custome
     ok = verify_password(customer.password_hash if usable and customer else None, password)
     if not ok or customer is None:
         return None
+    if customer.password_hash and needs_rehash(customer.password_hash):  # PASSWORD_HASH_* changed since
+        customer.password_hash = hash_password(password)
     customer.last_login_at = clock.now()
     return customer
 

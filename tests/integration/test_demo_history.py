@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
 from agency import dashboard
 from contracts.models import Contract, Document
@@ -17,10 +18,14 @@ from demo.history import PREFIX, STORIES
 from demo.seed import DEMO_PASSWORD
 from messaging import worker
 from messaging.models import OutboxMessage, State
-from onboarding.models import AccessLink
+from onboarding.models import AccessLink, Customer
 from tests.helpers import post_form
 
 SETTINGS = dashboard.Settings(default_days=90, max_years=5, waiting_days=14)
+
+
+def _cost(app) -> tuple[int, int]:
+    return app.config["PASSWORD_HASH_MEMORY_KIB"], app.config["PASSWORD_HASH_TIME_COST"]
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -87,11 +92,20 @@ def test_a_year_of_onboarding_for_the_dashboard(cli_app, tmp_path):
         assert s.scalar(sa.select(sa.func.count()).select_from(AccessLink)) == links
         assert s.scalar(sa.select(sa.func.count()).where(OutboxMessage.state == State.READY)) == 8
 
-    # an activated demo customer logs in to the portal with the demo password
+    # an activated demo customer logs in to the portal with the demo password; a hash of another
+    # argon2 cost (PASSWORD_HASH_* changed since) is renewed at that login
+    with cli_app.app_context():
+        s = db_session()
+        jana = s.scalars(sa.select(Customer).where(Customer.email == "jana.albers@example.org")).one()
+        jana.password_hash = PasswordHasher(time_cost=2, memory_cost=128, parallelism=1).hash(DEMO_PASSWORD)
+        s.commit()
     client = cli_app.test_client()
     response = post_form(client, "/portal/anmelden", {"kennung": "jana.albers@example.org", "passwort": DEMO_PASSWORD})
     assert response.status_code == 302, response.get_data(as_text=True)
     assert f"{PREFIX}001" in client.get("/portal/vertraege").get_data(as_text=True)
+    with cli_app.app_context():
+        renewed = db_session().scalar(sa.select(Customer.password_hash).where(Customer.email == jana.email))
+        assert renewed.startswith("$argon2id$v=19$m={},t={},p=".format(*_cost(cli_app)))
 
     again = runner.invoke(args=["demo", "history"])
     assert "bereits vorhanden" in again.output
