@@ -33,3 +33,32 @@ def test_models_and_migrations_agree(engine):
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, metadata()) == []
+
+
+def test_migrations_keep_rows_that_other_rows_reference(cli_app):
+    """SQLite's batch mode rebuilds a table (copy, DROP, rename): with foreign keys enforced, dropping
+    a table that other rows point at failed (0018 on a database with contracts and access links)."""
+    from agency import services as agency
+    from contracts.models import Contract
+    from core.db import session as db_session
+    from core.users import User
+    from onboarding.models import AccessLink
+
+    assert cli_app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    with cli_app.app_context():
+        s = db_session()
+        manager = s.scalars(sa.select(User).where(User.email == "agenturleiter@demo.example")).one()
+        contract = s.scalars(sa.select(Contract).where(Contract.number == "BV-4711003")).one()
+        agency.switch_to_portal(
+            s, manager, contract, "oemer@example.org", "0151 12345678", cli_app.extensions["onboarding_settings"]
+        )
+        s.commit()
+    engine = cli_app.extensions["database"].engine
+    migrate.downgrade(engine, "0017")  # 0018 and 0019 rebuild contracts and offers on SQLite
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(AccessLink)) == 1
+        assert connection.scalar(sa.select(sa.func.count()).select_from(Contract)) == 4
+        if connection.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # on again for the app
