@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 
 from core import migrate
@@ -222,6 +222,26 @@ def cli_app(tmp_path: Path) -> Iterator[Flask]:
 
 # --- browser tests: a real server on 127.0.0.1 with the demo data --------------------------------
 
+
+def _static_files_read_at_once(app: Flask) -> None:
+    """The live test server (werkzeug's development server) leaves a static file open when the browser
+    resets the connection while werkzeug drains the request (its `close()` is never reached) — a
+    ResourceWarning that fails the test. Here static files are read and closed before the response
+    goes out (production serves them through gunicorn or the proxy)."""
+
+    @app.after_request
+    def read_at_once(response):
+        if request.endpoint == "static" and response.direct_passthrough:
+            body = b"".join(response.response) if response.status_code != 304 else b""
+            response.response.close()
+            response.direct_passthrough = False
+            if response.status_code == 304:
+                response.response = []
+            else:
+                response.set_data(body)
+        return response
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -253,6 +273,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     migrate.upgrade(app.extensions["database"].engine)
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code == 0, result.output
+    _static_files_read_at_once(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -362,6 +383,7 @@ def portal_server(tmp_path, smtp_server, twilio_server):
     )
     migrate.upgrade(app.extensions["database"].engine)
     assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    _static_files_read_at_once(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield app, f"http://127.0.0.1:{server.server_port}"
