@@ -14,6 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from core.passwords import MIN_PRODUCTION_COST
+
 ENVIRONMENTS = ("development", "testing", "production")
 
 # Settings whose value may come from the environment, with their defaults. The type of the default
@@ -246,8 +248,6 @@ def load_config(environ: Mapping[str, str], instance_path: str | Path) -> dict[s
 
 
 def _check_hash_cost(config: dict[str, Any], production: bool) -> None:
-    from core.passwords import MIN_PRODUCTION_COST
-
     t, m, p = (config[f"PASSWORD_HASH_{k}"] for k in ("TIME_COST", "MEMORY_KIB", "PARALLELISM"))
     if t < 1 or p < 1 or m < 8 * p:
         raise ConfigError(

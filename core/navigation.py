@@ -38,7 +38,7 @@ def current_marks(path: str, endpoint: str | None, items: Sequence[tuple[str, st
             if _within(path, section) and len(section) > best_length:
                 best, best_length = index, len(section)
     marks = ["page" if endpoint == own else "" for own, _, _ in items]
-    if best >= 0 and not marks[best] and not any(marks):
+    if best >= 0 and not any(marks):
         marks[best] = "true"
     return marks
 

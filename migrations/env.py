@@ -35,6 +35,12 @@ def run_migrations_online() -> None:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                     if broken:
                         raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+            if connection.in_transaction():  # left open after the block (SQLAlchemy 2 autobegin): ours to end
+                connection.commit()
+        except BaseException:
+            if connection.in_transaction():
+                connection.rollback()
+            raise
         finally:
             if sqlite:
                 _foreign_keys(connection, on=True)
@@ -42,13 +48,12 @@ def run_migrations_online() -> None:
 
 def _foreign_keys(connection: Connection, *, on: bool) -> None:
     """SQLite's batch mode rebuilds a table (copy, DROP, rename); with foreign keys enforced, the DROP
-    of a table other rows point at fails. So they are off while migrating — switched on the driver's
-    connection, outside any transaction, where SQLite takes the PRAGMA — and on again after (the
-    connection goes back to the pool), with `foreign_key_check` run before the commit."""
+    of a table other rows point at fails. So they are off while migrating and on again after (the
+    connection goes back to the pool), switched on the driver's connection outside any transaction —
+    SQLite ignores the PRAGMA inside one; `foreign_key_check` runs before the commit."""
     driver = connection.connection.driver_connection
     assert driver is not None
-    if connection.in_transaction():
-        connection.commit()
+    assert not connection.in_transaction()
     driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
