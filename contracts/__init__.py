@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy.orm as so
@@ -19,12 +19,8 @@ def init_app(app: Flask) -> None:
     from contracts import changes, cli, jobs, renewal, views
     from core import jobs as core_jobs
 
-    app.extensions["contract_rules"] = changes.Rules(
-        backdate_days=app.config["CONTRACT_CHANGE_BACKDATE_DAYS"],
-        notice_months=app.config["CANCELLATION_NOTICE_MONTHS"],
-    )
-    # the notice the documents and the Kündigen page state is the configured one
-    app.jinja_env.globals["cancellation_notice_months"] = app.config["CANCELLATION_NOTICE_MONTHS"]
+    app.extensions["contract_rules"] = changes.Rules(backdate_days=app.config["CONTRACT_CHANGE_BACKDATE_DAYS"])
+    app.jinja_env.globals["end_label"] = end_label
     app.register_blueprint(views.bp)
     core_jobs.register(app, jobs.JOB_KIND, jobs.step)
     core_jobs.register(app, renewal.JOB_KIND, renewal.step)
@@ -37,6 +33,17 @@ def init_app(app: Flask) -> None:
     navigation.register(app, "Hauptfälligkeit", "contracts.renewals", BACKOFFICE_AREA, order=25)
     navigation.register(app, "Schadenmeldungen", "contracts.claims_list", BACKOFFICE_AREA, order=27)
     navigation.register(app, "eVB", "contracts.evbs", BACKOFFICE_AREA, order=28)
+
+
+def end_label(ends_on: date | None) -> str:
+    """How every list and page names a contract's end: "endet am TT.MM.JJJJ" (still running) or
+    "beendet am TT.MM.JJJJ"; empty for a contract without an end."""
+    if ends_on is None:
+        return ""
+    from core.formatting import TIMEZONE, date_de
+
+    today = clock.now().astimezone(TIMEZONE).date()
+    return f"{'endet' if ends_on > today else 'beendet'} am {date_de(ends_on)}"
 
 
 def _new_documents(session: so.Session, user: User) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from calculator import quotes, reference
 from calculator.forms.fields import age_on, parse_german_date
 from calculator.tariffs import (
     Classes,
+    ContractTerms,
     DriverCircle,
     KfzRisk,
     PaymentFrequency,
@@ -35,6 +36,7 @@ from contracts import lifecycle
 from contracts.documents import Planned, issue_documents, mask_iban
 from contracts.models import Contract, ContractVersion, DocumentKind, VersionKind
 from core import audit, clock
+from core.formatting import TIMEZONE
 from core.formatting import date_de as format_date
 from core.formatting import eur as format_eur
 from core.users import User
@@ -52,6 +54,8 @@ CANCEL_REASONS = {
 }
 
 
+# the versions that are a Nachtrag (numbered)
+ENDORSED = (VersionKind.CHANGE, VersionKind.CANCELLATION, VersionKind.WITHDRAWAL)
 NOTHING_CHANGED = "Sie haben keine Vertragsangabe geändert."
 
 
@@ -65,10 +69,10 @@ class ChangeError(ValueError):
 
 @dataclass(frozen=True)
 class Rules:
-    """Settings of changes and cancellations (from the app config, built once)."""
+    """Settings of changes and cancellations (from the app config, built once); the notice of a
+    Kündigung is the tariff's (ContractTerms)."""
 
     backdate_days: int
-    notice_months: int
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,7 @@ def add_version(
             ContractVersion.contract_id == contract.id
         )
     ).one()
-    endorsement = (last[1] or 0) + 1 if kind in (VersionKind.CHANGE, VersionKind.CANCELLATION) else None
+    endorsement = (last[1] or 0) + 1 if kind in ENDORSED else None
     version = ContractVersion(
         contract_id=contract.id,
         seq=(last[0] or 0) + 1,
@@ -354,7 +358,8 @@ def _apply(
         return changes, None
     assert contract.main_due is not None
     year = lifecycle.insurance_year(contract.start_date, contract.main_due)
-    return changes, lifecycle.pro_rata(old_annual, contract.annual_total, change.effective, year)
+    days = contract_terms(catalog, contract).days_per_year
+    return changes, lifecycle.pro_rata(old_annual, contract.annual_total, change.effective, year, days)
 
 
 def _diff(label: str, old: str, new: str) -> dict[str, str]:
@@ -535,55 +540,164 @@ def vehicle_label(vehicle: reference.Vehicle | None, hsn: str = "", tsn: str = "
     return f"{vehicle.manufacturer} {vehicle.trade_name} (HSN {vehicle.hsn}, TSN {vehicle.tsn})"
 
 
-# --- Kündigung --------------------------------------------------------------------------------------
+# --- Kündigung, end by sale or de-registration, Rücknahme ------------------------------------------
+
+SALE = "fahrzeug"
 
 
-def cancellation_date(contract: Contract, today: date, notice_months: int) -> date:
-    """Kündigung zum Ablauf: the next Hauptfälligkeit when the notice period is kept, else the one
-    after it."""
+@dataclass(frozen=True)
+class Cancellation:
+    """What the Kündigung form asks: the reason, a remark, the day the Kündigung arrived (what
+    counts for the notice, not the day it is typed in) and, for a sale or de-registration of the
+    vehicle, the day the contract ends."""
+
+    reason: str
+    note: str
+    received: date
+    sold_on: date | None = None
+
+
+def contract_terms(catalog: TariffCatalog, contract: Contract) -> ContractTerms:
+    """The contract's terms (Hauptfälligkeit, pro rata, notice) from its own tariff version."""
+    return lifecycle.terms_for(catalog, contract.product, contract.tariff_version, contract.start_date)
+
+
+def cancellation_date(main_due: date, received: date, notice_months: int) -> date:
+    """Kündigung zum Ablauf (§ 11 Abs. 2 VVG; AKB G.1.2, ARB): it takes effect at the next
+    Hauptfälligkeit when it arrived at least `notice_months` before it — a month before 01.01. means
+    by 30.11. (§§ 187, 188 BGB) — else at the one after."""
+    if received < lifecycle.months_before(main_due, notice_months):
+        return main_due
+    return lifecycle.add_year(main_due)
+
+
+def _check_received(contract: Contract, received: date, today: date) -> None:
     assert contract.main_due is not None
-    if today <= lifecycle.months_before(contract.main_due, notice_months):
-        return contract.main_due
-    return lifecycle.add_year(contract.main_due)
+    field = "eingegangen_am"
+    if received > today:
+        raise ChangeError("Das Eingangsdatum kann nicht in der Zukunft liegen.", field)
+    concluded = contract.policed_at.astimezone(TIMEZONE).date()
+    if received < concluded:
+        raise ChangeError(
+            f"Die Kündigung kann nicht vor dem Vertragsabschluss am {format_date(concluded)} eingegangen sein.", field
+        )
+    year_begin = lifecycle.sub_year(contract.main_due)
+    if year_begin > contract.start_date and received < year_begin:  # after a Hauptfälligkeit passed
+        raise ChangeError(
+            f"Eine Kündigung, die vor dem laufenden Versicherungsjahr (ab {format_date(year_begin)}) einging, "
+            "wirkte schon zur letzten Hauptfälligkeit; bitte wenden Sie sich an den Innendienst.",
+            field,
+        )
+
+
+def _check_sold_on(session: so.Session, contract: Contract, sold_on: date | None, today: date, rules: Rules) -> date:
+    """The day a sold or de-registered vehicle's contract ends: within the running insurance year,
+    not before the contract start or its latest change, at most `backdate_days` back."""
+    assert contract.main_due is not None
+    field = "verkauft_am"
+    if sold_on is None:
+        raise ChangeError("Bitte geben Sie an, wann das Fahrzeug verkauft oder abgemeldet wurde.", field)
+    if sold_on < contract.start_date:
+        raise ChangeError(
+            f"Das Datum kann nicht vor dem Vertragsbeginn ({format_date(contract.start_date)}) liegen.", field
+        )
+    if sold_on >= contract.main_due:
+        raise ChangeError(
+            f"Das Datum muss vor der Hauptfälligkeit am {format_date(contract.main_due)} liegen; "
+            "zu diesem Tag endet der Vertrag mit einer Kündigung zum Ablauf.",
+            field,
+        )
+    begin, _ = lifecycle.insurance_year(contract.start_date, contract.main_due)
+    earliest = max(begin, today - timedelta(days=rules.backdate_days))
+    last = last_change_effective(session, contract)
+    if last is not None and last > earliest:
+        earliest = last
+    if sold_on < earliest:
+        raise ChangeError(
+            f"Das Vertragsende kann hier frühestens zum {format_date(earliest)} erfasst werden "
+            "(laufendes Versicherungsjahr, letzte Änderung, höchstens "
+            f"{rules.backdate_days} Tage rückwirkend); bitte wenden Sie sich an den Innendienst.",
+            field,
+        )
+    return sold_on
 
 
 def cancel_contract(
     session: so.Session,
     user: User,
     contract: Contract,
+    cancellation: Cancellation,
     *,
-    reason: str,
-    note: str,
     expected_version: int | None,
+    catalog: TariffCatalog,
     rules: Rules,
     today: date,
     pdf_workers: int | None = None,
 ) -> ContractVersion:
-    """The contract ends at the Ablauf; the Kündigungsbestätigung goes by post (by law) and into the
-    portal."""
+    """End the contract. Kündigung zum Ablauf: at the Hauptfälligkeit the notice of the tariff allows,
+    counted from the day it arrived. Sale or de-registration of the vehicle (§§ 95, 96 VVG; AKB on
+    Veräußerung and Außerbetriebsetzung): on that day, with the unused premium refunded pro rata
+    temporis (§ 39 VVG). The Kündigungsbestätigung goes by post (by law) and into the portal."""
     lock(session, contract, expected_version)
     _check_running(contract, today)
     if contract.ends_on is not None:
         raise ChangeError(f"Der Vertrag ist bereits zum {format_date(contract.ends_on)} gekündigt.")
-    if reason not in CANCEL_REASONS or (reason == "fahrzeug" and contract.product != Product.KFZ.value):
+    reason = cancellation.reason
+    if reason not in CANCEL_REASONS or (reason == SALE and contract.product != Product.KFZ.value):
         raise ChangeError("Bitte wählen Sie den Grund der Kündigung.", "grund")
-    note = " ".join(note.split())
+    note = " ".join(cancellation.note.split())
     if reason == "sonstiges" and not note:
         raise ChangeError("Bitte beschreiben Sie den Grund der Kündigung.", "bemerkung")
     if len(note) > 500:
         raise ChangeError("Die Bemerkung darf höchstens 500 Zeichen lang sein.", "bemerkung")
+    assert contract.main_due is not None
+    terms = contract_terms(catalog, contract)
+    refund = paid_until = None
+    if reason == SALE:
+        ends = _check_sold_on(session, contract, cancellation.sold_on, today, rules)
+        effective = ends
+        amount, paid_until = lifecycle.refund_on_end(
+            contract.annual_total,
+            ends,
+            today,
+            contract.main_due,
+            PaymentFrequency(contract.frequency).periods,
+            terms.days_per_year,
+        )
+        refund = amount or None
+    else:
+        _check_received(contract, cancellation.received, today)
+        ends = cancellation_date(contract.main_due, cancellation.received, terms.notice_months)
+        effective = today
     first_version(session, contract)
-    contract.ends_on = cancellation_date(contract, today, rules.notice_months)
+    contract.ends_on = ends
     contract.end_reason = CANCEL_REASONS[reason] + (f": {note}" if note else "")
-    changes = [
-        _diff("Vertragsende", "unbefristet (jährliche Verlängerung)", f"zum {format_date(contract.ends_on)}, 0:00 Uhr")
-    ]
-    version = add_version(session, contract, VersionKind.CANCELLATION, today, changes, actor=user)
-    issue_documents(
+    changes = [_diff("Vertragsende", "unbefristet (jährliche Verlängerung)", f"zum {format_date(ends)}, 0:00 Uhr")]
+    if reason != SALE:
+        changes.append(_diff("Kündigung eingegangen am", "–", format_date(cancellation.received)))
+    version = add_version(
         session,
-        [(contract, [Planned(DocumentKind.CANCELLATION, "Kündigungsbestätigung", {"version": version})])],
-        workers=pdf_workers,
+        contract,
+        VersionKind.CANCELLATION,
+        effective,
+        changes,
+        actor=user,
+        premium_delta=-refund if refund else None,
     )
+    context = {
+        "version": version,
+        "received": cancellation.received if reason != SALE else None,
+        "notice_months": terms.notice_months,
+        "latest": lifecycle.months_before(contract.main_due, terms.notice_months) - timedelta(days=1),
+        "sale": reason == SALE,
+        "paid_until": paid_until,
+    }
+    planned = [Planned(DocumentKind.CANCELLATION, "Kündigungsbestätigung", context)]
+    if refund:
+        planned.append(
+            Planned(DocumentKind.INVOICE, f"Beitragsrechnung Nachtrag Nr. {version.endorsement_no}", context)
+        )
+    issue_documents(session, [(contract, planned)], workers=pdf_workers)
     audit.record(
         session,
         "contract_cancelled",
@@ -591,6 +705,77 @@ def cancel_contract(
         agency_id=contract.agency_id,
         object_type="contract",
         object_id=contract.public_id,
-        details={"ends_on": contract.ends_on.isoformat(), "reason": reason},
+        details={
+            "ends_on": ends.isoformat(),
+            "reason": reason,
+            "received": cancellation.received.isoformat() if reason != SALE else None,
+            "refund": str(refund) if refund else None,
+        },
+    )
+    return version
+
+
+def withdraw_cancellation(
+    session: so.Session,
+    user: User,
+    contract: Contract,
+    *,
+    expected_version: int | None,
+    today: date,
+    pdf_workers: int | None = None,
+) -> ContractVersion:
+    """Rücknahme: a Kündigung withdrawn before it takes effect — the contract runs on as before
+    (a Nachtrag says so); a refund made for a sale or de-registration is charged again."""
+    lock(session, contract, expected_version)
+    if contract.ends_on is None:
+        raise ChangeError("Der Vertrag ist nicht gekündigt.")
+    if contract.ends_on <= today:
+        raise ChangeError(
+            f"Die Kündigung ist zum {format_date(contract.ends_on)} wirksam geworden; "
+            "eine Rücknahme ist nicht mehr möglich."
+        )
+    cancelled = session.scalar(
+        sa.select(ContractVersion)
+        .where(ContractVersion.contract_id == contract.id, ContractVersion.kind == VersionKind.CANCELLATION)
+        .order_by(ContractVersion.seq.desc())
+        .limit(1)
+    )
+    refunded = cancelled.premium_delta if cancelled is not None else None
+    changes = [
+        _diff(
+            "Vertragsende",
+            f"zum {format_date(contract.ends_on)} ({contract.end_reason or 'gekündigt'})",
+            "unbefristet (jährliche Verlängerung) – Kündigung zurückgenommen",
+        )
+    ]
+    old_end = contract.ends_on
+    contract.ends_on, contract.end_reason = None, None
+    version = add_version(
+        session,
+        contract,
+        VersionKind.WITHDRAWAL,
+        today,
+        changes,
+        actor=user,
+        premium_delta=-refunded if refunded else None,
+    )
+    planned = [Planned(DocumentKind.ENDORSEMENT, f"Nachtrag Nr. {version.endorsement_no}", {"version": version})]
+    if refunded:
+        planned.append(
+            Planned(
+                DocumentKind.INVOICE,
+                f"Beitragsrechnung Nachtrag Nr. {version.endorsement_no}",
+                {"version": version, "withdrawn_end": old_end},
+            )
+        )
+    issue_documents(session, [(contract, planned)], workers=pdf_workers)
+    audit.record(
+        session,
+        "cancellation_withdrawn",
+        actor=user,
+        agency_id=contract.agency_id,
+        object_type="contract",
+        object_id=contract.public_id,
+        details={"ended_on": old_end.isoformat(), "charged": str(-refunded) if refunded else None},
     )
     return version

@@ -15,6 +15,7 @@ import sqlalchemy.orm as so
 from flask import current_app, render_template
 
 from calculator.tariffs import Product
+from contracts import lifecycle
 from contracts.models import Contract, Delivery, Document, DocumentKind
 from contracts.presentation import policy_scope
 from contracts.signals import document_added
@@ -58,11 +59,17 @@ def render_document(contract: Contract, kind: DocumentKind, **context: Any) -> s
     """The document's HTML from the contract's current data. The Versicherungsschein and the
     Nachtrag state the insured risk."""
     scope: dict[str, Any] = {}
+    catalog = current_app.extensions["tariffs"]
+    terms = lifecycle.terms_for(catalog, contract.product, contract.tariff_version, contract.start_date)
     if kind in (DocumentKind.POLICY, DocumentKind.ENDORSEMENT):
         session = so.object_session(contract)
         assert session is not None
         today = clock.now().astimezone(TIMEZONE).date()
-        scope = policy_scope(session, current_app.extensions["tariffs"], contract, today)
+        scope = policy_scope(session, catalog, contract, today)
+    if kind is DocumentKind.POLICY:
+        first_due = lifecycle.first_main_due(contract.start_date, terms)
+        if lifecycle.sub_year(first_due) != contract.start_date:  # a shortened first insurance year
+            scope["first_year"] = (contract.start_date, first_due)
     return render_template(
         TEMPLATES[kind],
         contract=contract,
@@ -70,6 +77,7 @@ def render_document(contract: Contract, kind: DocumentKind, **context: Any) -> s
         created=clock.now(),
         creditor_id=CREDITOR_ID,
         masked_iban=mask_iban(contract.iban or ""),
+        terms=terms,
         **scope,
         **context,
     )

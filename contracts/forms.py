@@ -192,7 +192,35 @@ class CancelForm(Form):
     grund = RadioField(
         "Grund der Kündigung", validators=[InputRequired("Bitte wählen Sie den Grund der Kündigung.")], choices=[]
     )
+    eingegangen_am = StringField(
+        "Kündigung eingegangen am",
+        description="TT.MM.JJJJ – der Tag, an dem die Kündigung beim Versicherer oder Vermittler einging; "
+        "er zählt für die Kündigungsfrist (nicht bei Verkauf oder Abmeldung)",
+        filters=[strip],
+        validators=[german_date()],
+        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+    )
+    verkauft_am = StringField(
+        "Fahrzeug verkauft oder abgemeldet am",
+        description="TT.MM.JJJJ – nur bei „Fahrzeug verkauft oder abgemeldet“: der Vertrag endet an diesem Tag, "
+        "der nicht verbrauchte Beitrag wird tagegenau erstattet",
+        filters=[strip],
+        validators=[german_date()],
+        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+    )
     bemerkung = TextAreaField("Bemerkung", filters=[strip], validators=[Length(max=500)])
+    version = HiddenField()
+
+    @property
+    def received(self) -> date | None:
+        return parse_german_date(self.eingegangen_am.data or "")
+
+    @property
+    def sold_on(self) -> date | None:
+        return parse_german_date(self.verkauft_am.data or "")
+
+
+class WithdrawForm(Form):
     version = HiddenField()
 
 

@@ -19,8 +19,10 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from babel.numbers import NumberFormatError, parse_decimal
+from flask import current_app, has_app_context
 
 from calculator.forms.fields import parse_german_date
+from calculator.tariffs import TariffCatalog
 from contracts import lifecycle
 from contracts.models import Contract, Delivery
 from contracts.numbers import PATTERN
@@ -59,8 +61,11 @@ class ImportResult:
     skipped: int
 
 
-def import_contracts(session: so.Session, data: bytes) -> ImportResult:
-    """All lines are checked first; one bad line stops the import and nothing is written."""
+def import_contracts(session: so.Session, data: bytes, catalog: TariffCatalog | None = None) -> ImportResult:
+    """All lines are checked first; one bad line stops the import and nothing is written. The next
+    Hauptfälligkeit follows the product's tariff terms (default: the app's tariff catalog)."""
+    if catalog is None:  # the app's catalog (TARIFF_EXTRA_DIRS); outside an app the shipped tariffs
+        catalog = current_app.extensions["tariffs"] if has_app_context() else TariffCatalog.load()
     text = data.decode("utf-8-sig")
     reader = csv.DictReader(io.StringIO(text), delimiter=";")
     if [h.strip().lower() for h in (reader.fieldnames or [])] != HEADER:
@@ -123,7 +128,9 @@ def import_contracts(session: so.Session, data: bytes) -> ImportResult:
                 total=total,
                 annual_total=total * PERIODS[row["zahlweise"]],
                 premium={"lines": [], "total": str(total)},
-                main_due=lifecycle.next_main_due(row["sparte"], start, today),
+                main_due=lifecycle.next_main_due(
+                    start, today, lifecycle.terms_for(catalog, row["sparte"], "Bestand", today)
+                ),
             )
         )
         existing.add(number)

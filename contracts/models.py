@@ -148,8 +148,9 @@ class Contract(Base):
 class VersionKind(enum.StrEnum):
     POLICED = "policed"  # the contract as policed (or imported), version 0
     CHANGE = "change"  # a Nachtrag
-    CANCELLATION = "cancellation"  # Kündigung zum Ablauf (also a Nachtrag)
+    CANCELLATION = "cancellation"  # Kündigung or end by sale/de-registration (also a Nachtrag)
     RENEWAL = "renewal"  # the yearly renewal at the Hauptfälligkeit
+    WITHDRAWAL = "withdrawal"  # Rücknahme of a Kündigung before it took effect (also a Nachtrag)
 
     @property
     def label(self) -> str:
@@ -158,6 +159,7 @@ class VersionKind(enum.StrEnum):
             "change": "Vertragsänderung",
             "cancellation": "Kündigung",
             "renewal": "Verlängerung (Hauptfälligkeit)",
+            "withdrawal": "Rücknahme der Kündigung",
         }[self.value]
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from calculator import quotes, reference
 from calculator.models import Client, Offer
-from calculator.tariffs import Product
+from calculator.tariffs import PaymentFrequency, Product
 from contracts import evb, lifecycle
 from contracts.documents import documents_letter, render_document
 from contracts.models import Application, ApplicationState, Contract, Delivery, Document, DocumentKind
@@ -208,8 +208,10 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
     """Create the contracts, their Versicherungsschein and first Beitragsrechnung, and start the
     delivery: a letter to the Postausgang, or the onboarding record for the customer portal."""
     contracts = []
+    catalog = current_app.extensions["tariffs"]
     for application in applications:
         offer = application.offer
+        terms = lifecycle.terms_for(catalog, offer.product, offer.tariff_version, application.start_date)
         customer = _customer(session, offer)
         contract = Contract(
             application=application,
@@ -234,7 +236,7 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
             policed_at=clock.now(),
             answers={k: list(v) for k, v in offer.form_data.items()},
             risk=dict(offer.risk),
-            main_due=lifecycle.first_main_due(offer.product, application.start_date),
+            main_due=lifecycle.first_main_due(application.start_date, terms),
         )
         session.add(contract)
         contracts.append(contract)
@@ -252,7 +254,7 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
                 evb.issue_and_send(session, contract, actor, valid_days=current_app.config["EVB_VALID_DAYS"])
 
     documents = [(c, kind) for c in contracts for kind in (DocumentKind.POLICY, DocumentKind.INVOICE)]
-    html = [render_document(contract, kind) for contract, kind in documents]
+    html = [render_document(contract, kind, first=first_period(catalog, contract)) for contract, kind in documents]
     pdfs = render_pdfs(html, workers=current_app.config["PDF_WORKERS"] or None)
     for (contract, kind), pdf in zip(documents, pdfs, strict=True):
         key, digest = storage.store(pdf)
@@ -283,6 +285,22 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
             details={"number": contract.number, "delivery": contract.delivery.value},
         )
     return contracts
+
+
+def first_period(catalog: Any, contract: Contract) -> lifecycle.FirstPeriod:
+    """What the first Beitragsrechnung collects: the regular instalment, or for a start between two
+    due days (Kfz from 01.10. to its Hauptfälligkeit 01.01.) the annual premium pro rata temporis by
+    the tariff's method."""
+    assert contract.main_due is not None
+    terms = lifecycle.terms_for(catalog, contract.product, contract.tariff_version, contract.start_date)
+    return lifecycle.first_period(
+        contract.start_date,
+        contract.main_due,
+        PaymentFrequency(contract.frequency).periods,
+        contract.total,
+        contract.annual_total,
+        terms.days_per_year,
+    )
 
 
 def _start_delivery(session: so.Session, contract: Contract) -> None:

@@ -17,7 +17,15 @@ from calculator.models import Offer
 from contracts import changes, claims, evb, lifecycle, offer_mail, queries, renewal
 from contracts import clients as client_search
 from contracts.documents import mask_iban
-from contracts.forms import MANDATE_TEXT, PORTAL_HINT, ApplicationForm, CancelForm, ChangeForm, RenewalForm
+from contracts.forms import (
+    MANDATE_TEXT,
+    PORTAL_HINT,
+    ApplicationForm,
+    CancelForm,
+    ChangeForm,
+    RenewalForm,
+    WithdrawForm,
+)
 from contracts.models import Application, ClaimFile, Contract, Delivery, Document, RenewalRun
 from contracts.presentation import state_label
 from contracts.services import (
@@ -370,28 +378,39 @@ def _field_error(form: Any, error: changes.ChangeError) -> None:
 @bp.route("/vertraege/<public_id>/kuendigen", methods=["GET", "POST"])
 @roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
 def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
-    """Kündigung zum Ablauf, with its reason."""
+    """Kündigung zum Ablauf (counted from the day it arrived), or the end by sale or de-registration."""
     s = db.session()
     found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
-    rules = current_app.extensions["contract_rules"]
-    form = CancelForm(formdata=request.form if request.method == "POST" else None, data={"version": str(found.version)})
+    today = _today()
+    form = CancelForm(
+        formdata=request.form if request.method == "POST" else None,
+        data={"version": str(found.version), "eingegangen_am": date_de(today)},
+    )
     form.grund.choices = [
-        (k, v) for k, v in changes.CANCEL_REASONS.items() if k != "fahrzeug" or found.product == "kfz"
+        (k, v) for k, v in changes.CANCEL_REASONS.items() if k != changes.SALE or found.product == "kfz"
     ]
-    ends = changes.cancellation_date(found, _today(), rules.notice_months) if found.main_due else None
-    if request.method == "POST":
-        form.validate()
-        if not form.grund.errors:
+    terms = changes.contract_terms(current_app.extensions["tariffs"], found)
+    received = form.received or today
+    ends = changes.cancellation_date(found.main_due, received, terms.notice_months) if found.main_due else None
+    page = {"form": form, "contract": found, "ends": ends, "received": received, "terms": terms}
+    if request.method == "GET":
+        return render_template("contracts/cancel.html", **page)
+    form.validate()
+    sale = form.grund.data == changes.SALE
+    if not (form.grund.errors or (form.verkauft_am.errors if sale else form.eingegangen_am.errors)):
+        if not sale and form.received is None:
+            form.eingegangen_am.errors = ["Bitte geben Sie an, wann die Kündigung eingegangen ist."]
+        else:
             try:
                 version = changes.cancel_contract(
                     s,
                     _user(),
                     found,
-                    reason=form.grund.data or "",
-                    note=form.bemerkung.data or "",
+                    changes.Cancellation(form.grund.data or "", form.bemerkung.data or "", received, form.sold_on),
                     expected_version=_int(form.version.data),
-                    rules=rules,
-                    today=_today(),
+                    catalog=current_app.extensions["tariffs"],
+                    rules=current_app.extensions["contract_rules"],
+                    today=today,
                     pdf_workers=current_app.config["PDF_WORKERS"] or None,
                 )
             except changes.ChangeError as error:
@@ -399,15 +418,40 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 _field_error(form, error)
             else:
                 s.commit()
+                refund = f" Erstattung: {eur(-version.premium_delta)}." if version.premium_delta else ""
                 flash(
                     f"Kündigung erfasst: Der Vertrag endet zum {date_de(found.ends_on)} "
-                    f"(Nachtrag Nr. {version.endorsement_no}). "
+                    f"(Nachtrag Nr. {version.endorsement_no}).{refund} "
                     "Die Kündigungsbestätigung geht per Post an den Kunden.",
                     "success",
                 )
                 return redirect(url_for("contracts.contract", public_id=found.public_id))
-        return render_template("contracts/cancel.html", form=form, contract=found, ends=ends), 422
-    return render_template("contracts/cancel.html", form=form, contract=found, ends=ends)
+    return render_template("contracts/cancel.html", **page), 422
+
+
+@bp.post("/vertraege/<public_id>/kuendigung-zuruecknehmen")
+@roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
+def withdraw_cancellation(public_id: str) -> BaseResponse:
+    """Rücknahme of a Kündigung before it takes effect (a Nachtrag; audited)."""
+    s = db.session()
+    found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    form = WithdrawForm(formdata=request.form)
+    try:
+        version = changes.withdraw_cancellation(
+            s,
+            _user(),
+            found,
+            expected_version=_int(form.version.data),
+            today=_today(),
+            pdf_workers=current_app.config["PDF_WORKERS"] or None,
+        )
+    except changes.ChangeError as error:
+        s.rollback()
+        flash(error.message, "error")
+    else:
+        s.commit()
+        flash(f"Kündigung zurückgenommen: Der Vertrag läuft weiter (Nachtrag Nr. {version.endorsement_no}).", "success")
+    return redirect(url_for("contracts.contract", public_id=found.public_id))
 
 
 @bp.get("/dokumente/<public_id>")

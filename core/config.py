@@ -97,7 +97,6 @@ DEFAULTS: dict[str, Any] = {
     # contract changes (issue #14): how far back a change may take effect; the notice period of a
     # Kündigung zum Ablauf (later: to the following Hauptfälligkeit); contracts per renewal step
     "CONTRACT_CHANGE_BACKDATE_DAYS": 90,
-    "CANCELLATION_NOTICE_MONTHS": 3,
     "RENEWAL_STEP_CONTRACTS": 25,
     # "Schaden melden" in the portal: photos (JPEG, PNG, HEIC) and PDFs per claim, and size of each
     "CLAIM_UPLOAD_MAX_FILES": 5,

@@ -22,6 +22,7 @@ from functools import partial
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask import current_app
 
 from agency import services as agency
 from contracts import lifecycle
@@ -166,8 +167,10 @@ def seed_history(session: so.Session, settings: OnboardingSettings, run_jobs: Ca
     with clock.as_of(now - timedelta(days=400)):
         contracts = _import(session)
     today = now.astimezone(TIMEZONE).date()
+    catalog = current_app.extensions["tariffs"]
     for contract in contracts.values():  # imported a year ago: their next Hauptfälligkeit from today
-        contract.main_due = lifecycle.next_main_due(contract.product, contract.start_date, today)
+        terms = lifecycle.terms_for(catalog, contract.product, contract.tariff_version, today)
+        contract.main_due = lifecycle.next_main_due(contract.start_date, today, terms)
     session.commit()
 
     events: list[tuple[datetime, int, Callable[[], None]]] = []

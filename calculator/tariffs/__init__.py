@@ -8,11 +8,13 @@ from calculator.tariffs.common import Component, Line, PaymentFrequency, Premium
 from calculator.tariffs.kfz import Classes, DriverCircle, KfzCover, KfzRisk, KfzTariff, Parking, Usage
 from calculator.tariffs.rechtsschutz import Cover, Occupation, RsDeductible, RsModule, RsRisk, RsTariff
 from calculator.tariffs.sf import ALL_SF_CLASSES, SFClass
+from calculator.tariffs.terms import ContractTerms
 
 __all__ = [
     "ALL_SF_CLASSES",
     "Classes",
     "Component",
+    "ContractTerms",
     "Cover",
     "DriverCircle",
     "KfzCover",

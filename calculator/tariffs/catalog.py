@@ -20,6 +20,7 @@ from calculator.tariffs.kfz import DriverCircle, KfzTariff, Parking, Usage
 from calculator.tariffs.money import dec
 from calculator.tariffs.rechtsschutz import Cover, Occupation, RsDeductible, RsModule, RsTariff
 from calculator.tariffs.sf import ALL_SF_CLASSES, SFClass
+from calculator.tariffs.terms import TermsError, parse_terms
 
 Tariff = KfzTariff | RsTariff
 
@@ -98,6 +99,7 @@ def _kfz(raw: Mapping[str, Any]) -> KfzTariff:
         rabattschutz_min_age=int(raw["rabattschutz"]["min_driver_age"]),
         rabattschutz_min_sf_years=int(raw["rabattschutz"]["min_sf_years"]),
         terms=_terms(raw),
+        contract_terms=parse_terms(raw.get("contract")),
     )
 
 
@@ -115,6 +117,7 @@ def _rs(raw: Mapping[str, Any]) -> RsTariff:
         if membership and membership.get("required")
         else None,
         terms=_terms(raw),
+        contract_terms=parse_terms(raw.get("contract")),
     )
 
 
@@ -138,7 +141,7 @@ class TariffCatalog:
                 try:
                     with path.open("rb") as fh:
                         tariff = parse_tariff(tomllib.load(fh))
-                except (KeyError, ValueError, TypeError) as exc:
+                except (KeyError, ValueError, TypeError, TermsError) as exc:
                     raise TariffFileError(f"{path.name}: {exc}") from exc
                 if tariff.version in tariffs:
                     raise TariffFileError(f"{path.name}: version {tariff.version} defined twice")

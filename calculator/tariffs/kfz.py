@@ -20,6 +20,7 @@ from calculator.tariffs.common import (
     surcharge_component,
 )
 from calculator.tariffs.sf import Rueckstufung, SFClass, next_year_class
+from calculator.tariffs.terms import ContractTerms
 
 
 class KfzCover(enum.StrEnum):
@@ -114,6 +115,7 @@ class KfzTariff:
     rabattschutz_min_sf_years: int
     terms: PaymentTerms
     rueckstufung: Rueckstufung  # SF class → (after one claim, after two claims)
+    contract_terms: ContractTerms  # Hauptfälligkeit, pro rata, notice (tariff data)
 
     product = Product.KFZ
 

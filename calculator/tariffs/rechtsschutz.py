@@ -17,6 +17,7 @@ from calculator.tariffs.common import (
     TariffError,
     finish,
 )
+from calculator.tariffs.terms import ContractTerms
 
 
 class RsModule(enum.StrEnum):
@@ -95,6 +96,7 @@ class RsTariff:
     deductible: dict[RsDeductible, Decimal]
     membership: Membership | None
     terms: PaymentTerms
+    contract_terms: ContractTerms  # Hauptfälligkeit, pro rata, notice (tariff data)
 
     product = Product.RS
 

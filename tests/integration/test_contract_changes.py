@@ -26,7 +26,7 @@ from tests.helpers import KFZ_ANSWERS, RS_ANSWERS, demo_stock
 pytestmark = pytest.mark.usefixtures("demo_reference")
 
 TODAY = date(2026, 3, 2)
-RULES = changes.Rules(backdate_days=90, notice_months=3)
+RULES = changes.Rules(backdate_days=90)
 
 
 @pytest.fixture(autouse=True)
@@ -121,8 +121,9 @@ def test_a_new_vehicle_is_repriced_on_the_contract_s_tariff_with_a_nachtrag_and_
     )
     assert (contract.total, contract.annual_total) == (expected.total, expected.annual_total)
     assert contract.annual_total > old_annual
-    # 184 of the 291 days of the first insurance year (16.03.2026 – 01.01.2027) are left
-    share = (contract.annual_total - old_annual) * Decimal(184) / Decimal(291)
+    # 184 days of the first insurance year (16.03.2026 – 01.01.2027) are left: ÷ 365, the days of
+    # a year, not ÷ 291, the days of the shortened first year (issue #24 item 2)
+    share = (contract.annual_total - old_annual) * Decimal(184) / Decimal(365)
     assert version.premium_delta == share.quantize(Decimal("0.01"))
     assert contract.answers["hsn"] == ["0588"]
 
@@ -240,9 +241,9 @@ def test_a_kuendigung_goes_by_post_by_law_and_into_the_portal(app, session, brok
             session,
             broker,
             contract,
-            reason="kunde",
-            note="",
+            changes.Cancellation("kunde", "", received=TODAY),
             expected_version=contract.version,
+            catalog=app.extensions["tariffs"],
             rules=RULES,
             today=TODAY,
         )
@@ -260,26 +261,28 @@ def test_a_kuendigung_goes_by_post_by_law_and_into_the_portal(app, session, brok
     assert letter.attachments == [confirmation.storage_key]
     assert confirmation.read_at is None  # and it waits unread in the portal
     with pytest.raises(changes.ChangeError, match=r"bereits zum 16\.03\.2027 gekündigt"), app.test_request_context():
-        changes.cancel_contract(
-            session, broker, contract, reason="kunde", note="", expected_version=None, rules=RULES, today=TODAY
+        _cancel(app, session, broker, contract, "kunde")
+
+
+def _cancel(app, session, broker, contract, reason, note="", received=TODAY, sold_on=None):
+    with app.test_request_context():
+        return changes.cancel_contract(
+            session,
+            broker,
+            contract,
+            changes.Cancellation(reason, note, received, sold_on),
+            expected_version=None,
+            catalog=app.extensions["tariffs"],
+            rules=RULES,
+            today=TODAY,
         )
-
-
-def test_a_late_kuendigung_ends_the_contract_at_the_following_hauptfaelligkeit():
-    contract = Contract(main_due=date(2027, 1, 1))
-    assert changes.cancellation_date(contract, date(2026, 10, 1), 3) == date(2027, 1, 1)
-    assert changes.cancellation_date(contract, date(2026, 10, 2), 3) == date(2028, 1, 1)
 
 
 def test_sonstiges_needs_a_note(app, session, broker):
     contract = _police(app, session, broker, RS_ANSWERS, Product.RS)
-    with pytest.raises(changes.ChangeError) as refused, app.test_request_context():
-        changes.cancel_contract(
-            session, broker, contract, reason="sonstiges", note=" ", expected_version=None, rules=RULES, today=TODAY
-        )
+    with pytest.raises(changes.ChangeError) as refused:
+        _cancel(app, session, broker, contract, "sonstiges", note=" ")
     assert refused.value.field == "bemerkung"
-    with pytest.raises(changes.ChangeError) as wrong, app.test_request_context():
-        changes.cancel_contract(
-            session, broker, contract, reason="fahrzeug", note="", expected_version=None, rules=RULES, today=TODAY
-        )
+    with pytest.raises(changes.ChangeError) as wrong:
+        _cancel(app, session, broker, contract, "fahrzeug", sold_on=TODAY)
     assert wrong.value.field == "grund"  # no vehicle in a Rechtsschutz contract

@@ -135,10 +135,10 @@ def test_a_cancelled_contract_ends_instead_of_being_renewed(app, session, broker
             session,
             broker,
             contract,
-            reason="kunde",
-            note="",
+            changes.Cancellation("kunde", "", received=date(2026, 3, 2)),
             expected_version=None,
-            rules=changes.Rules(90, 3),
+            catalog=app.extensions["tariffs"],
+            rules=changes.Rules(90),
             today=date(2026, 3, 2),
         )
     session.commit()

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from contracts import lifecycle
 from contracts.models import Contract
 from core import clock
-from core.formatting import TIMEZONE
+from core.formatting import TIMEZONE, date_de
 from tests.helpers import csrf_token
 from tests.web.test_applications import POST, apply, quote
 
@@ -114,13 +114,21 @@ def test_a_kuendigung_needs_a_reason_and_then_ends_the_contract(broker_client, s
     assert missing.status_code == 422
     assert "Bitte wählen Sie den Grund der Kündigung." in missing.get_data(as_text=True)
     assert "Kunde zieht ins Ausland" in missing.get_data(as_text=True)
-    done = broker_client.post(url, data={"csrf_token": token, "version": "1", "grund": "wechsel", "bemerkung": ""})
+    no_date = broker_client.post(
+        url, data={"csrf_token": token, "version": "1", "grund": "wechsel", "eingegangen_am": "", "bemerkung": ""}
+    )
+    assert no_date.status_code == 422
+    assert "Bitte geben Sie an, wann die Kündigung eingegangen ist." in no_date.get_data(as_text=True)
+    today = date_de(clock.now().astimezone(TIMEZONE).date())
+    done = broker_client.post(
+        url, data={"csrf_token": token, "version": "1", "grund": "wechsel", "eingegangen_am": today, "bemerkung": ""}
+    )
     assert done.status_code == 302
     session.refresh(contract)
-    # zum Ablauf: the next Hauptfälligkeit, or the one after it when the three months' notice is missed
+    # zum Ablauf: the next Hauptfälligkeit, or the one after it when the month's notice is missed
     assert contract.ends_on in (contract.main_due, lifecycle.add_year(contract.main_due))
     page = broker_client.get(done.location).get_data(as_text=True)
-    assert f"gekündigt zum {contract.ends_on:%d.%m.%Y}" in page
+    assert f"endet am {contract.ends_on:%d.%m.%Y}" in page
     assert ">Kündigungsbestätigung</a>" in page
     assert "Kündigen</a>" not in page  # once is enough
 
@@ -165,3 +173,73 @@ def test_an_imported_contract_without_iban_changes_its_address_without_one(broke
     assert (contract.customer["street"], contract.iban) == ("Domplatz 1", None)
     (version,) = [v for v in contract.versions if v.seq == 1]
     assert [c["label"] for c in version.changes] == ["Anschrift"]  # no phantom "Kontoinhaber"
+
+
+def test_a_sale_asks_its_date_at_the_field_and_ends_the_contract_on_it(broker_client, session):
+    """Issue #24 item 3 over HTTP: "Fahrzeug verkauft oder abgemeldet" with a date before the start
+    gets its German message beside the field, everything typed kept; a right date ends the contract
+    on that day and the flash names the refund."""
+    contract = _contract(broker_client, session)
+    url = f"/vertraege/{contract.public_id}/kuendigen"
+    token = csrf_token(broker_client, url)
+    before = date_de(contract.start_date - timedelta(days=1))
+    wrong = broker_client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "version": "1",
+            "grund": "fahrzeug",
+            "verkauft_am": before,
+            "bemerkung": "an Händler",
+        },
+    )
+    page = wrong.get_data(as_text=True)
+    assert wrong.status_code == 422
+    assert re.search(r'id="verkauft_am-error">Das Datum kann nicht vor dem Vertragsbeginn', page)
+    assert f'value="{before}"' in page and "an Händler" in page
+    session.refresh(contract)
+    assert contract.ends_on is None
+    sold = date_de(contract.start_date + timedelta(days=10))
+    done = broker_client.post(
+        url, data={"csrf_token": token, "version": "1", "grund": "fahrzeug", "verkauft_am": sold, "bemerkung": ""}
+    )
+    assert done.status_code == 302
+    session.refresh(contract)
+    assert date_de(contract.ends_on) == sold
+    page = broker_client.get(done.location).get_data(as_text=True)
+    assert "Erstattung:" in page and f"endet am {sold}" in page
+
+
+def test_a_kuendigung_is_withdrawn_from_the_contract_page_and_only_by_who_may_see_it(
+    app, broker_client, session, make_user, make_agency
+):
+    contract = _contract(broker_client, session)
+    url = f"/vertraege/{contract.public_id}/kuendigen"
+    token = csrf_token(broker_client, url)
+    today = date_de(clock.now().astimezone(TIMEZONE).date())
+    broker_client.post(
+        url, data={"csrf_token": token, "version": "1", "grund": "kunde", "eingegangen_am": today, "bemerkung": ""}
+    )
+    session.refresh(contract)
+    assert contract.ends_on is not None
+    page = broker_client.get(f"/vertraege/{contract.public_id}").get_data(as_text=True)
+    assert "Kündigung zurücknehmen" in page
+    withdraw = f"/vertraege/{contract.public_id}/kuendigung-zuruecknehmen"
+
+    from core.users import Role
+    from tests.helpers import login
+
+    other = app.test_client()
+    login(other, make_user(Role.MANAGER, make_agency("Nord")).email)
+    refused = other.post(withdraw, data={"csrf_token": csrf_token(other, "/vertraege/"), "version": "2"})
+    assert refused.status_code == 404
+    session.refresh(contract)
+    assert contract.ends_on is not None
+
+    done = broker_client.post(withdraw, data={"csrf_token": token, "version": str(contract.version)})
+    assert done.status_code == 302
+    session.refresh(contract)
+    assert contract.ends_on is None
+    page = broker_client.get(done.location).get_data(as_text=True)
+    assert "Kündigung zurückgenommen: Der Vertrag läuft weiter (Nachtrag Nr. 2)." in page
+    assert "Kündigen</a>" in page

@@ -85,3 +85,40 @@ def test_inconsistent_tariff_files_are_refused(tmp_path: Path):
     (tmp_path / "again.toml").write_text(source)
     with pytest.raises(TariffFileError, match="defined twice"):
         TariffCatalog.load([tmp_path])
+
+
+def test_the_contract_terms_are_tariff_data():
+    """Issue #24 items 1 and 4: the Hauptfälligkeit, the pro-rata method and the notice period are
+    read from each tariff's [contract] table (AKB: Kfz 1 January, a month; ARB: anniversary, three)."""
+    catalog = TariffCatalog.load()
+    kfz, rs = catalog.get("KFZ-2026-01").contract_terms, catalog.get("RS-2026-01").contract_terms
+    assert (kfz.main_due, kfz.pro_rata, kfz.days_per_year, kfz.notice_months) == ((1, 1), "tage/365", 365, 1)
+    assert (rs.main_due, rs.pro_rata, rs.notice_months) == (None, "tage/365", 3)
+    assert kfz.main_due_label == "01.01."
+
+
+@pytest.mark.parametrize(
+    ("replace", "message"),
+    [
+        ("notice_months = 1 ", "notice_months = 4 "),  # § 11 Abs. 2 VVG: one to three months
+        ("notice_months = 1 ", "notice_months = 0 "),
+        ('main_due = "01-01"', 'main_due = "02-29"'),  # not a day of every year
+        ('main_due = "01-01"', 'main_due = "1. Januar"'),
+        ('pro_rata = "tage/365"', 'pro_rata = "tage/360"'),
+    ],
+)
+def test_contract_terms_outside_the_law_or_the_known_methods_are_refused(tmp_path: Path, replace, message):
+    source = Path("calculator/tariffs/data/kfz-2026-01.toml").read_text()
+    assert replace in source
+    (tmp_path / "bad.toml").write_text(source.replace(replace, message, 1))
+    with pytest.raises(TariffFileError, match=r"\[contract\]"):
+        TariffCatalog.load([tmp_path])
+
+
+def test_a_tariff_without_contract_terms_is_refused(tmp_path: Path):
+    source = Path("calculator/tariffs/data/rs-2026-01.toml").read_text()
+    start = source.index("[contract]")
+    end = source.index("[modules]")
+    (tmp_path / "bad.toml").write_text(source[:start] + source[end:])
+    with pytest.raises(TariffFileError, match=r"\[contract\] table"):
+        TariffCatalog.load([tmp_path])
