@@ -150,7 +150,8 @@ def test_a_sale_date_outside_the_insurance_year_is_refused_at_its_field(app, ses
     assert refused.value.field == "verkauft_am"
     session.rollback()
     session.refresh(contract)
-    assert contract.ends_on is None and len(contract.documents) == 2  # nothing changed
+    assert contract.ends_on is None
+    assert len(contract.documents) == 2
 
 
 def test_the_day_the_kuendigung_arrived_counts_not_the_day_it_is_typed_in(app, session, broker, time_machine):
@@ -207,7 +208,8 @@ def test_a_kuendigung_can_be_withdrawn_before_it_takes_effect(app, session, brok
     nachtrag = contract.documents[-1]
     assert nachtrag.kind is DocumentKind.ENDORSEMENT
     text = _text(app, nachtrag)
-    assert "Kündigung zurückgenommen" in text and "Nachtrag Nr. 2" in text
+    assert "Kündigung zurückgenommen" in text
+    assert "Nachtrag Nr. 2" in text
     assert session.scalar(sa.select(sa.func.count()).where(audit.AuditEntry.action == "cancellation_withdrawn")) == 1
     with pytest.raises(changes.ChangeError, match="nicht gekündigt"):
         _withdraw(app, session, broker, contract)
