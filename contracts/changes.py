@@ -26,6 +26,7 @@ from calculator.tariffs import (
     ContractTerms,
     DriverCircle,
     KfzRisk,
+    KfzTariff,
     PaymentFrequency,
     Premium,
     Product,
@@ -449,6 +450,10 @@ def _reprice(
     if new == risk:
         return None
     tariff = catalog.get(contract.tariff_version)
+    if isinstance(new, KfzRisk) and isinstance(tariff, KfzTariff):
+        new = end_rabattschutz_if_lost(tariff, new, changes)
+        if not new.rabattschutz:
+            answers.pop("rabattschutz", None)
     try:
         premium = quotes.price(tariff, new)
     except TariffError as error:
@@ -512,6 +517,19 @@ def _kfz_changes(
             answers["juengster_fahrer"] = [str(change.youngest_driver_age)]
         risk = dataclasses.replace(risk, driver_circle=circle, youngest_driver_age=change.youngest_driver_age)
     return risk
+
+
+def end_rabattschutz_if_lost(tariff: KfzTariff, risk: KfzRisk, changes: list[dict[str, str]]) -> KfzRisk:
+    """Rabattschutz ends, it never fails (issue #24 item 11; seed 001: only with SF 4 or better in
+    KH and VK and a youngest driver of 23): when the classes fall below the tariff's minimum or a
+    younger driver comes, it ends at that date and the premium is recalculated without it."""
+    if not risk.rabattschutz:
+        return risk
+    problems = tariff.rabattschutz_problems(risk.cover, risk.youngest_driver_age, risk.sf_kh, risk.sf_vk)
+    if not problems:
+        return risk
+    changes.append({"label": "Rabattschutz", "old": "vereinbart", "new": "beendet – " + " ".join(problems)})
+    return dataclasses.replace(risk, rabattschutz=False)
 
 
 def _check_drivers(contract: Contract, circle: DriverCircle, youngest: int, today: date) -> None:
@@ -590,9 +608,22 @@ def _check_received(contract: Contract, received: date, today: date) -> None:
         )
 
 
+def year_in_effect(session: so.Session, contract: Contract, day: date) -> tuple[date, Decimal, str]:
+    """The Hauptfälligkeit, annual premium and Zahlweise in effect on `day`. Usually the contract's
+    own; but when the renewal for the coming Hauptfälligkeit was run ahead (up to two months before
+    it), a day before that Hauptfälligkeit still belongs to the old year and its premium."""
+    assert contract.main_due is not None
+    coming = lifecycle.sub_year(contract.main_due)
+    if day < coming and coming > contract.start_date:
+        before = version_at(session, contract, day)
+        if before is not None and before.data.get("annual_total"):
+            return coming, Decimal(before.data["annual_total"]), str(before.data["frequency"])
+    return contract.main_due, contract.annual_total, contract.frequency
+
+
 def _check_sold_on(session: so.Session, contract: Contract, sold_on: date | None, today: date, rules: Rules) -> date:
-    """The day a sold or de-registered vehicle's contract ends: within the running insurance year,
-    not before the contract start or its latest change, at most `backdate_days` back."""
+    """The day a sold or de-registered vehicle's contract ends: within the insurance year in effect
+    on that day, not before the contract start or its latest change, at most `backdate_days` back."""
     assert contract.main_due is not None
     field = "verkauft_am"
     if sold_on is None:
@@ -607,9 +638,14 @@ def _check_sold_on(session: so.Session, contract: Contract, sold_on: date | None
             "zu diesem Tag endet der Vertrag mit einer Kündigung zum Ablauf.",
             field,
         )
-    begin, _ = lifecycle.insurance_year(contract.start_date, contract.main_due)
+    due, _, _ = year_in_effect(session, contract, sold_on)
+    begin, _ = lifecycle.insurance_year(contract.start_date, due)
     earliest = max(begin, today - timedelta(days=rules.backdate_days))
-    last = last_change_effective(session, contract)
+    last = session.scalar(
+        sa.select(sa.func.max(ContractVersion.effective_date)).where(
+            ContractVersion.contract_id == contract.id, ContractVersion.kind.in_(ENDORSED)
+        )
+    )
     if last is not None and last > earliest:
         earliest = last
     if sold_on < earliest:
@@ -653,15 +689,17 @@ def cancel_contract(
     assert contract.main_due is not None
     terms = contract_terms(catalog, contract)
     refund = paid_until = None
+    annual = contract.annual_total
     if reason == SALE:
         ends = _check_sold_on(session, contract, cancellation.sold_on, today, rules)
         effective = ends
+        due, annual, frequency = year_in_effect(session, contract, ends)  # the premium the refund is of
         amount, paid_until = lifecycle.refund_on_end(
-            contract.annual_total,
+            annual,
             ends,
-            today,
-            contract.main_due,
-            PaymentFrequency(contract.frequency).periods,
+            min(today, due - timedelta(days=1)),
+            due,
+            PaymentFrequency(frequency).periods,
             terms.days_per_year,
         )
         refund = amount or None
@@ -691,6 +729,7 @@ def cancel_contract(
         "latest": lifecycle.months_before(contract.main_due, terms.notice_months) - timedelta(days=1),
         "sale": reason == SALE,
         "paid_until": paid_until,
+        "annual": annual,
     }
     planned = [Planned(DocumentKind.CANCELLATION, "Kündigungsbestätigung", context)]
     if refund:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from contracts.documents import Planned, issue_documents
-from contracts.models import Claim, ClaimFile, ClaimKind, Contract, DocumentKind
+from contracts.models import Claim, ClaimFile, ClaimKind, ClaimStatus, Contract, DocumentKind
 from core import audit, clock, paging, storage
 from core.formatting import TIMEZONE, date_de
 from core.users import User
@@ -203,7 +203,11 @@ def mark_handled(session: so.Session, user: User, public_ids: list[str]) -> int:
     done = session.execute(
         sa.update(Claim)
         .where(Claim.public_id.in_(public_ids), Claim.handled_at.is_(None))
-        .values(handled_at=clock.now(), handled_by_id=user.id)
+        .values(
+            handled_at=clock.now(),
+            handled_by_id=user.id,
+            status=ClaimStatus.IN_PROGRESS,  # an open claim is "gemeldet": the status moves with it
+        )
         .returning(Claim.number, Claim.agency_id)
     ).all()
     for number, agency_id in done:
@@ -227,10 +231,17 @@ def claims_of(session: so.Session, contract: Contract) -> list[Claim]:
 
 
 def counted_claims(session: so.Session, contract: Contract, begin: date, end: date) -> tuple[int, int]:
-    """(KH, VK) claims that occurred in [begin, end): what the renewal's Rückstufung counts."""
+    """(KH, VK) claims that occurred in [begin, end) and count for the Rückstufung: only claims the
+    insurer paid (AKB, SF system: "reguliert mit Zahlung") and the customer did not buy back."""
     rows: Any = session.execute(
         sa.select(Claim.kind, sa.func.count())
-        .where(Claim.contract_id == contract.id, Claim.occurred_on >= begin, Claim.occurred_on < end)
+        .where(
+            Claim.contract_id == contract.id,
+            Claim.occurred_on >= begin,
+            Claim.occurred_on < end,
+            Claim.status == ClaimStatus.PAID,
+            Claim.repaid_on.is_(None),
+        )
         .group_by(Claim.kind)
     ).all()
     counts = {kind: n for kind, n in rows}

@@ -34,6 +34,7 @@ TEMPLATES = {
     DocumentKind.CANCELLATION: "documents/kuendigungsbestaetigung.html",
     DocumentKind.CLAIM: "documents/schadenmeldung.html",
     DocumentKind.NOTICE: "documents/mitteilung.html",
+    DocumentKind.CLAIM_STATUS: "documents/schadenstand.html",
 }
 
 

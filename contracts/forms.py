@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
 
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, ValidationError
 
 from calculator.forms import QuoteForm
 from calculator.forms.applicant import ApplicantFields
@@ -238,3 +239,68 @@ class RenewalForm(Form):
         day = parse_german_date(self.faellig_am.data or "")
         assert day is not None
         return day
+
+
+def parse_euro(text: str) -> Decimal | None:
+    """'1.234,56', '1234,56', '1234.56 €' → Decimal; None when it is no amount of euros and cents."""
+    cleaned = text.replace("€", "").replace(" ", "").strip()
+    if not cleaned:
+        return None
+    if "," in cleaned:  # German: dots group thousands, the comma is the decimal sign
+        cleaned = cleaned.replace(".", "").replace(",", ".")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        return None
+    return amount
+
+
+class ClaimStatusForm(Form):
+    """The back office's decision on a claim (the choices are the claim's next statuses)."""
+
+    status = RadioField("Neuer Stand", validators=[InputRequired("Bitte wählen Sie den neuen Stand.")], choices=[])
+    datum = StringField(
+        "Datum",
+        description="TT.MM.JJJJ – Tag der Zahlung, Regulierung oder Ablehnung",
+        filters=[strip],
+        validators=[german_date(required_message="Bitte geben Sie das Datum ein.")],
+        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+    )
+    betrag = StringField(
+        "Gezahlter Betrag in €",
+        description="nur bei „reguliert (mit Zahlung)“, z. B. 2.450,00",
+        filters=[strip],
+        validators=[Length(max=20)],
+        render_kw={"inputmode": "decimal", "maxlength": 20},
+    )
+    bemerkung = TextAreaField(
+        "Bemerkung für den Kunden", description="Pflicht bei „abgelehnt“ (die Begründung)", filters=[strip]
+    )
+
+    def validate_betrag(self, field: StringField) -> None:
+        if field.data and parse_euro(field.data) is None:
+            raise ValidationError("Bitte einen Betrag in Euro eingeben, z. B. 2.450,00.")
+
+    @property
+    def amount(self) -> Decimal | None:
+        return parse_euro(self.betrag.data or "")
+
+    @property
+    def day(self) -> date | None:
+        return parse_german_date(self.datum.data or "")
+
+
+class BuybackForm(Form):
+    datum = StringField(
+        "Rückzahlung eingegangen am",
+        description="TT.MM.JJJJ",
+        filters=[strip],
+        validators=[german_date(required_message="Bitte geben Sie an, wann der Betrag eingegangen ist.")],
+        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+    )
+
+    @property
+    def day(self) -> date | None:
+        return parse_german_date(self.datum.data or "")

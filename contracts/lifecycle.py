@@ -82,7 +82,7 @@ def part_of_year(annual: Decimal, begin: date, end: date, days_per_year: int) ->
     rounded half-up to cents (a shortened first year, a change, a refund)."""
     if end < begin:
         raise ValueError("the period ends before it begins")
-    share = Decimal((end - begin).days) / Decimal(days_per_year)
+    share = min(Decimal((end - begin).days) / Decimal(days_per_year), Decimal(1))  # a year at most
     return (annual * share).quantize(CENT, rounding=ROUND_HALF_UP)
 
 

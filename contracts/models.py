@@ -230,6 +230,32 @@ class ClaimKind(enum.StrEnum):
         }[self.value]
 
 
+class ClaimStatus(enum.StrEnum):
+    """Where a claim stands, set by the back office. Only a claim settled with a payment (and not
+    bought back) counts for the Rückstufung (AKB, SF system)."""
+
+    REPORTED = "gemeldet"
+    IN_PROGRESS = "in_bearbeitung"
+    PAID = "reguliert_zahlung"
+    SETTLED_WITHOUT_PAYMENT = "reguliert_ohne"
+    DECLINED = "abgelehnt"
+
+    @property
+    def label(self) -> str:
+        return {
+            "gemeldet": "gemeldet",
+            "in_bearbeitung": "in Bearbeitung",
+            "reguliert_zahlung": "reguliert (mit Zahlung)",
+            "reguliert_ohne": "reguliert (ohne Zahlung)",
+            "abgelehnt": "abgelehnt",
+        }[self.value]
+
+    @property
+    def settled(self) -> bool:
+        """Decided: paid, settled without payment or declined (a Sonderkündigung may follow)."""
+        return self in (ClaimStatus.PAID, ClaimStatus.SETTLED_WITHOUT_PAYMENT, ClaimStatus.DECLINED)
+
+
 class Claim(Base):
     """A claim notification (Schadenmeldung) a customer sent from the portal."""
 
@@ -251,6 +277,11 @@ class Claim(Base):
     reported_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     handled_at: so.Mapped[datetime | None] = so.mapped_column(index=True)
     handled_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    status: so.Mapped[ClaimStatus] = so.mapped_column(default=ClaimStatus.REPORTED, server_default="gemeldet")
+    paid_amount: so.Mapped[Decimal | None] = so.mapped_column(sa.Numeric(12, 2))
+    settled_on: so.Mapped[date | None]  # the day it was paid, settled or declined
+    status_note: so.Mapped[str | None] = so.mapped_column(sa.Text)  # e.g. why it was declined
+    repaid_on: so.Mapped[date | None]  # Schadenrückkauf: the customer repaid the amount
 
     contract: so.Mapped[Contract] = so.relationship()
     files: so.Mapped[list[ClaimFile]] = so.relationship(back_populates="claim", order_by="ClaimFile.id")
@@ -280,6 +311,7 @@ class DocumentKind(enum.StrEnum):
     CANCELLATION = "kuendigung"
     CLAIM = "schadenmeldung"
     NOTICE = "mitteilung"  # the confirmation of a change the customer made in the portal
+    CLAIM_STATUS = "schadenstand"  # a claim's new status (Schadenmitteilung)
 
     @property
     def label(self) -> str:
@@ -290,6 +322,7 @@ class DocumentKind(enum.StrEnum):
             "kuendigung": "Kündigungsbestätigung",
             "schadenmeldung": "Schadenmeldung",
             "mitteilung": "Mitteilung",
+            "schadenstand": "Schadenmitteilung",
         }[self.value]
 
     @property

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from contracts.models import Application, ApplicationState, Contract, Document
+from contracts.models import Application, ApplicationState, Claim, Contract, Document, DocumentKind
 from core import paging
 from core.audit import AuditEntry
 from core.authz import scoped
@@ -62,3 +62,18 @@ def trail(session: so.Session, contract: Contract) -> list[AuditEntry]:
         object_ids.append(contract.application.public_id)
     stmt = sa.select(AuditEntry).where(AuditEntry.object_id.in_(object_ids)).order_by(AuditEntry.at, AuditEntry.id)
     return list(session.scalars(stmt))
+
+
+def claim_documents(session: so.Session, claim: Claim) -> list[Document]:
+    """The claim's confirmation and Schadenmitteilungen (their titles name the Schadennummer)."""
+    return list(
+        session.scalars(
+            sa.select(Document)
+            .where(
+                Document.contract_id == claim.contract_id,
+                Document.kind.in_([DocumentKind.CLAIM, DocumentKind.CLAIM_STATUS]),
+                Document.title.contains(claim.number or "-", autoescape=True),
+            )
+            .order_by(Document.id)
+        )
+    )

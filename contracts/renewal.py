@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from calculator import quotes
 from calculator.tariffs import KfzRisk, KfzTariff, Product, SFClass, TariffCatalog, TariffError
 from contracts import lifecycle
-from contracts.changes import add_version
+from contracts.changes import add_version, end_rabattschutz_if_lost, first_version
 from contracts.claims import counted_claims
 from contracts.documents import Planned, issue_documents
 from contracts.models import Contract, ContractVersion, DocumentKind, RenewalRun, VersionKind
@@ -181,6 +181,7 @@ def renew(session: so.Session, contract: Contract, catalog: TariffCatalog, run: 
     documents to issue (the caller renders them for the whole step at once)."""
     assert contract.main_due is not None
     due = contract.main_due
+    first_version(session, contract)  # version 0 holds the contract as it was before this renewal
     begin, _ = lifecycle.insurance_year(contract.start_date, due)
     changes: list[dict[str, str]] = []
     old_annual, old_version = contract.annual_total, contract.tariff_version
@@ -189,13 +190,16 @@ def renew(session: so.Session, contract: Contract, catalog: TariffCatalog, run: 
         tariff = catalog.current(Product(contract.product), due)
         if isinstance(risk, KfzRisk) and isinstance(tariff, KfzTariff):
             risk = _move_sf(session, contract, tariff, risk, begin, due, changes)
+            risk = end_rabattschutz_if_lost(tariff, risk, changes)
         try:
             premium = quotes.price(tariff, risk)
         except TariffError as error:  # nothing of the contract changed yet
             raise RenewalError(f"Tarif {tariff.version}: {error.message}") from None
         if isinstance(risk, KfzRisk) and contract.answers is not None:
             sf = {"sf_kh": [risk.sf_kh.key], **({"sf_vk": [risk.sf_vk.key]} if risk.sf_vk is not None else {})}
-            contract.answers = {**contract.answers, **sf}
+            contract.answers = {k: v for k, v in {**contract.answers, **sf}.items() if k != "rabattschutz"} | (
+                {"rabattschutz": ["y"]} if risk.rabattschutz else {}
+            )
         contract.risk = quotes.risk_to_dict(risk)
         contract.tariff_version = premium.tariff_version
         contract.total, contract.annual_total = premium.total, premium.annual_total
@@ -222,6 +226,141 @@ def renew(session: so.Session, contract: Contract, catalog: TariffCatalog, run: 
     ]
 
 
+def sf_year(due: date) -> int:
+    """The calendar year whose claims the SF move at `due` counts (Kfz 01.01.: the year before)."""
+    return due.year - 1 if (due.month, due.day) == (1, 1) else due.year
+
+
+def restate(
+    session: so.Session,
+    contract: Contract,
+    occurred_on: date,
+    catalog: TariffCatalog,
+    *,
+    actor: User | None,
+    today: date,
+    pdf_workers: int | None = None,
+) -> ContractVersion | None:
+    """Nachstufung (issue #24 item 9; AKB, SF system): a claim of `occurred_on` was paid — or bought
+    back — after the renewal of its insurance year had run. That renewal's SF-Klassen are computed
+    again from the claims that count now; when they differ, the contract is repriced on its tariff
+    from that Hauptfälligkeit on and a Nachtrag with the Nachberechnung or Erstattung is issued.
+    None: no renewal to correct (the renewal will count the claim) or nothing changes."""
+    if contract.product != Product.KFZ.value or contract.risk is None:
+        return None
+    renewed = session.scalar(
+        sa.select(ContractVersion)
+        .where(
+            ContractVersion.contract_id == contract.id,
+            ContractVersion.kind == VersionKind.RENEWAL,
+            ContractVersion.renewal_due > occurred_on,
+        )
+        .order_by(ContractVersion.renewal_due)
+        .limit(1)
+    )
+    if renewed is None or renewed.renewal_due is None:
+        return None
+    due = renewed.renewal_due
+    session.refresh(contract, with_for_update=True)
+    if contract.ends_on is not None and contract.ends_on <= today:
+        raise RenewalError(
+            f"Der Vertrag ist zum {date_de(contract.ends_on)} beendet; eine Nachstufung ist nicht mehr möglich."
+        )
+    if contract.main_due != lifecycle.add_year(due):
+        raise RenewalError(
+            "Der Schaden betrifft ein früheres Versicherungsjahr als das laufende; die Nachstufung über "
+            "mehrere Verlängerungen nimmt der Innendienst manuell vor."
+        )
+    before = session.scalar(
+        sa.select(ContractVersion)
+        .where(ContractVersion.contract_id == contract.id, ContractVersion.seq < renewed.seq)
+        .order_by(ContractVersion.seq.desc())
+        .limit(1)
+    )
+    if before is None or not before.data.get("risk"):
+        return None
+    tariff = catalog.get(contract.tariff_version)
+    if not isinstance(tariff, KfzTariff):
+        return None
+    old = quotes.risk_from_dict(before.data["risk"])
+    current = quotes.risk_from_dict(contract.risk)
+    assert isinstance(old, KfzRisk)
+    assert isinstance(current, KfzRisk)
+    begin, _ = lifecycle.insurance_year(contract.start_date, due)
+    kh_claims, vk_claims = counted_claims(session, contract, begin, due)
+
+    def move(sf: SFClass, claims: int) -> SFClass:
+        return tariff.next_sf_class(
+            sf, claims, insured_from=contract.start_date, year=sf_year(due), rabattschutz=old.rabattschutz
+        )
+
+    sf_kh = move(old.sf_kh, kh_claims)
+    sf_vk = move(old.sf_vk, vk_claims) if old.sf_vk is not None else None
+    if (sf_kh, sf_vk) == (current.sf_kh, current.sf_vk):
+        return None
+    changes = [{"label": "SF-Klasse Kfz-Haftpflicht", "old": current.sf_kh.label, "new": sf_kh.label}]
+    if current.sf_vk is not None and sf_vk is not None:
+        changes.append({"label": "SF-Klasse Vollkasko", "old": current.sf_vk.label, "new": sf_vk.label})
+    changes = [c for c in changes if c["old"] != c["new"]]
+    risk = end_rabattschutz_if_lost(tariff, dataclasses.replace(current, sf_kh=sf_kh, sf_vk=sf_vk), changes)
+    try:
+        premium = quotes.price(tariff, risk)
+    except TariffError as error:
+        raise RenewalError(f"Tarif {tariff.version}: {error.message}") from None
+    old_annual = contract.annual_total
+    contract.risk = quotes.risk_to_dict(risk)
+    if contract.answers is not None:
+        sf = {"sf_kh": [sf_kh.key], **({"sf_vk": [sf_vk.key]} if sf_vk is not None else {})}
+        contract.answers = {k: v for k, v in {**contract.answers, **sf}.items() if k != "rabattschutz"} | (
+            {"rabattschutz": ["y"]} if risk.rabattschutz else {}
+        )
+    contract.total, contract.annual_total = premium.total, premium.annual_total
+    contract.premium = premium.to_dict()
+    changes.append({"label": "Jahresbeitrag", "old": eur(old_annual), "new": eur(contract.annual_total)})
+    assert contract.main_due is not None
+    year = lifecycle.insurance_year(contract.start_date, contract.main_due)
+    days = lifecycle.terms_for(catalog, contract.product, contract.tariff_version, contract.start_date).days_per_year
+    delta = lifecycle.pro_rata(old_annual, contract.annual_total, due, year, days) or None
+    version = add_version(
+        session,
+        contract,
+        VersionKind.CHANGE,
+        due,
+        changes,
+        actor=actor,
+        actor_label=None if actor else "Nachstufung",
+        premium_delta=delta,
+    )
+    planned = [
+        Planned(
+            DocumentKind.ENDORSEMENT, f"Nachtrag Nr. {version.endorsement_no}", {"version": version, "restated": True}
+        )
+    ]
+    if delta:
+        planned.append(
+            Planned(
+                DocumentKind.INVOICE, f"Beitragsrechnung Nachtrag Nr. {version.endorsement_no}", {"version": version}
+            )
+        )
+    issue_documents(session, [(contract, planned)], workers=pdf_workers)
+    audit.record(
+        session,
+        "sf_restated",
+        actor=actor,
+        actor_label=None if actor else "Nachstufung",
+        agency_id=contract.agency_id,
+        object_type="contract",
+        object_id=contract.public_id,
+        details={
+            "due": due.isoformat(),
+            "sf_kh": sf_kh.key,
+            "sf_vk": sf_vk.key if sf_vk else None,
+            "premium_delta": str(delta) if delta else None,
+        },
+    )
+    return version
+
+
 def _move_sf(
     session: so.Session,
     contract: Contract,
@@ -233,11 +372,10 @@ def _move_sf(
 ) -> KfzRisk:
     """The SF-Klassen of the next year (KH and VK move separately, each by its own claims)."""
     kh_claims, vk_claims = counted_claims(session, contract, begin, due)
-    year = due.year - 1 if (due.month, due.day) == (1, 1) else due.year
 
     def move(current: SFClass, claims: int) -> SFClass:
         return tariff.next_sf_class(
-            current, claims, insured_from=contract.start_date, year=year, rabattschutz=risk.rabattschutz
+            current, claims, insured_from=contract.start_date, year=sf_year(due), rabattschutz=risk.rabattschutz
         )
 
     sf_kh = move(risk.sf_kh, kh_claims)

@@ -14,19 +14,21 @@ from werkzeug.wrappers import Response as BaseResponse
 from calculator import presentation
 from calculator.forms.fields import parse_german_date
 from calculator.models import Offer
-from contracts import changes, claims, evb, lifecycle, offer_mail, queries, renewal
+from contracts import changes, claim_status, claims, evb, lifecycle, offer_mail, queries, renewal
 from contracts import clients as client_search
 from contracts.documents import mask_iban
 from contracts.forms import (
     MANDATE_TEXT,
     PORTAL_HINT,
     ApplicationForm,
+    BuybackForm,
     CancelForm,
     ChangeForm,
+    ClaimStatusForm,
     RenewalForm,
     WithdrawForm,
 )
-from contracts.models import Application, ClaimFile, Contract, Delivery, Document, RenewalRun
+from contracts.models import Application, Claim, ClaimFile, ClaimStatus, Contract, Delivery, Document, RenewalRun
 from contracts.presentation import state_label
 from contracts.services import (
     ApplicationData,
@@ -368,7 +370,7 @@ def _int(text: str | None) -> int | None:
     return int(text) if text and text.isdigit() else None
 
 
-def _field_error(form: Any, error: changes.ChangeError) -> None:
+def _field_error(form: Any, error: changes.ChangeError | claim_status.ClaimStatusError) -> None:
     if error.field and error.field in form:
         form[error.field].errors = [*form[error.field].errors, error.message]
     else:
@@ -571,6 +573,92 @@ def claims_list() -> str:
     )
 
 
+@bp.route("/innendienst/schadenmeldungen/<public_id>", methods=["GET", "POST"])
+@roles_required(*BACKOFFICE_AREA)
+def claim_page(public_id: str) -> BaseResponse | str | tuple[str, int]:
+    """One claim: what was reported, its uploads and documents, and the decision on it (status,
+    amount paid, date); a Nachstufung when a paid claim corrects a renewal already run."""
+    s = db.session()
+    found = get_visible_or_404(s, Claim, _user(), public_id=public_id)
+    form = ClaimStatusForm(
+        formdata=request.form if request.method == "POST" else None, data={"datum": date_de(_today())}
+    )
+    form.status.choices = [(st.value, st.label) for st in claim_status.next_statuses(found)]
+    buyback = BuybackForm(data={"datum": date_de(_today())})
+    if request.method == "POST":
+        if form.validate():
+            try:
+                outcome = claim_status.set_status(
+                    s,
+                    _user(),
+                    found,
+                    claim_status.StatusChange(
+                        ClaimStatus(form.status.data), form.day or _today(), form.amount, form.bemerkung.data or ""
+                    ),
+                    catalog=current_app.extensions["tariffs"],
+                    today=_today(),
+                    pdf_workers=current_app.config["PDF_WORKERS"] or None,
+                )
+            except claim_status.ClaimStatusError as error:
+                s.rollback()
+                _field_error(form, error)
+            else:
+                s.commit()
+                flash(_claim_flash(found.number or "", found.status.label, outcome.restated), "success")
+                return redirect(url_for("contracts.claim_page", public_id=found.public_id))
+        return render_template("contracts/claim.html", **_claim_page(s, found, form, buyback)), 422
+    return render_template("contracts/claim.html", **_claim_page(s, found, form, buyback))
+
+
+@bp.post("/innendienst/schadenmeldungen/<public_id>/rueckkauf")
+@roles_required(*BACKOFFICE_AREA)
+def claim_buyback(public_id: str) -> BaseResponse | tuple[str, int]:
+    """Schadenrückkauf: the customer repaid the amount; the claim no longer counts (Nachstufung)."""
+    s = db.session()
+    found = get_visible_or_404(s, Claim, _user(), public_id=public_id)
+    buyback = BuybackForm(formdata=request.form)
+    if buyback.validate():
+        try:
+            outcome = claim_status.buy_back(
+                s,
+                _user(),
+                found,
+                buyback.day or _today(),
+                catalog=current_app.extensions["tariffs"],
+                today=_today(),
+                pdf_workers=current_app.config["PDF_WORKERS"] or None,
+            )
+        except claim_status.ClaimStatusError as error:
+            s.rollback()
+            _field_error(buyback, error)
+        else:
+            s.commit()
+            flash(_claim_flash(found.number or "", "zurückgekauft", outcome.restated), "success")
+            return redirect(url_for("contracts.claim_page", public_id=found.public_id))
+    form = ClaimStatusForm(data={"datum": date_de(_today())})
+    form.status.choices = [(st.value, st.label) for st in claim_status.next_statuses(found)]
+    return render_template("contracts/claim.html", **_claim_page(s, found, form, buyback)), 422
+
+
+def _claim_flash(number: str, state: str, restated: Any) -> str:
+    text = f"Schaden {number}: {state}. Der Kunde erhält eine Schadenmitteilung."
+    if restated is not None:
+        text += f" Nachstufung: Nachtrag Nr. {restated.endorsement_no} zum Vertrag."
+    return text
+
+
+def _claim_page(s: so.Session, claim: Claim, form: ClaimStatusForm, buyback: BuybackForm) -> dict[str, Any]:
+    terms = changes.contract_terms(current_app.extensions["tariffs"], claim.contract)
+    return {
+        "claim": claim,
+        "form": form,
+        "buyback": buyback,
+        "buyback_until": claim_status.buyback_deadline(claim, terms),
+        "documents": queries.claim_documents(s, claim),
+        "today": _today(),
+    }
+
+
 @bp.post("/innendienst/schadenmeldungen/bearbeitet")
 @roles_required(*BACKOFFICE_AREA)
 def claims_handled() -> BaseResponse:
@@ -578,7 +666,7 @@ def claims_handled() -> BaseResponse:
     done = claims.mark_handled(s, _user(), request.form.getlist("schaden"))
     s.commit()
     if done:
-        flash(f"{done} Schadenmeldung(en) als bearbeitet markiert.", "success")
+        flash(f"{done} Schadenmeldung(en) in Bearbeitung genommen.", "success")
     else:
         flash("Bitte wählen Sie mindestens eine offene Schadenmeldung aus.", "error")
     return redirect(url_for("contracts.claims_list"))

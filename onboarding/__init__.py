@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
     navigation.register(app, "Zwei-Faktor", "portal_backoffice.two_factor_lookup", BACKOFFICE_AREA, order=29)
     navigation.register_customer(app, "Meine Dokumente", "portal.documents")
     navigation.register_customer(app, "Meine Verträge", "portal.contracts")
+    navigation.register_customer(app, "Meine Schäden", "portal.claims_list")
     my_data_pages = ("/portal/sicherheit", "/portal/email-bestaetigen", "/portal/passwort-aendern")
     navigation.register_customer(app, "Meine Daten", "portal.my_data", my_data_pages)
     app.extensions["user_loaders"]["customer"] = _load_customer

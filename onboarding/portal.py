@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response as BaseResponse
 
 from calculator.forms.fields import options
-from contracts import claims
+from contracts import changes, claim_status, claims
 from contracts.models import ClaimKind
 from core import clock, db, paging
 from core.downloads import download
@@ -130,6 +130,19 @@ def download_zip() -> BaseResponse:
 @customer_required
 def contracts() -> str:
     return render_template("portal/contracts.html", rows=contracts_of(db.session(), _customer()))
+
+
+@bp.get("/schaeden")
+@customer_required
+def claims_list() -> str:
+    """Meine Schäden: his claims with their status, the amount paid and until when a paid claim can
+    be bought back (Schadenrückkauf)."""
+    s = db.session()
+    own = contracts_of(s, _customer())
+    found = claim_status.claims_of_customer(s, [c.id for c in own])
+    catalog = current_app.extensions["tariffs"]
+    deadlines = {c.id: claim_status.buyback_deadline(c, changes.contract_terms(catalog, c.contract)) for c in found}
+    return render_template("portal/claims.html", rows=found, deadlines=deadlines)
 
 
 @bp.get("/vertraege/<public_id>")

@@ -33,6 +33,12 @@ class ContractTerms:
     main_due: tuple[int, int] | None
     pro_rata: str
     notice_months: int
+    # after a claim was settled (paid or declined) either side may cancel within this many months
+    # (§§ 92, 111 VVG; AKB G.2.3, G.3.3: one month)
+    claim_notice_months: int = 1
+    # Schadenrückkauf (AKB I.5): the customer may repay a paid claim within this many months after
+    # the insurer named the amount, and it does not count; None: the tariff has no Schadenrückkauf
+    buyback_months: int | None = None
 
     @property
     def days_per_year(self) -> int:
@@ -47,7 +53,8 @@ class ContractTerms:
 
 
 def parse_terms(raw: Any) -> ContractTerms:
-    """[contract] main_due = "MM-DD" | "jahrestag", pro_rata = "tage/365", notice_months = 1…3."""
+    """[contract] main_due = "MM-DD" | "jahrestag", pro_rata = "tage/365", notice_months = 1…3, and
+    optionally claim_notice_months (default 1) and buyback_months (Schadenrückkauf; default none)."""
     if not isinstance(raw, Mapping):
         raise TermsError("the tariff needs a [contract] table (main_due, pro_rata, notice_months)")
     try:
@@ -69,4 +76,10 @@ def parse_terms(raw: Any) -> ContractTerms:
         raise TermsError(f"[contract] pro_rata must be one of {sorted(PRO_RATA_METHODS)}, not {method!r}")
     if not isinstance(notice, int) or isinstance(notice, bool) or not 1 <= notice <= 3:
         raise TermsError("[contract] notice_months must be a whole number of months from 1 to 3 (§ 11 Abs. 2 VVG)")
-    return ContractTerms(main_due, method, notice)
+    claim_notice = raw.get("claim_notice_months", 1)
+    if not isinstance(claim_notice, int) or isinstance(claim_notice, bool) or claim_notice < 1:
+        raise TermsError("[contract] claim_notice_months must be a whole number of months, at least 1 (§§ 92, 111 VVG)")
+    buyback = raw.get("buyback_months")
+    if buyback is not None and (not isinstance(buyback, int) or isinstance(buyback, bool) or buyback < 1):
+        raise TermsError("[contract] buyback_months must be a whole number of months, at least 1")
+    return ContractTerms(main_due, method, notice, claim_notice, buyback)

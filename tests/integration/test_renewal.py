@@ -9,6 +9,7 @@ import csv
 import dataclasses
 import io
 from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -194,14 +195,14 @@ def test_an_active_portal_customer_gets_one_e_mail_for_his_renewed_contracts_and
         assert letters == 0
 
 
-def test_a_reported_haftpflicht_claim_moves_sf_kh_down_and_vk_up(app, session, broker, backoffice, time_machine):
-    from contracts import claims
-    from contracts.models import ClaimKind
+def test_a_paid_haftpflicht_claim_moves_sf_kh_down_and_vk_up(app, session, broker, backoffice, time_machine):
+    from contracts import claim_status, claims
+    from contracts.models import ClaimKind, ClaimStatus
 
     contract = _police(app, session, broker, KFZ_ANSWERS, Product.KFZ)  # SF 12 / 10 from 16.03.2026
     time_machine.move_to(datetime(2026, 6, 10, 9, 0, tzinfo=TIMEZONE), tick=False)
     with app.test_request_context():
-        claims.report_claim(
+        claim = claims.report_claim(
             session,
             contract,
             claims.ClaimReport(ClaimKind.KH, date(2026, 6, 9), "Köln", "Auffahrunfall an der Ampel."),
@@ -209,6 +210,14 @@ def test_a_reported_haftpflicht_claim_moves_sf_kh_down_and_vk_up(app, session, b
             limits=claims.UploadLimits(5, 1024),
             today=date(2026, 6, 10),
             reporter="kunde@example.org",
+        )
+        claim_status.set_status(  # only a claim the insurer paid counts (AKB, SF system)
+            session,
+            backoffice,
+            claim,
+            claim_status.StatusChange(ClaimStatus.PAID, date(2026, 6, 10), Decimal("1200.00")),
+            catalog=app.extensions["tariffs"],
+            today=date(2026, 6, 10),
         )
     session.commit()
     time_machine.move_to(datetime(2026, 12, 1, 9, 0, tzinfo=TIMEZONE), tick=False)

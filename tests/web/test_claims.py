@@ -163,7 +163,7 @@ def test_rights_broker_view_and_back_office(app, outbox_app, running, police, se
     token = csrf_token(office, "/innendienst/schadenmeldungen")
     office.post("/innendienst/schadenmeldungen/bearbeitet", data={"csrf_token": token, "schaden": [claim.public_id]})
     assert claim.number not in office.get("/innendienst/schadenmeldungen").get_data(as_text=True)
-    assert "bearbeitet am" in office.get("/innendienst/schadenmeldungen?alle=1").get_data(as_text=True)
+    assert "in Bearbeitung" in office.get("/innendienst/schadenmeldungen?alle=1").get_data(as_text=True)
     session.refresh(claim)
     assert claim.handled_at is not None
     assert session.get(Contract, contract.id) is not None
