@@ -35,7 +35,7 @@ from calculator.tariffs import (
 )
 from contracts import lifecycle
 from contracts.documents import Planned, issue_documents, mask_iban
-from contracts.models import Contract, ContractVersion, DocumentKind, VersionKind
+from contracts.models import Claim, Contract, ContractVersion, DocumentKind, VersionKind
 from core import audit, clock
 from core.formatting import TIMEZONE
 from core.formatting import date_de as format_date
@@ -50,6 +50,7 @@ DRIVER_CIRCLE_LABELS = {
 CANCEL_REASONS = {
     "kunde": "Kündigung durch den Versicherungsnehmer",
     "fahrzeug": "Fahrzeug verkauft oder abgemeldet",
+    "schaden": "Kündigung nach einem Schadenfall (§§ 92, 111 VVG)",
     "wechsel": "Wechsel zu einem anderen Versicherer",
     "sonstiges": "Sonstiger Grund",
 }
@@ -561,18 +562,19 @@ def vehicle_label(vehicle: reference.Vehicle | None, hsn: str = "", tsn: str = "
 # --- Kündigung, end by sale or de-registration, Rücknahme ------------------------------------------
 
 SALE = "fahrzeug"
+AFTER_CLAIM = "schaden"
 
 
 @dataclass(frozen=True)
 class Cancellation:
     """What the Kündigung form asks: the reason, a remark, the day the Kündigung arrived (what
-    counts for the notice, not the day it is typed in) and, for a sale or de-registration of the
-    vehicle, the day the contract ends."""
+    counts for the notice, not the day it is typed in) and, for an early end, the day the contract
+    ends (a sale or de-registration of the vehicle: that day; after a claim: the day chosen)."""
 
     reason: str
     note: str
     received: date
-    sold_on: date | None = None
+    ends_on: date | None = None  # an early end: the day of the sale, or the day chosen after a claim
 
 
 def contract_terms(catalog: TariffCatalog, contract: Contract) -> ContractTerms:
@@ -606,6 +608,42 @@ def _check_received(contract: Contract, received: date, today: date) -> None:
             "wirkte schon zur letzten Hauptfälligkeit; bitte wenden Sie sich an den Innendienst.",
             field,
         )
+
+
+def claim_window(session: so.Session, contract: Contract, terms: ContractTerms, on: date) -> tuple[Claim, date] | None:
+    """The claim whose settlement (paid, settled without payment or declined) opened the
+    Sonderkündigung on `on` (§§ 92, 111 VVG; AKB G.2.3, G.3.3: within the tariff's month after it)
+    and the window's last day; None when no such window is open."""
+    settled = session.scalars(
+        sa.select(Claim)
+        .where(Claim.contract_id == contract.id, Claim.settled_on.is_not(None), Claim.settled_on <= on)
+        .order_by(Claim.settled_on.desc(), Claim.id.desc())
+    )
+    for claim in settled:
+        assert claim.settled_on is not None
+        deadline = lifecycle.months_before(claim.settled_on, -terms.claim_notice_months)
+        if on <= deadline and claim.status.settled:
+            return claim, deadline
+    return None
+
+
+def _check_end_after_claim(contract: Contract, ends: date | None, received: date) -> date:
+    """AKB G.2.3: the Kündigung takes effect when it arrives, or later as the customer chooses, at
+    the latest at the end of the insurance year."""
+    assert contract.main_due is not None
+    field = "endet_am"
+    if ends is None:
+        return received
+    if ends < received:
+        raise ChangeError(
+            f"Der Vertrag kann frühestens mit dem Eingang der Kündigung ({format_date(received)}) enden.", field
+        )
+    if ends > contract.main_due:
+        raise ChangeError(
+            f"Der Vertrag kann spätestens zum Ende des Versicherungsjahres ({format_date(contract.main_due)}) enden.",
+            field,
+        )
+    return ends
 
 
 def year_in_effect(session: so.Session, contract: Contract, day: date) -> tuple[date, Decimal, str]:
@@ -690,10 +728,28 @@ def cancel_contract(
     terms = contract_terms(catalog, contract)
     refund = paid_until = None
     annual = contract.annual_total
+    claim = None
     if reason == SALE:
-        ends = _check_sold_on(session, contract, cancellation.sold_on, today, rules)
+        ends = _check_sold_on(session, contract, cancellation.ends_on, today, rules)
         effective = ends
-        due, annual, frequency = year_in_effect(session, contract, ends)  # the premium the refund is of
+    elif reason == AFTER_CLAIM:
+        _check_received(contract, cancellation.received, today)
+        window = claim_window(session, contract, terms, cancellation.received)
+        if window is None:
+            raise ChangeError(
+                f"Nach einem Schadenfall kann nur innerhalb von {terms.claim_notice_months} Monat(en) nach der "
+                "Regulierung oder Ablehnung des Schadens gekündigt werden; dafür liegt kein Schaden vor.",
+                "grund",
+            )
+        claim = window[0]
+        ends = _check_end_after_claim(contract, cancellation.ends_on, cancellation.received)
+        effective = max(today, min(ends, contract.main_due))
+    else:
+        _check_received(contract, cancellation.received, today)
+        ends = cancellation_date(contract.main_due, cancellation.received, terms.notice_months)
+        effective = today
+    if reason in (SALE, AFTER_CLAIM) and ends < contract.main_due:  # § 39 VVG: the unused premium back
+        due, annual, frequency = year_in_effect(session, contract, ends)
         amount, paid_until = lifecycle.refund_on_end(
             annual,
             ends,
@@ -703,10 +759,6 @@ def cancel_contract(
             terms.days_per_year,
         )
         refund = amount or None
-    else:
-        _check_received(contract, cancellation.received, today)
-        ends = cancellation_date(contract.main_due, cancellation.received, terms.notice_months)
-        effective = today
     first_version(session, contract)
     contract.ends_on = ends
     contract.end_reason = CANCEL_REASONS[reason] + (f": {note}" if note else "")
@@ -724,10 +776,13 @@ def cancel_contract(
     )
     context = {
         "version": version,
+        "claim": claim,
+        "reason": reason,
         "received": cancellation.received if reason != SALE else None,
         "notice_months": terms.notice_months,
         "latest": lifecycle.months_before(contract.main_due, terms.notice_months) - timedelta(days=1),
         "sale": reason == SALE,
+        "early": reason in (SALE, AFTER_CLAIM),
         "paid_until": paid_until,
         "annual": annual,
     }

@@ -209,16 +209,26 @@ class CancelForm(Form):
         validators=[german_date()],
         render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
     )
+    endet_am = StringField(
+        "Gewünschtes Vertragsende",
+        description="TT.MM.JJJJ – nur bei „Kündigung nach einem Schadenfall“: leer oder der Eingangstag heißt "
+        "sofort, sonst ein späterer Tag bis zum Ende des Versicherungsjahres",
+        filters=[strip],
+        validators=[german_date()],
+        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+    )
     bemerkung = TextAreaField("Bemerkung", filters=[strip], validators=[Length(max=500)])
     version = HiddenField()
 
     @property
-    def received(self) -> date | None:
-        return parse_german_date(self.eingegangen_am.data or "")
+    def early_end(self) -> date | None:
+        """The day of an early end: of the sale, or chosen after a claim."""
+        text = self.verkauft_am.data if self.grund.data == "fahrzeug" else self.endet_am.data
+        return parse_german_date(text or "")
 
     @property
-    def sold_on(self) -> date | None:
-        return parse_german_date(self.verkauft_am.data or "")
+    def received(self) -> date | None:
+        return parse_german_date(self.eingegangen_am.data or "")
 
 
 class WithdrawForm(Form):

@@ -388,18 +388,29 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
         formdata=request.form if request.method == "POST" else None,
         data={"version": str(found.version), "eingegangen_am": date_de(today)},
     )
-    form.grund.choices = [
-        (k, v) for k, v in changes.CANCEL_REASONS.items() if k != changes.SALE or found.product == "kfz"
-    ]
     terms = changes.contract_terms(current_app.extensions["tariffs"], found)
+    after_claim = changes.claim_window(s, found, terms, today) if found.main_due else None
+    form.grund.choices = [
+        (k, v)
+        for k, v in changes.CANCEL_REASONS.items()
+        if (k != changes.SALE or found.product == "kfz") and (k != changes.AFTER_CLAIM or after_claim)
+    ]
     received = form.received or today
     ends = changes.cancellation_date(found.main_due, received, terms.notice_months) if found.main_due else None
-    page = {"form": form, "contract": found, "ends": ends, "received": received, "terms": terms}
+    page = {
+        "form": form,
+        "contract": found,
+        "ends": ends,
+        "received": received,
+        "terms": terms,
+        "after_claim": after_claim,
+    }
     if request.method == "GET":
         return render_template("contracts/cancel.html", **page)
     form.validate()
     sale = form.grund.data == changes.SALE
-    if not (form.grund.errors or (form.verkauft_am.errors if sale else form.eingegangen_am.errors)):
+    date_errors = form.verkauft_am.errors if sale else form.eingegangen_am.errors + form.endet_am.errors
+    if not (form.grund.errors or date_errors):
         if not sale and form.received is None:
             form.eingegangen_am.errors = ["Bitte geben Sie an, wann die Kündigung eingegangen ist."]
         else:
@@ -408,7 +419,7 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
                     s,
                     _user(),
                     found,
-                    changes.Cancellation(form.grund.data or "", form.bemerkung.data or "", received, form.sold_on),
+                    changes.Cancellation(form.grund.data or "", form.bemerkung.data or "", received, form.early_end),
                     expected_version=_int(form.version.data),
                     catalog=current_app.extensions["tariffs"],
                     rules=current_app.extensions["contract_rules"],

@@ -64,9 +64,7 @@ def _status(app, session, user, claim, status: ClaimStatus, on: date, amount=Non
 
 def _buy_back(app, session, user, claim, on: date, today=None):
     with app.test_request_context():
-        return claim_status.buy_back(
-            session, user, claim, on, catalog=app.extensions["tariffs"], today=today or on
-        )
+        return claim_status.buy_back(session, user, claim, on, catalog=app.extensions["tariffs"], today=today or on)
 
 
 def _renew(app, session, backoffice, today: date) -> None:
@@ -114,7 +112,7 @@ def test_only_a_paid_claim_that_was_not_bought_back_moves_the_sf_klasse_down(
     assert sf_vk == (table[SFClass("10")][0] if counts else SFClass("11"))
 
 
-def test_every_status_is_a_schadenmitteilung_in_the_folder_and_an_e_mail(app, session, broker, backoffice, time_machine):
+def test_every_status_is_a_schadenmitteilung_and_an_e_mail(app, session, broker, backoffice, time_machine):
     """Issue #24 item 8: each step reaches the customer; the paid one names the amount and the
     Schadenrückkauf deadline (six months, the tariff's buyback_months)."""
     from contracts.models import Delivery
@@ -251,7 +249,7 @@ def test_a_nachstufung_of_an_ended_contract_is_refused(app, session, broker, bac
     _renew(app, session, backoffice, date(2026, 11, 20))
     claim = _report(app, session, contract, ClaimKind.VK, date(2026, 12, 10), _at(time_machine, date(2026, 12, 11)))
     session.refresh(contract)
-    _cancel(app, session, broker, contract, "fahrzeug", sold_on=date(2026, 12, 11), today=date(2026, 12, 11))
+    _cancel(app, session, broker, contract, "fahrzeug", ends_on=date(2026, 12, 11), today=date(2026, 12, 11))
     session.commit()
     _at(time_machine, date(2026, 12, 20))
     with pytest.raises(claim_status.ClaimStatusError, match="Nachstufung ist nicht mehr möglich"):

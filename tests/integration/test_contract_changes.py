@@ -264,13 +264,13 @@ def test_a_kuendigung_goes_by_post_by_law_and_into_the_portal(app, session, brok
         _cancel(app, session, broker, contract, "kunde")
 
 
-def _cancel(app, session, broker, contract, reason, note="", received=TODAY, sold_on=None):
+def _cancel(app, session, broker, contract, reason, note="", received=TODAY, ends_on=None):
     with app.test_request_context():
         return changes.cancel_contract(
             session,
             broker,
             contract,
-            changes.Cancellation(reason, note, received, sold_on),
+            changes.Cancellation(reason, note, received, ends_on),
             expected_version=None,
             catalog=app.extensions["tariffs"],
             rules=RULES,
@@ -284,5 +284,5 @@ def test_sonstiges_needs_a_note(app, session, broker):
         _cancel(app, session, broker, contract, "sonstiges", note=" ")
     assert refused.value.field == "bemerkung"
     with pytest.raises(changes.ChangeError) as wrong:
-        _cancel(app, session, broker, contract, "fahrzeug", sold_on=TODAY)
+        _cancel(app, session, broker, contract, "fahrzeug", ends_on=TODAY)
     assert wrong.value.field == "grund"  # no vehicle in a Rechtsschutz contract

@@ -32,13 +32,13 @@ def _clock(time_machine):
     time_machine.move_to(datetime(2026, 9, 20, 10, 0, tzinfo=TIMEZONE), tick=False)
 
 
-def _cancel(app, session, user, contract, reason, *, received=TODAY, sold_on=None, today=TODAY, note=""):
+def _cancel(app, session, user, contract, reason, *, received=TODAY, ends_on=None, today=TODAY, note=""):
     with app.test_request_context():
         return changes.cancel_contract(
             session,
             user,
             contract,
-            changes.Cancellation(reason, note, received, sold_on),
+            changes.Cancellation(reason, note, received, ends_on),
             expected_version=contract.version,
             catalog=app.extensions["tariffs"],
             rules=RULES,
@@ -116,7 +116,7 @@ def test_a_sold_vehicle_ends_the_contract_on_that_day_with_the_unused_premium_re
     the day of the sale, not at the next-but-one Hauptfälligkeit; the premium paid for the days after
     it comes back by the day."""
     contract = _police(app, session, broker, YEARLY, Product.KFZ, start=date(2026, 9, 1))
-    version = _cancel(app, session, broker, contract, "fahrzeug", sold_on=date(2026, 9, 15))
+    version = _cancel(app, session, broker, contract, "fahrzeug", ends_on=date(2026, 9, 15))
     session.commit()
     assert contract.ends_on == date(2026, 9, 15)
     # yearly: paid to the Hauptfälligkeit 01.01.2027; 108 days after the sale come back
@@ -135,7 +135,7 @@ def test_a_sold_vehicle_ends_the_contract_on_that_day_with_the_unused_premium_re
 
 
 @pytest.mark.parametrize(
-    ("sold_on", "message"),
+    ("ends_on", "message"),
     [
         (date(2026, 8, 31), "nicht vor dem Vertragsbeginn (01.09.2026)"),
         (date(2027, 1, 1), "vor der Hauptfälligkeit am 01.01.2027"),
@@ -143,10 +143,10 @@ def test_a_sold_vehicle_ends_the_contract_on_that_day_with_the_unused_premium_re
         (None, "wann das Fahrzeug verkauft oder abgemeldet wurde"),
     ],
 )
-def test_a_sale_date_outside_the_insurance_year_is_refused_at_its_field(app, session, broker, sold_on, message):
+def test_a_sale_date_outside_the_insurance_year_is_refused_at_its_field(app, session, broker, ends_on, message):
     contract = _police(app, session, broker, YEARLY, Product.KFZ, start=date(2026, 9, 1))
     with pytest.raises(changes.ChangeError, match=re.escape(message)) as refused:
-        _cancel(app, session, broker, contract, "fahrzeug", sold_on=sold_on)
+        _cancel(app, session, broker, contract, "fahrzeug", ends_on=ends_on)
     assert refused.value.field == "verkauft_am"
     session.rollback()
     session.refresh(contract)
@@ -223,7 +223,7 @@ def test_a_kuendigung_can_be_withdrawn_before_it_takes_effect(app, session, brok
 
 def test_withdrawing_the_end_by_sale_charges_the_refund_again(app, session, broker):
     contract = _police(app, session, broker, YEARLY, Product.KFZ, start=START)
-    ended = _cancel(app, session, broker, contract, "fahrzeug", sold_on=date(2026, 11, 1))
+    ended = _cancel(app, session, broker, contract, "fahrzeug", ends_on=date(2026, 11, 1))
     session.commit()
     version = _withdraw(app, session, broker, contract)
     session.commit()
@@ -231,3 +231,80 @@ def test_withdrawing_the_end_by_sale_charges_the_refund_again(app, session, brok
     invoice = contract.documents[-1]
     assert invoice.kind is DocumentKind.INVOICE
     assert f"Nachberechnung der Erstattung {_eur(version.premium_delta)}" in _text(app, invoice)
+
+
+def _settled_claim(app, session, backoffice, contract, settled_on: date):
+    from contracts import claim_status, claims
+    from contracts.models import ClaimKind, ClaimStatus
+
+    with app.test_request_context():
+        claim = claims.report_claim(
+            session,
+            contract,
+            claims.ClaimReport(ClaimKind.KH, contract.start_date, "Köln", "Auffahrunfall an der Ampel."),
+            [],
+            limits=claims.UploadLimits(5, 1024),
+            today=settled_on,
+            reporter="kunde@example.org",
+        )
+        claim_status.set_status(
+            session,
+            backoffice,
+            claim,
+            claim_status.StatusChange(ClaimStatus.PAID, settled_on, Decimal("900.00")),
+            catalog=app.extensions["tariffs"],
+            today=settled_on,
+        )
+    return claim
+
+
+def test_a_kuendigung_after_a_claim_is_possible_within_a_month_of_its_settlement(
+    app, session, broker, backoffice, time_machine
+):
+    """Issue #24 item 5 (§§ 92, 111 VVG; AKB G.2.3): within one month (the tariff's
+    claim_notice_months) after a claim was settled the customer may cancel — at once or at a later
+    day up to the end of the insurance year — with the unused premium refunded (§ 39 VVG)."""
+    contract = _police(app, session, broker, YEARLY, Product.KFZ, start=date(2026, 9, 1))
+    time_machine.move_to(datetime(2026, 10, 5, 10, 0, tzinfo=TIMEZONE), tick=False)
+    claim = _settled_claim(app, session, backoffice, contract, date(2026, 10, 5))
+    session.commit()
+    today = date(2026, 11, 2)
+    time_machine.move_to(datetime(2026, 11, 2, 10, 0, tzinfo=TIMEZONE), tick=False)
+    terms = changes.contract_terms(app.extensions["tariffs"], contract)
+    assert changes.claim_window(session, contract, terms, today) == (claim, date(2026, 11, 5))
+    version = _cancel(app, session, broker, contract, "schaden", received=today, ends_on=date(2026, 12, 1), today=today)
+    session.commit()
+    assert contract.ends_on == date(2026, 12, 1)
+    refund = (contract.annual_total * Decimal(31) / Decimal(365)).quantize(Decimal("0.01"))
+    assert version.premium_delta == -refund
+    text = _text(app, contract.documents[-2])
+    assert "eingegangen am 02.11.2026 – innerhalb eines Monats nach der Regulierung am 05.10.2026" in text
+    assert "Der Vertrag endet am 01.12.2026" in text
+
+
+@pytest.mark.parametrize(
+    ("received", "ends_on", "field", "message"),
+    [
+        (date(2026, 11, 6), None, "grund", "innerhalb von 1 Monat(en) nach der Regulierung"),  # a day too late
+        (date(2026, 11, 2), date(2026, 11, 1), "endet_am", "frühestens mit dem Eingang der Kündigung (02.11.2026)"),
+        (date(2026, 11, 2), date(2027, 1, 2), "endet_am", "spätestens zum Ende des Versicherungsjahres (01.01.2027)"),
+    ],
+)
+def test_a_kuendigung_after_a_claim_outside_its_month_or_year_is_refused(
+    app, session, broker, backoffice, time_machine, received, ends_on, field, message
+):
+    contract = _police(app, session, broker, YEARLY, Product.KFZ, start=date(2026, 9, 1))
+    time_machine.move_to(datetime(2026, 10, 5, 10, 0, tzinfo=TIMEZONE), tick=False)
+    _settled_claim(app, session, backoffice, contract, date(2026, 10, 5))
+    session.commit()
+    time_machine.move_to(datetime(2026, 11, 10, 10, 0, tzinfo=TIMEZONE), tick=False)
+    with pytest.raises(changes.ChangeError, match=re.escape(message)) as refused:
+        _cancel(app, session, broker, contract, "schaden", received=received, ends_on=ends_on, today=date(2026, 11, 10))
+    assert refused.value.field == field
+
+
+def test_without_a_settled_claim_there_is_no_kuendigung_after_a_claim(app, session, broker):
+    contract = _police(app, session, broker, YEARLY, Product.KFZ, start=START)
+    with pytest.raises(changes.ChangeError, match="dafür liegt kein Schaden vor") as refused:
+        _cancel(app, session, broker, contract, "schaden")
+    assert refused.value.field == "grund"
