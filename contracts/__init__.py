@@ -16,11 +16,13 @@ NEW_DOCUMENTS_DAYS = 30  # how far back the start page lists new documents
 
 
 def init_app(app: Flask) -> None:
-    from contracts import changes, cli, jobs, renewal, views
+    from contracts import changes, cli, contract_info, jobs, renewal, views
     from core import jobs as core_jobs
 
     app.extensions["contract_rules"] = changes.Rules(backdate_days=app.config["CONTRACT_CHANGE_BACKDATE_DAYS"])
     app.jinja_env.globals["end_label"] = end_label
+    app.extensions["insurer"] = contract_info.Insurer.from_config(app.config)
+    app.jinja_env.globals["insurer"] = app.extensions["insurer"]
     app.register_blueprint(views.bp)
     core_jobs.register(app, jobs.JOB_KIND, jobs.step)
     core_jobs.register(app, renewal.JOB_KIND, renewal.step)

@@ -35,6 +35,7 @@ TEMPLATES = {
     DocumentKind.CLAIM: "documents/schadenmeldung.html",
     DocumentKind.NOTICE: "documents/mitteilung.html",
     DocumentKind.CLAIM_STATUS: "documents/schadenstand.html",
+    DocumentKind.APPLICATION: "documents/antrag.html",
 }
 
 

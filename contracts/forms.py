@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from calculator.forms import QuoteForm
 from calculator.forms.applicant import ApplicantFields
 from calculator.forms.fields import german_date, options, parse_german_date, strip
 from calculator.forms.vehicle import VehicleFields
-from calculator.tariffs import PaymentFrequency
+from calculator.tariffs import PaymentFrequency, Product
+from contracts.models import Occasion
 from core.contact import ContactError as MessageError
 from core.contact import normalize_email, normalize_mobile
 from core.forms import Form
@@ -43,6 +46,34 @@ def parse_iban(text: str) -> tuple[str, str | None]:
     if not iban.in_sepa_zone:  # schwifty knows the SEPA zone
         raise ValueError("Die IBAN gehört zu keinem Land des SEPA-Raums.")
     return iban.compact, (str(iban.bic) if iban.bic else None)
+
+
+VIN_ALPHABET = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")  # ISO 3779: no I, O, Q
+PLATE = re.compile(r"^([A-ZÄÖÜ]{1,3})[- ]?([A-Z]{1,2}) ?([1-9][0-9]{0,3})([EH]?)$")
+
+
+def compact_upper(value: Any) -> Any:
+    """Upper case without spaces or hyphens (how a FIN is written down varies)."""
+    return re.sub(r"[\s-]", "", value).upper() if isinstance(value, str) else value
+
+
+def vin_problem(vin: str) -> str | None:
+    """Why this is no Fahrzeug-Identifizierungsnummer (ISO 3779: 17 characters, digits and capital
+    letters without I, O and Q); None when it is one."""
+    if len(vin) != 17:
+        return f"Die FIN hat genau 17 Zeichen (eingegeben: {len(vin)})."
+    if not VIN_ALPHABET.match(vin):
+        return "Die FIN besteht nur aus Ziffern und Buchstaben ohne I, O und Q. Bitte prüfen Sie sie."
+    return None
+
+
+def normalize_plate(text: str) -> str | None:
+    """'b ab 1234', 'B-AB1234' → 'B-AB 1234'; None when it is no German Kennzeichen."""
+    match = PLATE.match(" ".join(text.upper().split()))
+    if match is None:
+        return None
+    area, letters, digits, suffix = match.groups()
+    return f"{area}-{letters} {digits}{suffix}"
 
 
 class ApplicationForm(QuoteForm):
@@ -86,6 +117,42 @@ class ApplicationForm(QuoteForm):
         render_kw={"inputmode": "tel", "autocomplete": "off"},
     )
 
+    anlass = RadioField(
+        "Anlass des Antrags",
+        choices=options([(o.value, o.label) for o in Occasion]),
+        validators=[Optional()],
+    )
+    fin = StringField(
+        "Fahrzeug-Identifizierungsnummer (FIN)",
+        description="17 Zeichen, Feld E der Zulassungsbescheinigung Teil I",
+        filters=[compact_upper],
+        validators=[Length(max=30)],
+        render_kw={"autocomplete": "off", "spellcheck": "false", "maxlength": 30},
+    )
+    kennzeichen = StringField(
+        "Amtliches Kennzeichen",
+        description="falls schon bekannt, z. B. B-AB 1234",
+        filters=[strip],
+        validators=[Length(max=20)],
+        render_kw={"autocomplete": "off", "maxlength": 20},
+    )
+    vertragsinformationen_am = StringField(
+        "Vertragsinformationen übergeben am",
+        description="TT.MM.JJJJ – Versicherungsbedingungen, Produktinformationsblatt (IPID) und "
+        "Verbraucherinformationen, vor der Vertragserklärung des Kunden (§ 7 VVG)",
+        filters=[strip],
+        validators=[
+            german_date(required_message="Bitte geben Sie an, wann der Kunde die Vertragsinformationen erhielt.")
+        ],
+        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+    )
+    belehrung_19 = BooleanField(
+        "Der Kunde hat die Mitteilung nach § 19 Abs. 5 VVG über die Folgen einer Verletzung der Anzeigepflicht "
+        "vor Antragstellung gesondert in Textform erhalten.",
+        validators=[InputRequired("Ohne die gesonderte Mitteilung nach § 19 Abs. 5 VVG ist der Antrag nicht möglich.")],
+    )
+
+    product: Product = Product.RS  # set by the view from the offer
     # set by check_conditions for the service
     iban_compact: str = ""
     bic: str | None = None
@@ -95,6 +162,8 @@ class ApplicationForm(QuoteForm):
     def relevant(self, name: str) -> bool:
         if name in ("kunde_email", "kunde_mobil"):
             return self.zustellung.data == "portal"
+        if name in ("anlass", "fin", "kennzeichen"):
+            return self.product is Product.KFZ
         return True
 
     def check_conditions(self) -> None:
@@ -104,6 +173,20 @@ class ApplicationForm(QuoteForm):
                 self.add_error("vertragsbeginn", "Der Vertragsbeginn darf nicht in der Vergangenheit liegen.")
             elif start > self.today + timedelta(days=MAX_START_AHEAD_DAYS):
                 self.add_error("vertragsbeginn", "Der Vertragsbeginn darf höchstens ein Jahr in der Zukunft liegen.")
+        given = parse_german_date(self.vertragsinformationen_am.data or "")
+        if given is not None and given > self.today:
+            self.add_error("vertragsinformationen_am", "Das Datum kann nicht in der Zukunft liegen.")
+        if self.product is Product.KFZ:
+            if not self.anlass.data:
+                self.add_error("anlass", "Bitte wählen Sie den Anlass des Antrags.")
+            if not self.fin.data:
+                self.add_error("fin", "Bitte geben Sie die FIN ein (Feld E der Zulassungsbescheinigung Teil I).")
+            elif (problem := vin_problem(self.fin.data)) is not None:
+                self.add_error("fin", problem)
+            if self.kennzeichen.data and normalize_plate(self.kennzeichen.data) is None:
+                self.add_error(
+                    "kennzeichen", "Bitte geben Sie das Kennzeichen so ein: B-AB 1234 (Ort-Buchstaben Ziffern)."
+                )
         if self.iban.data and not self.iban.errors:
             try:
                 self.iban_compact, self.bic = parse_iban(self.iban.data)

@@ -26,6 +26,28 @@ class Delivery(enum.StrEnum):
         return {"portal": "ausschließlich online im Kunden-Portal", "post": "per Post"}[self.value]
 
 
+class Occasion(enum.StrEnum):
+    """Why a Kfz contract is taken out (the eVB depends on it: seed 001)."""
+
+    NEW_REGISTRATION = "neuzulassung"
+    NEW_KEEPER = "halterwechsel"
+    NEW_INSURER = "versichererwechsel"
+
+    @property
+    def label(self) -> str:
+        return {
+            "neuzulassung": "Neuzulassung",
+            "halterwechsel": "Halterwechsel (Umschreibung)",
+            "versichererwechsel": "Versichererwechsel (Fahrzeug bleibt zugelassen)",
+        }[self.value]
+
+    @property
+    def needs_evb(self) -> bool:
+        """An eVB is for the registration office: a new registration or a new keeper, not a mere
+        change of insurer (the vehicle stays registered; the new insurer reports it itself)."""
+        return self is not Occasion.NEW_INSURER
+
+
 class ApplicationState(enum.StrEnum):
     REFERRED = "referred"  # waiting for Risikoprüfung
     DECLINED = "declined"
@@ -57,6 +79,13 @@ class Application(Base):
     customer_email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
     customer_mobile: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     referral_reasons: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    # before the Antrag (issue #24): the Vertragsinformationen handed over (§ 7 VVG), the separate
+    # notice of § 19 Abs. 5 VVG confirmed; for Kfz the occasion, the FIN and the Kennzeichen
+    contract_info_given_on: so.Mapped[date | None]
+    notice_19_confirmed_at: so.Mapped[datetime | None]
+    occasion: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    vin: so.Mapped[str | None] = so.mapped_column(sa.String(17))
+    plate: so.Mapped[str | None] = so.mapped_column(sa.String(15))
     decided_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
     decided_at: so.Mapped[datetime | None]
     decline_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
@@ -312,6 +341,8 @@ class DocumentKind(enum.StrEnum):
     CLAIM = "schadenmeldung"
     NOTICE = "mitteilung"  # the confirmation of a change the customer made in the portal
     CLAIM_STATUS = "schadenstand"  # a claim's new status (Schadenmitteilung)
+    APPLICATION = "antrag"  # the Antrag as submitted: every question with its answer, the notices
+    CONTRACT_INFO = "vertragsinfo"  # Vertragsinformationen: AVB, IPID, Verbraucherinformationen (§ 7 VVG)
 
     @property
     def label(self) -> str:
@@ -323,6 +354,8 @@ class DocumentKind(enum.StrEnum):
             "schadenmeldung": "Schadenmeldung",
             "mitteilung": "Mitteilung",
             "schadenstand": "Schadenmitteilung",
+            "antrag": "Antrag",
+            "vertragsinfo": "Vertragsinformation",
         }[self.value]
 
     @property

@@ -23,9 +23,18 @@ class OfferMailError(ValueError):
         self.message, self.field = message, field
 
 
-def send_offer(session: so.Session, user: User, offer: Offer, to: str, note: str, pdf: bytes) -> OutboxMessage:
-    """Queue the e-mail with the offer PDF (already rendered); OfferMailError for a bad address or
-    a note too long (nothing queued)."""
+def send_offer(
+    session: so.Session,
+    user: User,
+    offer: Offer,
+    to: str,
+    note: str,
+    pdf: bytes,
+    contract_information: list[tuple[bytes, str]] | None = None,
+) -> OutboxMessage:
+    """Queue the e-mail with the offer PDF (already rendered) and the tariff's Vertragsinformationen
+    (§ 7 VVG: AVB, IPID, Verbraucherinformationen, as (PDF, file name)); OfferMailError for a bad
+    address or a note too long (nothing queued)."""
     try:
         address = normalize_email(to).lower()
     except ContactError:
@@ -53,7 +62,8 @@ def send_offer(session: so.Session, user: User, offer: Offer, to: str, note: str
         },
         related=("offer", offer.public_id),
         agency_id=offer.agency_id,
-        attachments=[(key, f"Angebot-{product.label}-{now:%Y%m%d}.pdf".replace(" ", "-"))],
+        attachments=[(key, f"Angebot-{product.label}-{now:%Y%m%d}.pdf".replace(" ", "-"))]
+        + [(storage.store(data)[0], name) for data, name in contract_information or []],
         sender_name=f"{user.full_name}{f' ({agency.name})' if agency else ''}",
         reply_to=user.email,
     )

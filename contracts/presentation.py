@@ -78,3 +78,40 @@ def state_label(contract: Contract, now: datetime | None = None) -> str:
     if contract.onboarding_state in OPEN and expires is not None and expires <= now:
         return "abgelaufen"
     return STATE_LABELS.get(contract.onboarding_state, "Post")
+
+
+GEFAHRFRAGE_PRIOR = (
+    "Bestehen oder bestanden für den Versicherungsnehmer und/oder eine mitversicherte Person Vorversicherungen?"
+)
+WHO_CANCELLED = {"vn": "Versicherungsnehmer", "versicherer": "Vorversicherer", "ungekuendigt": "noch nicht gekündigt"}
+
+
+def risk_questions(product: Product, answers: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """Every Gefahrfrage (§ 19 VVG) with the answer given, worded as it was asked (seed 003)."""
+    from calculator.forms.risk import RISK_PROFESSION_QUESTION, RISK_PROFESSIONS
+
+    def first(name: str) -> str:
+        return (answers.get(name) or [""])[0]
+
+    prior = first("vorversicherung")
+    if prior == "ja":
+        details = [f"Versicherer {first('vv_versicherer')}"]
+        if first("vv_vertragsnummer"):
+            details.append(f"Vertragsnummer {first('vv_vertragsnummer')}")
+        details.append(f"gekündigt durch: {WHO_CANCELLED.get(first('vv_gekuendigt_durch'), '–')}")
+        details.append(f"Schäden in den letzten 5 Jahren: {first('vv_schaeden') or '–'}")
+        prior_answer = "ja – " + ", ".join(details)
+    else:
+        prior_answer = "nein" if prior == "keine" else "nicht beantwortet"
+    questions = [(GEFAHRFRAGE_PRIOR, prior_answer)]
+    if product is Product.RS:
+        professions = f"{RISK_PROFESSION_QUESTION} ({'; '.join(RISK_PROFESSIONS)})"
+        questions.append((f"{professions} – Antragsteller", first("risikoberuf") or "nicht beantwortet"))
+        if first("deckung") in ("paar", "familie"):
+            questions.append(
+                (
+                    f"{professions} – mitversicherter Ehe- bzw. Lebenspartner",
+                    first("risikoberuf_partner") or "nicht beantwortet",
+                )
+            )
+    return questions

@@ -13,13 +13,14 @@ import sqlalchemy.orm as so
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from calculator import quotes, reference
+from calculator import presentation, quotes, reference
 from calculator.models import Client, Offer
 from calculator.tariffs import PaymentFrequency, Product
-from contracts import evb, lifecycle
+from contracts import contract_info, evb, lifecycle
 from contracts.documents import documents_letter, render_document
-from contracts.models import Application, ApplicationState, Contract, Delivery, Document, DocumentKind
+from contracts.models import Application, ApplicationState, Contract, Delivery, Document, DocumentKind, Occasion
 from contracts.numbers import contract_number
+from contracts.presentation import risk_questions
 from contracts.signals import contract_policed
 from core import audit, clock, storage
 from core.formatting import TIMEZONE
@@ -41,6 +42,12 @@ class ApplicationData:
     delivery: Delivery
     email: str | None
     mobile: str | None
+    # what the law wants before the Antrag (the form requires them; older callers may leave them out)
+    contract_info_given_on: date | None = None
+    notice_19_confirmed: bool = False
+    occasion: Occasion | None = None
+    vin: str | None = None
+    plate: str | None = None
 
 
 def _customer(session: so.Session, offer: Offer) -> dict[str, Any]:
@@ -83,6 +90,11 @@ def submit_application(session: so.Session, user: User, offer: Offer, data: Appl
         customer_mobile=data.mobile,
         referral_reasons=list(offer.referral_reasons),
         submitted_at=now,
+        contract_info_given_on=data.contract_info_given_on,
+        notice_19_confirmed_at=now if data.notice_19_confirmed else None,
+        occasion=data.occasion.value if data.occasion else None,
+        vin=data.vin,
+        plate=data.plate,
     )
     try:
         with session.begin_nested():
@@ -253,12 +265,28 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
             with contextlib.suppress(evb.EvbError):
                 evb.issue_and_send(session, contract, actor, valid_days=current_app.config["EVB_VALID_DAYS"])
 
-    documents = [(c, kind) for c in contracts for kind in (DocumentKind.POLICY, DocumentKind.INVOICE)]
-    html = [render_document(contract, kind, first=first_period(catalog, contract)) for contract, kind in documents]
+    kinds = (DocumentKind.POLICY, DocumentKind.INVOICE, DocumentKind.APPLICATION)
+    documents = [(c, kind) for c in contracts for kind in kinds]
+    html = [
+        render_document(contract, kind, **_context(session, catalog, contract, kind)) for contract, kind in documents
+    ]
     pdfs = render_pdfs(html, workers=current_app.config["PDF_WORKERS"] or None)
-    for (contract, kind), pdf in zip(documents, pdfs, strict=True):
+    insurer = contract_info.insurer()
+    titled = [
+        (
+            contract,
+            kind,
+            {DocumentKind.POLICY: "Versicherungsschein", DocumentKind.INVOICE: "Beitragsrechnung"}.get(kind, "Antrag"),
+            pdf,
+        )
+        for (contract, kind), pdf in zip(documents, pdfs, strict=True)
+    ]
+    for contract in contracts:  # the Vertragsinformationen the customer got before the Antrag, in his folder
+        for document, pdf in contract_info.pdfs(catalog, contract.tariff_version, insurer):
+            titled.append((contract, DocumentKind.CONTRACT_INFO, document.title, pdf))
+    titled.sort(key=lambda item: contracts.index(item[0]))  # each contract's documents together
+    for contract, kind, title, pdf in titled:
         key, digest = storage.store(pdf)
-        title = {DocumentKind.POLICY: "Versicherungsschein", DocumentKind.INVOICE: "Beitragsrechnung"}[kind]
         session.add(
             Document(
                 contract=contract,
@@ -285,6 +313,22 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
             details={"number": contract.number, "delivery": contract.delivery.value},
         )
     return contracts
+
+
+def _context(session: so.Session, catalog: Any, contract: Contract, kind: DocumentKind) -> dict[str, Any]:
+    """What the policing documents need beyond the contract: the first period (Versicherungsschein,
+    Beitragsrechnung); for the Antrag every question with its answer."""
+    if kind is not DocumentKind.APPLICATION:
+        return {"first": first_period(catalog, contract)}
+    assert contract.application is not None
+    offer = contract.application.offer
+    today = clock.now().astimezone(TIMEZONE).date()
+    occasion = contract.application.occasion
+    return {
+        "antrag": presentation.offer_details(session, catalog, offer, today),
+        "risk_questions": risk_questions(Product(offer.product), offer.form_data),
+        "occasion_label": Occasion(occasion).label if occasion else "",
+    }
 
 
 def first_period(catalog: Any, contract: Contract) -> lifecycle.FirstPeriod:

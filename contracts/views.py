@@ -14,7 +14,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from calculator import presentation
 from calculator.forms.fields import parse_german_date
 from calculator.models import Offer
-from contracts import changes, claim_status, claims, evb, lifecycle, offer_mail, queries, renewal
+from calculator.tariffs import Product
+from contracts import changes, claim_status, claims, contract_info, evb, lifecycle, offer_mail, queries, renewal
 from contracts import clients as client_search
 from contracts.documents import mask_iban
 from contracts.forms import (
@@ -27,8 +28,19 @@ from contracts.forms import (
     ClaimStatusForm,
     RenewalForm,
     WithdrawForm,
+    normalize_plate,
 )
-from contracts.models import Application, Claim, ClaimFile, ClaimStatus, Contract, Delivery, Document, RenewalRun
+from contracts.models import (
+    Application,
+    Claim,
+    ClaimFile,
+    ClaimStatus,
+    Contract,
+    Delivery,
+    Document,
+    Occasion,
+    RenewalRun,
+)
 from contracts.presentation import state_label
 from contracts.services import (
     ApplicationData,
@@ -87,7 +99,7 @@ def send_offer(public_id: str) -> BaseResponse | tuple[str, int]:
     to, note = request.form.get("email", "").strip(), request.form.get("nachricht", "")
     try:
         pdf = render_pdf(render_template("documents/offer.html", created=clock.now(), **details))
-        offer_mail.send_offer(s, _user(), offer, to, note, pdf)
+        offer_mail.send_offer(s, _user(), offer, to, note, pdf, _contract_information(offer))
     except offer_mail.OfferMailError as error:
         s.rollback()
         mail = {"email": to, "nachricht": note, "errors": {error.field: error.message}}
@@ -108,8 +120,10 @@ def apply(public_id: str) -> BaseResponse | str | tuple[str, int]:
         return redirect(url_for("contracts.application", public_id=existing.public_id))
     today = clock.now().astimezone(TIMEZONE).date()
     form = ApplicationForm(formdata=request.form if request.method == "POST" else None, today=today)
+    form.product = Product(offer.product)
     if request.method == "GET":  # preset: the next first of a month (the broker may change it)
         form.vertragsbeginn.data = date_de(lifecycle.next_first_of_month(today))
+        form.vertragsinformationen_am.data = date_de(today)
     if request.method == "POST":
         form.validate()
         form.check_conditions()
@@ -130,14 +144,21 @@ def apply(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 s.commit()
                 return redirect(url_for("contracts.application", public_id=application.public_id))
     status = 422 if request.method == "POST" else 200
+    tariff = current_app.extensions["tariffs"].get(offer.tariff_version)
     html = render_template(
-        "contracts/apply.html", form=form, offer=offer, portal_hint=PORTAL_HINT, mandate_text=MANDATE_TEXT
+        "contracts/apply.html",
+        form=form,
+        offer=offer,
+        portal_hint=PORTAL_HINT,
+        mandate_text=MANDATE_TEXT,
+        contract_documents=[(d.key, d.title) for d in tariff.documents],
     )
     return (html, status) if status != 200 else html
 
 
 def _submit(s: so.Session, offer: Offer, form: ApplicationForm) -> Application:
     portal = form.zustellung.data == "portal"
+    kfz = offer.product == Product.KFZ.value
     return submit_application(
         s,
         _user(),
@@ -150,6 +171,11 @@ def _submit(s: so.Session, offer: Offer, form: ApplicationForm) -> Application:
             delivery=Delivery(form.zustellung.data),
             email=form.email_normalized if portal else None,
             mobile=form.mobile_e164 if portal else None,
+            contract_info_given_on=parse_german_date(form.vertragsinformationen_am.data or ""),
+            notice_19_confirmed=bool(form.belehrung_19.data),
+            occasion=Occasion(form.anlass.data) if kfz and form.anlass.data else None,
+            vin=form.fin.data if kfz else None,
+            plate=normalize_plate(form.kennzeichen.data or "") if kfz else None,
         ),
     )
 
@@ -467,6 +493,22 @@ def withdraw_cancellation(public_id: str) -> BaseResponse:
     return redirect(url_for("contracts.contract", public_id=found.public_id))
 
 
+@bp.get("/vertragsinformationen/<version>/<key>.pdf")
+@roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
+def contract_information(version: str, key: str) -> Response:
+    """A tariff version's Vertragsinformation (AVB, IPID, Verbraucherinformationen) to hand over."""
+    catalog = current_app.extensions["tariffs"]
+    if version not in catalog.tariffs:
+        abort(404)
+    found = next(
+        (pdf for d, pdf in contract_info.pdfs(catalog, version, contract_info.insurer()) if d.key == key), None
+    )
+    document = next((d for d in catalog.get(version).documents if d.key == key), None)
+    if found is None or document is None:
+        abort(404)
+    return download(found, "application/pdf", contract_info.filename(document, version), inline=True)
+
+
 @bp.get("/dokumente/<public_id>")
 @roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
 def document(public_id: str) -> Response:
@@ -649,6 +691,15 @@ def claim_buyback(public_id: str) -> BaseResponse | tuple[str, int]:
     form = ClaimStatusForm(data={"datum": date_de(_today())})
     form.status.choices = [(st.value, st.label) for st in claim_status.next_statuses(found)]
     return render_template("contracts/claim.html", **_claim_page(s, found, form, buyback)), 422
+
+
+def _contract_information(offer: Offer) -> list[tuple[bytes, str]]:
+    """The offer's Vertragsinformationen (§ 7 VVG) as attachments: (PDF, file name)."""
+    catalog = current_app.extensions["tariffs"]
+    return [
+        (pdf, contract_info.filename(d, offer.tariff_version))
+        for d, pdf in contract_info.pdfs(catalog, offer.tariff_version, contract_info.insurer())
+    ]
 
 
 def _claim_flash(number: str, state: str, restated: Any) -> str:

@@ -107,6 +107,12 @@ DEFAULTS: dict[str, Any] = {
     "WORKLIST_DECISION_DAYS": 14,
     # eVB-Nummer for the registration office, issued with a Kfz contract: days it can be used
     "EVB_VALID_DAYS": 90,
+    # the insurer (Risikoträger) named on the Versicherungsschein and in the Vertragsinformationen;
+    # the defaults are demo values — a real insurer sets its own
+    "INSURER_NAME": "Demo Versicherung AG (Demo-Risikoträger)",
+    "INSURER_ADDRESS": "Musterstraße 1, 80331 München",
+    "INSURER_REGISTER": "Amtsgericht München, HRB 000000 (Demo)",
+    "INSURER_SUPERVISOR": "BaFin, Graurheindorfer Straße 108, 53117 Bonn",
     # the agency dashboard: the funnel's period unless one is chosen, the longest period, and when
     # an invitation still open counts as "waiting too long" (its own bar, to be reminded)
     "DASHBOARD_DEFAULT_DAYS": 90,

@@ -87,6 +87,19 @@ KFZ_ANSWERS = {
     "zahlweise": "monatlich",
 }
 
+# what the Antrag asks besides the SEPA mandate and the delivery (issue #24): the Vertragsinformationen
+# handed over (§ 7 VVG), the separate notice of § 19 Abs. 5 VVG, for Kfz the occasion and the FIN
+ANTRAG_DECLARATIONS = {
+    "vertragsinformationen_am": "01.01.2026",
+    "belehrung_19": "y",
+    "anlass": "neuzulassung",
+    "fin": "WVWZZZ1KZ8W123456",
+}
+
+# what policing files in the contract's folder: the Versicherungsschein, the first Beitragsrechnung,
+# the Antrag and the tariff's three Vertragsinformationen (AVB, IPID, Verbraucherinformationen)
+POLICING_DOCUMENTS = 6
+
 RS_ANSWERS = {
     "anrede": "frau",
     "vorname": "Änne",

@@ -192,6 +192,8 @@ class RsQuoteForm(
 
     def check_conditions(self) -> None:
         super().check_conditions()
+        if self.relevant("risikoberuf_partner") and not self.risikoberuf_partner.data:
+            self.add_error("risikoberuf_partner", "Bitte beantworten Sie die Frage für den Partner.")
         if self.relevant("partner_vorname"):
             for name, message in (
                 ("partner_vorname", "Bitte geben Sie den Vornamen des Partners ein."),

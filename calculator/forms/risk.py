@@ -26,7 +26,6 @@ class PriorInsuranceFields:
     vorversicherung = RadioField(
         "Vorversicherung",
         choices=options([("keine", NO_PRIOR_INSURANCE), ("ja", "Es besteht oder bestand eine Vorversicherung.")]),
-        default="keine",
         validators=[InputRequired("Bitte beantworten Sie die Frage zur Vorversicherung.")],
     )
     vv_versicherer = StringField("Vorversicherer", filters=[strip], validators=[Length(max=120)])
@@ -54,7 +53,7 @@ class RiskProfessionFields:
     risikoberuf = RadioField(
         "Antragsteller",
         choices=options(YES_NO),
-        default="nein",
         validators=[InputRequired("Bitte beantworten Sie die Frage für den Antragsteller.")],
     )
-    risikoberuf_partner = RadioField("Mitversicherter Ehe- bzw. Lebenspartner", choices=options(YES_NO), default="nein")
+    # § 19 Abs. 1 VVG: the Gefahrfragen are answered actively — none has a pre-set answer
+    risikoberuf_partner = RadioField("Mitversicherter Ehe- bzw. Lebenspartner", choices=options(YES_NO))

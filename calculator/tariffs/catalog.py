@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,7 +20,7 @@ from calculator.tariffs.kfz import DriverCircle, KfzTariff, Parking, Usage
 from calculator.tariffs.money import dec
 from calculator.tariffs.rechtsschutz import Cover, Occupation, RsDeductible, RsModule, RsTariff
 from calculator.tariffs.sf import ALL_SF_CLASSES, SFClass
-from calculator.tariffs.terms import TermsError, parse_terms
+from calculator.tariffs.terms import TermsError, parse_cover_sums, parse_documents, parse_terms
 
 Tariff = KfzTariff | RsTariff
 
@@ -100,6 +100,8 @@ def _kfz(raw: Mapping[str, Any]) -> KfzTariff:
         rabattschutz_min_sf_years=int(raw["rabattschutz"]["min_sf_years"]),
         terms=_terms(raw),
         contract_terms=parse_terms(raw.get("contract")),
+        documents=parse_documents(raw.get("documents"), raw["__read__"]),
+        cover_sums=parse_cover_sums(raw.get("cover_sums")),
     )
 
 
@@ -118,7 +120,19 @@ def _rs(raw: Mapping[str, Any]) -> RsTariff:
         else None,
         terms=_terms(raw),
         contract_terms=parse_terms(raw.get("contract")),
+        documents=parse_documents(raw.get("documents"), raw["__read__"]),
+        waiting_months=_waiting(raw.get("waiting_months")),
     )
+
+
+def _waiting(raw: Any) -> dict[RsModule, int]:
+    """[waiting_months] per Baustein: whole months from 0 to 12 (ARB Wartezeit)."""
+    if not isinstance(raw, Mapping) or set(raw) != {m.value for m in RsModule}:
+        raise TariffFileError("[waiting_months] must name every Baustein (privat, beruf, verkehr, wohnen)")
+    months = {RsModule(k): v for k, v in raw.items()}
+    if any(not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 12 for v in months.values()):
+        raise TariffFileError("[waiting_months] are whole months from 0 to 12")
+    return months
 
 
 def parse_tariff(raw: Mapping[str, Any]) -> Tariff:
@@ -126,6 +140,18 @@ def parse_tariff(raw: Mapping[str, Any]) -> Tariff:
     if not raw.get("demo_values", False) and "source" not in raw:
         raise TariffFileError(f"{raw['version']}: a real tariff must name its source")
     return _kfz(raw) if product is Product.KFZ else _rs(raw)
+
+
+def _reader(directory: Path) -> Callable[[str], str]:
+    """Reads a text file named by a tariff file, from the tariff file's directory (no way out of it)."""
+
+    def read(name: str) -> str:
+        path = (directory / name).resolve()
+        if directory.resolve() not in path.parents:
+            raise TermsError(f"{name}: a tariff's texts lie beside it")
+        return path.read_text(encoding="utf-8")
+
+    return read
 
 
 @dataclass(frozen=True)
@@ -140,8 +166,10 @@ class TariffCatalog:
             for path in sorted(Path(directory).glob("*.toml")):
                 try:
                     with path.open("rb") as fh:
-                        tariff = parse_tariff(tomllib.load(fh))
-                except (KeyError, ValueError, TypeError, TermsError) as exc:
+                        raw = tomllib.load(fh)
+                    raw["__read__"] = _reader(path.parent)
+                    tariff = parse_tariff(raw)
+                except (KeyError, ValueError, TypeError, TermsError, OSError) as exc:
                     raise TariffFileError(f"{path.name}: {exc}") from exc
                 if tariff.version in tariffs:
                     raise TariffFileError(f"{path.name}: version {tariff.version} defined twice")

@@ -20,7 +20,7 @@ from calculator.tariffs.common import (
     surcharge_component,
 )
 from calculator.tariffs.sf import Rueckstufung, SFClass, next_year_class
-from calculator.tariffs.terms import ContractTerms
+from calculator.tariffs.terms import ContractDocument, ContractTerms, CoverSums
 
 
 class KfzCover(enum.StrEnum):
@@ -116,8 +116,14 @@ class KfzTariff:
     terms: PaymentTerms
     rueckstufung: Rueckstufung  # SF class → (after one claim, after two claims)
     contract_terms: ContractTerms  # Hauptfälligkeit, pro rata, notice (tariff data)
+    documents: tuple[ContractDocument, ...]  # Vertragsinformationen (§ 7 VVG)
+    cover_sums: CoverSums  # Kfz-Haftpflicht Deckungssummen
 
     product = Product.KFZ
+
+    @property
+    def cover_sums_text(self) -> str:
+        return self.cover_sums.text
 
     def next_sf_class(
         self, current: SFClass, claims: int, *, insured_from: date, year: int, rabattschutz: bool

@@ -17,7 +17,7 @@ from calculator.tariffs.common import (
     TariffError,
     finish,
 )
-from calculator.tariffs.terms import ContractTerms
+from calculator.tariffs.terms import ContractDocument, ContractTerms
 
 
 class RsModule(enum.StrEnum):
@@ -97,8 +97,24 @@ class RsTariff:
     membership: Membership | None
     terms: PaymentTerms
     contract_terms: ContractTerms  # Hauptfälligkeit, pro rata, notice (tariff data)
+    documents: tuple[ContractDocument, ...]  # Vertragsinformationen (§ 7 VVG)
+    waiting_months: dict[RsModule, int]  # ARB Wartezeit per Baustein (Verkehr: none)
 
     product = Product.RS
+
+    @property
+    def waiting_text(self) -> str:
+        """'3 Monate (Privat, Beruf, Wohnen/Miete); keine Wartezeit: Verkehr, Schadenersatz-Rechtsschutz'."""
+        by_months: dict[int, list[str]] = {}
+        for module in MODULE_ORDER:
+            by_months.setdefault(self.waiting_months[module], []).append(module.label)
+        parts = [f"{m} Monate ({', '.join(names)})" for m, names in sorted(by_months.items()) if m]
+        free = [*by_months.get(0, []), "Schadenersatz-Rechtsschutz"]
+        return "; ".join([*parts, f"keine Wartezeit: {', '.join(free)}"])
+
+    def waiting_months_for(self, modules: frozenset[RsModule] | set[RsModule]) -> int:
+        """The longest Wartezeit of the booked modules (0: none)."""
+        return max((self.waiting_months[m] for m in modules), default=0)
 
     @property
     def membership_required(self) -> bool:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 ANNIVERSARY = "jahrestag"
@@ -83,3 +84,74 @@ def parse_terms(raw: Any) -> ContractTerms:
     if buyback is not None and (not isinstance(buyback, int) or isinstance(buyback, bool) or buyback < 1):
         raise TermsError("[contract] buyback_months must be a whole number of months, at least 1")
     return ContractTerms(main_due, method, notice, claim_notice, buyback)
+
+
+# the Vertragsinformationen every tariff version hands over before the Antrag (§ 7 VVG, VVG-InfoV)
+DOCUMENT_KEYS = ("avb", "ipid", "verbraucherinformationen")
+
+
+@dataclass(frozen=True)
+class ContractDocument:
+    """One of a tariff version's Vertragsinformationen: the Allgemeine Versicherungsbedingungen (AKB
+    or ARB), the Informationsblatt zu Versicherungsprodukten (IPID, EU 2017/1469) or the
+    Verbraucherinformationen; its text is an HTML fragment (a Jinja template over the tariff's
+    terms and the insurer) from a file beside the tariff file."""
+
+    key: str
+    title: str
+    html: str
+
+
+def parse_documents(raw: Any, read: Any) -> tuple[ContractDocument, ...]:
+    """[documents.<key>] title = "…", file = "…" for every key of DOCUMENT_KEYS; `read(name)` gives
+    a file's text (relative to the tariff file)."""
+    if not isinstance(raw, Mapping) or set(raw) != set(DOCUMENT_KEYS):
+        raise TermsError(f"the tariff needs [documents.*] for {', '.join(DOCUMENT_KEYS)} (§ 7 VVG)")
+    documents = []
+    for key in DOCUMENT_KEYS:
+        entry = raw[key]
+        try:
+            title, name = str(entry["title"]), str(entry["file"])
+        except (KeyError, TypeError):
+            raise TermsError(f"[documents.{key}] needs title and file") from None
+        documents.append(ContractDocument(key, title, read(name)))
+    return tuple(documents)
+
+
+# Anlage zu § 4 Abs. 2 PflVG: the legal minimum of a Kfz-Haftpflicht per claim for personal injury
+PFLVG_MIN_PERSONAL = Decimal("7500000")
+
+
+def euro_text(amount: Decimal) -> str:
+    """100000000 → '100.000.000 €' (whole euros, German grouping)."""
+    return f"{int(amount):,} €".replace(",", ".")
+
+
+@dataclass(frozen=True)
+class CoverSums:
+    """Kfz-Haftpflicht Deckungssummen (AKB A.1.3): a flat sum per claim for personal, property and
+    financial loss, with a cap per injured person."""
+
+    flat: Decimal
+    per_person: Decimal
+
+    @property
+    def text(self) -> str:
+        return (
+            f"pauschal {euro_text(self.flat)} für Personen-, Sach- und Vermögensschäden, "
+            f"bei Personenschäden höchstens {euro_text(self.per_person)} je geschädigter Person"
+        )
+
+
+def parse_cover_sums(raw: Any) -> CoverSums:
+    """[cover_sums] pauschal = "…", je_person = "…"; at least the PflVG minimum for personal injury."""
+    try:
+        sums = CoverSums(Decimal(str(raw["pauschal"])), Decimal(str(raw["je_person"])))
+    except (KeyError, TypeError, ArithmeticError):
+        raise TermsError("the Kfz tariff needs [cover_sums] pauschal and je_person (AKB A.1.3)") from None
+    if min(sums.flat, sums.per_person) < PFLVG_MIN_PERSONAL or sums.per_person > sums.flat:
+        raise TermsError(
+            f"[cover_sums] below the PflVG minimum ({euro_text(PFLVG_MIN_PERSONAL)} for personal injury) "
+            "or a cap per person above the flat sum"
+        )
+    return sums

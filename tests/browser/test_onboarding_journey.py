@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from core import clock
 from messaging import worker
-from tests.helpers import KFZ_ANSWERS, csrf_token
+from tests.helpers import ANTRAG_DECLARATIONS, KFZ_ANSWERS, csrf_token
 
 pytestmark = pytest.mark.browser
 
@@ -37,6 +37,7 @@ def test_customer_onboarding_journey(page: Page, portal_server, smtp_server, twi
             "kontoinhaber": "Jürgen Müller",
             "iban": "DE89370400440532013000",
             "sepa_mandat": "y",
+            **ANTRAG_DECLARATIONS,
             "zustellung": "portal",
             "kunde_email": "juergen@example.org",
             "kunde_mobil": "0151 12345678",

@@ -22,7 +22,7 @@ from contracts.models import Contract
 from core import clock
 from messaging import worker
 from onboarding.models import Customer
-from tests.helpers import KFZ_ANSWERS, RS_ANSWERS, csrf_token, missing
+from tests.helpers import ANTRAG_DECLARATIONS, KFZ_ANSWERS, RS_ANSWERS, csrf_token, missing
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +36,7 @@ ANTRAG = {
     "kontoinhaber": "Jürgen Müller",
     "iban": "DE89370400440532013000",
     "sepa_mandat": "y",
+    **ANTRAG_DECLARATIONS,
 }
 
 

@@ -65,7 +65,9 @@ def test_portal_delivery_polices_with_documents_and_starts_the_onboarding(app, s
     assert contract.number.startswith("VR-")
     assert (contract.delivery, contract.total) == (Delivery.PORTAL, offer.total)
     documents = session.scalars(sa.select(Document).where(Document.contract_id == contract.id)).all()
-    assert sorted(d.kind for d in documents) == sorted([DocumentKind.POLICY, DocumentKind.INVOICE])
+    assert sorted(d.kind for d in documents) == sorted(
+        [DocumentKind.POLICY, DocumentKind.INVOICE, DocumentKind.APPLICATION] + [DocumentKind.CONTRACT_INFO] * 3
+    )
     with app.app_context():
         assert all(storage.load(d.storage_key).startswith(b"%PDF") for d in documents)
     # contracts announced the policing; onboarding (subscribed) acted in the same transaction

@@ -23,7 +23,7 @@ from core import migrate
 from core.app import create_app
 from tests.conftest import TEST_SECRET, database_url_for, messaging_environ, reset_database
 from tests.fakes import free_port, wait_for_port
-from tests.helpers import KFZ_ANSWERS
+from tests.helpers import ANTRAG_DECLARATIONS, KFZ_ANSWERS
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -155,6 +155,7 @@ def test_policing_to_link_and_code_with_gunicorn_workers_and_redis(topology, smt
             "kontoinhaber": "Jürgen Müller",
             "iban": "DE89370400440532013000",
             "sepa_mandat": "y",
+            **ANTRAG_DECLARATIONS,
             "zustellung": "portal",
             "kunde_email": "topologie@example.org",
             "kunde_mobil": "0151 12345678",

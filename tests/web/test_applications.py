@@ -15,7 +15,7 @@ from core.users import Role
 from messaging import worker
 from messaging.models import Kind, OutboxMessage, State
 from onboarding.models import OnboardingStart
-from tests.helpers import KFZ_ANSWERS, RS_ANSWERS, csrf_token, login
+from tests.helpers import ANTRAG_DECLARATIONS, KFZ_ANSWERS, POLICING_DOCUMENTS, RS_ANSWERS, csrf_token, login
 
 pytestmark = pytest.mark.usefixtures("demo_reference")
 START = (clock.now() + timedelta(days=14)).strftime("%d.%m.%Y")
@@ -24,6 +24,7 @@ PORTAL = {
     "kontoinhaber": "Jürgen Müller",
     "iban": "DE89 3704 0044 0532 0130 00",
     "sepa_mandat": "y",
+    **ANTRAG_DECLARATIONS,
     "zustellung": "portal",
     "kunde_email": "Juergen.Mueller@Example.org",
     "kunde_mobil": "0151 12345678",
@@ -121,7 +122,7 @@ def test_post_delivery_sends_the_documents_as_a_letter(app, broker_client, sessi
     assert apply(broker_client, offer_id, POST).status_code == 302
     letter = session.scalar(sa.select(OutboxMessage))
     assert letter.kind is Kind.LETTER
-    assert len(letter.attachments) == 2
+    assert len(letter.attachments) == POLICING_DOCUMENTS
     assert letter.address == ["Herr Jürgen Müller-Lüdenscheidt", "Hauptstraße 1", "10115 Berlin"]
     assert session.scalar(sa.select(sa.func.count()).select_from(OnboardingStart)) == 0
     worker.run(outbox_app, once=True)
@@ -129,12 +130,15 @@ def test_post_delivery_sends_the_documents_as_a_letter(app, broker_client, sessi
     assert letter.state is State.READY
     pdf = session.scalar(sa.select(OutboxMessage.pdf).where(OutboxMessage.id == letter.id))
     reader = PdfReader(io.BytesIO(pdf))
-    # cover letter, then the Versicherungsschein (two pages with its insured risk), the Beitragsrechnung
+    # cover letter, then the Versicherungsschein, the Beitragsrechnung, the Antrag and the
+    # Vertragsinformationen, in this order
     page_texts = [" ".join(p.extract_text().split()) for p in reader.pages]
     assert "Ihre Vertragsunterlagen" in page_texts[0]
-    assert page_texts[1].count("Versicherungsschein") >= 1
-    assert "Beitragsrechnung" in page_texts[-1]
-    assert len(reader.pages) in (3, 4)
+    assert "Versicherungsschein" in page_texts[1]
+    heads = ["Berlin Versicherungsschein", "Berlin Beitragsrechnung", "Berlin Antrag – Kfz", "Allgemeine Bedingungen"]
+    heads += ["Informationsblatt zu Versicherungsprodukten", "Verbraucherinformationen"]
+    starts = [next(i for i, t in enumerate(page_texts) if h in t[:200]) for h in heads]
+    assert starts == sorted(starts)
     text = pdf_text(pdf)
     assert "Ihre Vertragsunterlagen zum Vertrag VR-" in text
     assert "Sehr geehrter Herr Müller-Lüdenscheidt" in text
@@ -209,7 +213,7 @@ def test_referral_then_back_office_accepts_in_a_batch_or_declines(app, broker_cl
     session.expire_all()
     states = sorted(a.state.value for a in session.scalars(sa.select(Application)))
     assert states == ["declined", "policed", "policed"]
-    assert session.scalar(sa.select(sa.func.count()).select_from(Document)) == 4
+    assert session.scalar(sa.select(sa.func.count()).select_from(Document)) == 2 * POLICING_DOCUMENTS
     declined = session.scalar(sa.select(Application).where(Application.state == ApplicationState.DECLINED))
     assert "Risiko zu hoch" in broker_client.get(f"/antraege/{declined.public_id}").get_data(as_text=True)
 
@@ -292,7 +296,7 @@ def test_concurrent_submits_over_http_create_exactly_one_application(cli_app, tm
             s = db_session()
             assert s.scalar(sa.select(sa.func.count()).select_from(Application)) == 1
             assert s.scalar(sa.select(sa.func.count()).where(Contract.application_id.is_not(None))) == 1
-            assert s.scalar(sa.select(sa.func.count()).select_from(Document)) == 2
+            assert s.scalar(sa.select(sa.func.count()).select_from(Document)) == POLICING_DOCUMENTS
             assert s.scalar(sa.select(sa.func.count()).select_from(OnboardingStart)) == 1
     finally:
         server.shutdown()

@@ -66,7 +66,7 @@ def test_a_change_with_bad_input_keeps_what_was_typed_then_brings_a_nachtrag(bro
     assert 'value="BDP"' in html  # the form as typed, ready to save
     session.expire_all()
     assert session.get(Contract, contract.id).version == 1  # nothing saved by the preview
-    assert session.get(Contract, contract.id).documents[-1].title == "Beitragsrechnung"
+    assert session.get(Contract, contract.id).documents[-1].title == "Verbraucherinformationen"  # policing's last
 
     response = broker_client.post(url, data={**good, "aktion": "speichern"})
     assert response.status_code == 302

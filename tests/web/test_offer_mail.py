@@ -43,8 +43,15 @@ def test_the_offer_goes_out_as_pdf_from_the_broker(outbox_app, broker, broker_ou
     assert mail["Subject"] == "Ihr Angebot: Kfz"
     text = mail.get_body(("plain",)).get_content()
     assert "Wie besprochen." in text
-    (attachment,) = list(mail.iter_attachments())
+    attachment, *information = list(mail.iter_attachments())
     assert attachment.get_filename().startswith("Angebot-Kfz-")
+    # the Vertragsinformationen go with the offer (§ 7 VVG): AKB, IPID, Verbraucherinformationen
+    assert [a.get_filename() for a in information] == [
+        "Allgemeine-Bedingungen-für-die-Kfz-Versicherung-KFZ-2026-01.pdf",
+        "Informationsblatt-zu-Versicherungsprodukten-KFZ-2026-01.pdf",
+        "Verbraucherinformationen-KFZ-2026-01.pdf",
+    ]
+    assert b"%PDF" in information[0].get_content()[:8]
     pdf = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(attachment.get_content())).pages)
     assert "Müller-Lüdenscheidt" in pdf
     page = client.get(url).get_data(as_text=True)

@@ -2,6 +2,7 @@
 
 import io
 import re
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from core.formatting import TIMEZONE
 from core.users import Role
 from tests.conftest import environ_for
 from tests.helpers import KFZ_ANSWERS, RS_ANSWERS, csrf_token, login
+
+TEXTS = Path("calculator/tariffs/data/texts")
+
 
 pytestmark = pytest.mark.usefixtures("demo_reference")
 
@@ -84,6 +88,7 @@ def test_reopened_offer_keeps_its_tariff_version_and_price(
 
     # a newer tariff version becomes valid today, 8 % dearer
     source = Path("calculator/tariffs/data/kfz-2026-01.toml").read_text()
+    shutil.copytree(TEXTS, tmp_path / "texts", dirs_exist_ok=True)  # the texts it names
     today = clock.now().date()
     newer = (
         source.replace('version = "KFZ-2026-01"', 'version = "KFZ-NEU"')

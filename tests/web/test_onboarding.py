@@ -16,7 +16,7 @@ from messaging.models import OutboxMessage, State
 from onboarding import services
 from onboarding.models import AccessCode, Customer
 from onboarding.settings import current as current_settings
-from tests.helpers import KFZ_ANSWERS, csrf_token, login
+from tests.helpers import ANTRAG_DECLARATIONS, KFZ_ANSWERS, POLICING_DOCUMENTS, csrf_token, login
 
 pytestmark = pytest.mark.usefixtures("demo_reference")
 START = (clock.now() + timedelta(days=14)).strftime("%d.%m.%Y")
@@ -25,6 +25,7 @@ PORTAL = {
     "kontoinhaber": "Jürgen Müller",
     "iban": "DE89370400440532013000",
     "sepa_mandat": "y",
+    **ANTRAG_DECLARATIONS,
     "zustellung": "portal",
     "kunde_email": "kunde@example.org",
     "kunde_mobil": "0151 12345678",
@@ -102,7 +103,7 @@ def test_sms_journey_link_code_password_portal(outbox_app, police, twilio_server
     assert response.status_code == 302
     assert response.location == "/portal/dokumente"
     documents = customer_client.get("/portal/dokumente").get_data(as_text=True)
-    assert documents.count('<strong class="badge">Ungelesen</strong>') == 2
+    assert documents.count('<strong class="badge">Ungelesen</strong>') == POLICING_DOCUMENTS
     assert "V.-Schein" in documents
     assert contract.number in documents
     policy = session.scalar(sa.select(Document).where(Document.kind == DocumentKind.POLICY))
@@ -298,13 +299,13 @@ def test_zip_of_selected_documents_marks_them_read(outbox_app, police, twilio_se
     )
     assert response.headers["Cache-Control"] == "private, no-store"  # personal data: never cached
     names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
-    assert len(names) == 2
+    assert len(names) == POLICING_DOCUMENTS
     one = client.get(f"/portal/dokumente/{ids[0]}")
     assert one.mimetype == "application/pdf"
     assert one.headers["Cache-Control"] == "private, no-store"
     assert all(n.endswith(".pdf") for n in names)
     page = client.get("/portal/dokumente").get_data(as_text=True)
-    assert page.count(">Gelesen</td>") == 2
+    assert page.count(">Gelesen</td>") == POLICING_DOCUMENTS
     assert 'class="badge">Ungelesen' not in page
 
 

@@ -41,6 +41,18 @@ def customer(outbox_app, police, twilio_server, session, time_machine):  # noqa:
     return contract, client
 
 
+# what policing filed on 2 March, newest first: the Vertragsinformationen, the Antrag, the Beitragsrechnung
+# and the Versicherungsschein
+POLICED = [
+    "Verbraucherinformationen",
+    "Informationsblatt zu Versicherungsprodukten (IPID)",
+    "Allgemeine Bedingungen für die Kfz-Versicherung (AKB)",
+    "Antrag",
+    "Beitragsrechnung",
+    "Versicherungsschein",
+]
+
+
 def _titles(client, query: str = "") -> list[str]:
     html = client.get(f"/portal/dokumente{query}").get_data(as_text=True)
     return re.findall(r'<a href="/portal/dokumente/[\w-]+">([^<]+)</a>', html)
@@ -48,18 +60,9 @@ def _titles(client, query: str = "") -> list[str]:
 
 def test_the_filters_combine_and_a_wrong_date_is_said_at_its_field(customer):
     _contract, client = customer
-    assert _titles(client) == [
-        "Beitragsrechnung Nachtrag Nr. 1",
-        "Nachtrag Nr. 1",
-        "Beitragsrechnung",
-        "Versicherungsschein",
-    ]
+    assert _titles(client) == ["Beitragsrechnung Nachtrag Nr. 1", "Nachtrag Nr. 1", *POLICED]
     assert _titles(client, "?datum=20.03.2026") == ["Nachtrag Nr. 1"]  # one day
-    assert _titles(client, "?datum=01.03.2026&bis=31.03.2026") == [
-        "Nachtrag Nr. 1",
-        "Beitragsrechnung",
-        "Versicherungsschein",
-    ]
+    assert _titles(client, "?datum=01.03.2026&bis=31.03.2026") == ["Nachtrag Nr. 1", *POLICED]
     assert _titles(client, "?datum=01.03.2026&bis=31.03.2026&dokument=rechnung") == ["Beitragsrechnung"]
     assert _titles(client, "?name=müller-lüd&vorname=JÜR&dokument=nachtrag") == ["Nachtrag Nr. 1"]
     assert _titles(client, "?name=Schmidt") == []
@@ -95,7 +98,7 @@ def test_paging_keeps_the_filters(outbox_app, customer, session):
 def test_gelesen_and_ungelesen_for_a_selection_and_the_count_in_the_navigation(customer, session):
     _contract, client = customer
     page = client.get("/portal/dokumente").get_data(as_text=True)
-    assert '<span class="badge">4<span class="visually-hidden"> ungelesen</span></span>' in page
+    assert '<span class="badge">8<span class="visually-hidden"> ungelesen</span></span>' in page
     ids = _ids(page)
     token = csrf_token(client, "/portal/dokumente")
     done = client.post(
@@ -106,10 +109,10 @@ def test_gelesen_and_ungelesen_for_a_selection_and_the_count_in_the_navigation(c
     assert done.location == "/portal/dokumente?name=M%C3%BCller"  # back to the same list
     page = client.get(done.location).get_data(as_text=True)
     assert "3 Dokument(e) als gelesen markiert." in page
-    assert '<span class="badge">1<span class="visually-hidden"> ungelesen</span></span>' in page
+    assert '<span class="badge">5<span class="visually-hidden"> ungelesen</span></span>' in page
     client.post("/portal/dokumente/markieren", data={"csrf_token": token, "aktion": "ungelesen", "dokument": ids[:1]})
     assert session.scalar(sa.select(Document.read_at).where(Document.public_id == ids[0])) is None
-    assert _titles(client, "?status=ungelesen") == ["Beitragsrechnung Nachtrag Nr. 1", "Versicherungsschein"]
+    assert _titles(client, "?status=ungelesen") == ["Beitragsrechnung Nachtrag Nr. 1", *POLICED[1:]]
     nothing = client.post("/portal/dokumente/markieren", data={"csrf_token": token, "aktion": "gelesen"})
     assert "Bitte wählen Sie mindestens ein Dokument aus." in client.get(nothing.location).get_data(as_text=True)
 

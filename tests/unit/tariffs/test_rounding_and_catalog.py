@@ -1,3 +1,4 @@
+import shutil
 from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
@@ -7,6 +8,9 @@ import pytest
 from calculator.tariffs import PaymentFrequency, Product, TariffCatalog, TariffFileError
 from calculator.tariffs.common import ComponentBuilder, PaymentTerms, finish
 from calculator.tariffs.money import cents, dec
+
+TEXTS = Path("calculator/tariffs/data/texts")
+
 
 TERMS = PaymentTerms({f: D("0") for f in PaymentFrequency}, D("0.19"))
 
@@ -51,6 +55,7 @@ def test_floats_are_refused_as_money():
 
 def test_catalog_picks_the_version_valid_on_the_date(tmp_path: Path):
     source = Path("calculator/tariffs/data/kfz-2026-01.toml").read_text()
+    shutil.copytree(TEXTS, tmp_path / "texts", dirs_exist_ok=True)  # the texts it names
     newer = (
         source.replace('version = "KFZ-2026-01"', 'version = "KFZ-2027-01"')
         .replace("valid_from = 2026-01-01", "valid_from = 2027-01-01")
@@ -73,6 +78,7 @@ def test_every_shipped_tariff_is_marked_as_demo():
 
 def test_inconsistent_tariff_files_are_refused(tmp_path: Path):
     source = Path("calculator/tariffs/data/kfz-2026-01.toml").read_text()
+    shutil.copytree(TEXTS, tmp_path / "texts", dirs_exist_ok=True)  # the texts it names
     (tmp_path / "bad.toml").write_text(
         source.replace('"SF 12" = [35, 43]', '"12" = [35, 43]').replace('"12" = [35, 43]', '"12" = [60, 43]')
     )
@@ -109,6 +115,7 @@ def test_the_contract_terms_are_tariff_data():
 )
 def test_contract_terms_outside_the_law_or_the_known_methods_are_refused(tmp_path: Path, replace, message):
     source = Path("calculator/tariffs/data/kfz-2026-01.toml").read_text()
+    shutil.copytree(TEXTS, tmp_path / "texts", dirs_exist_ok=True)  # the texts it names
     assert replace in source
     (tmp_path / "bad.toml").write_text(source.replace(replace, message, 1))
     with pytest.raises(TariffFileError, match=r"\[contract\]"):
@@ -117,6 +124,7 @@ def test_contract_terms_outside_the_law_or_the_known_methods_are_refused(tmp_pat
 
 def test_a_tariff_without_contract_terms_is_refused(tmp_path: Path):
     source = Path("calculator/tariffs/data/rs-2026-01.toml").read_text()
+    shutil.copytree(TEXTS, tmp_path / "texts", dirs_exist_ok=True)  # the texts it names
     start = source.index("[contract]")
     end = source.index("[modules]")
     (tmp_path / "bad.toml").write_text(source[:start] + source[end:])

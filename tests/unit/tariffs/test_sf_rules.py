@@ -4,6 +4,7 @@ one, two, three claims, Rabattschutz."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from calculator.tariffs import SFClass, TariffCatalog
 from calculator.tariffs.catalog import TariffFileError
 
 JAN_1 = date(2019, 1, 1)
+
+
+TEXTS = Path("calculator/tariffs/data/texts")
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +105,7 @@ def test_negative_claims_are_refused(tariff):
 
 def test_a_rueckstufung_that_improves_a_class_is_refused(tmp_path: Path):
     source = Path("calculator/tariffs/data/kfz-2026-01.toml").read_text()
+    shutil.copytree(TEXTS, tmp_path / "texts", dirs_exist_ok=True)  # the texts it names
     (tmp_path / "bad.toml").write_text(source.replace('"12" = ["6", "3"]', '"12" = ["14", "3"]'))
     with pytest.raises(TariffFileError, match="must not improve SF 12"):
         TariffCatalog.load([tmp_path])
