@@ -28,6 +28,9 @@ def test_quote_apply_online_and_see_the_contract_documents(page: Page):
     page.get_by_label("Straße/Hausnr.").fill("Gartenweg 5")
     page.get_by_label("PLZ", exact=True).fill("80331")
     page.get_by_label("Mitgliedschaftsbeginn").fill("17.04.2019")
+    # the Gefahrfragen have no pre-set answer (§ 19 VVG): answered actively
+    page.locator("input[name=vorversicherung][value=keine]").check()
+    page.locator("input[name=risikoberuf][value=nein]").check()
     expect(page.locator("#premium")).to_contain_text("Gesamtbeitrag")
     page.get_by_role("button", name="Berechnen").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Angebot Rechtsschutz")
@@ -40,6 +43,8 @@ def test_quote_apply_online_and_see_the_contract_documents(page: Page):
     page.get_by_label("ausschließlich online im Kunden-Portal").check()
     page.get_by_label("E-Mail des Kunden").fill("aenne@example.org")
     page.get_by_label("Mobilnummer des Kunden").fill("0170 1234567")
+    expect(page.get_by_role("note", name="Mitteilung nach § 19 Abs. 5 VVG")).to_contain_text("Rücktritt")
+    page.get_by_label("Der Kunde hat die Mitteilung nach § 19 Abs. 5 VVG").check()
     expect(page.get_by_role("link", name="Zurück")).to_be_visible()
     page.get_by_role("button", name="Online beantragen").click()
 

@@ -42,6 +42,7 @@ def test_quote_a_golf_by_hsn_tsn_to_pdf_and_save(broker_page: Page):
     page.get_by_label("Alter des jüngsten Fahrers").fill("40")
     page.get_by_label("Jährliche Fahrleistung (km)").fill("12000")
     # SF 12 stands for twelve claim-free years: without a prior insurance it is refused
+    page.locator("input[name=vorversicherung][value=keine]").check()  # no answer is pre-set (§ 19 VVG)
     page.get_by_label("SF-Klasse Haftpflicht").select_option(label="SF 12")
     expect(page.locator("#sf_kh-error")).to_contain_text("setzt eine Vorversicherung voraus")
     premium = page.locator("#premium")
