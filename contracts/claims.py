@@ -12,7 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from calculator.tariffs import RsModule
 from contracts.documents import Planned, issue_documents
+from contracts.lifecycle import months_before
 from contracts.models import Claim, ClaimFile, ClaimKind, ClaimStatus, Contract, DocumentKind
 from core import audit, clock, paging, storage
 from core.formatting import TIMEZONE, date_de
@@ -228,6 +230,23 @@ def claims_of(session: so.Session, contract: Contract) -> list[Claim]:
             sa.select(Claim).where(Claim.contract_id == contract.id).order_by(Claim.occurred_on.desc(), Claim.id.desc())
         )
     )
+
+
+def waiting_until(claim: Claim, catalog: Any) -> date | None:
+    """For a Rechtsschutz claim that occurred within the Wartezeit of the booked modules (ARB,
+    tariff data): the day the Wartezeit ended — the back office checks such a claim; else None."""
+    contract = claim.contract
+    if claim.kind is not ClaimKind.RS or not contract.risk:
+        return None
+    try:
+        tariff = catalog.get(contract.tariff_version)
+    except KeyError:
+        return None
+    months = tariff.waiting_months_for({RsModule(m) for m in contract.risk.get("modules", [])})
+    if not months:
+        return None
+    ends = months_before(contract.start_date, -months)
+    return ends if claim.occurred_on < ends else None
 
 
 def counted_claims(session: so.Session, contract: Contract, begin: date, end: date) -> tuple[int, int]:

@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy.orm as so
 from flask import current_app, render_template
 
-from calculator.tariffs import Product
+from calculator.tariffs import Product, RsModule, RsTariff
 from contracts import lifecycle
-from contracts.models import Contract, Delivery, Document, DocumentKind
+from contracts.models import Contract, Delivery, Document, DocumentKind, Occasion
 from contracts.presentation import policy_scope
 from contracts.signals import document_added
 from core import clock, storage
@@ -69,6 +69,7 @@ def render_document(contract: Contract, kind: DocumentKind, **context: Any) -> s
         today = clock.now().astimezone(TIMEZONE).date()
         scope = policy_scope(session, catalog, contract, today)
     if kind is DocumentKind.POLICY:
+        scope.update(_policy_extras(catalog, contract))
         first_due = lifecycle.first_main_due(contract.start_date, terms)
         if lifecycle.sub_year(first_due) != contract.start_date:  # a shortened first insurance year
             scope["first_year"] = (contract.start_date, first_due)
@@ -80,9 +81,27 @@ def render_document(contract: Contract, kind: DocumentKind, **context: Any) -> s
         creditor_id=CREDITOR_ID,
         masked_iban=mask_iban(contract.iban or ""),
         terms=terms,
+        today=clock.now().astimezone(TIMEZONE).date(),
         **scope,
         **context,
     )
+
+
+def _policy_extras(catalog: Any, contract: Contract) -> dict[str, Any]:
+    """What the Versicherungsschein states from the tariff and the Antrag: the Kfz Deckungssummen,
+    the Rechtsschutz Wartezeit of the booked modules (ARB), the Kfz occasion."""
+    extras: dict[str, Any] = {"tariff_data": None, "waiting": None, "occasion_label": ""}
+    try:
+        tariff = catalog.get(contract.tariff_version)
+    except KeyError:  # an imported contract without tariff data
+        return extras
+    extras["tariff_data"] = tariff
+    if isinstance(tariff, RsTariff) and contract.risk:
+        months = tariff.waiting_months_for({RsModule(m) for m in contract.risk.get("modules", [])})
+        extras["waiting"] = lifecycle.months_before(contract.start_date, -months) if months else None
+    occasion = contract.application.occasion if contract.application is not None else None
+    extras["occasion_label"] = Occasion(occasion).label if occasion else ""
+    return extras
 
 
 def issue_documents(

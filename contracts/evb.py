@@ -10,14 +10,14 @@ in a savepoint with a fresh code."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
 
 from calculator import reference
-from contracts.models import Contract, Evb
+from contracts.models import Contract, Evb, Occasion
 from core import audit, clock, paging, tokens
 from core.formatting import TIMEZONE
 from core.users import User
@@ -47,10 +47,35 @@ def _vehicle(session: so.Session, contract: Contract) -> tuple[str, str, str]:
     return hsn, tsn, label
 
 
-def issue(session: so.Session, contract: Contract, *, valid_days: int, now: datetime | None = None) -> Evb:
-    """The contract's eVB (one per contract: issuing again returns it). EvbError without HSN/TSN."""
+def valid_until(issued: date, start: date, valid_days: int, margin_days: int) -> date:
+    """An eVB is valid `valid_days` from its issue, and at least until the contract start plus the
+    tariff's margin (the motor seed: an eVB issued in March for an October start must not have
+    expired in May)."""
+    return max(issued + timedelta(days=valid_days), start + timedelta(days=margin_days))
+
+
+def needed(contract: Contract) -> bool:
+    """An eVB is for the registration office: for a Neuzulassung or a Halterwechsel, not for a mere
+    change of insurer (the vehicle stays registered). Contracts without an occasion (older Anträge,
+    imports) get one on request as before."""
+    occasion = contract.application.occasion if contract.application is not None else None
+    return occasion is None or Occasion(occasion).needs_evb
+
+
+def issue(
+    session: so.Session,
+    contract: Contract,
+    *,
+    valid_days: int,
+    margin_days: int = 0,
+    now: datetime | None = None,
+) -> Evb:
+    """The contract's eVB (one per contract: issuing again returns it). EvbError without HSN/TSN or
+    for a change of insurer."""
     if contract.evb is not None:
         return contract.evb
+    if not needed(contract):
+        raise EvbError("Beim Versichererwechsel bleibt das Fahrzeug zugelassen; eine eVB-Nummer ist nicht nötig.")
     hsn, tsn, label = _vehicle(session, contract)
     now = now or clock.now()
     for _ in range(MAX_TRIES):
@@ -63,7 +88,7 @@ def issue(session: so.Session, contract: Contract, *, valid_days: int, now: date
             tsn=tsn,
             vehicle=label,
             issued_at=now,
-            valid_until=now.astimezone(TIMEZONE).date() + timedelta(days=valid_days),
+            valid_until=valid_until(now.astimezone(TIMEZONE).date(), contract.start_date, valid_days, margin_days),
         )
         try:
             with session.begin_nested():  # a taken code: this savepoint only, then a new code
@@ -107,8 +132,10 @@ def send(session: so.Session, evb: Evb, contract: Contract) -> str | None:
     return None
 
 
-def issue_and_send(session: so.Session, contract: Contract, user: User | None, *, valid_days: int) -> Evb:
-    evb = issue(session, contract, valid_days=valid_days)
+def issue_and_send(
+    session: so.Session, contract: Contract, user: User | None, *, valid_days: int, margin_days: int = 0
+) -> Evb:
+    evb = issue(session, contract, valid_days=valid_days, margin_days=margin_days)
     channel = send(session, evb, contract)
     audit.record(
         session,
@@ -142,6 +169,7 @@ def revoke(session: so.Session, user: User, public_id: str, reason: str, now: da
         raise EvbError("Diese eVB-Nummer gibt es nicht.")
     if revoked is None:
         raise EvbError(f"Die eVB-Nummer {evb.code} ist bereits widerrufen.")
+    _announce_revocation(session, evb)
     audit.record(
         session,
         "evb_revoked",
@@ -152,6 +180,47 @@ def revoke(session: so.Session, user: User, public_id: str, reason: str, now: da
         details={"code": evb.code, "reason": reason},
     )
     return evb
+
+
+def _announce_revocation(session: so.Session, evb: Evb) -> None:
+    """A revoked eVB is announced to the customer (e-mail, else SMS) and to his broker: it can no
+    longer be used at the registration office."""
+    contract = evb.contract
+    context = {"evb": evb, "contract": contract}
+    related = ("contract", contract.public_id)
+    subject = f"eVB-Nummer {evb.code} widerrufen"
+    if contract.customer_email:
+        outbox.enqueue_email(
+            session,
+            key=f"evb-revoked:{evb.public_id}",
+            to=contract.customer_email,
+            subject=subject,
+            template="evb_revoked",
+            context=context,
+            related=related,
+            agency_id=contract.agency_id,
+        )
+    elif contract.customer_mobile:
+        outbox.enqueue_sms(
+            session,
+            key=f"evb-revoked:{evb.public_id}",
+            to=contract.customer_mobile,
+            template="evb_revoked",
+            subject=subject,
+            context=context,
+            related=related,
+            agency_id=contract.agency_id,
+        )
+    outbox.enqueue_email(
+        session,
+        key=f"evb-revoked-broker:{evb.public_id}",
+        to=contract.owner.email,
+        subject=f"{subject} (Vertrag {contract.number}, {contract.customer_name})",
+        template="evb_revoked_broker",
+        context=context,
+        related=related,
+        agency_id=contract.agency_id,
+    )
 
 
 def evbs_page(session: so.Session, search: str, page: int, size: int) -> paging.Page[Evb]:

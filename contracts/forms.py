@@ -49,7 +49,7 @@ def parse_iban(text: str) -> tuple[str, str | None]:
 
 
 VIN_ALPHABET = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")  # ISO 3779: no I, O, Q
-PLATE = re.compile(r"^([A-ZÄÖÜ]{1,3})[- ]?([A-Z]{1,2}) ?([1-9][0-9]{0,3})([EH]?)$")
+PLATE = re.compile(r"^([A-ZÄÖÜ]{1,3})[- ]([A-Z]{1,2}) ?([1-9][0-9]{0,3})([EH]?)$")
 
 
 def compact_upper(value: Any) -> Any:

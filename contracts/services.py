@@ -260,10 +260,18 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
     for contract in contracts:
         contract.number = contract_number(year, contract.id)
     for contract in contracts:  # a Kfz contract's eVB-Nummer, before its Versicherungsschein states it
-        if contract.product == Product.KFZ.value and not (contract.answers or {}).get("evb", [""])[0]:
+        given = (contract.answers or {}).get("evb", [""])[0]
+        if contract.product == Product.KFZ.value and not given and evb.needed(contract):
             # without vehicle data: none now; the broker can request it on the contract page
+            terms = lifecycle.terms_for(catalog, contract.product, contract.tariff_version, contract.start_date)
             with contextlib.suppress(evb.EvbError):
-                evb.issue_and_send(session, contract, actor, valid_days=current_app.config["EVB_VALID_DAYS"])
+                evb.issue_and_send(
+                    session,
+                    contract,
+                    actor,
+                    valid_days=current_app.config["EVB_VALID_DAYS"],
+                    margin_days=terms.evb_margin_days,
+                )
 
     kinds = (DocumentKind.POLICY, DocumentKind.INVOICE, DocumentKind.APPLICATION)
     documents = [(c, kind) for c in contracts for kind in kinds]

@@ -252,7 +252,10 @@ def request_evb(public_id: str) -> BaseResponse:
     if found.product != "kfz":
         abort(404)
     try:
-        issued = evb.issue_and_send(s, found, _user(), valid_days=current_app.config["EVB_VALID_DAYS"])
+        terms = changes.contract_terms(current_app.extensions["tariffs"], found)
+        issued = evb.issue_and_send(
+            s, found, _user(), valid_days=current_app.config["EVB_VALID_DAYS"], margin_days=terms.evb_margin_days
+        )
     except evb.EvbError as error:
         s.rollback()
         flash(str(error), "error")
@@ -616,8 +619,10 @@ def claims_list() -> str:
     found = claims.claims_page(
         db.session(), open_only=not everything, page=paging.page_number(request.args.get("seite")), size=PAGE_SIZE
     )
+    catalog = current_app.extensions["tariffs"]
     return render_template(
         "contracts/claims.html",
+        waiting={c.id: claims.waiting_until(c, catalog) for c in found.items},
         rows=found.items,
         page=found.number,
         total=found.total,
@@ -716,6 +721,7 @@ def _claim_page(s: so.Session, claim: Claim, form: ClaimStatusForm, buyback: Buy
         "form": form,
         "buyback": buyback,
         "buyback_until": claim_status.buyback_deadline(claim, terms),
+        "waiting_until": claims.waiting_until(claim, current_app.extensions["tariffs"]),
         "documents": queries.claim_documents(s, claim),
         "today": _today(),
     }

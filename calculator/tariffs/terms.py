@@ -40,6 +40,11 @@ class ContractTerms:
     # Schadenrückkauf (AKB I.5): the customer may repay a paid claim within this many months after
     # the insurer named the amount, and it does not count; None: the tariff has no Schadenrückkauf
     buyback_months: int | None = None
+    # an eVB stays valid at least until the contract start plus this many days (the motor seed:
+    # the registration may come a little after the start); 0: no margin
+    evb_margin_days: int = 0
+    # Widerrufsfrist (§ 8 Abs. 1 VVG: 14 days; an insurer may grant more)
+    withdrawal_days: int = 14
 
     @property
     def days_per_year(self) -> int:
@@ -83,7 +88,13 @@ def parse_terms(raw: Any) -> ContractTerms:
     buyback = raw.get("buyback_months")
     if buyback is not None and (not isinstance(buyback, int) or isinstance(buyback, bool) or buyback < 1):
         raise TermsError("[contract] buyback_months must be a whole number of months, at least 1")
-    return ContractTerms(main_due, method, notice, claim_notice, buyback)
+    margin = raw.get("evb_margin_days", 0)
+    if not isinstance(margin, int) or isinstance(margin, bool) or not 0 <= margin <= 365:
+        raise TermsError("[contract] evb_margin_days must be a whole number of days from 0 to 365")
+    withdrawal = raw.get("withdrawal_days", 14)
+    if not isinstance(withdrawal, int) or isinstance(withdrawal, bool) or withdrawal < 14:
+        raise TermsError("[contract] withdrawal_days must be a whole number of days, at least 14 (§ 8 Abs. 1 VVG)")
+    return ContractTerms(main_due, method, notice, claim_notice, buyback, margin, withdrawal)
 
 
 # the Vertragsinformationen every tariff version hands over before the Antrag (§ 7 VVG, VVG-InfoV)
