@@ -40,7 +40,7 @@ from core import audit, clock
 from core.formatting import TIMEZONE
 from core.formatting import date_de as format_date
 from core.formatting import eur as format_eur
-from core.users import User
+from core.users import Role, User
 
 DRIVER_CIRCLE_LABELS = {
     DriverCircle.VN.value: "nur Versicherungsnehmer",
@@ -51,6 +51,7 @@ CANCEL_REASONS = {
     "kunde": "Kündigung durch den Versicherungsnehmer",
     "fahrzeug": "Fahrzeug verkauft oder abgemeldet",
     "schaden": "Kündigung nach einem Schadenfall (§§ 92, 111 VVG)",
+    "widerruf": "Widerruf der Vertragserklärung (§ 8 VVG)",
     "wechsel": "Wechsel zu einem anderen Versicherer",
     "sonstiges": "Sonstiger Grund",
 }
@@ -563,6 +564,7 @@ def vehicle_label(vehicle: reference.Vehicle | None, hsn: str = "", tsn: str = "
 
 SALE = "fahrzeug"
 AFTER_CLAIM = "schaden"
+WITHDRAWAL = "widerruf"  # recorded by the back office only, within the Widerrufsfrist
 
 
 @dataclass(frozen=True)
@@ -625,6 +627,35 @@ def claim_window(session: so.Session, contract: Contract, terms: ContractTerms, 
         if on <= deadline and claim.status.settled:
             return claim, deadline
     return None
+
+
+def withdrawal_deadline(contract: Contract, terms: ContractTerms) -> date:
+    """The last day a Widerruf can arrive (§ 8 VVG): the tariff's days (at least 14) after the
+    customer got the Versicherungsschein with the Vertragsinformationen and the Belehrung — counted
+    from the day they were issued at policing."""
+    return contract.policed_at.astimezone(TIMEZONE).date() + timedelta(days=terms.withdrawal_days)
+
+
+def _check_withdrawal(user: User, contract: Contract, terms: ContractTerms, received: date, today: date) -> None:
+    field = "eingegangen_am"
+    if user.role is not Role.BACKOFFICE:
+        raise ChangeError("Einen Widerruf erfasst der Innendienst.", "grund")
+    if contract.application is None:
+        raise ChangeError("Für übernommene Bestandsverträge gibt es hier keinen Widerruf.", "grund")
+    if received > today:
+        raise ChangeError("Das Eingangsdatum kann nicht in der Zukunft liegen.", field)
+    concluded = contract.policed_at.astimezone(TIMEZONE).date()
+    if received < concluded:
+        raise ChangeError(
+            f"Der Widerruf kann nicht vor dem Vertragsabschluss am {format_date(concluded)} eingegangen sein.", field
+        )
+    deadline = withdrawal_deadline(contract, terms)
+    if received > deadline:
+        raise ChangeError(
+            f"Die Widerrufsfrist von {terms.withdrawal_days} Tagen endete am {format_date(deadline)}; "
+            "bitte erfassen Sie eine Kündigung.",
+            field,
+        )
 
 
 def _check_end_after_claim(contract: Contract, ends: date | None, received: date) -> date:
@@ -732,6 +763,11 @@ def cancel_contract(
     if reason == SALE:
         ends = _check_sold_on(session, contract, cancellation.ends_on, today, rules)
         effective = ends
+    elif reason == WITHDRAWAL:
+        _check_withdrawal(user, contract, terms, cancellation.received, today)
+        # § 9 VVG: the cover ends when the Widerruf arrives; before the start there never was any
+        ends = max(cancellation.received, contract.start_date)
+        effective = max(today, ends)
     elif reason == AFTER_CLAIM:
         _check_received(contract, cancellation.received, today)
         window = claim_window(session, contract, terms, cancellation.received)
@@ -748,7 +784,8 @@ def cancel_contract(
         _check_received(contract, cancellation.received, today)
         ends = cancellation_date(contract.main_due, cancellation.received, terms.notice_months)
         effective = today
-    if reason in (SALE, AFTER_CLAIM) and ends < contract.main_due:  # § 39 VVG: the unused premium back
+    begun = not (reason == WITHDRAWAL and cancellation.received < contract.start_date)  # else nothing was paid
+    if reason in (SALE, AFTER_CLAIM, WITHDRAWAL) and begun and ends < contract.main_due:  # §§ 9, 39 VVG
         due, annual, frequency = year_in_effect(session, contract, ends)
         amount, paid_until = lifecycle.refund_on_end(
             annual,
@@ -782,11 +819,14 @@ def cancel_contract(
         "notice_months": terms.notice_months,
         "latest": lifecycle.months_before(contract.main_due, terms.notice_months) - timedelta(days=1),
         "sale": reason == SALE,
-        "early": reason in (SALE, AFTER_CLAIM),
+        "early": reason in (SALE, AFTER_CLAIM, WITHDRAWAL),
+        "withdrawal": reason == WITHDRAWAL,
+        "never_began": not begun,
         "paid_until": paid_until,
         "annual": annual,
     }
-    planned = [Planned(DocumentKind.CANCELLATION, "Kündigungsbestätigung", context)]
+    title = "Widerrufsbestätigung" if reason == WITHDRAWAL else "Kündigungsbestätigung"
+    planned = [Planned(DocumentKind.CANCELLATION, title, context)]
     if refund:
         planned.append(
             Planned(DocumentKind.INVOICE, f"Beitragsrechnung Nachtrag Nr. {version.endorsement_no}", context)

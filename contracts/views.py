@@ -419,10 +419,17 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
     )
     terms = changes.contract_terms(current_app.extensions["tariffs"], found)
     after_claim = changes.claim_window(s, found, terms, today) if found.main_due else None
+    withdrawal_open = (
+        _user().role is Role.BACKOFFICE
+        and found.application is not None
+        and today <= changes.withdrawal_deadline(found, terms)
+    )
     form.grund.choices = [
         (k, v)
         for k, v in changes.CANCEL_REASONS.items()
-        if (k != changes.SALE or found.product == "kfz") and (k != changes.AFTER_CLAIM or after_claim)
+        if (k != changes.SALE or found.product == "kfz")
+        and (k != changes.AFTER_CLAIM or after_claim)
+        and (k != changes.WITHDRAWAL or withdrawal_open)
     ]
     received = form.received or today
     ends = changes.cancellation_date(found.main_due, received, terms.notice_months) if found.main_due else None
@@ -433,6 +440,7 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
         "received": received,
         "terms": terms,
         "after_claim": after_claim,
+        "withdrawal_until": changes.withdrawal_deadline(found, terms) if withdrawal_open else None,
     }
     if request.method == "GET":
         return render_template("contracts/cancel.html", **page)
@@ -461,10 +469,11 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
             else:
                 s.commit()
                 refund = f" Erstattung: {eur(-version.premium_delta)}." if version.premium_delta else ""
+                what = "Widerruf" if form.grund.data == changes.WITHDRAWAL else "Kündigung"
                 flash(
-                    f"Kündigung erfasst: Der Vertrag endet zum {date_de(found.ends_on)} "
+                    f"{what} erfasst: Der Vertrag endet zum {date_de(found.ends_on)} "
                     f"(Nachtrag Nr. {version.endorsement_no}).{refund} "
-                    "Die Kündigungsbestätigung geht per Post an den Kunden.",
+                    f"Die {what}sbestätigung geht per Post an den Kunden.",
                     "success",
                 )
                 return redirect(url_for("contracts.contract", public_id=found.public_id))

@@ -308,3 +308,53 @@ def test_without_a_settled_claim_there_is_no_kuendigung_after_a_claim(app, sessi
     with pytest.raises(changes.ChangeError, match="dafür liegt kein Schaden vor") as refused:
         _cancel(app, session, broker, contract, "schaden")
     assert refused.value.field == "grund"
+
+
+def test_a_widerruf_before_the_start_means_the_contract_never_begins(app, session, broker, backoffice):
+    """Issue #24 item 16 (§§ 8, 9 VVG): within 14 days the back office records the customer's
+    Widerruf; before the start there was no cover and nothing is collected."""
+    contract = _police(app, session, broker, YEARLY, Product.KFZ, start=START)  # policed 20.09., start 01.10.
+    version = _cancel(app, session, backoffice, contract, "widerruf", received=date(2026, 9, 20))
+    session.commit()
+    assert contract.ends_on == START
+    assert version.premium_delta is None
+    text = _text(app, contract.documents[-1])
+    assert "Widerrufsbestätigung" in text
+    assert "Der Vertrag kommt nicht zustande, wir ziehen keinen Beitrag ein" in text
+
+
+def test_a_widerruf_after_the_start_keeps_the_premium_of_its_days(
+    app, session, broker, backoffice, time_machine
+):
+    """§ 9 VVG: the insurer keeps the premium for the days up to the Widerruf's arrival and refunds
+    the rest."""
+    contract = _police(app, session, broker, YEARLY, Product.KFZ, start=date(2026, 9, 21))
+    time_machine.move_to(datetime(2026, 10, 2, 10, 0, tzinfo=TIMEZONE), tick=False)
+    today = date(2026, 10, 2)
+    version = _cancel(app, session, backoffice, contract, "widerruf", received=date(2026, 10, 1), today=today)
+    session.commit()
+    assert contract.ends_on == date(2026, 10, 1)
+    # the first period 21.09.2026 – 01.01.2027 was paid; 92 days after the Widerruf come back
+    refund = (contract.annual_total * Decimal(92) / Decimal(365)).quantize(Decimal("0.01"))
+    assert version.premium_delta == -refund
+    assert "Ihr Versicherungsschutz endet mit dem Zugang des Widerrufs am 01.10.2026" in _text(
+        app, contract.documents[-2]
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "received", "field", "message"),
+    [
+        ("backoffice", date(2026, 10, 5), "eingegangen_am", "Die Widerrufsfrist von 14 Tagen endete am 04.10.2026"),
+        ("broker", date(2026, 9, 25), "grund", "Einen Widerruf erfasst der Innendienst."),
+    ],
+)
+def test_a_widerruf_after_its_14_days_or_by_a_broker_is_refused(
+    app, session, broker, backoffice, time_machine, who, received, field, message
+):
+    contract = _police(app, session, broker, YEARLY, Product.KFZ, start=START)  # policed 20.09.2026
+    time_machine.move_to(datetime(2026, 10, 6, 10, 0, tzinfo=TIMEZONE), tick=False)
+    user = backoffice if who == "backoffice" else broker
+    with pytest.raises(changes.ChangeError, match=re.escape(message)) as refused:
+        _cancel(app, session, user, contract, "widerruf", received=received, today=date(2026, 10, 6))
+    assert refused.value.field == field
