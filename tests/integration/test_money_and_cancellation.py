@@ -323,9 +323,7 @@ def test_a_widerruf_before_the_start_means_the_contract_never_begins(app, sessio
     assert "Der Vertrag kommt nicht zustande, wir ziehen keinen Beitrag ein" in text
 
 
-def test_a_widerruf_after_the_start_keeps_the_premium_of_its_days(
-    app, session, broker, backoffice, time_machine
-):
+def test_a_widerruf_after_the_start_keeps_the_premium_of_its_days(app, session, broker, backoffice, time_machine):
     """§ 9 VVG: the insurer keeps the premium for the days up to the Widerruf's arrival and refunds
     the rest."""
     contract = _police(app, session, broker, YEARLY, Product.KFZ, start=date(2026, 9, 21))
