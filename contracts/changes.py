@@ -52,6 +52,7 @@ CANCEL_REASONS = {
     "fahrzeug": "Fahrzeug verkauft oder abgemeldet",
     "schaden": "Kündigung nach einem Schadenfall (§§ 92, 111 VVG)",
     "widerruf": "Widerruf der Vertragserklärung (§ 8 VVG)",
+    "beitrag": "Kündigung wegen Beitragserhöhung (§ 40 VVG)",
     "wechsel": "Wechsel zu einem anderen Versicherer",
     "sonstiges": "Sonstiger Grund",
 }
@@ -565,6 +566,9 @@ def vehicle_label(vehicle: reference.Vehicle | None, hsn: str = "", tsn: str = "
 SALE = "fahrzeug"
 AFTER_CLAIM = "schaden"
 WITHDRAWAL = "widerruf"  # recorded by the back office only, within the Widerrufsfrist
+AFTER_INCREASE = "beitrag"  # within a month of a Beitragsmitteilung, to the date of the increase
+# the renewal's entry for a tariff-driven increase (its Beitragsmitteilung opens AFTER_INCREASE)
+TARIFF_INCREASE = "Beitragserhöhung durch den Tarif (§ 40 VVG)"
 
 
 @dataclass(frozen=True)
@@ -593,7 +597,9 @@ def cancellation_date(main_due: date, received: date, notice_months: int) -> dat
     return lifecycle.add_year(main_due)
 
 
-def _check_received(contract: Contract, received: date, today: date) -> None:
+def _check_received(session: so.Session, contract: Contract, received: date, today: date) -> date:
+    """The day a Kündigung arrived, checked; returns the Hauptfälligkeit in effect on that day (the
+    contract's own, or the coming one when the renewal for it was run ahead)."""
     assert contract.main_due is not None
     field = "eingegangen_am"
     if received > today:
@@ -603,13 +609,15 @@ def _check_received(contract: Contract, received: date, today: date) -> None:
         raise ChangeError(
             f"Die Kündigung kann nicht vor dem Vertragsabschluss am {format_date(concluded)} eingegangen sein.", field
         )
-    year_begin = lifecycle.sub_year(contract.main_due)
+    due, _, _ = year_in_effect(session, contract, received)
+    year_begin = lifecycle.sub_year(due)
     if year_begin > contract.start_date and received < year_begin:  # after a Hauptfälligkeit passed
         raise ChangeError(
             f"Eine Kündigung, die vor dem laufenden Versicherungsjahr (ab {format_date(year_begin)}) einging, "
             "wirkte schon zur letzten Hauptfälligkeit; bitte wenden Sie sich an den Innendienst.",
             field,
         )
+    return due
 
 
 def claim_window(session: so.Session, contract: Contract, terms: ContractTerms, on: date) -> tuple[Claim, date] | None:
@@ -626,6 +634,26 @@ def claim_window(session: so.Session, contract: Contract, terms: ContractTerms, 
         deadline = lifecycle.months_before(claim.settled_on, -terms.claim_notice_months)
         if on <= deadline and claim.status.settled:
             return claim, deadline
+    return None
+
+
+def increase_window(session: so.Session, contract: Contract, on: date) -> tuple[date, date] | None:
+    """§ 40 Abs. 1 VVG: after a Beitragsmitteilung for a tariff-driven increase the customer may
+    cancel within a month of its receipt to the date the increase takes effect. Returns (that date,
+    the window's last day) when `on` lies in such a window; the month counts from the day the
+    Beitragsmitteilung was issued."""
+    renewals = session.scalars(
+        sa.select(ContractVersion)
+        .where(ContractVersion.contract_id == contract.id, ContractVersion.kind == VersionKind.RENEWAL)
+        .order_by(ContractVersion.seq.desc())
+    )
+    for version in renewals:
+        if version.renewal_due is None or not any(c.get("label") == TARIFF_INCREASE for c in version.changes):
+            continue
+        issued = version.created_at.astimezone(TIMEZONE).date()
+        deadline = lifecycle.months_before(issued, -1)
+        if issued <= on <= deadline:
+            return version.renewal_due, deadline
     return None
 
 
@@ -760,6 +788,7 @@ def cancel_contract(
     refund = paid_until = None
     annual = contract.annual_total
     claim = None
+    due = contract.main_due
     if reason == SALE:
         ends = _check_sold_on(session, contract, cancellation.ends_on, today, rules)
         effective = ends
@@ -768,8 +797,19 @@ def cancel_contract(
         # § 9 VVG: the cover ends when the Widerruf arrives; before the start there never was any
         ends = max(cancellation.received, contract.start_date)
         effective = max(today, ends)
+    elif reason == AFTER_INCREASE:
+        due = _check_received(session, contract, cancellation.received, today)
+        increased = increase_window(session, contract, cancellation.received)
+        if increased is None:
+            raise ChangeError(
+                "Wegen einer Beitragserhöhung kann nur innerhalb eines Monats nach Zugang der Beitragsmitteilung "
+                "gekündigt werden; dafür liegt keine Beitragsmitteilung vor.",
+                "grund",
+            )
+        ends = increased[0]
+        effective = max(today, ends)
     elif reason == AFTER_CLAIM:
-        _check_received(contract, cancellation.received, today)
+        due = _check_received(session, contract, cancellation.received, today)
         window = claim_window(session, contract, terms, cancellation.received)
         if window is None:
             raise ChangeError(
@@ -781,21 +821,23 @@ def cancel_contract(
         ends = _check_end_after_claim(contract, cancellation.ends_on, cancellation.received)
         effective = max(today, min(ends, contract.main_due))
     else:
-        _check_received(contract, cancellation.received, today)
-        ends = cancellation_date(contract.main_due, cancellation.received, terms.notice_months)
+        due = _check_received(session, contract, cancellation.received, today)
+        ends = cancellation_date(due, cancellation.received, terms.notice_months)
         effective = today
     begun = not (reason == WITHDRAWAL and cancellation.received < contract.start_date)  # else nothing was paid
-    if reason in (SALE, AFTER_CLAIM, WITHDRAWAL) and begun and ends < contract.main_due:  # §§ 9, 39 VVG
-        due, annual, frequency = year_in_effect(session, contract, ends)
+    early = (SALE, AFTER_CLAIM, WITHDRAWAL, AFTER_INCREASE)
+    if reason in early and begun and ends < contract.main_due:  # §§ 9, 39 VVG
+        year_due, annual, frequency = year_in_effect(session, contract, ends)
         amount, paid_until = lifecycle.refund_on_end(
             annual,
             ends,
-            min(today, due - timedelta(days=1)),
-            due,
+            min(today, year_due - timedelta(days=1)),
+            year_due,
             PaymentFrequency(frequency).periods,
             terms.days_per_year,
         )
         refund = amount or None
+    due_in_effect = due
     first_version(session, contract)
     contract.ends_on = ends
     contract.end_reason = CANCEL_REASONS[reason] + (f": {note}" if note else "")
@@ -817,9 +859,11 @@ def cancel_contract(
         "reason": reason,
         "received": cancellation.received if reason != SALE else None,
         "notice_months": terms.notice_months,
-        "latest": lifecycle.months_before(contract.main_due, terms.notice_months) - timedelta(days=1),
+        "latest": lifecycle.months_before(due_in_effect, terms.notice_months) - timedelta(days=1),
+        "due": due_in_effect,
         "sale": reason == SALE,
-        "early": reason in (SALE, AFTER_CLAIM, WITHDRAWAL),
+        "early": reason in early,
+        "after_increase": reason == AFTER_INCREASE,
         "withdrawal": reason == WITHDRAWAL,
         "never_began": not begun,
         "paid_until": paid_until,

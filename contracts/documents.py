@@ -36,6 +36,7 @@ TEMPLATES = {
     DocumentKind.NOTICE: "documents/mitteilung.html",
     DocumentKind.CLAIM_STATUS: "documents/schadenstand.html",
     DocumentKind.APPLICATION: "documents/antrag.html",
+    DocumentKind.PREMIUM_NOTICE: "documents/beitragsmitteilung.html",
 }
 
 

@@ -142,13 +142,17 @@ def refund_on_end(
     annual: Decimal, ends: date, today: date, main_due: date, periods: int, days_per_year: int
 ) -> tuple[Decimal, date]:
     """The unused premium when a contract ends early (§ 39 VVG: the insurer keeps the premium for
-    the time it bore the risk): every instalment up to the later of `ends` and `today` is taken as
-    collected; the days from the end to the end of that payment period come back, pro rata
+    the time it bore the risk): every instalment due by `today`, or while the contract still runs,
+    is taken as collected; the days from the end to the end of the paid period come back, pro rata
     temporis. Returns the refund and the end of the paid period."""
     if ends >= main_due:
         raise ValueError("the contract ends on or after the Hauptfälligkeit: nothing to refund")
-    reference = min(max(ends, today), main_due - timedelta(days=1))
+    # collected: every instalment due by today, and those that fall due while the contract still runs
+    # (up to the day before it ends) — one due on the end day itself is not collected any more
+    reference = min(max(today, ends - timedelta(days=1)), main_due - timedelta(days=1))
     _, paid_until = payment_period(reference, main_due, periods)
+    if paid_until <= ends:
+        return Decimal("0.00"), ends
     return part_of_year(annual, ends, paid_until, days_per_year), paid_until
 
 

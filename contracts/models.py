@@ -343,6 +343,7 @@ class DocumentKind(enum.StrEnum):
     CLAIM_STATUS = "schadenstand"  # a claim's new status (Schadenmitteilung)
     APPLICATION = "antrag"  # the Antrag as submitted: every question with its answer, the notices
     CONTRACT_INFO = "vertragsinfo"  # Vertragsinformationen: AVB, IPID, Verbraucherinformationen (§ 7 VVG)
+    PREMIUM_NOTICE = "beitragsmitteilung"  # a tariff-driven increase announced (§ 40 VVG)
 
     @property
     def label(self) -> str:
@@ -356,6 +357,7 @@ class DocumentKind(enum.StrEnum):
             "schadenstand": "Schadenmitteilung",
             "antrag": "Antrag",
             "vertragsinfo": "Vertragsinformation",
+            "beitragsmitteilung": "Beitragsmitteilung",
         }[self.value]
 
     @property

@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,16 +23,16 @@ import sqlalchemy.orm as so
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from calculator import quotes
-from calculator.tariffs import KfzRisk, KfzTariff, Product, SFClass, TariffCatalog, TariffError
+from calculator import quotes, reference
+from calculator.tariffs import Classes, KfzRisk, KfzTariff, Product, SFClass, TariffCatalog, TariffError
 from contracts import lifecycle
-from contracts.changes import add_version, end_rabattschutz_if_lost, first_version
+from contracts.changes import TARIFF_INCREASE, add_version, end_rabattschutz_if_lost, first_version
 from contracts.claims import counted_claims
 from contracts.documents import Planned, issue_documents
 from contracts.models import Contract, ContractVersion, DocumentKind, RenewalRun, VersionKind
 from core import audit, clock, jobs
 from core.csvsafe import to_csv
-from core.formatting import date_de, eur
+from core.formatting import TIMEZONE, date_de, eur
 from core.users import User
 
 JOB_KIND = "contracts.renewal"
@@ -157,6 +158,7 @@ def step(session: so.Session, payload: dict[str, Any]) -> bool:
         session.commit()
         return False
     catalog: TariffCatalog = current_app.extensions["tariffs"]
+    notice = Notice(current_app.config["RENEWAL_NOTICE_MONTHS"], clock.now().astimezone(TIMEZONE).date())
     contracts = list(session.scalars(sa.select(Contract).where(Contract.id.in_(ids)).order_by(Contract.id)))
     failures = list(run.failures)
 
@@ -164,7 +166,7 @@ def step(session: so.Session, payload: dict[str, Any]) -> bool:
         """Each contract renewed while the documents of the ones before render."""
         for contract in contracts:
             try:
-                yield contract, renew(session, contract, catalog, run)
+                yield contract, renew(session, contract, catalog, run, notice)
             except RenewalError as error:
                 failures.append(
                     {"contract_id": str(contract.id), "number": contract.number or "", "message": str(error)}
@@ -176,23 +178,59 @@ def step(session: so.Session, payload: dict[str, Any]) -> bool:
     return True
 
 
-def renew(session: so.Session, contract: Contract, catalog: TariffCatalog, run: RenewalRun) -> list[Planned]:
-    """One contract into its next insurance year: SF-Klassen, tariff, premium, version; returns the
-    documents to issue (the caller renders them for the whole step at once)."""
+@dataclass(frozen=True)
+class Notice:
+    """How far ahead a tariff-driven increase must be announced (§ 40 VVG) and today's date."""
+
+    months: int
+    today: date
+
+
+def renew(
+    session: so.Session, contract: Contract, catalog: TariffCatalog, run: RenewalRun, notice: Notice | None = None
+) -> list[Planned]:
+    """One contract into its next insurance year: SF-Klassen, Regionalklassen, tariff, premium,
+    version; returns the documents to issue (the caller renders them for the whole step at once).
+    The new premium's reasons are computed step by step — SF-Klasse and Regionalklasse on the old
+    tariff, then the new tariff — and stated on the documents. A tariff-driven increase comes with
+    a Beitragsmitteilung (§ 40 VVG), and only when there is still the notice's time before the
+    Hauptfälligkeit; otherwise the contract keeps its tariff version for this year."""
     assert contract.main_due is not None
     due = contract.main_due
     first_version(session, contract)  # version 0 holds the contract as it was before this renewal
     begin, _ = lifecycle.insurance_year(contract.start_date, due)
     changes: list[dict[str, str]] = []
     old_annual, old_version = contract.annual_total, contract.tariff_version
+    reasons: list[tuple[str, Decimal]] = []
+    increase = None
     if contract.risk is not None:
-        risk = quotes.risk_from_dict(contract.risk)
+        old_risk = risk = quotes.risk_from_dict(contract.risk)
         tariff = catalog.current(Product(contract.product), due)
         if isinstance(risk, KfzRisk) and isinstance(tariff, KfzTariff):
             risk = _move_sf(session, contract, tariff, risk, begin, due, changes)
             risk = end_rabattschutz_if_lost(tariff, risk, changes)
+            risk = _region_classes(session, contract, risk, changes)
+        old_tariff = catalog.tariffs.get(old_version)
         try:
             premium = quotes.price(tariff, risk)
+            if old_tariff is not None and old_tariff.product is tariff.product:
+                reasons, on_old = _reasons(old_tariff, tariff, old_risk, risk, premium)
+                if on_old is not None and premium.annual_total > on_old.annual_total:  # a tariff-driven increase
+                    if notice is not None and notice.today > lifecycle.months_before(due, notice.months):
+                        # not announced in time: the old tariff for one more year
+                        changes.append(
+                            {
+                                "label": "Tarifanpassung",
+                                "old": old_version,
+                                "new": f"erst zur nächsten Hauptfälligkeit (Beitragsmitteilung nicht "
+                                f"{notice.months} Monat(e) vor dem {date_de(due)} möglich)",
+                            }
+                        )
+                        premium = on_old
+                        reasons = [r for r in reasons if r[0] != "Tarif"]
+                    else:
+                        increase = (on_old.annual_total, premium.annual_total)
+                        changes.append({"label": TARIFF_INCREASE, "old": eur(increase[0]), "new": eur(increase[1])})
         except TariffError as error:  # nothing of the contract changed yet
             raise RenewalError(f"Tarif {tariff.version}: {error.message}") from None
         if isinstance(risk, KfzRisk) and contract.answers is not None:
@@ -216,14 +254,68 @@ def renew(session: so.Session, contract: Contract, catalog: TariffCatalog, run: 
         agency_id=contract.agency_id,
         object_type="contract",
         object_id=contract.public_id,
-        details={"due": due.isoformat(), "annual_total": str(contract.annual_total)},
+        details={
+            "due": due.isoformat(),
+            "annual_total": str(contract.annual_total),
+            "tariff_increase": bool(increase),
+        },
     )
     year = f"{due.year}" if due.month == 1 and due.day == 1 else f"{due.year}/{due.year + 1}"
-    context = {"period_start": due}
+    context = {"period_start": due, "old_annual": old_annual, "reasons": reasons, "increase": increase}
+    planned = []
+    if increase is not None:
+        planned.append(Planned(DocumentKind.PREMIUM_NOTICE, f"Beitragsmitteilung {year}", context))
     return [
+        *planned,
         Planned(DocumentKind.POLICY, f"Versicherungsschein {year}", context),
         Planned(DocumentKind.INVOICE, f"Beitragsrechnung {year}", context),
     ]
+
+
+def _region_classes(session: so.Session, contract: Contract, risk: KfzRisk, changes: list[dict[str, str]]) -> KfzRisk:
+    """The Regionalklassen of the customer's place as the reference data has them now (the GDV
+    publishes new ones every year)."""
+    place_id = ((contract.answers or {}).get("ort") or [""])[0]
+    place = session.get(reference.PostalPlace, int(place_id)) if place_id.isdigit() else None
+    found = reference.region_classes_for(session, place.district_key) if place is not None else None
+    if found is None:
+        return risk
+    classes = Classes(found.kh, found.tk, found.vk)
+    if classes == risk.region_classes:
+        return risk
+    old = risk.region_classes
+    changes.append(
+        {
+            "label": "Regionalklassen",
+            "old": f"KH {old.kh}, TK {old.tk}, VK {old.vk}",
+            "new": f"KH {classes.kh}, TK {classes.tk}, VK {classes.vk}",
+        }
+    )
+    return dataclasses.replace(risk, region_classes=classes)
+
+
+def _reasons(
+    old_tariff: Any, tariff: Any, old_risk: Any, risk: Any, premium: Any
+) -> tuple[list[tuple[str, Decimal]], Any]:
+    """Why the annual premium changes, step by step: the SF-Klassen and the Regionalklassen on the
+    old tariff, then the new tariff. Returns the reasons (label, amount) and the premium on the
+    old tariff (None where the old tariff cannot price the new risk)."""
+    try:
+        before = quotes.price(old_tariff, old_risk).annual_total
+        reasons: list[tuple[str, Decimal]] = []
+        if isinstance(risk, KfzRisk) and isinstance(old_risk, KfzRisk):
+            moved = dataclasses.replace(risk, region_classes=old_risk.region_classes)
+            with_sf = quotes.price(old_tariff, moved).annual_total
+            reasons.append(("SF-Klasse", with_sf - before))
+            on_old = quotes.price(old_tariff, risk)
+            reasons.append(("Regionalklasse", on_old.annual_total - with_sf))
+        else:
+            on_old = quotes.price(old_tariff, risk)
+            reasons.append(("Versicherte Leistungen", on_old.annual_total - before))
+    except TariffError:
+        return [], None
+    reasons.append(("Tarif", premium.annual_total - on_old.annual_total))
+    return [(label, amount) for label, amount in reasons if amount], on_old
 
 
 def sf_year(due: date) -> int:

@@ -419,6 +419,7 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
     )
     terms = changes.contract_terms(current_app.extensions["tariffs"], found)
     after_claim = changes.claim_window(s, found, terms, today) if found.main_due else None
+    increase = changes.increase_window(s, found, today) if found.main_due else None
     withdrawal_open = (
         _user().role is Role.BACKOFFICE
         and found.application is not None
@@ -430,6 +431,7 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
         if (k != changes.SALE or found.product == "kfz")
         and (k != changes.AFTER_CLAIM or after_claim)
         and (k != changes.WITHDRAWAL or withdrawal_open)
+        and (k != changes.AFTER_INCREASE or increase)
     ]
     received = form.received or today
     ends = changes.cancellation_date(found.main_due, received, terms.notice_months) if found.main_due else None
@@ -441,6 +443,7 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
         "terms": terms,
         "after_claim": after_claim,
         "withdrawal_until": changes.withdrawal_deadline(found, terms) if withdrawal_open else None,
+        "increase": increase,
     }
     if request.method == "GET":
         return render_template("contracts/cancel.html", **page)

@@ -98,6 +98,9 @@ DEFAULTS: dict[str, Any] = {
     # Kündigung zum Ablauf (later: to the following Hauptfälligkeit); contracts per renewal step
     "CONTRACT_CHANGE_BACKDATE_DAYS": 90,
     "RENEWAL_STEP_CONTRACTS": 25,
+    # § 40 VVG: a tariff-driven premium increase is announced at least this many months before the
+    # Hauptfälligkeit; a renewal run later than that keeps such contracts on their tariff for a year
+    "RENEWAL_NOTICE_MONTHS": 1,
     # "Schaden melden" in the portal: photos (JPEG, PNG, HEIC) and PDFs per claim, and size of each
     "CLAIM_UPLOAD_MAX_FILES": 5,
     "CLAIM_UPLOAD_MAX_MB": 6,
