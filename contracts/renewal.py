@@ -381,13 +381,13 @@ def restate(
     begin, _ = lifecycle.insurance_year(contract.start_date, due)
     kh_claims, vk_claims = counted_claims(session, contract, begin, due)
 
-    def move(sf: SFClass, claims: int) -> SFClass:
+    def move(sf: SFClass, claims: int, part: str) -> SFClass:
         return tariff.next_sf_class(
-            sf, claims, insured_from=contract.start_date, year=sf_year(due), rabattschutz=old.rabattschutz
+            sf, claims, insured_from=contract.start_date, year=sf_year(due), rabattschutz=old.rabattschutz, part=part
         )
 
-    sf_kh = move(old.sf_kh, kh_claims)
-    sf_vk = move(old.sf_vk, vk_claims) if old.sf_vk is not None else None
+    sf_kh = move(old.sf_kh, kh_claims, "kh")
+    sf_vk = move(old.sf_vk, vk_claims, "vk") if old.sf_vk is not None else None
     if (sf_kh, sf_vk) == (current.sf_kh, current.sf_vk):
         return None
     changes = [{"label": "SF-Klasse Kfz-Haftpflicht", "old": current.sf_kh.label, "new": sf_kh.label}]
@@ -465,13 +465,18 @@ def _move_sf(
     """The SF-Klassen of the next year (KH and VK move separately, each by its own claims)."""
     kh_claims, vk_claims = counted_claims(session, contract, begin, due)
 
-    def move(current: SFClass, claims: int) -> SFClass:
+    def move(current: SFClass, claims: int, part: str) -> SFClass:
         return tariff.next_sf_class(
-            current, claims, insured_from=contract.start_date, year=sf_year(due), rabattschutz=risk.rabattschutz
+            current,
+            claims,
+            insured_from=contract.start_date,
+            year=sf_year(due),
+            rabattschutz=risk.rabattschutz,
+            part=part,
         )
 
-    sf_kh = move(risk.sf_kh, kh_claims)
-    sf_vk = move(risk.sf_vk, vk_claims) if risk.sf_vk is not None else None
+    sf_kh = move(risk.sf_kh, kh_claims, "kh")
+    sf_vk = move(risk.sf_vk, vk_claims, "vk") if risk.sf_vk is not None else None
     changes.append({"label": "SF-Klasse Kfz-Haftpflicht", "old": risk.sf_kh.label, "new": sf_kh.label})
     if risk.sf_vk is not None and sf_vk is not None:
         changes.append({"label": "SF-Klasse Vollkasko", "old": risk.sf_vk.label, "new": sf_vk.label})

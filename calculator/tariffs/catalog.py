@@ -49,19 +49,31 @@ def _terms(raw: Mapping[str, Any]) -> PaymentTerms:
     )
 
 
-def _rueckstufung(raw: Mapping[str, Any]) -> dict[SFClass, tuple[SFClass, SFClass]]:
-    """[rueckstufung] "<class>" = ["<after one claim>", "<after two claims>"], every class; a claim
-    never improves a class, and two never leave a better one than one claim."""
+def _rueckstufung(raw: Mapping[str, Any], part: str, columns: int) -> dict[SFClass, tuple[SFClass, ...]]:
+    """[rueckstufung.<part>] "<class>" = ["<after 1 claim>", …] (`columns` entries), every class;
+    a claim never improves a class, and more claims never leave a better one than fewer."""
     try:
-        table = {SFClass.parse(k): (SFClass.parse(v[0]), SFClass.parse(v[1])) for k, v in raw.items()}
-    except (ValueError, IndexError, TypeError) as exc:
-        raise TariffFileError(f"rueckstufung: {exc}") from exc
+        table = {SFClass.parse(k): tuple(SFClass.parse(c) for c in v) for k, v in raw.items()}
+    except (ValueError, TypeError) as exc:
+        raise TariffFileError(f"rueckstufung.{part}: {exc}") from exc
     if set(table) != set(ALL_SF_CLASSES):
-        raise TariffFileError("rueckstufung must list every SF class M, S, 0, 1/2, 1 … 50")
-    for sf, (one, two) in table.items():
-        if one > sf or two > one:
-            raise TariffFileError(f"rueckstufung: a claim must not improve SF {sf.key} ({one.key}, {two.key})")
+        raise TariffFileError(f"rueckstufung.{part} must list every SF class M, S, 0, 1/2, 1 … 50")
+    for sf, after in table.items():
+        if len(after) != columns:
+            raise TariffFileError(
+                f"rueckstufung.{part}: SF {sf.key} needs {columns} classes (1 … malus_from − 1 claims)"
+            )
+        if after[0] > sf or any(b > a for a, b in itertools.pairwise(after)):
+            keys = ", ".join(c.key for c in after)
+            raise TariffFileError(f"rueckstufung.{part}: a claim must not improve SF {sf.key} ({keys})")
     return table
+
+
+def _malus_from(raw: Mapping[str, Any]) -> int:
+    value = raw["rueckstufung"].get("malus_from")
+    if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= 10:
+        raise TariffFileError("[rueckstufung] malus_from must be a whole number of claims from 2 to 10")
+    return value
 
 
 def _kfz(raw: Mapping[str, Any]) -> KfzTariff:
@@ -74,7 +86,9 @@ def _kfz(raw: Mapping[str, Any]) -> KfzTariff:
             raise TariffFileError(f"sf_rates: {better} must not cost more than {worse}")
     factors = raw["factors"]
     return KfzTariff(
-        rueckstufung=_rueckstufung(raw.get("rueckstufung", {})),
+        rueckstufung_kh=_rueckstufung(raw["rueckstufung"]["kh"], "kh", _malus_from(raw) - 1),
+        rueckstufung_vk=_rueckstufung(raw["rueckstufung"]["vk"], "vk", _malus_from(raw) - 1),
+        malus_from=_malus_from(raw),
         version=raw["version"],
         name=raw["name"],
         valid_from=raw["valid_from"],

@@ -114,7 +114,9 @@ class KfzTariff:
     rabattschutz_min_age: int
     rabattschutz_min_sf_years: int
     terms: PaymentTerms
-    rueckstufung: Rueckstufung  # SF class → (after one claim, after two claims)
+    rueckstufung_kh: Rueckstufung  # Kfz-Haftpflicht: SF class → (after 1, 2, … claims)
+    rueckstufung_vk: Rueckstufung  # Vollkasko: its own table
+    malus_from: int  # from this many claims a year: M
     contract_terms: ContractTerms  # Hauptfälligkeit, pro rata, notice (tariff data)
     documents: tuple[ContractDocument, ...]  # Vertragsinformationen (§ 7 VVG)
     cover_sums: CoverSums  # Kfz-Haftpflicht Deckungssummen
@@ -126,13 +128,15 @@ class KfzTariff:
         return self.cover_sums.text
 
     def next_sf_class(
-        self, current: SFClass, claims: int, *, insured_from: date, year: int, rabattschutz: bool
+        self, current: SFClass, claims: int, *, insured_from: date, year: int, rabattschutz: bool, part: str = "kh"
     ) -> SFClass:
-        """The class of the next year by this tariff's Rückstufungstabelle (sf.next_year_class)."""
+        """The class of the next year (KH or VK, `part`) by this tariff's Rückstufungstabelle of
+        that part (sf.next_year_class)."""
         return next_year_class(
             current,
             claims,
-            self.rueckstufung,
+            self.rueckstufung_vk if part == "vk" else self.rueckstufung_kh,
+            malus_from=self.malus_from,
             insured_from=insured_from,
             year=year,
             rabattschutz=rabattschutz,

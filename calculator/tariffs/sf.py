@@ -57,8 +57,9 @@ class SFClass:
 ALL_SF_CLASSES: tuple[SFClass, ...] = tuple(SFClass(k) for k in _ORDER)
 
 
-# The Rückstufungstabelle: per SF class the class of the next year after one and after two claims.
-Rueckstufung = dict[SFClass, tuple[SFClass, SFClass]]
+# A Rückstufungstabelle: per SF class the class of the next year after 1, 2, … claims (as many
+# columns as the tariff's malus_from − 1; from malus_from claims on the class is M).
+Rueckstufung = dict[SFClass, tuple[SFClass, ...]]
 
 M, S, ZERO, HALF, ONE = SFClass("M"), SFClass("S"), SFClass("0"), SFClass("1/2"), SFClass("1")
 BEST = SFClass("50")
@@ -73,13 +74,14 @@ def next_year_class(
     year: int,
     rabattschutz: bool = False,
     rabattschutz_min_years: int = 4,
+    malus_from: int = 3,
 ) -> SFClass:
     """The SF class for the year after `year` (one of KH or VK: they move separately), as the motor
     seed describes it. claims: reported claims of `year` that count (rückstufungswirksam).
 
     - Rabattschutz: one claim a year without Rückstufung (the class stays), while the class is at
       least `rabattschutz_min_years` (it ends at SF 3 or less);
-    - three or more claims: M; one or two: the Rückstufungstabelle;
+    - `malus_from` or more claims (the seed: three): M; fewer: the Rückstufungstabelle;
     - claim-free: M and S → SF 1; 0 → SF 1 if the contract ran on 1 January, ½ if it began by 1 July,
       else 0; ½ → SF 1 after at least 180 insured days in the year, else ½; otherwise one class up
       (at most SF 50)."""
@@ -89,7 +91,7 @@ def next_year_class(
         claims -= 1
         if not claims:
             return current
-    if claims >= 3:
+    if claims >= malus_from:
         return M
     if claims:
         return table[current][claims - 1]

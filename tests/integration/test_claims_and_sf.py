@@ -108,7 +108,7 @@ def test_only_a_paid_claim_that_was_not_bought_back_moves_the_sf_klasse_down(
     session.refresh(contract)
     sf_kh, sf_vk = _sf(contract)
     assert sf_kh == SFClass("13")  # no Haftpflicht claim: up one class
-    table = app.extensions["tariffs"].get(contract.tariff_version).rueckstufung
+    table = app.extensions["tariffs"].get(contract.tariff_version).rueckstufung_vk
     assert sf_vk == (table[SFClass("10")][0] if counts else SFClass("11"))
 
 
@@ -188,7 +188,7 @@ def test_a_late_vollkasko_claim_corrects_the_renewal_already_run_nachstufung(
     outcome = _status(app, session, backoffice, claim, ClaimStatus.PAID, date(2026, 12, 22), "3100.00")
     session.commit()
     session.refresh(contract)
-    table = app.extensions["tariffs"].get(contract.tariff_version).rueckstufung
+    table = app.extensions["tariffs"].get(contract.tariff_version).rueckstufung_vk
     assert _sf(contract) == (SFClass("13"), table[SFClass("10")][0])  # VK from SF 10 by the table
     version = outcome.restated
     assert version is not None
@@ -212,7 +212,7 @@ def test_a_schadenrueckkauf_after_the_renewal_moves_the_class_back_up_with_a_ref
     _at(time_machine, date(2026, 11, 20))
     _renew(app, session, backoffice, date(2026, 11, 20))
     session.refresh(contract)
-    table = app.extensions["tariffs"].get(contract.tariff_version).rueckstufung
+    table = app.extensions["tariffs"].get(contract.tariff_version).rueckstufung_kh
     assert _sf(contract)[0] == table[SFClass("12")][0]
     down_annual = contract.annual_total
 
@@ -271,7 +271,7 @@ def test_rabattschutz_ends_at_the_renewal_instead_of_failing_it(app, session, br
     _renew(app, session, backoffice, date(2026, 12, 1))
     session.refresh(contract)
     risk = quotes.risk_from_dict(contract.risk)
-    table = app.extensions["tariffs"].get(contract.tariff_version).rueckstufung
+    table = app.extensions["tariffs"].get(contract.tariff_version).rueckstufung_kh
     assert risk.sf_kh == table[SFClass("4")][0]
     assert risk.rabattschutz is False
     assert "rabattschutz" not in contract.answers

@@ -226,7 +226,7 @@ def test_a_paid_haftpflicht_claim_moves_sf_kh_down_and_vk_up(app, session, broke
     _run(app, session)
     session.refresh(contract)
     moved = quotes.risk_from_dict(contract.risk)
-    table = app.extensions["tariffs"].current(Product.KFZ, DUE).rueckstufung
+    table = app.extensions["tariffs"].current(Product.KFZ, DUE).rueckstufung_kh
     assert moved.sf_kh == table[SFClass("12")][0]  # one claim: the Rückstufungstabelle
     assert moved.sf_kh < SFClass("12")
     assert moved.sf_vk == SFClass("11")  # a Haftpflicht claim leaves the Vollkasko claim-free

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from calculator.tariffs import SFClass, TariffCatalog
+from calculator.tariffs import ALL_SF_CLASSES, SFClass, TariffCatalog
 from calculator.tariffs.catalog import TariffFileError
 
 JAN_1 = date(2019, 1, 1)
@@ -94,8 +94,9 @@ def test_rabattschutz(tariff, sf, claims, expected, seed):
 
 
 def test_every_class_has_a_rueckstufung_that_never_improves_it(tariff):
-    for sf, (one, two) in tariff.rueckstufung.items():
-        assert two <= one <= sf
+    for table in (tariff.rueckstufung_kh, tariff.rueckstufung_vk):
+        for sf, (one, two) in table.items():
+            assert two <= one <= sf
 
 
 def test_negative_claims_are_refused(tariff):
@@ -109,3 +110,139 @@ def test_a_rueckstufung_that_improves_a_class_is_refused(tmp_path: Path):
     (tmp_path / "bad.toml").write_text(source.replace('"12" = ["6", "3"]', '"12" = ["14", "3"]'))
     with pytest.raises(TariffFileError, match="must not improve SF 12"):
         TariffCatalog.load([tmp_path])
+
+
+# The demo tariff's Rückstufungstabellen, pinned class by class for 1, 2, 3 and 4 claims a year (AKB,
+# SF system: Kfz-Haftpflicht and Vollkasko each have their own table; seed 001: three or more claims
+# → M, the tariff's malus_from). DEMO VALUES, as the tariff file says: a real insurer's published
+# tables replace both the file and these expectations.
+KH_TABLE = {
+    "50": ("25", "12", "M", "M"),
+    "49": ("24", "12", "M", "M"),
+    "48": ("24", "12", "M", "M"),
+    "47": ("23", "11", "M", "M"),
+    "46": ("23", "11", "M", "M"),
+    "45": ("22", "11", "M", "M"),
+    "44": ("22", "11", "M", "M"),
+    "43": ("21", "10", "M", "M"),
+    "42": ("21", "10", "M", "M"),
+    "41": ("20", "10", "M", "M"),
+    "40": ("20", "10", "M", "M"),
+    "39": ("19", "9", "M", "M"),
+    "38": ("19", "9", "M", "M"),
+    "37": ("18", "9", "M", "M"),
+    "36": ("18", "9", "M", "M"),
+    "35": ("17", "8", "M", "M"),
+    "34": ("17", "8", "M", "M"),
+    "33": ("16", "8", "M", "M"),
+    "32": ("16", "8", "M", "M"),
+    "31": ("15", "7", "M", "M"),
+    "30": ("15", "7", "M", "M"),
+    "29": ("14", "7", "M", "M"),
+    "28": ("14", "7", "M", "M"),
+    "27": ("13", "6", "M", "M"),
+    "26": ("13", "6", "M", "M"),
+    "25": ("12", "6", "M", "M"),
+    "24": ("12", "6", "M", "M"),
+    "23": ("11", "5", "M", "M"),
+    "22": ("11", "5", "M", "M"),
+    "21": ("10", "5", "M", "M"),
+    "20": ("10", "5", "M", "M"),
+    "19": ("9", "4", "M", "M"),
+    "18": ("9", "4", "M", "M"),
+    "17": ("8", "4", "M", "M"),
+    "16": ("8", "4", "M", "M"),
+    "15": ("7", "3", "M", "M"),
+    "14": ("7", "3", "M", "M"),
+    "13": ("6", "3", "M", "M"),
+    "12": ("6", "3", "M", "M"),
+    "11": ("5", "2", "M", "M"),
+    "10": ("5", "1", "M", "M"),
+    "9": ("4", "1", "M", "M"),
+    "8": ("4", "1", "M", "M"),
+    "7": ("3", "1", "M", "M"),
+    "6": ("3", "0", "M", "M"),
+    "5": ("1", "0", "M", "M"),
+    "4": ("1", "0", "M", "M"),
+    "3": ("1/2", "M", "M", "M"),
+    "2": ("0", "M", "M", "M"),
+    "1": ("S", "M", "M", "M"),
+    "1/2": ("M", "M", "M", "M"),
+    "0": ("M", "M", "M", "M"),
+    "S": ("M", "M", "M", "M"),
+    "M": ("M", "M", "M", "M"),
+}
+VK_TABLE = {
+    "50": ("28", "15", "M", "M"),
+    "49": ("27", "15", "M", "M"),
+    "48": ("26", "14", "M", "M"),
+    "47": ("26", "14", "M", "M"),
+    "46": ("25", "14", "M", "M"),
+    "45": ("25", "14", "M", "M"),
+    "44": ("24", "13", "M", "M"),
+    "43": ("24", "13", "M", "M"),
+    "42": ("23", "13", "M", "M"),
+    "41": ("23", "12", "M", "M"),
+    "40": ("22", "12", "M", "M"),
+    "39": ("21", "12", "M", "M"),
+    "38": ("21", "11", "M", "M"),
+    "37": ("20", "11", "M", "M"),
+    "36": ("20", "11", "M", "M"),
+    "35": ("19", "10", "M", "M"),
+    "34": ("19", "10", "M", "M"),
+    "33": ("18", "10", "M", "M"),
+    "32": ("18", "10", "M", "M"),
+    "31": ("17", "9", "M", "M"),
+    "30": ("16", "9", "M", "M"),
+    "29": ("16", "9", "M", "M"),
+    "28": ("15", "8", "M", "M"),
+    "27": ("15", "8", "M", "M"),
+    "26": ("14", "8", "M", "M"),
+    "25": ("14", "8", "M", "M"),
+    "24": ("13", "7", "M", "M"),
+    "23": ("13", "7", "M", "M"),
+    "22": ("12", "7", "M", "M"),
+    "21": ("12", "6", "M", "M"),
+    "20": ("11", "6", "M", "M"),
+    "19": ("10", "6", "M", "M"),
+    "18": ("10", "5", "M", "M"),
+    "17": ("9", "5", "M", "M"),
+    "16": ("9", "5", "M", "M"),
+    "15": ("8", "4", "M", "M"),
+    "14": ("8", "4", "M", "M"),
+    "13": ("7", "4", "M", "M"),
+    "12": ("7", "4", "M", "M"),
+    "11": ("6", "3", "M", "M"),
+    "10": ("6", "3", "M", "M"),
+    "9": ("5", "3", "M", "M"),
+    "8": ("4", "2", "M", "M"),
+    "7": ("4", "2", "M", "M"),
+    "6": ("3", "2", "M", "M"),
+    "5": ("2", "1/2", "M", "M"),
+    "4": ("2", "1/2", "M", "M"),
+    "3": ("1", "0", "M", "M"),
+    "2": ("1/2", "0", "M", "M"),
+    "1": ("S", "M", "M", "M"),
+    "1/2": ("0", "M", "M", "M"),
+    "0": ("M", "M", "M", "M"),
+    "S": ("M", "M", "M", "M"),
+    "M": ("M", "M", "M", "M"),
+}
+
+
+@pytest.mark.parametrize(("part", "expected"), [("kh", KH_TABLE), ("vk", VK_TABLE)])
+def test_the_rueckstufungstabellen_for_kh_and_vk_class_by_class_for_1_to_4_claims(tariff, part, expected):
+    assert set(expected) == {sf.key for sf in ALL_SF_CLASSES}
+    for sf, after in expected.items():
+        found = tuple(move_part(tariff, sf, claims, part) for claims in (1, 2, 3, 4))
+        assert found == after, (part, sf)
+
+
+def test_kh_and_vk_fall_back_by_their_own_tables(tariff):
+    assert move_part(tariff, "12", 1, "kh") != move_part(tariff, "12", 1, "vk")
+
+
+def move_part(tariff, sf: str, claims: int, part: str) -> str:
+    return tariff.next_sf_class(
+        SFClass.parse(sf), claims, insured_from=JAN_1, year=2019, rabattschutz=False, part=part
+    ).key
