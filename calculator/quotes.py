@@ -155,6 +155,7 @@ def evaluate(
     _check_place(quote)
     if product is Product.KFZ:
         _check_vehicle(session, quote)
+        _check_sf_half(form, catalog.kfz(today), today)
     form.irrelevant_errors_cleared()
     quote.referral_reasons = referral_reasons(quote.answers())
 
@@ -177,6 +178,25 @@ def evaluate(
         form.add_error(name, error.message)
         quote.missing = [(form[name].id, form[name].label.text)]
     return quote
+
+
+def _check_sf_half(form: Any, tariff: KfzTariff, today: date) -> None:
+    """Motor seed 001: SF ½ (the Sondereinstufung) only with a driving licence held at least the
+    tariff's years — without the licence date the class cannot be checked."""
+    years = tariff.sf_half_min_licence_years
+    licence = parse_german_date(form.fuehrerschein.data or "")
+    for name in ("sf_kh", "sf_vk"):
+        if not form.relevant(name) or form[name].data != "1/2" or form[name].errors:
+            continue
+        if licence is None:
+            if not form.fuehrerschein.errors:
+                form.add_error("fuehrerschein", "Für SF ½ geben Sie bitte an, seit wann der Führerschein besteht.")
+        elif age_on(licence, today) < years:
+            form.add_error(
+                name,
+                f"SF ½ setzt einen Führerschein seit mindestens {years} Jahren voraus "
+                f"(seit dem {licence:%d.%m.%Y} sind es {age_on(licence, today)}).",
+            )
 
 
 def price(tariff: KfzTariff | RsTariff, risk: Risk) -> Premium:

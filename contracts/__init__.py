@@ -16,14 +16,16 @@ NEW_DOCUMENTS_DAYS = 30  # how far back the start page lists new documents
 
 
 def init_app(app: Flask) -> None:
-    from contracts import changes, cli, contract_info, jobs, renewal, views
+    from contracts import changes, cli, contract_info, einstufung, jobs, renewal, views
     from core import jobs as core_jobs
+    from messaging.worker import register_task
 
     app.extensions["contract_rules"] = changes.Rules(backdate_days=app.config["CONTRACT_CHANGE_BACKDATE_DAYS"])
     app.jinja_env.globals["end_label"] = end_label
     app.extensions["insurer"] = contract_info.Insurer.from_config(app.config)
     app.jinja_env.globals["insurer"] = app.extensions["insurer"]
     app.register_blueprint(views.bp)
+    register_task(app, lambda session: einstufung.expire(session, app.extensions["tariffs"]))
     core_jobs.register(app, jobs.JOB_KIND, jobs.step)
     core_jobs.register(app, renewal.JOB_KIND, renewal.step)
     panels.register(app, "contracts/_new_documents_panel.html", (Role.BROKER, Role.MANAGER), _new_documents, order=10)
@@ -35,6 +37,7 @@ def init_app(app: Flask) -> None:
     navigation.register(app, "Hauptfälligkeit", "contracts.renewals", BACKOFFICE_AREA, order=25)
     navigation.register(app, "Schadenmeldungen", "contracts.claims_list", BACKOFFICE_AREA, order=27)
     navigation.register(app, "eVB", "contracts.evbs", BACKOFFICE_AREA, order=28)
+    navigation.register(app, "SF-Bestätigung", "contracts.sf_confirmations", BACKOFFICE_AREA, order=26)
 
 
 def end_label(ends_on: date | None) -> str:

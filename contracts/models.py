@@ -158,6 +158,9 @@ class Contract(Base):
     end_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
     # optimistic check: a change form carries the version it was filled in on
     version: so.Mapped[int] = so.mapped_column(default=1, server_default="1")
+    # SF-Klassen taken over from a prior insurer: provisional until confirmed (contracts.einstufung)
+    sf_confirmation: so.Mapped[str | None] = so.mapped_column(sa.String(12), index=True)
+    sf_confirm_by: so.Mapped[date | None]
 
     application: so.Mapped[Application | None] = so.relationship(back_populates="contract")
     owner: so.Mapped[User] = so.relationship()

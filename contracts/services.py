@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from calculator import presentation, quotes, reference
 from calculator.models import Client, Offer
-from calculator.tariffs import PaymentFrequency, Product
-from contracts import contract_info, evb, lifecycle
+from calculator.tariffs import KfzTariff, PaymentFrequency, Product
+from contracts import contract_info, einstufung, evb, lifecycle
 from contracts.documents import documents_letter, render_document
 from contracts.models import Application, ApplicationState, Contract, Delivery, Document, DocumentKind, Occasion
 from contracts.numbers import contract_number
@@ -259,6 +259,11 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
     year = clock.now().astimezone(TIMEZONE).year
     for contract in contracts:
         contract.number = contract_number(year, contract.id)
+    today = clock.now().astimezone(TIMEZONE).date()
+    for contract in contracts:  # transferred SF-Klassen wait for the Vorversicherer's confirmation
+        tariff = catalog.tariffs.get(contract.tariff_version)
+        if isinstance(tariff, KfzTariff):
+            einstufung.start_check(contract, tariff, today)
     for contract in contracts:  # a Kfz contract's eVB-Nummer, before its Versicherungsschein states it
         given = (contract.answers or {}).get("evb", [""])[0]
         if contract.product == Product.KFZ.value and not given and evb.needed(contract):

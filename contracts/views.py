@@ -13,9 +13,21 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from calculator import presentation
 from calculator.forms.fields import parse_german_date
+from calculator.forms.vehicle import SF_CHOICES
 from calculator.models import Offer
 from calculator.tariffs import Product
-from contracts import changes, claim_status, claims, contract_info, evb, lifecycle, offer_mail, queries, renewal
+from contracts import (
+    changes,
+    claim_status,
+    claims,
+    contract_info,
+    einstufung,
+    evb,
+    lifecycle,
+    offer_mail,
+    queries,
+    renewal,
+)
 from contracts import clients as client_search
 from contracts.documents import mask_iban
 from contracts.forms import (
@@ -737,6 +749,51 @@ def _claim_page(s: so.Session, claim: Claim, form: ClaimStatusForm, buyback: Buy
         "documents": queries.claim_documents(s, claim),
         "today": _today(),
     }
+
+
+@bp.get("/innendienst/sf-bestaetigung")
+@roles_required(*BACKOFFICE_AREA)
+def sf_confirmations() -> str:
+    """SF-Klassen taken over from prior insurers, waiting for the Vorversicherer's confirmation."""
+    s = db.session()
+    found = einstufung.pending_page(s, paging.page_number(request.args.get("seite")), PAGE_SIZE)
+    return render_template(
+        "contracts/sf_confirmations.html", page=found, sf_choices=SF_CHOICES[1:], error=None, today=_today()
+    )
+
+
+@bp.post("/innendienst/sf-bestaetigung/<public_id>")
+@roles_required(*BACKOFFICE_AREA)
+def confirm_sf(public_id: str) -> BaseResponse | tuple[str, int]:
+    """The Vorversicherer's statement: confirmed as given, or corrected (a Nachtrag with the difference)."""
+    s = db.session()
+    found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    kh, vk = request.form.get("sf_kh", ""), request.form.get("sf_vk") or None
+    try:
+        version = einstufung.confirm(
+            s,
+            _user(),
+            found,
+            kh,
+            vk,
+            catalog=current_app.extensions["tariffs"],
+            today=_today(),
+            pdf_workers=current_app.config["PDF_WORKERS"] or None,
+        )
+    except changes.ChangeError as error:
+        s.rollback()
+        page = einstufung.pending_page(s, 1, PAGE_SIZE)
+        failed = {"id": public_id, "message": error.message}
+        html = render_template(
+            "contracts/sf_confirmations.html", page=page, sf_choices=SF_CHOICES[1:], error=failed, today=_today()
+        )
+        return html, 422
+    s.commit()
+    if version is None:
+        flash(f"SF-Klassen zum Vertrag {found.number} bestätigt.", "success")
+    else:
+        flash(f"SF-Klassen zum Vertrag {found.number} berichtigt: Nachtrag Nr. {version.endorsement_no}.", "success")
+    return redirect(url_for("contracts.sf_confirmations"))
 
 
 @bp.post("/innendienst/schadenmeldungen/bearbeitet")

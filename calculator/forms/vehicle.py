@@ -106,7 +106,7 @@ class VehicleFields:
     )
     fuehrerschein = StringField(
         "Führerschein Klasse B seit",
-        description="TT.MM.JJJJ (optional; prüft die SF-Klasse)",
+        description="TT.MM.JJJJ (prüft die SF-Klasse; nötig für SF ½)",
         filters=[strip],
         validators=[Optional(), german_date()],
         render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},

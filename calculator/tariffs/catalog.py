@@ -112,6 +112,8 @@ def _kfz(raw: Mapping[str, Any]) -> KfzTariff:
         rabattschutz_surcharge=dec(raw["rabattschutz"]["surcharge"]),
         rabattschutz_min_age=int(raw["rabattschutz"]["min_driver_age"]),
         rabattschutz_min_sf_years=int(raw["rabattschutz"]["min_sf_years"]),
+        sf_half_min_licence_years=int(raw["einstufung"]["half_min_licence_years"]),
+        sf_confirm_days=int(raw["einstufung"]["confirm_days"]),
         terms=_terms(raw),
         contract_terms=parse_terms(raw.get("contract")),
         documents=parse_documents(raw.get("documents"), raw["__read__"]),

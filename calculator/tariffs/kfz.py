@@ -117,6 +117,8 @@ class KfzTariff:
     rueckstufung_kh: Rueckstufung  # Kfz-Haftpflicht: SF class → (after 1, 2, … claims)
     rueckstufung_vk: Rueckstufung  # Vollkasko: its own table
     malus_from: int  # from this many claims a year: M
+    sf_half_min_licence_years: int  # SF ½ only with a licence held this long (seed 001)
+    sf_confirm_days: int  # a transferred SF-Klasse is provisional this long (Vorversicherer-Bestätigung)
     contract_terms: ContractTerms  # Hauptfälligkeit, pro rata, notice (tariff data)
     documents: tuple[ContractDocument, ...]  # Vertragsinformationen (§ 7 VVG)
     cover_sums: CoverSums  # Kfz-Haftpflicht Deckungssummen
