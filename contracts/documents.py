@@ -37,6 +37,7 @@ TEMPLATES = {
     DocumentKind.CLAIM_STATUS: "documents/schadenstand.html",
     DocumentKind.APPLICATION: "documents/antrag.html",
     DocumentKind.PREMIUM_NOTICE: "documents/beitragsmitteilung.html",
+    DocumentKind.ADVICE: "documents/beratung.html",
 }
 
 

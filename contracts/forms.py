@@ -17,6 +17,7 @@ from calculator.forms.applicant import ApplicantFields
 from calculator.forms.fields import german_date, options, parse_german_date, strip
 from calculator.forms.vehicle import VehicleFields
 from calculator.tariffs import PaymentFrequency, Product
+from contracts.advice import Advice
 from contracts.models import Occasion
 from core.contact import ContactError as MessageError
 from core.contact import normalize_email, normalize_mobile
@@ -152,6 +153,26 @@ class ApplicationForm(QuoteForm):
         validators=[InputRequired("Ohne die gesonderte Mitteilung nach § 19 Abs. 5 VVG ist der Antrag nicht möglich.")],
     )
 
+    wuensche = TextAreaField(
+        "Wünsche und Bedürfnisse des Kunden",
+        description="aus dem Angebot vorgeschlagen – bitte mit dem Kunden ergänzen",
+        filters=[strip],
+        validators=[Length(max=2000)],
+    )
+    rat = TextAreaField("Rat des Vermittlers", filters=[strip], validators=[Length(max=2000)])
+    begruendung = TextAreaField(
+        "Gründe für den Rat",
+        description="warum dieser Tarif und dieser Umfang zu den Wünschen des Kunden passen",
+        filters=[strip],
+        validators=[Length(max=2000)],
+    )
+    beratung_uebergeben = BooleanField(
+        "Der Kunde hat die Beratungsdokumentation vor Antragstellung in Textform erhalten."
+    )
+    beratungsverzicht = BooleanField(
+        "Der Kunde verzichtet in einer gesonderten Erklärung auf Beratung und Dokumentation (§ 61 Abs. 2 VVG)."
+    )
+
     product: Product = Product.RS  # set by the view from the offer
     # set by check_conditions for the service
     iban_compact: str = ""
@@ -173,6 +194,19 @@ class ApplicationForm(QuoteForm):
                 self.add_error("vertragsbeginn", "Der Vertragsbeginn darf nicht in der Vergangenheit liegen.")
             elif start > self.today + timedelta(days=MAX_START_AHEAD_DAYS):
                 self.add_error("vertragsbeginn", "Der Vertragsbeginn darf höchstens ein Jahr in der Zukunft liegen.")
+        if not self.beratungsverzicht.data:
+            for name, message in (
+                ("wuensche", "Bitte dokumentieren Sie die Wünsche und Bedürfnisse des Kunden."),
+                ("rat", "Bitte dokumentieren Sie Ihren Rat."),
+                ("begruendung", "Bitte begründen Sie Ihren Rat (§ 61 Abs. 1 VVG)."),
+            ):
+                if len(self[name].data or "") < 10:
+                    self.add_error(name, message)
+            if not self.beratung_uebergeben.data:
+                self.add_error(
+                    "beratung_uebergeben",
+                    "Der Kunde muss die Beratungsdokumentation vor dem Vertragsschluss erhalten (§ 62 VVG).",
+                )
         given = parse_german_date(self.vertragsinformationen_am.data or "")
         if given is not None and given > self.today:
             self.add_error("vertragsinformationen_am", "Das Datum kann nicht in der Zukunft liegen.")
@@ -209,6 +243,11 @@ class ApplicationForm(QuoteForm):
                     self.add_error(
                         "kunde_mobil", "Bitte geben Sie eine deutsche Mobilfunknummer ein (z. B. 0151 12345678)."
                     )
+
+    def advice(self) -> Advice:
+        if self.beratungsverzicht.data:
+            return Advice("", "", "", waived=True)
+        return Advice(self.wuensche.data or "", self.rat.data or "", self.begruendung.data or "", waived=False)
 
     @property
     def start_date(self) -> date:

@@ -86,6 +86,8 @@ class Application(Base):
     occasion: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     vin: so.Mapped[str | None] = so.mapped_column(sa.String(17))
     plate: so.Mapped[str | None] = so.mapped_column(sa.String(15))
+    # the Beratungsdokumentation (§§ 61, 62 VVG): wishes, advice, reasons — or the waiver
+    advice: so.Mapped[dict[str, Any] | None] = so.mapped_column(sa.JSON)
     decided_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
     decided_at: so.Mapped[datetime | None]
     decline_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
@@ -347,6 +349,7 @@ class DocumentKind(enum.StrEnum):
     APPLICATION = "antrag"  # the Antrag as submitted: every question with its answer, the notices
     CONTRACT_INFO = "vertragsinfo"  # Vertragsinformationen: AVB, IPID, Verbraucherinformationen (§ 7 VVG)
     PREMIUM_NOTICE = "beitragsmitteilung"  # a tariff-driven increase announced (§ 40 VVG)
+    ADVICE = "beratung"  # the Beratungsdokumentation or the Beratungsverzicht (§§ 61, 62 VVG)
 
     @property
     def label(self) -> str:
@@ -361,6 +364,7 @@ class DocumentKind(enum.StrEnum):
             "antrag": "Antrag",
             "vertragsinfo": "Vertragsinformation",
             "beitragsmitteilung": "Beitragsmitteilung",
+            "beratung": "Beratungsdokumentation",
         }[self.value]
 
     @property

@@ -17,6 +17,7 @@ from calculator import presentation, quotes, reference
 from calculator.models import Client, Offer
 from calculator.tariffs import KfzTariff, PaymentFrequency, Product
 from contracts import contract_info, einstufung, evb, lifecycle
+from contracts.advice import WAIVER_WARNING, Advice
 from contracts.documents import documents_letter, render_document
 from contracts.models import Application, ApplicationState, Contract, Delivery, Document, DocumentKind, Occasion
 from contracts.numbers import contract_number
@@ -48,6 +49,7 @@ class ApplicationData:
     occasion: Occasion | None = None
     vin: str | None = None
     plate: str | None = None
+    advice: Advice | None = None
 
 
 def _customer(session: so.Session, offer: Offer) -> dict[str, Any]:
@@ -95,6 +97,7 @@ def submit_application(session: so.Session, user: User, offer: Offer, data: Appl
         occasion=data.occasion.value if data.occasion else None,
         vin=data.vin,
         plate=data.plate,
+        advice=data.advice.to_dict() if data.advice else None,
     )
     try:
         with session.begin_nested():
@@ -278,22 +281,25 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
                     margin_days=terms.evb_margin_days,
                 )
 
-    kinds = (DocumentKind.POLICY, DocumentKind.INVOICE, DocumentKind.APPLICATION)
-    documents = [(c, kind) for c in contracts for kind in kinds]
+    kinds = (DocumentKind.POLICY, DocumentKind.INVOICE, DocumentKind.APPLICATION, DocumentKind.ADVICE)
+    documents = [
+        (c, kind)
+        for c in contracts
+        for kind in kinds
+        if kind is not DocumentKind.ADVICE or (c.application is not None and c.application.advice)
+    ]
     html = [
         render_document(contract, kind, **_context(session, catalog, contract, kind)) for contract, kind in documents
     ]
     pdfs = render_pdfs(html, workers=current_app.config["PDF_WORKERS"] or None)
     insurer = contract_info.insurer()
-    titled = [
-        (
-            contract,
-            kind,
-            {DocumentKind.POLICY: "Versicherungsschein", DocumentKind.INVOICE: "Beitragsrechnung"}.get(kind, "Antrag"),
-            pdf,
-        )
-        for (contract, kind), pdf in zip(documents, pdfs, strict=True)
-    ]
+    titles = {
+        DocumentKind.POLICY: "Versicherungsschein",
+        DocumentKind.INVOICE: "Beitragsrechnung",
+        DocumentKind.APPLICATION: "Antrag",
+        DocumentKind.ADVICE: "Beratungsdokumentation",
+    }
+    titled = [(contract, kind, titles[kind], pdf) for (contract, kind), pdf in zip(documents, pdfs, strict=True)]
     for contract in contracts:  # the Vertragsinformationen the customer got before the Antrag, in his folder
         for document, pdf in contract_info.pdfs(catalog, contract.tariff_version, insurer):
             titled.append((contract, DocumentKind.CONTRACT_INFO, document.title, pdf))
@@ -330,7 +336,10 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
 
 def _context(session: so.Session, catalog: Any, contract: Contract, kind: DocumentKind) -> dict[str, Any]:
     """What the policing documents need beyond the contract: the first period (Versicherungsschein,
-    Beitragsrechnung); for the Antrag every question with its answer."""
+    Beitragsrechnung); for the Antrag every question with its answer; the Beratungsdokumentation."""
+    if kind is DocumentKind.ADVICE:
+        assert contract.application is not None
+        return advice_context(catalog, contract.application.offer, contract.application.advice or {}, contract.number)
     if kind is not DocumentKind.APPLICATION:
         return {"first": first_period(catalog, contract)}
     assert contract.application is not None
@@ -341,6 +350,19 @@ def _context(session: so.Session, catalog: Any, contract: Contract, kind: Docume
         "antrag": presentation.offer_details(session, catalog, offer, today),
         "risk_questions": risk_questions(Product(offer.product), offer.form_data),
         "occasion_label": Occasion(occasion).label if occasion else "",
+    }
+
+
+def advice_context(catalog: Any, offer: Offer, advice: dict[str, Any], number: str | None) -> dict[str, Any]:
+    """The Beratungsdokumentation's page: as filed at policing, or as handed over before the Antrag."""
+    return {
+        "advice": advice,
+        "applicant": offer.applicant_name,
+        "broker": offer.owner,
+        "product_label": Product(offer.product).label,
+        "tariff_name": catalog.get(offer.tariff_version).name,
+        "number": number,
+        "waiver_warning": WAIVER_WARNING,
     }
 
 

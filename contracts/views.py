@@ -17,6 +17,7 @@ from calculator.forms.vehicle import SF_CHOICES
 from calculator.models import Offer
 from calculator.tariffs import Product
 from contracts import (
+    advice,
     changes,
     claim_status,
     claims,
@@ -58,6 +59,7 @@ from contracts.services import (
     ApplicationData,
     ApplicationError,
     accept_selected,
+    advice_context,
     decline,
     read_document,
     reprice_check,
@@ -136,6 +138,8 @@ def apply(public_id: str) -> BaseResponse | str | tuple[str, int]:
     if request.method == "GET":  # preset: the next first of a month (the broker may change it)
         form.vertragsbeginn.data = date_de(lifecycle.next_first_of_month(today))
         form.vertragsinformationen_am.data = date_de(today)
+        details = presentation.offer_details(s, current_app.extensions["tariffs"], offer, today)
+        form.wuensche.data, form.rat.data = advice.proposal(offer, details)
     if request.method == "POST":
         form.validate()
         form.check_conditions()
@@ -164,6 +168,7 @@ def apply(public_id: str) -> BaseResponse | str | tuple[str, int]:
         portal_hint=PORTAL_HINT,
         mandate_text=MANDATE_TEXT,
         contract_documents=[(d.key, d.title) for d in tariff.documents],
+        waiver_warning=advice.WAIVER_WARNING,
     )
     return (html, status) if status != 200 else html
 
@@ -188,6 +193,7 @@ def _submit(s: so.Session, offer: Offer, form: ApplicationForm) -> Application:
             occasion=Occasion(form.anlass.data) if kfz and form.anlass.data else None,
             vin=form.fin.data if kfz else None,
             plate=normalize_plate(form.kennzeichen.data or "") if kfz else None,
+            advice=form.advice(),
         ),
     )
 
@@ -518,6 +524,19 @@ def withdraw_cancellation(public_id: str) -> BaseResponse:
         s.commit()
         flash(f"Kündigung zurückgenommen: Der Vertrag läuft weiter (Nachtrag Nr. {version.endorsement_no}).", "success")
     return redirect(url_for("contracts.contract", public_id=found.public_id))
+
+
+@bp.post("/angebote/<public_id>/beratung.pdf")
+@roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
+def advice_pdf(public_id: str) -> Response:
+    """The Beratungsdokumentation (or the Beratungsverzicht) as typed on the Antrag page, as a PDF to
+    hand over before the Antrag (§ 62 VVG: in Textform before the contract is concluded)."""
+    s = db.session()
+    offer = get_visible_or_404(s, Offer, _user(), public_id=public_id)
+    form = ApplicationForm(formdata=request.form, today=_today())
+    context = advice_context(current_app.extensions["tariffs"], offer, form.advice().to_dict(), None)
+    pdf = render_pdf(render_template("documents/beratung.html", created=clock.now(), **context))
+    return download(pdf, "application/pdf", f"Beratungsdokumentation-{_today():%Y%m%d}.pdf", inline=True)
 
 
 @bp.get("/vertragsinformationen/<version>/<key>.pdf")

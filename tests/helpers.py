@@ -94,11 +94,16 @@ ANTRAG_DECLARATIONS = {
     "belehrung_19": "y",
     "anlass": "neuzulassung",
     "fin": "WVWZZZ1KZ8W123456",
+    "wuensche": "Vollkasko für den neuen Golf, monatliche Zahlung",
+    "rat": "Tarif Auto Komfort mit Vollkasko, SB 500 €",
+    "begruendung": "Neuwertiges Fahrzeug, Kunde möchte eigene Schäden abgesichert wissen",
+    "beratung_uebergeben": "y",
 }
 
 # what policing files in the contract's folder: the Versicherungsschein, the first Beitragsrechnung,
-# the Antrag and the tariff's three Vertragsinformationen (AVB, IPID, Verbraucherinformationen)
-POLICING_DOCUMENTS = 6
+# the Antrag, the Beratungsdokumentation and the tariff's three Vertragsinformationen (AVB, IPID,
+# Verbraucherinformationen)
+POLICING_DOCUMENTS = 7
 
 RS_ANSWERS = {
     "anrede": "frau",

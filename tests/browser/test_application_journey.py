@@ -1,6 +1,7 @@
 """Quote → Antrag → "Online beantragen" → the contract with its documents, in Chromium."""
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -45,6 +46,10 @@ def test_quote_apply_online_and_see_the_contract_documents(page: Page):
     page.get_by_label("Mobilnummer des Kunden").fill("0170 1234567")
     expect(page.get_by_role("note", name="Mitteilung nach § 19 Abs. 5 VVG")).to_contain_text("Rücktritt")
     page.get_by_label("Der Kunde hat die Mitteilung nach § 19 Abs. 5 VVG").check()
+    # the Beratungsdokumentation: wishes and advice proposed from the quote, the reasons typed
+    expect(page.get_by_label("Wünsche und Bedürfnisse des Kunden")).to_have_value(re.compile("Rechtsschutz"))
+    page.get_by_label("Gründe für den Rat").fill("Beamtin, Verkehr und Privat gewünscht, niedrige Selbstbeteiligung")
+    page.get_by_label("Der Kunde hat die Beratungsdokumentation vor Antragstellung in Textform erhalten.").check()
     expect(page.get_by_role("link", name="Zurück")).to_be_visible()
     page.get_by_role("button", name="Online beantragen").click()
 

@@ -208,3 +208,51 @@ def test_a_revoked_evb_is_announced_and_an_expired_one_no_longer_printed(
     with app.test_request_context():
         html = render_document(contract, DocumentKind.POLICY)
     assert "eVB-Nummer" not in html
+
+
+def test_the_beratungsdokumentation_is_proposed_from_the_quote_required_and_filed(app, broker_client, session):
+    """§§ 61, 62 VVG: wishes and needs, advice and reasons before the Antrag (proposed from the quote:
+    product, cover, deductibles), handed over in Textform — as a PDF from the Antrag page — and filed
+    in the contract's folder."""
+    offer = quote(broker_client)
+    page = broker_client.get(f"/angebote/{offer}/antrag").get_data(as_text=True)
+    wishes = re.search(r'<textarea[^>]*name="wuensche"[^>]*>\s*([^<]*)</textarea>', page).group(1)
+    assert "Kfz-Versicherung für VOLKSWAGEN-VW GOLF" in wishes
+    advice_text = re.search(r'<textarea[^>]*name="rat"[^>]*>\s*([^<]*)</textarea>', page).group(1)
+    assert "Empfohlen: Tarif Auto Komfort (Tarifstand KFZ-2026-01)" in advice_text
+    missing = apply(broker_client, offer, {**PORTAL, "begruendung": "", "beratung_uebergeben": ""})
+    html = missing.get_data(as_text=True)
+    assert missing.status_code == 422
+    assert re.search(r'id="begruendung-error"[^>]*>Bitte begründen Sie Ihren Rat \(§ 61 Abs\. 1 VVG\)', html)
+    assert re.search(r'id="beratung_uebergeben-error"[^>]*>Der Kunde muss die Beratungsdokumentation', html)
+    token = csrf_token(broker_client, f"/angebote/{offer}/antrag")
+    preview = broker_client.post(
+        f"/angebote/{offer}/beratung.pdf", data={"csrf_token": token, **PORTAL, "begruendung": "Wegen des Neuwagens"}
+    )
+    assert preview.mimetype == "application/pdf"
+    assert "Wegen des Neuwagens" in pdf_text(preview.data)
+    assert apply(broker_client, offer, PORTAL).status_code == 302
+    contract = _contract(session)
+    filed = _pdf(app, session, contract, DocumentKind.ADVICE)
+    assert "Beratungsdokumentation" in filed
+    assert "Kunde möchte eigene Schäden abgesichert wissen" in filed
+    assert contract.application.advice["waived"] is False
+
+
+def test_a_beratungsverzicht_is_a_separate_declaration_with_the_warning(app, broker_client, session):
+    """§ 61 Abs. 2 VVG: a waiver only as a separate declaration, warning of the lost claim (§ 63)."""
+    offer = quote(broker_client)
+    waiver = {
+        **PORTAL,
+        "wuensche": "",
+        "rat": "",
+        "begruendung": "",
+        "beratung_uebergeben": "",
+        "beratungsverzicht": "y",
+    }
+    assert apply(broker_client, offer, waiver).status_code == 302
+    contract = _contract(session)
+    assert contract.application.advice == {"wishes": "", "advice": "", "reasons": "", "waived": True}
+    text = _pdf(app, session, contract, DocumentKind.ADVICE)
+    assert "Beratungsverzicht" in text
+    assert "Schadensersatzanspruch nach § 63 VVG" in text

@@ -47,6 +47,7 @@ POLICED = [
     "Verbraucherinformationen",
     "Informationsblatt zu Versicherungsprodukten (IPID)",
     "Allgemeine Bedingungen für die Kfz-Versicherung (AKB)",
+    "Beratungsdokumentation",
     "Antrag",
     "Beitragsrechnung",
     "Versicherungsschein",
@@ -98,7 +99,7 @@ def test_paging_keeps_the_filters(outbox_app, customer, session):
 def test_gelesen_and_ungelesen_for_a_selection_and_the_count_in_the_navigation(customer, session):
     _contract, client = customer
     page = client.get("/portal/dokumente").get_data(as_text=True)
-    assert '<span class="badge">8<span class="visually-hidden"> ungelesen</span></span>' in page
+    assert '<span class="badge">9<span class="visually-hidden"> ungelesen</span></span>' in page
     ids = _ids(page)
     token = csrf_token(client, "/portal/dokumente")
     done = client.post(
@@ -109,7 +110,7 @@ def test_gelesen_and_ungelesen_for_a_selection_and_the_count_in_the_navigation(c
     assert done.location == "/portal/dokumente?name=M%C3%BCller"  # back to the same list
     page = client.get(done.location).get_data(as_text=True)
     assert "3 Dokument(e) als gelesen markiert." in page
-    assert '<span class="badge">5<span class="visually-hidden"> ungelesen</span></span>' in page
+    assert '<span class="badge">6<span class="visually-hidden"> ungelesen</span></span>' in page
     client.post("/portal/dokumente/markieren", data={"csrf_token": token, "aktion": "ungelesen", "dokument": ids[:1]})
     assert session.scalar(sa.select(Document.read_at).where(Document.public_id == ids[0])) is None
     assert _titles(client, "?status=ungelesen") == ["Beitragsrechnung Nachtrag Nr. 1", *POLICED[1:]]
