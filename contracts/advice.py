@@ -41,7 +41,7 @@ def proposal(offer: Offer, details: dict[str, Any]) -> tuple[str, str]:
         what = f"{vehicle.manufacturer} {vehicle.trade_name}" if vehicle else "das Fahrzeug"
         wishes = (
             f"Kfz-Versicherung für {what}: {rows.get('Versicherungsumfang', 'Haftpflicht')}"
-            f"{', Rabattschutz' if rows.get('Rabattschutz') else ''}; Beitrag {frequency} gezahlt."
+            f"{', Rabattschutz' if rows.get('Rabattschutz') == 'ja' else ''}; Beitrag {frequency} gezahlt."
         )
         parts = [rows.get("Versicherungsumfang", "")]
         for label in ("Selbstbeteiligung Teilkasko", "Selbstbeteiligung Vollkasko", "Fahrerkreis"):

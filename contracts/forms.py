@@ -158,13 +158,15 @@ class ApplicationForm(QuoteForm):
         description="aus dem Angebot vorgeschlagen – bitte mit dem Kunden ergänzen",
         filters=[strip],
         validators=[Length(max=2000)],
+        render_kw={"rows": 4},
     )
-    rat = TextAreaField("Rat des Vermittlers", filters=[strip], validators=[Length(max=2000)])
+    rat = TextAreaField("Rat des Vermittlers", filters=[strip], validators=[Length(max=2000)], render_kw={"rows": 4})
     begruendung = TextAreaField(
         "Gründe für den Rat",
         description="warum dieser Tarif und dieser Umfang zu den Wünschen des Kunden passen",
         filters=[strip],
         validators=[Length(max=2000)],
+        render_kw={"rows": 4},
     )
     beratung_uebergeben = BooleanField(
         "Der Kunde hat die Beratungsdokumentation vor Antragstellung in Textform erhalten."
