@@ -1,0 +1,141 @@
+"""Issue #24's "only once" rules under real parallelism (threads with their own connections; on
+PostgreSQL in CI the rows are locked by the database): one decision on a claim, one end of a
+contract, one SF 0 for an unconfirmed transfer — however many clerks or workers act at once."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from calculator.tariffs import Product
+from contracts import changes, claim_status, claims, einstufung
+from contracts.models import Claim, ClaimKind, ClaimStatus, Contract, ContractVersion, Document, DocumentKind
+from core import clock, db
+from core.formatting import TIMEZONE
+from core.users import Role, User
+from tests.helpers import KFZ_ANSWERS
+from tests.integration.test_concurrency import _audit_count, in_parallel, parallel_app  # noqa: F401 (fixture)
+from tests.integration.test_contract_changes import _police
+
+
+def _today() -> date:
+    return clock.now().astimezone(TIMEZONE).date()
+
+
+def _clerk(app) -> User:
+    with app.app_context():
+        return db.session().scalar(sa.select(User).where(User.role == Role.BACKOFFICE).limit(1))
+
+
+def test_six_clerks_settling_one_claim_at_once_settle_it_once(parallel_app):  # noqa: F811
+    app = parallel_app
+    with app.test_request_context():
+        s = db.session()
+        contract = s.scalar(sa.select(Contract).where(Contract.number == "BV-4711002"))
+        claim = claims.report_claim(
+            s,
+            contract,
+            claims.ClaimReport(ClaimKind.KH, _today() - timedelta(days=3), "Köln", "Auffahrunfall an der Ampel."),
+            [],
+            limits=claims.UploadLimits(5, 1024),
+            today=_today(),
+            reporter="kunde@example.org",
+        )
+        s.commit()
+        claim_id = claim.id
+    clerk_id = _clerk(app).id
+
+    def settle(i: int) -> str:
+        with app.test_request_context():
+            s = db.session()
+            try:
+                claim_status.set_status(
+                    s,
+                    s.get(User, clerk_id),
+                    s.get(Claim, claim_id),
+                    claim_status.StatusChange(ClaimStatus.PAID, _today(), Decimal("1000.00") + i),
+                    catalog=app.extensions["tariffs"],
+                    today=_today(),
+                )
+            except claim_status.ClaimStatusError:
+                s.rollback()
+                return "refused"
+            s.commit()
+            return "settled"
+
+    outcomes = in_parallel(6, settle)
+    assert outcomes.count("settled") == 1
+    assert outcomes.count("refused") == 5
+    with app.app_context():
+        s = db.session()
+        letters = s.scalar(
+            sa.select(sa.func.count()).select_from(Document).where(Document.kind == DocumentKind.CLAIM_STATUS)
+        )
+        assert letters == 1
+    assert _audit_count(app, "claim_status") == 1
+
+
+def test_six_parallel_kuendigungen_of_one_contract_end_it_once(parallel_app):  # noqa: F811
+    app = parallel_app
+    clerk_id = _clerk(app).id
+    with app.app_context():
+        contract_id = db.session().scalar(sa.select(Contract.id).where(Contract.number == "BV-4711001"))
+
+    def cancel(i: int) -> str:
+        with app.test_request_context():
+            s = db.session()
+            try:
+                changes.cancel_contract(
+                    s,
+                    s.get(User, clerk_id),
+                    s.get(Contract, contract_id),
+                    changes.Cancellation("kunde", "", _today()),
+                    expected_version=None,
+                    catalog=app.extensions["tariffs"],
+                    rules=changes.Rules(90),
+                    today=_today(),
+                )
+            except changes.ChangeError:
+                s.rollback()
+                return "refused"
+            s.commit()
+            return "cancelled"
+
+    outcomes = in_parallel(6, cancel)
+    assert outcomes.count("cancelled") == 1
+    with app.app_context():
+        versions = db.session().scalar(
+            sa.select(sa.func.count()).where(ContractVersion.contract_id == contract_id, ContractVersion.seq > 0)
+        )
+    assert versions == 1
+    assert _audit_count(app, "contract_cancelled") == 1
+
+
+def test_four_workers_expiring_one_unconfirmed_transfer_set_sf_0_once(parallel_app, time_machine):  # noqa: F811
+    app = parallel_app
+    time_machine.move_to(datetime(2026, 3, 2, 10, 0, tzinfo=TIMEZONE), tick=True)
+    with app.test_request_context():
+        s = db.session()
+        broker = s.scalar(sa.select(User).where(User.email == "vermittler@demo.example"))
+        contract = _police(app, s, broker, {**KFZ_ANSWERS, "zahlweise": "jaehrlich"}, Product.KFZ)
+        assert contract.sf_confirmation == einstufung.PENDING
+        contract_id = contract.id
+    time_machine.move_to(datetime(2026, 6, 10, 10, 0, tzinfo=TIMEZONE), tick=True)
+
+    def expire(i: int) -> int:
+        with app.app_context():
+            return einstufung.expire(db.session(), app.extensions["tariffs"])
+
+    assert sum(in_parallel(4, expire)) == 1
+    with app.app_context():
+        s = db.session()
+        assert s.get(Contract, contract_id).sf_confirmation == einstufung.EXPIRED
+        nachtraege = s.scalar(
+            sa.select(sa.func.count()).where(
+                ContractVersion.contract_id == contract_id, ContractVersion.endorsement_no.is_not(None)
+            )
+        )
+    assert nachtraege == 1
+    assert _audit_count(app, "sf_reclassified") == 1
