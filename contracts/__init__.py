@@ -20,7 +20,9 @@ def init_app(app: Flask) -> None:
     from core import jobs as core_jobs
     from messaging.worker import register_task
 
-    app.extensions["contract_rules"] = changes.Rules(backdate_days=app.config["CONTRACT_CHANGE_BACKDATE_DAYS"])
+    app.extensions["contract_rules"] = changes.Rules(
+        backdate_days=app.config["CONTRACT_CHANGE_BACKDATE_DAYS"], evb_valid_days=app.config["EVB_VALID_DAYS"]
+    )
     app.jinja_env.globals["end_label"] = end_label
     app.extensions["insurer"] = contract_info.Insurer.from_config(app.config)
     app.jinja_env.globals["insurer"] = app.extensions["insurer"]

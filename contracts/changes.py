@@ -33,7 +33,7 @@ from calculator.tariffs import (
     TariffCatalog,
     TariffError,
 )
-from contracts import lifecycle
+from contracts import evb, lifecycle
 from contracts.documents import Planned, issue_documents, mask_iban
 from contracts.models import Claim, Contract, ContractVersion, DocumentKind, VersionKind
 from core import audit, clock
@@ -77,6 +77,7 @@ class Rules:
     Kündigung is the tariff's (ContractTerms)."""
 
     backdate_days: int
+    evb_valid_days: int = 90  # an eVB re-issued for a new vehicle (EVB_VALID_DAYS)
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,12 @@ def change_contract(
         actor_label=actor_label,
         premium_delta=delta,
     )
+    if any(c["label"] == "Fahrzeug" for c in changes):  # the motor seed: a new vehicle, a new eVB
+        terms = contract_terms(catalog, contract)
+        try:
+            evb.reissue(session, contract, user, valid_days=rules.evb_valid_days, margin_days=terms.evb_margin_days)
+        except evb.EvbError as error:
+            raise ChangeError(str(error), "tsn") from None
     planned = [Planned(DocumentKind.ENDORSEMENT, f"Nachtrag Nr. {version.endorsement_no}", {"version": version})]
     if delta:
         planned.append(

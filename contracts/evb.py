@@ -108,7 +108,7 @@ def send(session: so.Session, evb: Evb, contract: Contract) -> str | None:
     if contract.customer_email:
         outbox.enqueue_email(
             session,
-            key=f"evb:{evb.public_id}",
+            key=f"evb:{evb.public_id}:{evb.code}",
             to=contract.customer_email,
             subject=f"Ihre eVB-Nummer für die Zulassung: {evb.code}",
             template="evb",
@@ -120,7 +120,7 @@ def send(session: so.Session, evb: Evb, contract: Contract) -> str | None:
     if contract.customer_mobile:
         outbox.enqueue_sms(
             session,
-            key=f"evb:{evb.public_id}",
+            key=f"evb:{evb.public_id}:{evb.code}",
             to=contract.customer_mobile,
             template="evb",
             subject="eVB-Nummer",
@@ -147,6 +147,45 @@ def issue_and_send(
         details={"code": evb.code, "sent_by": channel or "—", "valid_until": evb.valid_until.isoformat()},
     )
     return evb
+
+
+def reissue(
+    session: so.Session, contract: Contract, user: User | None, *, valid_days: int, margin_days: int = 0
+) -> Evb | None:
+    """A vehicle change (Vertrag ändern): the contract's eVB is for the new vehicle — a new code,
+    the vehicle and validity of now, sent to the customer; the old code no longer exists (the audit
+    trail keeps it). None: the contract has no eVB (or none is needed)."""
+    current = contract.evb
+    if current is None or not needed(contract):
+        return None
+    hsn, tsn, label = _vehicle(session, contract)
+    now = clock.now()
+    old_code = current.code
+    for _ in range(MAX_TRIES):
+        try:
+            with session.begin_nested():  # a taken code: this savepoint only, then a new code
+                current.code = new_code()
+                current.hsn, current.tsn, current.vehicle = hsn, tsn, label
+                current.issued_at = now
+                current.valid_until = valid_until(
+                    now.astimezone(TIMEZONE).date(), contract.start_date, valid_days, margin_days
+                )
+                current.revoked_at = current.revoked_by_id = current.revoke_reason = None
+                session.flush()
+        except IntegrityError:
+            continue
+        channel = send(session, current, contract)
+        audit.record(
+            session,
+            "evb_reissued",
+            actor=user,
+            agency_id=contract.agency_id,
+            object_type="contract",
+            object_id=contract.public_id,
+            details={"old_code": old_code, "code": current.code, "vehicle": label, "sent_by": channel or "—"},
+        )
+        return current
+    raise EvbError("Es konnte keine eVB-Nummer vergeben werden. Bitte versuchen Sie es erneut.")
 
 
 def revoke(session: so.Session, user: User, public_id: str, reason: str, now: datetime | None = None) -> Evb:

@@ -286,3 +286,23 @@ def test_sonstiges_needs_a_note(app, session, broker):
     with pytest.raises(changes.ChangeError) as wrong:
         _cancel(app, session, broker, contract, "fahrzeug", ends_on=TODAY)
     assert wrong.value.field == "grund"  # no vehicle in a Rechtsschutz contract
+
+
+def test_a_new_vehicle_gets_a_new_evb_motor_seed(app, session, broker):
+    """Motor seed 001 (issue #24 item 18): the eVB belongs to a vehicle — a vehicle change re-issues
+    it for the new one (a new code, sent to the customer; the old code gone, kept in the audit trail)."""
+    from contracts.models import Evb
+    from core import audit
+
+    contract = _police(app, session, broker, KFZ_ANSWERS, Product.KFZ, delivery=Delivery.PORTAL)
+    old = contract.evb.code
+    _change(app, session, broker, contract, hsn="0588", tsn="BDP")
+    session.commit()
+    evb = session.scalars(sa.select(Evb).where(Evb.contract_id == contract.id)).one()
+    assert evb.code != old
+    assert (evb.hsn, evb.tsn) == ("0588", "BDP")
+    assert "Q7" in evb.vehicle
+    entry = session.scalars(sa.select(audit.AuditEntry).where(audit.AuditEntry.action == "evb_reissued")).one()
+    assert (entry.details["old_code"], entry.details["code"]) == (old, evb.code)
+    mails = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.template == "evb")).all()
+    assert [m.subject.rsplit(" ", 1)[1] for m in mails] == [old, evb.code]  # the first, then the new one
