@@ -18,7 +18,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
 from calculator.models import Client
-from contracts.models import Contract
+from contracts.models import Claim, Contract
 from core import clock
 from messaging import worker
 from onboarding.models import Customer
@@ -199,6 +199,12 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     check.visit("contract-at-a-date", f"{contract}?stand=01.01.2020")
     check.visit("contract-cancel", f"{contract}/kuendigen")
     check.submit("contract-cancel-errors", "Kündigung erfassen", status=422)
+    # the Antrag with what the law wants before it (issue #24): the page and its errors
+    fresh = broker.post(
+        "/rechner/kfz/berechnen", data={"csrf_token": csrf_token(broker, "/rechner/kfz/"), **KFZ_ANSWERS}
+    ).location.rsplit("/")[-1]
+    check.visit("antrag", f"/angebote/{fresh}/antrag")
+    check.submit("antrag-errors", "Online beantragen", status=422)
 
     # agency manager
     check.login("agenturleiter@demo.example")
@@ -279,6 +285,7 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     check.page.get_by_label("Schadenort").fill("Marienplatz, München")
     check.page.get_by_label("Was ist passiert?", exact=True).fill("Beim Ausparken ein anderes Auto gestreift.")
     check.submit("portal-claim-reported", "Schaden melden")
+    check.visit("portal-claims", "/portal/schaeden")
     # Meine Daten: address change (errors, saved), new e-mail (link page), new mobile (code page)
     check.visit("portal-data", "/portal/daten")
     check.visit("portal-change-address", "/portal/daten/anschrift")
@@ -329,6 +336,14 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     check.visit("portal-forgot", "/portal/passwort-vergessen")
     check.login("innendienst@demo.example")
     check.visit("claims", "/innendienst/schadenmeldungen")
+    with app.app_context(), app.extensions["database"].sessionmaker() as s:
+        claim = s.scalar(sa.select(Claim.public_id).order_by(Claim.id.desc()).limit(1))
+    check.visit("claim", f"/innendienst/schadenmeldungen/{claim}")
+    check.submit("claim-errors", "Stand speichern", status=422)
+    check.page.get_by_label("reguliert (mit Zahlung)").check()
+    check.page.get_by_label("Gezahlter Betrag in €").fill("1.200,00")
+    check.submit("claim-paid", "Stand speichern")
+    check.visit("sf-confirmations", "/innendienst/sf-bestaetigung")
     check.visit("evbs", "/innendienst/evb")
     check.submit("evbs-errors", "Widerrufen", status=422)
     check.visit("two-factor-reset", "/innendienst/zwei-faktor?kennung=k%40example.org")
