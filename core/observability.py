@@ -156,7 +156,7 @@ class DatabaseCollector:
 def _metrics() -> Response:
     token = current_app.config["METRICS_TOKEN"]
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not token or not hmac.compare_digest(given, token):
+    if not token or not hmac.compare_digest(given.encode(), token.encode()):
         abort(404)
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -45,4 +45,6 @@ def code_hmac(secret_key: str, purpose: str, code: str) -> str:
 
 
 def same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a, b)
+    """Constant-time comparison of any two strings (compare_digest refuses non-ASCII str, e.g. an
+    Arabic-Indic or full-width digit typed into a code field: compared as UTF-8 bytes instead)."""
+    return hmac.compare_digest(a.encode(), b.encode())

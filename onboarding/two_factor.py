@@ -44,6 +44,9 @@ class TwoFactorError(ValueError):
         self.message, self.field = message, field
 
 
+ASCII_DIGITS = frozenset("0123456789")
+
+
 def _totp(secret: str, settings: OnboardingSettings, customer: Customer) -> pyotp.TOTP:
     return pyotp.TOTP(secret, interval=STEP_SECONDS, issuer=settings.totp_issuer, name=customer.email)
 
@@ -52,7 +55,7 @@ def _matching_step(
     secret: str, code: str, now: datetime, settings: OnboardingSettings, customer: Customer
 ) -> int | None:
     """The time step whose code this is (now ± WINDOW), compared in constant time; None: no match."""
-    digits = "".join(ch for ch in code if ch.isdigit())
+    digits = "".join(ch for ch in code if ch in ASCII_DIGITS)  # "١٢٣" or "１２３" are no code
     if len(digits) != 6:
         return None
     totp = _totp(secret, settings, customer)
@@ -211,7 +214,7 @@ def _use_totp(session: so.Session, customer: Customer, code: str, now: datetime,
 
 def _use_code(session: so.Session, customer: Customer, code: str, now: datetime, settings: OnboardingSettings) -> str:
     """A 6-digit TOTP code, or else a recovery code (used once: one atomic UPDATE)."""
-    if sum(ch.isdigit() for ch in code) == 6 and not any(ch.isalpha() for ch in code):
+    if sum(ch in ASCII_DIGITS for ch in code) == 6 and not any(ch.isalpha() for ch in code):
         return _use_totp(session, customer, code, now, settings)
     used = session.execute(
         sa.update(RecoveryCode)

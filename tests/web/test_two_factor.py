@@ -216,3 +216,14 @@ def test_codes_windows_as_a_service(outbox_app, enabled, session, time_machine):
     assert two_factor._use_totp(session, customer, _code(secret, at), at, settings) == "ok"
     assert two_factor._use_totp(session, customer, _code(secret, at), at, settings) == "replayed"
     assert tokens.normalize_code("abcde-fghjk") == "ABCDEFGHJK"
+
+
+@pytest.mark.parametrize("digits", ["١٢٣٤٥٦", "１２３４５６", "۱۲۳۴۵۶"])
+def test_non_ascii_digits_in_a_code_are_a_wrong_code_not_a_server_error(outbox_app, enabled, digits):
+    """Issue #25 item 7: Arabic-Indic, full-width or Persian digits raised TypeError in
+    hmac.compare_digest (set-up, the login's second step, ausschalten, neue Codes): now a wrong code."""
+    client, _ = _login(outbox_app)
+    second = _post(client, "/portal/anmelden/code", code=digits)
+    assert second.status_code == 422
+    assert tokens.same("١٢٣٤٥٦", "١٢٣٤٥٦")
+    assert not tokens.same("123456", "١٢٣٤٥٦")
