@@ -72,8 +72,21 @@ def issue(
 ) -> Evb:
     """The contract's eVB (one per contract: issuing again returns it). EvbError without HSN/TSN or
     for a change of insurer."""
+    return _issue(session, contract, valid_days=valid_days, margin_days=margin_days, now=now)[0]
+
+
+def _issue(
+    session: so.Session,
+    contract: Contract,
+    *,
+    valid_days: int,
+    margin_days: int = 0,
+    now: datetime | None = None,
+) -> tuple[Evb, bool]:
+    """(the contract's eVB, whether this call issued it). A request in parallel that lost the race on
+    the unique contract finds the winner's eVB and returns it (the user sees the eVB that exists)."""
     if contract.evb is not None:
-        return contract.evb
+        return contract.evb, False
     if not needed(contract):
         raise EvbError("Beim Versichererwechsel bleibt das Fahrzeug zugelassen; eine eVB-Nummer ist nicht nötig.")
     hsn, tsn, label = _vehicle(session, contract)
@@ -94,9 +107,14 @@ def issue(
             with session.begin_nested():  # a taken code: this savepoint only, then a new code
                 session.add(evb)
         except IntegrityError:
+            existing = session.scalar(
+                sa.select(Evb).where(Evb.contract_id == contract.id).execution_options(populate_existing=True)
+            )
+            if existing is not None:  # issued meanwhile for this contract, by a parallel request
+                return existing, False
             continue
         session.refresh(contract, attribute_names=["evb"])
-        return evb
+        return evb, True
     raise EvbError("Es konnte keine eVB-Nummer vergeben werden. Bitte versuchen Sie es erneut.")
 
 
@@ -135,7 +153,9 @@ def send(session: so.Session, evb: Evb, contract: Contract) -> str | None:
 def issue_and_send(
     session: so.Session, contract: Contract, user: User | None, *, valid_days: int, margin_days: int = 0
 ) -> Evb:
-    evb = issue(session, contract, valid_days=valid_days, margin_days=margin_days)
+    evb, created = _issue(session, contract, valid_days=valid_days, margin_days=margin_days)
+    if not created:  # it existed (also: a parallel request issued it a moment ago) — sent then
+        return evb
     channel = send(session, evb, contract)
     audit.record(
         session,
