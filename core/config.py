@@ -231,6 +231,11 @@ def load_config(environ: Mapping[str, str], instance_path: str | Path) -> dict[s
         config["LOG_FORMAT"] = "json"
     if dev and "OUTBOX_EMBEDDED_WORKER" not in environ:
         config["OUTBOX_EMBEDDED_WORKER"] = True
+    if production and config["OUTBOX_EMBEDDED_WORKER"]:
+        raise ConfigError(
+            "OUTBOX_EMBEDDED_WORKER is for development only: in production background work runs in "
+            "`flask worker run` (a thread in a web process dies with it and is not shared)."
+        )
     if production and (config["MAIL_BACKEND"] == "console" or config["SMS_BACKEND"] == "console"):
         # allowed, but loudly: a production system without SMTP/twilio cannot onboard customers
         config["DELIVERY_WARNING"] = "MAIL_SERVER or TWILIO_ACCOUNT_SID is not set"

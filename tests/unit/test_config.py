@@ -127,3 +127,12 @@ def test_a_flask_command_without_settings_says_what_to_set_in_one_line(tmp_path)
     assert "Traceback" not in result.stderr
     assert "SECRET_KEY is not set" in result.stderr
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
+
+
+def test_production_refuses_the_embedded_worker(tmp_path):
+    """Issue #25 item 10: background work in production runs only in `flask worker run`."""
+    base = {"SECRET_KEY": "k" * 40, "APP_BASE_URL": "https://portal.example"}
+    with pytest.raises(ConfigError, match="OUTBOX_EMBEDDED_WORKER is for development only"):
+        load_config({**base, "OUTBOX_EMBEDDED_WORKER": "true"}, tmp_path)
+    assert load_config({**base, "OUTBOX_EMBEDDED_WORKER": "false"}, tmp_path)["OUTBOX_EMBEDDED_WORKER"] is False
+    assert load_config({"APP_ENV": "development"}, tmp_path)["OUTBOX_EMBEDDED_WORKER"] is True
