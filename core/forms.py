@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import InputRequired
 
+# C0 control characters and DEL; TAB, LF and CR stay (a text area's lines)
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_MESSAGE = "Bitte ohne Steuerzeichen eingeben (sie kommen z. B. aus kopierten Dateien)."
 
-class Form(FlaskForm):
+
+def has_control_characters(text: str) -> bool:
+    return CONTROL_CHARACTERS.search(text) is not None
+
+
+class ControlCharacterGuard:
+    """Every form refuses NUL and the other C0 control characters in one place (issue #25 item 4):
+    they are taken out of the field's data at once — so nothing reaches the database even where a
+    view reads a field without validating the whole form (PostgreSQL refuses NUL) — and the field
+    gets the German message when the form is validated."""
+
+    _controlled: list[str]
+
+    def process(self, *args: Any, **kwargs: Any) -> None:
+        super().process(*args, **kwargs)  # type: ignore[misc]
+        self._controlled = []
+        for field in self:  # type: ignore[attr-defined]
+            if isinstance(field.data, str) and has_control_characters(field.data):
+                field.data = CONTROL_CHARACTERS.sub("", field.data)
+                self._controlled.append(field.name)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid: bool = super().validate(extra_validators)  # type: ignore[misc]
+        for name in self._controlled:
+            field = self[name]  # type: ignore[index]
+            field.errors = [*field.errors, CONTROL_MESSAGE]
+        return valid and not self._controlled
+
+
+class Form(ControlCharacterGuard, FlaskForm):
     class Meta:
         locales = ("de_DE", "de")
 

@@ -62,5 +62,19 @@ def safe_next(target: str | None, fallback: str) -> str:
     return target if is_safe_redirect(target) else fallback
 
 
+def refuse_control_characters() -> tuple[str, int] | None:
+    """A query string with NUL or another C0 control character is refused in one place, with the
+    German message (issue #25 item 4): PostgreSQL refuses NUL, and no search or filter needs one."""
+    from core.errors import render_error
+    from core.forms import has_control_characters
+
+    if any(
+        has_control_characters(key) or has_control_characters(value) for key, value in request.args.items(multi=True)
+    ):
+        return render_error(400, "Die Adresse enthält Steuerzeichen. Bitte geben Sie die Suche ohne sie erneut ein.")
+    return None
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_control_characters)
     app.after_request(set_security_headers)

@@ -19,6 +19,7 @@ from calculator.forms.legal import LegalFields
 from calculator.forms.risk import PriorInsuranceFields, RiskProfessionFields
 from calculator.forms.vehicle import VehicleFields
 from calculator.tariffs import DriverCircle, KfzCover, Product, SFClass
+from core.forms import ControlCharacterGuard
 
 MIN_LICENCE_AGE = 17  # Klasse B (begleitetes Fahren ab 17)
 
@@ -122,7 +123,7 @@ PRICING_FIELDS: dict[Product, tuple[str, ...]] = {
 }
 
 
-class QuoteForm(FlaskForm):
+class QuoteForm(ControlCharacterGuard, FlaskForm):
     """Common base: CSRF is checked for every POST by CSRFProtect, not per form."""
 
     class Meta:
