@@ -27,6 +27,7 @@ from core import clock
 from core.audit import PORTAL_ENTER, PORTAL_EVENTS_SQL, PORTAL_LEAVE, AuditEntry
 from core.csvsafe import to_csv
 from core.db import seconds_between
+from core.forms import DATE_RANGE_MESSAGE, in_date_range
 from core.users import Agency, Role, User
 from messaging.models import OutboxMessage
 from messaging.models import State as MessageState
@@ -127,8 +128,12 @@ def parse_period(von: str, bis: str, settings: Settings, now: date | None = None
     end = _parse_day(bis) if bis.strip() else now
     if start is None:
         errors["von"] = "Bitte geben Sie den Beginn als Datum ein (TT.MM.JJJJ)."
+    elif not in_date_range(start):
+        errors["von"], start = DATE_RANGE_MESSAGE, None
     if end is None:
         errors["bis"] = "Bitte geben Sie das Ende als Datum ein (TT.MM.JJJJ)."
+    elif not in_date_range(end):
+        errors["bis"], end = DATE_RANGE_MESSAGE, None
     if start is not None and end is not None:
         if end < start:
             errors["bis"] = "Das Ende des Zeitraums liegt vor seinem Beginn."

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import InputRequired
+
+# every date a user types lies in these years (issue #25 item 6: 01.01.0001 or 31.12.9999 overflowed
+# the dashboard's date arithmetic); outside them: this message at the field
+DATE_YEARS = range(1900, 2101)
+DATE_RANGE_MESSAGE = "Bitte ein Datum zwischen dem 01.01.1900 und dem 31.12.2100 eingeben."
+
+
+def in_date_range(day: date) -> bool:
+    return day.year in DATE_YEARS
+
 
 # C0 control characters and DEL; TAB, LF and CR stay (a text area's lines)
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

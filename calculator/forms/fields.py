@@ -10,6 +10,8 @@ from typing import Any
 from wtforms import Field, Form, ValidationError
 from wtforms.fields.choices import SelectChoice
 
+from core.forms import DATE_RANGE_MESSAGE, in_date_range
+
 _DATE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{4})\s*$")
 
 
@@ -36,8 +38,11 @@ def german_date(*, required_message: str | None = None) -> Callable[[Form, Field
             return
         if not _DATE.match(text):
             raise ValidationError("Bitte im Format TT.MM.JJJJ eingeben, z. B. 24.12.1980.")
-        if parse_german_date(text) is None:
+        day = parse_german_date(text)
+        if day is None:
             raise ValidationError(f"Den {text.strip()} gibt es nicht im Kalender. Bitte prüfen Sie das Datum.")
+        if not in_date_range(day):
+            raise ValidationError(DATE_RANGE_MESSAGE)
 
     if required_message:
         check.field_flags = {"required": True}  # type: ignore[attr-defined]

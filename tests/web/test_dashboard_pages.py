@@ -191,3 +191,24 @@ def test_the_period_is_typed_and_shown_as_tt_mm_jjjj(agency_data, manager_client
         assert 'value="01.06.2026"' in html, query
         assert 'value="30.06.2026"' in html, query
         assert "<strong>7</strong> Verträge erhielten einen Zugangslink" in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["von=9999-12-25&bis=9999-12-31", "von=0001-01-01&bis=0001-01-02", "von=01.01.0001&bis=", "von=&bis=31.12.9999"],
+)
+def test_a_period_in_year_9999_or_0001_is_said_at_its_field_not_a_server_error(
+    agency_data, manager_client, backoffice_client, query
+):
+    """Issue #25 item 6: such periods overflowed the date arithmetic (ValueError/OverflowError) on the
+    page, both CSV exports, the back office's figures and the Bestand click-through."""
+    page = manager_client.get(f"/agentur/kennzahlen?{query}")
+    assert page.status_code == 422
+    assert "Bitte ein Datum zwischen dem 01.01.1900 und dem 31.12.2100 eingeben." in page.get_data(as_text=True)
+    for client, url in (
+        (manager_client, f"/agentur/kennzahlen/trichter.csv?{query}"),
+        (manager_client, f"/agentur/kennzahlen/tabelle.csv?{query}"),
+        (backoffice_client, f"/innendienst/kennzahlen?{query}"),
+        (manager_client, f"/bestand/?schritt=versendet&{query}"),
+    ):
+        assert client.get(url).status_code < 500, url
