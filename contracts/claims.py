@@ -17,6 +17,7 @@ from contracts.documents import Planned, issue_documents
 from contracts.lifecycle import months_before
 from contracts.models import Claim, ClaimFile, ClaimKind, ClaimStatus, Contract, DocumentKind
 from core import audit, clock, paging, storage
+from core.downloads import safe_filename
 from core.formatting import TIMEZONE, date_de
 from core.users import User
 from messaging import outbox
@@ -91,7 +92,7 @@ def check_uploads(uploads: list[Upload], limits: UploadLimits) -> list[tuple[Upl
     checked = []
     megabytes = limits.max_bytes // (1024 * 1024)
     for upload in chosen:
-        name = upload.filename or "Datei"
+        name = safe_filename(upload.filename or "Datei")
         if not upload.data:
             raise ClaimError(f"Die Datei „{name}“ ist leer.", "dateien")
         if len(upload.data) > limits.max_bytes:
@@ -154,11 +155,10 @@ def report_claim(
     claim.number = f"SN-{clock.now().astimezone(TIMEZONE).year}-{claim.id:07d}"
     for upload, content_type, extension in checked:
         key, digest = storage.store(upload.data)
-        stem = (upload.filename.rsplit(".", 1)[0] or "Datei")[:150]
         session.add(
             ClaimFile(
                 claim_id=claim.id,
-                filename=f"{stem}.{extension}",  # the extension of what it is
+                filename=safe_filename(upload.filename, extension),  # the extension of what it is
                 content_type=content_type,
                 storage_key=key,
                 sha256=digest,

@@ -167,3 +167,60 @@ def test_rights_broker_view_and_back_office(app, outbox_app, running, police, se
     session.refresh(claim)
     assert claim.handled_at is not None
     assert session.get(Contract, contract.id) is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "stored"),
+    [
+        ("Foto\x00.jpg", "Foto.jpg"),  # a NUL gave HTTP 500 at the upload (PostgreSQL)
+        ("../../etc/passwd.pdf", "etc passwd.jpg"),  # no path; the extension is the sniffed type's
+        ("Schadenfoto_Kotflügel.jpeg", "Schadenfoto_Kotflügel.jpg"),
+        ("x" * 300 + ".jpg", "x" * 116 + ".jpg"),
+    ],
+)
+def test_upload_names_are_made_safe_and_their_downloads_work(app, outbox_app, running, session, broker, name, stored):
+    """Issue #25 item 5: names normalised at upload (NFC, no control characters, no path, a length
+    limit, the extension of the sniffed type), downloads with a safe Content-Disposition."""
+    contract, client = running
+    response = _report(client, contract, files=[(name, JPEG)])
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    file = session.scalars(sa.select(ClaimFile).order_by(ClaimFile.id.desc())).first()
+    assert file.filename == stored
+    own = app.test_client()
+    login(own, contract.owner.email)
+    download = own.get(f"/schadenmeldungen/dateien/{file.public_id}")
+    assert download.status_code == 200
+    disposition = download.headers["Content-Disposition"]
+    assert "\r" not in disposition
+    assert "\n" not in disposition
+    assert download.data == JPEG
+
+
+def test_a_stored_name_with_a_line_break_still_downloads_with_a_safe_header(app, running, session):
+    """A name stored before (CR/LF, as a browser may send it) broke the download's header: HTTP 500."""
+    contract, client = running
+    _report(client, contract, files=[("Foto.jpg", JPEG)])
+    file = session.scalars(sa.select(ClaimFile).order_by(ClaimFile.id.desc())).first()
+    file.filename = "Foto\r\nX-Evil: 1.jpg"
+    session.commit()
+    own = app.test_client()
+    login(own, contract.owner.email)
+    download = own.get(f"/schadenmeldungen/dateien/{file.public_id}")
+    assert download.status_code == 200
+    assert "X-Evil" not in download.headers
+    assert "\n" not in download.headers["Content-Disposition"]
+
+
+@pytest.mark.parametrize(
+    ("name", "extension", "safe"),
+    [
+        ("Foto\r\nX-Evil: 1.png", "jpg", "Foto X-Evil 1.jpg"),
+        ("Re\u0301sume\u0301.pdf", "pdf", "Résumé.pdf"),  # NFC: one code point per letter
+        ("\x00\x01", "pdf", "Datei.pdf"),
+        ("Bericht 2026.final", None, "Bericht 2026.final"),
+    ],
+)
+def test_safe_filename(name, extension, safe):
+    from core.downloads import safe_filename
+
+    assert safe_filename(name, extension) == safe
