@@ -151,13 +151,31 @@ def recovery_left(session: so.Session, customer: Customer) -> int:
 def renew_recovery_codes(
     session: so.Session, customer: Customer, code: str, settings: OnboardingSettings, now: datetime | None = None
 ) -> list[str]:
-    """New recovery codes (the old ones end); needs a current code from the app."""
+    """New recovery codes (the old ones end); needs a current code from the app. Throttled like the
+    login's second step (issue #25 item 1)."""
     now = now or clock.now()
     if not customer.two_factor:
         raise TwoFactorError("Die Zwei-Faktor-Anmeldung ist nicht eingeschaltet.")
+    policies = _claim_attempt(session, customer, settings, now)
     if _use_totp(session, customer, code, now, settings) != "ok":
         raise TwoFactorError("Der Code stimmt nicht oder wurde schon verwendet.", "code")
+    throttle.succeeded(session, policies, reset=list(policies))
     return _new_recovery_codes(session, customer, settings, now)
+
+
+def _claim_attempt(
+    session: so.Session, customer: Customer, settings: OnboardingSettings, now: datetime
+) -> dict[str, throttle.Policy]:
+    """The two-factor settings are guarded like the login (issue #25 item 1: someone holding a
+    stolen session could guess the password and switch the second factor off): an attempt is
+    claimed under the account's row lock and committed before anything is compared — the first
+    TOTP_FREE_ATTEMPTS are evaluated, then growing delays, however many requests run at once."""
+    policies = _policies(customer, settings)
+    wait = throttle.claim(session, policies, now)
+    session.commit()  # the attempt counts even when the request then fails
+    if wait:
+        raise TwoFactorError(throttle.wait_message(wait), "code")
+    return policies
 
 
 def disable(
@@ -172,10 +190,12 @@ def disable(
     now = now or clock.now()
     if not customer.two_factor:
         raise TwoFactorError("Die Zwei-Faktor-Anmeldung ist nicht eingeschaltet.")
+    policies = _claim_attempt(session, customer, settings, now)
     if not verify_password(customer.password_hash, password):
         raise TwoFactorError("Das Passwort ist falsch.", "passwort")
     if _use_code(session, customer, code, now, settings) not in ("ok", "recovery"):
         raise TwoFactorError("Der Code stimmt nicht oder wurde schon verwendet.", "code")
+    throttle.succeeded(session, policies, reset=list(policies))
     _clear(session, customer)
     record(session, "two_factor_disabled", customer)
     _notify(session, customer, "ausgeschaltet")

@@ -139,3 +139,48 @@ def test_four_workers_expiring_one_unconfirmed_transfer_set_sf_0_once(parallel_a
         )
     assert nachtraege == 1
     assert _audit_count(app, "sf_reclassified") == 1
+
+
+def test_20_parallel_wrong_passwords_on_two_factor_off_are_evaluated_5_times(parallel_app, monkeypatch):  # noqa: F811
+    """Issue #25 item 1: 20 parallel "ausschalten" with wrong passwords evaluated all 20 (someone with
+    a stolen session could guess the password); now the account's limit holds: 5, then delays."""
+    import pyotp
+
+    from onboarding import two_factor
+    from onboarding.models import Customer
+    from onboarding.settings import current as current_settings
+    from tests.integration.test_concurrency import _activate, _invite_by_sms, _send_code
+
+    app = parallel_app
+    link_id = _invite_by_sms(app)
+    customer_id = _activate(app, link_id, _send_code(app, link_id)).customer.id
+    with app.app_context():
+        s = db.session()
+        customer = s.get(Customer, customer_id)
+        customer.totp_secret, customer.totp_enabled_at = pyotp.random_base32(), clock.now()
+        s.commit()
+    evaluated = []
+    real = two_factor.verify_password
+
+    def counting(hashed: str, password: str) -> bool:
+        evaluated.append(password)
+        return real(hashed, password)
+
+    monkeypatch.setattr(two_factor, "verify_password", counting)
+
+    def attempt(i: int) -> str:
+        with app.test_request_context():
+            s = db.session()
+            try:
+                two_factor.disable(s, s.get(Customer, customer_id), f"Falsch-{i}!", "123456", current_settings())
+            except two_factor.TwoFactorError as error:
+                s.rollback()
+                return error.field or ""
+            return "off"
+
+    outcomes = in_parallel(20, attempt)
+    assert len(evaluated) == 5
+    assert outcomes.count("passwort") == 5  # evaluated and wrong
+    assert outcomes.count("code") == 15  # refused with the wait message, never compared
+    with app.app_context():
+        assert db.session().get(Customer, customer_id).totp_enabled_at is not None  # still on
