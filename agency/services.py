@@ -4,7 +4,7 @@ selection or a CSV file) and back to post, re-sending an invitation."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -16,8 +16,10 @@ from contracts.presentation import OPEN as OPEN
 from contracts.presentation import STATE_LABELS as STATE_LABELS
 from contracts.presentation import state_label as state_label
 from core import audit, clock, paging
+from core.audit import AuditEntry
 from core.authz import scoped
 from core.contact import normalize_email, normalize_mobile
+from core.formatting import TIMEZONE
 from core.users import Role, User
 from onboarding import services as onboarding
 from onboarding.models import AccessLink, CodeChannel, Customer
@@ -178,7 +180,23 @@ def switch_to_post(session: so.Session, user: User, contract: Contract) -> None:
 
 
 def resend_invitation(session: so.Session, user: User, contract: Contract, settings: OnboardingSettings) -> None:
-    """A new link (the old one dies) and, for existing customers, a new code letter."""
+    """A new link (the old one dies) and, for existing customers, a new code letter — once a day per
+    contract (issue #25 item 2: ten parallel clicks sent ten e-mails and left nine links valid): the
+    contract row is locked, and a reminder already sent today is said instead of sending another."""
+    session.refresh(contract, with_for_update=True)
+    today_starts = datetime.combine(clock.now().astimezone(TIMEZONE).date(), time.min, TIMEZONE)
+    already = session.scalar(
+        sa.select(AuditEntry.id)
+        .where(
+            AuditEntry.action == "invitation_resent",
+            AuditEntry.object_type == "contract",
+            AuditEntry.object_id == contract.public_id,
+            AuditEntry.at >= today_starts,
+        )
+        .limit(1)
+    )
+    if already is not None:
+        raise SwitchError("Heute wurde bereits eine Erinnerung gesendet; der Zugangslink daraus gilt.")
     if contract.delivery is not Delivery.PORTAL or contract.customer_email is None:
         raise SwitchError("Der Vertrag ist nicht auf das Kunden-Portal umgestellt.")
     customer = session.get(Customer, contract.customer_account_id) if contract.customer_account_id else None

@@ -184,3 +184,47 @@ def test_20_parallel_wrong_passwords_on_two_factor_off_are_evaluated_5_times(par
     assert outcomes.count("code") == 15  # refused with the wait message, never compared
     with app.app_context():
         assert db.session().get(Customer, customer_id).totp_enabled_at is not None  # still on
+
+
+def test_10_parallel_reminders_send_one_and_leave_one_valid_link(parallel_app):  # noqa: F811
+    """Issue #25 item 2: ten parallel "Erinnerung senden" on one worklist entry sent ten e-mails and
+    left nine access links valid at once; now one reminder a day, exactly one valid link."""
+    from agency import services as agency
+    from messaging.models import OutboxMessage
+    from onboarding.models import AccessLink
+    from onboarding.settings import current as current_settings
+
+    app = parallel_app
+    with app.test_request_context():
+        s = db.session()
+        manager = s.scalar(sa.select(User).where(User.email == "agenturleiter@demo.example"))
+        contract = s.scalar(sa.select(Contract).where(Contract.number == "BV-4711003"))
+        agency.switch_to_portal(s, manager, contract, "oemer@example.org", "0151 12345678", current_settings())
+        s.commit()
+        contract_id, manager_id = contract.id, manager.id
+        before = s.scalar(sa.select(sa.func.max(OutboxMessage.id)))
+
+    def remind(i: int) -> str:
+        with app.test_request_context():
+            s = db.session()
+            try:
+                agency.resend_invitation(s, s.get(User, manager_id), s.get(Contract, contract_id), current_settings())
+            except agency.SwitchError:
+                s.rollback()
+                return "refused"
+            s.commit()
+            return "sent"
+
+    outcomes = in_parallel(10, remind)
+    assert outcomes.count("sent") == 1
+    with app.app_context():
+        s = db.session()
+        valid = s.scalar(
+            sa.select(sa.func.count()).where(
+                AccessLink.contract_id == contract_id, AccessLink.used_at.is_(None), AccessLink.revoked_at.is_(None)
+            )
+        )
+        kinds = sorted(k.value for k in s.scalars(sa.select(OutboxMessage.kind).where(OutboxMessage.id > before)))
+    assert valid == 1
+    assert kinds == ["email", "letter"]  # one reminder e-mail and, an existing customer, one code letter
+    assert _audit_count(app, "invitation_resent") == 1
