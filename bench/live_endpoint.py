@@ -61,6 +61,7 @@ def main() -> None:
         **os.environ,
         "APP_ENV": "production",
         "SECRET_KEY": "bench-" + "k" * 40,
+        "SECRETS_KEYS": "YmVuY2gta2V5LW9mLXRoZS1saXZlLWVuZHBvaW50LTM=",  # a Fernet key (32 bytes), bench only
         "APP_BASE_URL": "http://127.0.0.1",
         "DATABASE_URL": url,
         "FLASK_APP": "wsgi",

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from core.crypto import SecretBox, SecretError
 from core.passwords import MIN_PRODUCTION_COST
 
 ENVIRONMENTS = ("development", "testing", "production")
@@ -56,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "JOB_LEASE_SECONDS": 120,
     # deliver in a background thread of the app process (the embedded default; off in production)
     "OUTBOX_EMBEDDED_WORKER": False,
+    # secrets at rest (core.crypto): Fernet keys, comma-separated, newest first; required in production
+    "SECRETS_KEYS": "",
     # shared storage for rate limits (e.g. redis://host:6379) when several app processes run
     "RATELIMIT_STORAGE_URI": "memory://",
     # number of reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted
@@ -231,6 +234,15 @@ def load_config(environ: Mapping[str, str], instance_path: str | Path) -> dict[s
         config["LOG_FORMAT"] = "json"
     if dev and "OUTBOX_EMBEDDED_WORKER" not in environ:
         config["OUTBOX_EMBEDDED_WORKER"] = True
+    if production and not str(config["SECRETS_KEYS"]).strip():
+        raise ConfigError(
+            "SECRETS_KEYS is not set: production encrypts secrets at rest (the two-factor secrets) with it. "
+            "Make a key with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        )
+    try:
+        SecretBox.from_config(config)
+    except SecretError as error:
+        raise ConfigError(str(error)) from None
     if production and config["OUTBOX_EMBEDDED_WORKER"]:
         raise ConfigError(
             "OUTBOX_EMBEDDED_WORKER is for development only: in production background work runs in "

@@ -8,8 +8,10 @@ import click
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from flask.cli import AppGroup
+
+from core.crypto import SecretBox
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -19,6 +21,8 @@ def alembic_config(engine: sa.Engine) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     config.attributes["engine"] = engine
+    if has_app_context():  # a migration that encrypts secrets at rest uses the app's keys
+        config.attributes["secret_box"] = SecretBox.from_config(current_app.config)
     return config
 
 

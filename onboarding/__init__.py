@@ -18,10 +18,11 @@ def init_app(app: Flask) -> None:
     from core import navigation
     from core.authz import BACKOFFICE_AREA
     from messaging.worker import register_task
-    from onboarding import account, backoffice, portal, services, views  # noqa: F401 (account: routes on portal.bp)
+    from onboarding import account, backoffice, cli, portal, services, views  # noqa: F401 (account: routes on portal.bp)
     from onboarding.settings import OnboardingSettings
 
     app.register_blueprint(views.bp)
+    app.cli.add_command(cli.secrets_cli)
     app.register_blueprint(portal.bp)
     app.register_blueprint(backoffice.bp)
     navigation.register(app, "Zwei-Faktor", "portal_backoffice.two_factor_lookup", BACKOFFICE_AREA, order=29)

@@ -52,7 +52,7 @@ class Customer(Base):
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     # optional two-factor login (onboarding.two_factor): the TOTP secret (while being set up, before
     # totp_enabled_at) and the last time step used, so a code counts once
-    totp_secret: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    totp_secret: so.Mapped[str | None] = so.mapped_column(sa.String(255))  # encrypted (core.crypto)
     totp_enabled_at: so.Mapped[datetime | None]
     totp_last_step: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import current_app
 
+from core.crypto import SecretBox, derived_key
 from core.passwords import PasswordRule
 
 
@@ -37,6 +38,12 @@ class OnboardingSettings:
     totp_login_minutes: int = 5
     recovery_codes: int = 10
     password: PasswordRule = field(default_factory=PasswordRule)
+    # secrets at rest (the TOTP secrets): SECRETS_KEYS; without it one key derived from secret_key
+    secret_box: SecretBox | None = None
+
+    @property
+    def box(self) -> SecretBox:
+        return self.secret_box or SecretBox([derived_key(self.secret_key)])
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> OnboardingSettings:
@@ -63,6 +70,7 @@ class OnboardingSettings:
             totp_login_minutes=config["TOTP_LOGIN_MINUTES"],
             recovery_codes=config["TOTP_RECOVERY_CODES"],
             password=PasswordRule(config["PASSWORD_MIN_LENGTH"], config["PASSWORD_MAX_LENGTH"]),
+            secret_box=SecretBox.from_config(config),
         )
 
     def max_attempts(self, letter: bool) -> int:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core import audit, clock, throttle, tokens
+from core.crypto import is_encrypted
 from core.passwords import verify_password
 from core.users import User
 from messaging import outbox
@@ -45,6 +46,14 @@ class TwoFactorError(ValueError):
 
 
 ASCII_DIGITS = frozenset("0123456789")
+
+
+def plain_secret(customer: Customer, settings: OnboardingSettings) -> str:
+    """The customer's TOTP secret, decrypted (one stored before encryption is read as it is;
+    `flask secrets rotate` encrypts it)."""
+    stored = customer.totp_secret
+    assert stored is not None
+    return settings.box.decrypt(stored) if is_encrypted(stored) else stored
 
 
 def _totp(secret: str, settings: OnboardingSettings, customer: Customer) -> pyotp.TOTP:
@@ -81,13 +90,14 @@ def setup(session: so.Session, customer: Customer, settings: OnboardingSettings)
     """The secret being set up (made once, kept until switched on), its QR code and URI."""
     if customer.two_factor:
         raise TwoFactorError("Die Zwei-Faktor-Anmeldung ist bereits eingeschaltet.")
-    if not customer.totp_secret:
-        customer.totp_secret = pyotp.random_base32()
+    if not customer.totp_secret:  # stored encrypted (SECRETS_KEYS), read back for the QR code
+        customer.totp_secret = settings.box.encrypt(pyotp.random_base32())
         session.flush()
-    uri = _totp(customer.totp_secret, settings, customer).provisioning_uri()
+    secret = plain_secret(customer, settings)
+    uri = _totp(secret, settings, customer).provisioning_uri()
     qr = segno.make(uri, error="m")
     svg = qr.svg_inline(scale=5, border=2, title="QR-Code für Ihre Authenticator-App", omitsize=True)
-    return Setup(customer.totp_secret, uri, svg)
+    return Setup(secret, uri, svg)
 
 
 def enable(
@@ -100,7 +110,7 @@ def enable(
         raise TwoFactorError("Die Zwei-Faktor-Anmeldung ist bereits eingeschaltet.")
     if not customer.totp_secret:
         raise TwoFactorError("Bitte beginnen Sie die Einrichtung erneut.")
-    step = _matching_step(customer.totp_secret, code, now, settings, customer)
+    step = _matching_step(plain_secret(customer, settings), code, now, settings, customer)
     if step is None:
         raise TwoFactorError(
             "Der Code stimmt nicht. Bitte geben Sie den aktuellen 6-stelligen Code aus Ihrer App ein "
@@ -213,7 +223,7 @@ def _clear(session: so.Session, customer: Customer) -> None:
 def _use_totp(session: so.Session, customer: Customer, code: str, now: datetime, settings: OnboardingSettings) -> str:
     """ok / wrong / replayed — the step moves on in one atomic UPDATE (a code counts once)."""
     assert customer.totp_secret is not None
-    step = _matching_step(customer.totp_secret, code, now, settings, customer)
+    step = _matching_step(plain_secret(customer, settings), code, now, settings, customer)
     if step is None:
         return "wrong"
     moved = session.execute(

@@ -62,3 +62,53 @@ def test_migrations_keep_rows_that_other_rows_reference(cli_app):
         if connection.dialect.name == "sqlite":
             assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # on again for the app
+
+
+def test_the_totp_secrets_are_encrypted_by_the_migration_and_rotated_by_the_cli(cli_app):
+    """Issue #25 item 11: 0024 encrypts the TOTP secrets stored in plain text (downgrade decrypts);
+    `flask secrets rotate` re-encrypts them with the newest key of SECRETS_KEYS."""
+    from cryptography.fernet import Fernet
+
+    from core.crypto import SecretBox, is_encrypted
+    from core.db import session as db_session
+    from onboarding.models import Customer
+
+    engine = cli_app.extensions["database"].engine
+    with cli_app.app_context():
+        migrate.downgrade(engine, "0023")
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO customers (public_id, email, full_name, is_active, totp_secret, created_at) "
+                    "VALUES ('totp-migration-test', 't@example.org', 'T', TRUE, 'JBSWY3DPEHPK3PXP', CURRENT_TIMESTAMP)"
+                )
+            )
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            stored = connection.scalar(sa.text("SELECT totp_secret FROM customers WHERE email = 't@example.org'"))
+        box = cli_app.extensions["onboarding_settings"].box
+        assert is_encrypted(stored)
+        assert box.decrypt(stored) == "JBSWY3DPEHPK3PXP"
+
+    newest = Fernet.generate_key().decode()
+    cli_app.extensions["onboarding_settings"] = dataclasses_replace_box(
+        cli_app, SecretBox([newest, *box_keys(cli_app)])
+    )
+    result = cli_app.test_cli_runner().invoke(args=["secrets", "rotate"])
+    assert result.exit_code == 0, result.output
+    assert "1 secret(s) encrypted with the newest key." in result.output
+    with cli_app.app_context():
+        stored = db_session().scalar(sa.select(Customer.totp_secret).where(Customer.email == "t@example.org"))
+    assert SecretBox([newest]).decrypt(stored) == "JBSWY3DPEHPK3PXP"
+
+
+def box_keys(app) -> list[str]:
+    from core.crypto import keys_from_config
+
+    return keys_from_config(app.config)
+
+
+def dataclasses_replace_box(app, box):
+    import dataclasses
+
+    return dataclasses.replace(app.extensions["onboarding_settings"], secret_box=box)

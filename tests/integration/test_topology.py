@@ -79,6 +79,7 @@ def topology(tmp_path, smtp_server, twilio_server, redis_url) -> Iterator[tuple[
         "PASSWORD_HASH_MEMORY_KIB": "19456",
         "PASSWORD_HASH_PARALLELISM": "1",
         "SECRET_KEY": TEST_SECRET,
+        "SECRETS_KEYS": "Zm9yLXRoZS10b3BvbG9neS10ZXN0LW9ubHktMzJieXQ=",
         "APP_BASE_URL": "https://portal.test",
         "DOCUMENT_STORAGE_DIR": str(tmp_path / "documents"),
         "RATELIMIT_STORAGE_URI": redis_url[:-1] + "1",  # a Redis database of its own

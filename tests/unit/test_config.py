@@ -5,6 +5,8 @@ import pytest
 from core.app import create_app
 from core.config import ConfigError, load_config
 
+KEYS = {"SECRETS_KEYS": "dGVzdC1rZXktb2YtdGhpcy1zdWl0ZS0zMi1ieXRlcyE="}  # a Fernet key (32 bytes)
+
 
 def test_production_refuses_to_start_without_secret_key(tmp_path):
     with pytest.raises(ConfigError, match="SECRET_KEY is not set"):
@@ -28,7 +30,7 @@ def test_production_requires_app_base_url_for_email_links(tmp_path):
 
 
 def test_production_cookies_are_secure_and_strict(tmp_path):
-    config = load_config({"SECRET_KEY": "k" * 40, "APP_BASE_URL": "https://portal.example/"}, tmp_path)
+    config = load_config({**KEYS, "SECRET_KEY": "k" * 40, "APP_BASE_URL": "https://portal.example/"}, tmp_path)
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["SESSION_COOKIE_HTTPONLY"] is True
     assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
@@ -91,7 +93,7 @@ def test_invalid_settings_are_refused_with_a_clear_message(tmp_path, env):
 
 
 def test_production_refuses_a_password_hash_below_owasps_minimum(tmp_path):
-    env = {"SECRET_KEY": "s" * 40, "APP_BASE_URL": "https://portal.example"}
+    env = {**KEYS, "SECRET_KEY": "s" * 40, "APP_BASE_URL": "https://portal.example"}
     assert load_config(env, tmp_path)["PASSWORD_HASH_MEMORY_KIB"] == 65536  # the default
     assert load_config({**env, "PASSWORD_HASH_MEMORY_KIB": "19456", "PASSWORD_HASH_TIME_COST": "2"}, tmp_path)
     for cheap in ({"PASSWORD_HASH_MEMORY_KIB": "64"}, {"PASSWORD_HASH_TIME_COST": "1"}):
@@ -131,8 +133,18 @@ def test_a_flask_command_without_settings_says_what_to_set_in_one_line(tmp_path)
 
 def test_production_refuses_the_embedded_worker(tmp_path):
     """Issue #25 item 10: background work in production runs only in `flask worker run`."""
-    base = {"SECRET_KEY": "k" * 40, "APP_BASE_URL": "https://portal.example"}
+    base = {**KEYS, "SECRET_KEY": "k" * 40, "APP_BASE_URL": "https://portal.example"}
     with pytest.raises(ConfigError, match="OUTBOX_EMBEDDED_WORKER is for development only"):
         load_config({**base, "OUTBOX_EMBEDDED_WORKER": "true"}, tmp_path)
     assert load_config({**base, "OUTBOX_EMBEDDED_WORKER": "false"}, tmp_path)["OUTBOX_EMBEDDED_WORKER"] is False
     assert load_config({"APP_ENV": "development"}, tmp_path)["OUTBOX_EMBEDDED_WORKER"] is True
+
+
+def test_production_refuses_to_start_without_secrets_keys_or_with_a_bad_one(tmp_path):
+    """Issue #25 item 11: secrets at rest need SECRETS_KEYS in production."""
+    base = {"SECRET_KEY": "k" * 40, "APP_BASE_URL": "https://portal.example"}
+    with pytest.raises(ConfigError, match="SECRETS_KEYS is not set"):
+        load_config(base, tmp_path)
+    with pytest.raises(ConfigError, match="Fernet key"):
+        load_config({**base, "SECRETS_KEYS": "kein-schluessel"}, tmp_path)
+    assert load_config({**base, **KEYS}, tmp_path)["SECRETS_KEYS"] == KEYS["SECRETS_KEYS"]

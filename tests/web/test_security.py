@@ -86,6 +86,7 @@ def test_secure_cookie_outside_dev(tmp_path):
     app = create_app(
         environ={
             "SECRET_KEY": "k" * 40,
+            "SECRETS_KEYS": "dGVzdC1rZXktb2YtdGhpcy1zdWl0ZS0zMi1ieXRlcyE=",
             "APP_BASE_URL": "https://portal.example",
             "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
         }

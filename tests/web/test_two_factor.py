@@ -52,8 +52,10 @@ def enabled(outbox_app, police, twilio_server, session, time_machine):  # noqa: 
     assert setup.headers["Cache-Control"] == "private, no-store"
     assert "<svg" in html  # the QR code, rendered here
     customer = _customer(session, contract)
-    secret = customer.totp_secret
+    assert customer.totp_secret.startswith("gAAAAA")  # encrypted at rest (issue #25 item 11)
+    secret = two_factor.plain_secret(customer, outbox_app.extensions["onboarding_settings"])
     assert secret
+    assert secret not in customer.totp_secret
     assert " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)) in html
     assert customer.totp_enabled_at is None  # not before a first code
     wrong = _post(client, "/portal/sicherheit/einrichten", code="12345")

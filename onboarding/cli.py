@@ -1,0 +1,39 @@
+"""`flask secrets rotate`: every secret at rest (the customers' TOTP secrets) encrypted again with the
+newest key of SECRETS_KEYS — after a new key was put in front; secrets stored before encryption are
+encrypted. Then the old key can leave SECRETS_KEYS."""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask.cli import AppGroup
+
+from core import db
+from core.crypto import SecretBox, is_encrypted
+from onboarding.models import Customer
+from onboarding.settings import current as current_settings
+
+secrets_cli = AppGroup("secrets", help="Secrets at rest (SECRETS_KEYS).")
+
+
+def rotate(session: so.Session, box: SecretBox) -> int:
+    """Re-encrypt every TOTP secret with the newest key; returns how many. Rows locked, one commit."""
+    count = 0
+    for customer in session.scalars(
+        sa.select(Customer).where(Customer.totp_secret.is_not(None)).order_by(Customer.id).with_for_update()
+    ):
+        stored = customer.totp_secret
+        assert stored is not None
+        customer.totp_secret = box.rotate(stored) if is_encrypted(stored) else box.encrypt(stored)
+        count += 1
+    return count
+
+
+@secrets_cli.command("rotate")
+def rotate_command() -> None:
+    """Encrypt every secret at rest again with the newest key of SECRETS_KEYS."""
+    session = db.session()
+    count = rotate(session, current_settings().box)
+    session.commit()
+    click.echo(f"{count} secret(s) encrypted with the newest key.")
