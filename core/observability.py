@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -55,16 +56,21 @@ class WorkerHeartbeat(Base):
 
     worker_id: so.Mapped[str] = so.mapped_column(sa.String(100), primary_key=True)
     seen_at: so.Mapped[datetime]
+    # what the worker survived last: a database error it backed off from, and when (issue #25 item 9)
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.String(300))
+    last_error_at: so.Mapped[datetime | None]
 
 
-def beat(session: so.Session, worker_id: str) -> None:
-    """Record that this worker is alive (one row per worker, updated in place)."""
+def beat(session: so.Session, worker_id: str, error: tuple[datetime, str] | None = None) -> None:
+    """Record that this worker is alive (one row per worker, updated in place), and the database
+    error it recovered from since the last beat."""
     now = clock.now()
-    updated = session.execute(
-        sa.update(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == worker_id).values(seen_at=now)
-    )
+    values: dict[str, Any] = {"seen_at": now}
+    if error is not None:
+        values.update(last_error_at=error[0], last_error=error[1][:300])
+    updated = session.execute(sa.update(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == worker_id).values(**values))
     if not getattr(updated, "rowcount", 0):
-        session.add(WorkerHeartbeat(worker_id=worker_id, seen_at=now))
+        session.add(WorkerHeartbeat(worker_id=worker_id, **values))
     session.commit()
 
 
@@ -187,10 +193,31 @@ def readiness(session: so.Session, max_worker_age: int) -> dict[str, str]:
     return checks
 
 
+def last_worker_error(session: so.Session) -> str | None:
+    """The database error a worker survived last ("<when UTC>: <error>"), for /readyz."""
+    try:
+        row = session.execute(
+            sa.select(WorkerHeartbeat.last_error_at, WorkerHeartbeat.last_error)
+            .where(WorkerHeartbeat.last_error_at.is_not(None))
+            .order_by(WorkerHeartbeat.last_error_at.desc())
+            .limit(1)
+        ).first()
+    except sa.exc.SQLAlchemyError:
+        return None
+    if row is None or row[0] is None:
+        return None
+    return f"{row[0].isoformat(timespec='seconds')}: {row[1]}"
+
+
 def _readyz() -> tuple[Response, int]:
-    checks = readiness(db_session(), current_app.config["READY_WORKER_MAX_AGE_SECONDS"])
+    session = db_session()
+    checks = readiness(session, current_app.config["READY_WORKER_MAX_AGE_SECONDS"])
     ok = all(v == "ok" for v in checks.values())
-    return jsonify(status="ready" if ok else "not ready", checks=checks), 200 if ok else 503
+    recovered = last_worker_error(session) if checks.get("migrations") == "ok" else None
+    body = {"status": "ready" if ok else "not ready", "checks": checks}
+    if recovered:
+        body["worker_recovered_from"] = recovered  # informational: the worker went on
+    return jsonify(body), 200 if ok else 503
 
 
 def init_app(app: Flask) -> None:

@@ -40,6 +40,7 @@ from messaging.transports import (
 )
 
 log = logging.getLogger(__name__)
+MAX_BACKOFF_SECONDS = 30  # the longest wait after database errors in a row
 
 REDACTED = "(Inhalt nach dem Versand gelöscht: enthielt Zugangsdaten)"
 
@@ -219,14 +220,31 @@ def run(
         with app.app_context(), maker() as session:
             run_tasks(app, session)
     started = clock.now()
+    failures, survived = 0, None
     while not stop.is_set():
-        with app.app_context(), maker() as session:
-            observability.beat(session, worker_id)  # /readyz and /metrics see that a worker runs
-            worked = run_tasks(app, session)  # jobs (one step each), reset requests, letter purge
-            ids = claim(session, worker_id, settings, due_before=started if once else None)
-            if ids:
-                for key, value in deliver_batch(app, session, ids, worker_id, settings).items():
-                    totals[key] += value
+        try:
+            with app.app_context(), maker() as session:
+                observability.beat(session, worker_id, survived)  # /readyz, /metrics: a worker runs
+                survived = None
+                worked = run_tasks(app, session)  # jobs (one step each), reset requests, letter purge
+                ids = claim(session, worker_id, settings, due_before=started if once else None)
+                if ids:
+                    for key, value in deliver_batch(app, session, ids, worker_id, settings).items():
+                        totals[key] += value
+        except sa.exc.SQLAlchemyError as error:
+            # the database is away for a moment (a lost connection, a failover, a locked SQLite file):
+            # the session rolled back, a claimed message's lease runs out and it is claimed again — so
+            # back off and go on; never end the process (issue #25 item 9)
+            if once:
+                raise
+            failures += 1
+            survived = (clock.now(), f"{type(error).__name__}: {str(error).splitlines()[0]}")
+            log.warning("worker %s: database error %d in a row, backing off: %s", worker_id, failures, survived[1])
+            if failures % 3 == 0:
+                app.extensions["database"].engine.dispose()  # drop every pooled connection: reconnect
+            stop.wait(min(settings.poll_seconds * 2 ** min(failures, 6), MAX_BACKOFF_SECONDS))
+            continue
+        failures = 0
         if not ids and not worked:
             if once:
                 break
