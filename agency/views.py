@@ -15,6 +15,7 @@ from core import db, paging
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required
 from core.downloads import download
 from core.errors import render_error
+from core.forms import selected_ids
 from core.security import safe_next
 from core.users import User
 from messaging.outbox import MessageError
@@ -60,7 +61,7 @@ def remind_selection() -> BaseResponse:
     """ "Erinnerung senden" for the contracts selected in the Bestand: a fresh access link each
     (those already active or not on the portal are named, not changed); back to the same list."""
     s = db.session()
-    result = services.remind_selected(s, _user(), request.form.getlist("vertrag"), current_settings())
+    result = services.remind_selected(s, _user(), selected_ids(request.form, "vertrag"), current_settings())
     s.commit()
     for category, message in result.messages():
         flash(message, category)
@@ -236,7 +237,7 @@ def bulk() -> BaseResponse | str | tuple[str, int]:
 @roles_required(*MANAGER_AREA)
 def bulk_selection() -> BaseResponse:
     """The selected contracts with the e-mail and mobile number on file."""
-    job = bulk_switch.selection_job(db.session(), _user(), request.form.getlist("vertrag"))
+    job = bulk_switch.selection_job(db.session(), _user(), selected_ids(request.form, "vertrag"))
     if job is None:
         flash("Bitte wählen Sie mindestens einen Vertrag aus.", "error")
         return redirect(url_for("agency.stock"))

@@ -25,6 +25,7 @@ from contracts.presentation import risk_questions
 from contracts.signals import contract_policed
 from core import audit, clock, storage
 from core.formatting import TIMEZONE
+from core.forms import has_control_characters
 from core.pdf import render_pdfs
 from core.users import User
 from messaging import outbox
@@ -137,6 +138,8 @@ def decline(session: so.Session, application: Application, user: User, reason: s
         raise ApplicationError("Dieser Antrag ist nicht mehr in der Risikoprüfung.")
     if not reason:
         raise ApplicationError("Bitte geben Sie einen Grund für die Ablehnung an.")
+    if has_control_characters(reason):  # NUL reached PostgreSQL as a 500 (issue #25 item 8, the fuzz test)
+        raise ApplicationError("Der Grund enthält Steuerzeichen. Bitte geben Sie ihn ohne sie ein.")
     application.state = ApplicationState.DECLINED
     application.decline_reason = reason
     application.decided_by_id = user.id

@@ -70,6 +70,7 @@ from core.authz import BACKOFFICE_AREA, BROKER_AREA, can_see, get_visible_or_404
 from core.downloads import download
 from core.extensions import htmx
 from core.formatting import TIMEZONE, date_de, eur
+from core.forms import selected_ids
 from core.pdf import render_pdf
 from core.users import Role, User
 from messaging.outbox import MessageError
@@ -575,7 +576,7 @@ def accept_referrals() -> BaseResponse:
     """Accept the selected applications: they are policed together (documents on all cores)."""
     s = db.session()
     try:
-        policed = accept_selected(s, request.form.getlist("antrag"), _user())
+        policed = accept_selected(s, selected_ids(request.form, "antrag"), _user())
     except ApplicationError as error:
         s.rollback()
         flash(str(error), "error")
@@ -819,7 +820,7 @@ def confirm_sf(public_id: str) -> BaseResponse | tuple[str, int]:
 @roles_required(*BACKOFFICE_AREA)
 def claims_handled() -> BaseResponse:
     s = db.session()
-    done = claims.mark_handled(s, _user(), request.form.getlist("schaden"))
+    done = claims.mark_handled(s, _user(), selected_ids(request.form, "schaden"))
     s.commit()
     if done:
         flash(f"{done} Schadenmeldung(en) in Bearbeitung genommen.", "success")

@@ -107,6 +107,8 @@ DEFAULTS: dict[str, Any] = {
     # "Schaden melden" in the portal: photos (JPEG, PNG, HEIC) and PDFs per claim, and size of each
     "CLAIM_UPLOAD_MAX_FILES": 5,
     "CLAIM_UPLOAD_MAX_MB": 6,
+    # the longest value of a query-string parameter (searches, filters); longer ones get a German 400
+    "QUERY_VALUE_MAX_LENGTH": 500,
     # the broker's worklist: access links unused this many days get "Erinnerung senden"; decisions
     # on Anträge are listed this many days
     "WORKLIST_REMINDER_DAYS": 7,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -57,6 +58,17 @@ def init_app(app: Flask) -> None:
         if status >= 500:
             db.session().rollback()
         return render_error(status)
+
+    @app.errorhandler(sa.exc.DataError)
+    def data_error(exc: sa.exc.DataError) -> tuple[str, int]:
+        # the last line of defence (issue #25 item 8): a value the database refuses (NUL, a number out
+        # of range) that reached it past the forms is the request's fault, not a technical error —
+        # rolled back, logged, and said in German; the forms catch such values at their fields first
+        log.warning("database refused a value: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+        db.session().rollback()
+        return render_error(
+            400, "Eine Eingabe enthält unzulässige Zeichen oder ist zu groß. Bitte prüfen Sie Ihre Eingaben."
+        )
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception) -> tuple[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TypeGuard
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 # Only our own origin; no inline script or style (htmx is configured not to inject styles).
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -72,6 +72,11 @@ def refuse_control_characters() -> tuple[str, int] | None:
         has_control_characters(key) or has_control_characters(value) for key, value in request.args.items(multi=True)
     ):
         return render_error(400, "Die Adresse enthält Steuerzeichen. Bitte geben Sie die Suche ohne sie erneut ein.")
+    longest = current_app.config["QUERY_VALUE_MAX_LENGTH"]
+    if any(len(value) > longest for value in request.args.values()):
+        # a search term of 100 KiB reached SQLite's LIKE ("pattern too complex", a 500); no search or
+        # filter needs more than a few words (issue #25 item 8, found by the fuzz test)
+        return render_error(400, f"Eine Suche darf höchstens {longest} Zeichen lang sein. Bitte kürzen Sie sie.")
     return None
 
 

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from core import db, paging
 from core.authz import BACKOFFICE_AREA, roles_required
 from core.downloads import download
+from core.forms import selected_ids
 from core.security import safe_next
 from core.users import User
 from messaging import backoffice, queries
@@ -88,7 +89,7 @@ def _letters_word(n: int) -> str:
 @roles_required(*BACKOFFICE_AREA)
 def print_batch() -> BaseResponse:
     """The selected letters as one PDF for printing (each is marked as printed)."""
-    printed = backoffice.print_batch(db.session(), request.form.getlist("brief"))
+    printed = backoffice.print_batch(db.session(), selected_ids(request.form, "brief"))
     if printed is None:
         flash("Bitte wählen Sie mindestens einen Brief aus.", "error")
         return redirect(url_for("messaging.postausgang"))
@@ -101,7 +102,7 @@ def print_batch() -> BaseResponse:
 def mark_posted() -> BaseResponse | str:
     """Mark the selected letters as handed to the post: first a confirmation that names the count
     (and the letters not yet printed), then, confirmed, the change."""
-    chosen = request.form.getlist("brief")
+    chosen = selected_ids(request.form, "brief")
     if request.form.get("bestaetigt") != "1":
         letters = backoffice.ready_letters(db.session(), chosen, with_pdf=False)
         if letters:

@@ -17,6 +17,7 @@ from contracts.models import ClaimKind
 from core import clock, db, paging
 from core.downloads import download
 from core.formatting import TIMEZONE
+from core.forms import selected_ids
 from onboarding import documents as portal_documents
 from onboarding.forms import ClaimForm, DocumentFilterForm
 from onboarding.models import Customer
@@ -87,7 +88,7 @@ def documents() -> str:
 @customer_required
 def mark() -> BaseResponse:
     """ "Gelesen" / "Ungelesen" for the selected documents; back to the same filtered page."""
-    s, chosen = db.session(), request.form.getlist("dokument")
+    s, chosen = db.session(), selected_ids(request.form, "dokument")
     if request.form.get("aktion") == "ungelesen":
         done = portal_documents.mark_unread(s, _customer(), chosen)
         message = f"{done} Dokument(e) als ungelesen markiert."
@@ -119,7 +120,7 @@ def document(public_id: str) -> Response:
 @customer_required
 def download_zip() -> BaseResponse:
     """'Dateien speichern': the selected documents as one ZIP."""
-    data = portal_documents.documents_zip(db.session(), _customer(), request.form.getlist("dokument"))
+    data = portal_documents.documents_zip(db.session(), _customer(), selected_ids(request.form, "dokument"))
     if data is None:
         flash("Bitte wählen Sie mindestens ein Dokument aus.", "error")
         return redirect(_back_to_list())

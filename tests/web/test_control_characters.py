@@ -83,3 +83,13 @@ def test_tabs_and_line_breaks_in_a_text_area_are_no_control_characters(broker_cl
         },
     )
     assert response.status_code == 302
+
+
+def test_an_overlong_search_is_refused_with_a_german_message(backoffice_client, app):
+    """Issue #25 item 8 (found by the fuzz test): a 100 KiB search term reached SQLite's LIKE
+    ("pattern too complex") and gave 500; a value above QUERY_VALUE_MAX_LENGTH is a German 400."""
+    longest = app.config["QUERY_VALUE_MAX_LENGTH"]
+    response = backoffice_client.get("/innendienst/nachrichten", query_string={"q": "x" * (100 * 1024)})
+    assert response.status_code == 400
+    assert f"höchstens {longest} Zeichen" in response.get_data(as_text=True)
+    assert backoffice_client.get("/innendienst/nachrichten", query_string={"q": "x" * longest}).status_code == 200
