@@ -147,6 +147,24 @@ def first_version(session: so.Session, contract: Contract) -> None:
     session.flush()
 
 
+def endorsement_documents(
+    version: ContractVersion,
+    *,
+    invoice: bool,
+    endorsement_extra: dict[str, Any] | None = None,
+    invoice_extra: dict[str, Any] | None = None,
+) -> list[Planned]:
+    """A version's Nachtrag, and its Beitragsrechnung when the premium changed."""
+    number = version.endorsement_no
+    planned = [
+        Planned(DocumentKind.ENDORSEMENT, f"Nachtrag Nr. {number}", {"version": version, **(endorsement_extra or {})})
+    ]
+    if invoice:
+        context = {"version": version, **(invoice_extra or {})}
+        planned.append(Planned(DocumentKind.INVOICE, f"Beitragsrechnung Nachtrag Nr. {number}", context))
+    return planned
+
+
 def add_version(
     session: so.Session,
     contract: Contract,
@@ -289,13 +307,7 @@ def change_contract(
             evb.reissue(session, contract, user, valid_days=rules.evb_valid_days, margin_days=terms.evb_margin_days)
         except evb.EvbError as error:
             raise ChangeError(str(error), "tsn") from None
-    planned = [Planned(DocumentKind.ENDORSEMENT, f"Nachtrag Nr. {version.endorsement_no}", {"version": version})]
-    if delta:
-        planned.append(
-            Planned(
-                DocumentKind.INVOICE, f"Beitragsrechnung Nachtrag Nr. {version.endorsement_no}", {"version": version}
-            )
-        )
+    planned = endorsement_documents(version, invoice=bool(delta))
     issue_documents(session, [(contract, planned)], workers=pdf_workers, announce=announce)
     audit.record(
         session,
@@ -944,15 +956,7 @@ def withdraw_cancellation(
         actor=user,
         premium_delta=-refunded if refunded else None,
     )
-    planned = [Planned(DocumentKind.ENDORSEMENT, f"Nachtrag Nr. {version.endorsement_no}", {"version": version})]
-    if refunded:
-        planned.append(
-            Planned(
-                DocumentKind.INVOICE,
-                f"Beitragsrechnung Nachtrag Nr. {version.endorsement_no}",
-                {"version": version, "withdrawn_end": old_end},
-            )
-        )
+    planned = endorsement_documents(version, invoice=bool(refunded), invoice_extra={"withdrawn_end": old_end})
     issue_documents(session, [(contract, planned)], workers=pdf_workers)
     audit.record(
         session,

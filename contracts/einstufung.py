@@ -20,11 +20,12 @@ from contracts.changes import (
     add_version,
     contract_terms,
     end_rabattschutz_if_lost,
+    endorsement_documents,
     first_version,
     lock,
 )
-from contracts.documents import Planned, issue_documents
-from contracts.models import Contract, ContractVersion, DocumentKind, VersionKind
+from contracts.documents import issue_documents
+from contracts.models import Contract, ContractVersion, VersionKind
 from core import audit, clock, paging
 from core.formatting import TIMEZONE, date_de, eur
 from core.users import User
@@ -185,14 +186,7 @@ def _reclassify(
     version = add_version(
         session, contract, VersionKind.CHANGE, year[0], changes, actor=actor, actor_label=label, premium_delta=delta
     )
-    planned = [Planned(DocumentKind.ENDORSEMENT, f"Nachtrag Nr. {version.endorsement_no}", {"version": version})]
-    if delta:
-        planned.append(
-            Planned(
-                DocumentKind.INVOICE, f"Beitragsrechnung Nachtrag Nr. {version.endorsement_no}", {"version": version}
-            )
-        )
-    issue_documents(session, [(contract, planned)], workers=pdf_workers)
+    issue_documents(session, [(contract, endorsement_documents(version, invoice=bool(delta)))], workers=pdf_workers)
     audit.record(
         session,
         "sf_reclassified",

@@ -26,7 +26,13 @@ from sqlalchemy.exc import IntegrityError
 from calculator import quotes, reference
 from calculator.tariffs import Classes, KfzRisk, KfzTariff, Product, SFClass, TariffCatalog, TariffError
 from contracts import lifecycle
-from contracts.changes import TARIFF_INCREASE, add_version, end_rabattschutz_if_lost, first_version
+from contracts.changes import (
+    TARIFF_INCREASE,
+    add_version,
+    end_rabattschutz_if_lost,
+    endorsement_documents,
+    first_version,
+)
 from contracts.claims import counted_claims
 from contracts.documents import Planned, issue_documents
 from contracts.models import Contract, ContractVersion, DocumentKind, RenewalRun, VersionKind
@@ -423,17 +429,7 @@ def restate(
         actor_label=None if actor else "Nachstufung",
         premium_delta=delta,
     )
-    planned = [
-        Planned(
-            DocumentKind.ENDORSEMENT, f"Nachtrag Nr. {version.endorsement_no}", {"version": version, "restated": True}
-        )
-    ]
-    if delta:
-        planned.append(
-            Planned(
-                DocumentKind.INVOICE, f"Beitragsrechnung Nachtrag Nr. {version.endorsement_no}", {"version": version}
-            )
-        )
+    planned = endorsement_documents(version, invoice=bool(delta), endorsement_extra={"restated": True})
     issue_documents(session, [(contract, planned)], workers=pdf_workers)
     audit.record(
         session,
