@@ -2,6 +2,8 @@
 # Start or stop a throwaway PostgreSQL for the test suite (RECIPES.md). Root-safe: runs as postgres.
 #   scripts/pg-throwaway.sh start DIR PORT   -> prints the DATABASE_URL
 #   scripts/pg-throwaway.sh stop DIR
+#   scripts/pg-throwaway.sh halt DIR          -> the server stops, its data stays (an outage in a test)
+#   scripts/pg-throwaway.sh resume DIR PORT   -> the halted server runs again on PORT
 set -euo pipefail
 cmd=${1:?start|stop}; dir=${2:?data directory}
 
@@ -15,6 +17,12 @@ as_postgres() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+serve() {
+  local port=$1
+  as_postgres "$(find_bin pg_ctl)" -D "$dir/data" -w -l "$dir/server.log" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
+}
+
 case "$cmd" in
   start)
     port=${3:?port}
@@ -24,8 +32,7 @@ case "$cmd" in
     rm -rf "$dir"; mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && chown postgres "$dir"
     as_postgres "$initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log"
-    as_postgres "$pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
+    serve "$port"
     as_postgres "$(find_bin createdb)" -h 127.0.0.1 -p "$port" -U postgres app
     echo "postgresql+psycopg://postgres@127.0.0.1:$port/app"
     ;;
@@ -34,5 +41,11 @@ case "$cmd" in
     [ -d "$dir/data" ] && as_postgres "$pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
     rm -rf "$dir"
     ;;
-  *) echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2 ;;
+  halt)
+    as_postgres "$(find_bin pg_ctl)" -D "$dir/data" -w -m fast stop >/dev/null
+    ;;
+  resume)
+    serve "${3:?port}"
+    ;;
+  *) echo "usage: $0 start DIR PORT | stop DIR | halt DIR | resume DIR PORT" >&2; exit 2 ;;
 esac
