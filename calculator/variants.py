@@ -89,6 +89,11 @@ class Row:
 def _shown(quote: Quote, product: Product) -> dict[str, str]:
     form = quote.form
     if product is Product.KFZ:
+        if form.kfz_deckung.data not in {c.value for c in KfzCover}:  # a variant sent without a valid cover
+            return dict.fromkeys(
+                ("Versicherungsumfang", "Selbstbeteiligung Teilkasko", "Selbstbeteiligung Vollkasko", "Rabattschutz"),
+                "–",
+            )
         cover = KfzCover(form.kfz_deckung.data)
         return {
             "Versicherungsumfang": cover.label,

@@ -359,6 +359,21 @@ class WithdrawForm(Form):
     version = HiddenField()
 
 
+class EvbRevokeForm(Form):
+    """A row of the back office's eVB list: the reason for the revocation (its search kept)."""
+
+    grund = StringField(
+        "Grund",
+        filters=[strip],
+        validators=[
+            InputRequired("Bitte geben Sie den Grund für den Widerruf an."),
+            Length(max=500, message="Der Grund darf höchstens 500 Zeichen lang sein."),
+        ],
+    )
+    suche = HiddenField(filters=[strip])
+    seite = HiddenField()
+
+
 class RenewalForm(Form):
     faellig_am = StringField(
         "Hauptfälligkeit",

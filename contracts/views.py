@@ -39,6 +39,7 @@ from contracts.forms import (
     CancelForm,
     ChangeForm,
     ClaimStatusForm,
+    EvbRevokeForm,
     RenewalForm,
     WithdrawForm,
     normalize_plate,
@@ -297,18 +298,21 @@ def evbs() -> str:
 @roles_required(*BACKOFFICE_AREA)
 def revoke_evb(public_id: str) -> BaseResponse | tuple[str, int]:
     s = db.session()
-    search, reason = request.form.get("suche", "").strip()[:100], request.form.get("grund", "")
+    form = EvbRevokeForm()
+    search = (form.suche.data or "")[:100]
     try:
-        revoked = evb.revoke(s, _user(), public_id, reason)
+        if not form.validate():
+            raise evb.EvbError(" ".join(form.grund.errors or ["Bitte prüfen Sie Ihre Eingaben."]))
+        revoked = evb.revoke(s, _user(), public_id, form.grund.data or "")
     except evb.EvbError as error:
         s.rollback()
-        found = evb.evbs_page(s, search, paging.page_number(request.form.get("seite")), PAGE_SIZE)
+        found = evb.evbs_page(s, search, paging.page_number(form.seite.data), PAGE_SIZE)
         html = render_template(
             "contracts/evbs.html",
             page=found,
             search=search,
             today=_today(),
-            error={"id": public_id, "message": str(error), "reason": reason},
+            error={"id": public_id, "message": str(error), "reason": form.grund.data or ""},
         )
         return html, 422
     s.commit()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wtforms import IntegerField, RadioField, SelectField, StringField
+from wtforms import RadioField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from calculator.forms.fields import options, strip
+from calculator.forms.fields import WholeNumberField, options, strip
 
 NO_PRIOR_INSURANCE = (
     "Für den Versicherungsnehmer und/oder eine mitversicherte Person bestehen oder bestanden keine Vorversicherungen."
@@ -42,7 +42,7 @@ class PriorInsuranceFields:
         ),
         validate_choice=True,
     )
-    vv_schaeden = IntegerField(
+    vv_schaeden = WholeNumberField(
         "Schäden in den letzten 5 Jahren",
         validators=[Optional(), NumberRange(0, 99, "Bitte eine Anzahl von 0 bis 99 eingeben.")],
         render_kw={"inputmode": "numeric"},

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField
+from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional, Regexp
 
-from calculator.forms.fields import german_date, options, strip, upper
+from calculator.forms.fields import WholeNumberField, german_date, options, strip, upper
 from calculator.tariffs import ALL_SF_CLASSES, DriverCircle, KfzCover, Parking, Usage
 
 SF_CHOICES = [("", "Bitte wählen")] + [(sf.key, sf.label) for sf in reversed(ALL_SF_CLASSES)]
@@ -59,7 +59,7 @@ class VehicleFields:
         validators=[german_date(required_message="Bitte geben Sie das Datum der Erstzulassung ein.")],
         render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
     )
-    kilometerstand = IntegerField(
+    kilometerstand = WholeNumberField(
         "Kilometerstand",
         validators=[
             InputRequired("Bitte geben Sie den Kilometerstand ein."),
@@ -67,7 +67,7 @@ class VehicleFields:
         ],
         render_kw={"inputmode": "numeric"},
     )
-    fahrleistung = IntegerField(
+    fahrleistung = WholeNumberField(
         "Jährliche Fahrleistung (km)",
         validators=[
             InputRequired("Bitte geben Sie die jährliche Fahrleistung ein."),
@@ -96,7 +96,7 @@ class VehicleFields:
         validators=[InputRequired("Bitte wählen Sie den Fahrerkreis.")],
         render_kw=PRESET,
     )
-    juengster_fahrer = IntegerField(
+    juengster_fahrer = WholeNumberField(
         "Alter des jüngsten Fahrers",
         validators=[
             InputRequired("Bitte geben Sie das Alter des jüngsten Fahrers ein."),

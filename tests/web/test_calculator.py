@@ -89,6 +89,23 @@ def test_live_shows_the_error_of_a_typed_answer_only(broker_client):
     assert "Der Beitrag erscheint, sobald" in html
 
 
+def test_a_number_too_long_for_any_count_is_an_error_at_its_field(broker_client):
+    """Found by the fuzz net (issue #25 item 8): 400 nines as Kilometerstand made wtforms' NumberRange
+    raise OverflowError — HTTP 500 on the live premium and on Berechnen."""
+    nines = "9" * 400
+    live = _post(
+        broker_client,
+        "/rechner/kfz/live",
+        {**KFZ_ANSWERS, "kilometerstand": nines, "_changed": "kilometerstand"},
+        headers=HX,
+    )
+    assert live.status_code == 200
+    assert 'id="kilometerstand-error" hx-swap-oob="true">Keine gültige, ganze Zahl' in live.get_data(as_text=True)
+    full = _post(broker_client, "/rechner/kfz/berechnen", {**KFZ_ANSWERS, "vv_schaeden": nines})
+    assert full.status_code == 422
+    assert nines in full.get_data(as_text=True)  # what was typed stays in the field
+
+
 def test_unknown_vehicle_gets_no_price(broker_client):
     answers = {**KFZ_ANSWERS, "hsn": "0603", "tsn": "ZZZ", "_changed": "tsn"}
     html = _post(broker_client, "/rechner/kfz/live", answers, headers=HX).get_data(as_text=True)

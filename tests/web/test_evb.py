@@ -113,6 +113,13 @@ def test_the_back_office_finds_and_revokes_an_evb(broker_client, backoffice_clie
     missing = backoffice_client.post(url, data={"csrf_token": token, "grund": " "})
     assert missing.status_code == 422
     assert "Bitte geben Sie den Grund für den Widerruf an." in missing.get_data(as_text=True)
+    # a reason with NUL (PostgreSQL refuses it) is said at its row, the rest of it kept (issue #25 item 4)
+    nul = backoffice_client.post(url, data={"csrf_token": token, "grund": "falsch\x00es Fahrzeug", "suche": code})
+    assert nul.status_code == 422
+    html = nul.get_data(as_text=True)
+    assert "Steuerzeichen" in html
+    assert 'value="falsches Fahrzeug"' in html
+    assert f"<strong>{code}</strong>" in html  # the search the clerk was in
     done = backoffice_client.post(url, data={"csrf_token": token, "grund": "falsches Fahrzeug angegeben"})
     assert done.status_code == 302
     session.expire_all()

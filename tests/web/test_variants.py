@@ -50,6 +50,21 @@ def test_a_variant_the_tariff_cannot_price_says_why(broker_client):
     assert "Variante 1 beantragen" not in html
 
 
+def test_a_variant_without_a_valid_cover_says_why_instead_of_a_500(broker_client):
+    """Found by the fuzz net (issue #25 item 8): an empty or unknown Versicherungsumfang in a variant's
+    query was a ValueError (HTTP 500) on the page and its PDF."""
+    offer_id = quote(broker_client)
+    for value in ("", "kasko-gold"):
+        query = f"v1_an=1&v1_kfz_deckung={value}&v1_sb_tk=150&v1_sb_vk=500"
+        response = broker_client.get(f"/angebote/{offer_id}/varianten?{query}")
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        assert _cells(html, "Versicherungsumfang")[1] == "–"
+        assert _cells(html, "Gesamtbeitrag")[1] == "–"
+        assert _cells(html, "Hinweis")[1]  # the column says why
+        assert broker_client.get(f"/angebote/{offer_id}/varianten.pdf?{query}").status_code == 200
+
+
 def test_one_pdf_with_the_comparison(broker_client):
     offer_id = quote(broker_client)
     response = broker_client.get(
