@@ -228,3 +228,49 @@ def test_10_parallel_reminders_send_one_and_leave_one_valid_link(parallel_app): 
     assert valid == 1
     assert kinds == ["email", "letter"]  # one reminder e-mail and, an existing customer, one code letter
     assert _audit_count(app, "invitation_resent") == 1
+
+
+def test_20_parallel_wrong_codes_on_new_recovery_codes_are_evaluated_5_times(parallel_app, monkeypatch):  # noqa: F811
+    """Issue #25 item 1, "neue Codes": 20 parallel requests with wrong codes compared all 20; now the
+    same per-account limit as the login's second step: 5 compared, the rest told to wait, and the
+    recovery codes stay as they were."""
+    import pyotp
+
+    from onboarding import two_factor
+    from onboarding.models import Customer
+    from onboarding.settings import current as current_settings
+    from tests.integration.test_concurrency import _activate, _invite_by_sms, _send_code
+
+    app = parallel_app
+    link_id = _invite_by_sms(app)
+    customer_id = _activate(app, link_id, _send_code(app, link_id)).customer.id
+    with app.app_context():
+        s = db.session()
+        customer = s.get(Customer, customer_id)
+        customer.totp_secret, customer.totp_enabled_at = pyotp.random_base32(), clock.now()
+        s.commit()
+    compared = []
+    real = two_factor._use_totp
+
+    def counting(session, customer, code, now, settings):
+        compared.append(code)
+        return real(session, customer, code, now, settings)
+
+    monkeypatch.setattr(two_factor, "_use_totp", counting)
+
+    def attempt(i: int) -> str:
+        with app.test_request_context():
+            s = db.session()
+            try:
+                two_factor.renew_recovery_codes(s, s.get(Customer, customer_id), f"{i:06d}", current_settings())
+            except two_factor.TwoFactorError as error:
+                s.rollback()
+                return "wait" if "Zu viele Fehlversuche" in error.message else "wrong"
+            return "renewed"
+
+    outcomes = in_parallel(20, attempt)
+    assert len(compared) == 5
+    assert outcomes.count("wrong") == 5
+    assert outcomes.count("wait") == 15
+    with app.app_context():
+        assert two_factor.recovery_left(db.session(), db.session().get(Customer, customer_id)) == 0  # none made
