@@ -11,9 +11,10 @@ from core.authz import BACKOFFICE_AREA
 
 
 def init_app(app: Flask) -> None:
-    from messaging import cli, outbox, views
+    from messaging import cli, failures, outbox, views
     from messaging.worker import register_task
 
+    app.add_template_filter(failures.explain, "failure_explained")
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.worker_cli)
     register_task(app, jobs.runner(app))  # durable background jobs of every package (core.jobs)

@@ -117,9 +117,11 @@ class SmtpTransport:
             # over-long line to the server (refused beyond 1,000 octets, RFC 5321 4.5.3.1.6)
             connection.sendmail(sender, [message.recipient], mail.as_bytes(policy=SMTP_POLICY))
         except smtplib.SMTPRecipientsRefused as exc:
-            code = next(iter(exc.recipients.values()))[0]
+            code, reply = next(iter(exc.recipients.values()))
             self._drop()
-            raise (PermanentError if code >= 500 else TransientError)(f"Empfänger abgelehnt: SMTP {code}") from exc
+            said = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+            error = PermanentError if code >= 500 else TransientError
+            raise error(f"Empfänger abgelehnt: SMTP {code} {said}"[:500]) from exc
         except smtplib.SMTPResponseException as exc:
             self._drop()
             error = PermanentError if 500 <= exc.smtp_code < 600 and exc.smtp_code != 552 else TransientError

@@ -89,9 +89,15 @@ class DocumentFilterForm(FlaskForm):
         validators=[german_date()],
         render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
     )
-    dokument = SelectField("Dokument", choices=options([("", "alle")] + [(k.value, k.label) for k in DocumentKind]))
-    status = SelectField("Status", choices=options([("", "alle"), ("ungelesen", "Ungelesen"), ("gelesen", "Gelesen")]))
-    vertrag = SelectField("Vertrag", choices=options([("", "alle")]), validate_choice=False)
+    # default "": a filter not sent is "alle", not "Keine gültige Auswahl." (issue #26 item 3: shown on
+    # every plain visit)
+    dokument = SelectField(
+        "Dokument", choices=options([("", "alle")] + [(k.value, k.label) for k in DocumentKind]), default=""
+    )
+    status = SelectField(
+        "Status", choices=options([("", "alle"), ("ungelesen", "Ungelesen"), ("gelesen", "Gelesen")]), default=""
+    )
+    vertrag = SelectField("Vertrag", choices=options([("", "alle")]), validate_choice=False, default="")
     anzahl = SelectField("Pro Seite", choices=options([("10", "10"), ("20", "20"), ("50", "50")]), default="10")
 
     def check(self) -> None:

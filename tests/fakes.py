@@ -48,12 +48,13 @@ class SmtpInbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.mode = "ok"
+        self.reject_reply = "550 5.1.1 Mailbox unavailable"  # what "reject" answers (a real server's words)
         self.delay = 0.0
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if self.mode == "reject":
-            return "550 5.1.1 Mailbox unavailable"
+            return self.reject_reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -1,6 +1,11 @@
 """Every page of every role, in the states a user meets them (with data, with errors), passes
 axe-core's WCAG 2.1 A/AA rules in Chromium and the Nu HTML Checker (vnu.jar) on the HTML as served.
-htmx's hx-* attributes are the one thing the checker's messages may be about."""
+htmx's hx-* attributes are the one thing the checker's messages may be about.
+
+And what a person sees (issue #26 items 1–5), at 1280 and at 390 px (layout_checks.js): no word or
+date split over two lines, no table cell narrower than its longest word, no sideways scrolling at
+390 px; a page loaded with GET and no query shows no field error and no error summary; no raw
+technical text (an SMTP reply, a Python exception) outside the back office's details toggles."""
 
 from __future__ import annotations
 
@@ -28,6 +33,12 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 VNU = ROOT / ".tools" / "vnu.jar"
+LAYOUT_CHECKS = (Path(__file__).parent / "layout_checks.js").read_text(encoding="utf-8")
+WIDTHS = (1280, 390)  # laptop and phone
+# raw technical text a user must not meet: an SMTP reply, an exception, Python's None (issue #26 item 5)
+TECHNICAL = re.compile(
+    r"\bSMTP \d{3}\b|\b[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b|Recipient|Traceback|Exception\b|\bError:|\bNone\b"
+)
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 HTMX_ATTRIBUTE = re.compile(r"Attribute “hx-[a-z-]+”")
 START = (clock.now() + timedelta(days=7)).strftime("%d.%m.%Y")
@@ -65,13 +76,37 @@ class Checker:
         self.violations: list[str] = []
         self.seen = 0
 
-    def _check(self, name: str, html: str) -> None:
+    def _check(self, name: str, html: str, *, unsubmitted: bool = False) -> None:
         self.seen += 1
         (self.out / f"{self.seen:02d}-{name}.html").write_text(html, encoding="utf-8")
         result = self.axe.run(self.page, options=WCAG)
         for violation in result.response["violations"]:
             targets = [", ".join(n["target"]) for n in violation["nodes"]][:3]
             self.violations.append(f"{name}: {violation['id']} ({violation['help']}) at {targets}")
+        self._layout(name)
+        if unsubmitted:  # item 3: nobody sent anything, so nothing can be wrong yet
+            shown = self.page.evaluate(
+                """() => [...document.querySelectorAll('.field__error, .error-summary')]
+                   .filter((e) => e.textContent.trim() && e.getClientRects().length)
+                   .map((e) => e.textContent.trim().slice(0, 60))"""
+            )
+            self.violations += [f"{name}: an error on a page nobody submitted: {text!r}" for text in shown]
+        # item 5: raw technical text, except inside a <details> (the back office's technical toggle)
+        text = self.page.evaluate(
+            """() => { const copy = document.body.cloneNode(true);
+                       copy.querySelectorAll('details, script, style, template').forEach((e) => e.remove());
+                       return copy.innerText; }"""
+        )
+        self.violations += [f"{name}: technical text {m.group(0)!r}" for m in TECHNICAL.finditer(text)]
+
+    def _layout(self, name: str) -> None:
+        """Items 1, 2 and 4 at both widths (the page laid out again, not reloaded)."""
+        size = self.page.viewport_size or {"width": 1280, "height": 800}
+        for width in WIDTHS:
+            self.page.set_viewport_size({"width": width, "height": size["height"]})
+            findings = self.page.evaluate(LAYOUT_CHECKS)
+            self.violations += [f"{name} @{width}px: {finding}" for finding in findings]
+        self.page.set_viewport_size(size)
 
     def visit(self, name: str, path: str, status: int = 200, *, settle: bool = False) -> None:
         """goto waits for "load" (stylesheet applied, deferred scripts such as the charts run);
@@ -82,7 +117,7 @@ class Checker:
         assert response.status == status, f"{path}: {response.status}"
         if settle:
             self.page.wait_for_load_state("networkidle")
-        self._check(name, response.text())
+        self._check(name, response.text(), unsubmitted="?" not in path and status == 200)
 
     def submit(self, name: str, button: str, status: int = 200) -> None:
         """The page a form submit leads to (an error page, a confirmation)."""
@@ -133,6 +168,19 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     link = re.search(
         r"http://portal\.test(/zugang/[\w-]+)", smtp_server.inbox.messages[-1].get_body(("plain",)).get_content()
     ).group(1)
+    # an invitation the customer's mail server refused, as real servers word it (the worklists show it)
+    _quote_and_apply(
+        broker,
+        {**KFZ_ANSWERS, "vorname": "Erika", "name": "Abgewiesen"},
+        "kfz",
+        {"zustellung": "portal", "kunde_email": "niemand@example.org", "kunde_mobil": "0151 22334455"},
+    )
+    smtp_server.inbox.mode = "reject"
+    smtp_server.inbox.reject_reply = (
+        "550 5.1.1 <niemand@example.org>: Recipient address rejected: User unknown in virtual mailbox table"
+    )
+    assert worker.run(app, once=True)["failed"] >= 1
+    smtp_server.inbox.mode = "ok"
     pages_dir = tmp_path / "pages"
     pages_dir.mkdir()
     check = Checker(page, base, pages_dir)

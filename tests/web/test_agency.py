@@ -51,7 +51,7 @@ def test_bestand_shows_delivery_and_state_scoped_per_role(outbox_app, bestand, m
     page = mgr.get("/bestand/").get_data(as_text=True)
     for number in ("BV-4711001", "BV-4711002", "BV-4711003", "BV-4711004"):
         assert number in page
-    assert page.count("<td>Post</td>") >= 4
+    assert page.count('<td data-label="Unterlagen">Post</td>') >= 4
     own = outbox_app.test_client()
     login(own, broker.email)
     broker_page = own.get("/bestand/").get_data(as_text=True)
@@ -94,7 +94,7 @@ def test_switch_one_contract_then_back_and_resend(outbox_app, bestand, mgr, sess
     assert contract.customer_mobile == "+4915112345678"
     kinds = sorted((m.kind.value, m.template) for m in session.scalars(sa.select(OutboxMessage)))
     assert kinds == [("email", "access_link"), ("letter", "access_code")]  # link by e-mail, code by post
-    assert "<td>Code versendet</td>" in mgr.get("/bestand/?q=yilmaz").get_data(as_text=True)
+    assert '<td data-label="Portal-Status">Code versendet</td>' in mgr.get("/bestand/?q=yilmaz").get_data(as_text=True)
 
     mgr.post(url, data={"csrf_token": csrf_token(mgr, url), "aktion": "einladung"})
     links = session.scalars(sa.select(AccessLink).order_by(AccessLink.id)).all()

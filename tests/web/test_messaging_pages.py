@@ -206,7 +206,9 @@ def test_nachrichten_counts_filters_and_retry(outbox_app, s, office, smtp_server
     s.commit()
     worker.run(outbox_app, once=True)
     page = office.get("/innendienst/nachrichten").get_data(as_text=True)
-    assert "Empfänger abgelehnt: SMTP 550" in page
+    # issue #26 item 5: the German explanation first, the server's own words behind a toggle
+    assert "Die E-Mail-Adresse wurde vom Empfänger abgelehnt" in page
+    assert re.search(r"<details[^>]*><summary>Technische Meldung</summary><code>Empfänger abgelehnt: SMTP 550 ", page)
     assert '<a href="/innendienst/nachrichten?art=email&amp;status=failed">1</a>' in page
     failed_only = office.get("/innendienst/nachrichten?status=failed").get_data(as_text=True)
     assert "weg@example.org" in failed_only

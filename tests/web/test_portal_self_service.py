@@ -96,6 +96,17 @@ def test_paging_keeps_the_filters(outbox_app, customer, session):
     assert 'name="f_seite" value="2"' in second
 
 
+def test_a_plain_visit_of_meine_dokumente_shows_no_error(customer):
+    """Issue #26 item 3: every plain visit (also right after activation) said "Keine gültige Auswahl."
+    under Dokument and Status — filters not sent are "alle"."""
+    _contract, client = customer
+    for url in ("/portal/dokumente", "/portal/dokumente?seite=1", "/portal/dokumente?name=M%C3%BCller"):
+        page = client.get(url).get_data(as_text=True)
+        assert "Keine gültige Auswahl" not in page
+        assert not re.search(r'class="field__error"[^>]*>[^<\s]', page), url
+        assert "error-summary" not in page
+
+
 def test_gelesen_and_ungelesen_for_a_selection_and_the_count_in_the_navigation(customer, session):
     _contract, client = customer
     page = client.get("/portal/dokumente").get_data(as_text=True)

@@ -81,7 +81,10 @@ def test_failed_messages_and_open_claims_of_his_customers(broker_client, session
     apply(broker_client, quote(broker_client), PORTAL)
     contract = session.scalar(sa.select(Contract))
     message = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.template == "access_link")).one()
-    message.state, message.last_error = State.FAILED, "Empfänger abgelehnt: SMTP 550"
+    message.state, message.last_error = (
+        State.FAILED,
+        "Empfänger abgelehnt: SMTP 550 5.1.1 <k@example.org>: Recipient address rejected: User unknown",
+    )
     session.add(
         Claim(
             number="SN-2026-000001",
@@ -97,7 +100,10 @@ def test_failed_messages_and_open_claims_of_his_customers(broker_client, session
     session.commit()
     panel = _panel(broker_client)
     assert "Fehlgeschlagene Nachrichten an Kunden (1)" in panel
-    assert "Empfänger abgelehnt: SMTP 550" in panel
+    # issue #26 item 5: the agency manager reads what it means, not the mail server's English
+    assert "Die E-Mail-Adresse wurde vom Empfänger abgelehnt" in panel
+    assert "Recipient address rejected" not in panel
+    assert "SMTP 550" not in panel
     assert message.kind is Kind.EMAIL
     assert "Offene Schadenmeldungen (1)" in panel
     assert "SN-2026-000001" in panel

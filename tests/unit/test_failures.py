@@ -1,0 +1,26 @@
+"""A failed message's technical error explained in German (issue #26 item 5)."""
+
+import pytest
+
+from messaging.failures import explain
+
+
+@pytest.mark.parametrize(
+    ("error", "meaning"),
+    [
+        (None, ""),
+        ("Empfänger abgelehnt: SMTP 550 5.1.1 <a@b.de>: Recipient address rejected", "vom Empfänger abgelehnt"),
+        ("SMTP 552: b'5.2.2 Mailbox full'", "Postfach des Empfängers ist voll"),
+        ("Empfänger abgelehnt: SMTP 450 4.2.0 greylisted", "vorübergehend abgewiesen"),
+        ("twilio 400/21614: 'To' number is not a valid mobile number", "Mobilnummer ist ungültig"),
+        ("twilio 400/21610: Attempt to send to unsubscribed recipient", "abbestellt"),
+        ("twilio 429/20429: Too Many Requests", "SMS-Dienst hat die Nachricht nicht angenommen"),
+        ("SMTP-Fehler: TimeoutError: timed out", "nicht erreichbar"),
+        ("twilio nicht erreichbar: ConnectError", "nicht erreichbar"),
+        ("Anlage fehlt: policy.pdf", "Dokument dieser Nachricht fehlt"),
+        ("something nobody foresaw", "konnte nicht zugestellt werden"),
+    ],
+)
+def test_a_delivery_error_is_explained_in_german(error, meaning):
+    assert meaning in explain(error)
+    assert "Recipient" not in explain(error)
