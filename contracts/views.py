@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from calculator import presentation
 from calculator.forms.fields import parse_german_date
 from calculator.forms.vehicle import SF_CHOICES
-from calculator.models import Offer
+from calculator.models import Client, Offer
 from calculator.tariffs import Product
 from contracts import (
     advice,
@@ -55,7 +55,7 @@ from contracts.models import (
     Occasion,
     RenewalRun,
 )
-from contracts.presentation import state_label
+from contracts.presentation import policy_scope, state_label
 from contracts.services import (
     ApplicationData,
     ApplicationError,
@@ -160,7 +160,7 @@ def apply(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 )
             else:
                 s.commit()
-                return redirect(url_for("contracts.application", public_id=application.public_id))
+                return redirect(url_for("contracts.application", public_id=application.public_id, neu=1))
     status = 422 if request.method == "POST" else 200
     tariff = current_app.extensions["tariffs"].get(offer.tariff_version)
     html = render_template(
@@ -223,6 +223,7 @@ def application(public_id: str) -> str:
         application=app_,
         can_decide=_user().role is Role.BACKOFFICE,
         today=_today(),
+        just_submitted=request.args.get("neu") == "1" and app_.owner_id == _user().id,
         **details,
     )
 
@@ -260,6 +261,9 @@ def contract(public_id: str) -> str:
         masked_iban=mask_iban,
         today=_today(),
         claims=claims.claims_of(s, found),
+        client=s.get(Client, found.client_id) if found.client_id else None,
+        portal_state=state_label(found),
+        **policy_scope(s, current_app.extensions["tariffs"], found, _today()),
     )
 
 

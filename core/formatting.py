@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from flask import Flask
+from markupsafe import Markup, escape
 
 LOCALE = "de_DE"
 TIMEZONE = ZoneInfo("Europe/Berlin")
@@ -58,7 +60,25 @@ def frequency_label(value: str) -> str:
     return FREQUENCY_LABELS.get(value, value)
 
 
+# a number with hyphens our documents print (Vertragsnummer VR-2026-0000005-5, Schadennummer
+# SN-2026-0000001, Tarifstand KFZ-2026-01): a line never ends at one of its hyphens (issue #26 item 1)
+_IDENTIFIER = re.compile(r"\b[A-Z]{2,4}(?:-\d+){2,}\b")
+
+
+def numbers_together(text: str | None) -> Markup:
+    """The text (escaped) with each such number kept on one line."""
+    text = text or ""
+    parts: list[Markup] = []
+    last = 0
+    for match in _IDENTIFIER.finditer(text):
+        parts += [escape(text[last : match.start()]), Markup('<span class="nowrap">{}</span>').format(match.group(0))]
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(numbers_together)
     app.add_template_filter(decimal)
     app.add_template_filter(frequency_label)
     app.add_template_filter(eur)

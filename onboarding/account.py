@@ -5,6 +5,7 @@ optional two-factor login)."""
 from __future__ import annotations
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from calculator.forms.fields import options
@@ -13,7 +14,7 @@ from contracts.forms import MANDATE_TEXT
 from contracts.models import Contract
 from core import clock, db
 from core.contact import normalize_phone
-from core.formatting import TIMEZONE
+from core.formatting import TIMEZONE, numbers_together
 from onboarding import self_service, two_factor
 from onboarding.forms import (
     DataChangeForm,
@@ -122,9 +123,9 @@ def change_address() -> Page:
     return render_template("portal/change_address.html", form=form, mandate_text=MANDATE_TEXT), status
 
 
-def _contract_label(contract: Contract) -> str:
+def _contract_label(contract: Contract) -> Markup:
     product = "Kfz-Versicherung" if contract.product == "kfz" else "Rechtsschutzversicherung"
-    return f"{product} {contract.number}"
+    return numbers_together(f"{product} {contract.number}")  # the number kept on one line
 
 
 @bp.route("/daten/email", methods=["GET", "POST"])

@@ -114,3 +114,20 @@ document.addEventListener("change", function (event) {
     });
   }
 })();
+
+// "Kopieren" beside a number the broker passes on (the eVB-Nummer): copies it and says so.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button || !navigator.clipboard) { return; }
+    navigator.clipboard.writeText(button.getAttribute("data-copy")).then(function () {
+      var said = button.parentElement.querySelector("[data-copied]");
+      if (said) { said.textContent = "Kopiert."; }
+    });
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!navigator.clipboard) { return; }
+    document.querySelectorAll("[data-copy]").forEach(function (button) { button.hidden = false; });
+  });
+})();

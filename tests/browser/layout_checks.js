@@ -1,10 +1,10 @@
 // Layout defects a passing axe run does not see (issue #26 items 1–4), measured in the page as laid
 // out at the current viewport width. Returns a list of findings (strings); empty when all is well.
 //
-// 1. a word split over two lines: an ordinary word or date (letters, digits, . , – and friends, at
-//    most 30 characters) must not break unless right after a hyphen or a soft hyphen; a long
-//    unbroken string (an e-mail address, a URL, an id: contains @ or / or is longer than 30
-//    characters) may break only where it is wider than its whole container;
+// 1. a word split over two lines: an ordinary word (letters, . , – and friends, at most 30
+//    characters) must not break unless at a hyphen or a soft hyphen; a number with hyphens (a
+//    Vertragsnummer) standing alone — a heading, a link, a cell — not even there; a long unbroken string (an e-mail address, a URL: contains @ or / or is
+//    longer than 30 characters) may break only where it is wider than its whole container;
 // 2. a table cell narrower than its longest ordinary word;
 // 3. (checked by the caller: field errors on a page nobody submitted);
 // 4. sideways scrolling: the document wider than the viewport.
@@ -79,8 +79,14 @@
         const r = range.getBoundingClientRect();
         if (r.height > 0 && Math.abs(r.top - firstTop) > r.height / 2) { breakAt = i; break; }
       }
-      if (breakAt > 0 && (BREAK_AFTER.has(token[breakAt - 1]) || BREAK_AFTER.has(token[breakAt]))) continue;
-      if (!ordinary) {
+      const atHyphen = breakAt > 0 && (BREAK_AFTER.has(token[breakAt - 1]) || BREAK_AFTER.has(token[breakAt]));
+      // a compound word may break at its hyphen ("Müller-|Lüdenscheidt"), a number with hyphens (a
+      // Vertragsnummer "VR-2026-0000005-5", a Schadennummer) only where it cannot fit at all
+      const identifier = /\d/.test(token) && (token.match(/-/g) || []).length >= 2;
+      // ... in running text (more than three words around it) a line may still end at its hyphen
+      const shortText = parent.textContent.trim().split(/\s+/).length <= 3;
+      if (atHyphen && (!identifier || !shortText)) continue;
+      if (!ordinary || identifier) {
         range.setStart(node, start);
         range.setEnd(node, start + token.length);
         const container = containerOf(node);

@@ -24,3 +24,15 @@ from messaging.failures import explain
 def test_a_delivery_error_is_explained_in_german(error, meaning):
     assert meaning in explain(error)
     assert "Recipient" not in explain(error)
+
+
+def test_numbers_with_hyphens_are_kept_on_one_line_and_the_rest_is_escaped():
+    """Issue #26 item 1: a Vertragsnummer or Schadennummer never ends a line at one of its hyphens."""
+    from core.formatting import numbers_together
+
+    shown = str(numbers_together("Schadenmeldung SN-2026-0000001 zu VR-2026-0000005-5 <b>"))
+    assert shown == (
+        'Schadenmeldung <span class="nowrap">SN-2026-0000001</span> zu '
+        '<span class="nowrap">VR-2026-0000005-5</span> &lt;b&gt;'
+    )
+    assert str(numbers_together("Müller-Lüdenscheidt")) == "Müller-Lüdenscheidt"  # a name is no number

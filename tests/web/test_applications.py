@@ -168,6 +168,59 @@ def test_bad_input_gets_a_german_field_error_and_keeps_what_was_typed(broker_cli
     assert session.scalar(sa.select(sa.func.count()).select_from(Application)) == 0
 
 
+def test_after_online_beantragen_the_vertragsnummer_and_the_evb_come_first(broker_client, session):
+    """Issue #26 item 6: a success banner at the top with the Vertragsnummer and, for Kfz, the
+    eVB-Nummer with a copy button (both were below the fold, the eVB line read "gültig, gültig bis")."""
+    done = apply(broker_client, quote(broker_client), PORTAL)
+    assert done.status_code == 302
+    assert done.location.endswith("?neu=1")
+    page = broker_client.get(done.location).get_data(as_text=True)
+    contract = session.scalar(sa.select(Contract))
+    banner = page[page.index('class="notice notice--success application-done"') :]
+    banner = banner[: banner.index("</div>")]
+    assert "Antrag angenommen." in banner
+    assert f'Vertragsnummer <strong class="nowrap">{contract.number}</strong>' in banner
+    assert f'<strong class="evb__inline">{contract.evb.code}</strong>, gültig bis' in banner
+    assert f'data-copy="{contract.evb.code}"' in banner
+    assert page.index("application-done") < page.index("<h2")  # before everything else of the page
+    assert "gültig, gültig bis" not in page
+    assert f"gültig bis {contract.evb.valid_until:%d.%m.%Y}" in page
+    # opened again later (or by the back office): no banner
+    again = broker_client.get(done.location.split("?")[0]).get_data(as_text=True)
+    assert "application-done" not in again
+
+
+def test_the_contract_page_shows_what_is_insured_the_portal_state_and_the_kunde(broker_client, session):
+    """Issue #26 item 7: the vehicle, cover, deductibles and SF-Klassen, the portal state, a link to
+    the Kunde; a contract that has not begun says "beginnt am", not "aktiv"."""
+    from calculator.models import Client
+
+    apply(broker_client, quote(broker_client), PORTAL)
+    contract = session.scalar(sa.select(Contract))
+    page = broker_client.get(f"/vertraege/{contract.public_id}").get_data(as_text=True)
+    umfang = page[page.index('id="umfang-title"') :]
+    umfang = umfang[: umfang.index("</section>")]
+    assert "<dt>Fahrzeug</dt><dd>VOLKSWAGEN-VW GOLF" in umfang
+    assert "(HSN 0603, TSN BPM)" in umfang
+    assert "Haftpflicht + Vollkasko" in umfang
+    assert "150 €" in umfang  # Selbstbeteiligung Teilkasko
+    assert "500 €" in umfang  # Selbstbeteiligung Vollkasko
+    assert "<dt>SF-Klassen</dt><dd>KH 12, VK 10" in page
+    assert f"beginnt am {START}" in page
+    assert "aktiv," not in page
+    assert "<dt>Kunden-Portal</dt><dd>eingeladen (Link versendet)</dd>" in page
+    client = session.scalar(sa.select(Client).where(Client.id == contract.client_id))
+    assert f'<a href="/kunden/{client.public_id}">{contract.customer_name}</a>' in page
+
+
+def test_a_referred_antrag_says_it_went_to_the_risikopruefung(broker_client):
+    from tests.helpers import RS_ANSWERS
+
+    done = apply(broker_client, quote(broker_client, {**RS_ANSWERS, "risikoberuf": "ja"}, "rs"), POST)
+    page = broker_client.get(done.location).get_data(as_text=True)
+    assert "Antrag eingereicht.</strong> Er geht in die Risikoprüfung" in page
+
+
 def test_a_resent_form_creates_no_second_application(broker_client, session):
     offer_id = quote(broker_client)
     first = apply(broker_client, offer_id, PORTAL)
@@ -175,7 +228,7 @@ def test_a_resent_form_creates_no_second_application(broker_client, session):
         f"/angebote/{offer_id}/antrag", data={"csrf_token": csrf_token(broker_client, "/vermittler/"), **PORTAL}
     )
     assert second.status_code == 302
-    assert second.location == first.location
+    assert second.location == first.location.split("?")[0]  # the same Antrag (without the banner of a new one)
     assert session.scalar(sa.select(sa.func.count()).select_from(Contract)) == 1
 
 
@@ -289,7 +342,7 @@ def test_concurrent_submits_over_http_create_exactly_one_application(cli_app, tm
         for t in threads:
             t.join(60)
         assert [r.status_code for r in results] == [302] * 8
-        assert len({r.headers["Location"] for r in results}) == 1  # all land on the same application
+        assert len({r.headers["Location"].split("?")[0] for r in results}) == 1  # all land on the same application
         with cli_app.app_context():
             from core.db import session as db_session
 

@@ -68,7 +68,7 @@ def test_live_premium_fragment_prices_as_soon_as_the_risk_is_complete(broker_cli
     assert not html.lstrip().startswith("<!doctype")  # a fragment, not a page
     assert f"monatlich: {_expected_golf_berlin_total()}" in html
     assert "inkl. 19% Vers.-Steuer" in html
-    assert "Tarifstand KFZ-2026-01" in html
+    assert 'Tarifstand <span class="nowrap">KFZ-2026-01</span>' in html
     # the vehicle block is updated out of band because TSN changed
     assert '<div id="block-vehicle" class="block vehicle-info" aria-live="polite" hx-swap-oob="true">' in html
     assert "VOLKSWAGEN-VW GOLF" in html
