@@ -424,7 +424,8 @@ def _bank(contract: Contract, change: ContractChange, changes: list[dict[str, st
         if not change.mandate_accepted:
             raise ChangeError("Für die neue Bankverbindung ist ein neues SEPA-Lastschriftmandat nötig.", "sepa_mandat")
         now = clock.now()
-        old = f"{contract.account_holder or ''}, IBAN {mask_iban(contract.iban or '')}"
+        # no account before (an imported contract paid by transfer): "(leer)", not ", IBAN " (issue #26 item 19)
+        old = f"{contract.account_holder or ''}, IBAN {mask_iban(contract.iban)}" if contract.iban else ""
         contract.iban, contract.account_holder = change.iban, holder
         contract.mandate_reference = f"VR{now:%Y%m%d}{secrets.token_hex(6).upper()}"
         changes.append(

@@ -70,7 +70,7 @@ from core import clock, db, paging, storage
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, can_see, get_visible_or_404, roles_required
 from core.downloads import download
 from core.extensions import htmx
-from core.formatting import TIMEZONE, date_de, eur
+from core.formatting import TIMEZONE, count, date_de, eur
 from core.forms import selected_ids
 from core.pdf import render_pdf
 from core.users import Role, User
@@ -591,7 +591,8 @@ def accept_referrals() -> BaseResponse:
         return redirect(url_for("contracts.referrals"))
     s.commit()
     flash(
-        f"{len(policed)} Antrag/Anträge angenommen und policiert: " + ", ".join(c.number or "" for c in policed),
+        f"{count(len(policed), 'Antrag', 'Anträge')} angenommen und policiert: "
+        + ", ".join(c.number or "" for c in policed),
         "success",
     )
     return redirect(url_for("contracts.referrals"))

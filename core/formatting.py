@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
+from babel.support import NullTranslations
 from flask import Flask
 from markupsafe import Markup, escape
 
@@ -77,7 +78,16 @@ def numbers_together(text: str | None) -> Markup:
     return Markup("").join(parts)
 
 
+_PLURALS = NullTranslations()  # gettext's plural rule, which is German's: one, else many
+
+
+def count(n: int, singular: str, plural: str) -> str:
+    """ "1 Vertrag", "2 Verträge", "1.234 Verträge" (issue #26 item 19: no "1 Verträge", no "Antrag/Anträge")."""
+    return f"{format_decimal(n, locale='de_DE')} {_PLURALS.ngettext(singular, plural, n)}"
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_global(count)
     app.add_template_filter(numbers_together)
     app.add_template_filter(decimal)
     app.add_template_filter(frequency_label)

@@ -16,7 +16,7 @@ from contracts import changes, claim_status, claims
 from contracts.models import ClaimKind
 from core import clock, db, paging
 from core.downloads import download
-from core.formatting import TIMEZONE
+from core.formatting import TIMEZONE, count
 from core.forms import selected_ids
 from onboarding import documents as portal_documents
 from onboarding.forms import ClaimForm, DocumentFilterForm
@@ -91,10 +91,10 @@ def mark() -> BaseResponse:
     s, chosen = db.session(), selected_ids(request.form, "dokument")
     if request.form.get("aktion") == "ungelesen":
         done = portal_documents.mark_unread(s, _customer(), chosen)
-        message = f"{done} Dokument(e) als ungelesen markiert."
+        message = f"{count(done, 'Dokument', 'Dokumente')} als ungelesen markiert."
     else:
         done = portal_documents.mark_chosen_read(s, _customer(), chosen)
-        message = f"{done} Dokument(e) als gelesen markiert."
+        message = f"{count(done, 'Dokument', 'Dokumente')} als gelesen markiert."
     flash(message if done else "Bitte wählen Sie mindestens ein Dokument aus.", "success" if done else "error")
     return redirect(_back_to_list())
 

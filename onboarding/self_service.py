@@ -24,7 +24,7 @@ from contracts.documents import Planned, issue_documents
 from contracts.models import Contract, ContractVersion, DocumentKind
 from core import audit, clock, tokens
 from core.contact import ContactError, normalize_email, normalize_mobile, normalize_phone
-from core.formatting import TIMEZONE
+from core.formatting import TIMEZONE, count
 from messaging import outbox
 from onboarding.models import ContactChange, ContactKind, Customer
 from onboarding.services import mask_mobile, take_attempt
@@ -476,7 +476,7 @@ def confirm_mobile_change(
             raise SelfServiceError(
                 "Der Code wurde zu oft falsch eingegeben. Bitte fordern Sie einen neuen Code an.", "code"
             )
-        raise SelfServiceError(f"Der Code ist falsch. Noch {left} Versuch(e).", "code")
+        raise SelfServiceError(f"Der Code ist falsch. Noch {count(left, 'Versuch', 'Versuche')}.", "code")
     used = session.execute(
         sa.update(ContactChange)
         .where(ContactChange.id == change.id, ContactChange.used_at.is_(None))

@@ -260,9 +260,7 @@ def test_referral_then_back_office_accepts_in_a_batch_or_declines(app, broker_cl
     accepted = backoffice_client.post(
         "/innendienst/risikopruefung/annehmen", data={"csrf_token": token, "antrag": ids[:2]}
     )
-    assert "2 Antrag/Anträge angenommen und policiert" in backoffice_client.get(accepted.location).get_data(
-        as_text=True
-    )
+    assert "2 Anträge angenommen und policiert" in backoffice_client.get(accepted.location).get_data(as_text=True)
     session.expire_all()
     states = sorted(a.state.value for a in session.scalars(sa.select(Application)))
     assert states == ["declined", "policed", "policed"]

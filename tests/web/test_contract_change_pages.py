@@ -175,6 +175,21 @@ def test_an_imported_contract_without_iban_changes_its_address_without_one(broke
     assert [c["label"] for c in version.changes] == ["Anschrift"]  # no phantom "Kontoinhaber"
 
 
+def test_a_first_bank_account_shows_leer_as_the_old_value_in_the_history(broker_client, broker, manager, session):
+    """Issue #26 item 19: the history read "Bankverbindung: , IBAN →" for a contract without an account."""
+    from tests.helpers import demo_stock
+
+    contract = demo_stock(session, broker, manager)["BV-4711001"]
+    url = f"/vertraege/{contract.public_id}/aenderung"
+    form = _form(broker_client, url)
+    data = {**form, "kontoinhaber": "Helga Brandt", "iban": "DE89370400440532013000", "sepa_mandat": "y"}
+    response = broker_client.post(url, data={**data, "aktion": "speichern"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    page = broker_client.get(f"/vertraege/{contract.public_id}").get_data(as_text=True)
+    assert "Bankverbindung: (leer) → Helga Brandt, IBAN" in page
+    assert ", IBAN  →" not in page
+
+
 def test_a_sale_asks_its_date_at_the_field_and_ends_the_contract_on_it(broker_client, session):
     """Issue #24 item 3 over HTTP: "Fahrzeug verkauft oder abgemeldet" with a date before the start
     gets its German message beside the field, everything typed kept; a right date ends the contract

@@ -307,7 +307,7 @@ def test_a_new_mobile_number_applies_only_after_its_sms_code(outbox_app, running
     wrong = "000000" if code != "000000" else "111111"
     refused = _post(client, "/portal/daten/mobil/code", code=wrong)
     assert refused.status_code == 422
-    assert "Der Code ist falsch. Noch 4 Versuch(e)." in refused.get_data(as_text=True)
+    assert "Der Code ist falsch. Noch 4 Versuche." in refused.get_data(as_text=True)
     session.refresh(contract)
     assert contract.customer_mobile == "+4915112345678"  # not yet
     done = _post(client, "/portal/daten/mobil/code", code=code)

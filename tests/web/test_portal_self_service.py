@@ -120,7 +120,7 @@ def test_gelesen_and_ungelesen_for_a_selection_and_the_count_in_the_navigation(c
     assert done.status_code == 302
     assert done.location == "/portal/dokumente?name=M%C3%BCller"  # back to the same list
     page = client.get(done.location).get_data(as_text=True)
-    assert "3 Dokument(e) als gelesen markiert." in page
+    assert "3 Dokumente als gelesen markiert." in page
     assert '<span class="badge">6<span class="visually-hidden"> ungelesen</span></span>' in page
     client.post("/portal/dokumente/markieren", data={"csrf_token": token, "aktion": "ungelesen", "dokument": ids[:1]})
     assert session.scalar(sa.select(Document.read_at).where(Document.public_id == ids[0])) is None

@@ -1,4 +1,5 @@
-"""A failed message's technical error explained in German (issue #26 item 5)."""
+"""German texts for what the user sees: a failed message explained (issue #26 item 5), numbers kept
+on one line (item 1), counts in the singular or plural (item 19)."""
 
 import pytest
 
@@ -36,3 +37,13 @@ def test_numbers_with_hyphens_are_kept_on_one_line_and_the_rest_is_escaped():
         '<span class="nowrap">VR-2026-0000005-5</span> &lt;b&gt;'
     )
     assert str(numbers_together("Müller-Lüdenscheidt")) == "Müller-Lüdenscheidt"  # a name is no number
+
+
+@pytest.mark.parametrize(
+    ("n", "shown"), [(0, "0 Verträge"), (1, "1 Vertrag"), (2, "2 Verträge"), (1234, "1.234 Verträge")]
+)
+def test_counts_say_one_or_many_in_german(n, shown):
+    """Issue #26 item 19: "Bestand: 1 Verträge", "Antrag/Anträge", "Dokument(e)" are gone."""
+    from core.formatting import count
+
+    assert count(n, "Vertrag", "Verträge") == shown
