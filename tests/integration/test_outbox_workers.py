@@ -166,8 +166,12 @@ def test_workers_survive_a_database_fault_and_lose_nothing(shared_db, smtp_serve
     extra = {"OUTBOX_BATCH_SIZE": "5", "OUTBOX_LEASE_SECONDS": "3", "OUTBOX_POLL_SECONDS": "1"}
     workers = [_worker(env, **extra) for _ in range(2)]
     try:
-        time.sleep(1.0)  # both deliver
-        _database_fault(app, 7)
+        # both workers are in their loop (a loaded machine takes seconds to start one: a worker that
+        # first touches the database late in the fault only waits out the lock, and reports nothing)
+        deadline = time.monotonic() + 60
+        while _heartbeats(app) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _database_fault(app, 8)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             # done when all is delivered and a worker's heartbeat has told of the fault (it does so at
@@ -189,6 +193,13 @@ def test_workers_survive_a_database_fault_and_lose_nothing(shared_db, smtp_serve
     assert set(subjects) == {f"Nachricht {n}" for n in range(80)}
     assert len(subjects) - 80 <= 2 * 5  # a second send only for a batch in flight at the fault
     assert _heartbeat_errors(app)  # the heartbeat says what the worker survived
+
+
+def _heartbeats(app) -> int:
+    from core.observability import WorkerHeartbeat
+
+    with app.extensions["database"].sessionmaker() as s:
+        return s.scalar(sa.select(sa.func.count()).select_from(WorkerHeartbeat)) or 0
 
 
 def _heartbeat_errors(app) -> list[str]:

@@ -431,7 +431,8 @@ def _day_work(app: Flask) -> dict[str, list[str]]:
 
     manager = app.test_client()
     _log_in(app, manager, "agenturleiter")
-    number = _first_link(manager, "/bestand/?zustellung=post", r"<td[^>]*>\s*(?:<a[^>]*>)?([A-Z]{2,3}-[\w-]+)")
+    a_number = r"<td[^>]*>\s*(?:<a[^>]*>)?(?:<span[^>]*>)?([A-Z]{2,3}-[\w-]+)"
+    number = _first_link(manager, "/bestand/?zustellung=post", a_number)
     uploaded = manager.post(
         "/agentur/umstellung",
         data={
