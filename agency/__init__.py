@@ -43,14 +43,14 @@ def init_app(app: Flask) -> None:
     )
     app.extensions["dashboard_settings"] = figures
     register_task(app, dashboard.close_months)  # the worker closes each month's figures once
-    panels.register(  # the agency manager's start page opens with his figures (default period)
-        app,
+    panels.register(  # the agency manager's figures (default period), below what waits for him
+        app,  # (issue #26 item 16: the worklist was ~3,000 px down, under the charts)
         "agency/_figures_panel.html",
         (Role.MANAGER,),
         lambda session, user: {
             "view": dashboard.overview(session, user, dashboard.parse_period("", "", figures)[0], figures)
         },
-        order=1,
+        order=20,
     )
     navigation.register(app, "Kennzahlen", "agency.figures", MANAGER_AREA, order=44)
     navigation.register(app, "Kennzahlen", "agency.figures_all", BACKOFFICE_AREA, order=44)

@@ -134,41 +134,16 @@ def on_contract_policed(contract: Contract, *, session: so.Session) -> None:
 
 def on_document_added(document: Document, *, session: so.Session, contract: Contract) -> None:
     """contracts.signals.document_added: an activated portal customer is told by e-mail that new
-    documents wait in his portal (unread there until he opens them)."""
+    documents wait in his portal (unread there until he opens them). A customer whose invitation is
+    still open is not invited again: the document waits for his activation (or, once his link ends
+    unused, for the post fallback, post_expired_invitations) — a new link would end the one he holds
+    and a new code letter the one in his letterbox (issue #26 item 26: a renewal did that to a
+    customer invited the day before)."""
     if contract.delivery is not Delivery.PORTAL or contract.customer_account_id is None:
         return
     customer = session.get(Customer, contract.customer_account_id)
-    if customer is None:
-        return
-    if customer.activated_at is not None:
+    if customer is not None and customer.activated_at is not None:
         announce_new_documents(session, customer, contract, current_settings())
-    else:
-        remind_with_fresh_link(session, customer, contract, current_settings())
-
-
-def remind_with_fresh_link(
-    session: so.Session, customer: Customer, contract: Contract, settings: OnboardingSettings
-) -> AccessLink | None:
-    """A document waits in the portal of a customer who has not activated it yet: a fresh access
-    link (the older one dies; existing customers get a new code letter), at most one a day — a link
-    made today (the invitation itself, or today's reminder) is enough. None if none was sent."""
-    session.execute(sa.select(Customer.id).where(Customer.id == customer.id).with_for_update())
-    today = datetime.combine(clock.now().astimezone(TIMEZONE).date(), time(0), tzinfo=TIMEZONE)
-    last = session.scalar(
-        sa.select(AccessLink).where(AccessLink.customer_id == customer.id).order_by(AccessLink.id.desc()).limit(1)
-    )
-    if last is None or last.created_at >= today:
-        return None
-    link = invite(
-        session,
-        customer,
-        contract,
-        channel=last.code_channel,
-        mobile=last.mobile if last.code_channel is CodeChannel.SMS else None,
-        settings=settings,
-    )
-    _record(session, "invitation_reminded", contract, "System")
-    return link
 
 
 def announce_new_documents(

@@ -62,10 +62,13 @@ def test_one_email_a_day_and_a_document_after_it_waits_for_the_next_morning(
     assert tomorrow.state is State.PENDING
 
 
-def test_a_customer_not_yet_activated_gets_a_fresh_link_at_most_once_a_day(app, session, broker, manager, time_machine):
-    """Item 3: a document waits in the portal of a customer who has not activated it: no "Neue
-    Dokumente" e-mail but a reminder with a fresh access link (the older one dies) — not on the day
-    of the invitation itself, and at most one a day."""
+def test_a_document_for_a_customer_not_yet_activated_waits_and_never_renews_his_invitation(
+    app, session, broker, manager, time_machine
+):
+    """Issue #26 item 26: a renewal sent a customer invited the day before a new link and a second code
+    letter, so the first letter no longer worked. Now a document for a customer whose invitation is
+    open waits in his portal: no new link, no new code letter, no "Neue Dokumente" e-mail, and the
+    invitation keeps its end date (after it, the post fallback sends the documents)."""
     from agency import services as agency
 
     time_machine.move_to(datetime(2026, 11, 25, 9, 0, tzinfo=TIMEZONE), tick=False)
@@ -74,18 +77,18 @@ def test_a_customer_not_yet_activated_gets_a_fresh_link_at_most_once_a_day(app, 
     with app.test_request_context():
         settings = current_settings()
         agency.switch_to_portal(session, manager, contract, "helga@example.org", "0151 23456789", settings)
+        expires = contract.onboarding_expires_at
         add_document(session, contract, DocumentKind.INVOICE, "Beitragsrechnung", b"%PDF-1.4")
-        assert _links(session) == [(False, "letter")]  # invited today: that link is enough
-        time_machine.move_to(datetime(2026, 11, 27, 10, 0, tzinfo=TIMEZONE), tick=False)
-        add_document(session, contract, DocumentKind.ENDORSEMENT, "Nachtrag 1", b"%PDF-1.4")
+        time_machine.move_to(datetime(2026, 11, 26, 10, 0, tzinfo=TIMEZONE), tick=False)  # the day after
+        add_document(session, contract, DocumentKind.PREMIUM_NOTICE, "Beitragsmitteilung", b"%PDF-1.4")
         add_document(session, contract, DocumentKind.INVOICE, "Beitragsrechnung", b"%PDF-1.4")
-    assert _links(session) == [(True, "letter"), (False, "letter")]  # one reminder, the old link revoked
+    assert _links(session) == [(False, "letter")]  # the one link of the invitation, still valid
     mails = session.scalars(sa.select(OutboxMessage.template).where(OutboxMessage.kind == Kind.EMAIL)).all()
-    assert mails.count("access_link") == 2
+    assert mails.count("access_link") == 1
     assert "new_documents" not in mails
-    assert contract.onboarding_expires_at == datetime(2026, 11, 27, 10, 0, tzinfo=TIMEZONE) + timedelta(
-        days=settings.link_days
-    )
+    letters = session.scalar(sa.select(sa.func.count()).where(OutboxMessage.kind == Kind.LETTER))
+    assert letters == 1  # the one code letter
+    assert contract.onboarding_expires_at == expires
 
 
 def _links(session) -> list[tuple[bool, str]]:

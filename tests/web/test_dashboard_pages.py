@@ -46,12 +46,14 @@ def test_the_manager_sees_his_figures_with_charts_and_tables(agency_data, manage
     assert "seit mehr als 14 Tagen offen" in html
 
 
-def test_the_start_page_opens_with_the_figures(agency_data, manager_client):
+def test_the_start_page_opens_with_the_worklist_and_shows_the_figures_below(agency_data, manager_client):
+    """Issue #26 item 16: what waits for the agency manager first, the figures after it (the
+    worklist was ~3,000 px down, under the charts)."""
     html = manager_client.get("/agentur/").get_data(as_text=True)
     assert 'id="share-title"' in html
     assert 'id="funnel-title"' in html
     assert "chart-4.6.1.umd.min.js" in html
-    assert html.index('id="share-title"') < html.index('id="arbeitsliste-title"')
+    assert html.index('id="arbeitsliste-title"') < html.index('id="share-title"')
 
 
 def test_reminders_for_a_selection_from_the_bestand(agency_data, manager_client, session):
