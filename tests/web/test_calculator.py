@@ -237,8 +237,12 @@ def test_risk_profession_still_prices_but_marks_risikopruefung(broker_client):
 def test_vehicle_typeahead_fragment(broker_client):
     html = broker_client.get("/fahrzeuge/suche?q=golf", headers=HX).get_data(as_text=True)
     assert 'data-pick-hsn="0603" data-pick-tsn="BPM"' in html
+    # issue #26 item 11: two hits named alike ("VOLKSWAGEN-VW GOLF") are told apart by HSN/TSN
+    assert html.count("VOLKSWAGEN-VW GOLF") >= 2
+    assert '<span class="muted">HSN 0603 · TSN BPM</span>' in html
     full = broker_client.get("/fahrzeuge/suche?q=golf").get_data(as_text=True)
     assert "<h1>Fahrzeug suchen</h1>" in full  # without JavaScript: a page
+    assert '<td data-label="HSN">0603</td>' in full
 
 
 def test_calculator_is_refused_to_the_back_office(backoffice_client):
