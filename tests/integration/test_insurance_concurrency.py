@@ -141,17 +141,13 @@ def test_four_workers_expiring_one_unconfirmed_transfer_set_sf_0_once(parallel_a
     assert _audit_count(app, "sf_reclassified") == 1
 
 
-def test_20_parallel_wrong_passwords_on_two_factor_off_are_evaluated_5_times(parallel_app, monkeypatch):  # noqa: F811
-    """Issue #25 item 1: 20 parallel "ausschalten" with wrong passwords evaluated all 20 (someone with
-    a stolen session could guess the password); now the account's limit holds: 5, then delays."""
+def _customer_with_two_factor(app) -> int:
+    """An activated customer with the two-factor login switched on; his id."""
     import pyotp
 
-    from onboarding import two_factor
     from onboarding.models import Customer
-    from onboarding.settings import current as current_settings
     from tests.integration.test_concurrency import _activate, _invite_by_sms, _send_code
 
-    app = parallel_app
     link_id = _invite_by_sms(app)
     customer_id = _activate(app, link_id, _send_code(app, link_id)).customer.id
     with app.app_context():
@@ -159,6 +155,18 @@ def test_20_parallel_wrong_passwords_on_two_factor_off_are_evaluated_5_times(par
         customer = s.get(Customer, customer_id)
         customer.totp_secret, customer.totp_enabled_at = pyotp.random_base32(), clock.now()
         s.commit()
+    return customer_id
+
+
+def test_20_parallel_wrong_passwords_on_two_factor_off_are_evaluated_5_times(parallel_app, monkeypatch):  # noqa: F811
+    """Issue #25 item 1: 20 parallel "ausschalten" with wrong passwords evaluated all 20 (someone with
+    a stolen session could guess the password); now the account's limit holds: 5, then delays."""
+    from onboarding import two_factor
+    from onboarding.models import Customer
+    from onboarding.settings import current as current_settings
+
+    app = parallel_app
+    customer_id = _customer_with_two_factor(app)
     evaluated = []
     real = two_factor.verify_password
 
@@ -234,21 +242,12 @@ def test_20_parallel_wrong_codes_on_new_recovery_codes_are_evaluated_5_times(par
     """Issue #25 item 1, "neue Codes": 20 parallel requests with wrong codes compared all 20; now the
     same per-account limit as the login's second step: 5 compared, the rest told to wait, and the
     recovery codes stay as they were."""
-    import pyotp
-
     from onboarding import two_factor
     from onboarding.models import Customer
     from onboarding.settings import current as current_settings
-    from tests.integration.test_concurrency import _activate, _invite_by_sms, _send_code
 
     app = parallel_app
-    link_id = _invite_by_sms(app)
-    customer_id = _activate(app, link_id, _send_code(app, link_id)).customer.id
-    with app.app_context():
-        s = db.session()
-        customer = s.get(Customer, customer_id)
-        customer.totp_secret, customer.totp_enabled_at = pyotp.random_base32(), clock.now()
-        s.commit()
+    customer_id = _customer_with_two_factor(app)
     compared = []
     real = two_factor._use_totp
 
