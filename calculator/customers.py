@@ -4,7 +4,7 @@ Created at the first offer, matched on name + birth date + address: an exact mat
 broker may see is linked, a new person is created, and anything in between (the same name and birth
 date at another address, or two exact matches) is left for the broker to confirm — never merged
 silently. The name key is normalised and indexed for the typeahead's prefix search
-(contracts.clients: by name, birth date, Vertragsnummer or e-mail)."""
+(contracts.clients: by any part of the name, birth date, Vertragsnummer or e-mail)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from calculator.forms.fields import parse_german_date
-from calculator.models import Client, Offer
+from calculator.models import Client, ClientNameWord, Offer
 from core import audit
 from core.authz import scoped
 from core.users import User
@@ -92,6 +92,7 @@ def create(session: so.Session, user: User, person: Person) -> Client:
     )
     session.add(client)
     session.flush()
+    session.add_all(ClientNameWord(client_id=client.id, agency_id=client.agency_id, word=w) for w in client.name_words)
     audit.record(session, "client_created", actor=user, object_type="client", object_id=client.public_id)
     return client
 

@@ -90,5 +90,24 @@ class Client(Base):
         return f"{self.first_name} {self.last_name}".strip()
 
     @property
+    def name_words(self) -> list[str]:
+        """The search key from each of its words on: "mueller luedenscheidt juergen",
+        "luedenscheidt juergen", "juergen" — so a prefix search finds any part of the name."""
+        words = self.search_key.split()
+        return [" ".join(words[i:]) for i in range(len(words))]
+
+    @property
     def address(self) -> str:
         return f"{self.street}, {self.plz} {self.city}".strip(", ")
+
+
+class ClientNameWord(Base):
+    """The Kunden search's index of name parts (Client.name_words): "Lüdenscheidt" finds
+    "Müller-Lüdenscheidt" by an indexed prefix lookup, as the name's beginning does."""
+
+    __tablename__ = "client_name_words"
+    __table_args__ = (sa.Index("ix_client_name_words_agency_word", "agency_id", "word"),)
+
+    client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clients.id"), primary_key=True)
+    word: so.Mapped[str] = so.mapped_column(byte_ordered(250), primary_key=True)
+    agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"))

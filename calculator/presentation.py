@@ -4,7 +4,7 @@ back office's Antrag page in Risikoprüfung."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ from calculator.forms.fields import choice_labels, options
 from calculator.models import Client, Offer
 from calculator.tariffs import Premium, Product, TariffCatalog
 from core.audit import AuditEntry
+from core.formatting import TIMEZONE
 
 
 def display(field: Any) -> str:
@@ -61,11 +62,18 @@ def answers_form(
     return form, vehicle
 
 
+def valid_until(offer: Offer, days: int) -> date:
+    """The last day the offer's price holds: its last calculation (Berlin) plus the tariff's days."""
+    calculated = offer.updated_at or offer.created_at
+    return calculated.astimezone(TIMEZONE).date() + timedelta(days=days)
+
+
 def offer_details(session: so.Session, catalog: TariffCatalog, offer: Offer, today: date) -> dict[str, Any]:
     """Everything the offer page, the offer PDF and the Antrag page show of an offer."""
     premium: Premium = quotes.reprice(catalog, offer)
     product = Product(offer.product)
     form, vehicle = answers_form(session, product, offer.form_data, today)
+    tariff = catalog.get(offer.tariff_version)
     return {
         "offer": offer,
         "client": session.get(Client, offer.client_id) if offer.client_id else None,
@@ -74,7 +82,9 @@ def offer_details(session: so.Session, catalog: TariffCatalog, offer: Offer, tod
         "product": product,
         "vehicle": vehicle,
         "summary": summary(form, product),
-        "tariff": catalog.get(offer.tariff_version),
+        "tariff": tariff,
+        # the price holds for the tariff's days from its last calculation (printed for the customer)
+        "valid_until": valid_until(offer, tariff.contract_terms.offer_valid_days),
         # "Per E-Mail senden" so far: to whom and when (the audit trail keeps it)
         "sent": list(
             session.execute(

@@ -12,7 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from calculator.tariffs import RsModule
+from calculator.tariffs import Product, RsModule
+from calculator.tariffs.terms import NO_WAITING, ClaimEvent
 from contracts.documents import Planned, issue_documents
 from contracts.lifecycle import months_before
 from contracts.models import Claim, ClaimFile, ClaimKind, ClaimStatus, Contract, DocumentKind
@@ -59,6 +60,7 @@ class ClaimReport:
     description: str
     other_party: str | None = None
     police: bool | None = None
+    event: ClaimEvent | None = None  # "Was ist passiert?" in the customer's words (kind follows from it)
 
 
 def sniff(data: bytes) -> tuple[str, str] | None:
@@ -81,6 +83,22 @@ def kinds_for(contract: Contract) -> list[ClaimKind]:
     if cover == "kh_vk":
         kinds.append(ClaimKind.VK)
     return kinds
+
+
+def events_for(contract: Contract, catalog: Any, today: date) -> list[ClaimEvent]:
+    """What the customer can report for this contract, in his words: the claim events of its tariff
+    (of the product's current tariff for an imported contract) whose cover the contract has (Kfz: its
+    Haftpflicht/Teilkasko/Vollkasko; Rechtsschutz: its Bausteine)."""
+    try:
+        tariff = catalog.get(contract.tariff_version)
+    except KeyError:
+        tariff = catalog.current(Product(contract.product), today)
+    events: tuple[ClaimEvent, ...] = getattr(tariff, "claim_events", ())
+    if contract.product == "kfz":
+        kinds = {k.value for k in kinds_for(contract)}
+        return [e for e in events if e.kind in kinds]
+    booked = set((contract.risk or {}).get("modules", [])) or {m.value for m in RsModule}  # imported: all
+    return [e for e in events if e.module in (None, NO_WAITING) or e.module in booked]
 
 
 def check_uploads(uploads: list[Upload], limits: UploadLimits) -> list[tuple[Upload, str, str]]:
@@ -120,7 +138,7 @@ def report_claim(
 ) -> Claim:
     """Check everything first (nothing is stored half), then the claim with its files, its
     Schadennummer, the confirmation in the portal and by e-mail."""
-    if report.kind not in kinds_for(contract):
+    if report.kind not in kinds_for(contract) or (report.event is not None and report.event.kind != report.kind.value):
         raise ClaimError("Bitte wählen Sie, was passiert ist.", "art")
     if report.occurred_on > today:
         raise ClaimError("Das Schadendatum liegt in der Zukunft.", "datum")
@@ -144,6 +162,9 @@ def report_claim(
         agency_id=contract.agency_id,
         owner_id=contract.owner_id,
         kind=report.kind,
+        event=report.event.key if report.event else None,
+        event_label=report.event.label if report.event else None,
+        benefit=report.event.benefit if report.event else None,
         occurred_on=report.occurred_on,
         place=place[:200],
         description=description[:5000],
@@ -192,7 +213,7 @@ def report_claim(
         agency_id=contract.agency_id,
         object_type="contract",
         object_id=contract.public_id,
-        details={"claim": claim.number, "kind": claim.kind.value, "files": len(checked)},
+        details={"claim": claim.number, "kind": claim.kind.value, "event": claim.event, "files": len(checked)},
     )
     return claim
 
@@ -233,8 +254,9 @@ def claims_of(session: so.Session, contract: Contract) -> list[Claim]:
 
 
 def waiting_until(claim: Claim, catalog: Any) -> date | None:
-    """For a Rechtsschutz claim that occurred within the Wartezeit of the booked modules (ARB,
-    tariff data): the day the Wartezeit ended — the back office checks such a claim; else None."""
+    """For a Rechtsschutz claim that occurred within the Wartezeit (ARB, tariff data) of the Baustein
+    its event falls under (else of the booked modules): the day the Wartezeit ended — the back office
+    checks such a claim; else None."""
     contract = claim.contract
     if claim.kind is not ClaimKind.RS or not contract.risk:
         return None
@@ -242,7 +264,13 @@ def waiting_until(claim: Claim, catalog: Any) -> date | None:
         tariff = catalog.get(contract.tariff_version)
     except KeyError:
         return None
-    months = tariff.waiting_months_for({RsModule(m) for m in contract.risk.get("modules", [])})
+    event = next((e for e in getattr(tariff, "claim_events", ()) if e.key == claim.event), None)
+    if event is not None and event.module == NO_WAITING:
+        return None  # e.g. Schadenersatz-Rechtsschutz: no Wartezeit (ARB)
+    if event is not None and event.module is not None:  # the Baustein that covers what happened
+        months = tariff.waiting_months_for({RsModule(event.module)})
+    else:
+        months = tariff.waiting_months_for({RsModule(m) for m in contract.risk.get("modules", [])})
     if not months:
         return None
     ends = months_before(contract.start_date, -months)

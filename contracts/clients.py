@@ -11,19 +11,21 @@ import sqlalchemy.orm as so
 
 from calculator.customers import normalise, prefix_match
 from calculator.forms.fields import parse_german_date
-from calculator.models import Client, Offer
-from contracts.models import Application, Contract
+from calculator.models import Client, ClientNameWord, Offer
+from contracts.models import Application, Claim, Contract, Document
 from core.audit import AuditEntry
 from core.authz import scoped
 from core.users import User
 
 LIMIT = 10
+DOCUMENTS_SHOWN = 20  # the newest on the customer page; each contract's page lists all of its own
 CONTRACT_NUMBER = re.compile(r"^[A-Za-z]{2}-[0-9-]{4,}$")
 
 
 def search(session: so.Session, user: User, query: str, limit: int = LIMIT) -> list[Client]:
     """Typeahead within what the user may see: a birth date (TT.MM.JJJJ), a Vertragsnummer, the
-    beginning of an e-mail address, or the beginning of "Nachname Vorname". One indexed query."""
+    beginning of an e-mail address, or the beginning of any part of "Nachname Vorname"
+    ("Lüdenscheidt" finds "Müller-Lüdenscheidt", "Jürgen" finds him too). One indexed query."""
     query = " ".join(query.split())[:100]
     if len(query) < 2:
         return []
@@ -45,10 +47,24 @@ def search(session: so.Session, user: User, query: str, limit: int = LIMIT) -> l
         key = normalise(query)
         if not key:
             return []
-        stmt = stmt.where(prefix_match(Client.search_key, key, dialect))
+        words = sa.select(ClientNameWord.client_id).where(prefix_match(ClientNameWord.word, key, dialect))
+        if user.agency_id is not None:  # the staff of an agency: its own index range only
+            words = words.where(ClientNameWord.agency_id == user.agency_id)
+        stmt = stmt.where(Client.id.in_(words))
         order = Client.search_key
     stmt = scoped(stmt, Client, user).order_by(order, Client.id).limit(limit)
     return list(session.scalars(stmt))
+
+
+def portal_summary(contracts: list[Contract]) -> str:
+    """The customer's portal state over his contracts: the furthest one counts (aktiviert before
+    invited before Post), as his one portal access serves all of them."""
+    states = {c.onboarding_state for c in contracts}
+    if "active" in states:
+        return "aktiviert"
+    if states & {"link_sent", "code_sent"}:
+        return "eingeladen"
+    return "Post" if contracts else "–"
 
 
 def client_page(session: so.Session, user: User, public_id: str) -> dict[str, Any] | None:
@@ -87,8 +103,24 @@ def client_page(session: so.Session, user: User, public_id: str) -> dict[str, An
     mailed: dict[str, list[tuple[Any, str]]] = {}
     for offer_id, at, details in sent:
         mailed.setdefault(offer_id, []).append((at, (details or {}).get("to", "")))
+    ids = [c.id for c in contracts] or [0]
+    claims = list(
+        session.scalars(
+            scoped(sa.select(Claim).where(Claim.contract_id.in_(ids)), Claim, user).order_by(Claim.reported_at.desc())
+        )
+    )
+    documents = list(
+        session.scalars(
+            scoped(sa.select(Document).where(Document.contract_id.in_(ids)), Document, user)
+            .order_by(Document.created_at.desc(), Document.id.desc())
+            .limit(DOCUMENTS_SHOWN)
+        )
+    )
     return {
         "client": client,
+        "portal": portal_summary(contracts),
+        "claims": claims,
+        "documents": documents,
         "offers": offers,
         "applications": applications,
         "contracts": contracts,

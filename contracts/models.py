@@ -14,6 +14,7 @@ from calculator.models import Offer
 from core import clock
 from core.contact import PostalAddress
 from core.db import Base, new_public_id
+from core.formatting import addressee
 from core.users import User
 
 
@@ -173,10 +174,10 @@ class Contract(Base):
     )
 
     def postal_address(self) -> PostalAddress:
-        """The customer's address for letters (salutation and name on the first line)."""
+        """The customer's address for letters: "Herrn Jürgen Müller" on the first line (DIN 5008)."""
         c = self.customer
-        name = f"{c.get('salutation', '')} {c.get('first_name', '')} {c.get('last_name', '')}"
-        return PostalAddress(" ".join(name.split()), c.get("street", ""), c.get("plz", ""), c.get("city", ""))
+        name = addressee(c.get("salutation"), f"{c.get('first_name', '')} {c.get('last_name', '')}")
+        return PostalAddress(name, c.get("street", ""), c.get("plz", ""), c.get("city", ""))
 
 
 class VersionKind(enum.StrEnum):
@@ -303,6 +304,11 @@ class Claim(Base):
     agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"), index=True)
     owner_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"))
     kind: so.Mapped[ClaimKind]
+    # "Was ist passiert?" as the customer chose it (the tariff's claim event) and the Leistungsart it
+    # maps to; None for claims reported before the events (their kind says it)
+    event: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    event_label: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    benefit: so.Mapped[str | None] = so.mapped_column(sa.String(100))
     occurred_on: so.Mapped[date]
     place: so.Mapped[str] = so.mapped_column(sa.String(200))
     description: so.Mapped[str] = so.mapped_column(sa.Text)
@@ -319,6 +325,14 @@ class Claim(Base):
 
     contract: so.Mapped[Contract] = so.relationship()
     files: so.Mapped[list[ClaimFile]] = so.relationship(back_populates="claim", order_by="ClaimFile.id")
+
+    @property
+    def what(self) -> str:
+        """What happened in the customer's words with the cover it falls under ("Glasbruch … –
+        Teilkasko"); the kind's label for claims reported before the events."""
+        if self.event_label:
+            return f"{self.event_label} – {self.benefit}" if self.benefit else self.event_label
+        return self.kind.label
 
 
 class ClaimFile(Base):

@@ -4,6 +4,8 @@ recorded on the offer's audit trail."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy.orm as so
 
 from calculator.models import Offer
@@ -31,10 +33,11 @@ def send_offer(
     note: str,
     pdf: bytes,
     contract_information: list[tuple[bytes, str]] | None = None,
+    valid_until: date | None = None,
 ) -> OutboxMessage:
     """Queue the e-mail with the offer PDF (already rendered) and the tariff's Vertragsinformationen
     (§ 7 VVG: AVB, IPID, Verbraucherinformationen, as (PDF, file name)); OfferMailError for a bad
-    address or a note too long (nothing queued)."""
+    address or a note too long (nothing queued). valid_until: the last day the offer's price holds."""
     try:
         address = normalize_email(to).lower()
     except ContactError:
@@ -50,13 +53,14 @@ def send_offer(
         session,
         key=f"offer-mail:{offer.public_id}:{now.timestamp()}",
         to=address,
-        subject=f"Ihr Angebot: {product.label}",
+        subject=f"Ihr Angebot für Ihre {product.insurance_label}",
         template="offer",
         context={
             "offer": offer,
             "product": product,
             "frequency": PaymentFrequency(offer.frequency).label,
             "note": note,
+            "valid_until": valid_until,
             "broker": user,
             "agency": agency,
         },

@@ -115,7 +115,9 @@ def send_offer(public_id: str) -> BaseResponse | tuple[str, int]:
     to, note = request.form.get("email", "").strip(), request.form.get("nachricht", "")
     try:
         pdf = render_pdf(render_template("documents/offer.html", created=clock.now(), **details))
-        offer_mail.send_offer(s, _user(), offer, to, note, pdf, _contract_information(offer))
+        offer_mail.send_offer(
+            s, _user(), offer, to, note, pdf, _contract_information(offer), valid_until=details["valid_until"]
+        )
     except offer_mail.OfferMailError as error:
         s.rollback()
         mail = {"email": to, "nachricht": note, "errors": {error.field: error.message}}

@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_USERNAME": "",
     "MAIL_PASSWORD": "",
     "MAIL_USE_TLS": True,
-    "MAIL_DEFAULT_SENDER": "Vermittler-Rechner <no-reply@localhost>",
+    "MAIL_DEFAULT_SENDER": "Demo Versicherung <no-reply@localhost>",
     "MAIL_TIMEOUT_SECONDS": 10,
     # SMS through twilio
     "TWILIO_ACCOUNT_SID": "",
@@ -121,6 +121,13 @@ DEFAULTS: dict[str, Any] = {
     "INSURER_ADDRESS": "Musterstraße 1, 80331 München",
     "INSURER_REGISTER": "Amtsgericht München, HRB 000000 (Demo)",
     "INSURER_SUPERVISOR": "BaFin, Graurheindorfer Straße 108, 53117 Bonn",
+    # the insurer's brand toward customers (portal header, e-mails, SMS, letters): its short name,
+    # the signature under messages, the service's postal address (letters' return line), a logo
+    # (a path under static/, empty: the name as text); the staff pages stay "Vermittler-Rechner"
+    "BRAND_NAME": "Demo Versicherung",
+    "BRAND_SIGNATURE": "Ihr Kundenservice der Demo Versicherung",
+    "BRAND_POSTAL_ADDRESS": "Postfach 10 01 00 · 80001 München",
+    "BRAND_LOGO": "",
     # the agency dashboard: the funnel's period unless one is chosen, the longest period, and when
     # an invitation still open counts as "waiting too long" (its own bar, to be reminded)
     "DASHBOARD_DEFAULT_DAYS": 90,
@@ -132,7 +139,7 @@ DEFAULTS: dict[str, Any] = {
     # optional two-factor login (TOTP): the name in the authenticator app; wrong codes: the first
     # TOTP_FREE_ATTEMPTS are free, then growing delays (LOGIN_DELAY_SECONDS doubling, capped);
     # the code must follow the password within TOTP_LOGIN_MINUTES; one-time recovery codes
-    "TOTP_ISSUER": "Vermittler-Rechner Kunden-Portal",
+    "TOTP_ISSUER": "Demo Versicherung Kunden-Portal",
     "TOTP_FREE_ATTEMPTS": 5,
     "TOTP_MAX_DELAY_SECONDS": 900,
     "TOTP_LOGIN_MINUTES": 5,

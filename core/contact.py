@@ -67,6 +67,23 @@ def normalize_phone(number: str, region: str = "DE") -> str:
     return phonenumbers.format_number(_valid_number(number, region), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+def display_phone(number: str | None) -> str:
+    """A stored number as people read it: German ones nationally ("0151 12345678"), others
+    internationally; what doesn't parse as it is."""
+    if not number:
+        return ""
+    try:
+        parsed = phonenumbers.parse(number, "DE")
+    except phonenumbers.NumberParseException:
+        return number
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if parsed.country_code == 49
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(parsed, style)
+
+
 @dataclass(frozen=True)
 class PostalAddress:
     """A German postal address for the DIN 5008 window."""

@@ -13,6 +13,8 @@ from babel.support import NullTranslations
 from flask import Flask
 from markupsafe import Markup, escape
 
+from core.contact import display_phone
+
 LOCALE = "de_DE"
 TIMEZONE = ZoneInfo("Europe/Berlin")
 
@@ -78,6 +80,25 @@ def numbers_together(text: str | None) -> Markup:
     return Markup("").join(parts)
 
 
+# the salutation as the address line puts it (DIN 5008: "Herrn Jürgen Müller", the accusative)
+_ADDRESSEE = {"herr": "Herrn", "frau": "Frau"}
+_DEAR = {"herr": "Sehr geehrter Herr", "frau": "Sehr geehrte Frau"}
+
+
+def addressee(salutation: str | None, name: str) -> str:
+    """'Herr', 'Jürgen Müller' -> 'Herrn Jürgen Müller' (the address window, "Brief an …")."""
+    return " ".join(f"{_ADDRESSEE.get((salutation or '').strip().lower(), '')} {name}".split())
+
+
+def dear(salutation: str | None, first_name: str, last_name: str) -> str:
+    """The letter's opening: 'Sehr geehrter Herr Müller', 'Sehr geehrte Frau Schröder', and with no
+    salutation given 'Guten Tag Änne Schröder' (no guessed gender)."""
+    opening = _DEAR.get((salutation or "").strip().lower())
+    if opening:
+        return f"{opening} {last_name.strip()}"
+    return " ".join(f"Guten Tag {first_name} {last_name}".split())
+
+
 _PLURALS = NullTranslations()  # gettext's plural rule, which is German's: one, else many
 
 
@@ -88,7 +109,10 @@ def count(n: int, singular: str, plural: str) -> str:
 
 def init_app(app: Flask) -> None:
     app.add_template_global(count)
+    app.add_template_global(addressee)
+    app.add_template_global(dear)
     app.add_template_filter(numbers_together)
+    app.add_template_filter(display_phone, "phone")
     app.add_template_filter(decimal)
     app.add_template_filter(frequency_label)
     app.add_template_filter(eur)

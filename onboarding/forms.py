@@ -137,7 +137,8 @@ class ClaimForm(Form):
         validators=[InputRequired("Bitte geben Sie an, wo der Schaden passiert ist."), Length(max=200)],
     )
     beschreibung = TextAreaField(
-        "Was ist passiert?",
+        "Wie kam es dazu?",
+        description="Schildern Sie kurz den Hergang in Ihren Worten",
         filters=[strip],
         validators=[InputRequired("Bitte beschreiben Sie, was passiert ist."), Length(max=5000)],
         render_kw={"rows": 6},
@@ -155,7 +156,8 @@ class ClaimForm(Form):
     dateien = MultipleFileField(
         "Fotos und Dokumente",
         description="Fotos (JPEG, PNG, HEIC) und PDFs, höchstens 5 Dateien zu je 6 MB",
-        render_kw={"accept": "image/jpeg,image/png,image/heic,image/heif,application/pdf"},
+        # image/* lets a phone offer its camera beside the gallery; the content is checked on upload
+        render_kw={"accept": "image/*,application/pdf"},
     )
 
     @property

@@ -168,20 +168,24 @@ def report_claim(public_id: str) -> BaseResponse | str | tuple[str, int]:
     config = current_app.config
     limits = claims.UploadLimits(config["CLAIM_UPLOAD_MAX_FILES"], config["CLAIM_UPLOAD_MAX_MB"] * 1024 * 1024)
     form = ClaimForm()
-    form.art.choices = options([(k.value, k.label) for k in claims.kinds_for(contract)])
+    today = clock.now().astimezone(TIMEZONE).date()
+    events = {e.key: e for e in claims.events_for(contract, current_app.extensions["tariffs"], today)}
+    form.art.choices = options([(e.key, e.label) for e in events.values()])
     megabytes = config["CLAIM_UPLOAD_MAX_MB"]
     form.dateien.description = (
         f"Fotos (JPEG, PNG, HEIC) und PDFs, höchstens {limits.max_files} Dateien zu je {megabytes} MB"
     )
     kfz = contract.product == "kfz"
     valid = request.method == "POST" and form.validate()
-    if valid and form.art.data not in {k.value for k in claims.kinds_for(contract)}:
+    if valid and form.art.data not in events:
         form.art.errors = ["Bitte wählen Sie, was passiert ist."]
         valid = False
     if valid:
+        event = events[form.art.data]
         uploads = [_read(f) for f in request.files.getlist("dateien") if f.filename]
         report = claims.ClaimReport(
-            kind=ClaimKind(form.art.data),
+            kind=ClaimKind(event.kind),
+            event=event,
             occurred_on=form.occurred_on,
             place=form.ort.data or "",
             description=form.beschreibung.data or "",
@@ -195,7 +199,7 @@ def report_claim(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 report,
                 uploads,
                 limits=limits,
-                today=clock.now().astimezone(TIMEZONE).date(),
+                today=today,
                 reporter=_customer().email,
                 pdf_workers=config["PDF_WORKERS"] or None,
             )

@@ -169,7 +169,11 @@ def change_data(
         to=customer.email,
         subject="Ihre Änderung ist gespeichert",
         template="data_changed",
-        context={"customer": customer, "versions": [(v, session.get(Contract, v.contract_id)) for v in versions]},
+        context={
+            "customer": customer,
+            "versions": [(v, session.get(Contract, v.contract_id)) for v in versions],
+            "contract": chosen[0],  # his broker's contact under the message
+        },
         related=("contract", chosen[0].public_id),
         agency_id=chosen[0].agency_id,
     )

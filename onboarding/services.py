@@ -176,7 +176,7 @@ def announce_new_documents(
             to=customer.email,
             subject="Neue Dokumente in Ihrem Kunden-Portal",
             template="new_documents",
-            context={"customer": customer},
+            context={"customer": customer, "contract": contract},
             related=("contract", contract.public_id),
             agency_id=contract.agency_id,
             send_after=send_after,
@@ -512,7 +512,7 @@ def _code_letter(
         context={
             "code": tokens.format_letter_code(code),
             "contract": contract,
-            "days": settings.letter_code_days,
+            "valid_until": expires_at,  # the real end: a letter printed late says so, not "30 Tage"
             "email": email,
         },
         related=("contract", contract.public_id),
@@ -873,6 +873,7 @@ def contract_details(
         **policy_scope(session, catalog, contract, today),
         "documents": sorted(contract.documents, key=lambda d: (d.created_at, d.id), reverse=True),
         "broker": contract.owner,
+        "evb_status": contract.evb.status(today) if contract.evb else None,
     }
 
 

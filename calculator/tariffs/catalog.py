@@ -20,7 +20,7 @@ from calculator.tariffs.kfz import DriverCircle, KfzTariff, Parking, Usage
 from calculator.tariffs.money import dec
 from calculator.tariffs.rechtsschutz import Cover, Occupation, RsDeductible, RsModule, RsTariff
 from calculator.tariffs.sf import ALL_SF_CLASSES, SFClass
-from calculator.tariffs.terms import TermsError, parse_cover_sums, parse_documents, parse_terms
+from calculator.tariffs.terms import TermsError, parse_claim_events, parse_cover_sums, parse_documents, parse_terms
 
 Tariff = KfzTariff | RsTariff
 
@@ -118,6 +118,7 @@ def _kfz(raw: Mapping[str, Any]) -> KfzTariff:
         contract_terms=parse_terms(raw.get("contract")),
         documents=parse_documents(raw.get("documents"), raw["__read__"]),
         cover_sums=parse_cover_sums(raw.get("cover_sums")),
+        claim_events=parse_claim_events(raw.get("claim_events")),
     )
 
 
@@ -138,6 +139,7 @@ def _rs(raw: Mapping[str, Any]) -> RsTariff:
         contract_terms=parse_terms(raw.get("contract")),
         documents=parse_documents(raw.get("documents"), raw["__read__"]),
         waiting_months=_waiting(raw.get("waiting_months")),
+        claim_events=parse_claim_events(raw.get("claim_events"), tuple(m.value for m in RsModule)),
     )
 
 

@@ -29,6 +29,11 @@ class Product(enum.StrEnum):
     def label(self) -> str:
         return {"kfz": "Kfz", "rs": "Rechtsschutz"}[self.value]
 
+    @property
+    def insurance_label(self) -> str:
+        """The product as a customer names it: "Ihr Angebot für Ihre Kfz-Versicherung"."""
+        return {"kfz": "Kfz-Versicherung", "rs": "Rechtsschutzversicherung"}[self.value]
+
 
 class PaymentFrequency(enum.StrEnum):
     YEARLY = "jaehrlich"

@@ -20,7 +20,7 @@ from calculator.tariffs.common import (
     surcharge_component,
 )
 from calculator.tariffs.sf import Rueckstufung, SFClass, next_year_class
-from calculator.tariffs.terms import ContractDocument, ContractTerms, CoverSums
+from calculator.tariffs.terms import ClaimEvent, ContractDocument, ContractTerms, CoverSums
 
 
 class KfzCover(enum.StrEnum):
@@ -122,6 +122,7 @@ class KfzTariff:
     contract_terms: ContractTerms  # Hauptfälligkeit, pro rata, notice (tariff data)
     documents: tuple[ContractDocument, ...]  # Vertragsinformationen (§ 7 VVG)
     cover_sums: CoverSums  # Kfz-Haftpflicht Deckungssummen
+    claim_events: tuple[ClaimEvent, ...] = ()  # "Was ist passiert?" → Haftpflicht/Teilkasko/Vollkasko
 
     product = Product.KFZ
 

@@ -17,7 +17,7 @@ from calculator.tariffs.common import (
     TariffError,
     finish,
 )
-from calculator.tariffs.terms import ContractDocument, ContractTerms
+from calculator.tariffs.terms import ClaimEvent, ContractDocument, ContractTerms
 
 
 class RsModule(enum.StrEnum):
@@ -99,6 +99,7 @@ class RsTariff:
     contract_terms: ContractTerms  # Hauptfälligkeit, pro rata, notice (tariff data)
     documents: tuple[ContractDocument, ...]  # Vertragsinformationen (§ 7 VVG)
     waiting_months: dict[RsModule, int]  # ARB Wartezeit per Baustein (Verkehr: none)
+    claim_events: tuple[ClaimEvent, ...] = ()  # "Was ist passiert?" → Leistungsart and Baustein
 
     product = Product.RS
 

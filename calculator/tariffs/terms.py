@@ -45,6 +45,8 @@ class ContractTerms:
     evb_margin_days: int = 0
     # Widerrufsfrist (§ 8 Abs. 1 VVG: 14 days; an insurer may grant more)
     withdrawal_days: int = 14
+    # the offer's price holds this many days from its calculation (printed on the offer for the customer)
+    offer_valid_days: int = 30
 
     @property
     def days_per_year(self) -> int:
@@ -94,7 +96,10 @@ def parse_terms(raw: Any) -> ContractTerms:
     withdrawal = raw.get("withdrawal_days", 14)
     if not isinstance(withdrawal, int) or isinstance(withdrawal, bool) or withdrawal < 14:
         raise TermsError("[contract] withdrawal_days must be a whole number of days, at least 14 (§ 8 Abs. 1 VVG)")
-    return ContractTerms(main_due, method, notice, claim_notice, buyback, margin, withdrawal)
+    offer_days = raw.get("offer_valid_days", 30)
+    if not isinstance(offer_days, int) or isinstance(offer_days, bool) or not 1 <= offer_days <= 365:
+        raise TermsError("[contract] offer_valid_days must be a whole number of days from 1 to 365")
+    return ContractTerms(main_due, method, notice, claim_notice, buyback, margin, withdrawal, offer_days)
 
 
 # the Vertragsinformationen every tariff version hands over before the Antrag (§ 7 VVG, VVG-InfoV)
@@ -127,6 +132,45 @@ def parse_documents(raw: Any, read: Any) -> tuple[ContractDocument, ...]:
             raise TermsError(f"[documents.{key}] needs title and file") from None
         documents.append(ContractDocument(key, title, read(name)))
     return tuple(documents)
+
+
+# the kinds of claim a claim event can map to (contracts.models.ClaimKind's values)
+CLAIM_KINDS = ("haftpflicht", "vollkasko", "teilkasko", "rechtsschutz")
+NO_WAITING = "keine"  # a claim event whose Leistungsart has no Wartezeit (e.g. Schadenersatz-Rechtsschutz)
+
+
+@dataclass(frozen=True)
+class ClaimEvent:
+    """One answer to "Was ist passiert?" in the customer's words (Schaden melden), mapped by the
+    product to the cover that pays: a Kfz event to Haftpflicht, Teilkasko or Vollkasko (AKB A.1,
+    A.2.2, A.2.3), a Rechtsschutz event to its Leistungsart and Baustein (ARB 2.2) — whose Wartezeit
+    applies; module None: the booked Bausteine's, NO_WAITING: none."""
+
+    key: str
+    label: str
+    kind: str
+    benefit: str
+    module: str | None = None
+
+
+def parse_claim_events(raw: Any, modules: tuple[str, ...] = ()) -> tuple[ClaimEvent, ...]:
+    """[claim_events.<key>] label, kind (one of CLAIM_KINDS), benefit (the Leistungsart's name) and,
+    for Rechtsschutz, optionally module (a Baustein of `modules` or "keine"); in the file's order."""
+    if not isinstance(raw, Mapping) or not raw:
+        raise TermsError("the tariff needs [claim_events.*]: what a customer can report in Schaden melden")
+    events = []
+    for key, entry in raw.items():
+        try:
+            label, kind, benefit = str(entry["label"]), str(entry["kind"]), str(entry["benefit"])
+        except (KeyError, TypeError):
+            raise TermsError(f"[claim_events.{key}] needs label, kind and benefit") from None
+        if kind not in CLAIM_KINDS:
+            raise TermsError(f"[claim_events.{key}] kind must be one of {', '.join(CLAIM_KINDS)}, not {kind!r}")
+        module = entry.get("module")
+        if module is not None and module != NO_WAITING and module not in modules:
+            raise TermsError(f"[claim_events.{key}] module {module!r} is not a Baustein of the tariff")
+        events.append(ClaimEvent(str(key), label, kind, benefit, module))
+    return tuple(events)
 
 
 # Anlage zu § 4 Abs. 2 PflVG: the legal minimum of a Kfz-Haftpflicht per claim for personal injury

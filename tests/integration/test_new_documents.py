@@ -134,7 +134,7 @@ def test_a_post_customer_gets_the_later_document_by_letter(app, session, broker,
         document = add_document(session, contract, DocumentKind.INVOICE, "Beitragsrechnung", b"%PDF-1.4")
     (letter,) = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == Kind.LETTER)).all()
     assert letter.attachments == [document.storage_key]
-    assert letter.address[0] == "Herr Ömer Yilmaz"
+    assert letter.address[0] == "Herrn Ömer Yilmaz"  # DIN 5008: the accusative
     assert letter.subject == "Beitragsrechnung zum Vertrag BV-4711003"
     assert "<li>Beitragsrechnung</li>" in letter.body_html  # what is enclosed, by name
     assert _announcements(session) == []

@@ -123,7 +123,8 @@ def test_post_delivery_sends_the_documents_as_a_letter(app, broker_client, sessi
     letter = session.scalar(sa.select(OutboxMessage))
     assert letter.kind is Kind.LETTER
     assert len(letter.attachments) == POLICING_DOCUMENTS
-    assert letter.address == ["Herr Jürgen Müller-Lüdenscheidt", "Hauptstraße 1", "10115 Berlin"]
+    # DIN 5008: the address line in the accusative ("Herrn"), also as "Brief an Herrn …" (issue #26 item 24)
+    assert letter.address == ["Herrn Jürgen Müller-Lüdenscheidt", "Hauptstraße 1", "10115 Berlin"]
     assert session.scalar(sa.select(sa.func.count()).select_from(OnboardingStart)) == 0
     worker.run(outbox_app, once=True)
     session.refresh(letter)

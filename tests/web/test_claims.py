@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from contracts import claims
-from contracts.models import Claim, ClaimFile, Contract, Document, DocumentKind
+from contracts.models import Claim, ClaimFile, ClaimKind, Contract, Document, DocumentKind
 from core import clock, storage
 from core.formatting import TIMEZONE
 from core.users import Role
@@ -47,7 +47,7 @@ def _report(client, contract, files=(), **fields):
     url = f"/portal/vertraege/{contract.public_id}/schaden"
     data = {
         "csrf_token": csrf_token(client, url),
-        "art": "haftpflicht",
+        "art": "unfall",
         "datum": (_today() - timedelta(days=2)).strftime("%d.%m.%Y"),
         "ort": "Parkplatz Marienplatz, München",
         "beschreibung": "Beim Ausparken das Auto hinter mir am Kotflügel gestreift.",
@@ -224,3 +224,39 @@ def test_safe_filename(name, extension, safe):
     from core.downloads import safe_filename
 
     assert safe_filename(name, extension) == safe
+
+
+def test_was_ist_passiert_in_plain_words_mapped_to_the_cover_that_pays(outbox_app, running, session):
+    """Issue #26 item 14: the customer chooses what happened in his words; the tariff maps it to
+    Haftpflicht, Teilkasko or Vollkasko (AKB A.1, A.2.2, A.2.3) — the kind that decides the
+    Rückstufung — and the form asks each thing once; photos straight from the camera."""
+    contract, client = running
+    form = client.get(f"/portal/vertraege/{contract.public_id}/schaden").get_data(as_text=True)
+    for words in ("Unfall mit einem anderen Fahrzeug", "Glasbruch", "Wildunfall", "Diebstahl", "Sturm, Hagel"):
+        assert words in form, words
+    assert "Haftpflichtschaden (Schaden bei anderen)" not in form  # not the insurer's words
+    assert form.count(">Was ist passiert?<") <= 1
+    assert "Wie kam es dazu?" in form
+    assert 'accept="image/*' in form
+    assert 'capture="environment"' in form
+    assert _report(client, contract, art="glas").status_code == 302
+    claim = session.scalar(sa.select(Claim).where(Claim.contract_id == contract.id))
+    assert (claim.kind, claim.event, claim.benefit) == (ClaimKind.TK, "glas", "Teilkasko")
+    assert claim.what == "Glasbruch (z. B. Steinschlag in der Frontscheibe) – Teilkasko"
+    assert claim.what in client.get("/portal/schaeden").get_data(as_text=True)
+
+
+def test_a_contract_without_kasko_offers_no_kasko_events(outbox_app, running, session):
+    """A Haftpflicht-only contract: the Teilkasko and Vollkasko events are not offered, and a forged
+    one is refused at the field."""
+    contract, client = running
+    contract.risk = {**contract.risk, "cover": "kh"}
+    session.commit()
+    form = client.get(f"/portal/vertraege/{contract.public_id}/schaden").get_data(as_text=True)
+    assert "Unfall mit einem anderen Fahrzeug" in form
+    assert "Glasbruch" not in form
+    assert "Vandalismus" not in form
+    refused = _report(client, contract, art="glas")
+    assert refused.status_code == 422
+    assert "Bitte wählen Sie, was passiert ist." in refused.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(Claim)) == 0

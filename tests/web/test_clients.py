@@ -11,8 +11,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from calculator.models import Client, Offer
-from contracts.models import Contract
+from calculator.models import Client, ClientNameWord, Offer
+from contracts.models import Claim, ClaimKind, Contract, Document
 from core.users import Role
 from onboarding.models import CodeChannel, OnboardingStart
 from tests.helpers import KFZ_ANSWERS, RS_ANSWERS, csrf_token, login
@@ -134,3 +134,58 @@ def test_nobody_sees_another_agencys_or_another_brokers_customers(
     manager = app.test_client()
     login(manager, make_user(Role.MANAGER, agency).email)
     assert manager.get(f"/kunden/{client.public_id}").status_code == 200  # his agency's
+
+
+def test_any_part_of_the_name_finds_the_customer(broker_client, session):
+    """Issue #26 item 8: "Lüdenscheidt" finds "Müller-Lüdenscheidt", the first name finds him too —
+    by the indexed name parts, not a scan; the scope still holds (another broker finds nobody)."""
+    quote(broker_client)
+    quote(broker_client, RS_ANSWERS, "rs")
+    him = ["Müller-Lüdenscheidt, Jürgen"]
+    assert _search(broker_client, "Lüdenscheidt") == him
+    assert _search(broker_client, "luedensch") == him
+    assert _search(broker_client, "Lüdenscheidt Jü") == him
+    assert _search(broker_client, "Jürgen") == him
+    assert _search(broker_client, "denscheidt") == []  # a part of a name is found from its beginning
+    assert _search(broker_client, "Schröder") == ["Schröder, Änne"]
+    client = session.scalar(sa.select(Client).where(Client.last_name == "Müller-Lüdenscheidt"))
+    assert sorted(
+        w.word for w in session.scalars(sa.select(ClientNameWord).where(ClientNameWord.client_id == client.id))
+    ) == [
+        "juergen",
+        "luedenscheidt juergen",
+        "mueller luedenscheidt juergen",
+    ]
+
+
+def test_the_customer_page_shows_contact_portal_state_claims_and_documents(broker_client, session):
+    """Issue #26 item 8: e-mail, mobile, address, portal state, contracts, offers, claims and documents
+    on one page."""
+    offer_id = quote(broker_client)
+    apply(broker_client, offer_id, PORTAL)
+    contract = session.scalar(sa.select(Contract))
+    session.add(
+        Claim(
+            contract_id=contract.id,
+            agency_id=contract.agency_id,
+            owner_id=contract.owner_id,
+            number="SN-2026-0000042",
+            kind=ClaimKind.TK,
+            occurred_on=contract.start_date,
+            place="Berlin",
+            description="Steinschlag in der Frontscheibe",
+        )
+    )
+    session.commit()
+    client = session.get(Client, contract.client_id)
+    page = broker_client.get(f"/kunden/{client.public_id}").get_data(as_text=True)
+    assert 'href="mailto:juergen.mueller@example.org"' in page
+    assert "0151" in page
+    assert 'href="tel:' in page
+    assert "Hauptstraße 1, 10115 Berlin" in page
+    assert re.search(r"<dt>Kunden-Portal</dt><dd>eingeladen</dd>", page)
+    assert "SN-2026-0000042" in page
+    assert "Teilkaskoschaden" in page
+    documents = session.scalars(sa.select(Document).where(Document.contract_id == contract.id)).all()
+    assert documents
+    assert all(f"/dokumente/{d.public_id}" in page for d in documents)

@@ -135,6 +135,22 @@ def test_the_back_office_finds_and_revokes_an_evb(broker_client, backoffice_clie
 
 
 def test_the_customer_sees_his_evb_in_the_portal(outbox_app, police, twilio_server, session):  # noqa: F811
+    """Issue #26 item 15: an eVB card in his contract details — the number, valid until, a copy
+    button; once revoked it says so and offers no number to copy."""
     contract, client = _active_customer(outbox_app, police, twilio_server)
-    page = client.get(f"/portal/vertraege/{contract.public_id}").get_data(as_text=True)
-    assert f"<strong>{contract.evb.code}</strong> (für die Zulassung" in page
+    url = f"/portal/vertraege/{contract.public_id}"
+    page = client.get(url).get_data(as_text=True)
+    evb = contract.evb
+    card = page[page.index('id="evb-title"') :]
+    card = card[: card.index("</section>")]
+    assert f'<p class="evb__code">{evb.code}</p>' in card
+    assert f'data-copy="{evb.code}"' in card
+    assert f"gültig bis {evb.valid_until.strftime('%d.%m.%Y')}" in card
+    evb.revoked_at, evb.revoke_reason = clock.now(), "falsches Fahrzeug"
+    session.commit()
+    page = client.get(url).get_data(as_text=True)
+    card = page[page.index('id="evb-title"') :]
+    card = card[: card.index("</section>")]
+    assert "widerrufen am" in card
+    assert "gilt nicht mehr" in card
+    assert "data-copy" not in card

@@ -388,7 +388,7 @@ def _day_work(app: Flask) -> dict[str, list[str]]:
             claim_page,
             data={
                 "csrf_token": csrf_token(customer, claim_page),
-                "art": "haftpflicht",
+                "art": "unfall",
                 "datum": clock_today(),
                 "ort": place,
                 "beschreibung": "Beim Ausparken ein anderes Auto gestreift.",

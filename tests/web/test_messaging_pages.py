@@ -113,7 +113,7 @@ def test_letter_pdf_puts_the_address_in_the_din_5008_window(outbox_app, s):
         assert 19.5 <= x <= 21, (line, x)
         assert 50 <= baseline <= 90, (line, baseline)
     assert where["Jürgen Müller"][1] < where["Hauptstraße 1"][1] < where["10115 Berlin"][1]
-    _return_x, return_y = next(v for k, v in where.items() if k.startswith("Vermittler-Rechner · Postfach"))
+    _return_x, return_y = next(v for k, v in where.items() if k.startswith("Demo Versicherung · Postfach"))
     assert 45 <= return_y <= 50
     text = " ".join(PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
     assert "Ihr Zugangs-Code für das Kunden-Portal" in text

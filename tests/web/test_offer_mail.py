@@ -40,8 +40,10 @@ def test_the_offer_goes_out_as_pdf_from_the_broker(outbox_app, broker, broker_ou
     (mail,) = [m for m in smtp_server.inbox.messages if m["To"] == "kunde@example.org"]
     assert broker.full_name in mail["From"]
     assert mail["Reply-To"] == broker.email
-    assert mail["Subject"] == "Ihr Angebot: Kfz"
+    assert mail["Subject"] == "Ihr Angebot für Ihre Kfz-Versicherung"  # the product, as the customer names it
     text = mail.get_body(("plain",)).get_content()
+    assert "anbei Ihr Angebot für Ihre Kfz-Versicherung: monatlich" in text
+    assert "Das Angebot gilt bis " in text
     assert "Wie besprochen." in text
     attachment, *information = list(mail.iter_attachments())
     assert attachment.get_filename().startswith("Angebot-Kfz-")

@@ -140,14 +140,25 @@ def _pdf_text(response) -> str:
 
 
 def test_offer_pdf_has_applicant_inputs_breakdown_total_and_tariff(broker_client):
+    """Issue #26 item 9: the customer's offer — titled by product and customer (not the broker's save
+    name), the price and Zahlweise first, the broker's contact, the validity (tariff data: 30 days),
+    the breakdown after."""
     public_id = _quote(broker_client)
     _save(broker_client, public_id, "Golf für Jürgen")
     page = broker_client.get(f"/angebote/{public_id}").get_data(as_text=True)
     response = broker_client.get(f"/angebote/{public_id}/pdf")
     assert response.headers["Content-Disposition"].startswith("attachment; filename=")
     text = _pdf_text(response)
+    today = clock.now().astimezone(TIMEZONE).date()
+    assert "Golf für Jürgen" not in text  # the broker's save name is his, not the customer's
+    assert text.index("Ihr Angebot für Ihre Kfz-Versicherung für Herrn Jürgen Müller-Lüdenscheidt") == 0
+    assert (
+        text.index("Ihr Beitrag monatlich") < text.index("Dieses Angebot gilt bis") < text.index("Ihr Ansprechpartner")
+    )
+    assert f"Dieses Angebot gilt bis {(today + timedelta(days=30)).strftime('%d.%m.%Y')}." in text
+    assert re.search(r"Ihr Ansprechpartner: \S.+ E-Mail \S+@\S+", text)
+    assert text.index("Ihr Ansprechpartner") < text.index("So setzt sich Ihr Beitrag zusammen")
     for expected in (
-        "Angebot Kfz – Golf für Jürgen",
         "Jürgen",
         "Müller-Lüdenscheidt",
         "Hauptstraße 1",
@@ -156,7 +167,7 @@ def test_offer_pdf_has_applicant_inputs_breakdown_total_and_tariff(broker_client
         "Versicherungsteuer 19 %",
         "Gesamtbeitrag monatlich (inkl. 19% Vers.-Steuer)",
         "Tarifstand KFZ-2026-01",
-        f"Erstellt am {clock.now().astimezone(TIMEZONE).strftime('%d.%m.%Y')}",  # Berlin's day, as printed
+        f"erstellt am {today.strftime('%d.%m.%Y')}",  # Berlin's day, as printed
     ):
         assert expected in text, expected
     assert _total(page).replace("\xa0", " ") in text.replace("\xa0", " ")  # the same total, with €

@@ -158,3 +158,18 @@ def test_contract_details_with_cover_vehicle_premium_documents_and_the_broker(cu
     assert 'href="tel:+498912345670"' in page
     assert f'href="mailto:{broker.email}"' in page
     assert page.index("Beitragsrechnung Nachtrag Nr. 1") < page.index("Versicherungsschein</a>")  # newest first
+
+
+def test_meine_dokumente_shows_the_documents_first_and_the_filters_behind_filtern(customer):
+    """Issue #26 item 12: the list comes before the filters, which wait behind "Filtern" — closed on
+    a plain visit, open while a filter is set or a filter is wrong."""
+    _contract, client = customer
+    plain = client.get("/portal/dokumente").get_data(as_text=True)
+    assert '<details class="panel filter-toggle">' in plain  # closed
+    assert "<summary>Filtern" in plain
+    first_document = plain.index('href="/portal/dokumente/')
+    assert plain.index("<h1>Meine Dokumente</h1>") < plain.index("<summary>Filtern") < first_document
+    assert first_document < plain.index("Vertragsdaten ändern</a>")  # the actions after the list
+    for url in ("/portal/dokumente?dokument=rechnung", "/portal/dokumente?datum=31.02.2026"):
+        page = client.get(url).get_data(as_text=True)
+        assert '<details class="panel filter-toggle" open>' in page, url
