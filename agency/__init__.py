@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
         reminder_days=app.config["WORKLIST_REMINDER_DAYS"],
         decision_days=app.config["WORKLIST_DECISION_DAYS"],
         link_days=settings.link_days,
+        letter_warning_days=app.config["WORKLIST_LETTER_WARNING_DAYS"],
     )
     app.extensions["worklist_settings"] = work
     panels.register(

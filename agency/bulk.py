@@ -24,7 +24,7 @@ from agency.services import SwitchError, switch_to_portal
 from contracts.models import Contract, Delivery
 from core import audit, clock, csvsafe
 from core.authz import scoped
-from core.contact import ContactError, EmailAddress, normalize_email, normalize_mobile
+from core.contact import ContactError, EmailAddress, german_mobile, normalize_email
 from core.users import User
 from onboarding import services as onboarding
 from onboarding.settings import OnboardingSettings
@@ -129,9 +129,9 @@ def _problem(row: SwitchRow, contract: Contract) -> str | None:
     except ContactError:
         if not row.email:
             return "keine E-Mail-Adresse beim Vertrag hinterlegt" if on_file else "E-Mail-Adresse fehlt"
-        return "E-Mail-Adresse ungültig"
+        return "E-Mail-Adresse mit Umlaut" if not row.email.isascii() else "E-Mail-Adresse ungültig"
     try:
-        row.email_checked, row.mobile_checked = email, normalize_mobile(row.mobile)
+        row.email_checked, row.mobile_checked = email, german_mobile(row.mobile)
     except ContactError:
         if not row.mobile:
             return "keine Mobilnummer beim Vertrag hinterlegt" if on_file else "Mobilnummer fehlt"
@@ -248,7 +248,7 @@ def _switch_chunk(session: so.Session, user: User, rows: list[SwitchRow], settin
             continue
         try:  # as checked in the preview (jobs stored before that kept only what was typed)
             email = EmailAddress(row.email_checked) if row.email_checked else normalize_email(row.email).lower()
-            mobile = row.mobile_checked or normalize_mobile(row.mobile)
+            mobile = row.mobile_checked or german_mobile(row.mobile)
         except ContactError as error:
             done.outcomes.append((row, "failed", str(error)))
             continue

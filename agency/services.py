@@ -14,11 +14,12 @@ from contracts.jobs import request_current_policies
 from contracts.models import Contract, Delivery
 from contracts.presentation import OPEN as OPEN
 from contracts.presentation import STATE_LABELS as STATE_LABELS
+from contracts.presentation import code_letters
 from contracts.presentation import state_label as state_label
 from core import audit, clock, paging
 from core.audit import AuditEntry
 from core.authz import scoped
-from core.contact import normalize_email, normalize_mobile
+from core.contact import german_mobile, normalize_email
 from core.formatting import TIMEZONE
 from core.users import Role, User
 from onboarding import services as onboarding
@@ -128,8 +129,10 @@ def stock_page(
 
 
 def onboarding_states(session: so.Session, contracts: list[Contract]) -> dict[int, str]:
+    """Each contract's portal state as the Bestand says it, a code letter as it really is."""
     now = clock.now()
-    return {c.id: state_label(c, now) for c in contracts}
+    letters = code_letters(session, contracts)
+    return {c.id: state_label(c, now, letters.get(c.id)) for c in contracts}
 
 
 # --- one contract -------------------------------------------------------------------------------------
@@ -141,7 +144,7 @@ def switch_to_portal(
     """Portal delivery for an existing contract: link by e-mail, code by letter (Bestandskunde).
     A customer already active in the portal is not onboarded again. Returns what happened (German)."""
     email = normalize_email(email).lower()
-    mobile = normalize_mobile(mobile)
+    mobile = german_mobile(mobile)
     if contract.delivery is Delivery.PORTAL and contract.customer_email == email:
         raise SwitchError("Der Vertrag ist bereits auf das Kunden-Portal umgestellt.")
     contract.delivery = Delivery.PORTAL

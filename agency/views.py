@@ -190,17 +190,17 @@ def remind(public_id: str) -> BaseResponse:
 
 
 def _contact_errors(values: dict[str, str]) -> dict[str, str]:
-    from core.contact import normalize_email, normalize_mobile
+    from core.contact import german_mobile, normalize_email
 
     errors = {}
     try:
         normalize_email(values["email"])
-    except MessageError:
-        errors["email"] = "Bitte geben Sie eine gültige E-Mail-Adresse ein."
+    except MessageError as error:
+        errors["email"] = str(error)
     try:
-        normalize_mobile(values["mobile"])
-    except MessageError:
-        errors["mobile"] = "Bitte geben Sie eine deutsche Mobilfunknummer ein (z. B. 0151 12345678)."
+        german_mobile(values["mobile"])
+    except MessageError as error:
+        errors["mobile"] = str(error)
     return errors
 
 

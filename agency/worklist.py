@@ -1,6 +1,7 @@
 """The broker's worklist on his start page (the agency manager's for his agency): Anträge in
 Risikoprüfung, decisions of the last days, customers who got the access link but have not activated
-it for WORKLIST_REMINDER_DAYS ("Erinnerung senden"), failed messages to his customers, open claims
+it for WORKLIST_REMINDER_DAYS ("Erinnerung senden"), invitations about to end while their code letter
+still lies in the Postausgang, failed messages to his customers, open claims
 of his customers. One query per list, each limited and scoped to the user's contracts."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from contracts.models import Application, ApplicationState, Claim, Contract
 from core import clock
 from core.authz import scoped
 from core.users import User
-from messaging.models import OutboxMessage, State
+from messaging.models import Kind, OutboxMessage, State
 
 LIMIT = 10  # rows per list; the lists behind the counts have the rest
 
@@ -27,6 +28,7 @@ class Settings:
     reminder_days: int  # the link unused this long: offer "Erinnerung senden"
     decision_days: int  # decisions shown this long
     link_days: int  # an access link's validity (its sending day = expiry − link_days)
+    letter_warning_days: int = 7  # the invitation ends this soon and its code letter is unposted: warn
 
 
 def _counted(session: so.Session, stmt: sa.Select[Any], order: Any) -> tuple[list[Any], int]:
@@ -64,6 +66,30 @@ def worklist(session: so.Session, user: User, settings: Settings, now: datetime 
         ),
         (Contract.onboarding_expires_at,),
     )
+    # the code letter still in the Postausgang while the invitation ends soon
+    unposted = sa.exists(
+        sa.select(OutboxMessage.id).where(
+            OutboxMessage.related_id == Contract.public_id,
+            OutboxMessage.related_type == "contract",
+            OutboxMessage.template == "access_code",
+            OutboxMessage.kind == Kind.LETTER,
+            OutboxMessage.state.in_((State.PENDING, State.SENDING, State.READY)),
+        )
+    )
+    letters, letters_total = _counted(
+        session,
+        scoped(
+            sa.select(Contract).where(
+                Contract.onboarding_state == "code_sent",
+                Contract.onboarding_expires_at > now,
+                Contract.onboarding_expires_at <= now + timedelta(days=settings.letter_warning_days),
+                unposted,
+            ),
+            Contract,
+            user,
+        ),
+        (Contract.onboarding_expires_at,),
+    )
     failed, failed_total = _counted(
         session,
         sa.select(OutboxMessage).where(
@@ -90,6 +116,8 @@ def worklist(session: so.Session, user: User, settings: Settings, now: datetime 
         "decided_total": decided_total,
         "waiting": waiting,
         "waiting_total": waiting_total,
+        "letters": letters,
+        "letters_total": letters_total,
         "failed": failed,
         "failed_total": failed_total,
         "claims": claims,

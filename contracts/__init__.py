@@ -16,7 +16,7 @@ NEW_DOCUMENTS_DAYS = 30  # how far back the start page lists new documents
 
 
 def init_app(app: Flask) -> None:
-    from contracts import changes, cli, contract_info, einstufung, jobs, renewal, views
+    from contracts import changes, cli, contract_info, einstufung, jobs, queues, renewal, views
     from core import jobs as core_jobs
     from messaging.worker import register_task
 
@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
     core_jobs.register(app, jobs.JOB_KIND, jobs.step)
     core_jobs.register(app, renewal.JOB_KIND, renewal.step)
     panels.register(app, "contracts/_new_documents_panel.html", (Role.BROKER, Role.MANAGER), _new_documents, order=10)
+    panels.register(app, "contracts/_queues_panel.html", (Role.BACKOFFICE,), queues.queues, order=5)
     app.cli.add_command(cli.contracts_cli)
     navigation.register(app, "Anträge", "contracts.applications", BROKER_AREA, order=30)
     navigation.register(app, "Kunden", "contracts.clients", BROKER_AREA, order=35)

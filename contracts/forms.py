@@ -20,7 +20,7 @@ from calculator.tariffs import PaymentFrequency, Product
 from contracts.advice import Advice
 from contracts.models import Occasion
 from core.contact import ContactError as MessageError
-from core.contact import normalize_email, normalize_mobile
+from core.contact import german_mobile, normalize_email
 from core.forms import Form
 
 PORTAL_HINT = (
@@ -234,17 +234,15 @@ class ApplicationForm(QuoteForm):
             else:
                 try:
                     self.email_normalized = normalize_email(self.kunde_email.data).lower()
-                except MessageError:
-                    self.add_error("kunde_email", "Bitte geben Sie eine gültige E-Mail-Adresse ein.")
+                except MessageError as error:
+                    self.add_error("kunde_email", str(error))
             if not self.kunde_mobil.data:
                 self.add_error("kunde_mobil", "Bitte geben Sie die Mobilnummer des Kunden ein.")
             else:
                 try:
-                    self.mobile_e164 = normalize_mobile(self.kunde_mobil.data)
-                except MessageError:
-                    self.add_error(
-                        "kunde_mobil", "Bitte geben Sie eine deutsche Mobilfunknummer ein (z. B. 0151 12345678)."
-                    )
+                    self.mobile_e164 = german_mobile(self.kunde_mobil.data)
+                except MessageError as error:
+                    self.add_error("kunde_mobil", str(error))
 
     def advice(self) -> Advice:
         if self.beratungsverzicht.data:

@@ -10,12 +10,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from calculator import presentation
 from calculator.tariffs import Product, TariffCatalog
 from contracts.models import Contract
 from core import clock
+from core.formatting import date_de
+from messaging.models import Kind, OutboxMessage
+from messaging.models import State as MessageState
 
 # the answers a Versicherungsschein names, per product (in the calculator's section order)
 SCOPE_FIELDS = {
@@ -71,13 +75,54 @@ STATE_LABELS = {"post": "Post", "link_sent": "Link versendet", "code_sent": "Cod
 OPEN = ("link_sent", "code_sent")
 
 
-def state_label(contract: Contract, now: datetime | None = None) -> str:
-    """Post; Link versendet; Code versendet; aktiviert; abgelaufen — no further queries."""
+def state_label(contract: Contract, now: datetime | None = None, letter: CodeLetter | None = None) -> str:
+    """Post; Link versendet; Code versendet; aktiviert; abgelaufen — and for a code that went by
+    letter (code_letters) "Code-Brief im Postausgang" until the back office posted it, then
+    "Code-Brief versandt am TT.MM.JJJJ". No further queries."""
     now = now or clock.now()
     expires = contract.onboarding_expires_at
     if contract.onboarding_state in OPEN and expires is not None and expires <= now:
         return "abgelaufen"
+    if contract.onboarding_state == "code_sent" and letter is not None:
+        if letter.posted_at is None:
+            return "Code-Brief im Postausgang"
+        return f"Code-Brief versandt am {date_de(letter.posted_at)}"
     return STATE_LABELS.get(contract.onboarding_state, "Post")
+
+
+class CodeLetter(tuple[datetime, datetime | None]):
+    """The latest access-code letter of a contract: when it was made, when it was posted (None: it
+    still lies in the Postausgang)."""
+
+    @property
+    def created_at(self) -> datetime:
+        return self[0]
+
+    @property
+    def posted_at(self) -> datetime | None:
+        return self[1]
+
+
+def code_letters(session: so.Session, contracts: list[Contract]) -> dict[int, CodeLetter]:
+    """The latest access-code letter of each contract whose code went by post (one indexed query for
+    a page of contracts)."""
+    ids = {c.public_id: c.id for c in contracts if c.onboarding_state == "code_sent"}
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(OutboxMessage.related_id, OutboxMessage.created_at, OutboxMessage.state, OutboxMessage.sent_at)
+        .where(
+            OutboxMessage.related_id.in_(list(ids)),
+            OutboxMessage.related_type == "contract",
+            OutboxMessage.template == "access_code",
+            OutboxMessage.kind == Kind.LETTER,
+        )
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+    ).all()
+    latest: dict[int, CodeLetter] = {}
+    for related_id, created_at, state, sent_at in rows:  # the newest wins
+        latest[ids[str(related_id)]] = CodeLetter((created_at, sent_at if state is MessageState.POSTED else None))
+    return latest
 
 
 GEFAHRFRAGE_PRIOR = (

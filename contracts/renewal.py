@@ -479,6 +479,12 @@ def _move_sf(
     return dataclasses.replace(risk, sf_kh=sf_kh, sf_vk=sf_vk)
 
 
+def _what_changed(changes: list[dict[str, str]]) -> str:
+    """Only what really changed (issue #26 item 25: no "412,80 € → 412,80 €")."""
+    changed = [f"{c['label']}: {c['old']} → {c['new']}" for c in changes if c["old"] != c["new"]]
+    return "; ".join(changed) or "keine Änderung"
+
+
 def report_csv(session: so.Session, run: RenewalRun) -> str:
     """One line per contract of the run: renewed (with what changed) or failed (with why)."""
     rows = session.execute(
@@ -488,8 +494,7 @@ def report_csv(session: so.Session, run: RenewalRun) -> str:
         .order_by(Contract.number)
     )
     lines: list[list[Any]] = [
-        [number, name, date_de(due), "verlängert", "; ".join(f"{c['label']}: {c['old']} → {c['new']}" for c in changes)]
-        for number, name, due, changes in rows
+        [number, name, date_de(due), "verlängert", _what_changed(changes)] for number, name, due, changes in rows
     ]
     lines += [[f["number"], "", date_de(run.due), "Fehler", f["message"]] for f in run.failures]
     return to_csv(["Vertragsnummer", "Versicherungsnehmer", "Hauptfälligkeit", "Ergebnis", "Änderungen"], lines)

@@ -55,7 +55,7 @@ from contracts.models import (
     Occasion,
     RenewalRun,
 )
-from contracts.presentation import policy_scope, state_label
+from contracts.presentation import code_letters, policy_scope, state_label
 from contracts.services import (
     ApplicationData,
     ApplicationError,
@@ -101,7 +101,8 @@ def client(public_id: str) -> str:
     page = client_search.client_page(db.session(), _user(), public_id)
     if page is None:
         abort(404)
-    states = {c.id: state_label(c) for c in page["contracts"]}
+    letters = code_letters(db.session(), page["contracts"])
+    states = {c.id: state_label(c, letter=letters.get(c.id)) for c in page["contracts"]}
     return render_template("contracts/client.html", states=states, today=_today(), **page)
 
 
@@ -264,7 +265,7 @@ def contract(public_id: str) -> str:
         today=_today(),
         claims=claims.claims_of(s, found),
         client=s.get(Client, found.client_id) if found.client_id else None,
-        portal_state=state_label(found),
+        portal_state=state_label(found, letter=code_letters(s, [found]).get(found.id)),
         **policy_scope(s, current_app.extensions["tariffs"], found, _today()),
     )
 

@@ -32,6 +32,7 @@ ACTION_LABELS: dict[str, str] = {
     "client_created": "Kunde angelegt",
     "offer_emailed": "Angebot per E-Mail gesendet",
     "message_retried": "Nachricht erneut gesendet",
+    "message_address_corrected": "E-Mail-Adresse korrigiert, Nachricht erneut gesendet",
     "letter_posted": "Brief zur Post gegeben",
     "letter_unposted": "Brief zurück in den Postausgang",
     "application_submitted": "Antrag online gestellt",

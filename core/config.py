@@ -113,6 +113,9 @@ DEFAULTS: dict[str, Any] = {
     # on Anträge are listed this many days
     "WORKLIST_REMINDER_DAYS": 7,
     "WORKLIST_DECISION_DAYS": 14,
+    # an invitation ending within this many days while its code letter still lies unposted in the
+    # Postausgang: a warning on the worklist (the customer may never get to use it)
+    "WORKLIST_LETTER_WARNING_DAYS": 7,
     # eVB-Nummer for the registration office, issued with a Kfz contract: days it can be used
     "EVB_VALID_DAYS": 90,
     # the insurer (Risikoträger) named on the Versicherungsschein and in the Vertragsinformationen;

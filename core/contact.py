@@ -31,13 +31,26 @@ class EmailAddress(str):
         return EmailAddress(str.lower(self))  # still a valid address
 
 
+# the German messages at a contact field, the same in every form (Antrag, switch, CSV, portal)
+EMAIL_INVALID = "Bitte geben Sie eine gültige E-Mail-Adresse ein."
+EMAIL_UMLAUT = (
+    "E-Mail-Adressen enthalten keine Umlaute: bitte schreiben Sie „ae“, „oe“, „ue“ und „ss“ statt „ä“, „ö“, „ü“ "
+    "und „ß“."
+)
+MOBILE_NOT_GERMAN = "Bitte geben Sie eine deutsche Mobilfunknummer ein (z. B. 0151 12345678)."
+
+
 def normalize_email(address: str) -> EmailAddress:
+    """A checked address; ContactError with a German message. Umlauts (and any other non-ASCII
+    letter) are refused, as the portal seed 000 says: not a valid spelling for an e-mail address."""
     if isinstance(address, EmailAddress):
         return address
+    if not address.strip().isascii():
+        raise ContactError(EMAIL_UMLAUT)
     try:
         return EmailAddress(validate_email(address.strip(), check_deliverability=False).normalized)
     except EmailNotValidError as exc:
-        raise ContactError(f"Ungültige E-Mail-Adresse: {address!r}") from exc
+        raise ContactError(EMAIL_INVALID) from exc
 
 
 def _valid_number(number: str, region: str) -> phonenumbers.PhoneNumber:
@@ -59,6 +72,19 @@ def normalize_mobile(number: str, region: str = "DE") -> str:
     ):
         raise ContactError(f"Keine Mobilfunknummer: {number!r}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def german_mobile(number: str) -> str:
+    """A German mobile number in E.164 (+49…) where the form asks for a "deutsche Mobilfunknummer"
+    (the Antrag, the switch to the portal, its CSV, the portal's own change); ContactError with
+    MOBILE_NOT_GERMAN for anything else, also a valid foreign mobile number."""
+    try:
+        e164 = normalize_mobile(number)
+    except ContactError:
+        raise ContactError(MOBILE_NOT_GERMAN) from None
+    if not e164.startswith("+49"):
+        raise ContactError(MOBILE_NOT_GERMAN)
+    return e164
 
 
 def normalize_phone(number: str, region: str = "DE") -> str:

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     from messaging.worker import register_task
 
     app.add_template_filter(failures.explain, "failure_explained")
+    app.add_template_global(failures.address_refused, "address_refused")
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.worker_cli)
     register_task(app, jobs.runner(app))  # durable background jobs of every package (core.jobs)

@@ -14,6 +14,7 @@ from pypdf import PdfWriter
 
 from core import audit, clock
 from core.users import User
+from messaging.failures import address_refused
 from messaging.models import Kind, OutboxMessage, State
 
 
@@ -23,7 +24,22 @@ class BackofficeError(ValueError):
 
 def retry(session: so.Session, user: User, public_id: str) -> OutboxMessage | None:
     """A failed (or waiting) message is tried again now, with a fresh set of attempts. None if there
-    is no such message; BackofficeError while a worker delivers it or once it is sent."""
+    is no such message; BackofficeError while a worker delivers it or once it is sent, and for an
+    e-mail whose address was refused for good (it needs "Adresse korrigieren", not another try)."""
+    refused = session.execute(
+        sa.select(OutboxMessage.kind, OutboxMessage.state, OutboxMessage.last_error).where(
+            OutboxMessage.public_id == public_id
+        )
+    ).first()
+    if (
+        refused is not None
+        and refused.kind is Kind.EMAIL
+        and refused.state is State.FAILED
+        and address_refused(refused.last_error)
+    ):
+        raise BackofficeError(
+            "Der Empfänger hat diese Adresse abgelehnt; erneutes Senden hilft nicht. Bitte korrigieren Sie die Adresse."
+        )
     message = session.scalar(
         sa.update(OutboxMessage)
         .where(OutboxMessage.public_id == public_id, OutboxMessage.state.in_([State.FAILED, State.PENDING]))

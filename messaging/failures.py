@@ -14,6 +14,13 @@ _TWILIO_NUMBER = {21211, 21212, 21214, 21407, 21408, 21612, 21614, 30003, 30005,
 _TWILIO_BLOCKED = {21610, 30007}
 
 
+def address_refused(error: str | None) -> bool:
+    """The recipient's mail server refused the address for good (SMTP 5xx, not a full mailbox): sending
+    again cannot help — the address must be corrected (issue #26 item 22)."""
+    smtp = _SMTP.search(error or "")
+    return smtp is not None and int(smtp.group(1)) >= 500 and int(smtp.group(1)) != 552
+
+
 def explain(error: str | None) -> str:
     """One German sentence for a stored delivery error ("" when there is none)."""
     if not error:

@@ -47,6 +47,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         sa.Index("ix_outbox_messages_due", "state", "next_attempt_at"),
         sa.Index("ix_outbox_messages_state_template", "state", "template"),
+        # a contract's messages (its code letter's state in the Bestand, its history)
+        sa.Index("ix_outbox_messages_related", "related_id"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)

@@ -11,8 +11,8 @@ from calculator.forms.fields import options
 from core import db
 from core.authz import BACKOFFICE_AREA, roles_required
 from core.users import User
-from onboarding import services, two_factor
-from onboarding.forms import CustomerSearchForm, TwoFactorResetForm
+from onboarding import bounces, services, two_factor
+from onboarding.forms import AddressCorrectionForm, CustomerSearchForm, TwoFactorResetForm
 from onboarding.models import Customer
 
 bp = Blueprint("portal_backoffice", __name__, url_prefix="/innendienst")
@@ -68,3 +68,33 @@ def two_factor_reset(public_id: str) -> BaseResponse | tuple[str, int]:
             )
             return redirect(url_for("portal_backoffice.two_factor_lookup", kennung=customer.email))
     return _page(search, form, customer, True, 422)
+
+
+@bp.route("/nachrichten/<public_id>/adresse", methods=["GET", "POST"])
+@roles_required(*BACKOFFICE_AREA)
+def correct_address(public_id: str) -> BaseResponse | tuple[str, int]:
+    """Adresse korrigieren for an e-mail the recipient's server refused for good (5xx): the contract's,
+    the customer's and a not yet activated access's address corrected, the message re-sent, the
+    broker told."""
+    s = db.session()
+    message = bounces.correctable(s, public_id)
+    if message is None:
+        abort(404)
+    form = AddressCorrectionForm()
+    if request.method == "POST" and form.validate():
+        try:
+            user: User = current_user._get_current_object()
+            bounces.correct_address(s, user, public_id, form.email.data or "")
+        except bounces.CorrectionError as error:
+            s.rollback()
+            message = bounces.correctable(s, public_id)
+            if error.field:
+                form.email.errors = [error.message]
+            else:
+                form.form_errors.append(error.message)
+            return render_template("messaging/correct_address.html", form=form, message=message), 422
+        s.commit()
+        flash(f"Die Adresse ist korrigiert; die E-Mail geht an {(form.email.data or '').lower()}.", "success")
+        return redirect(url_for("messaging.messages", status="failed"))
+    status = 422 if form.errors else 200
+    return render_template("messaging/correct_address.html", form=form, message=message), status

@@ -291,3 +291,14 @@ class CustomerSearchForm(FlaskForm):
         filters=[strip],
         validators=[InputRequired("Bitte geben Sie E-Mail-Adresse oder Vertragsnummer ein."), Length(max=254)],
     )
+
+
+class AddressCorrectionForm(Form):
+    """Adresse korrigieren: the address a refused e-mail should have gone to (issue #26 item 22)."""
+
+    email = StringField(
+        "Richtige E-Mail-Adresse",
+        filters=[strip],
+        validators=[InputRequired("Bitte geben Sie die richtige E-Mail-Adresse ein."), Length(max=254)],
+        render_kw={"type": "email", "autocomplete": "off", "spellcheck": "false"},
+    )

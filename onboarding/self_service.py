@@ -23,7 +23,7 @@ from contracts import changes
 from contracts.documents import Planned, issue_documents
 from contracts.models import Contract, ContractVersion, DocumentKind
 from core import audit, clock, tokens
-from core.contact import ContactError, normalize_email, normalize_mobile, normalize_phone
+from core.contact import ContactError, german_mobile, normalize_email, normalize_phone
 from core.formatting import TIMEZONE, count
 from messaging import outbox
 from onboarding.models import ContactChange, ContactKind, Customer
@@ -412,7 +412,7 @@ def request_mobile_change(
     """Send an SMS code to the new number; nothing changes until it is typed in."""
     now = now or clock.now()
     try:
-        new = normalize_mobile(number)
+        new = german_mobile(number)
     except ContactError:
         raise SelfServiceError(MOBILE_INVALID, "mobil") from None
     if new == current_mobile(session, customer):

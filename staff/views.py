@@ -142,4 +142,6 @@ def manager_home() -> str:
 def backoffice_home() -> str:
     user: User = current_user._get_current_object()
     counts = active_counts(db.session())
-    return render_template("staff/home_backoffice.html", counts=counts, activity=_recent_activity(user, 20))
+    return render_template(
+        "staff/home_backoffice.html", counts=counts, activity=_recent_activity(user, 20), panels=_panels(user)
+    )

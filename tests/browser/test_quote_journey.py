@@ -85,6 +85,20 @@ def test_quote_a_golf_by_hsn_tsn_to_pdf_and_save(broker_page: Page):
     page.get_by_label("Erstzulassung").fill("01.03.2020")
     page.get_by_label("Kilometerstand").fill("45000")
     monthly = premium.locator(".premium__total strong").inner_text()
+    # issue #26 item 10: on a phone the premium stays in sight while typing — a bar at the bottom of
+    # the viewport with the same total, leading to the full box; not shown beside the box at 1280 px
+    bar = page.locator(".premium-bar")
+    expect(bar).to_be_hidden()
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.get_by_label("Kilometerstand").focus()
+    expect(bar).to_be_visible()
+    expect(bar).to_contain_text(monthly.split(": ")[1])
+    box = bar.bounding_box()
+    assert box is not None
+    assert abs(box["y"] + box["height"] - 800) < 1, box
+    bar.click()
+    expect(page.locator("#premium-title")).to_be_in_viewport()
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.get_by_role("button", name="Berechnen").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Angebot Kfz")

@@ -12,6 +12,7 @@ from agency.models import SwitchRow
 from contracts.models import Contract, Delivery
 from core import clock
 from core.audit import AuditEntry
+from core.formatting import addressee
 from messaging.models import Kind, OutboxMessage
 from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer, OnboardingStart
 from onboarding.settings import current as current_settings
@@ -80,7 +81,7 @@ def test_a_chunk_writes_what_switching_one_by_one_writes(app, session, broker, m
             )
         )
         c = contract.customer
-        assert letter.address[0] == f"{c['salutation']} {c['first_name']} {c['last_name']}"
+        assert letter.address[0] == addressee(c["salutation"], f"{c['first_name']} {c['last_name']}")  # "Herrn …"
         assert "Ihr Zugangs-Code:" in letter.body_html
         assert email in letter.body_html
 

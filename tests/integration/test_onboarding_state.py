@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from agency import services as agency
 from contracts.models import Contract, Delivery
 from core import clock
+from core.formatting import TIMEZONE
 from messaging.models import Kind, OutboxMessage
 from onboarding import services
 from onboarding.models import AccessLink, CodeChannel
@@ -70,3 +71,32 @@ def test_states_follow_the_onboarding_and_filter_in_sql(app, session, broker, ma
         agency.switch_to_post(session, manager, first)
         session.flush()
         assert agency.state_label(first) == "Post"
+
+
+def test_a_code_letter_is_said_as_it_really_is_and_warned_about_when_the_invitation_ends(app, session, broker, manager):
+    """Issue #26 item 17: "Code-Brief im Postausgang" until the back office posts it, then "Code-Brief
+    versandt am …"; an invitation ending within WORKLIST_LETTER_WARNING_DAYS whose letter lies
+    unposted is on the worklist."""
+    from agency import worklist
+    from messaging.models import State
+
+    stock = demo_stock(session, broker, manager)
+    with app.app_context():
+        settings = current_settings()
+        contract = stock["BV-4711001"]
+        agency.switch_to_portal(session, manager, contract, "helga@example.org", "0151 23456789", settings)
+        session.flush()
+        assert agency.onboarding_states(session, [contract]) == {contract.id: "Code-Brief im Postausgang"}
+        work = app.extensions["worklist_settings"]
+        assert worklist.worklist(session, manager, work)["letters"] == []  # weeks left: no warning yet
+        ends_soon = clock.now() + timedelta(days=work.letter_warning_days - 1)
+        contract.onboarding_expires_at = ends_soon
+        session.flush()
+        assert worklist.worklist(session, manager, work)["letters"] == [contract]
+        letter = session.scalar(sa.select(OutboxMessage).where(OutboxMessage.template == "access_code"))
+        assert letter.kind is Kind.LETTER
+        letter.state, letter.sent_at = State.POSTED, clock.now()
+        session.flush()
+        today = clock.now().astimezone(TIMEZONE).strftime("%d.%m.%Y")
+        assert agency.onboarding_states(session, [contract]) == {contract.id: f"Code-Brief versandt am {today}"}
+        assert worklist.worklist(session, manager, work)["letters"] == []

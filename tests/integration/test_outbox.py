@@ -232,7 +232,7 @@ def test_backoff_is_exponential_with_jitter_and_capped():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda s: email(s, to="kein-at-zeichen"), "Ungültige E-Mail-Adresse"),
+        (lambda s: email(s, to="kein-at-zeichen"), "Bitte geben Sie eine gültige E-Mail-Adresse ein."),
         (lambda s: sms(s, to="030 1234567"), "Keine Mobilfunknummer"),
         (lambda s: sms(s, to="12345"), "Keine gültige Telefonnummer"),
         (lambda s: sms(s, text="x" * 161), "zu lang (161 von höchstens 160"),

@@ -127,6 +127,10 @@ def test_starting_the_same_due_date_again_renews_nothing_twice(app, session, bro
     assert [v.renewal_due for v in _renewals(session, stock["BV-4711003"])] == [date(2026, 6, 15)]
     assert [d.title for d in stock["BV-4711003"].documents][-1] == "Beitragsrechnung 2026/2027"
     assert run.starts == 2
+    # issue #26 item 25: the report lists only what changed — the imported contracts keep their premium
+    rows = list(csv.reader(io.StringIO(renewal.report_csv(session, run).lstrip("\ufeff")), delimiter=";"))
+    assert rows[1:]
+    assert all(row[4] == "keine Änderung" for row in rows[1:]), rows
 
 
 def test_a_cancelled_contract_ends_instead_of_being_renewed(app, session, broker, time_machine):

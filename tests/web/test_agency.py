@@ -94,7 +94,10 @@ def test_switch_one_contract_then_back_and_resend(outbox_app, bestand, mgr, sess
     assert contract.customer_mobile == "+4915112345678"
     kinds = sorted((m.kind.value, m.template) for m in session.scalars(sa.select(OutboxMessage)))
     assert kinds == [("email", "access_link"), ("letter", "access_code")]  # link by e-mail, code by post
-    assert '<td data-label="Portal-Status">Code versendet</td>' in mgr.get("/bestand/?q=yilmaz").get_data(as_text=True)
+    # the letter lies in the Postausgang until the back office posts it (issue #26 item 17)
+    assert '<td data-label="Portal-Status">Code-Brief im Postausgang</td>' in mgr.get("/bestand/?q=yilmaz").get_data(
+        as_text=True
+    )
 
     mgr.post(url, data={"csrf_token": csrf_token(mgr, url), "aktion": "einladung"})
     links = session.scalars(sa.select(AccessLink).order_by(AccessLink.id)).all()
@@ -429,3 +432,45 @@ def test_the_contract_list_pages_instead_of_stopping_at_a_fixed_count(outbox_app
     assert first.count("PG-") + second.count("PG-") == 30
     assert client.get("/vertraege/?seite=99999999999999999999").status_code == 200
     assert "Seite 1 von 1" not in client.get("/antraege/").get_data(as_text=True)  # no applications: no pager
+
+
+@pytest.mark.parametrize(
+    ("email", "mobile", "field", "message"),
+    [
+        ("oemer@example.org", "+44 7700 900123", "mobile", "Bitte geben Sie eine deutsche Mobilfunknummer ein"),
+        ("ömer@example.org", "0151 12345678", "email", "E-Mail-Adressen enthalten keine Umlaute"),
+        ("oemer@exämple.org", "0151 12345678", "email", "E-Mail-Adressen enthalten keine Umlaute"),
+    ],
+)
+def test_the_switch_checks_contact_data_as_the_form_says(bestand, mgr, session, email, mobile, field, message):
+    """Issue #26 item 18: where a "deutsche Mobilfunknummer" is asked a valid foreign one is refused;
+    umlauts in an e-mail address are refused as seed 000 says — the same check as the Antrag's."""
+    contract = bestand["BV-4711003"]
+    url = f"/vertraege/{contract.public_id}/aendern"
+    data = {"csrf_token": csrf_token(mgr, url), "email": email, "mobile": mobile, "aktion": "portal"}
+    refused = mgr.post(url, data=data)
+    assert refused.status_code == 422
+    assert f'id="{field}-error">{message}' in refused.get_data(as_text=True)
+    session.refresh(contract)
+    assert contract.delivery is Delivery.POST
+
+
+def test_the_csv_switch_refuses_the_same_contact_data(bestand, manager, session):
+    """Issue #26 item 18, the CSV upload: the preview names a foreign mobile and an umlaut address."""
+    from agency import bulk
+    from agency.models import SwitchRow
+
+    rows = bulk.validate_rows(
+        session,
+        manager,
+        [
+            SwitchRow(1, "BV-4711003", "oemer@example.org", "+44 7700 900123"),
+            SwitchRow(2, "BV-4711002", "krüger@example.org", "0151 12345678"),
+            SwitchRow(3, "BV-4711001", "helga@example.org", "0151 12345678"),
+        ],
+    )
+    assert [(r.status, r.message) for r in rows] == [
+        ("error", "keine deutsche Mobilfunknummer"),
+        ("error", "E-Mail-Adresse mit Umlaut"),
+        ("ok", "wird umgestellt"),
+    ]

@@ -393,3 +393,18 @@ def test_the_underwriter_sees_everything_she_needs_on_the_antrag_page_and_decide
     )
     session.expire_all()
     assert session.scalar(sa.select(Application.state)) is ApplicationState.POLICED
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"kunde_mobil": "+44 7700 900123"}, "kunde_mobil", "Bitte geben Sie eine deutsche Mobilfunknummer ein"),
+        ({"kunde_email": "jürgen@example.org"}, "kunde_email", "E-Mail-Adressen enthalten keine Umlaute"),
+    ],
+)
+def test_the_antrag_checks_contact_data_as_the_switch_does(broker_client, changes, field, message):
+    """Issue #26 item 18: one place for the contact checks (core.contact), the same German message."""
+    offer_id = quote(broker_client)
+    response = apply(broker_client, offer_id, {**PORTAL, **changes})
+    assert response.status_code == 422
+    assert f'id="{field}-error">{message}' in response.get_data(as_text=True)

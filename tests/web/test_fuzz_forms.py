@@ -381,7 +381,7 @@ def _day_work(app: Flask) -> dict[str, list[str]]:
         r'href="(/portal/vertraege/[\w-]+)"', customer.get("/portal/vertraege").get_data(as_text=True)
     )
     claim_pages = [c + "/schaden" for c in dict.fromkeys(contracts)]
-    claim_page = next((c for c in claim_pages if 'value="haftpflicht"' in customer.get(c).get_data(as_text=True)), None)
+    claim_page = next((c for c in claim_pages if 'value="unfall"' in customer.get(c).get_data(as_text=True)), None)
     assert claim_page, "the demo customer has a Kfz contract"
     for place in ("Parkplatz am Markt", "Hofeinfahrt"):  # one to be paid, one left open
         reported = customer.post(
@@ -450,11 +450,23 @@ def _day_work(app: Flask) -> dict[str, list[str]]:
     worker.run(app, once=True)
     with app.extensions["database"].sessionmaker() as s:
         bodies = s.scalars(sa.select(OutboxMessage.body_text)).all()
+        # a customer's server refused an address for good: the clerk's "Adresse korrigieren" form
+        bounced = s.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.kind == "email", OutboxMessage.related_type == "contract")
+        ).first()
+        assert bounced is not None
+        bounced.state, bounced.last_error = "failed", "Empfänger abgelehnt: SMTP 550 5.1.1 User unknown"
+        s.commit()
     links = sorted({m.group(1) for body in bodies for m in re.finditer(r"https?://portal\.test(/[^\s\"<>]*)", body)})
     _days[id(app)] = {
         "vermittler": [*open_offer, contract],
         "agenturleiter": [uploaded.location],
-        "innendienst": [contract, claim, f"/innendienst/zwei-faktor?kennung={_customer_email(app, 1)}"],
+        "innendienst": [
+            contract,
+            claim,
+            f"/innendienst/zwei-faktor?kennung={_customer_email(app, 1)}",
+            "/innendienst/nachrichten?status=failed",
+        ],
         "kunde": ["/portal/daten/mobil/code"],
         "kunde2fa": ["/portal/sicherheit"],
         "postfach": links,

@@ -217,16 +217,30 @@ def test_nachrichten_counts_filters_and_retry(outbox_app, s, office, smtp_server
 
     smtp_server.inbox.mode = "ok"
     failed = s.scalar(sa.select(OutboxMessage).where(OutboxMessage.kind == Kind.EMAIL))
+    # issue #26 item 22: the address was refused for good (550) — no "Erneut senden", which could only
+    # fail again, but "Adresse korrigieren"; a forged retry is refused
+    assert f"/innendienst/nachrichten/{failed.public_id}/adresse" in failed_only
+    assert f"/innendienst/nachrichten/{failed.public_id}/erneut" not in failed_only
     response = office.post(
         f"/innendienst/nachrichten/{failed.public_id}/erneut",
         data={"csrf_token": csrf_token(office, "/innendienst/nachrichten")},
     )
-    assert response.status_code == 302
+    assert "erneutes Senden hilft nicht" in office.get(response.location).get_data(as_text=True)
     s.refresh(failed)
-    assert failed.state is State.PENDING
-    assert failed.attempts == 0
+    assert failed.state is State.FAILED
+    url = f"/innendienst/nachrichten/{failed.public_id}/adresse"
+    same = office.post(url, data={"csrf_token": csrf_token(office, url), "email": "Weg@Example.org"})
+    assert same.status_code == 422
+    assert "Das ist die abgelehnte Adresse" in same.get_data(as_text=True)
+    bad = office.post(url, data={"csrf_token": csrf_token(office, url), "email": "weg@"})
+    assert bad.status_code == 422
+    assert 'value="weg@"' in bad.get_data(as_text=True)  # kept as typed
+    done = office.post(url, data={"csrf_token": csrf_token(office, url), "email": "Richtig@Example.org"})
+    assert done.status_code == 302
+    s.refresh(failed)
+    assert (failed.state, failed.attempts, failed.recipient) == (State.PENDING, 0, "richtig@example.org")
     worker.run(outbox_app, once=True)
-    assert [m["To"] for m in smtp_server.inbox.messages] == ["weg@example.org"]
+    assert [m["To"] for m in smtp_server.inbox.messages] == ["richtig@example.org"]
 
 
 @pytest.mark.parametrize("url", ["/innendienst/nachrichten", "/innendienst/postausgang"])
