@@ -104,10 +104,10 @@ def test_every_portal_page_fits_a_phone(page: Page, portal_server, smtp_server, 
     with app.app_context(), app.extensions["database"].sessionmaker() as s:
         s.execute(sa.update(Contract).values(start_date=clock.now().date() - timedelta(days=30)))
         s.commit()
-    page.get_by_label("Vollkaskoschaden (eigenes Fahrzeug, selbst verursacht)").check()
+    page.get_by_label("Eigenes Fahrzeug selbst beschädigt (z. B. gegen einen Pfosten gefahren)").check()
     page.get_by_label("Schadentag").fill((clock.now() - timedelta(days=1)).strftime("%d.%m.%Y"))
     page.get_by_label("Schadenort").fill("Tiefgarage Stachus, München")
-    page.get_by_label("Was ist passiert?", exact=True).fill("Beim Einparken die Säule gestreift.")
+    page.get_by_label("Wie kam es dazu?").fill("Beim Einparken die Säule gestreift.")
     page.locator("input#dateien").set_input_files([{"name": "IMG_0001.jpg", "mimeType": "image/jpeg", "buffer": JPEG}])
     page.get_by_role("button", name="Schaden melden").click()
     expect(page.get_by_text(re.compile(r"Ihre Schadennummer: SN-\d{4}-"))).to_be_visible()
