@@ -23,6 +23,7 @@ from babel.dates import format_date
 
 from agency.models import ShareSnapshot
 from contracts.models import Contract, Delivery
+from contracts.presentation import code_letter_unposted
 from core import clock
 from core.audit import PORTAL_ENTER, PORTAL_EVENTS_SQL, PORTAL_LEAVE, AuditEntry
 from core.csvsafe import to_csv
@@ -724,6 +725,7 @@ class Overview:
     descending: bool
     settings: Settings
     health: OutboxHealth | None  # the back office's
+    letters_unposted: int = 0  # invitations whose code letter still lies in the Postausgang (now)
 
     @property
     def steps(self) -> list[Step]:
@@ -798,7 +800,27 @@ def overview(
         descending=descending,
         settings=settings,
         health=outbox_health(session) if scope.agency_id is None else None,
+        letters_unposted=letters_unposted(session, scope),
     )
+
+
+def letters_unposted(session: so.Session, scope: Scope) -> int:
+    """Open invitations whose access-code letter still lies in the Postausgang (issue #26 item 17:
+    the funnel's "Code versendet" counts them, but the customer has no code yet)."""
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(Contract)
+        .where(
+            Contract.onboarding_state == "code_sent",
+            sa.or_(Contract.onboarding_expires_at.is_(None), Contract.onboarding_expires_at > clock.now()),
+            code_letter_unposted(),
+        )
+    )
+    if scope.agency_id is not None:
+        stmt = stmt.where(Contract.agency_id == scope.agency_id)
+    if scope.owner_id is not None:
+        stmt = stmt.where(Contract.owner_id == scope.owner_id)
+    return session.scalar(stmt) or 0
 
 
 def funnel_csv(view: Overview) -> str:

@@ -12,9 +12,9 @@ import sqlalchemy.orm as so
 from agency import dashboard
 from contracts.jobs import request_current_policies
 from contracts.models import Contract, Delivery
+from contracts.presentation import CODE_LETTER_UNPOSTED, code_letter_unposted, code_letters
 from contracts.presentation import OPEN as OPEN
 from contracts.presentation import STATE_LABELS as STATE_LABELS
-from contracts.presentation import code_letters
 from contracts.presentation import state_label as state_label
 from core import audit, clock, paging
 from core.audit import AuditEntry
@@ -34,12 +34,18 @@ class SwitchError(ValueError):
 # --- onboarding state ----------------------------------------------------------------------------------
 
 # the labels live beside the contract (contracts.presentation: the customer page shows them too)
-STATES = ("Post", "Link versendet", "Code versendet", "aktiviert", "abgelaufen")
+STATES = ("Post", "Link versendet", "Code versendet", CODE_LETTER_UNPOSTED, "aktiviert", "abgelaufen")
 
 
 def state_filter(label: str, now: datetime | None = None) -> sa.ColumnElement[bool]:
     """The SQL condition for contracts showing this state (uses ix_contracts_stock_state)."""
     now = now or clock.now()
+    if label == CODE_LETTER_UNPOSTED:  # the code went by letter, which still lies unposted
+        return sa.and_(
+            Contract.onboarding_state == "code_sent",
+            sa.or_(Contract.onboarding_expires_at.is_(None), Contract.onboarding_expires_at > now),
+            code_letter_unposted(),
+        )
     if label == "abgelaufen":
         return sa.and_(Contract.onboarding_state.in_(OPEN), Contract.onboarding_expires_at <= now)
     state = {v: k for k, v in STATE_LABELS.items()}[label]

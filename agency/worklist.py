@@ -15,10 +15,11 @@ import sqlalchemy.orm as so
 
 from agency import services
 from contracts.models import Application, ApplicationState, Claim, Contract
+from contracts.presentation import code_letter_unposted
 from core import clock
 from core.authz import scoped
 from core.users import User
-from messaging.models import Kind, OutboxMessage, State
+from messaging.models import OutboxMessage, State
 
 LIMIT = 10  # rows per list; the lists behind the counts have the rest
 
@@ -67,15 +68,7 @@ def worklist(session: so.Session, user: User, settings: Settings, now: datetime 
         (Contract.onboarding_expires_at,),
     )
     # the code letter still in the Postausgang while the invitation ends soon
-    unposted = sa.exists(
-        sa.select(OutboxMessage.id).where(
-            OutboxMessage.related_id == Contract.public_id,
-            OutboxMessage.related_type == "contract",
-            OutboxMessage.template == "access_code",
-            OutboxMessage.kind == Kind.LETTER,
-            OutboxMessage.state.in_((State.PENDING, State.SENDING, State.READY)),
-        )
-    )
+    unposted = code_letter_unposted()
     letters, letters_total = _counted(
         session,
         scoped(

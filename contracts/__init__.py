@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
     register_task(app, lambda session: einstufung.expire(session, app.extensions["tariffs"]))
     core_jobs.register(app, jobs.JOB_KIND, jobs.step)
     core_jobs.register(app, renewal.JOB_KIND, renewal.step)
+    core_jobs.register(app, renewal.PREVIEW_JOB_KIND, renewal.preview_step)
     panels.register(app, "contracts/_new_documents_panel.html", (Role.BROKER, Role.MANAGER), _new_documents, order=10)
     panels.register(app, "contracts/_queues_panel.html", (Role.BACKOFFICE,), queues.queues, order=5)
     app.cli.add_command(cli.contracts_cli)

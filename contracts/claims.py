@@ -6,7 +6,7 @@ handled. Kfz claims count at the renewal: Haftpflicht moves SF KH, Vollkasko SF 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,6 +61,10 @@ class ClaimReport:
     other_party: str | None = None
     police: bool | None = None
     event: ClaimEvent | None = None  # "Was ist passiert?" in the customer's words (kind follows from it)
+
+
+# photos a browser shows as they are (HEIC is offered as a download)
+VIEWABLE_IMAGES = ("image/jpeg", "image/png")
 
 
 def sniff(data: bytes) -> tuple[str, str] | None:
@@ -238,10 +242,24 @@ def mark_handled(session: so.Session, user: User, public_ids: list[str]) -> int:
     return len(done)
 
 
-def claims_page(session: so.Session, *, open_only: bool, page: int, size: int) -> paging.Page[Claim]:
+def claims_page(
+    session: so.Session,
+    *,
+    open_only: bool = False,
+    status: ClaimStatus | None = None,
+    reported_before: datetime | None = None,
+    page: int,
+    size: int,
+) -> paging.Page[Claim]:
+    """Schadenmeldungen newest first: only open ones (not yet taken into work), one status, or those
+    reported before a moment (the back office's "vor mehr als … Tagen")."""
     stmt = sa.select(Claim).options(so.selectinload(Claim.contract), so.selectinload(Claim.files))
     if open_only:
         stmt = stmt.where(Claim.handled_at.is_(None))
+    if status is not None:
+        stmt = stmt.where(Claim.status == status)
+    if reported_before is not None:
+        stmt = stmt.where(Claim.reported_at < reported_before)
     return paging.paginate(session, stmt.order_by(Claim.reported_at.desc(), Claim.id.desc()), page, size)
 
 

@@ -18,7 +18,7 @@ from calculator.forms.fields import german_date, options, parse_german_date, str
 from calculator.forms.vehicle import VehicleFields
 from calculator.tariffs import PaymentFrequency, Product
 from contracts.advice import Advice
-from contracts.models import Occasion
+from contracts.models import ClaimStatus, Occasion
 from core.contact import ContactError as MessageError
 from core.contact import german_mobile, normalize_email
 from core.forms import Form
@@ -380,6 +380,8 @@ class RenewalForm(Form):
         validators=[german_date(required_message="Bitte geben Sie die Hauptfälligkeit ein.")],
         render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
     )
+    # "probe": the Probelauf first; "start": "Jetzt durchführen" after it (issue #26 item 25)
+    aktion = HiddenField(default="probe")
 
     @property
     def due(self) -> date:
@@ -451,3 +453,77 @@ class BuybackForm(Form):
     @property
     def day(self) -> date | None:
         return parse_german_date(self.datum.data or "")
+
+
+CLAIM_OPEN, CLAIM_ALL = "offen", "alle"
+CLAIM_AGES = (7, 14, 30)  # "gemeldet vor mehr als … Tagen"
+
+
+class ClaimFilterForm(Form):
+    """The back office's Schadenmeldungen filtered by status and age (issue #26 item 23). A GET form:
+    no CSRF; a value not offered falls back to its default."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(
+        "Status",
+        choices=options(
+            [(CLAIM_OPEN, "offen (noch nicht bearbeitet)")]
+            + [(s.value, s.label) for s in ClaimStatus]
+            + [(CLAIM_ALL, "alle")]
+        ),
+        default=CLAIM_OPEN,
+    )
+    alter = SelectField(
+        "Gemeldet",
+        choices=options([("", "beliebig")] + [(str(d), f"vor mehr als {d} Tagen") for d in CLAIM_AGES]),
+        default="",
+    )
+
+    @classmethod
+    def from_args(cls, args: Any) -> ClaimFilterForm:
+        data = {
+            "status": CLAIM_ALL if args.get("alle") == "1" else args.get("status", CLAIM_OPEN),
+            "alter": args.get("alter", ""),
+        }
+        if data["status"] not in {CLAIM_OPEN, CLAIM_ALL, *(s.value for s in ClaimStatus)}:
+            data["status"] = CLAIM_OPEN
+        if data["alter"] not in {str(d) for d in CLAIM_AGES}:
+            data["alter"] = ""
+        return cls(formdata=None, data=data)
+
+    @property
+    def older_than_days(self) -> int | None:
+        return int(self.alter.data) if self.alter.data else None
+
+    def params(self) -> dict[str, str]:
+        """The query string of the filters (kept by the pager)."""
+        return {k: v for k, v in (("status", self.status.data or ""), ("alter", self.alter.data or "")) if v}
+
+
+class QuestionForm(Form):
+    """Rückfrage an Vermittler, from a row of the Risikoprüfung (issue #26 item 21)."""
+
+    frage = TextAreaField(
+        "Rückfrage an den Vermittler",
+        filters=[strip],
+        validators=[
+            InputRequired("Bitte geben Sie Ihre Frage an den Vermittler ein."),
+            Length(max=2000, message="Bitte fassen Sie sich kürzer (höchstens 2000 Zeichen)."),
+        ],
+    )
+
+
+class AnswerForm(Form):
+    """The broker's answer to the Risikoprüfung's Rückfrage, on the application."""
+
+    antwort = TextAreaField(
+        "Ihre Antwort",
+        filters=[strip],
+        validators=[
+            InputRequired("Bitte geben Sie Ihre Antwort ein."),
+            Length(max=2000, message="Bitte fassen Sie sich kürzer (höchstens 2000 Zeichen)."),
+        ],
+        render_kw={"rows": 4},
+    )

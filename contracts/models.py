@@ -97,6 +97,35 @@ class Application(Base):
     offer: so.Mapped[Offer] = so.relationship()
     owner: so.Mapped[User] = so.relationship(foreign_keys=[owner_id])
     contract: so.Mapped[Contract | None] = so.relationship(back_populates="application")
+    questions: so.Mapped[list[ApplicationQuestion]] = so.relationship(
+        back_populates="application", order_by="ApplicationQuestion.id"
+    )
+
+    @property
+    def open_question(self) -> ApplicationQuestion | None:
+        """The back office's Rückfrage the broker has not answered yet (the application waits)."""
+        return next((q for q in self.questions if q.answered_at is None), None)
+
+
+class ApplicationQuestion(Base):
+    """A Rückfrage of the Risikoprüfung to the broker (issue #26 item 21): the application waits in
+    the queue; his answer shows on the application for the underwriter."""
+
+    __tablename__ = "application_questions"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    application_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("applications.id"), index=True)
+    question: so.Mapped[str] = so.mapped_column(sa.Text)
+    asked_by_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"))
+    asked_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    answer: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    answered_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    answered_at: so.Mapped[datetime | None]
+
+    application: so.Mapped[Application] = so.relationship(back_populates="questions")
+    asked_by: so.Mapped[User] = so.relationship(foreign_keys=[asked_by_id])
+    answered_by: so.Mapped[User | None] = so.relationship(foreign_keys=[answered_by_id])
 
 
 class Contract(Base):
@@ -243,6 +272,31 @@ class RenewalRun(Base):
     started_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
     started_label: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
     starts: so.Mapped[int] = so.mapped_column(default=0)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    finished_at: so.Mapped[datetime | None]
+
+
+class RenewalPreview(Base):
+    """The Probelauf of a renewal (issue #26 item 25): every contract due renewed in a savepoint that
+    is rolled back — how many premiums rise, fall or stay, the biggest changes, the failures to
+    expect — before the back office says "Jetzt durchführen". Run by the worker in steps; its cursor
+    moves with each committed step, so a killed worker's step is redone, never counted twice."""
+
+    __tablename__ = "renewal_previews"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    due: so.Mapped[date] = so.mapped_column(index=True)
+    total: so.Mapped[int] = so.mapped_column(default=0)  # contracts due when it was started
+    cursor: so.Mapped[int] = so.mapped_column(default=0)  # the last contract id looked at
+    processed: so.Mapped[int] = so.mapped_column(default=0)
+    rises: so.Mapped[int] = so.mapped_column(default=0)
+    falls: so.Mapped[int] = so.mapped_column(default=0)
+    stays: so.Mapped[int] = so.mapped_column(default=0)
+    # the biggest changes of the annual premium: number, name, old, new (as strings of Decimal)
+    biggest: so.Mapped[list[dict[str, str]]] = so.mapped_column(sa.JSON, default=list)
+    failures: so.Mapped[list[dict[str, str]]] = so.mapped_column(sa.JSON, default=list)
+    started_label: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     finished_at: so.Mapped[datetime | None]
 

@@ -85,9 +85,25 @@ def state_label(contract: Contract, now: datetime | None = None, letter: CodeLet
         return "abgelaufen"
     if contract.onboarding_state == "code_sent" and letter is not None:
         if letter.posted_at is None:
-            return "Code-Brief im Postausgang"
+            return CODE_LETTER_UNPOSTED
         return f"Code-Brief versandt am {date_de(letter.posted_at)}"
     return STATE_LABELS.get(contract.onboarding_state, "Post")
+
+
+CODE_LETTER_UNPOSTED = "Code-Brief im Postausgang"
+
+
+def code_letter_unposted() -> sa.ColumnElement[bool]:
+    """SQL: the contract's access-code letter still lies in the Postausgang (not yet posted)."""
+    return sa.exists(
+        sa.select(OutboxMessage.id).where(
+            OutboxMessage.related_id == Contract.public_id,
+            OutboxMessage.related_type == "contract",
+            OutboxMessage.template == "access_code",
+            OutboxMessage.kind == Kind.LETTER,
+            OutboxMessage.state.in_((MessageState.PENDING, MessageState.SENDING, MessageState.READY)),
+        )
+    )
 
 
 class CodeLetter(tuple[datetime, datetime | None]):

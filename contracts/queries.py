@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from contracts.models import Application, ApplicationState, Claim, Contract, Document, DocumentKind
+from contracts.models import Application, ApplicationState, Claim, ClaimStatus, Contract, Document, DocumentKind
 from core import paging
 from core.audit import AuditEntry
 from core.authz import scoped
+from core.formatting import eur
 
 
 def applications_page(session: so.Session, user: Any, page: int, size: int) -> paging.Page[Application]:
@@ -62,6 +65,40 @@ def trail(session: so.Session, contract: Contract) -> list[AuditEntry]:
         object_ids.append(contract.application.public_id)
     stmt = sa.select(AuditEntry).where(AuditEntry.object_id.in_(object_ids)).order_by(AuditEntry.at, AuditEntry.id)
     return list(session.scalars(stmt))
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    what: str
+    who: str
+
+
+def claim_history(session: so.Session, claim: Claim) -> list[HistoryEntry]:
+    """What happened to a claim, in order: its report, every status set, its Schadenrückkauf and
+    each letter to the customer (issue #26 item 23)."""
+    entries = [HistoryEntry(claim.reported_at, "Schaden gemeldet (Kunden-Portal)", "Kunde")]
+    audit_rows = session.scalars(
+        sa.select(AuditEntry)
+        .where(AuditEntry.object_type == "claim", AuditEntry.object_id == (claim.number or "-"))
+        .order_by(AuditEntry.at, AuditEntry.id)
+    )
+    for entry in audit_rows:
+        details = entry.details or {}
+        who = entry.actor.full_name if entry.actor else (entry.actor_label or "")
+        if entry.action == "claim_status":
+            what = f"Stand: {ClaimStatus(details['status']).label}"
+            if details.get("amount"):
+                what += f", gezahlt {eur(Decimal(details['amount']))}"
+        elif entry.action == "claim_bought_back":
+            what = f"Schadenrückkauf erfasst ({eur(Decimal(details.get('amount') or 0))})"
+        else:
+            what = entry.action_label
+        entries.append(HistoryEntry(entry.at, what, who))
+    entries += [
+        HistoryEntry(d.created_at, f"Schreiben an den Kunden: {d.title}", "") for d in claim_documents(session, claim)
+    ]
+    return sorted(entries, key=lambda e: e.at)
 
 
 def claim_documents(session: so.Session, claim: Claim) -> list[Document]:

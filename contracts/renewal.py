@@ -35,13 +35,15 @@ from contracts.changes import (
 )
 from contracts.claims import counted_claims
 from contracts.documents import Planned, issue_documents
-from contracts.models import Contract, ContractVersion, DocumentKind, RenewalRun, VersionKind
+from contracts.models import Contract, ContractVersion, DocumentKind, RenewalPreview, RenewalRun, VersionKind
 from core import audit, clock, jobs
 from core.csvsafe import to_csv
 from core.formatting import TIMEZONE, date_de, eur
 from core.users import User
 
 JOB_KIND = "contracts.renewal"
+PREVIEW_JOB_KIND = "contracts.renewal_preview"
+BIGGEST = 10  # the Probelauf lists this many of the biggest changes
 # the new documents go out up to two months before the Hauptfälligkeit, not earlier
 AHEAD_DAYS = 62
 
@@ -74,14 +76,31 @@ def due_contracts(due: date) -> sa.Select[Any]:
     )
 
 
-def start(session: so.Session, due: date, *, actor: User | None, today: date, label: str = "") -> RenewalRun:
-    """Start (or start again) the renewal for `due`: a new job each time; contracts renewed by an
-    earlier start are not due any more, so nothing is renewed twice."""
+def _check_window(due: date, today: date) -> None:
     if due > today + timedelta(days=AHEAD_DAYS):
         raise RenewalError(
             f"Die Verlängerung kann höchstens {AHEAD_DAYS} Tage vor der Hauptfälligkeit laufen "
             f"(frühestens am {date_de(due - timedelta(days=AHEAD_DAYS))})."
         )
+
+
+def start(
+    session: so.Session,
+    due: date,
+    *,
+    actor: User | None,
+    today: date,
+    label: str = "",
+    preview_required: bool = False,
+) -> RenewalRun:
+    """Start (or start again) the renewal for `due`: a new job each time; contracts renewed by an
+    earlier start are not due any more, so nothing is renewed twice. preview_required (the back
+    office's page): only after a finished Probelauf for this due date."""
+    _check_window(due, today)
+    if preview_required:
+        preview = latest_preview(session, due)
+        if preview is None or preview.finished_at is None:
+            raise RenewalError("Bitte starten Sie zuerst den Probelauf und prüfen Sie sein Ergebnis.")
     run = _locked_run(session, due)
     latest = _job(session, run)
     if latest is not None and latest.state.value in ("pending", "running"):
@@ -180,6 +199,88 @@ def step(session: so.Session, payload: dict[str, Any]) -> bool:
 
     issue_documents(session, renewed(), workers=current_app.config["PDF_WORKERS"] or None)
     run.failures = failures
+    session.commit()
+    return True
+
+
+# --- the Probelauf (issue #26 item 25) -------------------------------------------------------------------
+
+
+def start_preview(session: so.Session, due: date, *, actor: User | None, today: date) -> RenewalPreview:
+    """A Probelauf for `due`: what the renewal would do, computed by the worker; nothing changes."""
+    _check_window(due, today)
+    running = session.scalar(
+        sa.select(RenewalPreview).where(RenewalPreview.due == due, RenewalPreview.finished_at.is_(None)).limit(1)
+    )
+    if running is not None:
+        raise RenewalError(f"Der Probelauf zum {date_de(due)} läuft bereits.")
+    total = session.scalar(sa.select(sa.func.count()).select_from(due_contracts(due).subquery())) or 0
+    preview = RenewalPreview(
+        due=due, total=total, biggest=[], failures=[], started_label=actor.full_name if actor else "System"
+    )
+    session.add(preview)
+    session.flush()
+    jobs.enqueue(session, PREVIEW_JOB_KIND, f"renewal-preview:{preview.public_id}", {"preview": preview.id})
+    audit.record(
+        session,
+        "renewal_previewed",
+        actor=actor,
+        object_type="renewal",
+        object_id=preview.public_id,
+        details={"due": due.isoformat(), "contracts": total},
+    )
+    return preview
+
+
+def latest_preview(session: so.Session, due: date | None = None) -> RenewalPreview | None:
+    stmt = sa.select(RenewalPreview)
+    if due is not None:
+        stmt = stmt.where(RenewalPreview.due == due)
+    return session.scalar(stmt.order_by(RenewalPreview.created_at.desc(), RenewalPreview.id.desc()).limit(1))
+
+
+def preview_step(session: so.Session, payload: dict[str, Any]) -> bool:
+    """core.jobs handler: the next contracts of the Probelauf, each renewed in a savepoint that is
+    rolled back; the counts and the cursor committed together. True while contracts are left."""
+    preview = session.get(RenewalPreview, payload["preview"], with_for_update=True)
+    if preview is None or preview.finished_at is not None:
+        return False
+    size = current_app.config["RENEWAL_STEP_CONTRACTS"]
+    ids = list(
+        session.scalars(
+            due_contracts(preview.due).where(Contract.id > preview.cursor).order_by(Contract.id).limit(size)
+        )
+    )
+    if not ids:
+        preview.finished_at = clock.now()
+        session.commit()
+        return False
+    catalog: TariffCatalog = current_app.extensions["tariffs"]
+    notice = Notice(current_app.config["RENEWAL_NOTICE_MONTHS"], clock.now().astimezone(TIMEZONE).date())
+    scratch = RenewalRun(due=preview.due, failures=[], starts=0)  # never stored
+    biggest, failures = list(preview.biggest), list(preview.failures)
+    contracts = list(session.scalars(sa.select(Contract).where(Contract.id.in_(ids)).order_by(Contract.id)))
+    for contract in contracts:
+        number, name, old = contract.number or "", contract.customer_name, contract.annual_total
+        savepoint = session.begin_nested()
+        try:
+            renew(session, contract, catalog, scratch, notice)
+            session.flush()
+            new = contract.annual_total
+        except RenewalError as error:
+            failures.append({"number": number, "message": str(error)})
+            new = None
+        finally:
+            savepoint.rollback()  # the Probelauf changes nothing
+        if new is not None:
+            preview.rises += new > old
+            preview.falls += new < old
+            preview.stays += new == old
+            if new != old:
+                biggest.append({"number": number, "name": name, "old": str(old), "new": str(new)})
+        preview.processed += 1
+    biggest.sort(key=lambda b: (-abs(Decimal(b["new"]) - Decimal(b["old"])), b["number"]))
+    preview.biggest, preview.failures, preview.cursor = biggest[:BIGGEST], failures, ids[-1]
     session.commit()
     return True
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,19 +27,25 @@ from contracts import (
     lifecycle,
     offer_mail,
     queries,
+    questions,
     renewal,
 )
 from contracts import clients as client_search
 from contracts.documents import mask_iban
 from contracts.forms import (
+    CLAIM_ALL,
+    CLAIM_OPEN,
     MANDATE_TEXT,
     PORTAL_HINT,
+    AnswerForm,
     ApplicationForm,
     BuybackForm,
     CancelForm,
     ChangeForm,
+    ClaimFilterForm,
     ClaimStatusForm,
     EvbRevokeForm,
+    QuestionForm,
     RenewalForm,
     WithdrawForm,
     normalize_plate,
@@ -218,7 +224,10 @@ def application(public_id: str) -> str:
     """The Antrag with everything of its offer: applicant, risk answers, vehicle, premium and the
     reasons for the Risikoprüfung; the back office decides on this page."""
     s = db.session()
-    app_ = get_visible_or_404(s, Application, _user(), public_id=public_id)
+    return _application_page(s, get_visible_or_404(s, Application, _user(), public_id=public_id))
+
+
+def _application_page(s: so.Session, app_: Application, **extra: Any) -> str:
     catalog = current_app.extensions["tariffs"]
     details = presentation.offer_details(s, catalog, app_.offer, clock.now().astimezone(TIMEZONE).date())
     return render_template(
@@ -227,6 +236,8 @@ def application(public_id: str) -> str:
         can_decide=_user().role is Role.BACKOFFICE,
         today=_today(),
         just_submitted=request.args.get("neu") == "1" and app_.owner_id == _user().id,
+        answer_form=extra.pop("answer_form", None) or AnswerForm(formdata=None),
+        **{"decline_error": None, "typed_reason": "", **extra},
         **details,
     )
 
@@ -578,7 +589,58 @@ def document(public_id: str) -> Response:
 @bp.get("/innendienst/risikopruefung")
 @roles_required(*BACKOFFICE_AREA)
 def referrals() -> str:
-    return render_template("contracts/referrals.html", rows=queries.referred(db.session()))
+    """The Risikoprüfung: each application with Sparte, Beitrag and the reason, decided per row
+    (accept, decline with a reason, or a Rückfrage an Vermittler); several accepted at once."""
+    return render_template("contracts/referrals.html", rows=queries.referred(db.session()), row_error=None)
+
+
+def _referrals_with_error(s: so.Session, public_id: str, field: str, message: str, typed: str) -> tuple[str, int]:
+    """The queue again, the message at the row's field and what was typed kept."""
+    rows = queries.referred(s)
+    return render_template(
+        "contracts/referrals.html",
+        rows=rows,
+        row_error={"id": public_id, "field": field, "message": message, "typed": typed},
+    ), 422
+
+
+@bp.post("/innendienst/risikopruefung/<public_id>/rueckfrage")
+@roles_required(*BACKOFFICE_AREA)
+def ask_broker(public_id: str) -> BaseResponse | tuple[str, int]:
+    """Rückfrage an Vermittler: the application waits, the broker is told and answers on it."""
+    s = db.session()
+    application = get_visible_or_404(s, Application, _user(), public_id=public_id)
+    form = QuestionForm(request.form)
+    if not form.validate():
+        return _referrals_with_error(s, public_id, "frage", form.frage.errors[0], form.frage.data or "")
+    try:
+        questions.ask(s, _user(), application, form.frage.data or "")
+    except questions.QuestionError as error:
+        s.rollback()
+        return _referrals_with_error(s, public_id, "frage", str(error), form.frage.data or "")
+    s.commit()
+    flash(f"Rückfrage an {application.owner.full_name} gesendet; der Antrag wartet auf die Antwort.", "success")
+    return redirect(url_for("contracts.referrals"))
+
+
+@bp.post("/antraege/<public_id>/antwort")
+@roles_required(*BROKER_AREA)
+def answer_question(public_id: str) -> BaseResponse | tuple[str, int]:
+    """The broker answers the Risikoprüfung's Rückfrage on his application."""
+    s = db.session()
+    application = get_visible_or_404(s, Application, _user(), public_id=public_id)
+    form = AnswerForm(request.form)
+    if form.validate():
+        try:
+            questions.answer(s, _user(), application, form.antwort.data or "")
+        except questions.QuestionError as error:
+            s.rollback()
+            form.antwort.errors = [str(error)]
+        else:
+            s.commit()
+            flash("Ihre Antwort ist beim Innendienst.", "success")
+            return redirect(url_for("contracts.application", public_id=public_id))
+    return _application_page(s, application, answer_form=form), 422
 
 
 @bp.post("/innendienst/risikopruefung/annehmen")
@@ -606,11 +668,14 @@ def accept_referrals() -> BaseResponse:
 def decline_referral(public_id: str) -> BaseResponse | tuple[str, int]:
     s = db.session()
     application = get_visible_or_404(s, Application, _user(), public_id=public_id)
+    reason = request.form.get("grund", "")
     try:
-        decline(s, application, _user(), request.form.get("grund", ""))
+        decline(s, application, _user(), reason)
     except ApplicationError as error:
-        rows = queries.referred(s)
-        return render_template("contracts/referrals.html", rows=rows, decline_error=(public_id, str(error))), 422
+        s.rollback()
+        if request.form.get("von") == "antrag":  # declined on the application's own page
+            return _application_page(s, application, decline_error=str(error), typed_reason=reason), 422
+        return _referrals_with_error(s, public_id, "grund", str(error), reason)
     s.commit()
     flash("Antrag abgelehnt.", "success")
     return redirect(url_for("contracts.referrals"))
@@ -628,15 +693,25 @@ def renewals() -> BaseResponse | str | tuple[str, int]:
     )
     if posted and form.validate():
         try:
-            run = renewal.start(s, form.due, actor=_user(), today=today)
+            if request.form.get("aktion") == "start":
+                run = renewal.start(s, form.due, actor=_user(), today=today, preview_required=True)
+                message = (
+                    f"Verlängerung zum {date_de(run.due)} gestartet: {count(run.total, 'Vertrag', 'Verträge')} fällig."
+                )
+            else:
+                preview = renewal.start_preview(s, form.due, actor=_user(), today=today)
+                due_count = count(preview.total, "Vertrag", "Verträge")
+                message = f"Probelauf zum {date_de(preview.due)} gestartet: {due_count} fällig."
         except renewal.RenewalError as error:
             s.rollback()
             form.faellig_am.errors = [str(error)]
         else:
             s.commit()
-            flash(f"Verlängerung zum {date_de(run.due)} gestartet: {run.total} Verträge fällig.", "success")
+            flash(message, "success")
             return redirect(url_for("contracts.renewals"))
-    html = render_template("contracts/renewals.html", form=form, runs=renewal.recent(s))
+    html = render_template(
+        "contracts/renewals.html", form=form, runs=renewal.recent(s), preview=renewal.latest_preview(s)
+    )
     return (html, 422) if posted else html
 
 
@@ -644,6 +719,12 @@ def renewals() -> BaseResponse | str | tuple[str, int]:
 @roles_required(*BACKOFFICE_AREA)
 def renewal_progress() -> str:
     return render_template("contracts/_renewal_runs.html", runs=renewal.recent(db.session()))
+
+
+@bp.get("/innendienst/hauptfaelligkeit/probelauf")
+@roles_required(*BACKOFFICE_AREA)
+def renewal_preview() -> str:
+    return render_template("contracts/_renewal_preview.html", preview=renewal.latest_preview(db.session()))
 
 
 @bp.get("/innendienst/hauptfaelligkeit/<public_id>/bericht.csv")
@@ -659,21 +740,30 @@ def renewal_report(public_id: str) -> Response:
 @bp.get("/schadenmeldungen/dateien/<public_id>")
 @roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
 def claim_file(public_id: str) -> Response:
-    """An upload of a claim, for staff who may see the claim (its type as checked on upload)."""
+    """An upload of a claim, for staff who may see the claim (its type as checked on upload); a photo
+    a browser can show opens in it (the claim page's viewer), anything else downloads."""
     s = db.session()
     found = s.scalar(sa.select(ClaimFile).where(ClaimFile.public_id == public_id))
     if found is None or not can_see(_user(), found.claim):
         abort(404)
-    return download(storage.load(found.storage_key), found.content_type, found.filename)
+    inline = found.content_type in claims.VIEWABLE_IMAGES
+    return download(storage.load(found.storage_key), found.content_type, found.filename, inline=inline)
 
 
 @bp.get("/innendienst/schadenmeldungen")
 @roles_required(*BACKOFFICE_AREA)
 def claims_list() -> str:
-    """Schadenmeldungen from the portal, newest first; open ones by default."""
-    everything = request.args.get("alle") == "1"
+    """Schadenmeldungen from the portal, newest first; open ones by default, filtered by status and
+    age (issue #26 item 23)."""
+    filters = ClaimFilterForm.from_args(request.args)
+    days = filters.older_than_days
     found = claims.claims_page(
-        db.session(), open_only=not everything, page=paging.page_number(request.args.get("seite")), size=PAGE_SIZE
+        db.session(),
+        open_only=filters.status.data == CLAIM_OPEN,
+        status=None if filters.status.data in (CLAIM_OPEN, CLAIM_ALL) else ClaimStatus(filters.status.data),
+        reported_before=clock.now() - timedelta(days=days) if days else None,
+        page=paging.page_number(request.args.get("seite")),
+        size=PAGE_SIZE,
     )
     catalog = current_app.extensions["tariffs"]
     return render_template(
@@ -683,7 +773,8 @@ def claims_list() -> str:
         page=found.number,
         total=found.total,
         page_size=PAGE_SIZE,
-        everything=everything,
+        filters=filters,
+        open_only=filters.status.data == CLAIM_OPEN,
     )
 
 
@@ -779,6 +870,8 @@ def _claim_page(s: so.Session, claim: Claim, form: ClaimStatusForm, buyback: Buy
         "buyback_until": claim_status.buyback_deadline(claim, terms),
         "waiting_until": claims.waiting_until(claim, current_app.extensions["tariffs"]),
         "documents": queries.claim_documents(s, claim),
+        "history": queries.claim_history(s, claim),
+        "photos": [f for f in claim.files if f.content_type in claims.VIEWABLE_IMAGES],
         "today": _today(),
     }
 

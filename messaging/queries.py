@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,16 +41,32 @@ def messages_page(
     return paging.paginate(session, ordered, page, size)
 
 
-def postausgang(session: so.Session, posted_limit: int = 20) -> tuple[list[OutboxMessage], int, list[Any]]:
-    """Letters ready to print (oldest first), how many are still being rendered, and the last posted
-    ones with whether their PDF is still kept (so posting can be undone)."""
-    ready = list(
-        session.scalars(
-            sa.select(OutboxMessage)
-            .where(OutboxMessage.kind == Kind.LETTER, OutboxMessage.state == State.READY)
-            .order_by(OutboxMessage.created_at, OutboxMessage.id)
-        )
-    )
+# the Postausgang's kinds of letter (by template), as the back office names them (issue #26 item 24)
+LETTER_KINDS = {
+    "access_code": "Zugangs-Code",
+    "contract_documents": "Vertragsunterlagen",
+    "portal_not_activated": "Portal nicht aktiviert",
+    "test": "Testbrief",
+}
+LETTER_AGES = (1, 3, 7)  # "älter als … Tage"
+
+
+def postausgang(
+    session: so.Session,
+    posted_limit: int = 20,
+    *,
+    template: str | None = None,
+    created_before: datetime | None = None,
+) -> tuple[list[OutboxMessage], int, list[Any]]:
+    """Letters ready to print (oldest first; of one kind, older than a moment), how many are still
+    being rendered, and the last posted ones with whether their PDF is still kept (so posting can be
+    undone)."""
+    stmt = sa.select(OutboxMessage).where(OutboxMessage.kind == Kind.LETTER, OutboxMessage.state == State.READY)
+    if template:
+        stmt = stmt.where(OutboxMessage.template == template)
+    if created_before is not None:
+        stmt = stmt.where(OutboxMessage.created_at < created_before)
+    ready = list(session.scalars(stmt.order_by(OutboxMessage.created_at, OutboxMessage.id)))
     waiting = session.scalar(
         sa.select(sa.func.count()).where(
             OutboxMessage.kind == Kind.LETTER, OutboxMessage.state.in_([State.PENDING, State.SENDING])

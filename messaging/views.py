@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from core import db, paging
+from core import clock, db, paging
 from core.authz import BACKOFFICE_AREA, roles_required
 from core.downloads import download
 from core.forms import selected_ids
@@ -77,8 +79,25 @@ def retry(public_id: str) -> BaseResponse:
 @bp.get("/innendienst/postausgang")
 @roles_required(*BACKOFFICE_AREA)
 def postausgang() -> str:
-    ready, waiting, posted = queries.postausgang(db.session())
-    return render_template("messaging/postausgang.html", ready=ready, waiting=waiting, posted=posted)
+    """Letters to print, filtered by kind and age (values not offered: no filter)."""
+    kind = request.args.get("art", "")
+    kind = kind if kind in queries.LETTER_KINDS else ""
+    age = request.args.get("alter", "")
+    days = int(age) if age in {str(d) for d in queries.LETTER_AGES} else None
+    ready, waiting, posted = queries.postausgang(
+        db.session(),
+        template=kind or None,
+        created_before=clock.now() - timedelta(days=days) if days else None,
+    )
+    return render_template(
+        "messaging/postausgang.html",
+        ready=ready,
+        waiting=waiting,
+        posted=posted,
+        filters={"art": kind, "alter": str(days) if days else ""},
+        letter_kinds=queries.LETTER_KINDS,
+        letter_ages=queries.LETTER_AGES,
+    )
 
 
 def _letters_word(n: int) -> str:

@@ -107,7 +107,13 @@ def _settle(page: Page, base: str, claim_number: str, amount: str) -> None:
 def _renew(page: Page, base: str, app, due: date) -> None:
     page.goto(base + "/innendienst/hauptfaelligkeit")
     page.get_by_label("Hauptfälligkeit").fill(due.strftime("%d.%m.%Y"))
-    page.get_by_role("button", name="Verlängerung starten").click()
+    page.get_by_role("button", name="Probelauf starten").click()  # issue #26 item 25: a dry run first
+    expect(page.get_by_text(f"Probelauf zum {due:%d.%m.%Y} gestartet")).to_be_visible()
+    while worker.run(app, once=True) != {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}:
+        pass
+    page.reload()
+    expect(page.get_by_text("Es wurde nichts geändert.")).to_be_visible()
+    page.get_by_role("button", name="Jetzt durchführen").click()
     expect(page.get_by_text(f"Verlängerung zum {due:%d.%m.%Y} gestartet")).to_be_visible()
     while worker.run(app, once=True) != {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}:
         pass

@@ -289,9 +289,13 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     check.visit("figures-all", "/innendienst/kennzahlen")
     check.visit("renewals", "/innendienst/hauptfaelligkeit")
     check.page.get_by_label("Hauptfälligkeit").fill("31.02.2027")
-    check.submit("renewals-errors", "Verlängerung starten", status=422)
+    check.submit("renewals-errors", "Probelauf starten", status=422)
     check.page.get_by_label("Hauptfälligkeit").fill((clock.now() + timedelta(days=10)).strftime("%d.%m.%Y"))
-    check.submit("renewals-started", "Verlängerung starten")
+    check.submit("renewals-preview-started", "Probelauf starten")
+    while worker.run(app, once=True) != {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}:
+        pass
+    check.visit("renewals-preview", "/innendienst/hauptfaelligkeit")
+    check.submit("renewals-started", "Jetzt durchführen")
 
     # customer
     check.page.context.clear_cookies()

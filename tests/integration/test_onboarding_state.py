@@ -11,7 +11,7 @@ from core import clock
 from core.formatting import TIMEZONE
 from messaging.models import Kind, OutboxMessage
 from onboarding import services
-from onboarding.models import AccessLink, CodeChannel
+from onboarding.models import AccessCode, AccessLink, CodeChannel
 from onboarding.settings import current as current_settings
 from tests.helpers import demo_stock
 
@@ -77,7 +77,7 @@ def test_a_code_letter_is_said_as_it_really_is_and_warned_about_when_the_invitat
     """Issue #26 item 17: "Code-Brief im Postausgang" until the back office posts it, then "Code-Brief
     versandt am …"; an invitation ending within WORKLIST_LETTER_WARNING_DAYS whose letter lies
     unposted is on the worklist."""
-    from agency import worklist
+    from agency import dashboard, worklist
     from messaging.models import State
 
     stock = demo_stock(session, broker, manager)
@@ -87,6 +87,8 @@ def test_a_code_letter_is_said_as_it_really_is_and_warned_about_when_the_invitat
         agency.switch_to_portal(session, manager, contract, "helga@example.org", "0151 23456789", settings)
         session.flush()
         assert agency.onboarding_states(session, [contract]) == {contract.id: "Code-Brief im Postausgang"}
+        assert _listed(session, manager, "Code-Brief im Postausgang") == {contract.number}  # the Bestand filter
+        assert dashboard.letters_unposted(session, dashboard.Scope(manager.agency_id)) == 1  # the funnel's note
         work = app.extensions["worklist_settings"]
         assert worklist.worklist(session, manager, work)["letters"] == []  # weeks left: no warning yet
         ends_soon = clock.now() + timedelta(days=work.letter_warning_days - 1)
@@ -95,8 +97,14 @@ def test_a_code_letter_is_said_as_it_really_is_and_warned_about_when_the_invitat
         assert worklist.worklist(session, manager, work)["letters"] == [contract]
         letter = session.scalar(sa.select(OutboxMessage).where(OutboxMessage.template == "access_code"))
         assert letter.kind is Kind.LETTER
+        # printed late, the letter still states the code's real end (issue #26 item 24), not "30 Tage"
+        code_ends = session.scalars(sa.select(AccessCode.expires_at).order_by(AccessCode.id.desc())).first()
+        assert f"gültig bis zum {code_ends.astimezone(TIMEZONE):%d.%m.%Y}" in letter.body_html
+        assert "Tage gültig" not in letter.body_html
         letter.state, letter.sent_at = State.POSTED, clock.now()
         session.flush()
         today = clock.now().astimezone(TIMEZONE).strftime("%d.%m.%Y")
         assert agency.onboarding_states(session, [contract]) == {contract.id: f"Code-Brief versandt am {today}"}
         assert worklist.worklist(session, manager, work)["letters"] == []
+        assert _listed(session, manager, "Code-Brief im Postausgang") == set()
+        assert dashboard.letters_unposted(session, dashboard.Scope(manager.agency_id)) == 0

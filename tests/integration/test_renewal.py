@@ -234,3 +234,49 @@ def test_a_paid_haftpflicht_claim_moves_sf_kh_down_and_vk_up(app, session, broke
     assert moved.sf_kh == table[SFClass("12")][0]  # one claim: the Rückstufungstabelle
     assert moved.sf_kh < SFClass("12")
     assert moved.sf_vk == SFClass("11")  # a Haftpflicht claim leaves the Vollkasko claim-free
+
+
+def _run_preview(app, session) -> int:
+    steps = 0
+    with app.app_context():
+        while jobs.runner(app, [renewal.PREVIEW_JOB_KIND])(session):
+            steps += 1
+    return steps
+
+
+def test_the_probelauf_says_what_the_renewal_would_do_and_changes_nothing(
+    app, session, broker, manager, backoffice, time_machine
+):
+    """Issue #26 item 25: before "Jetzt durchführen" the Probelauf renews every contract due in a
+    savepoint that is rolled back — how many premiums rise, fall or stay, the biggest changes, the
+    failures to expect — and leaves no trace on the contracts; the renewal from the page waits for it."""
+    moving = _police(app, session, broker, KFZ_ANSWERS, Product.KFZ)  # SF 12 → 13: its premium falls
+    stock = demo_stock(session, broker, manager)  # imported, due 01.01.2027 too: their premium stays
+    session.commit()
+    before = {c.id: (c.annual_total, c.main_due, c.risk) for c in [moving, *stock.values()]}
+    time_machine.move_to(datetime(2026, 12, 1, 9, 0, tzinfo=TIMEZONE), tick=False)
+    with pytest.raises(renewal.RenewalError, match="zuerst den Probelauf"):
+        renewal.start(session, DUE, actor=backoffice, today=date(2026, 12, 1), preview_required=True)
+    session.rollback()
+    preview = renewal.start_preview(session, DUE, actor=backoffice, today=date(2026, 12, 1))
+    session.commit()
+    assert preview.total == 5  # the Kfz contract and the four imported ones due by 01.01.2027
+    with pytest.raises(renewal.RenewalError, match="läuft bereits"):
+        renewal.start_preview(session, DUE, actor=backoffice, today=date(2026, 12, 1))
+    session.rollback()
+    assert _run_preview(app, session) >= 1
+    session.refresh(preview)
+    assert preview.finished_at is not None
+    assert (preview.processed, preview.rises, preview.falls, preview.stays) == (5, 0, 1, 4)
+    assert preview.failures == []
+    (change,) = preview.biggest
+    assert change["number"] == moving.number
+    assert Decimal(change["new"]) < Decimal(change["old"]) == before[moving.id][0]
+    session.expire_all()
+    for contract_id, (annual, due, risk) in before.items():  # nothing changed
+        contract = session.get(type(moving), contract_id)
+        assert (contract.annual_total, contract.main_due, contract.risk) == (annual, due, risk)
+    assert session.scalar(sa.select(sa.func.count()).select_from(ContractVersion)) == 0
+    run = renewal.start(session, DUE, actor=backoffice, today=date(2026, 12, 1), preview_required=True)
+    session.commit()
+    assert run.total == 5

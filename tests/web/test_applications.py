@@ -11,6 +11,7 @@ from pypdf import PdfReader
 
 from contracts.models import Application, ApplicationState, Contract, Document
 from core import clock
+from core.formatting import eur
 from core.users import Role
 from messaging import worker
 from messaging.models import Kind, OutboxMessage, State
@@ -240,7 +241,7 @@ def test_referral_then_back_office_accepts_in_a_batch_or_declines(app, broker_cl
         assert "in Risikoprüfung" in broker_client.get(response.location).get_data(as_text=True)
     assert session.scalar(sa.select(sa.func.count()).select_from(Contract)) == 0
     queue = backoffice_client.get("/innendienst/risikopruefung").get_data(as_text=True)
-    ids = re.findall(r'name="antrag" value="([^"]+)"', queue)
+    ids = list(dict.fromkeys(re.findall(r'name="antrag" value="([^"]+)"', queue)))  # checkbox and row button
     assert len(ids) == 3
     assert "Antragsteller gehört einer Risiko-Berufsgruppe an." in queue
     answer = backoffice_client.get(f"/antraege/{ids[0]}").get_data(as_text=True)
@@ -408,3 +409,70 @@ def test_the_antrag_checks_contact_data_as_the_switch_does(broker_client, change
     response = apply(broker_client, offer_id, {**PORTAL, **changes})
     assert response.status_code == 422
     assert f'id="{field}-error">{message}' in response.get_data(as_text=True)
+
+
+def test_the_risikopruefung_shows_each_case_decides_per_row_and_asks_the_broker(
+    app, broker_client, broker, backoffice_client, session, outbox_app
+):
+    """Issue #26 item 21: Sparte, Beitrag and the referral reason per row; accept or decline per row
+    (the reason typed is kept with its message); "Rückfrage an Vermittler": the broker gets it by
+    e-mail, the application waits, his answer shows on the application and in the queue."""
+    from messaging.models import OutboxMessage
+
+    offer_id = quote(broker_client, {**RS_ANSWERS, "risikoberuf": "ja"}, "rs")
+    apply(broker_client, offer_id, PORTAL)
+    application = session.scalar(sa.select(Application))
+    queue = backoffice_client.get("/innendienst/risikopruefung").get_data(as_text=True)
+    assert "<dt>Sparte</dt><dd>Rechtsschutz</dd>" in queue
+    assert f"<strong>{eur(application.offer.total)}</strong>" in queue
+    assert "Antragsteller gehört einer Risiko-Berufsgruppe an." in queue
+
+    url = "/innendienst/risikopruefung"
+    token = csrf_token(backoffice_client, url)
+    empty = backoffice_client.post(
+        f"{url}/{application.public_id}/rueckfrage", data={"csrf_token": token, "frage": " "}
+    )
+    assert empty.status_code == 422
+    assert "Bitte geben Sie Ihre Frage an den Vermittler ein." in empty.get_data(as_text=True)
+    question = "Seit wann übt der Kunde den Beruf aus?"
+    asked = backoffice_client.post(
+        f"{url}/{application.public_id}/rueckfrage", data={"csrf_token": token, "frage": question}
+    )
+    assert asked.status_code == 302
+    mail = session.scalar(sa.select(OutboxMessage).where(OutboxMessage.template == "application_question"))
+    assert mail.recipient == broker.email
+    assert question in mail.body_text
+    session.refresh(application)
+    assert application.state is ApplicationState.REFERRED  # it waits
+    again = backoffice_client.post(
+        f"{url}/{application.public_id}/rueckfrage", data={"csrf_token": token, "frage": "?"}
+    )
+    assert again.status_code == 422  # one open question at a time
+    assert "wartet auf die Antwort des Vermittlers" in backoffice_client.get(url).get_data(as_text=True)
+
+    page_url = f"/antraege/{application.public_id}"
+    page = broker_client.get(page_url).get_data(as_text=True)
+    assert question in page
+    answer_url = f"{page_url}/antwort"
+    missing = broker_client.post(answer_url, data={"csrf_token": csrf_token(broker_client, page_url), "antwort": ""})
+    assert missing.status_code == 422
+    assert "Bitte geben Sie Ihre Antwort ein." in missing.get_data(as_text=True)
+    answered = broker_client.post(
+        answer_url, data={"csrf_token": csrf_token(broker_client, page_url), "antwort": "Seit 2019, angestellt."}
+    )
+    assert answered.status_code == 302
+    assert backoffice_client.post(answer_url, data={"csrf_token": token, "antwort": "x"}).status_code == 403
+    queue = backoffice_client.get(url).get_data(as_text=True)
+    assert "Seit 2019, angestellt." in queue
+    assert "Seit 2019, angestellt." in backoffice_client.get(page_url).get_data(as_text=True)
+
+    kept = backoffice_client.post(
+        f"{url}/{application.public_id}/ablehnen", data={"csrf_token": token, "grund": "zu\x00hoch"}
+    )
+    assert kept.status_code == 422
+    declined = backoffice_client.post(
+        f"{url}/{application.public_id}/ablehnen", data={"csrf_token": token, "grund": "Risiko zu hoch"}
+    )
+    assert declined.status_code == 302
+    session.refresh(application)
+    assert application.state is ApplicationState.DECLINED

@@ -260,3 +260,55 @@ def test_a_contract_without_kasko_offers_no_kasko_events(outbox_app, running, se
     assert refused.status_code == 422
     assert "Bitte wählen Sie, was passiert ist." in refused.get_data(as_text=True)
     assert session.scalar(sa.select(sa.func.count()).select_from(Claim)) == 0
+
+
+def test_the_claim_page_shows_the_photos_and_the_history_and_the_list_filters(outbox_app, running, session, make_user):
+    """Issue #26 item 23: the claim's own page with its photos (a viewer, not only file names; HEIC,
+    which browsers can't show, stays a download) and its history; the list filters by status and age."""
+    contract, client = running
+    _report(client, contract, files=[("unfall.jpg", JPEG), ("IMG_0001.HEIC", HEIC)])
+    claim = session.scalar(sa.select(Claim))
+    office = outbox_app.test_client()
+    login(office, make_user(Role.BACKOFFICE).email)
+    url = f"/innendienst/schadenmeldungen/{claim.public_id}"
+    paid = office.post(
+        url,
+        data={
+            "csrf_token": csrf_token(office, url),
+            "status": "reguliert_zahlung",
+            "datum": _today().strftime("%d.%m.%Y"),
+            "betrag": "1.200,00",
+            "bemerkung": "",
+        },
+    )
+    assert paid.status_code == 302, paid.get_data(as_text=True)
+    page = office.get(url).get_data(as_text=True)
+    jpeg, heic = claim.files
+    assert f'<img src="/schadenmeldungen/dateien/{jpeg.public_id}"' in page
+    assert f'<img src="/schadenmeldungen/dateien/{heic.public_id}"' not in page
+    shown = office.get(f"/schadenmeldungen/dateien/{jpeg.public_id}")
+    assert shown.headers["Content-Disposition"].startswith("inline")  # opens in the browser
+    assert (
+        office.get(f"/schadenmeldungen/dateien/{heic.public_id}")
+        .headers["Content-Disposition"]
+        .startswith("attachment")
+    )
+    history = page[page.index('id="verlauf-title"') :]
+    assert history.index("Schaden gemeldet (Kunden-Portal)") < history.index(
+        "Stand: reguliert (mit Zahlung), gezahlt 1.200,00"
+    )
+    assert "Schreiben an den Kunden: Schadenmeldung" in history
+
+    def listed(query):
+        html = office.get(f"/innendienst/schadenmeldungen{query}").get_data(as_text=True)
+        return claim.number in html
+
+    assert not listed("")  # no longer open: decided
+    assert listed("?status=reguliert_zahlung")
+    assert not listed("?status=abgelehnt")
+    assert not listed("?status=alle&alter=7")  # reported today
+    claim.reported_at = clock.now() - timedelta(days=8)
+    session.commit()
+    assert listed("?status=alle&alter=7")
+    assert not listed("?status=alle&alter=14")
+    assert listed("?status=unbekannt&alter=99") is False  # unknown values: the defaults (open only)

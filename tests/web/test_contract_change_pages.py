@@ -14,6 +14,7 @@ from contracts import lifecycle
 from contracts.models import Contract
 from core import clock
 from core.formatting import TIMEZONE, date_de
+from messaging import worker
 from tests.helpers import csrf_token
 from tests.web.test_applications import POST, apply, quote
 
@@ -133,7 +134,7 @@ def test_a_kuendigung_needs_a_reason_and_then_ends_the_contract(broker_client, s
     assert "Kündigen</a>" not in page  # once is enough
 
 
-def test_the_hauptfaelligkeit_page_is_the_back_office_s(broker_client, backoffice_client, session):
+def test_the_hauptfaelligkeit_page_is_the_back_office_s(app, broker_client, backoffice_client, session):
     assert broker_client.get("/innendienst/hauptfaelligkeit").status_code == 403
     url = "/innendienst/hauptfaelligkeit"
     page = backoffice_client.get(url).get_data(as_text=True)
@@ -146,7 +147,23 @@ def test_the_hauptfaelligkeit_page_is_the_back_office_s(broker_client, backoffic
     assert too_early.status_code == 422
     assert "höchstens 62 Tage" in too_early.get_data(as_text=True)
     due = clock.now().astimezone(TIMEZONE).date() + timedelta(days=10)
-    started = backoffice_client.post(url, data={"csrf_token": token, "faellig_am": f"{due:%d.%m.%Y}"})
+    # issue #26 item 25: the renewal only after a finished Probelauf
+    direct = backoffice_client.post(url, data={"csrf_token": token, "faellig_am": f"{due:%d.%m.%Y}", "aktion": "start"})
+    assert direct.status_code == 422
+    assert "Bitte starten Sie zuerst den Probelauf" in direct.get_data(as_text=True)
+    probe = backoffice_client.post(url, data={"csrf_token": token, "faellig_am": f"{due:%d.%m.%Y}"})
+    assert probe.status_code == 302
+    page = backoffice_client.get(url).get_data(as_text=True)
+    assert f"Probelauf zum {due:%d.%m.%Y} gestartet" in page
+    assert ">Jetzt durchführen<" not in page  # still computing: no button yet
+    while worker.run(app, once=True) != {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}:
+        pass
+    page = backoffice_client.get(url).get_data(as_text=True)
+    assert "Es wurde nichts geändert." in page
+    assert ">Jetzt durchführen<" in page
+    started = backoffice_client.post(
+        url, data={"csrf_token": token, "faellig_am": f"{due:%d.%m.%Y}", "aktion": "start"}
+    )
     assert started.status_code == 302
     page = backoffice_client.get(url).get_data(as_text=True)
     assert f"Verlängerung zum {due:%d.%m.%Y} gestartet" in page

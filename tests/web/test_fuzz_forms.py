@@ -240,7 +240,8 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory):
 
 def _broker_work(client: FlaskClient) -> list[str]:
     """What a broker's day leaves besides the demo contracts: a quote (Kfz), an application to the
-    portal, one by post and a referral (Risikoberuf) — so their forms are fuzzed too."""
+    portal, one by post and two referrals (Risikoberuf; the back office asks about one) — so their
+    forms are fuzzed too."""
     from datetime import timedelta
 
     from core import clock
@@ -259,6 +260,7 @@ def _broker_work(client: FlaskClient) -> list[str]:
         ("kfz", KFZ_ANSWERS, portal),
         ("rs", RS_ANSWERS, {"zustellung": "post"}),
         ("rs", {**RS_ANSWERS, "risikoberuf": "ja"}, {"zustellung": "post"}),
+        ("rs", {**RS_ANSWERS, "risikoberuf": "ja", "vorname": "Erika"}, {"zustellung": "post"}),  # asked about
         # the same person at another address: the offer waits for the broker to say which Kunde
         ("kfz", {**KFZ_ANSWERS, "strasse": "Nebenweg 7"}, None),
     ):
@@ -409,6 +411,23 @@ def _day_work(app: Flask) -> dict[str, list[str]]:
 
     clerk = app.test_client()
     _log_in(app, clerk, "innendienst")
+    # a Rückfrage an Vermittler on the referral: the broker's answer form
+    from contracts.models import Application, ApplicationState
+    from core.users import User
+
+    with app.extensions["database"].sessionmaker() as s:
+        referral_id = s.scalar(  # the demo broker's own referral (the fuzzing broker answers it)
+            sa.select(Application.public_id)
+            .join(User, User.id == Application.owner_id)
+            .where(Application.state == ApplicationState.REFERRED, User.email == "vermittler@demo.example")
+            .order_by(Application.id.desc())
+        )
+    assert referral_id, "the broker's day left a referral"
+    referral = f"/antraege/{referral_id}"
+    ask = f"/innendienst/risikopruefung/{referral_id}/rueckfrage"
+    token = csrf_token(clerk, "/innendienst/risikopruefung")
+    asked = clerk.post(ask, data={"csrf_token": token, "frage": "Seit wann übt der Kunde den Beruf aus?"})
+    assert asked.status_code == 302, asked.get_data(as_text=True)
     claim = _first_link(clerk, "/innendienst/schadenmeldungen", r'href="(/innendienst/schadenmeldungen/[\w-]+)"')
     paid = clerk.post(
         claim,
@@ -459,7 +478,7 @@ def _day_work(app: Flask) -> dict[str, list[str]]:
         s.commit()
     links = sorted({m.group(1) for body in bodies for m in re.finditer(r"https?://portal\.test(/[^\s\"<>]*)", body)})
     _days[id(app)] = {
-        "vermittler": [*open_offer, contract],
+        "vermittler": [*open_offer, contract, referral],
         "agenturleiter": [uploaded.location],
         "innendienst": [
             contract,

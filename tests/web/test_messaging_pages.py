@@ -322,3 +322,39 @@ def test_retry_follows_only_same_site_paths(outbox_app, s, office, target):
     assert response.location == "/innendienst/nachrichten"
     local = office.post(url, data={"csrf_token": token, "next": "/innendienst/nachrichten?status=failed"})
     assert local.location == "/innendienst/nachrichten?status=failed"
+
+
+def test_postausgang_filters_by_kind_and_age(outbox_app, s, office, time_machine):
+    """Issue #26 item 24: the Postausgang filters by the kind of letter and its age; a value not
+    offered is no filter."""
+    from datetime import timedelta
+
+    from core import clock
+
+    now = clock.now()
+    time_machine.move_to(now - timedelta(days=5), tick=False)
+    with outbox_app.app_context():
+        outbox.enqueue_letter(
+            s,
+            key="old-test",
+            address=PostalAddress("Herrn Alt Brief", "Hauptstraße 1", "10115", "Berlin"),
+            subject="Testbrief",
+            template="test",
+            context={},
+        )
+    s.commit()
+    time_machine.move_to(now, tick=False)
+    letter(s, 1, name="Frau Neu Brief")
+    s.commit()
+    worker.run(outbox_app, once=True)
+
+    def shown(query=""):
+        page = office.get(f"/innendienst/postausgang{query}").get_data(as_text=True)
+        return [name for name in ("Herrn Alt Brief", "Frau Neu Brief") if name in page]
+
+    assert shown() == ["Herrn Alt Brief", "Frau Neu Brief"]
+    assert shown("?art=test") == ["Herrn Alt Brief"]
+    assert shown("?alter=3") == ["Herrn Alt Brief"]
+    assert shown("?alter=7") == []
+    assert shown("?art=unbekannt&alter=99") == ["Herrn Alt Brief", "Frau Neu Brief"]
+    assert "Brief an Herrn Alt Brief auswählen" in office.get("/innendienst/postausgang").get_data(as_text=True)

@@ -38,7 +38,11 @@ def test_referrals_and_decisions_reach_the_broker(broker_client, backoffice_clie
     assert "In Risikoprüfung (2)" in panel
     assert "Antragsteller gehört einer Risiko-Berufsgruppe an." in panel
     token = csrf_token(backoffice_client, "/innendienst/risikopruefung")
-    ids = re.findall(r'name="antrag" value="([^"]+)"', backoffice_client.get("/innendienst/risikopruefung").text)
+    ids = list(
+        dict.fromkeys(
+            re.findall(r'name="antrag" value="([^"]+)"', backoffice_client.get("/innendienst/risikopruefung").text)
+        )
+    )
     backoffice_client.post(
         f"/innendienst/risikopruefung/{ids[0]}/ablehnen", data={"csrf_token": token, "grund": "Risiko zu hoch"}
     )
