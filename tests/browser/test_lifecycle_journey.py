@@ -79,7 +79,14 @@ def test_a_change_on_a_phone_and_the_yearly_renewal(page: Page, portal_server, t
     _login(page, base, "innendienst@demo.example")
     page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name="Hauptfälligkeit").click()
     page.get_by_label("Hauptfälligkeit").fill(due.strftime("%d.%m.%Y"))
-    page.get_by_role("button", name="Verlängerung starten").click()
+    # issue #26 item 25: a Probelauf first; the page, polling, shows its result without a reload
+    page.get_by_role("button", name="Probelauf starten").click()
+    expect(page.get_by_text(f"Probelauf zum {due:%d.%m.%Y} gestartet")).to_be_visible()
+    while worker.run(app, once=True) != {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}:
+        pass
+    expect(page.get_by_text("Es wurde nichts geändert.")).to_be_visible(timeout=10_000)
+    expect(page.locator("#renewal-preview")).to_contain_text("Beitrag steigt")
+    page.get_by_role("button", name="Jetzt durchführen").click()
     expect(page.get_by_text(f"Verlängerung zum {due:%d.%m.%Y} gestartet")).to_be_visible()
     expect(page.locator("td[data-label=Fortschritt]").first).to_contain_text("0 von")
 
