@@ -106,7 +106,7 @@ class ClientNameWord(Base):
     "Müller-Lüdenscheidt" by an indexed prefix lookup, as the name's beginning does."""
 
     __tablename__ = "client_name_words"
-    __table_args__ = (sa.Index("ix_client_name_words_agency_word", "agency_id", "word"),)
+    __table_args__ = (sa.Index("ix_client_name_words_agency_word", "agency_id", "word", "client_id"),)
 
     client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clients.id"), primary_key=True)
     word: so.Mapped[str] = so.mapped_column(byte_ordered(250), primary_key=True)

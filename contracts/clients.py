@@ -47,11 +47,18 @@ def search(session: so.Session, user: User, query: str, limit: int = LIMIT) -> l
         key = normalise(query)
         if not key:
             return []
-        words = sa.select(ClientNameWord.client_id).where(prefix_match(ClientNameWord.word, key, dialect))
+        # read in the order of the name-part index (agency, word): the walk stops after the first
+        # hits whatever the prefix matches — an IN over the parts sorted by the client's key made
+        # SQLite walk every customer for a rare prefix (p95 47 ms on 100,000)
+        stmt = stmt.join(ClientNameWord, ClientNameWord.client_id == Client.id).where(
+            prefix_match(ClientNameWord.word, key, dialect)
+        )
         if user.agency_id is not None:  # the staff of an agency: its own index range only
-            words = words.where(ClientNameWord.agency_id == user.agency_id)
-        stmt = stmt.where(Client.id.in_(words))
-        order = Client.search_key
+            stmt = stmt.where(ClientNameWord.agency_id == user.agency_id)
+        order = ClientNameWord.word
+        # one customer can match twice ("Müller-Müller"): read a few more, keep the first of each
+        found = session.scalars(scoped(stmt, Client, user).order_by(order, ClientNameWord.client_id).limit(limit * 2))
+        return list(dict.fromkeys(found))[:limit]
     stmt = scoped(stmt, Client, user).order_by(order, Client.id).limit(limit)
     return list(session.scalars(stmt))
 

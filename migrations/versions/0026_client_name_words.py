@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("agency_id", sa.Integer(), sa.ForeignKey("agencies.id"), nullable=False),
         sa.PrimaryKeyConstraint("client_id", "word"),
     )
-    op.create_index("ix_client_name_words_agency_word", "client_name_words", ["agency_id", "word"])
+    op.create_index("ix_client_name_words_agency_word", "client_name_words", ["agency_id", "word", "client_id"])
     # the customers there are: each search key from each of its words on
     clients = sa.table("clients", sa.column("id"), sa.column("agency_id"), sa.column("search_key"))
     bind = op.get_bind()
