@@ -29,7 +29,6 @@ def init_app(app: Flask) -> None:
         link_days=settings.link_days,
         letter_warning_days=app.config["WORKLIST_LETTER_WARNING_DAYS"],
     )
-    app.extensions["worklist_settings"] = work
     panels.register(
         app,
         "agency/_worklist_panel.html",

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -34,7 +33,6 @@ from messaging.models import OutboxMessage
 from messaging.models import State as MessageState
 from onboarding.models import AccessCode, AccessLink, Customer
 
-BERLIN = ZoneInfo("Europe/Berlin")
 _Select = TypeVar("_Select", bound=sa.Select)  # any row shape
 ENTER, LEAVE = PORTAL_ENTER, PORTAL_LEAVE
 MONTHS = 12
@@ -96,15 +94,11 @@ class Period:
 
 
 def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=BERLIN).astimezone(UTC)
+    return datetime.combine(day, time(0), tzinfo=clock.TIMEZONE).astimezone(UTC)
 
 
 def _de(day: date) -> str:
     return day.strftime("%d.%m.%Y")
-
-
-def today() -> date:
-    return clock.now().astimezone(BERLIN).date()
 
 
 def _parse_day(text: str) -> date | None:
@@ -120,7 +114,7 @@ def _parse_day(text: str) -> date | None:
 def parse_period(von: str, bis: str, settings: Settings, now: date | None = None) -> tuple[Period, dict[str, str]]:
     """The period asked for, or the default (the last `default_days` days up to today) with the
     German message for each wrong field. With errors the returned period is the default."""
-    now = now or today()
+    now = now or clock.today()
     default = Period(now - timedelta(days=settings.default_days - 1), now)
     if not von.strip() and not bis.strip():
         return default, {}
@@ -180,7 +174,7 @@ def share_now(session: so.Session, scope: Scope) -> Share:
             sa.select(
                 sa.func.count(),
                 sa.func.coalesce(sa.func.sum(sa.case((_digital(), 1), else_=0)), 0),
-            ).where(_running(today()))
+            ).where(_running(clock.today()))
         )
     ).one()
     return Share(digital=int(row[1]), running=int(row[0]))
@@ -198,7 +192,7 @@ class MonthPoint:
 
 def _month_points(now: datetime) -> list[tuple[str, datetime]]:
     """The ends of the last eleven months (1st of the next month, 00:00 Berlin) and now."""
-    local = now.astimezone(BERLIN).date().replace(day=1)
+    local = now.astimezone(clock.TIMEZONE).date().replace(day=1)
     points = []
     for back in range(MONTHS - 1, 0, -1):
         first = _shift_month(local, -back)
@@ -226,7 +220,7 @@ def _shares_at(session: so.Session, scope: Scope, instants: list[datetime]) -> d
     if not instants:
         return {}
     # a contract ending on day d no longer runs on d: the Berlin day of each point
-    days = [at.astimezone(BERLIN).date() for at in instants]
+    days = [at.astimezone(clock.TIMEZONE).date() for at in instants]
     never = len(instants)  # the bucket of "later" and of NULL (no end)
     stock = scope.contracts(
         sa.select(
@@ -324,7 +318,7 @@ def share_by_month(session: so.Session, scope: Scope, now_share: Share | None = 
 
 def _month_of(end: datetime) -> date:
     """The first day of the month that ends at `end` (00:00 Berlin of the next month's first)."""
-    return (end - timedelta(hours=12)).astimezone(BERLIN).date().replace(day=1)
+    return (end - timedelta(hours=12)).astimezone(clock.TIMEZONE).date().replace(day=1)
 
 
 def close_months(session: so.Session) -> int:
@@ -623,7 +617,7 @@ def figures(
         for key, running, digital in session.execute(
             scope.contracts(
                 sa.select(column, sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((_digital(), 1), else_=0)), 0))
-                .where(_running(today()))
+                .where(_running(clock.today()))
                 .group_by(column)
             )
         )
@@ -741,7 +735,7 @@ class Overview:
 
     def quick_periods(self) -> list[tuple[str, dict[str, str]]]:
         """The periods a manager asks for most, as links (label, query)."""
-        now = today()
+        now = clock.today()
         periods = [
             ("letzte 30 Tage", Period(now - timedelta(days=29), now)),
             ("letzte 90 Tage", Period(now - timedelta(days=89), now)),

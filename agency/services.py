@@ -193,7 +193,7 @@ def resend_invitation(session: so.Session, user: User, contract: Contract, setti
     contract (issue #25 item 2: ten parallel clicks sent ten e-mails and left nine links valid): the
     contract row is locked, and a reminder already sent today is said instead of sending another."""
     session.refresh(contract, with_for_update=True)
-    today_starts = datetime.combine(clock.now().astimezone(TIMEZONE).date(), time.min, TIMEZONE)
+    today_starts = datetime.combine(clock.today(), time.min, TIMEZONE)
     already = session.scalar(
         sa.select(AuditEntry.id)
         .where(

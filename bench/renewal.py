@@ -43,14 +43,13 @@ def make_contracts(app, n: int):
     from contracts.services import ApplicationData, submit_application
     from core import clock
     from core.db import new_public_id, session, table
-    from core.formatting import TIMEZONE
     from core.users import User
     from tests.helpers import KFZ_ANSWERS
 
     with app.test_request_context():
         s = session()
         broker = s.scalar(sa.select(User).where(User.email == "vermittler@demo.example"))
-        today = clock.now().astimezone(TIMEZONE).date()
+        today = clock.today()
         form = MultiDict(KFZ_ANSWERS)
         quote = quotes.evaluate(s, app.extensions["tariffs"], Product.KFZ, form, today=today)
         offer = quotes.store_offer(s, broker, quote, form)

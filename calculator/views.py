@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,7 +32,6 @@ from core import clock, db, paging
 from core.authz import BROKER_AREA, get_visible_or_404, roles_required, scoped
 from core.downloads import download
 from core.extensions import htmx
-from core.formatting import TIMEZONE
 from core.pdf import render_pdf
 from core.users import User
 
@@ -61,10 +59,6 @@ PRODUCT_LESS_BLOCKS = {Product.KFZ: ("partner", "partner-risk"), Product.RS: ("k
 PAGE_SIZE = 20
 
 
-def _today() -> date:
-    return clock.now().astimezone(TIMEZONE).date()
-
-
 def _catalog() -> TariffCatalog:
     catalog: TariffCatalog = current_app.extensions["tariffs"]
     return catalog
@@ -83,7 +77,7 @@ def _product(value: str) -> Product:
 
 
 def _context(quote: Quote, offer: Offer | None = None) -> dict[str, Any]:
-    tariff = _catalog().current(quote.product, _today())
+    tariff = _catalog().current(quote.product, clock.today())
     return {
         "client": _visible_client(request.values.get("_kunde") or request.args.get("kunde", "")),
         "quote": quote,
@@ -112,11 +106,11 @@ def new_quote(product: str) -> str:
     client = _visible_client(request.args.get("kunde", ""))
     data = customers.applicant_data(client) if client else None
     if client is not None and data:  # priced as far as it goes, e.g. the Rechtsschutz after the Tätigkeit
-        quote = quotes.evaluate(db.session(), _catalog(), chosen, MultiDict(data), today=_today())
+        quote = quotes.evaluate(db.session(), _catalog(), chosen, MultiDict(data), today=clock.today())
         for field in quote.form:
             field.errors = []
     else:
-        quote = Quote(quotes.new_form(chosen, None, today=_today()), chosen)
+        quote = Quote(quotes.new_form(chosen, None, today=clock.today()), chosen)
         quote.form.ort.choices = []
     return render_template("calculator/quote.html", **_context(quote))
 
@@ -137,10 +131,10 @@ def calculate(product: str) -> BaseResponse | tuple[str, int]:
     if request.form.get("_offer"):
         editing = get_visible_or_404(s, Offer, _user(), public_id=request.form["_offer"])
     if request.form.get("_annahmen"):  # "Annahmen übernehmen": the assumed answers into the form, to check
-        filled = quotes.with_assumptions(chosen, request.form, _today())
-        quote = quotes.evaluate(s, _catalog(), chosen, filled, today=_today())
+        filled = quotes.with_assumptions(chosen, request.form, clock.today())
+        quote = quotes.evaluate(s, _catalog(), chosen, filled, today=clock.today())
         return render_template("calculator/quote.html", **_context(quote, editing)), 200
-    quote = quotes.evaluate(s, _catalog(), chosen, request.form, today=_today())
+    quote = quotes.evaluate(s, _catalog(), chosen, request.form, today=clock.today())
     for id_, _label, shown in quote.assumptions:  # an offer is never made of assumptions nobody saw
         quote.form[id_].errors = [
             f"Angenommen: {shown}. Bitte prüfen; mit „Berechnen“ übernehmen Sie den Wert (oder ändern ihn)."
@@ -162,7 +156,7 @@ def calculate(product: str) -> BaseResponse | tuple[str, int]:
 def live(product: str) -> Response:
     """htmx: the premium panel, plus out-of-band updates of field errors and conditional blocks."""
     chosen = _product(product)
-    quote = quotes.evaluate(db.session(), _catalog(), chosen, request.form, today=_today())
+    quote = quotes.evaluate(db.session(), _catalog(), chosen, request.form, today=clock.today())
     changed = request.form.get("_changed", "")
     # "*": a restored draft (static/js/app.js) — every block that depends on an answer
     dependent = sorted(BLOCK_FIELDS) if changed == "*" else DEPENDENT_BLOCKS.get(changed, ())
@@ -233,7 +227,7 @@ def _load_offer(public_id: str) -> Offer:
 
 
 def _offer_view(offer: Offer) -> dict[str, Any]:
-    details = presentation.offer_details(db.session(), _catalog(), offer, _today())
+    details = presentation.offer_details(db.session(), _catalog(), offer, clock.today())
     if offer.client_id is None:  # an ambiguous match waits for the broker
         details["client_candidates"] = customers.candidates(db.session(), _user(), customers.Person.of_offer(offer))
     return details
@@ -276,7 +270,7 @@ def edit_offer(public_id: str) -> str:
     """'Daten ändern': the quote form with everything as it was typed."""
     offer = _load_offer(public_id)
     product = Product(offer.product)
-    quote = quotes.evaluate(db.session(), _catalog(), product, quotes.offer_formdata(offer), today=_today())
+    quote = quotes.evaluate(db.session(), _catalog(), product, quotes.offer_formdata(offer), today=clock.today())
     return render_template("calculator/quote.html", **_context(quote, offer))
 
 
@@ -315,7 +309,7 @@ def offer_pdf(public_id: str) -> Response:
 
 def _comparison(offer: Offer, args: MultiDict[str, str]) -> dict[str, Any]:
     asked = variants.requested(args, offer)
-    columns, rows = variants.compare(db.session(), _catalog(), offer, asked, _today())
+    columns, rows = variants.compare(db.session(), _catalog(), offer, asked, clock.today())
     product = Product(offer.product)
     base = columns[0].quote.form
     choices = {
@@ -363,7 +357,7 @@ def apply_variant(public_id: str) -> BaseResponse | tuple[str, int]:
     changes = variants.changes_from(request.form, Product(offer.product), index) if index else {}
     s = db.session()
     quote = quotes.evaluate(
-        s, _catalog(), Product(offer.product), variants.with_changes(offer, changes), today=_today()
+        s, _catalog(), Product(offer.product), variants.with_changes(offer, changes), today=clock.today()
     )
     if not changes or not quote.complete:
         context = _comparison(offer, request.form)

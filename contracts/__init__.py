@@ -49,9 +49,9 @@ def end_label(ends_on: date | None) -> str:
     "beendet am TT.MM.JJJJ"; empty for a contract without an end."""
     if ends_on is None:
         return ""
-    from core.formatting import TIMEZONE, date_de
+    from core.formatting import date_de
 
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     return f"{'endet' if ends_on > today else 'beendet'} am {date_de(ends_on)}"
 
 

@@ -11,7 +11,6 @@ from flask.cli import AppGroup
 from contracts import renewal
 from contracts.imports import ImportError_, import_contracts
 from core import clock, db
-from core.formatting import TIMEZONE
 
 contracts_cli = AppGroup("contracts", help="Contracts: import existing ones, start the yearly renewal.")
 
@@ -37,7 +36,7 @@ def renew_command(due: datetime) -> None:
     Starting it again renews nothing twice."""
     s = db.session()
     try:
-        run = renewal.start(s, due.date(), actor=None, today=clock.now().astimezone(TIMEZONE).date(), label="Scheduler")
+        run = renewal.start(s, due.date(), actor=None, today=clock.today(), label="Scheduler")
     except renewal.RenewalError as exc:
         s.rollback()
         raise click.ClickException(str(exc)) from exc

@@ -20,7 +20,6 @@ from contracts.models import Contract, Delivery, Document, DocumentKind, Occasio
 from contracts.presentation import policy_scope
 from contracts.signals import document_added
 from core import clock, storage
-from core.formatting import TIMEZONE
 from core.pdf import render_pdf
 from messaging import outbox
 
@@ -68,7 +67,7 @@ def render_document(contract: Contract, kind: DocumentKind, **context: Any) -> s
     if kind in (DocumentKind.POLICY, DocumentKind.ENDORSEMENT):
         session = so.object_session(contract)
         assert session is not None
-        today = clock.now().astimezone(TIMEZONE).date()
+        today = clock.today()
         scope = policy_scope(session, catalog, contract, today)
     if kind is DocumentKind.POLICY:
         scope.update(_policy_extras(catalog, contract))
@@ -83,7 +82,7 @@ def render_document(contract: Contract, kind: DocumentKind, **context: Any) -> s
         creditor_id=CREDITOR_ID,
         masked_iban=mask_iban(contract.iban or ""),
         terms=terms,
-        today=clock.now().astimezone(TIMEZONE).date(),
+        today=clock.today(),
         **scope,
         **context,
     )

@@ -27,7 +27,7 @@ from contracts.changes import (
 from contracts.documents import issue_documents
 from contracts.models import Contract, ContractVersion, VersionKind
 from core import audit, clock, paging
-from core.formatting import TIMEZONE, date_de, eur
+from core.formatting import date_de, eur
 from core.users import User
 
 PENDING, CONFIRMED, CORRECTED, EXPIRED = "offen", "bestaetigt", "berichtigt", "abgelaufen"
@@ -109,7 +109,7 @@ def confirm(
 def expire(session: so.Session, catalog: TariffCatalog, limit: int = 20) -> int:
     """Worker task: provisional classes without a confirmation by their day become SF 0 (motor seed
     001), each with a Nachtrag. Rows claimed with SKIP LOCKED: several workers never do one twice."""
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     contracts = list(
         session.scalars(
             sa.select(Contract)

@@ -29,7 +29,6 @@ from contracts.numbers import PATTERN
 from core import audit, clock
 from core.contact import ContactError as MessageError
 from core.contact import normalize_email, normalize_mobile
-from core.formatting import TIMEZONE
 from core.users import Role, User
 
 HEADER = [
@@ -72,7 +71,7 @@ def import_contracts(session: so.Session, data: bytes, catalog: TariffCatalog | 
         raise ImportError_("header must be " + ";".join(HEADER))
     brokers = {u.email: u for u in session.scalars(sa.select(User).where(User.role != Role.BACKOFFICE))}
     existing = set(session.scalars(sa.select(Contract.number)))
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     contracts, skipped = [], 0
     for line, row in enumerate(reader, start=2):
         row = {k.strip().lower(): (v or "").strip() for k, v in row.items()}

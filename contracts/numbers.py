@@ -1,8 +1,8 @@
 """Vertragsnummer: VR-<year>-<serial, 7 digits>-<check digit>, e.g. VR-2026-0000042-7.
 
 The serial is the contract's database id (unique by construction, no counter to contend for); the
-check digit (Luhn over year and serial) catches a mistyped digit or two swapped neighbours when a
-customer logs in with the number."""
+check digit (Luhn over year and serial) makes a mistyped digit or two swapped neighbours a number that
+does not exist rather than someone else's."""
 
 from __future__ import annotations
 
@@ -26,10 +26,3 @@ def luhn_digit(digits: str) -> int:
 def contract_number(year: int, serial: int) -> str:
     body = f"{year:04d}{serial:07d}"
     return f"VR-{year:04d}-{serial:07d}-{luhn_digit(body)}"
-
-
-def is_valid(number: str) -> bool:
-    match = PATTERN.match(number.strip().upper())
-    if match is None:
-        return False
-    return luhn_digit(match.group(1) + match.group(2)) == int(match.group(3))

@@ -38,7 +38,7 @@ from contracts.documents import Planned, issue_documents
 from contracts.models import Contract, ContractVersion, DocumentKind, RenewalPreview, RenewalRun, VersionKind
 from core import audit, clock, jobs
 from core.csvsafe import to_csv
-from core.formatting import TIMEZONE, date_de, eur
+from core.formatting import date_de, eur
 from core.users import User
 
 JOB_KIND = "contracts.renewal"
@@ -183,7 +183,7 @@ def step(session: so.Session, payload: dict[str, Any]) -> bool:
         session.commit()
         return False
     catalog: TariffCatalog = current_app.extensions["tariffs"]
-    notice = Notice(current_app.config["RENEWAL_NOTICE_MONTHS"], clock.now().astimezone(TIMEZONE).date())
+    notice = Notice(current_app.config["RENEWAL_NOTICE_MONTHS"], clock.today())
     contracts = list(session.scalars(sa.select(Contract).where(Contract.id.in_(ids)).order_by(Contract.id)))
     failures = list(run.failures)
 
@@ -256,7 +256,7 @@ def preview_step(session: so.Session, payload: dict[str, Any]) -> bool:
         session.commit()
         return False
     catalog: TariffCatalog = current_app.extensions["tariffs"]
-    notice = Notice(current_app.config["RENEWAL_NOTICE_MONTHS"], clock.now().astimezone(TIMEZONE).date())
+    notice = Notice(current_app.config["RENEWAL_NOTICE_MONTHS"], clock.today())
     scratch = RenewalRun(due=preview.due, failures=[], starts=0)  # never stored
     biggest, failures = list(preview.biggest), list(preview.failures)
     contracts = list(session.scalars(sa.select(Contract).where(Contract.id.in_(ids)).order_by(Contract.id)))

@@ -265,7 +265,7 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
     year = clock.now().astimezone(TIMEZONE).year
     for contract in contracts:
         contract.number = contract_number(year, contract.id)
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     for contract in contracts:  # transferred SF-Klassen wait for the Vorversicherer's confirmation
         tariff = catalog.tariffs.get(contract.tariff_version)
         if isinstance(tariff, KfzTariff):
@@ -347,7 +347,7 @@ def _context(session: so.Session, catalog: Any, contract: Contract, kind: Docume
         return {"first": first_period(catalog, contract)}
     assert contract.application is not None
     offer = contract.application.offer
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     occasion = contract.application.occasion
     return {
         "antrag": presentation.offer_details(session, catalog, offer, today),

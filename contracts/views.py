@@ -76,7 +76,7 @@ from core import clock, db, paging, storage
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, can_see, get_visible_or_404, roles_required
 from core.downloads import download
 from core.extensions import htmx
-from core.formatting import TIMEZONE, count, date_de, eur
+from core.formatting import count, date_de, eur
 from core.forms import selected_ids
 from core.pdf import render_pdf
 from core.users import Role, User
@@ -109,7 +109,7 @@ def client(public_id: str) -> str:
         abort(404)
     letters = code_letters(db.session(), page["contracts"])
     states = {c.id: state_label(c, letter=letters.get(c.id)) for c in page["contracts"]}
-    return render_template("contracts/client.html", states=states, today=_today(), **page)
+    return render_template("contracts/client.html", states=states, today=clock.today(), **page)
 
 
 @bp.post("/angebote/<public_id>/senden")
@@ -118,7 +118,7 @@ def send_offer(public_id: str) -> BaseResponse | tuple[str, int]:
     """'Per E-Mail senden': the offer PDF to the customer, on behalf of the broker."""
     s = db.session()
     offer = get_visible_or_404(s, Offer, _user(), public_id=public_id)
-    details = presentation.offer_details(s, current_app.extensions["tariffs"], offer, _today())
+    details = presentation.offer_details(s, current_app.extensions["tariffs"], offer, clock.today())
     to, note = request.form.get("email", "").strip(), request.form.get("nachricht", "")
     try:
         pdf = render_pdf(render_template("documents/offer.html", created=clock.now(), **details))
@@ -143,7 +143,7 @@ def apply(public_id: str) -> BaseResponse | str | tuple[str, int]:
     existing = queries.application_of(s, offer.id)
     if existing is not None:
         return redirect(url_for("contracts.application", public_id=existing.public_id))
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     form = ApplicationForm(formdata=request.form if request.method == "POST" else None, today=today)
     form.product = Product(offer.product)
     if request.method == "GET":  # preset: the next first of a month (the broker may change it)
@@ -229,12 +229,12 @@ def application(public_id: str) -> str:
 
 def _application_page(s: so.Session, app_: Application, **extra: Any) -> str:
     catalog = current_app.extensions["tariffs"]
-    details = presentation.offer_details(s, catalog, app_.offer, clock.now().astimezone(TIMEZONE).date())
+    details = presentation.offer_details(s, catalog, app_.offer, clock.today())
     return render_template(
         "contracts/application.html",
         application=app_,
         can_decide=_user().role is Role.BACKOFFICE,
-        today=_today(),
+        today=clock.today(),
         just_submitted=request.args.get("neu") == "1" and app_.owner_id == _user().id,
         answer_form=extra.pop("answer_form", None) or AnswerForm(formdata=None),
         **{"decline_error": None, "typed_reason": "", **extra},
@@ -249,10 +249,6 @@ def contracts() -> str:
     return render_template(
         "contracts/contracts.html", rows=found.items, page=found.number, total=found.total, page_size=PAGE_SIZE
     )
-
-
-def _today() -> date:
-    return clock.now().astimezone(TIMEZONE).date()
 
 
 @bp.get("/vertraege/<public_id>")
@@ -273,11 +269,11 @@ def contract(public_id: str) -> str:
         at=changes.version_at(s, found, stand) if stand else None,
         stand=stand,
         masked_iban=mask_iban,
-        today=_today(),
+        today=clock.today(),
         claims=claims.claims_of(s, found),
         client=s.get(Client, found.client_id) if found.client_id else None,
         portal_state=state_label(found, letter=code_letters(s, [found]).get(found.id)),
-        **policy_scope(s, current_app.extensions["tariffs"], found, _today()),
+        **policy_scope(s, current_app.extensions["tariffs"], found, clock.today()),
     )
 
 
@@ -309,7 +305,7 @@ def evbs() -> str:
     """The back office's eVB list: search, status, revoke."""
     search = request.args.get("suche", "").strip()[:100]
     found = evb.evbs_page(db.session(), search, paging.page_number(request.args.get("seite")), PAGE_SIZE)
-    return render_template("contracts/evbs.html", page=found, search=search, today=_today())
+    return render_template("contracts/evbs.html", page=found, search=search, today=clock.today())
 
 
 @bp.post("/innendienst/evb/<public_id>/widerrufen")
@@ -329,7 +325,7 @@ def revoke_evb(public_id: str) -> BaseResponse | tuple[str, int]:
             "contracts/evbs.html",
             page=found,
             search=search,
-            today=_today(),
+            today=clock.today(),
             error={"id": public_id, "message": str(error), "reason": form.grund.data or ""},
         )
         return html, 422
@@ -358,7 +354,7 @@ def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 _change_of(form, kfz=kfz),
                 catalog=current_app.extensions["tariffs"],
                 rules=current_app.extensions["contract_rules"],
-                today=_today(),
+                today=clock.today(),
             )
         except changes.ChangeError as error:
             _field_error(form, error)
@@ -376,7 +372,7 @@ def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 expected_version=_int(form.version.data),
                 catalog=current_app.extensions["tariffs"],
                 rules=current_app.extensions["contract_rules"],
-                today=_today(),
+                today=clock.today(),
                 pdf_workers=current_app.config["PDF_WORKERS"] or None,
             )
         except changes.ChangeError as error:
@@ -401,7 +397,7 @@ def _change_defaults(contract: Contract) -> dict[str, Any]:
         return (answers.get(name) or [""])[0]
 
     return {
-        "wirksam_ab": date_de(max(_today(), contract.start_date)),  # a contract not begun yet: from its start
+        "wirksam_ab": date_de(max(clock.today(), contract.start_date)),  # a contract not begun yet: from its start
         "strasse": contract.customer.get("street", ""),
         "plz": contract.customer.get("plz", ""),
         "ort": contract.customer.get("city", ""),
@@ -453,7 +449,7 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
     """Kündigung zum Ablauf (counted from the day it arrived), or the end by sale or de-registration."""
     s = db.session()
     found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
-    today = _today()
+    today = clock.today()
     form = CancelForm(
         formdata=request.form if request.method == "POST" else None,
         data={"version": str(found.version), "eingegangen_am": date_de(today)},
@@ -537,7 +533,7 @@ def withdraw_cancellation(public_id: str) -> BaseResponse:
             _user(),
             found,
             expected_version=_int(form.version.data),
-            today=_today(),
+            today=clock.today(),
             pdf_workers=current_app.config["PDF_WORKERS"] or None,
         )
     except changes.ChangeError as error:
@@ -556,10 +552,10 @@ def advice_pdf(public_id: str) -> Response:
     hand over before the Antrag (§ 62 VVG: in Textform before the contract is concluded)."""
     s = db.session()
     offer = get_visible_or_404(s, Offer, _user(), public_id=public_id)
-    form = ApplicationForm(formdata=request.form, today=_today())
+    form = ApplicationForm(formdata=request.form, today=clock.today())
     context = advice_context(current_app.extensions["tariffs"], offer, form.advice().to_dict(), None)
     pdf = render_pdf(render_template("documents/beratung.html", created=clock.now(), **context))
-    return download(pdf, "application/pdf", f"Beratungsdokumentation-{_today():%Y%m%d}.pdf", inline=True)
+    return download(pdf, "application/pdf", f"Beratungsdokumentation-{clock.today():%Y%m%d}.pdf", inline=True)
 
 
 @bp.get("/vertragsinformationen/<version>/<key>.pdf")
@@ -686,7 +682,7 @@ def decline_referral(public_id: str) -> BaseResponse | tuple[str, int]:
 def renewals() -> BaseResponse | str | tuple[str, int]:
     """The yearly renewal: start it for a Hauptfälligkeit, follow its progress, fetch its report."""
     s = db.session()
-    today = _today()
+    today = clock.today()
     posted = request.method == "POST"
     form = RenewalForm(
         formdata=request.form if posted else None, data={"faellig_am": date_de(date(today.year + 1, 1, 1))}
@@ -786,10 +782,10 @@ def claim_page(public_id: str) -> BaseResponse | str | tuple[str, int]:
     s = db.session()
     found = get_visible_or_404(s, Claim, _user(), public_id=public_id)
     form = ClaimStatusForm(
-        formdata=request.form if request.method == "POST" else None, data={"datum": date_de(_today())}
+        formdata=request.form if request.method == "POST" else None, data={"datum": date_de(clock.today())}
     )
     form.status.choices = [(st.value, st.label) for st in claim_status.next_statuses(found)]
-    buyback = BuybackForm(data={"datum": date_de(_today())})
+    buyback = BuybackForm(data={"datum": date_de(clock.today())})
     if request.method == "POST":
         if form.validate():
             try:
@@ -798,10 +794,10 @@ def claim_page(public_id: str) -> BaseResponse | str | tuple[str, int]:
                     _user(),
                     found,
                     claim_status.StatusChange(
-                        ClaimStatus(form.status.data), form.day or _today(), form.amount, form.bemerkung.data or ""
+                        ClaimStatus(form.status.data), form.day or clock.today(), form.amount, form.bemerkung.data or ""
                     ),
                     catalog=current_app.extensions["tariffs"],
-                    today=_today(),
+                    today=clock.today(),
                     pdf_workers=current_app.config["PDF_WORKERS"] or None,
                 )
             except claim_status.ClaimStatusError as error:
@@ -828,9 +824,9 @@ def claim_buyback(public_id: str) -> BaseResponse | tuple[str, int]:
                 s,
                 _user(),
                 found,
-                buyback.day or _today(),
+                buyback.day or clock.today(),
                 catalog=current_app.extensions["tariffs"],
-                today=_today(),
+                today=clock.today(),
                 pdf_workers=current_app.config["PDF_WORKERS"] or None,
             )
         except claim_status.ClaimStatusError as error:
@@ -840,7 +836,7 @@ def claim_buyback(public_id: str) -> BaseResponse | tuple[str, int]:
             s.commit()
             flash(_claim_flash(found.number or "", "zurückgekauft", outcome.restated), "success")
             return redirect(url_for("contracts.claim_page", public_id=found.public_id))
-    form = ClaimStatusForm(data={"datum": date_de(_today())})
+    form = ClaimStatusForm(data={"datum": date_de(clock.today())})
     form.status.choices = [(st.value, st.label) for st in claim_status.next_statuses(found)]
     return render_template("contracts/claim.html", **_claim_page(s, found, form, buyback)), 422
 
@@ -872,7 +868,7 @@ def _claim_page(s: so.Session, claim: Claim, form: ClaimStatusForm, buyback: Buy
         "documents": queries.claim_documents(s, claim),
         "history": queries.claim_history(s, claim),
         "photos": [f for f in claim.files if f.content_type in claims.VIEWABLE_IMAGES],
-        "today": _today(),
+        "today": clock.today(),
     }
 
 
@@ -883,7 +879,7 @@ def sf_confirmations() -> str:
     s = db.session()
     found = einstufung.pending_page(s, paging.page_number(request.args.get("seite")), PAGE_SIZE)
     return render_template(
-        "contracts/sf_confirmations.html", page=found, sf_choices=SF_CHOICES[1:], error=None, today=_today()
+        "contracts/sf_confirmations.html", page=found, sf_choices=SF_CHOICES[1:], error=None, today=clock.today()
     )
 
 
@@ -902,7 +898,7 @@ def confirm_sf(public_id: str) -> BaseResponse | tuple[str, int]:
             kh,
             vk,
             catalog=current_app.extensions["tariffs"],
-            today=_today(),
+            today=clock.today(),
             pdf_workers=current_app.config["PDF_WORKERS"] or None,
         )
     except changes.ChangeError as error:
@@ -910,7 +906,7 @@ def confirm_sf(public_id: str) -> BaseResponse | tuple[str, int]:
         page = einstufung.pending_page(s, 1, PAGE_SIZE)
         failed = {"id": public_id, "message": error.message}
         html = render_template(
-            "contracts/sf_confirmations.html", page=page, sf_choices=SF_CHOICES[1:], error=failed, today=_today()
+            "contracts/sf_confirmations.html", page=page, sf_choices=SF_CHOICES[1:], error=failed, today=clock.today()
         )
         return html, 422
     s.commit()

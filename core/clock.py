@@ -6,7 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+# the business's time zone: dates on documents, deadlines, "today" (the one zone constant)
+TIMEZONE = ZoneInfo("Europe/Berlin")
 
 _shift: ContextVar[timedelta] = ContextVar("clock_shift", default=timedelta(0))
 
@@ -14,6 +18,11 @@ _shift: ContextVar[timedelta] = ContextVar("clock_shift", default=timedelta(0))
 def now() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC) + _shift.get()
+
+
+def today() -> date:
+    """Today in Berlin (the day on documents and in deadlines), by the same clock as now()."""
+    return now().astimezone(TIMEZONE).date()
 
 
 @contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
@@ -13,10 +12,11 @@ from babel.support import NullTranslations
 from flask import Flask
 from markupsafe import Markup, escape
 
+from core import clock
 from core.contact import display_phone
 
 LOCALE = "de_DE"
-TIMEZONE = ZoneInfo("Europe/Berlin")
+TIMEZONE = clock.TIMEZONE  # re-exported: templates' dates and older imports
 
 
 def eur(amount: Decimal | int | float | None) -> str:

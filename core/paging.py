@@ -34,7 +34,7 @@ class Page(Generic[T]):
     size: int
 
 
-def _clamped(number: int, total: int, size: int) -> tuple[int, int]:
+def clamp(number: int, total: int, size: int) -> tuple[int, int]:
     pages = max((total + size - 1) // size, 1)
     return min(max(number, 1), pages), pages
 
@@ -42,12 +42,6 @@ def _clamped(number: int, total: int, size: int) -> tuple[int, int]:
 def paginate(session: so.Session, stmt: sa.Select[Any], number: int, size: int) -> Page[Any]:
     """Count, clamp, fetch one page of an ordered statement (two queries)."""
     total = session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    number, pages = _clamped(number, total, size)
+    number, pages = clamp(number, total, size)
     items = session.scalars(stmt.offset((number - 1) * size).limit(size)).all()
     return Page(items, number, pages, total, size)
-
-
-def paginate_list(items: Sequence[T], number: int, size: int) -> Page[T]:
-    """The same for a list already in memory."""
-    number, pages = _clamped(number, len(items), size)
-    return Page(items[(number - 1) * size : number * size], number, pages, len(items), size)

@@ -38,17 +38,6 @@ def start(session: so.Session, kind: str, account_id: int) -> str:
     return token
 
 
-def account_for(session: so.Session, kind: str, token: str) -> int | None:
-    """The account of a live session, or None."""
-    return session.scalar(
-        sa.select(LoginSession.account_id).where(
-            LoginSession.token_hash == tokens.token_hash(token),
-            LoginSession.kind == kind,
-            LoginSession.ended_at.is_(None),
-        )
-    )
-
-
 class Account(Protocol):
     id: int
     is_active: bool

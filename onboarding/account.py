@@ -67,7 +67,7 @@ def _field_error(form: object, error: self_service.SelfServiceError | two_factor
 def change_address() -> Page:
     """Anschrift und Bankverbindung: from today, for the contracts he ticks (a Nachtrag each)."""
     s, customer = db.session(), _customer()
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     running = self_service.running_contracts(s, customer, today)
     if not running:
         flash("Sie haben keinen laufenden Vertrag, dessen Daten Sie ändern können.", "info")

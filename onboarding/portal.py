@@ -16,7 +16,7 @@ from contracts import changes, claim_status, claims
 from contracts.models import ClaimKind
 from core import clock, db, paging
 from core.downloads import download
-from core.formatting import TIMEZONE, count
+from core.formatting import count
 from core.forms import selected_ids
 from onboarding import documents as portal_documents
 from onboarding.forms import ClaimForm, DocumentFilterForm
@@ -168,7 +168,7 @@ def report_claim(public_id: str) -> BaseResponse | str | tuple[str, int]:
     config = current_app.config
     limits = claims.UploadLimits(config["CLAIM_UPLOAD_MAX_FILES"], config["CLAIM_UPLOAD_MAX_MB"] * 1024 * 1024)
     form = ClaimForm()
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     events = {e.key: e for e in claims.events_for(contract, current_app.extensions["tariffs"], today)}
     form.art.choices = options([(e.key, e.label) for e in events.values()])
     megabytes = config["CLAIM_UPLOAD_MAX_MB"]

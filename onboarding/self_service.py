@@ -24,7 +24,7 @@ from contracts.documents import Planned, issue_documents
 from contracts.models import Contract, ContractVersion, DocumentKind
 from core import audit, clock, tokens
 from core.contact import ContactError, german_mobile, normalize_email, normalize_phone
-from core.formatting import TIMEZONE, count
+from core.formatting import count
 from messaging import outbox
 from onboarding.models import ContactChange, ContactKind, Customer
 from onboarding.services import mask_mobile, take_attempt
@@ -57,10 +57,6 @@ class DataChange:
     iban: str
     mandate_accepted: bool
     contracts: tuple[str, ...]  # public ids of the contracts it applies to
-
-
-def _today() -> date:
-    return clock.now().astimezone(TIMEZONE).date()
 
 
 def running_contracts(session: so.Session, customer: Customer, today: date) -> list[Contract]:

@@ -867,7 +867,7 @@ def contract_details(
     )
     if contract is None:
         return None
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     return {
         "contract": contract,
         **policy_scope(session, catalog, contract, today),

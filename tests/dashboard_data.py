@@ -7,7 +7,6 @@ belongs to another agency."""
 
 import re
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 from agency import dashboard
 from agency import services as agency
 from contracts.models import Delivery
+from core.clock import TIMEZONE
 from core.users import Role
 from messaging.models import Kind, OutboxMessage, State
 from onboarding import services as onboarding
@@ -22,7 +22,7 @@ from onboarding.models import AccessLink, CodeChannel
 from onboarding.settings import current as current_settings
 from tests.helpers import demo_stock
 
-BERLIN = ZoneInfo("Europe/Berlin")
+BERLIN = TIMEZONE
 PASSWORD = "Sonnen-Blume-42!"
 SETTINGS = dashboard.Settings(default_days=90, max_years=5, waiting_days=14)
 JUNE = dashboard.Period(date(2026, 6, 1), date(2026, 6, 30))

@@ -222,14 +222,13 @@ def _referred_application(app: Flask) -> int:
     from calculator.tariffs import Product
     from contracts import services as contract_services
     from contracts.models import ApplicationState, Delivery
-    from core.formatting import TIMEZONE
     from core.users import User
     from tests.helpers import RS_ANSWERS
 
     with app.test_request_context():
         s = db.session()
         broker = s.scalar(sa.select(User).where(User.email == "vermittler@demo.example"))
-        today = clock.now().astimezone(TIMEZONE).date()
+        today = clock.today()
         formdata = MultiDict({**RS_ANSWERS, "risikoberuf": "ja"})
         quote = quotes.evaluate(s, app.extensions["tariffs"], Product.RS, formdata, today=today)
         offer = quotes.store_offer(s, broker, quote, formdata)

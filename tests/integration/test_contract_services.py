@@ -17,7 +17,6 @@ from contracts import services
 from contracts.models import ApplicationState, Contract, Delivery, Document, DocumentKind
 from core import clock, storage
 from core.audit import AuditEntry
-from core.formatting import TIMEZONE
 from messaging.models import Kind, OutboxMessage
 from onboarding.models import AccessLink, OnboardingStart
 from tests.helpers import KFZ_ANSWERS, RS_ANSWERS
@@ -26,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("demo_reference")
 
 
 def _today():
-    return clock.now().astimezone(TIMEZONE).date()
+    return clock.today()
 
 
 def _offer(app, session, broker, answers, product=Product.RS):

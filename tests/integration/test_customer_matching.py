@@ -14,7 +14,6 @@ from calculator import customers, quotes, variants
 from calculator.models import Client
 from calculator.tariffs import Product
 from core import clock
-from core.formatting import TIMEZONE
 from core.users import Role
 from tests.helpers import KFZ_ANSWERS
 
@@ -37,7 +36,7 @@ def test_the_search_key_reads_umlauts_as_typed_on_any_keyboard(last, first, key)
 
 
 def _offer(app, session, broker, **changes):
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     with app.test_request_context():
         form = MultiDict({**KFZ_ANSWERS, **changes})
         quote = quotes.evaluate(session, app.extensions["tariffs"], Product.KFZ, form, today=today)
@@ -79,7 +78,7 @@ def test_matching_stays_within_the_brokers_scope(app, session, broker, make_user
 
 def test_variants_are_priced_and_compared_against_the_offer(app, session, broker):
     offer = _offer(app, session, broker)
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     with app.test_request_context():
         columns, rows = variants.compare(
             session,

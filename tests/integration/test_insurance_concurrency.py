@@ -21,7 +21,7 @@ from tests.integration.test_contract_changes import _police
 
 
 def _today() -> date:
-    return clock.now().astimezone(TIMEZONE).date()
+    return clock.today()
 
 
 def _clerk(app) -> User:

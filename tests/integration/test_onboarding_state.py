@@ -89,7 +89,12 @@ def test_a_code_letter_is_said_as_it_really_is_and_warned_about_when_the_invitat
         assert agency.onboarding_states(session, [contract]) == {contract.id: "Code-Brief im Postausgang"}
         assert _listed(session, manager, "Code-Brief im Postausgang") == {contract.number}  # the Bestand filter
         assert dashboard.letters_unposted(session, dashboard.Scope(manager.agency_id)) == 1  # the funnel's note
-        work = app.extensions["worklist_settings"]
+        work = worklist.Settings(
+            reminder_days=app.config["WORKLIST_REMINDER_DAYS"],
+            decision_days=app.config["WORKLIST_DECISION_DAYS"],
+            link_days=settings.link_days,
+            letter_warning_days=app.config["WORKLIST_LETTER_WARNING_DAYS"],
+        )
         assert worklist.worklist(session, manager, work)["letters"] == []  # weeks left: no warning yet
         ends_soon = clock.now() + timedelta(days=work.letter_warning_days - 1)
         contract.onboarding_expires_at = ends_soon

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from contracts.models import ContractVersion, Document, DocumentKind
 from core import clock
-from core.formatting import TIMEZONE
 from messaging.models import OutboxMessage
 from onboarding import self_service
 from onboarding.models import Customer
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("demo_reference")
 
 
 def _today():
-    return clock.now().astimezone(TIMEZONE).date()
+    return clock.today()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from contracts import evb, lifecycle
 from contracts.forms import normalize_plate, vin_problem
 from contracts.models import Contract, Document, DocumentKind, Evb
 from core import clock, storage
-from core.formatting import TIMEZONE, date_de
+from core.formatting import date_de
 from core.users import Role
 from messaging.models import OutboxMessage
 from tests.helpers import RS_ANSWERS, csrf_token, login
@@ -173,7 +173,7 @@ def test_no_evb_for_a_change_of_insurer_and_one_valid_past_a_late_start(app, bro
     eVB issued in March for an October start did expire in May)."""
     apply(broker_client, quote(broker_client), {**PORTAL, "anlass": "versichererwechsel"})
     assert _contract(session).evb is None
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     late = today + timedelta(days=200)
     apply(broker_client, quote(broker_client), {**PORTAL, "vertragsbeginn": date_de(late)})
     issued = _contract(session).evb
@@ -201,7 +201,7 @@ def test_a_revoked_evb_is_announced_and_an_expired_one_no_longer_printed(
     # an expired one: the Versicherungsschein issued after its end does not print it
     found = session.get(Evb, contract.evb.id)
     found.revoked_at = None
-    found.valid_until = clock.now().astimezone(TIMEZONE).date() - timedelta(days=1)
+    found.valid_until = clock.today() - timedelta(days=1)
     session.commit()
     from contracts.documents import render_document
 

@@ -16,7 +16,6 @@ from pypdf import PdfReader
 from contracts import claims
 from contracts.models import Claim, ClaimFile, ClaimKind, Contract, Document, DocumentKind
 from core import clock, storage
-from core.formatting import TIMEZONE
 from core.users import Role
 from messaging.models import OutboxMessage
 from tests.helpers import csrf_token, login
@@ -31,7 +30,7 @@ PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + b"0" * 300
 
 
 def _today():
-    return clock.now().astimezone(TIMEZONE).date()
+    return clock.today()
 
 
 @pytest.fixture

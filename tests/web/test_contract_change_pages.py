@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from contracts import lifecycle
 from contracts.models import Contract
 from core import clock
-from core.formatting import TIMEZONE, date_de
+from core.formatting import date_de
 from messaging import worker
 from tests.helpers import csrf_token
 from tests.web.test_applications import POST, apply, quote
@@ -38,7 +38,7 @@ def _form(client, url: str) -> dict[str, str]:
 
 
 def _effective(contract: Contract) -> str:
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     return max(contract.start_date, today).strftime("%d.%m.%Y")
 
 
@@ -120,7 +120,7 @@ def test_a_kuendigung_needs_a_reason_and_then_ends_the_contract(broker_client, s
     )
     assert no_date.status_code == 422
     assert "Bitte geben Sie an, wann die Kündigung eingegangen ist." in no_date.get_data(as_text=True)
-    today = date_de(clock.now().astimezone(TIMEZONE).date())
+    today = date_de(clock.today())
     done = broker_client.post(
         url, data={"csrf_token": token, "version": "1", "grund": "wechsel", "eingegangen_am": today, "bemerkung": ""}
     )
@@ -146,7 +146,7 @@ def test_the_hauptfaelligkeit_page_is_the_back_office_s(app, broker_client, back
     too_early = backoffice_client.post(url, data={"csrf_token": token, "faellig_am": "01.01.2099"})
     assert too_early.status_code == 422
     assert "höchstens 62 Tage" in too_early.get_data(as_text=True)
-    due = clock.now().astimezone(TIMEZONE).date() + timedelta(days=10)
+    due = clock.today() + timedelta(days=10)
     # issue #26 item 25: the renewal only after a finished Probelauf
     direct = backoffice_client.post(url, data={"csrf_token": token, "faellig_am": f"{due:%d.%m.%Y}", "aktion": "start"})
     assert direct.status_code == 422
@@ -250,7 +250,7 @@ def test_a_kuendigung_is_withdrawn_from_the_contract_page_and_only_by_who_may_se
     contract = _contract(broker_client, session)
     url = f"/vertraege/{contract.public_id}/kuendigen"
     token = csrf_token(broker_client, url)
-    today = date_de(clock.now().astimezone(TIMEZONE).date())
+    today = date_de(clock.today())
     broker_client.post(
         url, data={"csrf_token": token, "version": "1", "grund": "kunde", "eingegangen_am": today, "bemerkung": ""}
     )

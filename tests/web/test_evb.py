@@ -16,7 +16,6 @@ from contracts import evb
 from contracts.models import Contract, Document, DocumentKind, Evb
 from core import clock, storage
 from core.audit import AuditEntry
-from core.formatting import TIMEZONE
 from core.users import Role
 from messaging.models import Kind, OutboxMessage
 from tests.helpers import RS_ANSWERS, csrf_token, login
@@ -36,7 +35,7 @@ def test_a_kfz_antrag_brings_an_evb_shown_sent_and_printed(app, broker_client, s
     contract = _contract(session)
     code = contract.evb.code
     assert CODE.fullmatch(code)
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     assert contract.evb.valid_until == today + timedelta(days=app.config["EVB_VALID_DAYS"])
     assert (contract.evb.hsn, contract.evb.tsn) == ("0603", "BPM")
     page = broker_client.get(response.location).get_data(as_text=True)  # the Antrag's page, at once

@@ -12,7 +12,6 @@ from pypdf import PdfReader
 
 from calculator.models import Offer
 from core import clock
-from core.formatting import TIMEZONE
 from core.users import Role
 from tests.conftest import environ_for
 from tests.helpers import KFZ_ANSWERS, RS_ANSWERS, csrf_token, login
@@ -149,7 +148,7 @@ def test_offer_pdf_has_applicant_inputs_breakdown_total_and_tariff(broker_client
     response = broker_client.get(f"/angebote/{public_id}/pdf")
     assert response.headers["Content-Disposition"].startswith("attachment; filename=")
     text = _pdf_text(response)
-    today = clock.now().astimezone(TIMEZONE).date()
+    today = clock.today()
     assert "Golf für Jürgen" not in text  # the broker's save name is his, not the customer's
     assert text.index("Ihr Angebot für Ihre Kfz-Versicherung für Herrn Jürgen Müller-Lüdenscheidt") == 0
     assert (

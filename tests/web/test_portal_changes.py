@@ -16,7 +16,6 @@ from pypdf import PdfReader
 from contracts.models import ContractVersion, Document, DocumentKind
 from core import clock, storage
 from core.audit import AuditEntry
-from core.formatting import TIMEZONE
 from messaging import worker
 from onboarding.models import ContactChange, Customer
 from tests.helpers import csrf_token
@@ -26,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("demo_reference")
 
 
 def _today():
-    return clock.now().astimezone(TIMEZONE).date()
+    return clock.today()
 
 
 @pytest.fixture
