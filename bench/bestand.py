@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from bench.common import logged_in_client, median_ms, throwaway_app
+from bench.common import demo_user, logged_in_client, median_ms, throwaway_app
 
 TOTAL = 100_000
 STATES = ("post", "link_sent", "code_sent", "active")
@@ -28,12 +28,11 @@ def main() -> None:
     assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
     from contracts.models import Contract, Delivery
     from core import clock, db
-    from core.users import User
 
     now = clock.now()
     with app.app_context():
         s = db.session()
-        broker = s.scalar(sa.select(User).where(User.email == "vermittler@demo.example"))
+        broker = demo_user(s, "vermittler@demo.example")
         rows = []
         for n in range(TOTAL):
             state = STATES[n % 4]

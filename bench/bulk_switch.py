@@ -22,7 +22,7 @@ import pdfkit
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from bench.common import throwaway_app
+from bench.common import demo_user, throwaway_app
 
 TOTAL = 10_000
 LETTER_SAMPLE = int(os.environ.get("LETTER_SAMPLE", "400"))
@@ -37,7 +37,6 @@ def main() -> None:
     from contracts.imports import import_contracts
     from core import jobs
     from core.db import session
-    from core.users import User
     from demo.seed import DEMO_EXISTING
     from messaging.models import OutboxMessage
 
@@ -51,7 +50,7 @@ def main() -> None:
         s = session()
         import_contracts(s, (header + "\n" + stock).encode())
         s.commit()
-        manager = s.scalar(sa.select(User).where(User.email == "agenturleiter@demo.example"))
+        manager = demo_user(s, "agenturleiter@demo.example")
         csv_bytes = (
             "Vertragsnummer;E-Mail;Mobilnummer\n"
             + "".join(f"GR-{n:06d};kundin{n}@example.org;0151 {n:08d}\n" for n in range(TOTAL))

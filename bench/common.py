@@ -7,6 +7,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -42,15 +43,33 @@ def describe(samples_s: list[float]) -> dict[str, float]:
     }
 
 
-def logged_in_client(app, email: str):
-    """A Flask test client logged in as this demo user (the login form with its CSRF token)."""
+def csrf_token(page: str) -> str:
+    """The CSRF token of a rendered form."""
     import re
 
+    found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
+
+
+def demo_user(session: Any, email: str) -> Any:
+    """A user of the demo seed (the benchmarks run on it); it must exist."""
+    import sqlalchemy as sa
+
+    from core.users import User
+
+    user = session.scalar(sa.select(User).where(User.email == email))
+    assert user is not None, f"the demo seed has no {email}"
+    return user
+
+
+def logged_in_client(app, email: str):
+    """A Flask test client logged in as this demo user (the login form with its CSRF token)."""
     from demo.seed import DEMO_PASSWORD as password
 
     client = app.test_client()
     page = client.get("/anmelden").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     answer = client.post("/anmelden", data={"csrf_token": token, "email": email, "password": password})
     assert answer.status_code == 302, answer.status_code
     return client

@@ -13,7 +13,6 @@ Run: .venv/bin/python -m bench.customer_search [DATABASE_URL]   (default: a new 
 from __future__ import annotations
 
 import random
-import re
 import sys
 import time
 from datetime import date, timedelta
@@ -21,7 +20,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from bench.common import describe, throwaway_app
+from bench.common import csrf_token, demo_user, describe, throwaway_app
 
 TOTAL = 100_000
 CONTRACTS = 20_000
@@ -103,13 +102,12 @@ def main() -> None:
     from calculator.models import Client, ClientNameWord
     from contracts.models import Contract, Delivery
     from core import clock, db
-    from core.users import User
 
     rng = random.Random(7)
     now = clock.now()
     with app.app_context():
         s = db.session()
-        broker = s.scalar(sa.select(User).where(User.email == "vermittler@demo.example"))
+        broker = demo_user(s, "vermittler@demo.example")
         people = []
         for n in range(TOTAL):
             last, first = rng.choice(LAST) + ("-" + rng.choice(LAST) if n % 9 == 0 else ""), rng.choice(FIRST)
@@ -181,7 +179,7 @@ def main() -> None:
 
     client = app.test_client()
     page = client.get("/anmelden").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     answer = client.post(
         "/anmelden", data={"csrf_token": token, "email": "vermittler@demo.example", "password": "Demo-Passwort-1!"}
     )

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.common import logged_in_client, median_ms, throwaway_app
+from bench.common import demo_user, logged_in_client, median_ms, throwaway_app
 
 CONTRACTS = 100_000
 AUDIT = 500_000
@@ -53,7 +53,7 @@ def build(app: Any) -> None:
     started = time.perf_counter()
     with app.app_context():
         s = db.session()
-        manager = s.scalar(sa.select(User).where(User.email == "agenturleiter@demo.example"))
+        manager = demo_user(s, "agenturleiter@demo.example")
         password = hash_password("Demo-Passwort-1!")
         brokers = [s.scalar(sa.select(User.id).where(User.email == "vermittler@demo.example"))]
         for n in range(1, BROKERS):
@@ -67,7 +67,12 @@ def build(app: Any) -> None:
             s.add(user)
             s.flush()
             brokers.append(user.id)
-        contracts, customers, links, codes, audit, outbox = [], [], [], [], [], []
+        contracts: list[dict[str, Any]] = []
+        customers: list[dict[str, Any]] = []
+        links: list[dict[str, Any]] = []
+        codes: list[dict[str, Any]] = []
+        audit: list[dict[str, Any]] = []
+        outbox: list[dict[str, Any]] = []
         for n in range(CONTRACTS):
             policed = now - timedelta(days=rng.uniform(0, 730))
             row: dict[str, Any] = {
@@ -213,7 +218,9 @@ def build(app: Any) -> None:
         _insert(s, table(AuditEntry), audit)
         s.commit()
         # as autovacuum would have by then: statistics, and PostgreSQL's visibility map (index-only scans)
-        with s.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        engine = s.get_bind()
+        assert isinstance(engine, sa.Engine)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(sa.text("VACUUM ANALYZE" if connection.dialect.name == "postgresql" else "ANALYZE"))
         print(
             f"written in {time.perf_counter() - started:.0f} s: {len(contracts):,} contracts, {len(customers):,} "

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from bench.common import throwaway_app
+from bench.common import demo_user, throwaway_app
 from core.pdf import OPTIONS, render_pdf
 
 
@@ -39,7 +39,6 @@ def make_applications(app, n: int) -> list[int]:
     from contracts.services import ApplicationData, submit_application
     from core import clock
     from core.db import session
-    from core.users import User
 
     answers = {
         "anrede": "frau",
@@ -60,7 +59,7 @@ def make_applications(app, n: int) -> list[int]:
     ids = []
     with app.test_request_context():
         s = session()
-        user = s.scalar(sa.select(User).where(User.email == "vermittler@demo.example"))
+        user = demo_user(s, "vermittler@demo.example")
         for i in range(n):
             form = MultiDict({**answers, "vorname": f"Kundin{i}"})
             quote = quotes.evaluate(s, app.extensions["tariffs"], Product.RS, form, today=clock.now().date())
@@ -88,11 +87,10 @@ def police(app, ids: list[int], batch: bool) -> float:
     from contracts.models import Application
     from contracts.services import accept
     from core.db import session
-    from core.users import User
 
     with app.test_request_context():
         s = session()
-        user = s.scalar(sa.select(User).where(User.email == "innendienst@demo.example"))
+        user = demo_user(s, "innendienst@demo.example")
         applications = list(s.scalars(sa.select(Application).where(Application.id.in_(ids)).order_by(Application.id)))
         started = time.perf_counter()
         if batch:
@@ -120,6 +118,7 @@ def main() -> None:
     police(app, ids[:1], batch=True)
     with app.test_request_context():
         contract = session().scalar(sa.select(Contract))
+        assert contract is not None
         html = render_document(contract, DocumentKind.POLICY)
     ours, raw = [], []
     for _ in range(15):

@@ -10,12 +10,11 @@ Run: .venv/bin/python -m bench.forgot_timing [DATABASE_URL]
 from __future__ import annotations
 
 import random
-import re
 import statistics
 import sys
 import time
 
-from bench.common import throwaway_app
+from bench.common import csrf_token, throwaway_app
 
 ROUNDS = 300
 
@@ -46,7 +45,7 @@ def main() -> None:
         s.commit()
     client = app.test_client()
     page = client.get("/portal/passwort-vergessen").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     inputs = {
         "known e-mail": "helga@example.org",
         "unknown e-mail": "niemand@example.org",

@@ -25,7 +25,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from bench.common import ROOT
+from bench.common import ROOT, csrf_token
 from tests.conftest import reset_database
 from tests.helpers import KFZ_ANSWERS
 
@@ -48,7 +48,9 @@ def wrk(url: str, script: Path | None = None) -> float:
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out:
         sys.exit(f"wrk saw failed responses:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert rate is not None, out
+    return float(rate.group(1))
 
 
 def main() -> None:
@@ -107,7 +109,7 @@ def main() -> None:
             return response.read().decode()
 
         def token(path: str) -> str:
-            return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', call(path)).group(1)
+            return csrf_token(call(path))
 
         call(
             "/anmelden",

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from bench.common import throwaway_app
+from bench.common import demo_user, throwaway_app
 from bench.documents import raw_wkhtmltopdf
 
 SAMPLE = 40  # documents of the raw baseline
@@ -43,12 +43,11 @@ def make_contracts(app, n: int):
     from contracts.services import ApplicationData, submit_application
     from core import clock
     from core.db import new_public_id, session, table
-    from core.users import User
     from tests.helpers import KFZ_ANSWERS
 
     with app.test_request_context():
         s = session()
-        broker = s.scalar(sa.select(User).where(User.email == "vermittler@demo.example"))
+        broker = demo_user(s, "vermittler@demo.example")
         today = clock.today()
         form = MultiDict(KFZ_ANSWERS)
         quote = quotes.evaluate(s, app.extensions["tariffs"], Product.KFZ, form, today=today)
@@ -59,6 +58,7 @@ def make_contracts(app, n: int):
         application = submit_application(s, broker, offer, data)
         s.commit()
         model = s.scalar(sa.select(Contract).where(Contract.application_id == application.id))
+        assert model is not None
         columns = [
             c.name for c in table(Contract).columns if c.name not in ("id", "public_id", "number", "application_id")
         ]
@@ -126,7 +126,9 @@ def main() -> None:
                 memory.append(rss_mb())
         elapsed = time.perf_counter() - started
         memory.append(rss_mb())
-        progress = renewal.progress(session(), session().get(type(run), run.id))
+        current = session().get(type(run), run.id)
+        assert current is not None
+        progress = renewal.progress(session(), current)
     documents = 2 * progress.renewed
     ours_rate = documents / elapsed
     print(f"renewed {progress.renewed} of {total} ({progress.failed} failed) in {elapsed:.1f} s, {steps} steps")
