@@ -125,7 +125,7 @@ def _problem(row: SwitchRow, contract: Contract) -> str | None:
     try:
         if not row.email:
             raise ContactError("")
-        email = normalize_email(row.email).lower()
+        email = normalize_email(row.email)
     except ContactError:
         if not row.email:
             return "keine E-Mail-Adresse beim Vertrag hinterlegt" if on_file else "E-Mail-Adresse fehlt"
@@ -247,7 +247,7 @@ def _switch_chunk(session: so.Session, user: User, rows: list[SwitchRow], settin
             done.outcomes.append((row, "failed", NOT_FOUND))
             continue
         try:  # as checked in the preview (jobs stored before that kept only what was typed)
-            email = EmailAddress(row.email_checked) if row.email_checked else normalize_email(row.email).lower()
+            email = EmailAddress(row.email_checked) if row.email_checked else normalize_email(row.email)
             mobile = row.mobile_checked or german_mobile(row.mobile)
         except ContactError as error:
             done.outcomes.append((row, "failed", str(error)))
@@ -293,7 +293,7 @@ def _switch_one(session: so.Session, user: User, row: SwitchRow, settings: Onboa
     try:
         if contract is None:
             raise SwitchError(NOT_FOUND)
-        email = normalize_email(row.email).lower()
+        email = normalize_email(row.email)
         if contract.delivery is Delivery.PORTAL and contract.customer_email == email:
             row.status, row.message = "switched", "Umgestellt."
             return

@@ -149,7 +149,7 @@ def switch_to_portal(
 ) -> str:
     """Portal delivery for an existing contract: link by e-mail, code by letter (Bestandskunde).
     A customer already active in the portal is not onboarded again. Returns what happened (German)."""
-    email = normalize_email(email).lower()
+    email = normalize_email(email)
     mobile = german_mobile(mobile)
     if contract.delivery is Delivery.PORTAL and contract.customer_email == email:
         raise SwitchError("Der Vertrag ist bereits auf das Kunden-Portal umgestellt.")

@@ -233,7 +233,7 @@ class ApplicationForm(QuoteForm):
                 self.add_error("kunde_email", "Bitte geben Sie die E-Mail-Adresse des Kunden ein.")
             else:
                 try:
-                    self.email_normalized = normalize_email(self.kunde_email.data).lower()
+                    self.email_normalized = normalize_email(self.kunde_email.data)
                 except MessageError as error:
                     self.add_error("kunde_email", str(error))
             if not self.kunde_mobil.data:

@@ -97,7 +97,7 @@ def import_contracts(session: so.Session, data: bytes, catalog: TariffCatalog | 
         except (NumberFormatError, InvalidOperation) as exc:
             raise ImportError_(f"{where}: beitrag {row['beitrag']!r} is not an amount") from exc
         try:
-            email = normalize_email(row["email"]).lower() if row["email"] else None
+            email = normalize_email(row["email"]) if row["email"] else None
             mobile = normalize_mobile(row["mobilnummer"]) if row["mobilnummer"] else None
         except MessageError as exc:
             raise ImportError_(f"{where}: {exc}") from exc

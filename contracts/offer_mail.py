@@ -39,7 +39,7 @@ def send_offer(
     (§ 7 VVG: AVB, IPID, Verbraucherinformationen, as (PDF, file name)); OfferMailError for a bad
     address or a note too long (nothing queued). valid_until: the last day the offer's price holds."""
     try:
-        address = normalize_email(to).lower()
+        address = normalize_email(to)
     except ContactError:
         raise OfferMailError("Bitte geben Sie eine gültige E-Mail-Adresse ein.", "email") from None
     note = note.strip()

@@ -41,14 +41,15 @@ MOBILE_NOT_GERMAN = "Bitte geben Sie eine deutsche Mobilfunknummer ein (z. B. 01
 
 
 def normalize_email(address: str) -> EmailAddress:
-    """A checked address; ContactError with a German message. Umlauts (and any other non-ASCII
-    letter) are refused, as the portal seed 000 says: not a valid spelling for an e-mail address."""
+    """A checked address, lower-cased (how every table stores and compares it); ContactError with a
+    German message. Umlauts (and any other non-ASCII letter) are refused, as the portal seed 000
+    says: not a valid spelling for an e-mail address."""
     if isinstance(address, EmailAddress):
         return address
     if not address.strip().isascii():
         raise ContactError(EMAIL_UMLAUT)
     try:
-        return EmailAddress(validate_email(address.strip(), check_deliverability=False).normalized)
+        return EmailAddress(validate_email(address.strip(), check_deliverability=False).normalized.lower())
     except EmailNotValidError as exc:
         raise ContactError(EMAIL_INVALID) from exc
 

@@ -82,7 +82,9 @@ class AccountError(ValueError):
     """Invalid data for an account; the message is German and meant for the user."""
 
 
-def normalize_email(email: str) -> str:
+def login_key(email: str) -> str:
+    """A typed login as accounts store it: trimmed, lower-cased — not validated (a login attempt may
+    be anything; core.contact.normalize_email checks addresses we write to)."""
     return email.strip().lower()
 
 
@@ -146,7 +148,7 @@ def create_user(
 
 def authenticate(session: so.Session, email: str, password: str) -> User | None:
     """The active user with these credentials, or None; the same work for unknown e-mails."""
-    user = session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+    user = session.scalar(sa.select(User).where(User.email == login_key(email)))
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
         return None

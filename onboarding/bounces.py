@@ -44,7 +44,7 @@ def correct_address(session: so.Session, user: User, public_id: str, new_address
     if message.state is not State.FAILED or not address_refused(message.last_error):
         raise CorrectionError("Diese Nachricht wartet nicht auf eine korrigierte Adresse.", None)
     try:
-        address = normalize_email(new_address).lower()
+        address = normalize_email(new_address)
     except ContactError:
         raise CorrectionError("Bitte geben Sie eine gültige E-Mail-Adresse ein.") from None
     old = message.recipient

@@ -282,7 +282,7 @@ def request_email_change(
     """Send a confirmation link to the new address; nothing changes until it is opened."""
     now = now or clock.now()
     try:
-        new = normalize_email(address).lower()
+        new = normalize_email(address)
     except ContactError:
         raise SelfServiceError(EMAIL_INVALID, "email") from None
     if new == customer.email:

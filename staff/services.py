@@ -11,7 +11,7 @@ import sqlalchemy.orm as so
 
 from core import audit, sessions, throttle
 from core.passwords import PasswordRule
-from core.users import User, authenticate, normalize_email
+from core.users import User, authenticate, login_key
 from core.users import change_password as change_password_of
 
 
@@ -20,7 +20,7 @@ def log_in(
 ) -> throttle.LoginAttempt[User]:
     """Count the attempt before the password is checked (committed), then check it; every outcome is
     audited. limits: the LOGIN_* settings (core.throttle.login_policies)."""
-    email = normalize_email(email)[:254]
+    email = login_key(email)[:254]
     policies = throttle.login_policies(limits, "staff:" + email, client_address)
     wait = throttle.claim(session, policies)
     session.commit()

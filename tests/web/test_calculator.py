@@ -356,9 +356,9 @@ def test_an_offer_is_never_made_of_unconfirmed_assumptions(broker_client):
 def test_kfz_plausibility_across_answers(broker_client, changes, field, message, monkeypatch):
     import datetime as dt
 
-    from calculator import views
+    from core import clock
 
-    monkeypatch.setattr(views, "_today", lambda: dt.date(2026, 11, 25))
+    monkeypatch.setattr(clock, "today", lambda: dt.date(2026, 11, 25))  # the ages below, whatever the day
     html = _live(broker_client, {**KFZ_ANSWERS, **changes}, field)
     slot = re.search(rf'<p class="field__error" id="{field}-error"[^>]*>([^<]*)</p>', html)
     assert slot, html
