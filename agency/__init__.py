@@ -12,8 +12,11 @@ from messaging.worker import register_task
 
 
 def init_app(app: Flask) -> None:
-    from agency import dashboard, jobs, views, worklist
+    from agency import jobs, views, worklist
     from agency.bulk import Limits
+    from agency.figures import overview
+    from agency.period import Settings, parse_period
+    from agency.snapshots import close_months
 
     app.register_blueprint(views.bp)
     app.extensions["agency_limits"] = Limits(
@@ -36,20 +39,18 @@ def init_app(app: Flask) -> None:
         lambda session, user: worklist.worklist(session, user, work),
         order=5,
     )
-    figures = dashboard.Settings(
+    figures = Settings(
         default_days=app.config["DASHBOARD_DEFAULT_DAYS"],
         max_years=app.config["DASHBOARD_MAX_YEARS"],
         waiting_days=app.config["DASHBOARD_WAITING_DAYS"],
     )
     app.extensions["dashboard_settings"] = figures
-    register_task(app, dashboard.close_months)  # the worker closes each month's figures once
+    register_task(app, close_months)  # the worker closes each month's figures once
     panels.register(  # the agency manager's figures (default period), below what waits for him
         app,  # (issue #26 item 16: the worklist was ~3,000 px down, under the charts)
         "agency/_figures_panel.html",
         (Role.MANAGER,),
-        lambda session, user: {
-            "view": dashboard.overview(session, user, dashboard.parse_period("", "", figures)[0], figures)
-        },
+        lambda session, user: {"view": overview(session, user, parse_period("", "", figures)[0], figures)},
         order=20,
     )
     navigation.register(app, "Kennzahlen", "agency.figures", MANAGER_AREA, order=44)

@@ -99,7 +99,7 @@ class SwitchJob(Base):
 
 
 class ShareSnapshot(Base):
-    """An agency's digital share at the end of a month (agency.dashboard.close_months): a closed
+    """An agency's digital share at the end of a month (agency.snapshots.close_months): a closed
     month does not change — the figures come from events up to its end — so the dashboard reads
     it from here instead of the audit trail. One row per agency and month (unique: written once,
     whichever worker comes first)."""

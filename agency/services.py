@@ -9,7 +9,8 @@ from datetime import datetime, time
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from agency import dashboard
+from agency.funnel import FILTERS, in_funnel
+from agency.period import Period, Scope, Settings, parse_period
 from contracts.jobs import request_current_policies
 from contracts.models import Contract, Delivery
 from contracts.presentation import CODE_LETTER_UNPOSTED, code_letter_unposted, code_letters
@@ -60,7 +61,7 @@ def state_filter(label: str, now: datetime | None = None) -> sa.ColumnElement[bo
 STOCK_FILTERS = ("q", "sparte", "zustellung", "status", "vermittler", "schritt", "von", "bis")
 
 
-def _funnel_scope(session: so.Session, user: User, filters: dict[str, str]) -> dashboard.Scope:
+def _funnel_scope(session: so.Session, user: User, filters: dict[str, str]) -> Scope:
     """The dashboard's scope behind a Bestand link: the user's agency, one broker of it if asked
     (an unknown or foreign broker: nobody — the list is then empty, never another agency's)."""
     owner = None
@@ -71,24 +72,22 @@ def _funnel_scope(session: so.Session, user: User, filters: dict[str, str]) -> d
         owner = owner if owner is not None else -1
     if user.role is Role.BROKER:
         owner = user.id if owner in (None, user.id) else -1
-    return dashboard.Scope(user.agency_id, owner)
+    return Scope(user.agency_id, owner)
 
 
-def _funnel_period(filters: dict[str, str], settings: dashboard.Settings) -> dashboard.Period | None:
-    if filters.get("schritt") not in dashboard.FILTERS:
+def _funnel_period(filters: dict[str, str], settings: Settings) -> Period | None:
+    if filters.get("schritt") not in FILTERS:
         return None
-    period, errors = dashboard.parse_period(filters.get("von", ""), filters.get("bis", ""), settings)
+    period, errors = parse_period(filters.get("von", ""), filters.get("bis", ""), settings)
     return None if errors else period
 
 
-def funnel_filter_label(
-    session: so.Session, user: User, filters: dict[str, str], settings: dashboard.Settings
-) -> str | None:
+def funnel_filter_label(session: so.Session, user: User, filters: dict[str, str], settings: Settings) -> str | None:
     """What a click-through from the dashboard filters by, in German (None: no such filter)."""
     period = _funnel_period(filters, settings)
     if period is None:
         return None
-    label = dashboard.FILTERS[filters["schritt"]].format(days=settings.waiting_days)
+    label = FILTERS[filters["schritt"]].format(days=settings.waiting_days)
     who = ""
     if filters.get("vermittler"):
         name = session.scalar(
@@ -104,18 +103,16 @@ def stock_page(
     filters: dict[str, str],
     page: int,
     size: int,
-    funnel_settings: dashboard.Settings | None = None,
+    funnel_settings: Settings | None = None,
 ) -> paging.Page[Contract]:
     """The Bestand: contracts the user may see, searched (number or name, % and _ as typed) and
     filtered by Sparte, Zustellung, onboarding state, broker and — from the dashboard — a funnel
     step of a period (the very condition the bar was counted with), in SQL, one page."""
     stmt = scoped(sa.select(Contract), Contract, user)
-    settings = funnel_settings or dashboard.Settings()
+    settings = funnel_settings or Settings()
     period = _funnel_period(filters, settings)
     if period is not None:
-        stmt = stmt.where(
-            dashboard.in_funnel(_funnel_scope(session, user, filters), period, settings, filters["schritt"])
-        )
+        stmt = stmt.where(in_funnel(_funnel_scope(session, user, filters), period, settings, filters["schritt"]))
     elif filters.get("vermittler"):
         stmt = stmt.where(Contract.owner_id == _funnel_scope(session, user, filters).owner_id)
     if filters.get("q"):

@@ -7,9 +7,12 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from agency import bulk as bulk_switch
-from agency import dashboard, jobs, services
+from agency import jobs, services
 from agency.bulk import Limits
+from agency.export import funnel_csv, table_csv
+from agency.figures import overview
 from agency.models import SwitchJob
+from agency.period import Settings, parse_period
 from contracts.models import Contract
 from core import db, paging
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required
@@ -68,16 +71,16 @@ def remind_selection() -> BaseResponse:
     return redirect(safe_next(request.form.get("zurueck"), url_for("agency.stock")))
 
 
-def _dashboard_settings() -> dashboard.Settings:
-    settings: dashboard.Settings = current_app.extensions["dashboard_settings"]
+def _dashboard_settings() -> Settings:
+    settings: Settings = current_app.extensions["dashboard_settings"]
     return settings
 
 
 def _figures(template: str) -> tuple[str, int]:
     settings = _dashboard_settings()
     args = {k: request.args.get(k, "") for k in ("von", "bis")}
-    period, errors = dashboard.parse_period(args["von"], args["bis"], settings)
-    view = dashboard.overview(
+    period, errors = parse_period(args["von"], args["bis"], settings)
+    view = overview(
         db.session(),
         _user(),
         period,
@@ -121,11 +124,11 @@ def _figures_csv(table: str) -> Response | tuple[str, int]:
     if table not in ("trichter", "tabelle"):
         abort(404)
     settings = _dashboard_settings()
-    period, errors = dashboard.parse_period(request.args.get("von", ""), request.args.get("bis", ""), settings)
+    period, errors = parse_period(request.args.get("von", ""), request.args.get("bis", ""), settings)
     if errors:  # the German message of the page's period fields, on the error page
         return render_error(422, " ".join(errors.values()))
-    view = dashboard.overview(db.session(), _user(), period, settings)
-    text = dashboard.funnel_csv(view) if table == "trichter" else dashboard.table_csv(view)
+    view = overview(db.session(), _user(), period, settings)
+    text = funnel_csv(view) if table == "trichter" else table_csv(view)
     name = "Onboarding-Trichter" if table == "trichter" else ("Agenturen" if view.per_agency else "Vermittler")
     return download(text.encode(), "text/csv", f"{name}-{period.start.isoformat()}-{period.end.isoformat()}.csv")
 

@@ -240,12 +240,12 @@ def main() -> None:
     print(f"{'trivial logged-in page /passwort-aendern':52s} {baseline:7.1f} ms")
     cold = median_ms(manager, "/agentur/kennzahlen", RUNS)
     print(f"{'Kennzahlen before any month is closed':52s} {cold:7.1f} ms  ({cold / baseline:.1f}× the trivial page)")
-    from agency import dashboard
+    from agency.snapshots import close_months
     from core import db
 
     with app.app_context():
         started = time.perf_counter()
-        written = dashboard.close_months(db.session())
+        written = close_months(db.session())
         print(f"the worker closes the last 11 months: {written} snapshots in {time.perf_counter() - started:.2f} s")
     today = date.today()
     year = f"von={(today - timedelta(days=364)).isoformat()}&bis={today.isoformat()}"

@@ -136,7 +136,7 @@ class Contract(Base):
         sa.Index("ix_contracts_stock_state", "agency_id", "onboarding_state", "number"),
         # the worker's scan for invitations that expired unused (before every claim)
         sa.Index("ix_contracts_onboarding_expiry", "onboarding_state", "onboarding_expires_at"),
-        # agency.dashboard: the stock per month and the share per broker read only this index; the
+        # agency.share and agency.funnel: the stock per month and the share per broker read only this index; the
         # few ended contracts (their end closes a digital interval) have their own
         sa.Index(
             "ix_contracts_dashboard", "agency_id", "owner_id", "policed_at", "ends_on", "delivery", "onboarding_state"

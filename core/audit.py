@@ -79,7 +79,7 @@ ACTION_LABELS: dict[str, str] = {
 
 
 # A contract's portal events: after an ENTER one the contract is digital (portal delivery, customer
-# active), a LEAVE one ends that. agency.dashboard reads the digital share over time from them; a
+# active), a LEAVE one ends that. agency.share reads the digital share over time from them; a
 # partial index holds exactly these rows (its condition is repeated literally in the query, so
 # SQLite and PostgreSQL both see it applies).
 PORTAL_ENTER = ("portal_activated", "contract_in_portal")

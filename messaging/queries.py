@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -81,3 +82,25 @@ def postausgang(
         )
     )
     return ready, waiting or 0, posted
+
+
+@dataclass(frozen=True)
+class OutboxHealth:
+    queued: int  # waiting for (another) delivery attempt or being sent
+    failed: int
+    oldest_waiting: datetime | None
+    to_print: int = 0  # letters rendered into the Postausgang, not yet printed and posted
+
+
+def outbox_health(session: so.Session) -> OutboxHealth:
+    """One statement over the open states (ix_outbox_messages_state_template)."""
+    waiting = OutboxMessage.state.in_((State.PENDING, State.SENDING))
+    row = session.execute(
+        sa.select(
+            sa.func.count().filter(waiting),
+            sa.func.count().filter(OutboxMessage.state == State.FAILED),
+            sa.func.min(OutboxMessage.created_at).filter(waiting),
+            sa.func.count().filter(OutboxMessage.state == State.READY),
+        ).where(OutboxMessage.state.in_((State.PENDING, State.SENDING, State.FAILED, State.READY)))
+    ).one()
+    return OutboxHealth(queued=int(row[0]), failed=int(row[1]), oldest_waiting=row[2], to_print=int(row[3]))

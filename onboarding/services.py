@@ -765,7 +765,7 @@ def activate(
     ).all()
     _record(session, "portal_activated", contract, customer.email)
     # each of his other contracts enters the portal too: its own entry, so the agency's figures
-    # (agency.dashboard) can tell from the audit trail since when every contract is digital
+    # (agency.share) can tell from the audit trail since when every contract is digital
     for other in session.scalars(sa.select(Contract).where(Contract.id.in_(others), Contract.id != link.contract_id)):
         _record(session, "contract_in_portal", other, customer.email)
     return Activation(customer=customer)

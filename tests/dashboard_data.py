@@ -11,8 +11,8 @@ from datetime import date, datetime
 import pytest
 import sqlalchemy as sa
 
-from agency import dashboard
 from agency import services as agency
+from agency.period import Period, Settings
 from contracts.models import Delivery
 from core.clock import TIMEZONE
 from core.users import Role
@@ -24,8 +24,8 @@ from tests.helpers import demo_stock
 
 BERLIN = TIMEZONE
 PASSWORD = "Sonnen-Blume-42!"
-SETTINGS = dashboard.Settings(default_days=90, max_years=5, waiting_days=14)
-JUNE = dashboard.Period(date(2026, 6, 1), date(2026, 6, 30))
+SETTINGS = Settings(default_days=90, max_years=5, waiting_days=14)
+JUNE = Period(date(2026, 6, 1), date(2026, 6, 30))
 
 EXTRA = "".join(
     f"BV-99000{n};vermittler@demo.example;rs;Frau;Kundin;{name};Weg {n};50667;Köln;01.01.2020;20,00;jaehrlich;;\n"

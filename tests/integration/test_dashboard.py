@@ -8,8 +8,13 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from agency import dashboard
 from agency import services as agency
+from agency.export import funnel_csv, table_csv
+from agency.figures import overview
+from agency.funnel import figures, sort_rows, steps
+from agency.period import Period, Scope, parse_period, scope_for
+from agency.share import share_by_month, share_now
+from agency.snapshots import close_months
 from contracts.models import Contract
 from core.users import Role
 from onboarding.models import AccessLink
@@ -25,8 +30,8 @@ def _numbers(session, user, step, period=JUNE):
 
 def test_funnel_counts_each_contract_once_and_follows_it_to_now(app, session, manager, agency_data):
     c = agency_data
-    scope = dashboard.scope_for(manager)
-    total = dashboard.figures(session, scope, JUNE, SETTINGS)[0]
+    scope = scope_for(manager)
+    total = figures(session, scope, JUNE, SETTINGS)[0]
     assert total.counts == {
         "versendet": 7,  # A B C D E G H (Dora's second link does not count twice; Fritz got none)
         "geoeffnet": 4,  # A G (activated), D, H
@@ -42,7 +47,7 @@ def test_funnel_counts_each_contract_once_and_follows_it_to_now(app, session, ma
         "nicht_aktiviert": 1,  # D
     }
     assert total.median_days == pytest.approx(3.5)  # 3 and 4 days
-    bars = dashboard.steps(total)
+    bars = steps(total)
     assert [(s.count, s.lost) for s in bars] == [(7, None), (4, 3), (3, 1), (2, 1)]
     assert bars[1].lost_percent == pytest.approx(100 * 3 / 7)
     assert bars[3].of_sent == pytest.approx(100 * 2 / 7)
@@ -68,19 +73,19 @@ def test_funnel_counts_each_contract_once_and_follows_it_to_now(app, session, ma
 
 
 def test_periods_select_by_the_invitation_date(app, session, manager, agency_data):
-    scope = dashboard.scope_for(manager)
-    first_day = dashboard.figures(session, scope, dashboard.Period(date(2026, 6, 1), date(2026, 6, 1)), SETTINGS)[0]
+    scope = scope_for(manager)
+    first_day = figures(session, scope, Period(date(2026, 6, 1), date(2026, 6, 1)), SETTINGS)[0]
     assert first_day.counts["versendet"] == 1  # only Berta
     # Dora's second link alone falls into 15–30 June: she is counted there too, as a new invitation
-    late = dashboard.figures(session, scope, dashboard.Period(date(2026, 6, 15), date(2026, 6, 30)), SETTINGS)[0]
+    late = figures(session, scope, Period(date(2026, 6, 15), date(2026, 6, 30)), SETTINGS)[0]
     assert (late.counts["versendet"], late.counts["geoeffnet"], late.counts["offen"]) == (1, 1, 1)
-    empty = dashboard.figures(session, scope, dashboard.Period(date(2026, 8, 1), date(2026, 8, 31)), SETTINGS)[0]
+    empty = figures(session, scope, Period(date(2026, 8, 1), date(2026, 8, 31)), SETTINGS)[0]
     assert empty.sent == 0
     assert empty.median_days is None
 
 
 def test_per_broker_rows_add_up_and_sort(app, session, broker, manager, agency_data):
-    rows = dashboard.figures(session, dashboard.scope_for(manager), JUNE, SETTINGS)[1]
+    rows = figures(session, scope_for(manager), JUNE, SETTINGS)[1]
     by_name = {r.name: r for r in rows}
     mine = by_name[broker.full_name]
     assert mine.counts["versendet"] == 7  # all of them are the broker's contracts
@@ -88,12 +93,12 @@ def test_per_broker_rows_add_up_and_sort(app, session, broker, manager, agency_d
     assert mine.share.digital == 2  # Anna's two contracts
     assert manager.full_name not in by_name  # his one contract moved to the other agency: no row of zeros
     assert "fremd@example.org" not in {r.name for r in rows}
-    ordered = dashboard.sort_rows(rows, "versendet", descending=True)
+    ordered = sort_rows(rows, "versendet", descending=True)
     assert ordered[0].name == broker.full_name
 
 
 def test_share_now_and_per_month(app, session, manager, agency_data):
-    scope = dashboard.scope_for(manager)
+    scope = scope_for(manager)
     running = session.scalar(
         sa.select(sa.func.count())
         .select_from(Contract)
@@ -102,9 +107,9 @@ def test_share_now_and_per_month(app, session, manager, agency_data):
             sa.or_(Contract.ends_on.is_(None), Contract.ends_on > date(2026, 7, 5)),
         )
     )
-    now = dashboard.share_now(session, scope)
+    now = share_now(session, scope)
     assert (now.digital, now.running) == (2, running)  # Anna's A and F; Gerd went back to post
-    months = dashboard.share_by_month(session, scope)
+    months = share_by_month(session, scope)
     assert len(months) == 12
     assert months[-1].label == "Juli 2026 (heute)"
     assert months[-1].share == now  # the history's last point is the contracts' state now
@@ -117,16 +122,16 @@ def test_share_now_and_per_month(app, session, manager, agency_data):
 
 
 def test_the_back_office_sees_every_agency(app, session, backoffice, agency_data):
-    scope = dashboard.scope_for(backoffice)
+    scope = scope_for(backoffice)
     assert scope.agency_id is None
-    assert dashboard.figures(session, scope, JUNE, SETTINGS)[0].counts["versendet"] == 8  # plus the other agency's
-    names = {r.name for r in dashboard.figures(session, dashboard.Scope(None), JUNE, SETTINGS)[1]}
+    assert figures(session, scope, JUNE, SETTINGS)[0].counts["versendet"] == 8  # plus the other agency's
+    names = {r.name for r in figures(session, Scope(None), JUNE, SETTINGS)[1]}
     assert "Andere Agentur" in names
 
 
 def test_a_broker_has_no_dashboard_and_his_click_through_stays_his(app, session, broker, manager, agency_data):
     with pytest.raises(PermissionError):
-        dashboard.scope_for(broker)
+        scope_for(broker)
     # the broker may follow a link (his own contracts only) — a colleague's filter gives nothing
     assert _numbers(session, broker, "aktiviert") == {agency_data["A"].number, agency_data["G"].number}
     page = agency.stock_page(
@@ -145,15 +150,15 @@ def test_a_broker_has_no_dashboard_and_his_click_through_stays_his(app, session,
     ],
 )
 def test_wrong_periods_get_a_german_message(von, bis, field, message):
-    period, errors = dashboard.parse_period(von, bis, SETTINGS, now=date(2026, 7, 5))
+    period, errors = parse_period(von, bis, SETTINGS, now=date(2026, 7, 5))
     assert errors == {field: message}
-    assert period == dashboard.Period(date(2026, 4, 7), date(2026, 7, 5))  # the default, not a guess
+    assert period == Period(date(2026, 4, 7), date(2026, 7, 5))  # the default, not a guess
 
 
 def test_periods_parse_both_date_forms_and_default():
-    assert dashboard.parse_period("01.06.2026", "2026-06-30", SETTINGS, now=date(2026, 7, 5)) == (JUNE, {})
-    assert dashboard.parse_period("", "", SETTINGS, now=date(2026, 7, 5))[0].end == date(2026, 7, 5)
-    five = dashboard.parse_period("2021-01-02", "2026-01-01", SETTINGS, now=date(2026, 7, 5))
+    assert parse_period("01.06.2026", "2026-06-30", SETTINGS, now=date(2026, 7, 5)) == (JUNE, {})
+    assert parse_period("", "", SETTINGS, now=date(2026, 7, 5))[0].end == date(2026, 7, 5)
+    five = parse_period("2021-01-02", "2026-01-01", SETTINGS, now=date(2026, 7, 5))
     assert five[1] == {}  # just under five years is fine
 
 
@@ -168,10 +173,10 @@ def test_csv_exports_escape_formula_cells(app, session, manager, agency_data, ma
     someone.full_name = "=HYPERLINK(1)"
     agency_data["H"].owner_id = someone.id
     session.flush()
-    view = dashboard.overview(session, manager, JUNE, SETTINGS)
-    table = dashboard.table_csv(view)
+    view = overview(session, manager, JUNE, SETTINGS)
+    table = table_csv(view)
     assert "'=HYPERLINK(1)" in table
-    funnel = dashboard.funnel_csv(view)
+    funnel = funnel_csv(view)
     assert "Link versendet;7;100,0;" in funnel
 
 
@@ -179,14 +184,14 @@ def test_closed_months_are_snapshotted_once_and_read_back(app, session, manager,
     from agency.models import ShareSnapshot
     from core.users import Agency
 
-    scope = dashboard.scope_for(manager)
-    live = dashboard.share_by_month(session, scope)
-    everyone = dashboard.share_by_month(session, dashboard.scope_for(backoffice))
+    scope = scope_for(manager)
+    live = share_by_month(session, scope)
+    everyone = share_by_month(session, scope_for(backoffice))
     agencies = session.scalar(sa.select(sa.func.count()).select_from(Agency))
-    assert dashboard.close_months(session) == agencies * 11  # every agency, the 11 closed months
-    assert dashboard.close_months(session) == 0  # nothing due: one cheap count
-    assert dashboard.share_by_month(session, scope) == live  # the snapshots say what the trail says
-    assert dashboard.share_by_month(session, dashboard.scope_for(backoffice)) == everyone  # summed
+    assert close_months(session) == agencies * 11  # every agency, the 11 closed months
+    assert close_months(session) == 0  # nothing due: one cheap count
+    assert share_by_month(session, scope) == live  # the snapshots say what the trail says
+    assert share_by_month(session, scope_for(backoffice)) == everyone  # summed
     june = session.scalar(
         sa.select(ShareSnapshot).where(
             ShareSnapshot.agency_id == manager.agency_id, ShareSnapshot.month == date(2026, 6, 1)
@@ -195,11 +200,11 @@ def test_closed_months_are_snapshotted_once_and_read_back(app, session, manager,
     assert (june.digital, june.running) == (2, live[-2].share.running)
     june.digital = 5  # a closed month is read from its snapshot, not from the audit trail again
     session.flush()
-    assert dashboard.share_by_month(session, scope)[-2].share.digital == 5
-    assert dashboard.share_by_month(session, scope)[-1].share == live[-1].share  # the current month is live
+    assert share_by_month(session, scope)[-2].share.digital == 5
+    assert share_by_month(session, scope)[-1].share == live[-1].share  # the current month is live
 
 
 def test_a_new_agency_is_closed_on_the_next_run(app, session, manager, make_agency, agency_data):
-    dashboard.close_months(session)
+    close_months(session)
     make_agency(name="Neu gegründet")
-    assert dashboard.close_months(session) == 11  # only the new agency's months
+    assert close_months(session) == 11  # only the new agency's months

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from agency import dashboard
 from agency.models import ShareSnapshot
+from agency.snapshots import close_months
 from core import db
 from core.users import Agency
 from tests.integration.test_concurrency import in_parallel, parallel_app  # noqa: F401 (fixture)
@@ -15,7 +15,7 @@ from tests.integration.test_concurrency import in_parallel, parallel_app  # noqa
 def test_parallel_workers_close_each_month_once(parallel_app):  # noqa: F811
     def close(_: int) -> int:
         with parallel_app.app_context():
-            return dashboard.close_months(db.session())
+            return close_months(db.session())
 
     written = in_parallel(6, close)
     with parallel_app.app_context():

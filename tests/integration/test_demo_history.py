@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
-from agency import dashboard
+from agency.funnel import figures
+from agency.period import Settings, parse_period, scope_for
+from agency.share import share_by_month, share_now
 from contracts.models import Contract, Document
 from core import clock
 from core.db import session as db_session
@@ -21,7 +23,7 @@ from messaging.models import OutboxMessage, State
 from onboarding.models import AccessLink, Customer
 from tests.helpers import post_form
 
-SETTINGS = dashboard.Settings(default_days=90, max_years=5, waiting_days=14)
+SETTINGS = Settings(default_days=90, max_years=5, waiting_days=14)
 
 
 def _cost(app) -> tuple[int, int]:
@@ -43,18 +45,18 @@ def test_a_year_of_onboarding_for_the_dashboard(cli_app, tmp_path):
     with cli_app.app_context():
         s = db_session()
         manager = s.scalars(sa.select(User).where(User.email == "agenturleiter@demo.example")).one()
-        scope = dashboard.scope_for(manager)
+        scope = scope_for(manager)
         # digital today: the 19 "active" stories (Ute Claßen went back to post); all 41 contracts run
-        share = dashboard.share_now(s, scope)
+        share = share_now(s, scope)
         assert (share.digital, share.running) == (19, 41)
-        months = dashboard.share_by_month(s, scope)
+        months = share_by_month(s, scope)
         assert len(months) == 12
         assert months[-1].share.digital == 19
         assert months[0].share.digital < months[5].share.digital < months[-1].share.digital  # it grows
 
         # the default period (last 90 days) holds the stories invited 1 … 85 days ago
-        period, _ = dashboard.parse_period("", "", SETTINGS)
-        total = dashboard.figures(s, scope, period, SETTINGS)[0]
+        period, _ = parse_period("", "", SETTINGS)
+        total = figures(s, scope, period, SETTINGS)[0]
         assert total.counts["versendet"] == 23
         assert total.counts["aktiviert"] == 9  # Ben … Hannah
         assert total.counts["abgelaufen"] == 4  # Amy (code only), Ina, Finn, Paul (opened only)
@@ -63,7 +65,7 @@ def test_a_year_of_onboarding_for_the_dashboard(cli_app, tmp_path):
         assert total.counts["offen"] == 7  # Lara … Marie
         assert total.counts["wartend"] == 2  # Lara (27 days), Sara (22)
         assert 1 < total.median_days < 10
-        assert {row.name: row.sent for row in dashboard.figures(s, scope, period, SETTINGS)[1]} == {
+        assert {row.name: row.sent for row in figures(s, scope, period, SETTINGS)[1]} == {
             "Anna Agenturleiter": 9,
             "Max Vermittler": 14,
         }

@@ -77,7 +77,9 @@ def test_a_code_letter_is_said_as_it_really_is_and_warned_about_when_the_invitat
     """Issue #26 item 17: "Code-Brief im Postausgang" until the back office posts it, then "Code-Brief
     versandt am …"; an invitation ending within WORKLIST_LETTER_WARNING_DAYS whose letter lies
     unposted is on the worklist."""
-    from agency import dashboard, worklist
+    from agency import worklist
+    from agency.figures import letters_unposted
+    from agency.period import Scope
     from messaging.models import State
 
     stock = demo_stock(session, broker, manager)
@@ -88,7 +90,7 @@ def test_a_code_letter_is_said_as_it_really_is_and_warned_about_when_the_invitat
         session.flush()
         assert agency.onboarding_states(session, [contract]) == {contract.id: "Code-Brief im Postausgang"}
         assert _listed(session, manager, "Code-Brief im Postausgang") == {contract.number}  # the Bestand filter
-        assert dashboard.letters_unposted(session, dashboard.Scope(manager.agency_id)) == 1  # the funnel's note
+        assert letters_unposted(session, Scope(manager.agency_id)) == 1  # the funnel's note
         work = worklist.Settings(
             reminder_days=app.config["WORKLIST_REMINDER_DAYS"],
             decision_days=app.config["WORKLIST_DECISION_DAYS"],
@@ -112,4 +114,4 @@ def test_a_code_letter_is_said_as_it_really_is_and_warned_about_when_the_invitat
         assert agency.onboarding_states(session, [contract]) == {contract.id: f"Code-Brief versandt am {today}"}
         assert worklist.worklist(session, manager, work)["letters"] == []
         assert _listed(session, manager, "Code-Brief im Postausgang") == set()
-        assert dashboard.letters_unposted(session, dashboard.Scope(manager.agency_id)) == 0
+        assert letters_unposted(session, Scope(manager.agency_id)) == 0

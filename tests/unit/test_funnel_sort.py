@@ -1,6 +1,7 @@
 import pytest
 
-from agency.dashboard import SORTS, FunnelRow, Share, sort_rows
+from agency.funnel import SORTS, FunnelRow, sort_rows
+from agency.share import Share
 
 ANNA = FunnelRow(
     "a",
