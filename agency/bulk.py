@@ -4,7 +4,7 @@ preview, nothing changes), then switched — within the request for small jobs, 
 large ones (agency.jobs).
 
 Switching is set-based: chunks of rows are written with one statement per table
-(onboarding.invite_existing_customers), one transaction per chunk. A chunk that fails as a whole (a
+(invite_existing_customers), one transaction per chunk. A chunk that fails as a whole (a
 customer created meanwhile by another transaction, say) is rolled back and redone row by row, each
 row its own transaction — so every row is still all or nothing, and a re-upload or a resumed job
 switches nothing twice (a contract already on the portal with that address counts as switched)."""
@@ -26,7 +26,7 @@ from core import audit, clock, csvsafe
 from core.authz import scoped
 from core.contact import ContactError, EmailAddress, german_mobile, normalize_email
 from core.users import User
-from onboarding import services as onboarding
+from onboarding.invitations import Invitation, invite_existing_customers
 from onboarding.settings import OnboardingSettings
 
 CSV_HEADER = ["vertragsnummer", "e-mail", "mobilnummer"]
@@ -239,7 +239,7 @@ def _switch_chunk(session: so.Session, user: User, rows: list[SwitchRow], settin
             .with_for_update()  # a concurrent single switch of the same contract waits for this chunk
         )
     }
-    invitations: list[tuple[SwitchRow, onboarding.Invitation, str]] = []
+    invitations: list[tuple[SwitchRow, Invitation, str]] = []
     emails: set[str] = set()
     for row in rows:
         contract = contracts.get(row.number)
@@ -258,8 +258,8 @@ def _switch_chunk(session: so.Session, user: User, rows: list[SwitchRow], settin
             done.later.append(row)
         else:
             emails.add(email)
-            invitations.append((row, onboarding.Invitation(contract, email), mobile))
-    result = onboarding.invite_existing_customers(session, [i for _, i, _ in invitations], settings)
+            invitations.append((row, Invitation(contract, email), mobile))
+    result = invite_existing_customers(session, [i for _, i, _ in invitations], settings)
     now, switched = clock.now(), []
     for row, invitation, mobile in invitations:
         contract, outcome = invitation.contract, result[invitation.contract.id]

@@ -23,7 +23,7 @@ from core.authz import scoped
 from core.contact import german_mobile, normalize_email
 from core.formatting import TIMEZONE
 from core.users import Role, User
-from onboarding import services as onboarding
+from onboarding.invitations import customer_for, end_invitations, invite, invite_existing_customer
 from onboarding.models import AccessLink, CodeChannel, Customer
 from onboarding.settings import OnboardingSettings
 
@@ -153,7 +153,7 @@ def switch_to_portal(
     contract.delivery = Delivery.PORTAL
     contract.customer_email = email
     contract.customer_mobile = mobile
-    link = onboarding.invite_existing_customer(session, contract, email, settings)
+    link = invite_existing_customer(session, contract, email, settings)
     request_current_policies(session, contract.agency_id, [contract.number or ""])  # by the worker, for the portal
     audit.record(
         session,
@@ -174,7 +174,7 @@ def switch_to_post(session: so.Session, user: User, contract: Contract) -> None:
         raise SwitchError("Der Vertrag ist bereits auf Postversand.")
     contract.delivery = Delivery.POST
     contract.onboarding_state, contract.onboarding_expires_at = "post", None
-    onboarding.end_invitations(session, contract)
+    end_invitations(session, contract)
     audit.record(
         session,
         "contract_switched_to_post",
@@ -209,13 +209,13 @@ def resend_invitation(session: so.Session, user: User, contract: Contract, setti
     if customer is not None and customer.activated_at is not None:
         raise SwitchError("Der Kunde ist im Kunden-Portal bereits aktiv.")
     if customer is None:
-        customer = onboarding._customer_for(session, contract.customer_email, contract.customer_name)
+        customer = customer_for(session, contract.customer_email, contract.customer_name)
         contract.customer_account_id = customer.id
     last = session.scalar(
         sa.select(AccessLink).where(AccessLink.contract_id == contract.id).order_by(AccessLink.id.desc())
     )
     channel = last.code_channel if last else CodeChannel.LETTER
-    onboarding.invite(
+    invite(
         session,
         customer,
         contract,

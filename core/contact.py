@@ -141,3 +141,12 @@ class PostalAddress:
                 "Die Anschrift passt nicht in das Anschriftfeld eines Briefs "
                 f"(höchstens {ADDRESS_MAX_LINES} Zeilen zu {ADDRESS_MAX_CHARS} Zeichen)."
             )
+
+
+def mask_mobile(e164: str | None) -> str:
+    """+4915112345678 → '+49 151 •••• 678'."""
+    if not e164:
+        return ""
+    parsed = phonenumbers.parse(e164, None)
+    national = str(parsed.national_number)
+    return f"+{parsed.country_code} {national[:3]} •••• {national[-3:]}"

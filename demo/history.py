@@ -37,7 +37,8 @@ from demo.seed import DEMO_PASSWORD
 from messaging.models import Kind, OutboxMessage, State
 from messaging.outbox import REDACTED_LETTER
 from messaging.worker import REDACTED
-from onboarding import services as onboarding
+from onboarding.access import activate, open_link, send_sms_code
+from onboarding.invitations import post_expired_invitations, request_onboarding
 from onboarding.models import AccessLink, CodeChannel
 from onboarding.settings import OnboardingSettings
 
@@ -188,7 +189,7 @@ def seed_history(session: so.Session, settings: OnboardingSettings, run_jobs: Ca
             if sms:  # as for new business: link by e-mail, the code by SMS
                 contract.delivery, contract.customer_email = Delivery.PORTAL, email
                 contract.customer_mobile = normalize_mobile(mobile)
-                onboarding.request_onboarding(
+                request_onboarding(
                     session,
                     contract_id=contract.id,
                     email=email,
@@ -208,16 +209,16 @@ def seed_history(session: so.Session, settings: OnboardingSettings, run_jobs: Ca
 
             def customer(contract: Contract = contract, email: str = email, outcome: str = story.outcome) -> None:
                 link = _last_link(session, contract)
-                onboarding.open_link(session, link)
+                open_link(session, link)
                 if outcome == "opened":
                     return
-                sent = onboarding.send_sms_code(session, link, resend=False, settings=settings)
+                sent = send_sms_code(session, link, resend=False, settings=settings)
                 if sent.status != "sent":
                     raise RuntimeError(f"demo history: no SMS code for {contract.number}: {sent}")
                 if outcome == "code_only":
                     return
                 code = _sms_code(session, link.mobile or "")
-                done = onboarding.activate(session, link, email, code, DEMO_PASSWORD, DEMO_PASSWORD, settings)
+                done = activate(session, link, email, code, DEMO_PASSWORD, DEMO_PASSWORD, settings)
                 if done.customer is None:
                     raise RuntimeError(f"demo history: {contract.number} not activated: {done.errors}")
 
@@ -233,7 +234,7 @@ def seed_history(session: so.Session, settings: OnboardingSettings, run_jobs: Ca
             session.commit()
             while run_jobs(session):  # the worker's pass after it: documents for the portal …
                 pass
-            onboarding.post_expired_invitations(session)  # … and invitations that expired meanwhile
+            post_expired_invitations(session)  # … and invitations that expired meanwhile
     _delivered(session, [contracts[_number(i)] for i, s in enumerate(STORIES) if s.outcome == "bounced"], now)
     session.commit()
     return len(contracts)

@@ -18,7 +18,9 @@ def init_app(app: Flask) -> None:
     from core import navigation
     from core.authz import BACKOFFICE_AREA
     from messaging.worker import register_task
-    from onboarding import account, backoffice, cli, portal, services, views  # noqa: F401 (account: routes on portal.bp)
+    from onboarding import account, backoffice, cli, portal, views  # noqa: F401 (account: routes on portal.bp)
+    from onboarding.invitations import on_contract_policed, on_document_added, post_expired_invitations
+    from onboarding.login import process_reset_requests
     from onboarding.settings import OnboardingSettings
 
     app.register_blueprint(views.bp)
@@ -34,11 +36,11 @@ def init_app(app: Flask) -> None:
     app.extensions["user_loaders"]["customer"] = _load_customer
     settings = OnboardingSettings.from_config(app.config)  # once, at start-up
     app.extensions["onboarding_settings"] = settings
-    register_task(app, lambda session: services.process_reset_requests(session, settings))
-    register_task(app, services.post_expired_invitations)
+    register_task(app, lambda session: process_reset_requests(session, settings))
+    register_task(app, post_expired_invitations)
     # contracts announces, onboarding acts (the same receivers for every app: blinker keeps one each)
-    contract_policed.connect(services.on_contract_policed)
-    document_added.connect(services.on_document_added)
+    contract_policed.connect(on_contract_policed)
+    document_added.connect(on_document_added)
     app.context_processor(_portal_unread)
 
 

@@ -13,7 +13,7 @@ from contracts.documents import mask_iban
 from contracts.forms import MANDATE_TEXT
 from contracts.models import Contract
 from core import clock, db
-from core.contact import normalize_phone
+from core.contact import mask_mobile, normalize_phone
 from core.formatting import TIMEZONE, numbers_together
 from onboarding import self_service, two_factor
 from onboarding.forms import (
@@ -26,7 +26,6 @@ from onboarding.forms import (
 )
 from onboarding.models import ContactKind
 from onboarding.portal import _customer, bp, customer_required
-from onboarding.services import mask_mobile
 from onboarding.settings import current as current_settings
 
 Page = BaseResponse | str | tuple[str, int]

@@ -11,8 +11,9 @@ from calculator.forms.fields import options
 from core import db
 from core.authz import BACKOFFICE_AREA, roles_required
 from core.users import User
-from onboarding import bounces, services, two_factor
+from onboarding import bounces, two_factor
 from onboarding.forms import AddressCorrectionForm, CustomerSearchForm, TwoFactorResetForm
+from onboarding.login import customer_by_public_id, find_customer
 from onboarding.models import Customer
 
 bp = Blueprint("portal_backoffice", __name__, url_prefix="/innendienst")
@@ -36,7 +37,7 @@ def two_factor_lookup() -> tuple[str, int]:
     """Find the customer by e-mail address or Vertragsnummer."""
     search = CustomerSearchForm(request.args)
     searched = "kennung" in request.args and search.validate()
-    found = services.find_customer(db.session(), search.kennung.data or "") if searched else None
+    found = find_customer(db.session(), search.kennung.data or "") if searched else None
     return _page(search, _reset_form(), found, searched)
 
 
@@ -44,7 +45,7 @@ def two_factor_lookup() -> tuple[str, int]:
 @roles_required(*BACKOFFICE_AREA)
 def two_factor_reset(public_id: str) -> BaseResponse | tuple[str, int]:
     s = db.session()
-    customer = services.customer_by_public_id(s, public_id)
+    customer = customer_by_public_id(s, public_id)
     if customer is None:
         abort(404)
     form = _reset_form()

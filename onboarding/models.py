@@ -122,7 +122,7 @@ class PasswordReset(Base):
 class PasswordResetRequest(Base):
     """A "Passwort vergessen" as typed. The web request only records it — the same single INSERT
     whether or not an account exists, so neither its answer nor its timing tells — and the worker
-    looks the account up and sends the link (onboarding.services.process_reset_requests)."""
+    looks the account up and sends the link (onboarding.login.process_reset_requests)."""
 
     __tablename__ = "password_reset_requests"
 

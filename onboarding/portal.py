@@ -21,7 +21,7 @@ from core.forms import selected_ids
 from onboarding import documents as portal_documents
 from onboarding.forms import ClaimForm, DocumentFilterForm
 from onboarding.models import Customer
-from onboarding.services import contract_details, contracts_of
+from onboarding.queries import contract_details, contracts_of
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 F = TypeVar("F", bound=Callable[..., Any])

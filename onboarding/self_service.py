@@ -23,11 +23,11 @@ from contracts import changes
 from contracts.documents import Planned, issue_documents
 from contracts.models import Contract, ContractVersion, DocumentKind
 from core import audit, clock, tokens
-from core.contact import ContactError, german_mobile, normalize_email, normalize_phone
+from core.contact import ContactError, german_mobile, mask_mobile, normalize_email, normalize_phone
 from core.formatting import count
 from messaging import outbox
+from onboarding.access import take_attempt
 from onboarding.models import ContactChange, ContactKind, Customer
-from onboarding.services import mask_mobile, take_attempt
 from onboarding.settings import OnboardingSettings
 
 ACTOR = "Kunde (Kunden-Portal)"

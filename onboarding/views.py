@@ -7,8 +7,11 @@ from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from core import clock, db, sessions, throttle
+from core.contact import mask_mobile
 from core.extensions import htmx, limiter
-from onboarding import services, two_factor
+from onboarding import access, two_factor
+from onboarding import login as customer_login
+from onboarding.access import find_link, link_state, open_link, send_sms_code
 from onboarding.forms import (
     ActivationForm,
     ChangePasswordForm,
@@ -18,6 +21,7 @@ from onboarding.forms import (
     RecoveryLoginForm,
     SecondFactorForm,
 )
+from onboarding.login import customer_by_public_id, find_reset, log_in, request_password_reset
 from onboarding.models import CodeChannel, Customer
 from onboarding.portal import customer_required
 from onboarding.settings import current as current_settings
@@ -37,8 +41,8 @@ def _log_in(customer: Customer) -> None:
 
 def _link_page(token: str, form: ActivationForm | None = None, message: str | None = None) -> tuple[str, int]:
     s = db.session()
-    link = services.find_link(s, token)
-    state = services.link_state(link)
+    link = find_link(s, token)
+    state = link_state(link)
     if state != "valid" or link is None:
         status = 404 if state == "unknown" else 410
         return render_template("onboarding/link_invalid.html", state=state), status
@@ -51,7 +55,7 @@ def _link_page(token: str, form: ActivationForm | None = None, message: str | No
         token=token,
         link=link,
         form=form,
-        masked=services.mask_mobile(link.mobile),
+        masked=mask_mobile(link.mobile),
         letter=link.code_channel is CodeChannel.LETTER,
         message=message,
     ), status
@@ -62,9 +66,9 @@ def link(token: str) -> tuple[str, int]:
     """The page of the access link. A GET sends nothing (mail scanners prefetch links): the code is
     requested by the opened page itself (htmx POST on load, or the button without JavaScript)."""
     s = db.session()
-    found = services.find_link(s, token)
-    if services.link_state(found) == "valid" and found is not None:
-        services.open_link(s, found)
+    found = find_link(s, token)
+    if link_state(found) == "valid" and found is not None:
+        open_link(s, found)
         s.commit()
     return _link_page(token)
 
@@ -72,14 +76,14 @@ def link(token: str) -> tuple[str, int]:
 @bp.post("/zugang/<token>/code")
 def send_code(token: str) -> BaseResponse | str:
     s = db.session()
-    found = services.find_link(s, token)
-    if services.link_state(found) != "valid" or found is None:
+    found = find_link(s, token)
+    if link_state(found) != "valid" or found is None:
         return redirect(url_for("onboarding.link", token=token))
-    result = services.send_sms_code(s, found, resend=request.form.get("erneut") == "1", settings=current_settings())
+    result = send_sms_code(s, found, resend=request.form.get("erneut") == "1", settings=current_settings())
     s.commit()
     if htmx:
         return render_template(
-            "onboarding/_code_status.html", result=result, token=token, masked=services.mask_mobile(found.mobile)
+            "onboarding/_code_status.html", result=result, token=token, masked=mask_mobile(found.mobile)
         )
     messages = {
         "sent": "Der Zugangs-Code ist unterwegs.",
@@ -95,13 +99,13 @@ def send_code(token: str) -> BaseResponse | str:
 @bp.post("/zugang/<token>")
 def activate(token: str) -> BaseResponse | tuple[str, int]:
     s = db.session()
-    found = services.find_link(s, token)
-    if services.link_state(found) != "valid" or found is None:
+    found = find_link(s, token)
+    if link_state(found) != "valid" or found is None:
         return _link_page(token)
     form = ActivationForm()
     if not form.validate():
         return _link_page(token, form)
-    result = services.activate(
+    result = access.activate(
         s,
         found,
         form.email.data or "",
@@ -127,7 +131,7 @@ def login() -> BaseResponse | str | tuple[str, int]:
         return redirect(url_for("portal.documents"))
     form = CustomerLoginForm()
     if form.validate_on_submit():
-        attempt = services.log_in(
+        attempt = log_in(
             db.session(), form.kennung.data or "", form.passwort.data or "", request.remote_addr, current_app.config
         )
         if attempt.wait_seconds:
@@ -161,7 +165,7 @@ def second_factor() -> BaseResponse | str | tuple[str, int]:
     ?wiederherstellung=1, a recovery code)."""
     pending = session.get("second_factor") or {}
     s = db.session()
-    customer = services.customer_by_public_id(s, pending.get("customer", ""))
+    customer = customer_by_public_id(s, pending.get("customer", ""))
     if customer is None or pending.get("until", 0) < clock.now().timestamp():
         session.pop("second_factor", None)
         flash("Bitte melden Sie sich erneut mit Ihrem Passwort an.", "info")
@@ -214,7 +218,7 @@ def forgot_password() -> BaseResponse | str:
     form = ForgotForm()
     if form.validate_on_submit():
         s = db.session()
-        services.request_password_reset(s, form.kennung.data or "")
+        request_password_reset(s, form.kennung.data or "")
         s.commit()
         flash(FORGOT_ANSWER, "info")  # the same answer whether or not the account exists
         return redirect(url_for("onboarding.login"))
@@ -224,12 +228,12 @@ def forgot_password() -> BaseResponse | str:
 @bp.route("/portal/passwort-neu/<token>", methods=["GET", "POST"])
 def reset_password(token: str) -> BaseResponse | str | tuple[str, int]:
     s = db.session()
-    reset = services.find_reset(s, token)
+    reset = find_reset(s, token)
     if reset is None:
         return render_template("onboarding/link_invalid.html", state="reset"), 410
     form = NewPasswordForm()
     if form.validate_on_submit():
-        result = services.reset_password(
+        result = customer_login.reset_password(
             s, reset, form.passwort.data or "", form.passwort2.data or "", current_settings()
         )
         if result.message:  # a parallel submit used the link first
@@ -255,7 +259,7 @@ def change_password() -> BaseResponse | str:
     if form.validate_on_submit():
         s = db.session()
         customer: Customer = current_user._get_current_object()
-        result = services.change_password(
+        result = customer_login.change_password(
             s,
             customer,
             form.aktuelles_passwort.data or "",

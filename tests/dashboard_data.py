@@ -17,7 +17,8 @@ from contracts.models import Delivery
 from core.clock import TIMEZONE
 from core.users import Role
 from messaging.models import Kind, OutboxMessage, State
-from onboarding import services as onboarding
+from onboarding.access import activate, open_link, send_sms_code
+from onboarding.invitations import customer_for, invite
 from onboarding.models import AccessLink, CodeChannel
 from onboarding.settings import current as current_settings
 from tests.helpers import demo_stock
@@ -38,21 +39,19 @@ def at(month: int, day: int, hour: int = 10) -> datetime:
 
 
 def _sms_invite(session, contract, email, settings) -> AccessLink:
-    customer = onboarding._customer_for(session, email, contract.customer_name)
+    customer = customer_for(session, email, contract.customer_name)
     contract.customer_account_id, contract.delivery, contract.customer_email = customer.id, Delivery.PORTAL, email
-    return onboarding.invite(
-        session, customer, contract, channel=CodeChannel.SMS, mobile="+4915123456780", settings=settings
-    )
+    return invite(session, customer, contract, channel=CodeChannel.SMS, mobile="+4915123456780", settings=settings)
 
 
 def _activate(session, link, email, settings) -> None:
-    onboarding.open_link(session, link)
-    assert onboarding.send_sms_code(session, link, resend=False, settings=settings).status == "sent"
+    open_link(session, link)
+    assert send_sms_code(session, link, resend=False, settings=settings).status == "sent"
     body = session.scalars(
         sa.select(OutboxMessage.body_text).where(OutboxMessage.kind == Kind.SMS).order_by(OutboxMessage.id.desc())
     ).first()
     code = re.search(r"(\d{6})", body).group(1)
-    assert onboarding.activate(session, link, email, code, PASSWORD, PASSWORD, settings).customer
+    assert activate(session, link, email, code, PASSWORD, PASSWORD, settings).customer
     session.flush()
 
 
@@ -89,7 +88,7 @@ def agency_data(app, session, broker, manager, make_agency, make_user, time_mach
         )
 
         time_machine.move_to(at(6, 11), tick=False)
-        onboarding.open_link(session, link_h)  # Hanna opens, never asks for the SMS code
+        open_link(session, link_h)  # Hanna opens, never asks for the SMS code
 
         time_machine.move_to(at(6, 13), tick=False)
         _activate(session, link_a, "anna@example.org", s)  # 3 days after the link
@@ -104,7 +103,7 @@ def agency_data(app, session, broker, manager, make_agency, make_user, time_mach
         dora = session.scalars(
             sa.select(AccessLink).where(AccessLink.contract_id == c["D"].id).order_by(AccessLink.id.desc())
         ).first()
-        onboarding.open_link(session, dora)  # ...opens it, has her letter code, does not activate
+        open_link(session, dora)  # ...opens it, has her letter code, does not activate
 
         time_machine.move_to(at(7, 1), tick=False)
         # Fritz is Anna's second contract: she is active, so it is in the portal at once (no link)

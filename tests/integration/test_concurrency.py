@@ -21,8 +21,10 @@ from core import audit, clock, db, migrate
 from core.app import create_app
 from messaging import worker
 from messaging.models import Kind, OutboxMessage
-from onboarding import services
-from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer, PasswordReset
+from onboarding.access import Activation, activate, send_sms_code
+from onboarding.invitations import invite
+from onboarding.login import process_reset_requests, reset_password
+from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer, PasswordReset, PasswordResetRequest
 from onboarding.settings import current as current_settings
 from tests.conftest import database_url_for, messaging_environ, reset_database
 from tests.helpers import login, post_form
@@ -81,7 +83,7 @@ def _invite_by_sms(app: Flask) -> int:
         s.add(customer)
         s.flush()
         contract.customer_account_id = customer.id
-        link = services.invite(
+        link = invite(
             s, customer, contract, channel=CodeChannel.SMS, mobile="+4915123456789", settings=current_settings()
         )
         s.commit()
@@ -92,7 +94,7 @@ def _send_code(app: Flask, link_id: int) -> str:
     with app.app_context():
         s = db.session()
         link = s.get(AccessLink, link_id)
-        assert services.send_sms_code(s, link, resend=False, settings=current_settings()).status == "sent"
+        assert send_sms_code(s, link, resend=False, settings=current_settings()).status == "sent"
         s.commit()
         body = s.scalars(
             sa.select(OutboxMessage.body_text).where(OutboxMessage.kind == Kind.SMS).order_by(OutboxMessage.id.desc())
@@ -107,11 +109,11 @@ def _audit_count(app: Flask, action: str) -> int:
         )
 
 
-def _activate(app: Flask, link_id: int, code: str) -> services.Activation:
+def _activate(app: Flask, link_id: int, code: str) -> Activation:
     with app.app_context():
         s = db.session()
         link = s.get(AccessLink, link_id)
-        result = services.activate(s, link, "helga.brandt@example.org", code, PASSWORD, PASSWORD, current_settings())
+        result = activate(s, link, "helga.brandt@example.org", code, PASSWORD, PASSWORD, current_settings())
         s.commit()
         return result
 
@@ -139,7 +141,7 @@ def test_50_parallel_resends_send_exactly_what_the_limits_allow(parallel_app, tw
     def resend(_: int) -> str:
         with parallel_app.app_context():
             s = db.session()
-            result = services.send_sms_code(s, s.get(AccessLink, link_id), resend=True, settings=settings)
+            result = send_sms_code(s, s.get(AccessLink, link_id), resend=True, settings=settings)
             s.commit()
             return result.status
 
@@ -167,15 +169,15 @@ def test_10_parallel_password_resets_with_one_link_succeed_once(parallel_app):
     assert _activate(parallel_app, link_id, _send_code(parallel_app, link_id)).customer is not None
     with parallel_app.app_context():
         s = db.session()
-        s.add(services.PasswordResetRequest(identifier="Helga.Brandt@example.org "))
+        s.add(PasswordResetRequest(identifier="Helga.Brandt@example.org "))
         s.commit()
-        assert services.process_reset_requests(s, current_settings()) == 1
+        assert process_reset_requests(s, current_settings()) == 1
         reset_id = s.scalar(sa.select(PasswordReset.id))
 
     def reset(i: int) -> bool:
         with parallel_app.app_context():
             s = db.session()
-            result = services.reset_password(
+            result = reset_password(
                 s, s.get(PasswordReset, reset_id), f"Neu-Passwort-{i}!", f"Neu-Passwort-{i}!", current_settings()
             )
             s.commit()

@@ -14,7 +14,7 @@ from contracts.models import Contract, Delivery, Document, DocumentKind
 from core import clock
 from core.formatting import TIMEZONE
 from messaging.models import Kind, OutboxMessage, State
-from onboarding import services
+from onboarding.invitations import on_contract_policed, post_expired_invitations
 from onboarding.models import AccessLink, Customer
 from onboarding.settings import current as current_settings
 from tests.helpers import demo_stock
@@ -119,7 +119,7 @@ def test_a_second_contract_of_an_active_customer_is_announced_not_onboarded_agai
     )
     session.flush()
     with app.test_request_context():
-        services.on_contract_policed(second, session=session)
+        on_contract_policed(second, session=session)
     assert second.customer_account_id == customer.id
     assert second.onboarding_state == "active"
     assert session.scalar(sa.select(sa.func.count()).where(AccessLink.contract_id == second.id)) == 0
@@ -154,10 +154,10 @@ def test_an_invitation_expired_unused_sends_the_documents_by_post(app, session, 
         add_document(session, waiting, DocumentKind.POLICY, "Versicherungsschein", b"%PDF-1.4")
         session.scalar(sa.select(Customer).where(Customer.email == "stefan@example.org")).activated_at = clock.now()
         session.commit()
-        assert services.post_expired_invitations(session) == 0  # still valid
+        assert post_expired_invitations(session) == 0  # still valid
         time_machine.move_to(clock.now() + timedelta(days=settings.link_days, minutes=1), tick=False)
-        assert services.post_expired_invitations(session) == 2
-        assert services.post_expired_invitations(session) == 0  # nothing twice
+        assert post_expired_invitations(session) == 2
+        assert post_expired_invitations(session) == 0  # nothing twice
     assert (waiting.delivery, waiting.onboarding_state) == (Delivery.POST, "post")
     assert (active.delivery, active.onboarding_state) == (Delivery.PORTAL, "active")  # activated meanwhile
     letters = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.template == "portal_not_activated")).all()

@@ -10,7 +10,8 @@ from contracts.models import Contract, Delivery
 from core import clock
 from core.formatting import TIMEZONE
 from messaging.models import Kind, OutboxMessage
-from onboarding import services
+from onboarding.access import activate, send_sms_code
+from onboarding.invitations import customer_for, invite
 from onboarding.models import AccessCode, AccessLink, CodeChannel
 from onboarding.settings import current as current_settings
 from tests.helpers import demo_stock
@@ -27,9 +28,9 @@ def test_states_follow_the_onboarding_and_filter_in_sql(app, session, broker, ma
         settings = current_settings()
         first, second = stock["BV-4711001"], stock["BV-4711002"]
         agency.switch_to_portal(session, manager, first, "helga@example.org", "0151 23456789", settings)
-        customer = services._customer_for(session, "stefan@example.org", second.customer_name)
+        customer = customer_for(session, "stefan@example.org", second.customer_name)
         second.customer_account_id = customer.id
-        link = services.invite(
+        link = invite(
             session,
             customer,
             second,
@@ -52,18 +53,18 @@ def test_states_follow_the_onboarding_and_filter_in_sql(app, session, broker, ma
 
         fresh = session.get(
             AccessLink,
-            services.invite(
+            invite(
                 session, link.customer, second, channel=CodeChannel.SMS, mobile="+4915123456780", settings=settings
             ).id,
         )
-        assert services.send_sms_code(session, fresh, resend=False, settings=settings).status == "sent"
+        assert send_sms_code(session, fresh, resend=False, settings=settings).status == "sent"
         assert agency.state_label(second) == "Code versendet"
         body = session.scalars(
             sa.select(OutboxMessage.body_text).where(OutboxMessage.kind == Kind.SMS).order_by(OutboxMessage.id.desc())
         ).first()
         code = re.search(r"(\d{6})", body).group(1)
         password = "Sonnen-Blume-42!"
-        assert services.activate(session, fresh, "stefan@example.org", code, password, password, settings).customer
+        assert activate(session, fresh, "stefan@example.org", code, password, password, settings).customer
         session.flush()
         assert agency.state_label(second) == "aktiviert"
         assert _listed(session, manager, "aktiviert") == {"BV-4711002"}

@@ -13,7 +13,8 @@ from contracts.models import Contract, Document, DocumentKind
 from core import clock
 from messaging import worker
 from messaging.models import OutboxMessage, State
-from onboarding import services
+from onboarding.access import check_new_password
+from onboarding.invitations import invite_existing_customer
 from onboarding.models import AccessCode, Customer
 from onboarding.settings import current as current_settings
 from tests.helpers import ANTRAG_DECLARATIONS, KFZ_ANSWERS, POLICING_DOCUMENTS, csrf_token, login
@@ -176,7 +177,7 @@ def test_resend_is_throttled_60_seconds_and_5_a_day(outbox_app, police, time_mac
 def test_letter_path_for_existing_customers(outbox_app, police, smtp_server, session):
     contract, _ = police(email="erster@example.org")
     with outbox_app.app_context():
-        link = services.invite_existing_customer(session, contract, "bestand@example.org", current_settings())
+        link = invite_existing_customer(session, contract, "bestand@example.org", current_settings())
     session.commit()
     assert link is not None
     worker.run(outbox_app, once=True)
@@ -400,7 +401,7 @@ def test_password_rules(password, repeated, errors):
     from core.passwords import PasswordRule
 
     # a pure rule: no app, no database (the settings carry the rule into the service)
-    assert services.check_new_password("kunde@example.org", password, repeated, PasswordRule()) == errors
+    assert check_new_password("kunde@example.org", password, repeated, PasswordRule()) == errors
 
 
 def test_customers_are_kept_out_of_activation_by_a_wrong_email(outbox_app, police, twilio_server, session):
