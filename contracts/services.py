@@ -218,7 +218,6 @@ def read_document(session: so.Session, user: User, document: Document) -> bytes:
         object_id=document.public_id,
         agency_id=document.agency_id,
     )
-    session.commit()
     return storage.load(document.storage_key)
 
 

@@ -579,7 +579,9 @@ def contract_information(version: str, key: str) -> Response:
 def document(public_id: str) -> Response:
     s = db.session()
     doc = get_visible_or_404(s, Document, _user(), public_id=public_id)
-    return download(read_document(s, _user(), doc), "application/pdf", doc.filename)
+    data = read_document(s, _user(), doc)
+    s.commit()  # the download is on the audit trail
+    return download(data, "application/pdf", doc.filename)
 
 
 @bp.get("/innendienst/risikopruefung")

@@ -23,7 +23,8 @@ class BackofficeError(ValueError):
 
 
 def retry(session: so.Session, user: User, public_id: str) -> OutboxMessage | None:
-    """A failed (or waiting) message is tried again now, with a fresh set of attempts. None if there
+    """A failed (or waiting) message is tried again now, with a fresh set of attempts (the caller
+    commits, as for every function here). None if there
     is no such message; BackofficeError while a worker delivers it or once it is sent, and for an
     e-mail whose address was refused for good (it needs "Adresse korrigieren", not another try)."""
     refused = session.execute(
@@ -59,7 +60,6 @@ def retry(session: so.Session, user: User, public_id: str) -> OutboxMessage | No
         object_id=message.public_id,
         details={"kind": message.kind.value},
     )
-    session.commit()
     return message
 
 
@@ -86,7 +86,6 @@ def print_batch(session: so.Session, public_ids: Sequence[str]) -> tuple[bytes, 
         assert letter.pdf is not None
         writer.append(io.BytesIO(letter.pdf))
         letter.printed_at = now
-    session.commit()
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue(), now
@@ -110,7 +109,6 @@ def mark_posted(session: so.Session, user: User, public_ids: Sequence[str]) -> i
         audit.record(
             session, "letter_posted", actor=user, object_type="message", object_id=public_id, agency_id=agency_id
         )
-    session.commit()
     return len(posted)
 
 
@@ -136,7 +134,6 @@ def unpost(session: so.Session, user: User, public_id: str) -> str:
     audit.record(
         session, "letter_unposted", actor=user, object_type="message", object_id=public_id, agency_id=found.agency_id
     )
-    session.commit()
     return str(found.recipient)
 
 

@@ -65,13 +65,16 @@ def messages() -> str:
 @roles_required(*BACKOFFICE_AREA)
 def retry(public_id: str) -> BaseResponse:
     """A failed (or waiting) message is tried again now, with a fresh set of attempts."""
+    s = db.session()
     try:
-        message = backoffice.retry(db.session(), _user(), public_id)
+        message = backoffice.retry(s, _user(), public_id)
     except backoffice.BackofficeError as error:
+        s.rollback()
         flash(str(error), "error")
     else:
         if message is None:
             abort(404)
+        s.commit()
         flash(f"{message.kind.label} an {message.recipient} wird erneut versendet.", "success")
     return redirect(safe_next(request.form.get("next"), url_for("messaging.messages")))
 
@@ -108,10 +111,12 @@ def _letters_word(n: int) -> str:
 @roles_required(*BACKOFFICE_AREA)
 def print_batch() -> BaseResponse:
     """The selected letters as one PDF for printing (each is marked as printed)."""
-    printed = backoffice.print_batch(db.session(), selected_ids(request.form, "brief"))
+    s = db.session()
+    printed = backoffice.print_batch(s, selected_ids(request.form, "brief"))
     if printed is None:
         flash("Bitte wählen Sie mindestens einen Brief aus.", "error")
         return redirect(url_for("messaging.postausgang"))
+    s.commit()  # marked as printed
     pdf, at = printed
     return download(pdf, "application/pdf", f"Postausgang-{at:%Y%m%d-%H%M}.pdf")
 
@@ -132,6 +137,7 @@ def mark_posted() -> BaseResponse | str:
         posted = 0
     else:
         posted = backoffice.mark_posted(db.session(), _user(), chosen)
+        db.session().commit()
     if not posted:
         flash("Bitte wählen Sie mindestens einen Brief aus.", "error")
     else:
@@ -143,11 +149,14 @@ def mark_posted() -> BaseResponse | str:
 @roles_required(*BACKOFFICE_AREA)
 def unpost(public_id: str) -> BaseResponse:
     """Undo "zur Post gegeben": the letter goes back into the Postausgang (while its PDF is kept)."""
+    s = db.session()
     try:
-        recipient = backoffice.unpost(db.session(), _user(), public_id)
+        recipient = backoffice.unpost(s, _user(), public_id)
     except backoffice.BackofficeError as error:
+        s.rollback()
         flash(str(error), "error")
     else:
+        s.commit()
         flash(f"Der Brief an {recipient} ist zurück im Postausgang.", "success")
     return redirect(url_for("messaging.postausgang"))
 

@@ -18,7 +18,7 @@ def init_app(app: Flask) -> None:
     from core import navigation
     from core.authz import BACKOFFICE_AREA
     from messaging.worker import register_task
-    from onboarding import account, backoffice, cli, portal, views  # noqa: F401 (account: routes on portal.bp)
+    from onboarding import account, backoffice_views, cli, portal, views  # noqa: F401 (account: routes on portal.bp)
     from onboarding.invitations import on_contract_policed, on_document_added, post_expired_invitations
     from onboarding.login import process_reset_requests
     from onboarding.settings import OnboardingSettings
@@ -26,7 +26,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.secrets_cli)
     app.register_blueprint(portal.bp)
-    app.register_blueprint(backoffice.bp)
+    app.register_blueprint(backoffice_views.bp)
     navigation.register(app, "Zwei-Faktor", "portal_backoffice.two_factor_lookup", BACKOFFICE_AREA, order=29)
     navigation.register_customer(app, "Meine Dokumente", "portal.documents")
     navigation.register_customer(app, "Meine Verträge", "portal.contracts")

@@ -103,7 +103,6 @@ def mark_read(session: so.Session, customer: Customer, documents: Sequence[Docum
             object_type="document",
             object_id=public_id,
         )
-    session.commit()
 
 
 def mark_unread(session: so.Session, customer: Customer, public_ids: Sequence[str]) -> int:
@@ -117,7 +116,6 @@ def mark_unread(session: so.Session, customer: Customer, public_ids: Sequence[st
         .values(read_at=None)
         .execution_options(synchronize_session="fetch")
     )
-    session.commit()
     return len(chosen)
 
 

@@ -95,6 +95,7 @@ def mark() -> BaseResponse:
     else:
         done = portal_documents.mark_chosen_read(s, _customer(), chosen)
         message = f"{count(done, 'Dokument', 'Dokumente')} als gelesen markiert."
+    s.commit()
     flash(message if done else "Bitte wählen Sie mindestens ein Dokument aus.", "success" if done else "error")
     return redirect(_back_to_list())
 
@@ -109,9 +110,11 @@ def _back_to_list() -> str:
 @customer_required
 def document(public_id: str) -> Response:
     """Open a document (PDF); the first opening marks it read."""
-    found = portal_documents.open_document(db.session(), _customer(), public_id)
+    s = db.session()
+    found = portal_documents.open_document(s, _customer(), public_id)
     if found is None:
         abort(404)
+    s.commit()  # read from now on
     document, data = found
     return download(data, "application/pdf", document.filename, inline=True)
 
@@ -120,10 +123,12 @@ def document(public_id: str) -> Response:
 @customer_required
 def download_zip() -> BaseResponse:
     """'Dateien speichern': the selected documents as one ZIP."""
-    data = portal_documents.documents_zip(db.session(), _customer(), selected_ids(request.form, "dokument"))
+    s = db.session()
+    data = portal_documents.documents_zip(s, _customer(), selected_ids(request.form, "dokument"))
     if data is None:
         flash("Bitte wählen Sie mindestens ein Dokument aus.", "error")
         return redirect(_back_to_list())
+    s.commit()  # read from now on
     return download(data, "application/zip", f"Dokumente-{clock.now():%Y%m%d}.zip")
 
 

@@ -43,7 +43,6 @@ def log_out(session: so.Session, user: User, client_address: str | None) -> None
     """End this browser's session on the server too (a copied cookie is dead)."""
     audit.record(session, "logout", actor=user, client_address=client_address)
     sessions.end(session, "staff", user.login_token)
-    session.commit()
 
 
 def change_password(

@@ -72,7 +72,9 @@ def login() -> BaseResponse | str | tuple[str, int]:
 @bp.post("/abmelden")
 @login_required
 def logout() -> BaseResponse:
-    services.log_out(db.session(), current_user._get_current_object(), request.remote_addr)
+    s = db.session()
+    services.log_out(s, current_user._get_current_object(), request.remote_addr)
+    s.commit()
     logout_user()
     session.clear()
     flash("Sie wurden abgemeldet.", "success")

@@ -52,7 +52,8 @@ def _data(delivery: Delivery) -> services.ApplicationData:
 
 
 def _actions(session, object_id: str) -> list[str]:
-    return list(session.scalars(sa.select(AuditEntry.action).where(AuditEntry.object_id == object_id)))
+    stmt = sa.select(AuditEntry.action).where(AuditEntry.object_id == object_id)
+    return list(session.scalars(stmt.order_by(AuditEntry.at, AuditEntry.id)))  # in order on PostgreSQL too
 
 
 def test_portal_delivery_polices_with_documents_and_starts_the_onboarding(app, session, broker):

@@ -1,0 +1,70 @@
+"""Who commits (issue #27 item 2): the edge — a view, a CLI command, a worker task — owns the
+transaction; services never commit, so a view can put two of them into one transaction and a test
+can call one without writing half a use case. This scan fails the build when a function outside the
+edges calls `.commit()`. The list below names every other place that commits, and why it is an edge."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("core", "staff", "calculator", "messaging", "contracts", "onboarding", "agency", "demo")
+# modules that are edges as a whole: routes and CLI commands
+EDGE_MODULES = {"views.py", "portal.py", "account.py", "backoffice_views.py", "cli.py"}
+EDGES = {
+    # a view's helper: the new server-side session and its cookie are written together
+    ("core/sessions.py", "log_in"),
+    # the worker and the job queue: claim, step, outcome — each its own transaction
+    ("core/leases.py", "claim"),
+    ("core/jobs.py", "run_due"),
+    ("core/observability.py", "beat"),
+    ("messaging/worker.py", "deliver_batch"),
+    ("messaging/outbox.py", "purge_letters"),
+    ("contracts/renewal.py", "step"),
+    ("contracts/renewal.py", "preview_step"),
+    ("contracts/jobs.py", "step"),
+    ("contracts/einstufung.py", "expire"),
+    ("agency/snapshots.py", "close_months"),
+    ("onboarding/invitations.py", "post_expired_invitations"),
+    ("onboarding/login.py", "process_reset_requests"),
+    # the bulk switch: one transaction per chunk of rows (within the request for a small job, by the
+    # worker for a large one), a failed chunk redone row by row
+    ("agency/bulk.py", "_new_job"),
+    ("agency/bulk.py", "_switch_one"),
+    ("agency/bulk.py", "run_rows"),
+    ("agency/jobs.py", "start"),
+    ("agency/jobs.py", "run_step"),
+    # throttled logins and codes: the attempt is made durable before the secret is compared, so a
+    # request that then fails (or is killed) still counts it (SPEC's login limits)
+    ("staff/services.py", "log_in"),
+    ("onboarding/login.py", "log_in"),
+    ("onboarding/two_factor.py", "_claim_attempt"),
+    ("onboarding/two_factor.py", "check_login"),
+    # `flask demo history`: a year written event by event, each followed by the worker's pass
+    ("demo/history.py", "seed_history"),
+}
+
+
+def _committing_functions() -> set[tuple[str, str]]:
+    found = set()
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    calls = (n for n in ast.walk(node) if isinstance(n, ast.Call))
+                    if any(isinstance(c.func, ast.Attribute) and c.func.attr == "commit" for c in calls):
+                        found.add((path.relative_to(ROOT).as_posix(), node.name))
+    return found
+
+
+def test_only_the_edges_commit():
+    committing = _committing_functions()
+    services = {(module, name) for module, name in committing if Path(module).name not in EDGE_MODULES}
+    assert services - EDGES == set(), "a service commits: let its caller (view, CLI, worker task) commit"
+
+
+def test_every_listed_edge_still_commits():
+    """An edge that no longer commits leaves the list (no stale exceptions)."""
+    assert EDGES - _committing_functions() == set()
