@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from agency import bulk as bulk_switch
@@ -15,22 +14,16 @@ from agency.models import SwitchJob
 from agency.period import Settings, parse_period
 from contracts.models import Contract
 from core import db, paging
-from core.authz import BACKOFFICE_AREA, BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required
+from core.authz import BACKOFFICE_AREA, BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required, staff_user
 from core.downloads import download
 from core.errors import render_error
 from core.forms import selected_ids
 from core.security import safe_next
-from core.users import User
 from messaging.outbox import MessageError
 from onboarding.settings import current as current_settings
 
 bp = Blueprint("agency", __name__)
 PAGE_SIZE = 25
-
-
-def _user() -> User:
-    user: User = current_user._get_current_object()
-    return user
 
 
 @bp.get("/bestand/")
@@ -41,7 +34,7 @@ def stock() -> str:
     s = db.session()
     f = {k: request.args.get(k, "").strip() for k in services.STOCK_FILTERS}
     found = services.stock_page(
-        s, _user(), f, paging.page_number(request.args.get("seite")), PAGE_SIZE, _dashboard_settings()
+        s, staff_user(), f, paging.page_number(request.args.get("seite")), PAGE_SIZE, _dashboard_settings()
     )
     rows, total, page = list(found.items), found.total, found.number
     states = services.onboarding_states(s, rows)
@@ -53,7 +46,7 @@ def stock() -> str:
         page=page,
         page_size=PAGE_SIZE,
         filters={k: v for k, v in f.items() if v},
-        funnel=services.funnel_filter_label(s, _user(), f, _dashboard_settings()),
+        funnel=services.funnel_filter_label(s, staff_user(), f, _dashboard_settings()),
         state_names=services.STATES,
     )
 
@@ -64,7 +57,7 @@ def remind_selection() -> BaseResponse:
     """ "Erinnerung senden" for the contracts selected in the Bestand: a fresh access link each
     (those already active or not on the portal are named, not changed); back to the same list."""
     s = db.session()
-    result = services.remind_selected(s, _user(), selected_ids(request.form, "vertrag"), current_settings())
+    result = services.remind_selected(s, staff_user(), selected_ids(request.form, "vertrag"), current_settings())
     s.commit()
     for category, message in result.messages():
         flash(message, category)
@@ -82,7 +75,7 @@ def _figures(template: str) -> tuple[str, int]:
     period, errors = parse_period(args["von"], args["bis"], settings)
     view = overview(
         db.session(),
-        _user(),
+        staff_user(),
         period,
         settings,
         period_ok=not errors,
@@ -127,7 +120,7 @@ def _figures_csv(table: str) -> Response | tuple[str, int]:
     period, errors = parse_period(request.args.get("von", ""), request.args.get("bis", ""), settings)
     if errors:  # the German message of the page's period fields, on the error page
         return render_error(422, " ".join(errors.values()))
-    view = overview(db.session(), _user(), period, settings)
+    view = overview(db.session(), staff_user(), period, settings)
     text = funnel_csv(view) if table == "trichter" else table_csv(view)
     name = "Onboarding-Trichter" if table == "trichter" else ("Agenturen" if view.per_agency else "Vermittler")
     return download(text.encode(), "text/csv", f"{name}-{period.start.isoformat()}-{period.end.isoformat()}.csv")
@@ -138,17 +131,17 @@ def _figures_csv(table: str) -> Response | tuple[str, int]:
 def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
     """Vertragsdaten ändern: switch to the customer portal (e-mail + mobile) or back to post."""
     s = db.session()
-    contract = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    contract = get_visible_or_404(s, Contract, staff_user(), public_id=public_id)
     errors: dict[str, str] = {}
     values = {"email": contract.customer_email or "", "mobile": contract.customer_mobile or ""}
     if request.method == "POST":
         action = request.form.get("aktion", "portal")
         try:
             if action == "post":
-                services.switch_to_post(s, _user(), contract)
+                services.switch_to_post(s, staff_user(), contract)
                 message = "Der Vertrag ist auf Postversand umgestellt."
             elif action == "einladung":
-                services.resend_invitation(s, _user(), contract, current_settings())
+                services.resend_invitation(s, staff_user(), contract, current_settings())
                 message = "Die Einladung wurde erneut versendet (neuer Link, neuer Zugangs-Code per Post)."
             else:
                 values = {
@@ -159,7 +152,7 @@ def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 if errors:
                     raise services.SwitchError("")
                 message = services.switch_to_portal(
-                    s, _user(), contract, values["email"], values["mobile"], current_settings()
+                    s, staff_user(), contract, values["email"], values["mobile"], current_settings()
                 )
         except (services.SwitchError, MessageError) as error:
             s.rollback()  # every service error reaches the user in German, next to the form
@@ -180,9 +173,9 @@ def remind(public_id: str) -> BaseResponse:
     """ "Erinnerung senden" from the worklist: a fresh access link (the old one ends; an existing
     customer's code comes by letter again), back to the start page."""
     s = db.session()
-    contract = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    contract = get_visible_or_404(s, Contract, staff_user(), public_id=public_id)
     try:
-        services.resend_invitation(s, _user(), contract, current_settings())
+        services.resend_invitation(s, staff_user(), contract, current_settings())
     except services.SwitchError as error:
         s.rollback()
         flash(str(error), "error")
@@ -226,13 +219,13 @@ def bulk() -> BaseResponse | str | tuple[str, int]:
             limits = _limits()
             try:
                 job = bulk_switch.upload_job(
-                    s, _user(), upload.filename, upload.stream.read(limits.max_bytes + 1), limits
+                    s, staff_user(), upload.filename, upload.stream.read(limits.max_bytes + 1), limits
                 )
             except services.SwitchError as exc:
                 error = str(exc)
             else:
                 return redirect(url_for("agency.job", public_id=job.public_id))
-    html = render_template("agency/bulk.html", error=error, recent=bulk_switch.recent_jobs(s, _user()))
+    html = render_template("agency/bulk.html", error=error, recent=bulk_switch.recent_jobs(s, staff_user()))
     return (html, 422) if error else html
 
 
@@ -240,7 +233,7 @@ def bulk() -> BaseResponse | str | tuple[str, int]:
 @roles_required(*MANAGER_AREA)
 def bulk_selection() -> BaseResponse:
     """The selected contracts with the e-mail and mobile number on file."""
-    job = bulk_switch.selection_job(db.session(), _user(), selected_ids(request.form, "vertrag"))
+    job = bulk_switch.selection_job(db.session(), staff_user(), selected_ids(request.form, "vertrag"))
     if job is None:
         flash("Bitte wählen Sie mindestens einen Vertrag aus.", "error")
         return redirect(url_for("agency.stock"))
@@ -248,7 +241,7 @@ def bulk_selection() -> BaseResponse:
 
 
 def _job(public_id: str) -> SwitchJob:
-    return get_visible_or_404(db.session(), SwitchJob, _user(), public_id=public_id)
+    return get_visible_or_404(db.session(), SwitchJob, staff_user(), public_id=public_id)
 
 
 @bp.get("/agentur/umstellung/<public_id>")

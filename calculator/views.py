@@ -17,7 +17,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user
 from jinja2_fragments.flask import render_blocks
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
@@ -29,11 +28,10 @@ from calculator.models import Client, Offer
 from calculator.quotes import OfferError, Quote
 from calculator.tariffs import Product, TariffCatalog
 from core import clock, db, paging
-from core.authz import BROKER_AREA, get_visible_or_404, roles_required, scoped
+from core.authz import BROKER_AREA, get_visible_or_404, roles_required, scoped, staff_user
 from core.downloads import download
 from core.extensions import htmx
 from core.pdf import render_pdf
-from core.users import User
 
 bp = Blueprint("calculator", __name__)
 
@@ -62,11 +60,6 @@ PAGE_SIZE = 20
 def _catalog() -> TariffCatalog:
     catalog: TariffCatalog = current_app.extensions["tariffs"]
     return catalog
-
-
-def _user() -> User:
-    user: User = current_user._get_current_object()
-    return user
 
 
 def _product(value: str) -> Product:
@@ -118,7 +111,7 @@ def new_quote(product: str) -> str:
 def _visible_client(public_id: str) -> Client | None:
     if not public_id:
         return None
-    return db.session().scalar(scoped(sa.select(Client).where(Client.public_id == public_id), Client, _user()))
+    return db.session().scalar(scoped(sa.select(Client).where(Client.public_id == public_id), Client, staff_user()))
 
 
 @bp.post("/rechner/<product>/berechnen")
@@ -129,7 +122,7 @@ def calculate(product: str) -> BaseResponse | tuple[str, int]:
     s = db.session()
     editing = None
     if request.form.get("_offer"):
-        editing = get_visible_or_404(s, Offer, _user(), public_id=request.form["_offer"])
+        editing = get_visible_or_404(s, Offer, staff_user(), public_id=request.form["_offer"])
     if request.form.get("_annahmen"):  # "Annahmen übernehmen": the assumed answers into the form, to check
         filled = quotes.with_assumptions(chosen, request.form, clock.today())
         quote = quotes.evaluate(s, _catalog(), chosen, filled, today=clock.today())
@@ -141,12 +134,12 @@ def calculate(product: str) -> BaseResponse | tuple[str, int]:
         ]
     if not quote.complete:
         return render_template("calculator/quote.html", **_context(quote, editing)), 422
-    offer = quotes.store_offer(s, _user(), quote, request.form, editing)
+    offer = quotes.store_offer(s, staff_user(), quote, request.form, editing)
     client = _visible_client(request.form.get("_kunde", ""))
     if client is not None and offer.client_id is None:  # "Neues Angebot für diesen Kunden"
         offer.client_id = client.id
     place = quotes.selected_place(quote)
-    customers.attach(s, _user(), offer, customers.Person.of_offer(offer, city=place.place if place else ""))
+    customers.attach(s, staff_user(), offer, customers.Person.of_offer(offer, city=place.place if place else ""))
     s.commit()
     return redirect(url_for("calculator.offer", public_id=offer.public_id))
 
@@ -205,7 +198,7 @@ def offers() -> str:
     search = request.args.get("q", "").strip()
     found = quotes.list_offers(
         db.session(),
-        _user(),
+        staff_user(),
         status=status,
         search=search,
         page=paging.page_number(request.args.get("seite")),
@@ -223,13 +216,15 @@ def offers() -> str:
 
 
 def _load_offer(public_id: str) -> Offer:
-    return get_visible_or_404(db.session(), Offer, _user(), public_id=public_id)
+    return get_visible_or_404(db.session(), Offer, staff_user(), public_id=public_id)
 
 
 def _offer_view(offer: Offer) -> dict[str, Any]:
     details = presentation.offer_details(db.session(), _catalog(), offer, clock.today())
     if offer.client_id is None:  # an ambiguous match waits for the broker
-        details["client_candidates"] = customers.candidates(db.session(), _user(), customers.Person.of_offer(offer))
+        details["client_candidates"] = customers.candidates(
+            db.session(), staff_user(), customers.Person.of_offer(offer)
+        )
     return details
 
 
@@ -255,7 +250,7 @@ def confirm_client(public_id: str) -> BaseResponse | tuple[str, int]:
     chosen = request.form.get("kunde", "")
     try:
         person = customers.Person.of_offer(offer, city=_city(offer))
-        client = customers.confirm(s, _user(), offer, person, None if chosen == "neu" else chosen)
+        client = customers.confirm(s, staff_user(), offer, person, None if chosen == "neu" else chosen)
     except ValueError as error:
         s.rollback()
         return render_template("calculator/offer.html", client_error=str(error), **_offer_view(offer)), 422
@@ -281,7 +276,7 @@ def save_offer(public_id: str) -> BaseResponse | tuple[str, int]:
     offer = _load_offer(public_id)
     s = db.session()
     try:
-        saved = quotes.name_offer(s, _user(), offer, request.form.get("name", ""))
+        saved = quotes.name_offer(s, staff_user(), offer, request.form.get("name", ""))
     except OfferError as error:
         view = _offer_view(offer)
         return render_template(
@@ -363,7 +358,7 @@ def apply_variant(public_id: str) -> BaseResponse | tuple[str, int]:
         context = _comparison(offer, request.form)
         context["error"] = "Diese Variante kann so nicht beantragt werden."
         return render_template("calculator/variants.html", **context), 422
-    chosen = quotes.store_offer(s, _user(), quote, variants.with_changes(offer, changes))
+    chosen = quotes.store_offer(s, staff_user(), quote, variants.with_changes(offer, changes))
     s.commit()
     return redirect(url_for("contracts.apply", public_id=chosen.public_id))
 
@@ -373,7 +368,7 @@ def apply_variant(public_id: str) -> BaseResponse | tuple[str, int]:
 def copy_offer(public_id: str) -> BaseResponse:
     """'Angebot kopieren': a new draft with the same answers, opened for changes."""
     s = db.session()
-    copy = quotes.copy_offer(s, _user(), _load_offer(public_id))
+    copy = quotes.copy_offer(s, staff_user(), _load_offer(public_id))
     s.commit()
     flash("Kopie angelegt: ändern Sie, was für den Kunden anders sein soll.", "success")
     return redirect(url_for("calculator.edit_offer", public_id=copy.public_id))

@@ -14,7 +14,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from calculator.forms import QuoteForm
 from calculator.forms.applicant import ApplicantFields
-from calculator.forms.fields import german_date, options, parse_german_date, strip
+from calculator.forms.fields import german_date_field, options, parse_german_date, strip
 from calculator.forms.vehicle import VehicleFields
 from calculator.tariffs import PaymentFrequency, Product
 from contracts.advice import Advice
@@ -78,13 +78,7 @@ def normalize_plate(text: str) -> str | None:
 
 
 class ApplicationForm(QuoteForm):
-    vertragsbeginn = StringField(
-        "Vertragsbeginn",
-        description="TT.MM.JJJJ",
-        filters=[strip],
-        validators=[german_date(required_message="Bitte geben Sie den Vertragsbeginn ein.")],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
-    )
+    vertragsbeginn = german_date_field("Vertragsbeginn", required_message="Bitte geben Sie den Vertragsbeginn ein.")
     kontoinhaber = StringField(
         "Kontoinhaber",
         filters=[strip],
@@ -137,15 +131,11 @@ class ApplicationForm(QuoteForm):
         validators=[Length(max=20)],
         render_kw={"autocomplete": "off", "maxlength": 20},
     )
-    vertragsinformationen_am = StringField(
+    vertragsinformationen_am = german_date_field(
         "Vertragsinformationen übergeben am",
         description="TT.MM.JJJJ – Versicherungsbedingungen, Produktinformationsblatt (IPID) und "
         "Verbraucherinformationen, vor der Vertragserklärung des Kunden (§ 7 VVG)",
-        filters=[strip],
-        validators=[
-            german_date(required_message="Bitte geben Sie an, wann der Kunde die Vertragsinformationen erhielt.")
-        ],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+        required_message="Bitte geben Sie an, wann der Kunde die Vertragsinformationen erhielt.",
     )
     belehrung_19 = BooleanField(
         "Der Kunde hat die Mitteilung nach § 19 Abs. 5 VVG über die Folgen einer Verletzung der Anzeigepflicht "
@@ -259,12 +249,10 @@ class ApplicationForm(QuoteForm):
 class ChangeForm(Form):
     """Vertrag ändern: prefilled with the contract's data; what differs is the change."""
 
-    wirksam_ab = StringField(
+    wirksam_ab = german_date_field(
         "Wirksam ab",
         description="TT.MM.JJJJ – ab diesem Tag gilt die Änderung",
-        filters=[strip],
-        validators=[german_date(required_message="Bitte geben Sie an, ab wann die Änderung gilt.")],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+        required_message="Bitte geben Sie an, ab wann die Änderung gilt.",
     )
     strasse = ApplicantFields.strasse  # the calculator's questions, with its messages
     plz = ApplicantFields.plz
@@ -315,29 +303,20 @@ class CancelForm(Form):
     grund = RadioField(
         "Grund der Kündigung", validators=[InputRequired("Bitte wählen Sie den Grund der Kündigung.")], choices=[]
     )
-    eingegangen_am = StringField(
+    eingegangen_am = german_date_field(
         "Kündigung eingegangen am",
         description="TT.MM.JJJJ – der Tag, an dem die Kündigung beim Versicherer oder Vermittler einging; "
         "er zählt für die Kündigungsfrist (nicht bei Verkauf oder Abmeldung)",
-        filters=[strip],
-        validators=[german_date()],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
     )
-    verkauft_am = StringField(
+    verkauft_am = german_date_field(
         "Fahrzeug verkauft oder abgemeldet am",
         description="TT.MM.JJJJ – nur bei „Fahrzeug verkauft oder abgemeldet“: der Vertrag endet an diesem Tag, "
         "der nicht verbrauchte Beitrag wird tagegenau erstattet",
-        filters=[strip],
-        validators=[german_date()],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
     )
-    endet_am = StringField(
+    endet_am = german_date_field(
         "Gewünschtes Vertragsende",
         description="TT.MM.JJJJ – nur bei „Kündigung nach einem Schadenfall“: leer oder der Eingangstag heißt "
         "sofort, sonst ein späterer Tag bis zum Ende des Versicherungsjahres",
-        filters=[strip],
-        validators=[german_date()],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
     )
     bemerkung = TextAreaField("Bemerkung", filters=[strip], validators=[Length(max=500)])
     version = HiddenField()
@@ -373,12 +352,10 @@ class EvbRevokeForm(Form):
 
 
 class RenewalForm(Form):
-    faellig_am = StringField(
+    faellig_am = german_date_field(
         "Hauptfälligkeit",
         description="TT.MM.JJJJ – verlängert werden alle Verträge, die bis zu diesem Tag fällig sind",
-        filters=[strip],
-        validators=[german_date(required_message="Bitte geben Sie die Hauptfälligkeit ein.")],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+        required_message="Bitte geben Sie die Hauptfälligkeit ein.",
     )
     # "probe": the Probelauf first; "start": "Jetzt durchführen" after it (issue #26 item 25)
     aktion = HiddenField(default="probe")
@@ -410,12 +387,10 @@ class ClaimStatusForm(Form):
     """The back office's decision on a claim (the choices are the claim's next statuses)."""
 
     status = RadioField("Neuer Stand", validators=[InputRequired("Bitte wählen Sie den neuen Stand.")], choices=[])
-    datum = StringField(
+    datum = german_date_field(
         "Datum",
         description="TT.MM.JJJJ – Tag der Zahlung, Regulierung oder Ablehnung",
-        filters=[strip],
-        validators=[german_date(required_message="Bitte geben Sie das Datum ein.")],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+        required_message="Bitte geben Sie das Datum ein.",
     )
     betrag = StringField(
         "Gezahlter Betrag in €",
@@ -442,12 +417,8 @@ class ClaimStatusForm(Form):
 
 
 class BuybackForm(Form):
-    datum = StringField(
-        "Rückzahlung eingegangen am",
-        description="TT.MM.JJJJ",
-        filters=[strip],
-        validators=[german_date(required_message="Bitte geben Sie an, wann der Betrag eingegangen ist.")],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+    datum = german_date_field(
+        "Rückzahlung eingegangen am", required_message="Bitte geben Sie an, wann der Betrag eingegangen ist."
     )
 
     @property

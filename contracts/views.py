@@ -8,7 +8,6 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from calculator import presentation
@@ -73,22 +72,17 @@ from contracts.services import (
     submit_application,
 )
 from core import clock, db, paging, storage
-from core.authz import BACKOFFICE_AREA, BROKER_AREA, can_see, get_visible_or_404, roles_required
+from core.authz import BACKOFFICE_AREA, BROKER_AREA, can_see, get_visible_or_404, roles_required, staff_user
 from core.downloads import download
 from core.extensions import htmx
 from core.formatting import count, date_de, eur
 from core.forms import selected_ids
 from core.pdf import render_pdf
-from core.users import Role, User
+from core.users import Role
 from messaging.outbox import MessageError
 
 bp = Blueprint("contracts", __name__)
 PAGE_SIZE = 25
-
-
-def _user() -> User:
-    user: User = current_user._get_current_object()
-    return user
 
 
 @bp.get("/kunden/")
@@ -96,7 +90,7 @@ def _user() -> User:
 def clients() -> str:
     """Kunden: search by name, birth date, Vertragsnummer or e-mail (typeahead; works without JS)."""
     query = request.args.get("q", "")
-    found = client_search.search(db.session(), _user(), query)
+    found = client_search.search(db.session(), staff_user(), query)
     template = "contracts/_client_results.html" if htmx else "contracts/clients.html"
     return render_template(template, query=query, results=found, searched=len(query.strip()) >= 2)
 
@@ -104,7 +98,7 @@ def clients() -> str:
 @bp.get("/kunden/<public_id>")
 @roles_required(*BROKER_AREA)
 def client(public_id: str) -> str:
-    page = client_search.client_page(db.session(), _user(), public_id)
+    page = client_search.client_page(db.session(), staff_user(), public_id)
     if page is None:
         abort(404)
     letters = code_letters(db.session(), page["contracts"])
@@ -117,13 +111,13 @@ def client(public_id: str) -> str:
 def send_offer(public_id: str) -> BaseResponse | tuple[str, int]:
     """'Per E-Mail senden': the offer PDF to the customer, on behalf of the broker."""
     s = db.session()
-    offer = get_visible_or_404(s, Offer, _user(), public_id=public_id)
+    offer = get_visible_or_404(s, Offer, staff_user(), public_id=public_id)
     details = presentation.offer_details(s, current_app.extensions["tariffs"], offer, clock.today())
     to, note = request.form.get("email", "").strip(), request.form.get("nachricht", "")
     try:
         pdf = render_pdf(render_template("documents/offer.html", created=clock.now(), **details))
         offer_mail.send_offer(
-            s, _user(), offer, to, note, pdf, _contract_information(offer), valid_until=details["valid_until"]
+            s, staff_user(), offer, to, note, pdf, _contract_information(offer), valid_until=details["valid_until"]
         )
     except offer_mail.OfferMailError as error:
         s.rollback()
@@ -139,7 +133,7 @@ def send_offer(public_id: str) -> BaseResponse | tuple[str, int]:
 def apply(public_id: str) -> BaseResponse | str | tuple[str, int]:
     """The Antrag step: Vertragsbeginn, SEPA mandate, delivery choice, "Online beantragen"."""
     s = db.session()
-    offer = get_visible_or_404(s, Offer, _user(), public_id=public_id)
+    offer = get_visible_or_404(s, Offer, staff_user(), public_id=public_id)
     existing = queries.application_of(s, offer.id)
     if existing is not None:
         return redirect(url_for("contracts.application", public_id=existing.public_id))
@@ -189,7 +183,7 @@ def _submit(s: so.Session, offer: Offer, form: ApplicationForm) -> Application:
     kfz = offer.product == Product.KFZ.value
     return submit_application(
         s,
-        _user(),
+        staff_user(),
         offer,
         ApplicationData(
             start_date=form.start_date,
@@ -212,7 +206,9 @@ def _submit(s: so.Session, offer: Offer, form: ApplicationForm) -> Application:
 @bp.get("/antraege/")
 @roles_required(*BROKER_AREA)
 def applications() -> str:
-    found = queries.applications_page(db.session(), _user(), paging.page_number(request.args.get("seite")), PAGE_SIZE)
+    found = queries.applications_page(
+        db.session(), staff_user(), paging.page_number(request.args.get("seite")), PAGE_SIZE
+    )
     return render_template(
         "contracts/applications.html", rows=found.items, page=found.number, total=found.total, page_size=PAGE_SIZE
     )
@@ -224,7 +220,7 @@ def application(public_id: str) -> str:
     """The Antrag with everything of its offer: applicant, risk answers, vehicle, premium and the
     reasons for the Risikoprüfung; the back office decides on this page."""
     s = db.session()
-    return _application_page(s, get_visible_or_404(s, Application, _user(), public_id=public_id))
+    return _application_page(s, get_visible_or_404(s, Application, staff_user(), public_id=public_id))
 
 
 def _application_page(s: so.Session, app_: Application, **extra: Any) -> str:
@@ -233,9 +229,9 @@ def _application_page(s: so.Session, app_: Application, **extra: Any) -> str:
     return render_template(
         "contracts/application.html",
         application=app_,
-        can_decide=_user().role is Role.BACKOFFICE,
+        can_decide=staff_user().role is Role.BACKOFFICE,
         today=clock.today(),
-        just_submitted=request.args.get("neu") == "1" and app_.owner_id == _user().id,
+        just_submitted=request.args.get("neu") == "1" and app_.owner_id == staff_user().id,
         answer_form=extra.pop("answer_form", None) or AnswerForm(formdata=None),
         **{"decline_error": None, "typed_reason": "", **extra},
         **details,
@@ -245,7 +241,7 @@ def _application_page(s: so.Session, app_: Application, **extra: Any) -> str:
 @bp.get("/vertraege/")
 @roles_required(*BROKER_AREA)
 def contracts() -> str:
-    found = queries.contracts_page(db.session(), _user(), paging.page_number(request.args.get("seite")), PAGE_SIZE)
+    found = queries.contracts_page(db.session(), staff_user(), paging.page_number(request.args.get("seite")), PAGE_SIZE)
     return render_template(
         "contracts/contracts.html", rows=found.items, page=found.number, total=found.total, page_size=PAGE_SIZE
     )
@@ -256,7 +252,7 @@ def contracts() -> str:
 def contract(public_id: str) -> str:
     """The contract, its documents and history; ?stand=TT.MM.JJJJ shows its data on that day."""
     s = db.session()
-    found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    found = get_visible_or_404(s, Contract, staff_user(), public_id=public_id)
     stand_text = request.args.get("stand", "").strip()
     stand = parse_german_date(stand_text) if stand_text else None
     return render_template(
@@ -282,13 +278,13 @@ def contract(public_id: str) -> str:
 def request_evb(public_id: str) -> BaseResponse:
     """An eVB-Nummer for a Kfz contract that has none (e.g. one taken over without vehicle data)."""
     s = db.session()
-    found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    found = get_visible_or_404(s, Contract, staff_user(), public_id=public_id)
     if found.product != "kfz":
         abort(404)
     try:
         terms = changes.contract_terms(current_app.extensions["tariffs"], found)
         issued = evb.issue_and_send(
-            s, found, _user(), valid_days=current_app.config["EVB_VALID_DAYS"], margin_days=terms.evb_margin_days
+            s, found, staff_user(), valid_days=current_app.config["EVB_VALID_DAYS"], margin_days=terms.evb_margin_days
         )
     except evb.EvbError as error:
         s.rollback()
@@ -317,7 +313,7 @@ def revoke_evb(public_id: str) -> BaseResponse | tuple[str, int]:
     try:
         if not form.validate():
             raise evb.EvbError(" ".join(form.grund.errors or ["Bitte prüfen Sie Ihre Eingaben."]))
-        revoked = evb.revoke(s, _user(), public_id, form.grund.data or "")
+        revoked = evb.revoke(s, staff_user(), public_id, form.grund.data or "")
     except evb.EvbError as error:
         s.rollback()
         found = evb.evbs_page(s, search, paging.page_number(form.seite.data), PAGE_SIZE)
@@ -339,7 +335,7 @@ def revoke_evb(public_id: str) -> BaseResponse | tuple[str, int]:
 def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
     """Vertrag ändern: address, bank account, Zahlweise, for Kfz vehicle, mileage and drivers."""
     s = db.session()
-    found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    found = get_visible_or_404(s, Contract, staff_user(), public_id=public_id)
     if request.method == "GET":
         form = ChangeForm(formdata=None, data=_change_defaults(found))
         return render_template("contracts/change.html", form=form, contract=found)
@@ -366,7 +362,7 @@ def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
         try:
             version = changes.change_contract(
                 s,
-                _user(),
+                staff_user(),
                 found,
                 _change_of(form, kfz=kfz),
                 expected_version=_int(form.version.data),
@@ -448,7 +444,7 @@ def _field_error(form: Any, error: changes.ChangeError | claim_status.ClaimStatu
 def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
     """Kündigung zum Ablauf (counted from the day it arrived), or the end by sale or de-registration."""
     s = db.session()
-    found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    found = get_visible_or_404(s, Contract, staff_user(), public_id=public_id)
     today = clock.today()
     form = CancelForm(
         formdata=request.form if request.method == "POST" else None,
@@ -458,7 +454,7 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
     after_claim = changes.claim_window(s, found, terms, today) if found.main_due else None
     increase = changes.increase_window(s, found, today) if found.main_due else None
     withdrawal_open = (
-        _user().role is Role.BACKOFFICE
+        staff_user().role is Role.BACKOFFICE
         and found.application is not None
         and today <= changes.withdrawal_deadline(found, terms)
     )
@@ -494,7 +490,7 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
             try:
                 version = changes.cancel_contract(
                     s,
-                    _user(),
+                    staff_user(),
                     found,
                     changes.Cancellation(form.grund.data or "", form.bemerkung.data or "", received, form.early_end),
                     expected_version=_int(form.version.data),
@@ -525,12 +521,12 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
 def withdraw_cancellation(public_id: str) -> BaseResponse:
     """Rücknahme of a Kündigung before it takes effect (a Nachtrag; audited)."""
     s = db.session()
-    found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    found = get_visible_or_404(s, Contract, staff_user(), public_id=public_id)
     form = WithdrawForm(formdata=request.form)
     try:
         version = changes.withdraw_cancellation(
             s,
-            _user(),
+            staff_user(),
             found,
             expected_version=_int(form.version.data),
             today=clock.today(),
@@ -551,7 +547,7 @@ def advice_pdf(public_id: str) -> Response:
     """The Beratungsdokumentation (or the Beratungsverzicht) as typed on the Antrag page, as a PDF to
     hand over before the Antrag (§ 62 VVG: in Textform before the contract is concluded)."""
     s = db.session()
-    offer = get_visible_or_404(s, Offer, _user(), public_id=public_id)
+    offer = get_visible_or_404(s, Offer, staff_user(), public_id=public_id)
     form = ApplicationForm(formdata=request.form, today=clock.today())
     context = advice_context(current_app.extensions["tariffs"], offer, form.advice().to_dict(), None)
     pdf = render_pdf(render_template("documents/beratung.html", created=clock.now(), **context))
@@ -578,8 +574,8 @@ def contract_information(version: str, key: str) -> Response:
 @roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
 def document(public_id: str) -> Response:
     s = db.session()
-    doc = get_visible_or_404(s, Document, _user(), public_id=public_id)
-    data = read_document(s, _user(), doc)
+    doc = get_visible_or_404(s, Document, staff_user(), public_id=public_id)
+    data = read_document(s, staff_user(), doc)
     s.commit()  # the download is on the audit trail
     return download(data, "application/pdf", doc.filename)
 
@@ -607,12 +603,12 @@ def _referrals_with_error(s: so.Session, public_id: str, field: str, message: st
 def ask_broker(public_id: str) -> BaseResponse | tuple[str, int]:
     """Rückfrage an Vermittler: the application waits, the broker is told and answers on it."""
     s = db.session()
-    application = get_visible_or_404(s, Application, _user(), public_id=public_id)
+    application = get_visible_or_404(s, Application, staff_user(), public_id=public_id)
     form = QuestionForm(request.form)
     if not form.validate():
         return _referrals_with_error(s, public_id, "frage", form.frage.errors[0], form.frage.data or "")
     try:
-        questions.ask(s, _user(), application, form.frage.data or "")
+        questions.ask(s, staff_user(), application, form.frage.data or "")
     except questions.QuestionError as error:
         s.rollback()
         return _referrals_with_error(s, public_id, "frage", str(error), form.frage.data or "")
@@ -626,11 +622,11 @@ def ask_broker(public_id: str) -> BaseResponse | tuple[str, int]:
 def answer_question(public_id: str) -> BaseResponse | tuple[str, int]:
     """The broker answers the Risikoprüfung's Rückfrage on his application."""
     s = db.session()
-    application = get_visible_or_404(s, Application, _user(), public_id=public_id)
+    application = get_visible_or_404(s, Application, staff_user(), public_id=public_id)
     form = AnswerForm(request.form)
     if form.validate():
         try:
-            questions.answer(s, _user(), application, form.antwort.data or "")
+            questions.answer(s, staff_user(), application, form.antwort.data or "")
         except questions.QuestionError as error:
             s.rollback()
             form.antwort.errors = [str(error)]
@@ -647,7 +643,7 @@ def accept_referrals() -> BaseResponse:
     """Accept the selected applications: they are policed together (documents on all cores)."""
     s = db.session()
     try:
-        policed = accept_selected(s, selected_ids(request.form, "antrag"), _user())
+        policed = accept_selected(s, selected_ids(request.form, "antrag"), staff_user())
     except ApplicationError as error:
         s.rollback()
         flash(str(error), "error")
@@ -665,10 +661,10 @@ def accept_referrals() -> BaseResponse:
 @roles_required(*BACKOFFICE_AREA)
 def decline_referral(public_id: str) -> BaseResponse | tuple[str, int]:
     s = db.session()
-    application = get_visible_or_404(s, Application, _user(), public_id=public_id)
+    application = get_visible_or_404(s, Application, staff_user(), public_id=public_id)
     reason = request.form.get("grund", "")
     try:
-        decline(s, application, _user(), reason)
+        decline(s, application, staff_user(), reason)
     except ApplicationError as error:
         s.rollback()
         if request.form.get("von") == "antrag":  # declined on the application's own page
@@ -692,12 +688,12 @@ def renewals() -> BaseResponse | str | tuple[str, int]:
     if posted and form.validate():
         try:
             if request.form.get("aktion") == "start":
-                run = renewal.start(s, form.due, actor=_user(), today=today, preview_required=True)
+                run = renewal.start(s, form.due, actor=staff_user(), today=today, preview_required=True)
                 message = (
                     f"Verlängerung zum {date_de(run.due)} gestartet: {count(run.total, 'Vertrag', 'Verträge')} fällig."
                 )
             else:
-                preview = renewal.start_preview(s, form.due, actor=_user(), today=today)
+                preview = renewal.start_preview(s, form.due, actor=staff_user(), today=today)
                 due_count = count(preview.total, "Vertrag", "Verträge")
                 message = f"Probelauf zum {date_de(preview.due)} gestartet: {due_count} fällig."
         except renewal.RenewalError as error:
@@ -742,7 +738,7 @@ def claim_file(public_id: str) -> Response:
     a browser can show opens in it (the claim page's viewer), anything else downloads."""
     s = db.session()
     found = s.scalar(sa.select(ClaimFile).where(ClaimFile.public_id == public_id))
-    if found is None or not can_see(_user(), found.claim):
+    if found is None or not can_see(staff_user(), found.claim):
         abort(404)
     inline = found.content_type in claims.VIEWABLE_IMAGES
     return download(storage.load(found.storage_key), found.content_type, found.filename, inline=inline)
@@ -782,7 +778,7 @@ def claim_page(public_id: str) -> BaseResponse | str | tuple[str, int]:
     """One claim: what was reported, its uploads and documents, and the decision on it (status,
     amount paid, date); a Nachstufung when a paid claim corrects a renewal already run."""
     s = db.session()
-    found = get_visible_or_404(s, Claim, _user(), public_id=public_id)
+    found = get_visible_or_404(s, Claim, staff_user(), public_id=public_id)
     form = ClaimStatusForm(
         formdata=request.form if request.method == "POST" else None, data={"datum": date_de(clock.today())}
     )
@@ -793,7 +789,7 @@ def claim_page(public_id: str) -> BaseResponse | str | tuple[str, int]:
             try:
                 outcome = claim_status.set_status(
                     s,
-                    _user(),
+                    staff_user(),
                     found,
                     claim_status.StatusChange(
                         ClaimStatus(form.status.data), form.day or clock.today(), form.amount, form.bemerkung.data or ""
@@ -818,13 +814,13 @@ def claim_page(public_id: str) -> BaseResponse | str | tuple[str, int]:
 def claim_buyback(public_id: str) -> BaseResponse | tuple[str, int]:
     """Schadenrückkauf: the customer repaid the amount; the claim no longer counts (Nachstufung)."""
     s = db.session()
-    found = get_visible_or_404(s, Claim, _user(), public_id=public_id)
+    found = get_visible_or_404(s, Claim, staff_user(), public_id=public_id)
     buyback = BuybackForm(formdata=request.form)
     if buyback.validate():
         try:
             outcome = claim_status.buy_back(
                 s,
-                _user(),
+                staff_user(),
                 found,
                 buyback.day or clock.today(),
                 catalog=current_app.extensions["tariffs"],
@@ -890,12 +886,12 @@ def sf_confirmations() -> str:
 def confirm_sf(public_id: str) -> BaseResponse | tuple[str, int]:
     """The Vorversicherer's statement: confirmed as given, or corrected (a Nachtrag with the difference)."""
     s = db.session()
-    found = get_visible_or_404(s, Contract, _user(), public_id=public_id)
+    found = get_visible_or_404(s, Contract, staff_user(), public_id=public_id)
     kh, vk = request.form.get("sf_kh", ""), request.form.get("sf_vk") or None
     try:
         version = einstufung.confirm(
             s,
-            _user(),
+            staff_user(),
             found,
             kh,
             vk,
@@ -923,7 +919,7 @@ def confirm_sf(public_id: str) -> BaseResponse | tuple[str, int]:
 @roles_required(*BACKOFFICE_AREA)
 def claims_handled() -> BaseResponse:
     s = db.session()
-    done = claims.mark_handled(s, _user(), selected_ids(request.form, "schaden"))
+    done = claims.mark_handled(s, staff_user(), selected_ids(request.form, "schaden"))
     s.commit()
     if done:
         flash(f"{done} Schadenmeldung(en) in Bearbeitung genommen.", "success")

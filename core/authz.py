@@ -66,6 +66,13 @@ def get_visible_or_404(session: so.Session, model: type[M], user: User, **criter
     return obj
 
 
+def staff_user() -> User:
+    """The logged-in staff user of this request (behind roles_required: never a customer)."""
+    user = current_user._get_current_object()
+    assert isinstance(user, User), "staff_user() behind roles_required only"
+    return user
+
+
 def roles_required(*roles: Role) -> Callable[[F], F]:
     """View decorator: the logged-in staff user must have one of the roles (else 403)."""
 

@@ -5,25 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from core import clock, db, paging
-from core.authz import BACKOFFICE_AREA, roles_required
+from core.authz import BACKOFFICE_AREA, roles_required, staff_user
 from core.downloads import download
 from core.forms import selected_ids
 from core.security import safe_next
-from core.users import User
 from messaging import backoffice, queries
 from messaging.models import Kind, State
 
 bp = Blueprint("messaging", __name__)
 PAGE_SIZE = 50
-
-
-def _user() -> User:
-    user: User = current_user._get_current_object()
-    return user
 
 
 def _filters() -> dict[str, str]:
@@ -67,7 +60,7 @@ def retry(public_id: str) -> BaseResponse:
     """A failed (or waiting) message is tried again now, with a fresh set of attempts."""
     s = db.session()
     try:
-        message = backoffice.retry(s, _user(), public_id)
+        message = backoffice.retry(s, staff_user(), public_id)
     except backoffice.BackofficeError as error:
         s.rollback()
         flash(str(error), "error")
@@ -136,7 +129,7 @@ def mark_posted() -> BaseResponse | str:
             )
         posted = 0
     else:
-        posted = backoffice.mark_posted(db.session(), _user(), chosen)
+        posted = backoffice.mark_posted(db.session(), staff_user(), chosen)
         db.session().commit()
     if not posted:
         flash("Bitte wählen Sie mindestens einen Brief aus.", "error")
@@ -151,7 +144,7 @@ def unpost(public_id: str) -> BaseResponse:
     """Undo "zur Post gegeben": the letter goes back into the Postausgang (while its PDF is kept)."""
     s = db.session()
     try:
-        recipient = backoffice.unpost(s, _user(), public_id)
+        recipient = backoffice.unpost(s, staff_user(), public_id)
     except backoffice.BackofficeError as error:
         s.rollback()
         flash(str(error), "error")

@@ -4,13 +4,11 @@ phone and his recovery codes — on a request verified outside the portal, audit
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from calculator.forms.fields import options
 from core import db
-from core.authz import BACKOFFICE_AREA, roles_required
-from core.users import User
+from core.authz import BACKOFFICE_AREA, roles_required, staff_user
 from onboarding import bounces, two_factor
 from onboarding.forms import AddressCorrectionForm, CustomerSearchForm, TwoFactorResetForm
 from onboarding.login import customer_by_public_id, find_customer
@@ -51,7 +49,7 @@ def two_factor_reset(public_id: str) -> BaseResponse | tuple[str, int]:
     form = _reset_form()
     search = CustomerSearchForm(formdata=None, data={"kennung": customer.email})
     if form.validate():
-        user: User = current_user._get_current_object()
+        user = staff_user()
         try:
             two_factor.reset_by_backoffice(s, user, customer, form.pruefung.data or "", form.bemerkung.data or "")
         except two_factor.TwoFactorError as error:
@@ -84,7 +82,7 @@ def correct_address(public_id: str) -> BaseResponse | tuple[str, int]:
     form = AddressCorrectionForm()
     if request.method == "POST" and form.validate():
         try:
-            user: User = current_user._get_current_object()
+            user = staff_user()
             bounces.correct_address(s, user, public_id, form.email.data or "")
         except bounces.CorrectionError as error:
             s.rollback()

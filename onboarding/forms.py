@@ -16,7 +16,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length
 
 from calculator.forms.applicant import ApplicantFields
-from calculator.forms.fields import german_date, options, parse_german_date, strip
+from calculator.forms.fields import german_date_field, options, parse_german_date, strip
 from calculator.forms.legal import CheckboxesField
 from contracts.forms import ChangeForm, parse_iban
 from contracts.models import DocumentKind
@@ -75,20 +75,8 @@ class DocumentFilterForm(FlaskForm):
 
     name = StringField("Name", filters=[strip], validators=[Length(max=100)])
     vorname = StringField("Vorname", filters=[strip], validators=[Length(max=100)])
-    datum = StringField(
-        "Datum",
-        description="TT.MM.JJJJ",
-        filters=[strip],
-        validators=[german_date()],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
-    )
-    bis = StringField(
-        "bis (optional)",
-        description="für einen Zeitraum",
-        filters=[strip],
-        validators=[german_date()],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
-    )
+    datum = german_date_field("Datum")
+    bis = german_date_field("bis (optional)", description="für einen Zeitraum")
     # default "": a filter not sent is "alle", not "Keine gültige Auswahl." (issue #26 item 3: shown on
     # every plain visit)
     dokument = SelectField(
@@ -123,13 +111,7 @@ class ClaimForm(Form):
     art = RadioField(
         "Was ist passiert?", validators=[InputRequired("Bitte wählen Sie, was passiert ist.")], validate_choice=False
     )
-    datum = StringField(
-        "Schadentag",
-        description="TT.MM.JJJJ",
-        filters=[strip],
-        validators=[german_date(required_message="Bitte geben Sie den Tag des Schadens ein.")],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
-    )
+    datum = german_date_field("Schadentag", required_message="Bitte geben Sie den Tag des Schadens ein.")
     ort = StringField(
         "Schadenort",
         description="Straße und Ort, oder eine Beschreibung (z. B. A9 zwischen Ingolstadt und München)",

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from core import audit, db, panels, sessions, throttle
 from core.audit import AuditEntry
-from core.authz import BACKOFFICE_AREA, MANAGER_AREA, roles_required
+from core.authz import BACKOFFICE_AREA, MANAGER_AREA, roles_required, staff_user
 from core.forms import ChangePasswordForm
 from core.passwords import PasswordRule
 from core.security import is_safe_redirect
@@ -73,7 +73,7 @@ def login() -> BaseResponse | str | tuple[str, int]:
 @login_required
 def logout() -> BaseResponse:
     s = db.session()
-    services.log_out(s, current_user._get_current_object(), request.remote_addr)
+    services.log_out(s, staff_user(), request.remote_addr)
     s.commit()
     logout_user()
     session.clear()
@@ -89,7 +89,7 @@ def change_password() -> BaseResponse | str | tuple[str, int]:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         s = db.session()
-        user: User = current_user._get_current_object()
+        user = staff_user()
         rule = PasswordRule(current_app.config["PASSWORD_MIN_LENGTH"], current_app.config["PASSWORD_MAX_LENGTH"])
         errors = services.change_password(
             s,
@@ -123,14 +123,14 @@ def _recent_activity(user: User, limit: int = 10) -> list[AuditEntry]:
 @bp.get("/vermittler/")
 @roles_required(Role.BROKER, Role.MANAGER)
 def broker_home() -> str:
-    user: User = current_user._get_current_object()
+    user = staff_user()
     return render_template("staff/home_broker.html", activity=_recent_activity(user), panels=_panels(user))
 
 
 @bp.get("/agentur/")
 @roles_required(*MANAGER_AREA)
 def manager_home() -> str:
-    user: User = current_user._get_current_object()
+    user = staff_user()
     return render_template(
         "staff/home_manager.html",
         team=team_of(db.session(), user),
@@ -142,7 +142,7 @@ def manager_home() -> str:
 @bp.get("/innendienst/")
 @roles_required(*BACKOFFICE_AREA)
 def backoffice_home() -> str:
-    user: User = current_user._get_current_object()
+    user = staff_user()
     counts = active_counts(db.session())
     return render_template(
         "staff/home_backoffice.html", counts=counts, activity=_recent_activity(user, 20), panels=_panels(user)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from wtforms import RadioField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Regexp
 
-from calculator.forms.fields import german_date, options, strip
+from calculator.forms.fields import german_date, german_date_field, options, strip
 from calculator.tariffs import Cover, Occupation
 
 SALUTATIONS = [("", "Bitte wählen"), ("herr", "Herr"), ("frau", "Frau"), ("divers", "Divers / keine Angabe")]
@@ -68,10 +68,4 @@ class CoverFields:
     )
     partner_vorname = StringField("Vorname des Partners", filters=[strip], validators=[Length(max=100)])
     partner_name = StringField("Name des Partners", filters=[strip], validators=[Length(max=100)])
-    partner_geburtsdatum = StringField(
-        "Partner geboren am",
-        description="TT.MM.JJJJ",
-        filters=[strip],
-        validators=[german_date()],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
-    )
+    partner_geburtsdatum = german_date_field("Partner geboren am")

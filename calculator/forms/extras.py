@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from wtforms import SelectField, StringField
+from wtforms import SelectField
 
-from calculator.forms.fields import german_date, options, strip
+from calculator.forms.fields import german_date_field, options
 from calculator.tariffs import PaymentFrequency
 
 
 class MembershipFields:
-    mitgliedschaftsbeginn = StringField(
+    mitgliedschaftsbeginn = german_date_field(
         "Mitgliedschaftsbeginn",
         description="TT.MM.JJJJ – der Tarif setzt eine Mitgliedschaft im Kraftfahrer-Schutz e.V. voraus",
-        filters=[strip],
-        validators=[german_date(required_message="Bitte geben Sie den Beginn der Mitgliedschaft ein.")],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+        required_message="Bitte geben Sie den Beginn der Mitgliedschaft ein.",
     )
 
 

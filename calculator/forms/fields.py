@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from wtforms import Field, Form, IntegerField, ValidationError
+from wtforms import Field, Form, IntegerField, StringField, ValidationError
 from wtforms.fields.choices import SelectChoice
 
 from core.forms import DATE_RANGE_MESSAGE, in_date_range
@@ -47,6 +47,26 @@ def german_date(*, required_message: str | None = None) -> Callable[[Form, Field
     if required_message:
         check.field_flags = {"required": True}  # type: ignore[attr-defined]
     return check
+
+
+def german_date_field(
+    label: str,
+    *,
+    description: str = "TT.MM.JJJJ",
+    required_message: str | None = None,
+    validators: Sequence[Callable[[Form, Field], None]] = (),
+    **kwargs: Any,
+) -> Any:
+    """The one German date field (TT.MM.JJJJ): trimmed, checked against the calendar and the range
+    of typed dates, the numeric keyboard on a phone, its placeholder."""
+    return StringField(
+        label,
+        description=description,
+        filters=[strip],
+        validators=[german_date(required_message=required_message), *validators],
+        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+        **kwargs,
+    )
 
 
 def age_on(born: date, on: date) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional, Regexp
 
-from calculator.forms.fields import WholeNumberField, german_date, options, strip, upper
+from calculator.forms.fields import WholeNumberField, german_date, german_date_field, options, strip, upper
 from calculator.tariffs import ALL_SF_CLASSES, DriverCircle, KfzCover, Parking, Usage
 
 SF_CHOICES = [("", "Bitte wählen")] + [(sf.key, sf.label) for sf in reversed(ALL_SF_CLASSES)]
@@ -52,12 +52,10 @@ class VehicleFields:
         ],
         render_kw={"maxlength": 3, "autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"},
     )
-    erstzulassung = StringField(
+    erstzulassung = german_date_field(
         "Erstzulassung",
         description="TT.MM.JJJJ (Feld B)",
-        filters=[strip],
-        validators=[german_date(required_message="Bitte geben Sie das Datum der Erstzulassung ein.")],
-        render_kw={"inputmode": "numeric", "placeholder": "TT.MM.JJJJ", "maxlength": 10},
+        required_message="Bitte geben Sie das Datum der Erstzulassung ein.",
     )
     kilometerstand = WholeNumberField(
         "Kilometerstand",
