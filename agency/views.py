@@ -126,9 +126,9 @@ def _figures_csv(table: str) -> Response | tuple[str, int]:
     return download(text.encode(), "text/csv", f"{name}-{period.start.isoformat()}-{period.end.isoformat()}.csv")
 
 
-@bp.route("/vertraege/<public_id>/aendern", methods=["GET", "POST"])
+@bp.route("/vertraege/<public_id>/zustellweg", methods=["GET", "POST"])
 @roles_required(*BROKER_AREA)
-def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
+def change_delivery(public_id: str) -> BaseResponse | str | tuple[str, int]:
     """Vertragsdaten ändern: switch to the customer portal (e-mail + mobile) or back to post."""
     s = db.session()
     contract = get_visible_or_404(s, Contract, staff_user(), public_id=public_id)

@@ -332,7 +332,7 @@ def revoke_evb(public_id: str) -> BaseResponse | tuple[str, int]:
 
 @bp.route("/vertraege/<public_id>/aenderung", methods=["GET", "POST"])
 @roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
-def change(public_id: str) -> BaseResponse | str | tuple[str, int]:
+def change_contract(public_id: str) -> BaseResponse | str | tuple[str, int]:
     """Vertrag ändern: address, bank account, Zahlweise, for Kfz vehicle, mileage and drivers."""
     s = db.session()
     found = get_visible_or_404(s, Contract, staff_user(), public_id=public_id)

@@ -219,7 +219,7 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
         ("contracts", "/vertraege/"),
         ("contract", contract),
         ("bestand", "/bestand/"),
-        ("switch", f"{contract}/aendern"),
+        ("switch", f"{contract}/zustellweg"),
         ("password-change", "/passwort-aendern"),
     ):
         check.visit(name, path)

@@ -63,7 +63,7 @@ def test_bestand_shows_delivery_and_state_scoped_per_role(outbox_app, bestand, m
 
 def test_switch_one_contract_then_back_and_resend(outbox_app, bestand, mgr, session, smtp_server):
     contract = bestand["BV-4711003"]
-    url = f"/vertraege/{contract.public_id}/aendern"
+    url = f"/vertraege/{contract.public_id}/zustellweg"
     bad = mgr.post(
         url,
         data={
@@ -202,7 +202,7 @@ def test_brokers_cannot_bulk_switch_and_other_agencies_are_invisible(
     stranger = outbox_app.test_client()
     login(stranger, make_user(Role.MANAGER, make_agency("Süd")).email)
     assert "BV-4711001" not in stranger.get("/bestand/").get_data(as_text=True)
-    assert stranger.get(f"/vertraege/{bestand['BV-4711001'].public_id}/aendern").status_code == 404
+    assert stranger.get(f"/vertraege/{bestand['BV-4711001'].public_id}/zustellweg").status_code == 404
 
 
 def test_selection_switches_contracts_with_contact_data_on_file(outbox_app, bestand, mgr, session):
@@ -226,7 +226,7 @@ def test_an_active_portal_customer_is_not_onboarded_again(outbox_app, bestand, m
         )
     )
     session.commit()
-    url = f"/vertraege/{bestand['BV-4711001'].public_id}/aendern"
+    url = f"/vertraege/{bestand['BV-4711001'].public_id}/zustellweg"
     response = mgr.post(
         url,
         data={
@@ -390,7 +390,7 @@ def test_a_customer_name_longer_than_a_letter_line_is_wrapped_not_a_500(outbox_a
     contract.customer = {**contract.customer, "first_name": "", "last_name": long_name}
     contract.customer_name = long_name[:250]
     session.commit()
-    url = f"/vertraege/{contract.public_id}/aendern"
+    url = f"/vertraege/{contract.public_id}/zustellweg"
     response = mgr.post(
         url,
         data={
@@ -446,7 +446,7 @@ def test_the_switch_checks_contact_data_as_the_form_says(bestand, mgr, session, 
     """Issue #26 item 18: where a "deutsche Mobilfunknummer" is asked a valid foreign one is refused;
     umlauts in an e-mail address are refused as seed 000 says — the same check as the Antrag's."""
     contract = bestand["BV-4711003"]
-    url = f"/vertraege/{contract.public_id}/aendern"
+    url = f"/vertraege/{contract.public_id}/zustellweg"
     data = {"csrf_token": csrf_token(mgr, url), "email": email, "mobile": mobile, "aktion": "portal"}
     refused = mgr.post(url, data=data)
     assert refused.status_code == 422
