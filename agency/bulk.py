@@ -20,7 +20,7 @@ import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
 
 from agency.models import RowStatus, SwitchJob, SwitchRow
-from agency.services import SwitchError, switch_to_portal
+from agency.services import SwitchError
 from contracts.models import Contract, Delivery
 from core import audit, clock, csvsafe
 from core.authz import scoped
@@ -286,26 +286,21 @@ def _switch_chunk(session: so.Session, user: User, rows: list[SwitchRow], settin
 
 
 def _switch_one(session: so.Session, user: User, row: SwitchRow, settings: OnboardingSettings) -> None:
-    """One row in its own transaction (the fallback of a failed chunk)."""
-    contract = session.scalar(
-        sa.select(Contract).where(Contract.number == row.number, Contract.agency_id == user.agency_id)
-    )
+    """One row in its own transaction (the fallback of a failed chunk, and a second row for the same
+    customer): the same set-based switch as a chunk, with a chunk of one — one path, one check of the
+    address, one way of writing the audit trail."""
     try:
-        if contract is None:
-            raise SwitchError(NOT_FOUND)
-        email = normalize_email(row.email)
-        if contract.delivery is Delivery.PORTAL and contract.customer_email == email:
-            row.status, row.message = "switched", "Umgestellt."
-            return
-        message = switch_to_portal(session, user, contract, row.email, row.mobile, settings)
+        done = _switch_chunk(session, user, [row], settings)
         session.commit()
-        row.status, row.message = "switched", message
-    except (SwitchError, ContactError) as error:
-        session.rollback()
-        row.status, row.message = "failed", str(error)
     except IntegrityError:  # the customer's account was created by another request at this moment
         session.rollback()
         row.status, row.message = "failed", "gleichzeitig geändert – bitte diese Zeile erneut umstellen"
+    except (SwitchError, ContactError) as error:
+        session.rollback()
+        row.status, row.message = "failed", str(error)
+    else:
+        for switched, status, message in done.outcomes:
+            switched.status, switched.message = status, message
 
 
 def run_rows(
