@@ -283,6 +283,16 @@ class RenewalPreview(Base):
     moves with each committed step, so a killed worker's step is redone, never counted twice."""
 
     __tablename__ = "renewal_previews"
+    __table_args__ = (
+        # one Probelauf at a time per due date: two clerks starting it at once get one (contracts.renewal)
+        sa.Index(
+            "ux_renewal_previews_running",
+            "due",
+            unique=True,
+            sqlite_where=sa.text("finished_at IS NULL"),
+            postgresql_where=sa.text("finished_at IS NULL"),
+        ),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)

@@ -8,7 +8,7 @@ contracts have neither: they state what was imported."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -106,17 +106,12 @@ def code_letter_unposted() -> sa.ColumnElement[bool]:
     )
 
 
-class CodeLetter(tuple[datetime, datetime | None]):
+class CodeLetter(NamedTuple):
     """The latest access-code letter of a contract: when it was made, when it was posted (None: it
     still lies in the Postausgang)."""
 
-    @property
-    def created_at(self) -> datetime:
-        return self[0]
-
-    @property
-    def posted_at(self) -> datetime | None:
-        return self[1]
+    created_at: datetime
+    posted_at: datetime | None
 
 
 def code_letters(session: so.Session, contracts: list[Contract]) -> dict[int, CodeLetter]:
@@ -137,7 +132,7 @@ def code_letters(session: so.Session, contracts: list[Contract]) -> dict[int, Co
     ).all()
     latest: dict[int, CodeLetter] = {}
     for related_id, created_at, state, sent_at in rows:  # the newest wins
-        latest[ids[str(related_id)]] = CodeLetter((created_at, sent_at if state is MessageState.POSTED else None))
+        latest[ids[str(related_id)]] = CodeLetter(created_at, sent_at if state is MessageState.POSTED else None)
     return latest
 
 

@@ -209,17 +209,20 @@ def step(session: so.Session, payload: dict[str, Any]) -> bool:
 def start_preview(session: so.Session, due: date, *, actor: User | None, today: date) -> RenewalPreview:
     """A Probelauf for `due`: what the renewal would do, computed by the worker; nothing changes."""
     _check_window(due, today)
-    running = session.scalar(
-        sa.select(RenewalPreview).where(RenewalPreview.due == due, RenewalPreview.finished_at.is_(None)).limit(1)
-    )
-    if running is not None:
-        raise RenewalError(f"Der Probelauf zum {date_de(due)} läuft bereits.")
+    running = RenewalError(f"Der Probelauf zum {date_de(due)} läuft bereits.")
+    if session.scalar(
+        sa.select(RenewalPreview.id).where(RenewalPreview.due == due, RenewalPreview.finished_at.is_(None))
+    ):
+        raise running
     total = session.scalar(sa.select(sa.func.count()).select_from(due_contracts(due).subquery())) or 0
     preview = RenewalPreview(
         due=due, total=total, biggest=[], failures=[], started_label=actor.full_name if actor else "System"
     )
-    session.add(preview)
-    session.flush()
+    try:  # one running Probelauf per due date (a partial unique index): of two clerks at once, one starts it
+        with session.begin_nested():
+            session.add(preview)
+    except IntegrityError:
+        raise running from None
     jobs.enqueue(session, PREVIEW_JOB_KIND, f"renewal-preview:{preview.public_id}", {"preview": preview.id})
     audit.record(
         session,

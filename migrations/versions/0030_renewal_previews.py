@@ -40,8 +40,17 @@ def upgrade() -> None:
         sa.UniqueConstraint("public_id"),
     )
     op.create_index("ix_renewal_previews_due", "renewal_previews", ["due"])
+    op.create_index(
+        "ux_renewal_previews_running",
+        "renewal_previews",
+        ["due"],
+        unique=True,
+        sqlite_where=sa.text("finished_at IS NULL"),
+        postgresql_where=sa.text("finished_at IS NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ux_renewal_previews_running", table_name="renewal_previews")
     op.drop_index("ix_renewal_previews_due", table_name="renewal_previews")
     op.drop_table("renewal_previews")
