@@ -20,7 +20,7 @@ from core.db import seconds_between
 from core.users import Agency, User
 from messaging.models import OutboxMessage
 from messaging.models import State as MessageState
-from onboarding.models import AccessCode, AccessLink, Customer
+from onboarding.models import AccessCode, AccessLink, PortalAccount
 
 # --- the onboarding funnel -----------------------------------------------------------------------------
 
@@ -93,9 +93,9 @@ def _flags(scope: Scope, period: Period, settings: Settings, now: datetime) -> s
             sa.func.min(c.delivery).label("delivery"),
             sa.func.min(link.created_at).label("sent_at"),
             sa.func.max(link.created_at).label("last_sent_at"),
-            sa.func.min(Customer.activated_at).label("activated_at"),
+            sa.func.min(PortalAccount.activated_at).label("activated_at"),
             # activated after one of these links was sent = after the first (all are in the period)
-            anyone(Customer.activated_at >= link.created_at).label("a"),
+            anyone(PortalAccount.activated_at >= link.created_at).label("a"),
             anyone(bounces.c.contract.is_not(None)).label("b"),
             anyone(link.opened_at.is_not(None)).label("opened"),
             anyone(AccessCode.id.is_not(None)).label("has_code"),  # max() ignores a link's extra codes
@@ -105,7 +105,7 @@ def _flags(scope: Scope, period: Period, settings: Settings, now: datetime) -> s
         .select_from(cohort)
         .join(link, sa.and_(link.contract_id == c.id, link.created_at >= start))
         .outerjoin(AccessCode, AccessCode.link_id == link.id)
-        .outerjoin(Customer, Customer.id == c.customer_account_id)
+        .outerjoin(PortalAccount, PortalAccount.id == c.customer_account_id)
         .outerjoin(bounces, bounces.c.contract == c.public_id)
         .group_by(c.id)
         .subquery()

@@ -24,7 +24,7 @@ from core.contact import german_mobile, normalize_email
 from core.formatting import TIMEZONE
 from core.users import Role, User
 from onboarding.invitations import customer_for, end_invitations, invite, invite_existing_customer
-from onboarding.models import AccessLink, CodeChannel, Customer
+from onboarding.models import AccessLink, CodeChannel, PortalAccount
 from onboarding.settings import OnboardingSettings
 
 
@@ -205,7 +205,7 @@ def resend_invitation(session: so.Session, user: User, contract: Contract, setti
         raise SwitchError("Heute wurde bereits eine Erinnerung gesendet; der Zugangslink daraus gilt.")
     if contract.delivery is not Delivery.PORTAL or contract.customer_email is None:
         raise SwitchError("Der Vertrag ist nicht auf das Kunden-Portal umgestellt.")
-    customer = session.get(Customer, contract.customer_account_id) if contract.customer_account_id else None
+    customer = session.get(PortalAccount, contract.customer_account_id) if contract.customer_account_id else None
     if customer is not None and customer.activated_at is not None:
         raise SwitchError("Der Kunde ist im Kunden-Portal bereits aktiv.")
     if customer is None:

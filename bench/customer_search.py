@@ -99,7 +99,7 @@ def main() -> None:
     app = throwaway_app(sys.argv[1] if len(sys.argv) > 1 else None)
     assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
     from calculator.customers import key_of
-    from calculator.models import Client, ClientNameWord
+    from calculator.models import CustomerNameWord, CustomerRecord
     from contracts.models import Contract, Delivery
     from core import clock, db
 
@@ -129,17 +129,17 @@ def main() -> None:
                 }
             )
         started = time.perf_counter()
-        s.execute(sa.insert(Client), people)
+        s.execute(sa.insert(CustomerRecord), people)
         s.commit()
         # the name parts the search finds any part of a name by (calculator.customers.create writes them)
-        keys = s.execute(sa.select(Client.id, Client.search_key).order_by(Client.id)).all()
+        keys = s.execute(sa.select(CustomerRecord.id, CustomerRecord.search_key).order_by(CustomerRecord.id)).all()
         words = [
             {"client_id": client_id, "agency_id": broker.agency_id, "word": " ".join(key.split()[i:])}
             for client_id, key in keys
             for i in range(len(key.split()))
         ]
         for start in range(0, len(words), 20_000):
-            s.execute(sa.insert(ClientNameWord), words[start : start + 20_000])
+            s.execute(sa.insert(CustomerNameWord), words[start : start + 20_000])
         s.commit()
         ids = [client_id for client_id, _key in keys]
         s.execute(

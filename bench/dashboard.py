@@ -46,7 +46,7 @@ def build(app: Any) -> None:
     from core.passwords import hash_password
     from core.users import Role, User
     from messaging.models import Kind, OutboxMessage, State
-    from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer
+    from onboarding.models import AccessCode, AccessLink, CodeChannel, PortalAccount
 
     rng = random.Random(17)
     now = clock.now()
@@ -210,7 +210,7 @@ def build(app: Any) -> None:
                     "client_address": None,
                 }
             )
-        _insert(s, table(Customer), customers)
+        _insert(s, table(PortalAccount), customers)
         _insert(s, table(Contract), contracts)
         _insert(s, table(AccessLink), links)
         _insert(s, table(AccessCode), codes)

@@ -23,7 +23,7 @@ def main() -> None:
     from core import clock, db
     from core.passwords import hash_password
     from demo.seed import seed
-    from onboarding.models import Customer
+    from onboarding.models import PortalAccount
 
     app = throwaway_app(sys.argv[1] if len(sys.argv) > 1 else None)
     app.config["PASSWORD_FORGOT_LIMIT_PER_ADDRESS"] = "1000000 per minute"  # noqa: S105 - a rate limit
@@ -33,7 +33,7 @@ def main() -> None:
         from contracts.models import Contract
 
         contract = s.query(Contract).filter(Contract.number == "BV-4711001").one()
-        customer = Customer(
+        customer = PortalAccount(
             email="helga@example.org",
             full_name="Helga Brandt",
             password_hash=hash_password("X-y-1234!"),

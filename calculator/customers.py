@@ -4,7 +4,7 @@ Created at the first offer, matched on name + birth date + address: an exact mat
 broker may see is linked, a new person is created, and anything in between (the same name and birth
 date at another address, or two exact matches) is left for the broker to confirm — never merged
 silently. The name key is normalised and indexed for the typeahead's prefix search
-(contracts.clients: by any part of the name, birth date, Vertragsnummer or e-mail)."""
+(contracts.customer_records: by any part of the name, birth date, Vertragsnummer or e-mail)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from calculator.forms.fields import parse_german_date
-from calculator.models import Client, ClientNameWord, Offer
+from calculator.models import CustomerNameWord, CustomerRecord, Offer
 from core import audit
 from core.authz import scoped
 from core.users import User
@@ -64,21 +64,22 @@ class Person:
         )
 
 
-def _same_address(client: Client, person: Person) -> bool:
+def _same_address(client: CustomerRecord, person: Person) -> bool:
     return normalise(client.street) == normalise(person.street) and client.plz == person.plz
 
 
-def candidates(session: so.Session, user: User, person: Person) -> list[Client]:
+def candidates(session: so.Session, user: User, person: Person) -> list[CustomerRecord]:
     """His customers (within what he may see) with this name and birth date."""
-    stmt = sa.select(Client).where(
-        Client.search_key == key_of(person.last_name, person.first_name), Client.birth_date == person.birth_date
+    stmt = sa.select(CustomerRecord).where(
+        CustomerRecord.search_key == key_of(person.last_name, person.first_name),
+        CustomerRecord.birth_date == person.birth_date,
     )
-    return list(session.scalars(scoped(stmt, Client, user).order_by(Client.id)))
+    return list(session.scalars(scoped(stmt, CustomerRecord, user).order_by(CustomerRecord.id)))
 
 
-def create(session: so.Session, user: User, person: Person) -> Client:
+def create(session: so.Session, user: User, person: Person) -> CustomerRecord:
     assert user.agency_id is not None
-    client = Client(
+    client = CustomerRecord(
         agency_id=user.agency_id,
         owner_id=user.id,
         salutation=person.salutation,
@@ -92,12 +93,14 @@ def create(session: so.Session, user: User, person: Person) -> Client:
     )
     session.add(client)
     session.flush()
-    session.add_all(ClientNameWord(client_id=client.id, agency_id=client.agency_id, word=w) for w in client.name_words)
+    session.add_all(
+        CustomerNameWord(client_id=client.id, agency_id=client.agency_id, word=w) for w in client.name_words
+    )
     audit.record(session, "client_created", actor=user, object_type="client", object_id=client.public_id)
     return client
 
 
-def attach(session: so.Session, user: User, offer: Offer, person: Person) -> list[Client]:
+def attach(session: so.Session, user: User, offer: Offer, person: Person) -> list[CustomerRecord]:
     """Give a new offer its customer: the one exact match, or a new one. Returns the candidates
     the broker must choose among (then the offer stays without a customer until he confirms)."""
     if offer.client_id is not None:
@@ -113,11 +116,13 @@ def attach(session: so.Session, user: User, offer: Offer, person: Person) -> lis
     return found
 
 
-def confirm(session: so.Session, user: User, offer: Offer, person: Person, chosen: str | None) -> Client:
+def confirm(session: so.Session, user: User, offer: Offer, person: Person, chosen: str | None) -> CustomerRecord:
     """The broker's answer to an ambiguous match: one of the candidates (by public id), or None
     for a new customer."""
     if chosen:
-        client = session.scalar(scoped(sa.select(Client).where(Client.public_id == chosen), Client, user))
+        client = session.scalar(
+            scoped(sa.select(CustomerRecord).where(CustomerRecord.public_id == chosen), CustomerRecord, user)
+        )
         if client is None or client not in candidates(session, user, person):
             raise ValueError("Bitte wählen Sie einen der angezeigten Kunden oder „Neuer Kunde“.")
     else:
@@ -136,7 +141,7 @@ def prefix_match(column: Any, text: str, dialect: str) -> Any:
     return sa.and_(column >= text, column < text + "\uffff")
 
 
-def applicant_data(client: Client) -> dict[str, str]:
+def applicant_data(client: CustomerRecord) -> dict[str, str]:
     """The quote form's applicant answers from the customer record (prefill)."""
     return {
         "anrede": client.salutation,

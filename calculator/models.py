@@ -57,7 +57,7 @@ def byte_ordered(length: int) -> sa.types.TypeEngine[str]:
     return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
 
 
-class Client(Base):
+class CustomerRecord(Base):
     """A broker's customer (Kunde)."""
 
     __tablename__ = "clients"
@@ -101,8 +101,8 @@ class Client(Base):
         return f"{self.street}, {self.plz} {self.city}".strip(", ")
 
 
-class ClientNameWord(Base):
-    """The Kunden search's index of name parts (Client.name_words): "Lüdenscheidt" finds
+class CustomerNameWord(Base):
+    """The Kunden search's index of name parts (CustomerRecord.name_words): "Lüdenscheidt" finds
     "Müller-Lüdenscheidt" by an indexed prefix lookup, as the name's beginning does."""
 
     __tablename__ = "client_name_words"

@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from calculator import quotes, reference
 from calculator.forms import SECTIONS, QuoteForm
 from calculator.forms.fields import choice_labels, options
-from calculator.models import Client, Offer
+from calculator.models import CustomerRecord, Offer
 from calculator.tariffs import Premium, Product, TariffCatalog
 from core.audit import AuditEntry
 from core.formatting import TIMEZONE
@@ -76,7 +76,7 @@ def offer_details(session: so.Session, catalog: TariffCatalog, offer: Offer, tod
     tariff = catalog.get(offer.tariff_version)
     return {
         "offer": offer,
-        "client": session.get(Client, offer.client_id) if offer.client_id else None,
+        "client": session.get(CustomerRecord, offer.client_id) if offer.client_id else None,
         "premium": premium,
         "form": form,
         "product": product,

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from calculator import customers, presentation, quotes, reference, variants
 from calculator.forms import SECTIONS
 from calculator.forms.risk import RISK_PROFESSION_QUESTION, RISK_PROFESSIONS
-from calculator.models import Client, Offer
+from calculator.models import CustomerRecord, Offer
 from calculator.quotes import OfferError, Quote
 from calculator.tariffs import Product, TariffCatalog
 from core import clock, db, paging
@@ -108,10 +108,12 @@ def new_quote(product: str) -> str:
     return render_template("calculator/quote.html", **_context(quote))
 
 
-def _visible_client(public_id: str) -> Client | None:
+def _visible_client(public_id: str) -> CustomerRecord | None:
     if not public_id:
         return None
-    return db.session().scalar(scoped(sa.select(Client).where(Client.public_id == public_id), Client, staff_user()))
+    return db.session().scalar(
+        scoped(sa.select(CustomerRecord).where(CustomerRecord.public_id == public_id), CustomerRecord, staff_user())
+    )
 
 
 @bp.post("/rechner/<product>/berechnen")

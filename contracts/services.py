@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from calculator import presentation, quotes, reference
-from calculator.models import Client, Offer
+from calculator.models import CustomerRecord, Offer
 from calculator.tariffs import KfzTariff, PaymentFrequency, Product
 from contracts import contract_info, einstufung, evb, lifecycle
 from contracts.advice import WAIVER_WARNING, Advice
@@ -257,7 +257,7 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
         )
         session.add(contract)
         contracts.append(contract)
-        client = session.get(Client, offer.client_id) if offer.client_id else None
+        client = session.get(CustomerRecord, offer.client_id) if offer.client_id else None
         if client is not None and application.customer_email:  # the Kunde's contact data, as last given
             client.email, client.mobile = application.customer_email, application.customer_mobile
     session.flush()  # ids → Vertragsnummern

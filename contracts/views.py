@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from calculator import presentation
 from calculator.forms.fields import parse_german_date
 from calculator.forms.vehicle import SF_CHOICES
-from calculator.models import Client, Offer
+from calculator.models import CustomerRecord, Offer
 from calculator.tariffs import Product
 from contracts import (
     advice,
@@ -29,7 +29,7 @@ from contracts import (
     questions,
     renewal,
 )
-from contracts import clients as client_search
+from contracts import customer_records as client_search
 from contracts.documents import mask_iban
 from contracts.forms import (
     CLAIM_ALL,
@@ -267,7 +267,7 @@ def contract(public_id: str) -> str:
         masked_iban=mask_iban,
         today=clock.today(),
         claims=claims.claims_of(s, found),
-        client=s.get(Client, found.client_id) if found.client_id else None,
+        client=s.get(CustomerRecord, found.client_id) if found.client_id else None,
         portal_state=state_label(found, letter=code_letters(s, [found]).get(found.id)),
         **policy_scope(s, current_app.extensions["tariffs"], found, clock.today()),
     )

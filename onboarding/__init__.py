@@ -8,9 +8,9 @@ from flask import Flask
 
 def _load_customer(session: so.Session, token: str) -> object:
     from core import sessions
-    from onboarding.models import Customer
+    from onboarding.models import PortalAccount
 
-    return sessions.load(session, "customer", Customer, token)
+    return sessions.load(session, "customer", PortalAccount, token)
 
 
 def init_app(app: Flask) -> None:
@@ -18,7 +18,7 @@ def init_app(app: Flask) -> None:
     from core import navigation
     from core.authz import BACKOFFICE_AREA
     from messaging.worker import register_task
-    from onboarding import account, backoffice_views, cli, portal, views  # noqa: F401 (account: routes on portal.bp)
+    from onboarding import account, backoffice_views, cli, portal, views
     from onboarding.invitations import on_contract_policed, on_document_added, post_expired_invitations
     from onboarding.login import process_reset_requests
     from onboarding.settings import OnboardingSettings
@@ -26,13 +26,14 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.secrets_cli)
     app.register_blueprint(portal.bp)
+    app.register_blueprint(account.bp)  # "Meine Daten", also under /portal
     app.register_blueprint(backoffice_views.bp)
     navigation.register(app, "Zwei-Faktor", "portal_backoffice.two_factor_lookup", BACKOFFICE_AREA, order=29)
     navigation.register_customer(app, "Meine Dokumente", "portal.documents")
     navigation.register_customer(app, "Meine Verträge", "portal.contracts")
     navigation.register_customer(app, "Meine Schäden", "portal.claims_list")
     my_data_pages = ("/portal/sicherheit", "/portal/email-bestaetigen", "/portal/passwort-aendern")
-    navigation.register_customer(app, "Meine Daten", "portal.my_data", my_data_pages)
+    navigation.register_customer(app, "Meine Daten", "my_data.index", my_data_pages)
     app.extensions["user_loaders"]["customer"] = _load_customer
     settings = OnboardingSettings.from_config(app.config)  # once, at start-up
     app.extensions["onboarding_settings"] = settings

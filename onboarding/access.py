@@ -20,7 +20,7 @@ from onboarding.models import (
     AccessLink,
     CodeChannel,
     ContactChange,
-    Customer,
+    PortalAccount,
 )
 from onboarding.settings import OnboardingSettings
 from onboarding.trail import record_event
@@ -151,7 +151,7 @@ def send_sms_code(session: so.Session, link: AccessLink, *, resend: bool, settin
 
 @dataclass
 class Activation:
-    customer: Customer | None = None
+    customer: PortalAccount | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
     message: str | None = None  # for the whole form
 

@@ -4,7 +4,7 @@ optional two-factor login)."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -25,10 +25,12 @@ from onboarding.forms import (
     TotpSetupForm,
 )
 from onboarding.models import ContactKind
-from onboarding.portal import _customer, bp, customer_required
+from onboarding.portal_auth import customer_required, portal_account
 from onboarding.settings import current as current_settings
 
 Page = BaseResponse | str | tuple[str, int]
+
+bp = Blueprint("my_data", __name__, url_prefix="/portal")
 
 
 def _pdf_workers() -> int | None:
@@ -37,9 +39,9 @@ def _pdf_workers() -> int | None:
 
 @bp.get("/daten")
 @customer_required
-def my_data() -> str:
+def index() -> str:
     """What we have of him: e-mail, mobile, address and bank account per contract, open requests."""
-    s, customer, now = db.session(), _customer(), clock.now()
+    s, customer, now = db.session(), portal_account(), clock.now()
     running = self_service.running_contracts(s, customer, now.astimezone(TIMEZONE).date())
     mobile = self_service.current_mobile(s, customer)
     return render_template(
@@ -65,12 +67,12 @@ def _field_error(form: object, error: self_service.SelfServiceError | two_factor
 @customer_required
 def change_address() -> Page:
     """Anschrift und Bankverbindung: from today, for the contracts he ticks (a Nachtrag each)."""
-    s, customer = db.session(), _customer()
+    s, customer = db.session(), portal_account()
     today = clock.today()
     running = self_service.running_contracts(s, customer, today)
     if not running:
         flash("Sie haben keinen laufenden Vertrag, dessen Daten Sie ändern können.", "info")
-        return redirect(url_for("portal.my_data"))
+        return redirect(url_for("my_data.index"))
     newest = running[0].customer
     if request.method == "GET":
         form = DataChangeForm(
@@ -117,7 +119,7 @@ def change_address() -> Page:
                 "„Meine Dokumente“; eine Bestätigung ist per E-Mail unterwegs.",
                 "success",
             )
-            return redirect(url_for("portal.my_data"))
+            return redirect(url_for("my_data.index"))
     status = 422 if request.method == "POST" else 200
     return render_template("portal/change_address.html", form=form, mandate_text=MANDATE_TEXT), status
 
@@ -130,7 +132,7 @@ def _contract_label(contract: Contract) -> Markup:
 @bp.route("/daten/email", methods=["GET", "POST"])
 @customer_required
 def change_email() -> Page:
-    s, customer = db.session(), _customer()
+    s, customer = db.session(), portal_account()
     form = EmailChangeForm()
     if form.validate_on_submit():
         try:
@@ -145,7 +147,7 @@ def change_email() -> Page:
                 "sobald Sie den Link geöffnet und bestätigt haben.",
                 "success",
             )
-            return redirect(url_for("portal.my_data"))
+            return redirect(url_for("my_data.index"))
     status = 422 if request.method == "POST" else 200
     return render_template("portal/change_email.html", form=form, customer=customer), status
 
@@ -173,13 +175,13 @@ def confirm_email(token: str) -> Page:
         "Die Bestätigung finden Sie unter „Meine Dokumente“.",
         "success",
     )
-    return redirect(url_for("portal.my_data"))
+    return redirect(url_for("my_data.index"))
 
 
 @bp.route("/daten/mobil", methods=["GET", "POST"])
 @customer_required
 def change_mobile() -> Page:
-    s, customer = db.session(), _customer()
+    s, customer = db.session(), portal_account()
     form = MobileChangeForm()
     if form.validate_on_submit():
         try:
@@ -190,7 +192,7 @@ def change_mobile() -> Page:
         else:
             s.commit()
             flash("Wir haben einen Bestätigungs-Code per SMS an Ihre neue Mobilnummer gesendet.", "success")
-            return redirect(url_for("portal.confirm_mobile"))
+            return redirect(url_for("my_data.confirm_mobile"))
     status = 422 if request.method == "POST" else 200
     return render_template(
         "portal/change_mobile.html", form=form, mobile=mask_mobile(self_service.current_mobile(s, customer))
@@ -200,7 +202,7 @@ def change_mobile() -> Page:
 @bp.route("/daten/mobil/code", methods=["GET", "POST"])
 @customer_required
 def confirm_mobile() -> Page:
-    s, customer = db.session(), _customer()
+    s, customer = db.session(), portal_account()
     change = self_service.pending(s, customer, ContactKind.MOBILE, clock.now())
     form = MobileCodeForm()
     if form.validate_on_submit():
@@ -215,7 +217,7 @@ def confirm_mobile() -> Page:
         else:
             s.commit()
             flash("Ihre neue Mobilnummer ist bestätigt.", "success")
-            return redirect(url_for("portal.my_data"))
+            return redirect(url_for("my_data.index"))
     status = 422 if request.method == "POST" else 200
     target = mask_mobile(change.new_value) if change else ""
     return render_template("portal/confirm_mobile.html", form=form, target=target, change=change), status
@@ -227,7 +229,7 @@ def confirm_mobile() -> Page:
 @bp.get("/sicherheit")
 @customer_required
 def security() -> str:
-    s, customer = db.session(), _customer()
+    s, customer = db.session(), portal_account()
     return render_template(
         "portal/security.html",
         customer=customer,
@@ -247,9 +249,9 @@ def _codes_page(codes: list[str]) -> BaseResponse:
 @bp.route("/sicherheit/einrichten", methods=["GET", "POST"])
 @customer_required
 def totp_setup() -> Page:
-    s, customer = db.session(), _customer()
+    s, customer = db.session(), portal_account()
     if customer.two_factor:
-        return redirect(url_for("portal.security"))
+        return redirect(url_for("my_data.security"))
     settings = current_settings()
     form = TotpSetupForm()
     if form.validate_on_submit():
@@ -274,7 +276,7 @@ def totp_setup() -> Page:
 @bp.post("/sicherheit/ausschalten")
 @customer_required
 def totp_disable() -> Page:
-    s, customer = db.session(), _customer()
+    s, customer = db.session(), portal_account()
     form = TotpDisableForm()
     if form.validate_on_submit():
         try:
@@ -285,7 +287,7 @@ def totp_disable() -> Page:
         else:
             s.commit()
             flash("Die Zwei-Faktor-Anmeldung ist ausgeschaltet.", "success")
-            return redirect(url_for("portal.security"))
+            return redirect(url_for("my_data.security"))
     form.passwort.data = ""
     return render_template(
         "portal/security.html",
@@ -299,7 +301,7 @@ def totp_disable() -> Page:
 @bp.post("/sicherheit/neue-codes")
 @customer_required
 def recovery_renew() -> Page:
-    s, customer = db.session(), _customer()
+    s, customer = db.session(), portal_account()
     form = TotpSetupForm(prefix="neu")
     if form.validate_on_submit():
         try:

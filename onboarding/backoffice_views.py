@@ -12,7 +12,7 @@ from core.authz import BACKOFFICE_AREA, roles_required, staff_user
 from onboarding import bounces, two_factor
 from onboarding.forms import AddressCorrectionForm, CustomerSearchForm, TwoFactorResetForm
 from onboarding.login import customer_by_public_id, find_customer
-from onboarding.models import Customer
+from onboarding.models import PortalAccount
 
 bp = Blueprint("portal_backoffice", __name__, url_prefix="/innendienst")
 
@@ -24,7 +24,7 @@ def _reset_form() -> TwoFactorResetForm:
 
 
 def _page(
-    search: CustomerSearchForm, form: TwoFactorResetForm, found: Customer | None, searched: bool, status: int = 200
+    search: CustomerSearchForm, form: TwoFactorResetForm, found: PortalAccount | None, searched: bool, status: int = 200
 ) -> tuple[str, int]:
     return render_template("staff/two_factor.html", search=search, form=form, found=found, searched=searched), status
 

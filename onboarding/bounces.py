@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from calculator.models import Client
+from calculator.models import CustomerRecord
 from contracts.models import Contract
 from core import audit, clock
 from core.contact import ContactError, normalize_email
@@ -16,7 +16,7 @@ from core.users import User
 from messaging import outbox
 from messaging.failures import address_refused
 from messaging.models import Kind, OutboxMessage, State
-from onboarding.models import Customer
+from onboarding.models import PortalAccount
 
 
 class CorrectionError(ValueError):
@@ -56,17 +56,20 @@ def correct_address(session: so.Session, user: User, public_id: str, new_address
     if contract is not None:
         if (contract.customer_email or "").lower() == old.lower():
             contract.customer_email = address
-        client = session.get(Client, contract.client_id) if contract.client_id else None
+        client = session.get(CustomerRecord, contract.client_id) if contract.client_id else None
         if client is not None and (client.email or "").lower() == old.lower():
             client.email = address
-        account = session.get(Customer, contract.customer_account_id) if contract.customer_account_id else None
+        account = session.get(PortalAccount, contract.customer_account_id) if contract.customer_account_id else None
         if account is not None and account.email.lower() == old.lower():
             if account.activated_at is not None:
                 raise CorrectionError(
                     "Der Kunde hat sein Kunden-Portal bereits aktiviert; seine E-Mail-Adresse ändert er dort selbst.",
                     None,
                 )
-            if session.scalar(sa.select(Customer.id).where(sa.func.lower(Customer.email) == address)) is not None:
+            if (
+                session.scalar(sa.select(PortalAccount.id).where(sa.func.lower(PortalAccount.email) == address))
+                is not None
+            ):
                 raise CorrectionError("Diese Adresse gehört bereits zu einem anderen Kundenzugang.")
             account.email = address
     message.recipient = address

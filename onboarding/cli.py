@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from core import db
 from core.crypto import SecretBox, is_encrypted
-from onboarding.models import Customer
+from onboarding.models import PortalAccount
 from onboarding.settings import current as current_settings
 
 secrets_cli = AppGroup("secrets", help="Secrets at rest (SECRETS_KEYS).")
@@ -21,7 +21,10 @@ def rotate(session: so.Session, box: SecretBox) -> int:
     """Re-encrypt every TOTP secret with the newest key; returns how many. Rows locked, one commit."""
     count = 0
     for customer in session.scalars(
-        sa.select(Customer).where(Customer.totp_secret.is_not(None)).order_by(Customer.id).with_for_update()
+        sa.select(PortalAccount)
+        .where(PortalAccount.totp_secret.is_not(None))
+        .order_by(PortalAccount.id)
+        .with_for_update()
     ):
         stored = customer.totp_secret
         assert stored is not None

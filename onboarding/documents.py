@@ -18,10 +18,10 @@ import sqlalchemy.orm as so
 from contracts.models import Contract, Document, DocumentKind
 from core import audit, clock, paging, storage
 from core.formatting import TIMEZONE
-from onboarding.models import Customer
+from onboarding.models import PortalAccount
 
 
-def _own(customer: Customer) -> sa.Select[Any]:
+def _own(customer: PortalAccount) -> sa.Select[Any]:
     return sa.select(Document).join(Contract).where(Contract.customer_account_id == customer.id)
 
 
@@ -39,7 +39,7 @@ class Filters:
 
 
 def documents_page(
-    session: so.Session, customer: Customer, filters: Filters, page: int, size: int
+    session: so.Session, customer: PortalAccount, filters: Filters, page: int, size: int
 ) -> paging.Page[Document]:
     """Newest first, filtered (only his documents are ever found)."""
     stmt = _own(customer)
@@ -73,19 +73,19 @@ def documents_page(
     return paging.paginate(session, stmt.order_by(Document.created_at.desc(), Document.id.desc()), page, size)
 
 
-def unread_count(session: so.Session, customer: Customer) -> int:
+def unread_count(session: so.Session, customer: PortalAccount) -> int:
     """Unread documents (shown in the portal's navigation)."""
     stmt = sa.select(sa.func.count()).select_from(Document).join(Contract)
     return session.scalar(stmt.where(Contract.customer_account_id == customer.id, Document.read_at.is_(None))) or 0
 
 
-def own_documents(session: so.Session, customer: Customer, public_ids: Sequence[str]) -> list[Document]:
+def own_documents(session: so.Session, customer: PortalAccount, public_ids: Sequence[str]) -> list[Document]:
     if not public_ids:
         return []
     return list(session.scalars(_own(customer).where(Document.public_id.in_(public_ids))))
 
 
-def mark_read(session: so.Session, customer: Customer, documents: Sequence[Document]) -> None:
+def mark_read(session: so.Session, customer: PortalAccount, documents: Sequence[Document]) -> None:
     """The documents not read before are read now (one UPDATE; a second tab does not count twice)."""
     newly = session.execute(
         sa.update(Document)
@@ -105,7 +105,7 @@ def mark_read(session: so.Session, customer: Customer, documents: Sequence[Docum
         )
 
 
-def mark_unread(session: so.Session, customer: Customer, public_ids: Sequence[str]) -> int:
+def mark_unread(session: so.Session, customer: PortalAccount, public_ids: Sequence[str]) -> int:
     """ "Ungelesen": his chosen documents are unread again (they count in the navigation)."""
     chosen = own_documents(session, customer, public_ids)
     if not chosen:
@@ -119,7 +119,7 @@ def mark_unread(session: so.Session, customer: Customer, public_ids: Sequence[st
     return len(chosen)
 
 
-def mark_chosen_read(session: so.Session, customer: Customer, public_ids: Sequence[str]) -> int:
+def mark_chosen_read(session: so.Session, customer: PortalAccount, public_ids: Sequence[str]) -> int:
     """ "Gelesen": his chosen documents are read (the first time on the contract's audit trail)."""
     chosen = own_documents(session, customer, public_ids)
     if chosen:
@@ -127,7 +127,7 @@ def mark_chosen_read(session: so.Session, customer: Customer, public_ids: Sequen
     return len(chosen)
 
 
-def open_document(session: so.Session, customer: Customer, public_id: str) -> tuple[Document, bytes] | None:
+def open_document(session: so.Session, customer: PortalAccount, public_id: str) -> tuple[Document, bytes] | None:
     """One of his documents with its bytes (marked read); None if it is not his."""
     found = own_documents(session, customer, [public_id])
     if not found:
@@ -137,7 +137,7 @@ def open_document(session: so.Session, customer: Customer, public_id: str) -> tu
     return found[0], data
 
 
-def documents_zip(session: so.Session, customer: Customer, public_ids: Sequence[str]) -> bytes | None:
+def documents_zip(session: so.Session, customer: PortalAccount, public_ids: Sequence[str]) -> bytes | None:
     """'Dateien speichern': his chosen documents as one ZIP (marked read); None if none is his."""
     chosen = own_documents(session, customer, public_ids)
     if not chosen:

@@ -24,18 +24,18 @@ from onboarding.models import (
     AccessCode,
     AccessLink,
     CodeChannel,
-    Customer,
     OnboardingStart,
+    PortalAccount,
 )
 from onboarding.settings import OnboardingSettings
 from onboarding.settings import current as current_settings
 from onboarding.trail import record_event
 
 
-def customer_for(session: so.Session, email: str, name: str) -> Customer:
-    customer = session.scalar(sa.select(Customer).where(Customer.email == email.lower()))
+def customer_for(session: so.Session, email: str, name: str) -> PortalAccount:
+    customer = session.scalar(sa.select(PortalAccount).where(PortalAccount.email == email.lower()))
     if customer is None:
-        customer = Customer(email=email.lower(), full_name=name)
+        customer = PortalAccount(email=email.lower(), full_name=name)
         session.add(customer)
         session.flush()
     return customer
@@ -107,20 +107,20 @@ def on_document_added(document: Document, *, session: so.Session, contract: Cont
     customer invited the day before)."""
     if contract.delivery is not Delivery.PORTAL or contract.customer_account_id is None:
         return
-    customer = session.get(Customer, contract.customer_account_id)
+    customer = session.get(PortalAccount, contract.customer_account_id)
     if customer is not None and customer.activated_at is not None:
         announce_new_documents(session, customer, contract, current_settings())
 
 
 def announce_new_documents(
-    session: so.Session, customer: Customer, contract: Contract, settings: OnboardingSettings
+    session: so.Session, customer: PortalAccount, contract: Contract, settings: OnboardingSettings
 ) -> None:
     """The e-mail "Neue Dokumente in Ihrem Kunden-Portal" (a link to the login, no attachment, no
     contract details): one per customer and day, sent settings.new_documents_delay_minutes after
     the first new document, so the documents of one policing, change or renewal share it. A document
     that comes after the day's e-mail went out is announced the next morning. The customer's row is
     locked while deciding, so parallel documents cannot send two e-mails."""
-    session.execute(sa.select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    session.execute(sa.select(PortalAccount.id).where(PortalAccount.id == customer.id).with_for_update())
     now = clock.now()
     today = now.astimezone(TIMEZONE).date()
     key = f"new-documents:{customer.public_id}:{today.isoformat()}"
@@ -169,7 +169,7 @@ def post_expired_invitations(session: so.Session, limit: int = 50) -> int:
         )
     )
     for contract in contracts:
-        customer = session.get(Customer, contract.customer_account_id) if contract.customer_account_id else None
+        customer = session.get(PortalAccount, contract.customer_account_id) if contract.customer_account_id else None
         if customer is not None and customer.activated_at is not None:
             contract.onboarding_state, contract.onboarding_expires_at = "active", None  # activated by another link
             record_event(session, "contract_in_portal", contract, "System")
@@ -181,7 +181,7 @@ def post_expired_invitations(session: so.Session, limit: int = 50) -> int:
 
 def invite(
     session: so.Session,
-    customer: Customer,
+    customer: PortalAccount,
     contract: Contract,
     *,
     channel: CodeChannel,
@@ -276,8 +276,8 @@ def invite_existing_customers(
     known = {
         row.email: row
         for row in session.execute(
-            sa.select(Customer.id, Customer.email, Customer.full_name, Customer.activated_at).where(
-                Customer.email.in_(emails)
+            sa.select(PortalAccount.id, PortalAccount.email, PortalAccount.full_name, PortalAccount.activated_at).where(
+                PortalAccount.email.in_(emails)
             )
         )
     }
@@ -345,7 +345,9 @@ def invite_existing_customers(
         ids.update(
             {
                 row.email: row.id
-                for row in session.execute(sa.insert(table(Customer)).returning(Customer.id, Customer.email), new)
+                for row in session.execute(
+                    sa.insert(table(PortalAccount)).returning(PortalAccount.id, PortalAccount.email), new
+                )
             }
         )
     starts = [
@@ -418,7 +420,7 @@ def _event(action: str, contract: Contract, at: datetime, **details: Any) -> dic
 
 
 def _send_letter_code(
-    session: so.Session, link: AccessLink, customer: Customer, contract: Contract, settings: OnboardingSettings
+    session: so.Session, link: AccessLink, customer: PortalAccount, contract: Contract, settings: OnboardingSettings
 ) -> None:
     now = clock.now()
     code = tokens.new_letter_code(settings.letter_code_length)

@@ -16,28 +16,32 @@ from core.passwords import hash_password, needs_rehash, verify_password
 from messaging import outbox
 from onboarding.access import Activation, check_new_password
 from onboarding.models import (
-    Customer,
     PasswordReset,
     PasswordResetRequest,
+    PortalAccount,
 )
 from onboarding.queries import contracts_of
 from onboarding.settings import OnboardingSettings
 from onboarding.trail import record_event
 
 
-def find_customer(session: so.Session, identifier: str) -> Customer | None:
+def find_customer(session: so.Session, identifier: str) -> PortalAccount | None:
     """By e-mail address or Vertragsnummer (case and whitespace do not matter)."""
     identifier = "".join(identifier.split())
     if "@" not in identifier:  # a Vertragsnummer (ours, or an imported existing contract's)
         contract = session.scalar(sa.select(Contract).where(Contract.number == identifier.upper()))
         return (
-            session.get(Customer, contract.customer_account_id) if contract and contract.customer_account_id else None
+            session.get(PortalAccount, contract.customer_account_id)
+            if contract and contract.customer_account_id
+            else None
         )
-    return session.scalar(sa.select(Customer).where(Customer.email == identifier.lower()))
+    return session.scalar(sa.select(PortalAccount).where(PortalAccount.email == identifier.lower()))
 
 
-def customer_by_public_id(session: so.Session, public_id: str) -> Customer | None:
-    customer = session.scalar(sa.select(Customer).where(Customer.public_id == public_id)) if public_id else None
+def customer_by_public_id(session: so.Session, public_id: str) -> PortalAccount | None:
+    customer = (
+        session.scalar(sa.select(PortalAccount).where(PortalAccount.public_id == public_id)) if public_id else None
+    )
     return customer if customer is not None and customer.is_active else None
 
 
@@ -51,7 +55,7 @@ def throttle_key(session: so.Session, identifier: str) -> str:
     return "customer?:" + "".join(identifier.split()).lower()[:254]
 
 
-def authenticate(session: so.Session, identifier: str, password: str) -> Customer | None:
+def authenticate(session: so.Session, identifier: str, password: str) -> PortalAccount | None:
     customer = find_customer(session, identifier)
     usable = customer is not None and customer.is_active and customer.password_hash is not None
     ok = verify_password(customer.password_hash if usable and customer else None, password)
@@ -65,7 +69,7 @@ def authenticate(session: so.Session, identifier: str, password: str) -> Custome
 
 def log_in(
     session: so.Session, identifier: str, password: str, client_address: str | None, limits: Mapping[str, Any]
-) -> throttle.LoginAttempt[Customer]:
+) -> throttle.LoginAttempt[PortalAccount]:
     """Portal login with e-mail or Vertragsnummer: the attempt counts (per account and address)
     before the password is checked; success and failure land on the contract's audit trail."""
     policies = throttle.login_policies(limits, throttle_key(session, identifier), client_address)
@@ -162,7 +166,7 @@ def reset_password(
 ) -> Activation:
     """Set the new password with a reset link. The link is used up by one guarded UPDATE: of
     parallel submits exactly one sets a password."""
-    customer = session.get(Customer, reset.customer_id)
+    customer = session.get(PortalAccount, reset.customer_id)
     assert customer is not None
     errors = check_new_password(customer.email, password, repeated, settings.password)
     if errors:
@@ -185,7 +189,12 @@ def reset_password(
 
 
 def change_password(
-    session: so.Session, customer: Customer, current: str, password: str, repeated: str, settings: OnboardingSettings
+    session: so.Session,
+    customer: PortalAccount,
+    current: str,
+    password: str,
+    repeated: str,
+    settings: OnboardingSettings,
 ) -> Activation:
     if not verify_password(customer.password_hash, current):
         return Activation(errors={"aktuelles_passwort": ["Das aktuelle Passwort ist nicht richtig."]})

@@ -36,7 +36,7 @@ class OnboardingStart(Base):
     processed_at: so.Mapped[datetime | None]
 
 
-class Customer(Base):
+class PortalAccount(Base):
     """A customer's portal account (activated with an access link and code)."""
 
     __tablename__ = "customers"
@@ -89,7 +89,7 @@ class AccessLink(Base):
     used_at: so.Mapped[datetime | None]
     revoked_at: so.Mapped[datetime | None]  # a newer invitation replaced it
 
-    customer: so.Mapped[Customer] = so.relationship()
+    customer: so.Mapped[PortalAccount] = so.relationship()
 
 
 class AccessCode(Base):

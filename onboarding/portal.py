@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -20,27 +17,11 @@ from core.formatting import count
 from core.forms import selected_ids
 from onboarding import documents as portal_documents
 from onboarding.forms import ClaimForm, DocumentFilterForm
-from onboarding.models import Customer
+from onboarding.portal_auth import customer_required, portal_account
 from onboarding.queries import contract_details, contracts_of
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
-F = TypeVar("F", bound=Callable[..., Any])
 PAGE_SIZES = (10, 20, 50)
-
-
-def customer_required(view: F) -> F:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_authenticated or not current_user.is_customer:
-            return redirect(url_for("onboarding.login"))
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
-
-
-def _customer() -> Customer:
-    customer: Customer = current_user._get_current_object()
-    return customer
 
 
 @bp.get("/")
@@ -55,7 +36,7 @@ def documents() -> str:
     """Meine Dokumente: filters (Name, Vorname, Datum or Zeitraum, Dokument, Status, Vertrag),
     newest first, 10/20/50 a page; the selection saved as ZIP or marked Gelesen/Ungelesen."""
     s = db.session()
-    own = contracts_of(s, _customer())
+    own = contracts_of(s, portal_account())
     form = DocumentFilterForm(request.args)
     form.vertrag.choices = options([("", "alle")] + [(c.public_id, c.number or "") for c in own])
     form.check()
@@ -70,7 +51,7 @@ def documents() -> str:
         contract=form.vertrag.data or "",
     )
     found = portal_documents.documents_page(
-        s, _customer(), filters, paging.page_number(request.args.get("seite")), size
+        s, portal_account(), filters, paging.page_number(request.args.get("seite")), size
     )
     html = render_template(
         "portal/documents.html",
@@ -90,10 +71,10 @@ def mark() -> BaseResponse:
     """ "Gelesen" / "Ungelesen" for the selected documents; back to the same filtered page."""
     s, chosen = db.session(), selected_ids(request.form, "dokument")
     if request.form.get("aktion") == "ungelesen":
-        done = portal_documents.mark_unread(s, _customer(), chosen)
+        done = portal_documents.mark_unread(s, portal_account(), chosen)
         message = f"{count(done, 'Dokument', 'Dokumente')} als ungelesen markiert."
     else:
-        done = portal_documents.mark_chosen_read(s, _customer(), chosen)
+        done = portal_documents.mark_chosen_read(s, portal_account(), chosen)
         message = f"{count(done, 'Dokument', 'Dokumente')} als gelesen markiert."
     s.commit()
     flash(message if done else "Bitte wählen Sie mindestens ein Dokument aus.", "success" if done else "error")
@@ -111,7 +92,7 @@ def _back_to_list() -> str:
 def document(public_id: str) -> Response:
     """Open a document (PDF); the first opening marks it read."""
     s = db.session()
-    found = portal_documents.open_document(s, _customer(), public_id)
+    found = portal_documents.open_document(s, portal_account(), public_id)
     if found is None:
         abort(404)
     s.commit()  # read from now on
@@ -124,7 +105,7 @@ def document(public_id: str) -> Response:
 def download_zip() -> BaseResponse:
     """'Dateien speichern': the selected documents as one ZIP."""
     s = db.session()
-    data = portal_documents.documents_zip(s, _customer(), selected_ids(request.form, "dokument"))
+    data = portal_documents.documents_zip(s, portal_account(), selected_ids(request.form, "dokument"))
     if data is None:
         flash("Bitte wählen Sie mindestens ein Dokument aus.", "error")
         return redirect(_back_to_list())
@@ -135,7 +116,7 @@ def download_zip() -> BaseResponse:
 @bp.get("/vertraege")
 @customer_required
 def contracts() -> str:
-    return render_template("portal/contracts.html", rows=contracts_of(db.session(), _customer()))
+    return render_template("portal/contracts.html", rows=contracts_of(db.session(), portal_account()))
 
 
 @bp.get("/schaeden")
@@ -144,7 +125,7 @@ def claims_list() -> str:
     """Meine Schäden: his claims with their status, the amount paid and until when a paid claim can
     be bought back (Schadenrückkauf)."""
     s = db.session()
-    own = contracts_of(s, _customer())
+    own = contracts_of(s, portal_account())
     found = claim_status.claims_of_customer(s, [c.id for c in own])
     catalog = current_app.extensions["tariffs"]
     deadlines = {c.id: claim_status.buyback_deadline(c, changes.contract_terms(catalog, c.contract)) for c in found}
@@ -155,7 +136,7 @@ def claims_list() -> str:
 @customer_required
 def contract(public_id: str) -> str:
     """One of his contracts in detail: cover, vehicle and SF-Klassen, premium, documents, his broker."""
-    details = contract_details(db.session(), _customer(), public_id, current_app.extensions["tariffs"])
+    details = contract_details(db.session(), portal_account(), public_id, current_app.extensions["tariffs"])
     if details is None:
         abort(404)
     return render_template("portal/contract.html", **details)
@@ -167,7 +148,7 @@ def report_claim(public_id: str) -> BaseResponse | str | tuple[str, int]:
     """Schaden melden for one of his contracts: date and place, what happened, for Kfz the other
     party and the police, photos and PDFs; a Schadennummer, a confirmation in the portal and by e-mail."""
     s = db.session()
-    contract = next((c for c in contracts_of(s, _customer()) if c.public_id == public_id), None)
+    contract = next((c for c in contracts_of(s, portal_account()) if c.public_id == public_id), None)
     if contract is None:
         abort(404)
     config = current_app.config
@@ -205,7 +186,7 @@ def report_claim(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 uploads,
                 limits=limits,
                 today=today,
-                reporter=_customer().email,
+                reporter=portal_account().email,
                 pdf_workers=config["PDF_WORKERS"] or None,
             )
         except claims.ClaimError as error:

@@ -12,11 +12,11 @@ from contracts.models import Contract
 from contracts.presentation import policy_scope
 from core import clock
 from onboarding.models import (
-    Customer,
+    PortalAccount,
 )
 
 
-def contracts_of(session: so.Session, customer: Customer) -> list[Contract]:
+def contracts_of(session: so.Session, customer: PortalAccount) -> list[Contract]:
     return list(
         session.scalars(
             sa.select(Contract).where(Contract.customer_account_id == customer.id).order_by(Contract.policed_at.desc())
@@ -25,7 +25,7 @@ def contracts_of(session: so.Session, customer: Customer) -> list[Contract]:
 
 
 def contract_details(
-    session: so.Session, customer: Customer, public_id: str, catalog: TariffCatalog
+    session: so.Session, customer: PortalAccount, public_id: str, catalog: TariffCatalog
 ) -> dict[str, Any] | None:
     """What "Meine Verträge" shows of one of his contracts (None: not his): the contract, the
     insured risk as its Versicherungsschein states it, its documents newest first, his broker."""

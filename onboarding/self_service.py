@@ -27,7 +27,7 @@ from core.contact import ContactError, german_mobile, mask_mobile, normalize_ema
 from core.formatting import count
 from messaging import outbox
 from onboarding.access import take_attempt
-from onboarding.models import ContactChange, ContactKind, Customer
+from onboarding.models import ContactChange, ContactKind, PortalAccount
 from onboarding.settings import OnboardingSettings
 
 ACTOR = "Kunde (Kunden-Portal)"
@@ -59,7 +59,7 @@ class DataChange:
     contracts: tuple[str, ...]  # public ids of the contracts it applies to
 
 
-def running_contracts(session: so.Session, customer: Customer, today: date) -> list[Contract]:
+def running_contracts(session: so.Session, customer: PortalAccount, today: date) -> list[Contract]:
     """His contracts a change can still apply to (not ended, with a Hauptfälligkeit), newest first."""
     return list(
         session.scalars(
@@ -74,7 +74,7 @@ def running_contracts(session: so.Session, customer: Customer, today: date) -> l
     )
 
 
-def current_mobile(session: so.Session, customer: Customer) -> str | None:
+def current_mobile(session: so.Session, customer: PortalAccount) -> str | None:
     """His mobile number: the one of his newest contract that has one."""
     return session.scalar(
         sa.select(Contract.customer_mobile)
@@ -84,7 +84,7 @@ def current_mobile(session: so.Session, customer: Customer) -> str | None:
     )
 
 
-def pending(session: so.Session, customer: Customer, kind: ContactKind, now: datetime) -> ContactChange | None:
+def pending(session: so.Session, customer: PortalAccount, kind: ContactKind, now: datetime) -> ContactChange | None:
     """The open request of this kind (not used, replaced or expired), if any."""
     return session.scalar(
         sa.select(ContactChange)
@@ -105,7 +105,7 @@ def pending(session: so.Session, customer: Customer, kind: ContactKind, now: dat
 
 def change_data(
     session: so.Session,
-    customer: Customer,
+    customer: PortalAccount,
     change: DataChange,
     *,
     catalog: TariffCatalog,
@@ -179,13 +179,13 @@ def change_data(
 # --- e-mail address and mobile number: confirmed from the new one first ---------------------------------------
 
 
-def _lock_customer(session: so.Session, customer: Customer) -> None:
+def _lock_customer(session: so.Session, customer: PortalAccount) -> None:
     """One request at a time per customer: the rate limits below count under this lock."""
     session.refresh(customer, with_for_update=True)
 
 
 def _check_rate(
-    session: so.Session, customer: Customer, kind: ContactKind, now: datetime, settings: OnboardingSettings
+    session: so.Session, customer: PortalAccount, kind: ContactKind, now: datetime, settings: OnboardingSettings
 ) -> None:
     last, today_count = session.execute(
         sa.select(sa.func.max(ContactChange.created_at), sa.func.count()).where(
@@ -208,7 +208,7 @@ def _check_rate(
         )
 
 
-def _supersede(session: so.Session, customer: Customer, kind: ContactKind, now: datetime) -> None:
+def _supersede(session: so.Session, customer: PortalAccount, kind: ContactKind, now: datetime) -> None:
     session.execute(
         sa.update(ContactChange)
         .where(
@@ -224,7 +224,7 @@ def _supersede(session: so.Session, customer: Customer, kind: ContactKind, now: 
 
 def _open_request(
     session: so.Session,
-    customer: Customer,
+    customer: PortalAccount,
     kind: ContactKind,
     values: tuple[str | None, str],
     secret_hash: str,
@@ -250,7 +250,7 @@ def _open_request(
     return change
 
 
-def newest_contract(session: so.Session, customer: Customer) -> Contract | None:
+def newest_contract(session: so.Session, customer: PortalAccount) -> Contract | None:
     return session.scalar(
         sa.select(Contract)
         .where(Contract.customer_account_id == customer.id)
@@ -260,7 +260,7 @@ def newest_contract(session: so.Session, customer: Customer) -> Contract | None:
 
 
 def record(
-    session: so.Session, action: str, customer: Customer, client_address: str | None = None, **details: str
+    session: so.Session, action: str, customer: PortalAccount, client_address: str | None = None, **details: str
 ) -> None:
     """An event of the customer's own on the audit trail of his newest contract (seen by his broker)."""
     contract = newest_contract(session, customer)
@@ -277,7 +277,11 @@ def record(
 
 
 def request_email_change(
-    session: so.Session, customer: Customer, address: str, settings: OnboardingSettings, now: datetime | None = None
+    session: so.Session,
+    customer: PortalAccount,
+    address: str,
+    settings: OnboardingSettings,
+    now: datetime | None = None,
 ) -> ContactChange:
     """Send a confirmation link to the new address; nothing changes until it is opened."""
     now = now or clock.now()
@@ -288,7 +292,7 @@ def request_email_change(
     if new == customer.email:
         raise SelfServiceError("Das ist bereits Ihre E-Mail-Adresse im Kunden-Portal.", "email")
     _lock_customer(session, customer)
-    if session.scalar(sa.select(Customer.id).where(Customer.email == new, Customer.id != customer.id)):
+    if session.scalar(sa.select(PortalAccount.id).where(PortalAccount.email == new, PortalAccount.id != customer.id)):
         raise SelfServiceError(
             "Diese E-Mail-Adresse gehört bereits zu einem anderen Zugang zum Kunden-Portal.", "email"
         )
@@ -325,7 +329,7 @@ class Confirmation:
     account meanwhile)."""
 
     status: str
-    customer: Customer | None = None
+    customer: PortalAccount | None = None
 
 
 def find_email_change(session: so.Session, token: str) -> ContactChange | None:
@@ -370,7 +374,7 @@ def confirm_email_change(
     if claimed is None:
         session.refresh(change)
         return Confirmation(link_state(change, now))
-    customer = session.get(Customer, change.customer_id, with_for_update=True)
+    customer = session.get(PortalAccount, change.customer_id, with_for_update=True)
     assert customer is not None
     old = customer.email
     try:
@@ -403,7 +407,7 @@ def confirm_email_change(
 
 
 def request_mobile_change(
-    session: so.Session, customer: Customer, number: str, settings: OnboardingSettings, now: datetime | None = None
+    session: so.Session, customer: PortalAccount, number: str, settings: OnboardingSettings, now: datetime | None = None
 ) -> ContactChange:
     """Send an SMS code to the new number; nothing changes until it is typed in."""
     now = now or clock.now()
@@ -441,13 +445,13 @@ def request_mobile_change(
     return change
 
 
-def _code_hmac(settings: OnboardingSettings, customer: Customer, code: str) -> str:
+def _code_hmac(settings: OnboardingSettings, customer: PortalAccount, code: str) -> str:
     return tokens.code_hmac(settings.secret_key, f"contact-code:{customer.id}", code)
 
 
 def confirm_mobile_change(
     session: so.Session,
-    customer: Customer,
+    customer: PortalAccount,
     code: str,
     settings: OnboardingSettings,
     *,
@@ -531,7 +535,7 @@ def confirm_mobile_change(
 
 def _notice(
     session: so.Session,
-    customer: Customer,
+    customer: PortalAccount,
     label: str,
     old: str | None,
     new: str,

@@ -24,7 +24,7 @@ from core.crypto import is_encrypted
 from core.passwords import verify_password
 from core.users import User
 from messaging import outbox
-from onboarding.models import Customer, RecoveryCode
+from onboarding.models import PortalAccount, RecoveryCode
 from onboarding.self_service import newest_contract, record
 from onboarding.settings import OnboardingSettings
 
@@ -48,7 +48,7 @@ class TwoFactorError(ValueError):
 ASCII_DIGITS = frozenset("0123456789")
 
 
-def plain_secret(customer: Customer, settings: OnboardingSettings) -> str:
+def plain_secret(customer: PortalAccount, settings: OnboardingSettings) -> str:
     """The customer's TOTP secret, decrypted (one stored before encryption is read as it is;
     `flask secrets rotate` encrypts it)."""
     stored = customer.totp_secret
@@ -56,12 +56,12 @@ def plain_secret(customer: Customer, settings: OnboardingSettings) -> str:
     return settings.box.decrypt(stored) if is_encrypted(stored) else stored
 
 
-def _totp(secret: str, settings: OnboardingSettings, customer: Customer) -> pyotp.TOTP:
+def _totp(secret: str, settings: OnboardingSettings, customer: PortalAccount) -> pyotp.TOTP:
     return pyotp.TOTP(secret, interval=STEP_SECONDS, issuer=settings.totp_issuer, name=customer.email)
 
 
 def _matching_step(
-    secret: str, code: str, now: datetime, settings: OnboardingSettings, customer: Customer
+    secret: str, code: str, now: datetime, settings: OnboardingSettings, customer: PortalAccount
 ) -> int | None:
     """The time step whose code this is (now ± WINDOW), compared in constant time; None: no match."""
     digits = "".join(ch for ch in code if ch in ASCII_DIGITS)  # "١٢٣" or "１２３" are no code
@@ -86,7 +86,7 @@ class Setup:
     qr_svg: str  # inline SVG (no external service, no data: URL under the CSP)
 
 
-def setup(session: so.Session, customer: Customer, settings: OnboardingSettings) -> Setup:
+def setup(session: so.Session, customer: PortalAccount, settings: OnboardingSettings) -> Setup:
     """The secret being set up (made once, kept until switched on), its QR code and URI."""
     if customer.two_factor:
         raise TwoFactorError("Die Zwei-Faktor-Anmeldung ist bereits eingeschaltet.")
@@ -101,7 +101,7 @@ def setup(session: so.Session, customer: Customer, settings: OnboardingSettings)
 
 
 def enable(
-    session: so.Session, customer: Customer, code: str, settings: OnboardingSettings, now: datetime | None = None
+    session: so.Session, customer: PortalAccount, code: str, settings: OnboardingSettings, now: datetime | None = None
 ) -> list[str]:
     """Switch on with a first code from the app; returns the recovery codes (shown once)."""
     now = now or clock.now()
@@ -125,7 +125,7 @@ def enable(
 
 
 def _new_recovery_codes(
-    session: so.Session, customer: Customer, settings: OnboardingSettings, now: datetime
+    session: so.Session, customer: PortalAccount, settings: OnboardingSettings, now: datetime
 ) -> list[str]:
     session.execute(sa.delete(RecoveryCode).where(RecoveryCode.customer_id == customer.id))
     codes = [
@@ -145,11 +145,11 @@ def format_recovery(code: str) -> str:
     return f"{code[:5]}-{code[5:]}"
 
 
-def _recovery_hmac(settings: OnboardingSettings, customer: Customer, code: str) -> str:
+def _recovery_hmac(settings: OnboardingSettings, customer: PortalAccount, code: str) -> str:
     return tokens.code_hmac(settings.secret_key, f"recovery:{customer.id}", tokens.normalize_code(code))
 
 
-def recovery_left(session: so.Session, customer: Customer) -> int:
+def recovery_left(session: so.Session, customer: PortalAccount) -> int:
     return (
         session.scalar(
             sa.select(sa.func.count()).where(RecoveryCode.customer_id == customer.id, RecoveryCode.used_at.is_(None))
@@ -159,7 +159,7 @@ def recovery_left(session: so.Session, customer: Customer) -> int:
 
 
 def renew_recovery_codes(
-    session: so.Session, customer: Customer, code: str, settings: OnboardingSettings, now: datetime | None = None
+    session: so.Session, customer: PortalAccount, code: str, settings: OnboardingSettings, now: datetime | None = None
 ) -> list[str]:
     """New recovery codes (the old ones end); needs a current code from the app. Throttled like the
     login's second step (issue #25 item 1)."""
@@ -174,7 +174,7 @@ def renew_recovery_codes(
 
 
 def _claim_attempt(
-    session: so.Session, customer: Customer, settings: OnboardingSettings, now: datetime
+    session: so.Session, customer: PortalAccount, settings: OnboardingSettings, now: datetime
 ) -> dict[str, throttle.Policy]:
     """The two-factor settings are guarded like the login (issue #25 item 1: someone holding a
     stolen session could guess the password and switch the second factor off): an attempt is
@@ -190,7 +190,7 @@ def _claim_attempt(
 
 def disable(
     session: so.Session,
-    customer: Customer,
+    customer: PortalAccount,
     password: str,
     code: str,
     settings: OnboardingSettings,
@@ -211,7 +211,7 @@ def disable(
     _notify(session, customer, "ausgeschaltet")
 
 
-def _clear(session: so.Session, customer: Customer) -> None:
+def _clear(session: so.Session, customer: PortalAccount) -> None:
     customer.totp_secret = customer.totp_enabled_at = customer.totp_last_step = None
     session.execute(sa.delete(RecoveryCode).where(RecoveryCode.customer_id == customer.id))
     session.flush()
@@ -220,20 +220,22 @@ def _clear(session: so.Session, customer: Customer) -> None:
 # --- login ----------------------------------------------------------------------------------------------
 
 
-def _use_totp(session: so.Session, customer: Customer, code: str, now: datetime, settings: OnboardingSettings) -> str:
+def _use_totp(
+    session: so.Session, customer: PortalAccount, code: str, now: datetime, settings: OnboardingSettings
+) -> str:
     """ok / wrong / replayed — the step moves on in one atomic UPDATE (a code counts once)."""
     assert customer.totp_secret is not None
     step = _matching_step(plain_secret(customer, settings), code, now, settings, customer)
     if step is None:
         return "wrong"
     moved = session.execute(
-        sa.update(Customer)
+        sa.update(PortalAccount)
         .where(
-            Customer.id == customer.id,
-            sa.or_(Customer.totp_last_step.is_(None), Customer.totp_last_step < step),
+            PortalAccount.id == customer.id,
+            sa.or_(PortalAccount.totp_last_step.is_(None), PortalAccount.totp_last_step < step),
         )
         .values(totp_last_step=step)
-        .returning(Customer.id)
+        .returning(PortalAccount.id)
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     if moved is None:
@@ -242,7 +244,9 @@ def _use_totp(session: so.Session, customer: Customer, code: str, now: datetime,
     return "ok"
 
 
-def _use_code(session: so.Session, customer: Customer, code: str, now: datetime, settings: OnboardingSettings) -> str:
+def _use_code(
+    session: so.Session, customer: PortalAccount, code: str, now: datetime, settings: OnboardingSettings
+) -> str:
     """A 6-digit TOTP code, or else a recovery code (used once: one atomic UPDATE)."""
     if sum(ch in ASCII_DIGITS for ch in code) == 6 and not any(ch.isalpha() for ch in code):
         return _use_totp(session, customer, code, now, settings)
@@ -269,7 +273,7 @@ class Check:
     recovery_left: int = 0
 
 
-def _policies(customer: Customer, settings: OnboardingSettings) -> dict[str, throttle.Policy]:
+def _policies(customer: PortalAccount, settings: OnboardingSettings) -> dict[str, throttle.Policy]:
     return {
         f"account:second-factor:customer:{customer.id}": throttle.Policy(
             settings.totp_free_attempts,
@@ -282,7 +286,7 @@ def _policies(customer: Customer, settings: OnboardingSettings) -> dict[str, thr
 
 def check_login(
     session: so.Session,
-    customer: Customer,
+    customer: PortalAccount,
     code: str,
     settings: OnboardingSettings,
     client_address: str | None = None,
@@ -312,7 +316,7 @@ def check_login(
 # --- back office ------------------------------------------------------------------------------------------
 
 
-def reset_by_backoffice(session: so.Session, user: User, customer: Customer, check: str, note: str) -> None:
+def reset_by_backoffice(session: so.Session, user: User, customer: PortalAccount, check: str, note: str) -> None:
     """Switch it off for a customer who lost his phone and codes — on a verified request, audited
     with how it was verified."""
     if check not in RESET_CHECKS:
@@ -337,7 +341,7 @@ def reset_by_backoffice(session: so.Session, user: User, customer: Customer, che
     _notify(session, customer, "vom Innendienst zurückgesetzt")
 
 
-def _notify(session: so.Session, customer: Customer, what: str) -> None:
+def _notify(session: so.Session, customer: PortalAccount, what: str) -> None:
     """Every change of the login's protection is told to the customer by e-mail."""
     contract = newest_contract(session, customer)
     outbox.enqueue_email(

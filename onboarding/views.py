@@ -22,7 +22,7 @@ from onboarding.forms import (
     SecondFactorForm,
 )
 from onboarding.login import customer_by_public_id, find_reset, log_in, request_password_reset
-from onboarding.models import CodeChannel, Customer
+from onboarding.models import CodeChannel, PortalAccount
 from onboarding.portal import customer_required
 from onboarding.settings import current as current_settings
 
@@ -35,7 +35,7 @@ FORGOT_ANSWER = (
 )
 
 
-def _log_in(customer: Customer) -> None:
+def _log_in(customer: PortalAccount) -> None:
     sessions.log_in(db.session(), "customer", customer)
 
 
@@ -151,7 +151,7 @@ def login() -> BaseResponse | str | tuple[str, int]:
     return render_template("onboarding/login.html", form=form)
 
 
-def _ask_second_factor(customer: Customer) -> BaseResponse:
+def _ask_second_factor(customer: PortalAccount) -> BaseResponse:
     """Remember (signed, in the session cookie) whose password was right and until when the code
     may follow; the count of wrong codes is kept on the server (two_factor.check_login)."""
     minutes = current_settings().totp_login_minutes
@@ -258,7 +258,7 @@ def change_password() -> BaseResponse | str:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         s = db.session()
-        customer: Customer = current_user._get_current_object()
+        customer: PortalAccount = current_user._get_current_object()
         result = customer_login.change_password(
             s,
             customer,

@@ -71,7 +71,7 @@ def test_the_totp_secrets_are_encrypted_by_the_migration_and_rotated_by_the_cli(
 
     from core.crypto import SecretBox, is_encrypted
     from core.db import session as db_session
-    from onboarding.models import Customer
+    from onboarding.models import PortalAccount
 
     engine = cli_app.extensions["database"].engine
     with cli_app.app_context():
@@ -98,7 +98,7 @@ def test_the_totp_secrets_are_encrypted_by_the_migration_and_rotated_by_the_cli(
     assert result.exit_code == 0, result.output
     assert "1 secret(s) encrypted with the newest key." in result.output
     with cli_app.app_context():
-        stored = db_session().scalar(sa.select(Customer.totp_secret).where(Customer.email == "t@example.org"))
+        stored = db_session().scalar(sa.select(PortalAccount.totp_secret).where(PortalAccount.email == "t@example.org"))
     assert SecretBox([newest]).decrypt(stored) == "JBSWY3DPEHPK3PXP"
 
 

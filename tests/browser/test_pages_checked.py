@@ -22,11 +22,11 @@ import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
-from calculator.models import Client
+from calculator.models import CustomerRecord
 from contracts.models import Claim, Contract
 from core import clock
 from messaging import worker
-from onboarding.models import Customer
+from onboarding.models import PortalAccount
 from tests.helpers import ANTRAG_DECLARATIONS, KFZ_ANSWERS, RS_ANSWERS, csrf_token, missing
 
 pytestmark = pytest.mark.browser
@@ -162,7 +162,7 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
         data={"csrf_token": csrf_token(broker, "/rechner/kfz/"), **KFZ_ANSWERS, "strasse": "Invalidenstraße 3"},
     ).location
     with app.app_context(), app.extensions["database"].sessionmaker() as s:
-        kunde = s.scalar(sa.select(Client.public_id).order_by(Client.id))
+        kunde = s.scalar(sa.select(CustomerRecord.public_id).order_by(CustomerRecord.id))
     delivered = worker.run(app, once=True)  # the link e-mail and the post letter
     assert delivered["retry"] == delivered["failed"] == 0, delivered
     link = re.search(
@@ -370,7 +370,7 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     check.page.get_by_label("Code aus der App").fill("1")
     check.submit("portal-totp-setup-errors", "Einschalten", status=422)
     with app.app_context(), app.extensions["database"].sessionmaker() as s:
-        stored = s.scalar(sa.select(Customer.totp_secret).where(Customer.email == "k@example.org"))
+        stored = s.scalar(sa.select(PortalAccount.totp_secret).where(PortalAccount.email == "k@example.org"))
         secret = app.extensions["onboarding_settings"].box.decrypt(stored)
     check.page.get_by_label("Code aus der App").fill(pyotp.TOTP(secret).now())
     check.submit("portal-recovery-codes", "Einschalten")

@@ -14,7 +14,7 @@ from core import clock
 from core.audit import AuditEntry
 from core.formatting import addressee
 from messaging.models import Kind, OutboxMessage
-from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer, OnboardingStart
+from onboarding.models import AccessCode, AccessLink, CodeChannel, OnboardingStart, PortalAccount
 from onboarding.settings import current as current_settings
 from tests.helpers import demo_stock
 
@@ -39,7 +39,7 @@ def _written(session, contract: Contract) -> dict[str, object]:
         "delivery": contract.delivery,
         "state": contract.onboarding_state,
         "expires_is_link_expiry": [contract.onboarding_expires_at] == [link.expires_at for link in links],
-        "customer": session.get(Customer, contract.customer_account_id).email,
+        "customer": session.get(PortalAccount, contract.customer_account_id).email,
         "starts": session.scalar(
             sa.select(sa.func.count()).where(
                 OnboardingStart.contract_id == contract.id, OnboardingStart.processed_at.is_not(None)
@@ -88,7 +88,7 @@ def test_a_chunk_writes_what_switching_one_by_one_writes(app, session, broker, m
 
 def test_one_customer_twice_an_active_customer_and_a_re_run(app, session, broker, manager):
     stock = demo_stock(session, broker, manager, STOCK_EXTRA)
-    active = Customer(email="aktiv@example.org", full_name="Ida Kern", activated_at=clock.now())
+    active = PortalAccount(email="aktiv@example.org", full_name="Ida Kern", activated_at=clock.now())
     session.add(active)
     session.commit()
     with app.test_request_context():
@@ -103,7 +103,7 @@ def test_one_customer_twice_an_active_customer_and_a_re_run(app, session, broker
         bulk.run_rows(session, manager, rows, settings)
         assert [r.status for r in rows] == ["switched"] * 3
         assert rows[1].message == bulk.ALREADY_ACTIVE
-        family = session.scalar(sa.select(Customer).where(Customer.email == "familie@example.org"))
+        family = session.scalar(sa.select(PortalAccount).where(PortalAccount.email == "familie@example.org"))
         links = session.scalars(sa.select(AccessLink).where(AccessLink.customer_id == family.id)).all()
         assert [link.revoked_at is None for link in links] == [False, True]  # as one by one: the newer link lives
         assert stock["BV-4711005"].onboarding_state == "active"
@@ -163,6 +163,6 @@ def test_a_chunk_that_fails_as_a_whole_is_redone_row_by_row(app, session, broker
     assert fired  # the chunk ran into the other request's customer
     assert [(r.status, r.message) for r in rows] == [("switched", bulk.SWITCHED)] * 2
     for email in ("petra@example.org", "jan@example.org"):
-        assert session.scalar(sa.select(sa.func.count()).where(Customer.email == email)) == 1
-        customer = session.scalar(sa.select(Customer).where(Customer.email == email))
+        assert session.scalar(sa.select(sa.func.count()).where(PortalAccount.email == email)) == 1
+        customer = session.scalar(sa.select(PortalAccount).where(PortalAccount.email == email))
         assert session.scalar(sa.select(sa.func.count()).where(AccessLink.customer_id == customer.id)) == 1

@@ -24,7 +24,7 @@ from messaging.models import Kind, OutboxMessage
 from onboarding.access import Activation, activate, send_sms_code
 from onboarding.invitations import invite
 from onboarding.login import process_reset_requests, reset_password
-from onboarding.models import AccessCode, AccessLink, CodeChannel, Customer, PasswordReset, PasswordResetRequest
+from onboarding.models import AccessCode, AccessLink, CodeChannel, PasswordReset, PasswordResetRequest, PortalAccount
 from onboarding.settings import current as current_settings
 from tests.conftest import database_url_for, messaging_environ, reset_database
 from tests.helpers import login, post_form
@@ -79,7 +79,7 @@ def _invite_by_sms(app: Flask) -> int:
     with app.app_context():
         s = db.session()
         contract = s.scalar(sa.select(Contract).where(Contract.number == "BV-4711001"))
-        customer = Customer(email="helga.brandt@example.org", full_name=contract.customer_name)
+        customer = PortalAccount(email="helga.brandt@example.org", full_name=contract.customer_name)
         s.add(customer)
         s.flush()
         contract.customer_account_id = customer.id

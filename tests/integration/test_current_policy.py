@@ -17,7 +17,7 @@ from contracts import jobs as contract_jobs
 from contracts.models import Contract, Document, DocumentKind
 from core import clock, jobs, storage
 from messaging.models import OutboxMessage
-from onboarding.models import Customer
+from onboarding.models import PortalAccount
 from onboarding.settings import current as current_settings
 from tests.helpers import demo_stock
 
@@ -60,7 +60,7 @@ def test_a_bulk_switch_queues_the_documents_after_its_messages_and_an_active_cus
     app, session, broker, manager
 ):
     stock = demo_stock(session, broker, manager)
-    session.add(Customer(email="petra@example.org", full_name="Petra Schulze", activated_at=clock.now()))
+    session.add(PortalAccount(email="petra@example.org", full_name="Petra Schulze", activated_at=clock.now()))
     session.commit()
     with app.test_request_context():
         rows = bulk.validate_rows(

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
 from calculator import customers, quotes, variants
-from calculator.models import Client
+from calculator.models import CustomerRecord
 from calculator.tariffs import Product
 from core import clock
 from core.users import Role
@@ -73,7 +73,7 @@ def test_matching_stays_within_the_brokers_scope(app, session, broker, make_user
     theirs = _offer(app, session, colleague)
     assert customers.attach(session, colleague, theirs, PERSON) == []  # he cannot see broker's Kunde
     assert theirs.client_id != first.client_id
-    assert session.scalar(sa.select(sa.func.count()).select_from(Client)) == 2
+    assert session.scalar(sa.select(sa.func.count()).select_from(CustomerRecord)) == 2
 
 
 def test_variants_are_priced_and_compared_against_the_offer(app, session, broker):

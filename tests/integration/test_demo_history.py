@@ -20,7 +20,7 @@ from demo.history import PREFIX, STORIES
 from demo.seed import DEMO_PASSWORD
 from messaging import worker
 from messaging.models import OutboxMessage, State
-from onboarding.models import AccessLink, Customer
+from onboarding.models import AccessLink, PortalAccount
 from tests.helpers import post_form
 
 SETTINGS = Settings(default_days=90, max_years=5, waiting_days=14)
@@ -98,7 +98,7 @@ def test_a_year_of_onboarding_for_the_dashboard(cli_app, tmp_path):
     # argon2 cost (PASSWORD_HASH_* changed since) is renewed at that login
     with cli_app.app_context():
         s = db_session()
-        jana = s.scalars(sa.select(Customer).where(Customer.email == "jana.albers@example.org")).one()
+        jana = s.scalars(sa.select(PortalAccount).where(PortalAccount.email == "jana.albers@example.org")).one()
         jana.password_hash = PasswordHasher(time_cost=2, memory_cost=128, parallelism=1).hash(DEMO_PASSWORD)
         s.commit()
     client = cli_app.test_client()
@@ -106,7 +106,7 @@ def test_a_year_of_onboarding_for_the_dashboard(cli_app, tmp_path):
     assert response.status_code == 302, response.get_data(as_text=True)
     assert f"{PREFIX}001" in client.get("/portal/vertraege").get_data(as_text=True)
     with cli_app.app_context():
-        renewed = db_session().scalar(sa.select(Customer.password_hash).where(Customer.email == jana.email))
+        renewed = db_session().scalar(sa.select(PortalAccount.password_hash).where(PortalAccount.email == jana.email))
         assert renewed.startswith("$argon2id$v=19$m={},t={},p=".format(*_cost(cli_app)))
 
     again = runner.invoke(args=["demo", "history"])

@@ -145,14 +145,14 @@ def _customer_with_two_factor(app) -> int:
     """An activated customer with the two-factor login switched on; his id."""
     import pyotp
 
-    from onboarding.models import Customer
+    from onboarding.models import PortalAccount
     from tests.integration.test_concurrency import _activate, _invite_by_sms, _send_code
 
     link_id = _invite_by_sms(app)
     customer_id = _activate(app, link_id, _send_code(app, link_id)).customer.id
     with app.app_context():
         s = db.session()
-        customer = s.get(Customer, customer_id)
+        customer = s.get(PortalAccount, customer_id)
         customer.totp_secret, customer.totp_enabled_at = pyotp.random_base32(), clock.now()
         s.commit()
     return customer_id
@@ -162,7 +162,7 @@ def test_20_parallel_wrong_passwords_on_two_factor_off_are_evaluated_5_times(par
     """Issue #25 item 1: 20 parallel "ausschalten" with wrong passwords evaluated all 20 (someone with
     a stolen session could guess the password); now the account's limit holds: 5, then delays."""
     from onboarding import two_factor
-    from onboarding.models import Customer
+    from onboarding.models import PortalAccount
     from onboarding.settings import current as current_settings
 
     app = parallel_app
@@ -180,7 +180,7 @@ def test_20_parallel_wrong_passwords_on_two_factor_off_are_evaluated_5_times(par
         with app.test_request_context():
             s = db.session()
             try:
-                two_factor.disable(s, s.get(Customer, customer_id), f"Falsch-{i}!", "123456", current_settings())
+                two_factor.disable(s, s.get(PortalAccount, customer_id), f"Falsch-{i}!", "123456", current_settings())
             except two_factor.TwoFactorError as error:
                 s.rollback()
                 return error.field or ""
@@ -191,7 +191,7 @@ def test_20_parallel_wrong_passwords_on_two_factor_off_are_evaluated_5_times(par
     assert outcomes.count("passwort") == 5  # evaluated and wrong
     assert outcomes.count("code") == 15  # refused with the wait message, never compared
     with app.app_context():
-        assert db.session().get(Customer, customer_id).totp_enabled_at is not None  # still on
+        assert db.session().get(PortalAccount, customer_id).totp_enabled_at is not None  # still on
 
 
 def test_10_parallel_reminders_send_one_and_leave_one_valid_link(parallel_app):  # noqa: F811
@@ -243,7 +243,7 @@ def test_20_parallel_wrong_codes_on_new_recovery_codes_are_evaluated_5_times(par
     same per-account limit as the login's second step: 5 compared, the rest told to wait, and the
     recovery codes stay as they were."""
     from onboarding import two_factor
-    from onboarding.models import Customer
+    from onboarding.models import PortalAccount
     from onboarding.settings import current as current_settings
 
     app = parallel_app
@@ -261,7 +261,7 @@ def test_20_parallel_wrong_codes_on_new_recovery_codes_are_evaluated_5_times(par
         with app.test_request_context():
             s = db.session()
             try:
-                two_factor.renew_recovery_codes(s, s.get(Customer, customer_id), f"{i:06d}", current_settings())
+                two_factor.renew_recovery_codes(s, s.get(PortalAccount, customer_id), f"{i:06d}", current_settings())
             except two_factor.TwoFactorError as error:
                 s.rollback()
                 return "wait" if "Zu viele Fehlversuche" in error.message else "wrong"
@@ -272,4 +272,4 @@ def test_20_parallel_wrong_codes_on_new_recovery_codes_are_evaluated_5_times(par
     assert outcomes.count("wrong") == 5
     assert outcomes.count("wait") == 15
     with app.app_context():
-        assert two_factor.recovery_left(db.session(), db.session().get(Customer, customer_id)) == 0  # none made
+        assert two_factor.recovery_left(db.session(), db.session().get(PortalAccount, customer_id)) == 0  # none made

@@ -15,13 +15,13 @@ from core import clock
 from core.formatting import TIMEZONE
 from messaging.models import Kind, OutboxMessage, State
 from onboarding.invitations import on_contract_policed, post_expired_invitations
-from onboarding.models import AccessLink, Customer
+from onboarding.models import AccessLink, PortalAccount
 from onboarding.settings import current as current_settings
 from tests.helpers import demo_stock
 
 
-def _active_portal_customer(session, *contracts: Contract) -> Customer:
-    customer = Customer(email="helga@example.org", full_name="Helga Brandt", activated_at=clock.now())
+def _active_portal_customer(session, *contracts: Contract) -> PortalAccount:
+    customer = PortalAccount(email="helga@example.org", full_name="Helga Brandt", activated_at=clock.now())
     session.add(customer)
     session.flush()
     for contract in contracts:
@@ -152,7 +152,9 @@ def test_an_invitation_expired_unused_sends_the_documents_by_post(app, session, 
         agency.switch_to_portal(session, manager, waiting, "helga@example.org", "0151 23456789", settings)
         agency.switch_to_portal(session, manager, active, "stefan@example.org", "0151 23456780", settings)
         add_document(session, waiting, DocumentKind.POLICY, "Versicherungsschein", b"%PDF-1.4")
-        session.scalar(sa.select(Customer).where(Customer.email == "stefan@example.org")).activated_at = clock.now()
+        session.scalar(
+            sa.select(PortalAccount).where(PortalAccount.email == "stefan@example.org")
+        ).activated_at = clock.now()
         session.commit()
         assert post_expired_invitations(session) == 0  # still valid
         time_machine.move_to(clock.now() + timedelta(days=settings.link_days, minutes=1), tick=False)

@@ -13,7 +13,7 @@ from contracts.models import ContractVersion, Document, DocumentKind
 from core import clock
 from messaging.models import OutboxMessage
 from onboarding import self_service
-from onboarding.models import Customer
+from onboarding.models import PortalAccount
 from tests.web.test_onboarding import police  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("demo_reference")
@@ -32,7 +32,7 @@ def two_contracts(outbox_app, police, session):  # noqa: F811
     for contract in (first, second):
         contract.start_date = _today() - timedelta(days=30)
     session.commit()
-    return session.get(Customer, first.customer_account_id), first, second
+    return session.get(PortalAccount, first.customer_account_id), first, second
 
 
 def _move(outbox_app, session, customer, *contracts, street="Marienplatz 8", plz="80331", city="München"):

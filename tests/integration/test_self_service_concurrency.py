@@ -15,7 +15,7 @@ from contracts.models import Document, DocumentKind
 from core import audit, db, tokens
 from messaging.models import OutboxMessage
 from onboarding import self_service, two_factor
-from onboarding.models import AccessLink, ContactChange, ContactKind, Customer
+from onboarding.models import AccessLink, ContactChange, ContactKind, PortalAccount
 from onboarding.settings import current as current_settings
 from tests.integration.test_concurrency import _invite_by_sms, in_parallel, parallel_app  # noqa: F401 (fixture)
 
@@ -35,7 +35,7 @@ def test_one_email_link_confirmed_10_times_at_once_applies_once(parallel_app):  
     with parallel_app.app_context():
         s = db.session()
         change = self_service.request_email_change(
-            s, s.get(Customer, customer_id), "helga.neu@example.org", current_settings()
+            s, s.get(PortalAccount, customer_id), "helga.neu@example.org", current_settings()
         )
         token = tokens.new_link_token()  # the mailed token is not kept: put a known one in its place
         change.secret_hash = tokens.token_hash(token)
@@ -51,7 +51,10 @@ def test_one_email_link_confirmed_10_times_at_once_applies_once(parallel_app):  
     results = Counter(in_parallel(10, confirm))
     assert results["done"] == 1
     assert results["used"] == 9
-    assert _count(parallel_app, sa.select(Customer.email).where(Customer.id == customer_id)) == "helga.neu@example.org"
+    assert (
+        _count(parallel_app, sa.select(PortalAccount.email).where(PortalAccount.id == customer_id))
+        == "helga.neu@example.org"
+    )
     told = sa.select(sa.func.count()).where(OutboxMessage.idempotency_key.like("email-changed:%"))
     assert _count(parallel_app, told) == 1
     notices = sa.select(sa.func.count()).select_from(Document).where(Document.kind == DocumentKind.NOTICE)
@@ -62,14 +65,14 @@ def test_20_parallel_wrong_mobile_codes_are_evaluated_exactly_5_times(parallel_a
     customer_id = _customer_id(parallel_app, _invite_by_sms(parallel_app))
     with parallel_app.app_context():
         s = db.session()
-        self_service.request_mobile_change(s, s.get(Customer, customer_id), "0160 98765432", current_settings())
+        self_service.request_mobile_change(s, s.get(PortalAccount, customer_id), "0160 98765432", current_settings())
         s.commit()
 
     def wrong(_i: int) -> str:
         with parallel_app.app_context():
             s = db.session()
             try:
-                self_service.confirm_mobile_change(s, s.get(Customer, customer_id), "000000", current_settings())
+                self_service.confirm_mobile_change(s, s.get(PortalAccount, customer_id), "000000", current_settings())
             except self_service.SelfServiceError as error:
                 s.commit()
                 return error.message
@@ -90,7 +93,7 @@ def test_10_parallel_email_change_requests_send_one_link(parallel_app):  # noqa:
             s = db.session()
             try:
                 self_service.request_email_change(
-                    s, s.get(Customer, customer_id), f"neu{i}@example.org", current_settings()
+                    s, s.get(PortalAccount, customer_id), f"neu{i}@example.org", current_settings()
                 )
             except self_service.SelfServiceError:
                 s.rollback()
@@ -109,7 +112,7 @@ def test_one_totp_code_sent_10_times_at_once_logs_in_once(parallel_app, time_mac
     customer_id = _customer_id(parallel_app, _invite_by_sms(parallel_app))
     with parallel_app.app_context():
         s = db.session()
-        customer = s.get(Customer, customer_id)
+        customer = s.get(PortalAccount, customer_id)
         secret = two_factor.setup(s, customer, current_settings()).secret
         two_factor.enable(s, customer, pyotp.TOTP(secret).at(now), current_settings())
         s.commit()
@@ -119,7 +122,9 @@ def test_one_totp_code_sent_10_times_at_once_logs_in_once(parallel_app, time_mac
     def log_in(_i: int) -> str:
         with parallel_app.app_context():
             s = db.session()
-            return two_factor.check_login(s, s.get(Customer, customer_id), code, current_settings(), now=later).status
+            return two_factor.check_login(
+                s, s.get(PortalAccount, customer_id), code, current_settings(), now=later
+            ).status
 
     results = Counter(in_parallel(10, log_in))
     assert results["ok"] == 1

@@ -9,7 +9,7 @@ STAFF = [
 PORTAL = [
     ("portal.documents", "/portal/dokumente", ()),
     ("portal.contracts", "/portal/vertraege", ()),
-    ("portal.my_data", "/portal/daten", ("/portal/sicherheit",)),
+    ("my_data.index", "/portal/daten", ("/portal/sicherheit",)),
 ]
 
 
@@ -24,7 +24,7 @@ def test_the_own_page_is_the_page_and_a_sub_page_belongs_to_the_longest_section(
 
 
 def test_the_portal_s_pages_mark_their_section():
-    assert current_marks("/portal/daten/anschrift", "portal.change_address", PORTAL) == ["", "", "true"]
-    assert current_marks("/portal/sicherheit/einrichten", "portal.totp_setup", PORTAL) == ["", "", "true"]
+    assert current_marks("/portal/daten/anschrift", "my_data.change_address", PORTAL) == ["", "", "true"]
+    assert current_marks("/portal/sicherheit/einrichten", "my_data.totp_setup", PORTAL) == ["", "", "true"]
     assert current_marks("/portal/vertraege/x/schaden", "portal.report_claim", PORTAL) == ["", "true", ""]
     assert current_marks("/portal/dokumente", "portal.documents", PORTAL) == ["page", "", ""]

@@ -218,10 +218,10 @@ def test_selection_switches_contracts_with_contact_data_on_file(outbox_app, best
 
 def test_an_active_portal_customer_is_not_onboarded_again(outbox_app, bestand, mgr, session):
     from core import clock
-    from onboarding.models import Customer
+    from onboarding.models import PortalAccount
 
     session.add(
-        Customer(
+        PortalAccount(
             email="helga.brandt@example.org", full_name="Helga Brandt", password_hash="x", activated_at=clock.now()
         )
     )

@@ -195,7 +195,7 @@ def test_after_online_beantragen_the_vertragsnummer_and_the_evb_come_first(broke
 def test_the_contract_page_shows_what_is_insured_the_portal_state_and_the_kunde(broker_client, session):
     """Issue #26 item 7: the vehicle, cover, deductibles and SF-Klassen, the portal state, a link to
     the Kunde; a contract that has not begun says "beginnt am", not "aktiv"."""
-    from calculator.models import Client
+    from calculator.models import CustomerRecord
 
     apply(broker_client, quote(broker_client), PORTAL)
     contract = session.scalar(sa.select(Contract))
@@ -211,7 +211,7 @@ def test_the_contract_page_shows_what_is_insured_the_portal_state_and_the_kunde(
     assert f"beginnt am {START}" in page
     assert "aktiv," not in page
     assert "<dt>Kunden-Portal</dt><dd>eingeladen (Link versendet)</dd>" in page
-    client = session.scalar(sa.select(Client).where(Client.id == contract.client_id))
+    client = session.scalar(sa.select(CustomerRecord).where(CustomerRecord.id == contract.client_id))
     assert f'<a href="/kunden/{client.public_id}">{contract.customer_name}</a>' in page
 
 

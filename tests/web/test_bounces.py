@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from calculator.models import Client
+from calculator.models import CustomerRecord
 from contracts.models import Contract
 from core.users import Role
 from messaging import worker
 from messaging.models import OutboxMessage, State
-from onboarding.models import Customer
+from onboarding.models import PortalAccount
 from tests.helpers import csrf_token, login
 from tests.web.test_applications import PORTAL, apply, quote
 
@@ -40,8 +40,8 @@ def test_a_refused_address_is_corrected_everywhere_and_the_broker_told(
     contract = session.scalar(sa.select(Contract))
     session.refresh(contract)
     assert contract.customer_email == "juergen.mueller@example.com"
-    assert session.get(Client, contract.client_id).email == "juergen.mueller@example.com"
-    assert session.get(Customer, contract.customer_account_id).email == "juergen.mueller@example.com"
+    assert session.get(CustomerRecord, contract.client_id).email == "juergen.mueller@example.com"
+    assert session.get(PortalAccount, contract.customer_account_id).email == "juergen.mueller@example.com"
     worker.run(outbox_app, once=True)
     delivered = {m["To"]: m for m in smtp_server.inbox.messages}
     assert "juergen.mueller@example.com" in delivered  # the access link, to the corrected address

@@ -11,7 +11,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from calculator.models import Client, ClientNameWord, Offer
+from calculator.models import CustomerNameWord, CustomerRecord, Offer
 from contracts.models import Claim, ClaimKind, Contract, Document
 from core.users import Role
 from onboarding.models import CodeChannel, OnboardingStart
@@ -28,7 +28,7 @@ def _offer(session, public_id) -> Offer:
 
 def test_the_first_offer_makes_the_customer_and_the_next_finds_him(broker_client, session):
     first = _offer(session, quote(broker_client))
-    client = session.get(Client, first.client_id)
+    client = session.get(CustomerRecord, first.client_id)
     assert (client.first_name, client.last_name, client.city) == ("Jürgen", "Müller-Lüdenscheidt", "Berlin")
     assert client.search_key == "mueller luedenscheidt juergen"
     second = _offer(session, quote(broker_client, {**KFZ_ANSWERS, "strasse": " Hauptstraße  1 "}))
@@ -55,7 +55,7 @@ def test_an_ambiguous_match_waits_for_the_broker(broker_client, session):
     forged = broker_client.post(f"{url}/kunde", data={"csrf_token": csrf_token(broker_client, url), "kunde": "x" * 32})
     assert forged.status_code == 422
     assert "Bitte wählen Sie einen der angezeigten Kunden" in forged.get_data(as_text=True)
-    existing = session.get(Client, first.client_id)
+    existing = session.get(CustomerRecord, first.client_id)
     chosen = broker_client.post(
         f"{url}/kunde", data={"csrf_token": csrf_token(broker_client, url), "kunde": existing.public_id}
     )
@@ -67,8 +67,8 @@ def test_an_ambiguous_match_waits_for_the_broker(broker_client, session):
     broker_client.post(f"{other_url}/kunde", data={"csrf_token": csrf_token(broker_client, other_url), "kunde": "neu"})
     session.expire_all()
     assert other.client_id not in (None, existing.id)
-    assert session.get(Client, other.client_id).city == "Berlin"
-    assert session.scalar(sa.select(sa.func.count()).select_from(Client)) == 2
+    assert session.get(CustomerRecord, other.client_id).city == "Berlin"
+    assert session.scalar(sa.select(sa.func.count()).select_from(CustomerRecord)) == 2
 
 
 def _search(client, q):
@@ -96,7 +96,7 @@ def test_the_typeahead_finds_by_name_birth_date_contract_number_and_email(broker
 
 
 def test_a_new_offer_for_the_customer_is_prefilled_and_linked(broker_client, session):
-    client = session.get(Client, _offer(session, quote(broker_client)).client_id)
+    client = session.get(CustomerRecord, _offer(session, quote(broker_client)).client_id)
     form = broker_client.get(f"/rechner/rs/?kunde={client.public_id}").get_data(as_text=True)
     assert 'value="Müller-Lüdenscheidt"' in form
     assert 'value="29.02.1972"' in form
@@ -121,7 +121,7 @@ def test_an_existing_customer_gets_the_access_code_by_letter(broker_client, sess
 def test_nobody_sees_another_agencys_or_another_brokers_customers(
     app, broker_client, make_agency, make_user, agency, session
 ):
-    client = session.get(Client, _offer(session, quote(broker_client)).client_id)
+    client = session.get(CustomerRecord, _offer(session, quote(broker_client)).client_id)
     for outsider in (make_user(Role.BROKER, make_agency("Andere Agentur")), make_user(Role.BROKER, agency)):
         browser = app.test_client()
         login(browser, outsider.email)
@@ -148,9 +148,9 @@ def test_any_part_of_the_name_finds_the_customer(broker_client, session):
     assert _search(broker_client, "Jürgen") == him
     assert _search(broker_client, "denscheidt") == []  # a part of a name is found from its beginning
     assert _search(broker_client, "Schröder") == ["Schröder, Änne"]
-    client = session.scalar(sa.select(Client).where(Client.last_name == "Müller-Lüdenscheidt"))
+    client = session.scalar(sa.select(CustomerRecord).where(CustomerRecord.last_name == "Müller-Lüdenscheidt"))
     assert sorted(
-        w.word for w in session.scalars(sa.select(ClientNameWord).where(ClientNameWord.client_id == client.id))
+        w.word for w in session.scalars(sa.select(CustomerNameWord).where(CustomerNameWord.client_id == client.id))
     ) == [
         "juergen",
         "luedenscheidt juergen",
@@ -177,7 +177,7 @@ def test_the_customer_page_shows_contact_portal_state_claims_and_documents(broke
         )
     )
     session.commit()
-    client = session.get(Client, contract.client_id)
+    client = session.get(CustomerRecord, contract.client_id)
     page = broker_client.get(f"/kunden/{client.public_id}").get_data(as_text=True)
     assert 'href="mailto:juergen.mueller@example.org"' in page
     assert "0151" in page

@@ -280,13 +280,13 @@ def _broker_work(client: FlaskClient) -> list[str]:
 def _customer_email(app: Flask, customer: int = 0) -> str:
     """The e-mail of an activated demo customer: the first (0) or the second (1, who switches the
     two-factor login on)."""
-    from onboarding.models import Customer
+    from onboarding.models import PortalAccount
 
     with app.extensions["database"].sessionmaker() as s:
         email = s.scalar(
-            sa.select(Customer.email)
-            .where(Customer.password_hash.is_not(None))
-            .order_by(Customer.id)
+            sa.select(PortalAccount.email)
+            .where(PortalAccount.password_hash.is_not(None))
+            .order_by(PortalAccount.id)
             .offset(customer)
             .limit(1)
         )

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from calculator.models import Client, Offer
+from calculator.models import CustomerRecord, Offer
 from core.audit import AuditEntry
 from core.users import Role
 from messaging import worker
@@ -60,7 +60,7 @@ def test_the_offer_goes_out_as_pdf_from_the_broker(outbox_app, broker, broker_ou
     assert "gesendet an kunde@example.org am" in page
     entry = session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "offer_emailed")).one()
     assert entry.details == {"to": "kunde@example.org"}
-    kunde = session.get(Client, session.scalar(sa.select(Offer.client_id).where(Offer.public_id == offer_id)))
+    kunde = session.get(CustomerRecord, session.scalar(sa.select(Offer.client_id).where(Offer.public_id == offer_id)))
     assert "per E-Mail an kunde@example.org am" in client.get(f"/kunden/{kunde.public_id}").get_data(as_text=True)
 
 

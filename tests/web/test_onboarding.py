@@ -15,7 +15,7 @@ from messaging import worker
 from messaging.models import OutboxMessage, State
 from onboarding.access import check_new_password
 from onboarding.invitations import invite_existing_customer
-from onboarding.models import AccessCode, Customer
+from onboarding.models import AccessCode, PortalAccount
 from onboarding.settings import current as current_settings
 from tests.helpers import ANTRAG_DECLARATIONS, KFZ_ANSWERS, POLICING_DOCUMENTS, csrf_token, login
 
@@ -411,7 +411,7 @@ def test_customers_are_kept_out_of_activation_by_a_wrong_email(outbox_app, polic
     worker.run(outbox_app, once=True)
     page = activate(client, link, email="jemand@example.org", code=sms_code(twilio_server)).get_data(as_text=True)
     assert "E-Mail-Adresse oder Zugangs-Code ungültig." in page
-    assert session.scalar(sa.select(Customer.activated_at)) is None
+    assert session.scalar(sa.select(PortalAccount.activated_at)) is None
 
 
 def _active_customer(outbox_app, police, twilio_server):

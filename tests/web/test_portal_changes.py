@@ -17,7 +17,7 @@ from contracts.models import ContractVersion, Document, DocumentKind
 from core import clock, storage
 from core.audit import AuditEntry
 from messaging import worker
-from onboarding.models import ContactChange, Customer
+from onboarding.models import ContactChange, PortalAccount
 from tests.helpers import csrf_token
 from tests.web.test_onboarding import PASSWORD, _active_customer, police  # noqa: F401 (fixture)
 
@@ -208,7 +208,7 @@ def test_a_new_email_address_applies_only_after_its_link(outbox_app, running, se
     assert sent.status_code == 302
     worker.run(outbox_app, once=True)
     link = _link(smtp_server, "neu@example.org")
-    customer = session.get(Customer, contract.customer_account_id)
+    customer = session.get(PortalAccount, contract.customer_account_id)
     session.refresh(customer)
     assert customer.email == "kunde@example.org"  # not yet
     stranger = outbox_app.test_client()  # the link works from any device; its GET changes nothing
@@ -265,7 +265,7 @@ def test_an_expired_or_replaced_email_link_changes_nothing(outbox_app, running, 
     assert expired.status_code == 410
     assert "Dieser Bestätigungslink ist abgelaufen." in expired.get_data(as_text=True)
     assert other.get("/portal/email-bestaetigen/unbekannt").status_code == 404
-    customer = session.get(Customer, contract.customer_account_id)
+    customer = session.get(PortalAccount, contract.customer_account_id)
     session.refresh(customer)
     assert customer.email == "kunde@example.org"
 
@@ -279,7 +279,7 @@ def test_email_change_refuses_bad_taken_and_too_frequent_requests(outbox_app, ru
     assert 'value="kein-at-zeichen"' in html
     same = _post(client, "/portal/daten/email", email="KUNDE@example.org")
     assert "Das ist bereits Ihre E-Mail-Adresse im Kunden-Portal." in same.get_data(as_text=True)
-    session.add(Customer(email="vergeben@example.org", full_name="Jemand Anders"))
+    session.add(PortalAccount(email="vergeben@example.org", full_name="Jemand Anders"))
     session.commit()
     taken = _post(client, "/portal/daten/email", email="vergeben@example.org")
     assert "gehört bereits zu einem anderen Zugang" in taken.get_data(as_text=True)

@@ -17,7 +17,7 @@ from core import tokens
 from core.audit import AuditEntry
 from messaging import worker
 from onboarding import two_factor
-from onboarding.models import Customer, RecoveryCode
+from onboarding.models import PortalAccount, RecoveryCode
 from onboarding.settings import current as current_settings
 from tests.helpers import csrf_token
 from tests.web.test_onboarding import PASSWORD, _active_customer, police  # noqa: F401 (fixture)
@@ -35,8 +35,8 @@ def _code(secret: str, at: datetime) -> str:
     return pyotp.TOTP(secret).at(at)
 
 
-def _customer(session, contract) -> Customer:
-    customer = session.get(Customer, contract.customer_account_id)
+def _customer(session, contract) -> PortalAccount:
+    customer = session.get(PortalAccount, contract.customer_account_id)
     session.refresh(customer)
     return customer
 

@@ -11,7 +11,7 @@ import sqlalchemy.orm as so
 
 from calculator.customers import normalise, prefix_match
 from calculator.forms.fields import parse_german_date
-from calculator.models import Client, ClientNameWord, Offer
+from calculator.models import CustomerNameWord, CustomerRecord, Offer
 from contracts.models import Application, Claim, Contract, Document
 from core.audit import AuditEntry
 from core.authz import scoped
@@ -22,27 +22,27 @@ DOCUMENTS_SHOWN = 20  # the newest on the customer page; each contract's page li
 CONTRACT_NUMBER = re.compile(r"^[A-Za-z]{2}-[0-9-]{4,}$")
 
 
-def search(session: so.Session, user: User, query: str, limit: int = LIMIT) -> list[Client]:
+def search(session: so.Session, user: User, query: str, limit: int = LIMIT) -> list[CustomerRecord]:
     """Typeahead within what the user may see: a birth date (TT.MM.JJJJ), a Vertragsnummer, the
     beginning of an e-mail address, or the beginning of any part of "Nachname Vorname"
     ("Lüdenscheidt" finds "Müller-Lüdenscheidt", "Jürgen" finds him too). One indexed query."""
     query = " ".join(query.split())[:100]
     if len(query) < 2:
         return []
-    stmt = sa.select(Client)
+    stmt = sa.select(CustomerRecord)
     # a name prefix is read in the order of its index; the other searches find a handful of rows by
     # their own index, sorted by an expression (so no planner walks the name index for the order)
-    order: Any = Client.search_key.concat("")
+    order: Any = CustomerRecord.search_key.concat("")
     born = parse_german_date(query) if re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4}", query) else None
     dialect = session.get_bind().dialect.name
     if born is not None:
-        stmt = stmt.where(Client.birth_date == born)
+        stmt = stmt.where(CustomerRecord.birth_date == born)
     elif CONTRACT_NUMBER.match(query):
         # the contract first (its unique number), then its customer by primary key
         owner = session.scalar(sa.select(Contract.client_id).where(Contract.number == query.upper().replace(" ", "")))
-        stmt = stmt.where(Client.id == owner)
+        stmt = stmt.where(CustomerRecord.id == owner)
     elif "@" in query:
-        stmt = stmt.where(prefix_match(Client.email, query.lower(), dialect))
+        stmt = stmt.where(prefix_match(CustomerRecord.email, query.lower(), dialect))
     else:
         key = normalise(query)
         if not key:
@@ -50,16 +50,18 @@ def search(session: so.Session, user: User, query: str, limit: int = LIMIT) -> l
         # read in the order of the name-part index (agency, word): the walk stops after the first
         # hits whatever the prefix matches — an IN over the parts sorted by the client's key made
         # SQLite walk every customer for a rare prefix (p95 47 ms on 100,000)
-        stmt = stmt.join(ClientNameWord, ClientNameWord.client_id == Client.id).where(
-            prefix_match(ClientNameWord.word, key, dialect)
+        stmt = stmt.join(CustomerNameWord, CustomerNameWord.client_id == CustomerRecord.id).where(
+            prefix_match(CustomerNameWord.word, key, dialect)
         )
         if user.agency_id is not None:  # the staff of an agency: its own index range only
-            stmt = stmt.where(ClientNameWord.agency_id == user.agency_id)
-        order = ClientNameWord.word
+            stmt = stmt.where(CustomerNameWord.agency_id == user.agency_id)
+        order = CustomerNameWord.word
         # one customer can match twice ("Müller-Müller"): read a few more, keep the first of each
-        found = session.scalars(scoped(stmt, Client, user).order_by(order, ClientNameWord.client_id).limit(limit * 2))
+        found = session.scalars(
+            scoped(stmt, CustomerRecord, user).order_by(order, CustomerNameWord.client_id).limit(limit * 2)
+        )
         return list(dict.fromkeys(found))[:limit]
-    stmt = scoped(stmt, Client, user).order_by(order, Client.id).limit(limit)
+    stmt = scoped(stmt, CustomerRecord, user).order_by(order, CustomerRecord.id).limit(limit)
     return list(session.scalars(stmt))
 
 
@@ -76,7 +78,9 @@ def portal_summary(contracts: list[Contract]) -> str:
 
 def client_page(session: so.Session, user: User, public_id: str) -> dict[str, Any] | None:
     """The customer and everything of his the user may see; None: not his (404)."""
-    client = session.scalar(scoped(sa.select(Client).where(Client.public_id == public_id), Client, user))
+    client = session.scalar(
+        scoped(sa.select(CustomerRecord).where(CustomerRecord.public_id == public_id), CustomerRecord, user)
+    )
     if client is None:
         return None
     offers = list(

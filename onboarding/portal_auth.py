@@ -1,0 +1,31 @@
+"""The portal's guard: pages of the customer portal need a logged-in customer (a staff login is
+sent to the customer login), and `portal_account()` is that customer, typed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import redirect, url_for
+from flask_login import current_user
+
+from onboarding.models import PortalAccount
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def customer_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated or not current_user.is_customer:
+            return redirect(url_for("onboarding.login"))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def portal_account() -> PortalAccount:
+    """The logged-in customer (only inside a view guarded by customer_required)."""
+    account: PortalAccount = current_user._get_current_object()
+    return account
