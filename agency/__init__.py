@@ -13,44 +13,31 @@ from messaging.worker import register_task
 
 def init_app(app: Flask) -> None:
     from agency import jobs, views, worklist
-    from agency.bulk import Limits
     from agency.figures import overview
-    from agency.period import Settings, parse_period
+    from agency.period import parse_period
+    from agency.settings import AgencySettings, current
     from agency.snapshots import close_months
+    from onboarding.settings import current as onboarding_settings
 
     app.register_blueprint(views.bp)
-    app.extensions["agency_limits"] = Limits(
-        max_bytes=app.config["BULK_SWITCH_MAX_BYTES"],
-        max_rows=app.config["BULK_SWITCH_MAX_ROWS"],
-        sync_rows=app.config["BULK_SWITCH_SYNC_ROWS"],
-    )
-    settings = app.extensions["onboarding_settings"]  # onboarding's init_app ran before ours
-    core_jobs.register(app, jobs.JOB_KIND, lambda session, payload: jobs.step(session, payload, settings))
-    work = worklist.Settings(
-        reminder_days=app.config["WORKLIST_REMINDER_DAYS"],
-        decision_days=app.config["WORKLIST_DECISION_DAYS"],
-        link_days=settings.link_days,
-        letter_warning_days=app.config["WORKLIST_LETTER_WARNING_DAYS"],
-    )
+    onboarding = app.extensions["onboarding_settings"]  # onboarding's init_app ran before ours
+    app.extensions["agency_settings"] = AgencySettings.from_config(app.config, link_days=onboarding.link_days)
+    core_jobs.register(app, jobs.JOB_KIND, lambda session, payload: jobs.step(session, payload, onboarding_settings()))
     panels.register(
         app,
         "agency/_worklist_panel.html",
         (Role.BROKER, Role.MANAGER),
-        lambda session, user: worklist.worklist(session, user, work),
+        lambda session, user: worklist.worklist(session, user, current().worklist),
         order=5,
     )
-    figures = Settings(
-        default_days=app.config["DASHBOARD_DEFAULT_DAYS"],
-        max_years=app.config["DASHBOARD_MAX_YEARS"],
-        waiting_days=app.config["DASHBOARD_WAITING_DAYS"],
-    )
-    app.extensions["dashboard_settings"] = figures
     register_task(app, close_months)  # the worker closes each month's figures once
     panels.register(  # the agency manager's figures (default period), below what waits for him
         app,  # (issue #26 item 16: the worklist was ~3,000 px down, under the charts)
         "agency/_figures_panel.html",
         (Role.MANAGER,),
-        lambda session, user: {"view": overview(session, user, parse_period("", "", figures)[0], figures)},
+        lambda session, user: {
+            "view": overview(session, user, parse_period("", "", current().dashboard)[0], current().dashboard)
+        },
         order=20,
     )
     navigation.register(app, "Kennzahlen", "agency.figures", MANAGER_AREA, order=44)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from agency import bulk as bulk_switch
@@ -10,8 +10,10 @@ from agency import jobs, services
 from agency.bulk import Limits
 from agency.export import funnel_csv, table_csv
 from agency.figures import overview
+from agency.forms import PortalSwitchForm
 from agency.models import SwitchJob
-from agency.period import Settings, parse_period
+from agency.period import parse_period
+from agency.settings import current as agency_settings
 from contracts.models import Contract
 from core import db, paging
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, MANAGER_AREA, get_visible_or_404, roles_required, staff_user
@@ -20,7 +22,7 @@ from core.errors import render_error
 from core.forms import selected_ids
 from core.security import safe_next
 from messaging.outbox import MessageError
-from onboarding.settings import current as current_settings
+from onboarding.settings import current as onboarding_settings
 
 bp = Blueprint("agency", __name__)
 PAGE_SIZE = 25
@@ -34,7 +36,7 @@ def stock() -> str:
     s = db.session()
     f = {k: request.args.get(k, "").strip() for k in services.STOCK_FILTERS}
     found = services.stock_page(
-        s, staff_user(), f, paging.page_number(request.args.get("seite")), PAGE_SIZE, _dashboard_settings()
+        s, staff_user(), f, paging.page_number(request.args.get("seite")), PAGE_SIZE, agency_settings().dashboard
     )
     rows, total, page = list(found.items), found.total, found.number
     states = services.onboarding_states(s, rows)
@@ -46,7 +48,7 @@ def stock() -> str:
         page=page,
         page_size=PAGE_SIZE,
         filters={k: v for k, v in f.items() if v},
-        funnel=services.funnel_filter_label(s, staff_user(), f, _dashboard_settings()),
+        funnel=services.funnel_filter_label(s, staff_user(), f, agency_settings().dashboard),
         state_names=services.STATES,
     )
 
@@ -57,20 +59,15 @@ def remind_selection() -> BaseResponse:
     """ "Erinnerung senden" for the contracts selected in the Bestand: a fresh access link each
     (those already active or not on the portal are named, not changed); back to the same list."""
     s = db.session()
-    result = services.remind_selected(s, staff_user(), selected_ids(request.form, "vertrag"), current_settings())
+    result = services.remind_selected(s, staff_user(), selected_ids(request.form, "vertrag"), onboarding_settings())
     s.commit()
     for category, message in result.messages():
         flash(message, category)
     return redirect(safe_next(request.form.get("zurueck"), url_for("agency.stock")))
 
 
-def _dashboard_settings() -> Settings:
-    settings: Settings = current_app.extensions["dashboard_settings"]
-    return settings
-
-
 def _figures(template: str) -> tuple[str, int]:
-    settings = _dashboard_settings()
+    settings = agency_settings().dashboard
     args = {k: request.args.get(k, "") for k in ("von", "bis")}
     period, errors = parse_period(args["von"], args["bis"], settings)
     view = overview(
@@ -116,7 +113,7 @@ def figures_all_csv(table: str) -> Response | tuple[str, int]:
 def _figures_csv(table: str) -> Response | tuple[str, int]:
     if table not in ("trichter", "tabelle"):
         abort(404)
-    settings = _dashboard_settings()
+    settings = agency_settings().dashboard
     period, errors = parse_period(request.args.get("von", ""), request.args.get("bis", ""), settings)
     if errors:  # the German message of the page's period fields, on the error page
         return render_error(422, " ".join(errors.values()))
@@ -141,18 +138,17 @@ def change_delivery(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 services.switch_to_post(s, staff_user(), contract)
                 message = "Der Vertrag ist auf Postversand umgestellt."
             elif action == "einladung":
-                services.resend_invitation(s, staff_user(), contract, current_settings())
+                services.resend_invitation(s, staff_user(), contract, onboarding_settings())
                 message = "Die Einladung wurde erneut versendet (neuer Link, neuer Zugangs-Code per Post)."
             else:
-                values = {
-                    "email": request.form.get("email", "").strip(),
-                    "mobile": request.form.get("mobile", "").strip(),
-                }
-                errors = _contact_errors(values)
+                form = PortalSwitchForm()
+                form.validate()
+                values = {"email": form.email.data or "", "mobile": form.mobile.data or ""}
+                errors = form.field_errors()
                 if errors:
                     raise services.SwitchError("")
                 message = services.switch_to_portal(
-                    s, staff_user(), contract, values["email"], values["mobile"], current_settings()
+                    s, staff_user(), contract, values["email"], values["mobile"], onboarding_settings()
                 )
         except (services.SwitchError, MessageError) as error:
             s.rollback()  # every service error reaches the user in German, next to the form
@@ -175,7 +171,7 @@ def remind(public_id: str) -> BaseResponse:
     s = db.session()
     contract = get_visible_or_404(s, Contract, staff_user(), public_id=public_id)
     try:
-        services.resend_invitation(s, staff_user(), contract, current_settings())
+        services.resend_invitation(s, staff_user(), contract, onboarding_settings())
     except services.SwitchError as error:
         s.rollback()
         flash(str(error), "error")
@@ -185,23 +181,8 @@ def remind(public_id: str) -> BaseResponse:
     return redirect(url_for("staff.index"))
 
 
-def _contact_errors(values: dict[str, str]) -> dict[str, str]:
-    from core.contact import german_mobile, normalize_email
-
-    errors = {}
-    try:
-        normalize_email(values["email"])
-    except MessageError as error:
-        errors["email"] = str(error)
-    try:
-        german_mobile(values["mobile"])
-    except MessageError as error:
-        errors["mobile"] = str(error)
-    return errors
-
-
 def _limits() -> Limits:
-    limits: Limits = current_app.extensions["agency_limits"]
+    limits = agency_settings().bulk
     return limits
 
 
@@ -254,7 +235,7 @@ def job(public_id: str) -> str:
 @bp.post("/agentur/umstellung/<public_id>/start")
 @roles_required(*MANAGER_AREA)
 def start(public_id: str) -> BaseResponse:
-    if not jobs.start(db.session(), _job(public_id), current_settings(), _limits()):
+    if not jobs.start(db.session(), _job(public_id), onboarding_settings(), _limits()):
         flash("Diese Umstellung wurde bereits gestartet.", "error")
     return redirect(url_for("agency.job", public_id=public_id))
 

@@ -9,6 +9,7 @@ Run: .venv/bin/python -m bench.documents
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 import subprocess
@@ -37,6 +38,7 @@ def make_applications(app, n: int) -> list[int]:
     from calculator.tariffs import Product
     from contracts.models import Delivery
     from contracts.services import ApplicationData, submit_application
+    from contracts.settings import current as current_settings
     from core import clock
     from core.db import session
 
@@ -77,6 +79,7 @@ def make_applications(app, n: int) -> list[int]:
                     "kunde@example.org",
                     "+4915112345678",
                 ),
+                current_settings(),
             )
             ids.append(application.id)
         s.commit()
@@ -86,6 +89,7 @@ def make_applications(app, n: int) -> list[int]:
 def police(app, ids: list[int], batch: bool) -> float:
     from contracts.models import Application
     from contracts.services import accept
+    from contracts.settings import current as current_settings
     from core.db import session
 
     with app.test_request_context():
@@ -94,10 +98,10 @@ def police(app, ids: list[int], batch: bool) -> float:
         applications = list(s.scalars(sa.select(Application).where(Application.id.in_(ids)).order_by(Application.id)))
         started = time.perf_counter()
         if batch:
-            accept(s, applications, user)
+            accept(s, applications, user, current_settings())
         else:
             for application in applications:
-                accept(s, [application], user)
+                accept(s, [application], user, current_settings())
         s.commit()
         return time.perf_counter() - started
 
@@ -113,13 +117,14 @@ def main() -> None:
     # 1. one document: our code vs the raw command
     from contracts.documents import render_document
     from contracts.models import Contract, DocumentKind
+    from contracts.settings import current as current_settings
     from core.db import session
 
     police(app, ids[:1], batch=True)
     with app.test_request_context():
         contract = session().scalar(sa.select(Contract))
         assert contract is not None
-        html = render_document(contract, DocumentKind.POLICY)
+        html = render_document(contract, DocumentKind.POLICY, current_settings().catalog)
     ours, raw = [], []
     for _ in range(15):
         t0 = time.perf_counter()
@@ -138,7 +143,7 @@ def main() -> None:
     #    Vertragsinformationen are rendered once per process and stored for each contract)
     batch_s = police(app, ids[1:101], batch=True)
     single_s = police(app, ids[101:151], batch=False) * 2
-    app.config["PDF_WORKERS"] = 1
+    app.extensions["contract_settings"] = dataclasses.replace(app.extensions["contract_settings"], pdf_workers=1)
     serial_s = police(app, ids[151:201], batch=False) * 2
     print(
         f"policing 100 contracts: batch {batch_s:.1f} s; one after another {single_s:.1f} s (each contract's "

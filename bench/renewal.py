@@ -41,6 +41,7 @@ def make_contracts(app, n: int):
     from calculator.tariffs import Product
     from contracts.models import Contract, Delivery
     from contracts.services import ApplicationData, submit_application
+    from contracts.settings import current as current_settings
     from core import clock
     from core.db import new_public_id, session, table
     from tests.helpers import KFZ_ANSWERS
@@ -55,7 +56,7 @@ def make_contracts(app, n: int):
         data = ApplicationData(
             today + timedelta(days=1), "Jürgen Müller", "DE89370400440532013000", None, Delivery.POST, None, None
         )
-        application = submit_application(s, broker, offer, data)
+        application = submit_application(s, broker, offer, data, current_settings())
         s.commit()
         model = s.scalar(sa.select(Contract).where(Contract.application_id == application.id))
         assert model is not None
@@ -85,6 +86,7 @@ def main() -> None:
     from contracts import renewal
     from contracts.documents import render_document
     from contracts.models import Contract, DocumentKind
+    from contracts.settings import current as current_settings
     from core import jobs
     from core.db import session
 
@@ -106,7 +108,7 @@ def main() -> None:
         sample = list(s.scalars(sa.select(Contract).order_by(Contract.id.desc()).limit(SAMPLE // 2)))
         with app.test_request_context():
             htmls = [
-                render_document(c, k, period_start=due)
+                render_document(c, k, current_settings().catalog, period_start=due)
                 for c in sample
                 for k in (DocumentKind.POLICY, DocumentKind.INVOICE)
             ]

@@ -16,21 +16,24 @@ NEW_DOCUMENTS_DAYS = 30  # how far back the start page lists new documents
 
 
 def init_app(app: Flask) -> None:
-    from contracts import changes, cli, contract_info, einstufung, jobs, queues, renewal, views
+    from contracts import cli, einstufung, jobs, queues, renewal, views
+    from contracts.settings import ContractSettings, current
     from core import jobs as core_jobs
     from messaging.worker import register_task
 
-    app.extensions["contract_rules"] = changes.Rules(
-        backdate_days=app.config["CONTRACT_CHANGE_BACKDATE_DAYS"], evb_valid_days=app.config["EVB_VALID_DAYS"]
-    )
+    # once, at start-up (calculator's init_app loaded the tariffs before ours)
+    settings = ContractSettings.from_config(app.config, app.extensions["tariffs"])
+    app.extensions["contract_settings"] = settings
     app.jinja_env.globals["end_label"] = end_label
-    app.extensions["insurer"] = contract_info.Insurer.from_config(app.config)
-    app.jinja_env.globals["insurer"] = app.extensions["insurer"]
+    app.jinja_env.globals["insurer"] = settings.insurer
     app.register_blueprint(views.bp)
-    register_task(app, lambda session: einstufung.expire(session, app.extensions["tariffs"]))
-    core_jobs.register(app, jobs.JOB_KIND, jobs.step)
-    core_jobs.register(app, renewal.JOB_KIND, renewal.step)
-    core_jobs.register(app, renewal.PREVIEW_JOB_KIND, renewal.preview_step)
+    # the worker's edges hand the app's settings in (looked up when they run)
+    register_task(app, lambda session: einstufung.expire(session, current().catalog, current().pdf_workers))
+    core_jobs.register(app, jobs.JOB_KIND, lambda session, payload: jobs.step(session, payload, current()))
+    core_jobs.register(app, renewal.JOB_KIND, lambda session, payload: renewal.step(session, payload, current()))
+    core_jobs.register(
+        app, renewal.PREVIEW_JOB_KIND, lambda session, payload: renewal.preview_step(session, payload, current())
+    )
     panels.register(app, "contracts/_new_documents_panel.html", (Role.BROKER, Role.MANAGER), _new_documents, order=10)
     panels.register(app, "contracts/_queues_panel.html", (Role.BACKOFFICE,), queues.queues, order=5)
     app.cli.add_command(cli.contracts_cli)

@@ -36,6 +36,7 @@ from calculator.tariffs import (
 from contracts import evb, lifecycle
 from contracts.documents import Planned, issue_documents, mask_iban
 from contracts.models import Claim, Contract, ContractVersion, DocumentKind, VersionKind
+from contracts.settings import Rules
 from core import audit, clock
 from core.formatting import TIMEZONE
 from core.formatting import date_de as format_date
@@ -69,15 +70,6 @@ class ChangeError(ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message, self.field = message, field
-
-
-@dataclass(frozen=True)
-class Rules:
-    """Settings of changes and cancellations (from the app config, built once); the notice of a
-    Kündigung is the tariff's (ContractTerms)."""
-
-    backdate_days: int
-    evb_valid_days: int = 90  # an eVB re-issued for a new vehicle (EVB_VALID_DAYS)
 
 
 @dataclass(frozen=True)
@@ -308,7 +300,7 @@ def change_contract(
         except evb.EvbError as error:
             raise ChangeError(str(error), "tsn") from None
     planned = endorsement_documents(version, invoice=bool(delta))
-    issue_documents(session, [(contract, planned)], workers=pdf_workers, announce=announce)
+    issue_documents(session, [(contract, planned)], catalog=catalog, workers=pdf_workers, announce=announce)
     audit.record(
         session,
         "contract_changed",
@@ -895,7 +887,7 @@ def cancel_contract(
         planned.append(
             Planned(DocumentKind.INVOICE, f"Beitragsrechnung Nachtrag Nr. {version.endorsement_no}", context)
         )
-    issue_documents(session, [(contract, planned)], workers=pdf_workers)
+    issue_documents(session, [(contract, planned)], catalog=catalog, workers=pdf_workers)
     audit.record(
         session,
         "contract_cancelled",
@@ -920,6 +912,7 @@ def withdraw_cancellation(
     *,
     expected_version: int | None,
     today: date,
+    catalog: TariffCatalog,
     pdf_workers: int | None = None,
 ) -> ContractVersion:
     """Rücknahme: a Kündigung withdrawn before it takes effect — the contract runs on as before
@@ -958,7 +951,7 @@ def withdraw_cancellation(
         premium_delta=-refunded if refunded else None,
     )
     planned = endorsement_documents(version, invoice=bool(refunded), invoice_extra={"withdrawn_end": old_end})
-    issue_documents(session, [(contract, planned)], workers=pdf_workers)
+    issue_documents(session, [(contract, planned)], catalog=catalog, workers=pdf_workers)
     audit.record(
         session,
         "cancellation_withdrawn",

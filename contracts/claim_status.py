@@ -109,7 +109,7 @@ def set_status(
         claim.handled_at, claim.handled_by_id = clock.now(), user.id
     contract = claim.contract
     terms = contract_terms(catalog, contract)
-    _tell_customer(session, claim, contract, terms, pdf_workers)
+    _tell_customer(session, claim, contract, terms, catalog, pdf_workers)
     audit.record(
         session,
         "claim_status",
@@ -161,7 +161,7 @@ def buy_back(
             "datum",
         )
     claim.repaid_on = repaid_on
-    _tell_customer(session, claim, contract, terms, pdf_workers, bought_back=True)
+    _tell_customer(session, claim, contract, terms, catalog, pdf_workers, bought_back=True)
     audit.record(
         session,
         "claim_bought_back",
@@ -196,6 +196,7 @@ def _tell_customer(
     claim: Claim,
     contract: Contract,
     terms: ContractTerms,
+    catalog: TariffCatalog,
     pdf_workers: int | None,
     *,
     bought_back: bool = False,
@@ -206,6 +207,7 @@ def _tell_customer(
     issue_documents(
         session,
         [(contract, [Planned(DocumentKind.CLAIM_STATUS, f"Schaden {claim.number} – {step}", context)])],
+        catalog=catalog,
         workers=pdf_workers,
         announce=False,  # the e-mail below says it
     )

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from calculator.tariffs import Product, RsModule
+from calculator.tariffs import Product, RsModule, TariffCatalog
 from calculator.tariffs.terms import NO_WAITING, ClaimEvent
 from contracts.documents import Planned, issue_documents
 from contracts.lifecycle import months_before
@@ -138,6 +138,7 @@ def report_claim(
     limits: UploadLimits,
     today: date,
     reporter: str,
+    catalog: TariffCatalog,
     pdf_workers: int | None = None,
 ) -> Claim:
     """Check everything first (nothing is stored half), then the claim with its files, its
@@ -196,6 +197,7 @@ def report_claim(
     issue_documents(
         session,
         [(contract, [Planned(DocumentKind.CLAIM, title, {"claim": claim})])],
+        catalog=catalog,
         workers=pdf_workers,
         announce=False,  # the confirmation e-mail below says it; no second "Neue Dokumente" e-mail
     )

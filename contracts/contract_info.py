@@ -7,32 +7,14 @@ Antrag records when the customer got them, and policing files them in the contra
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any
 
-from flask import current_app, render_template, render_template_string
+from flask import render_template, render_template_string
 from markupsafe import Markup
 
 from calculator.tariffs import TariffCatalog
 from calculator.tariffs.terms import ContractDocument
+from contracts.settings import Insurer
 from core.pdf import render_pdfs
-
-
-@dataclass(frozen=True)
-class Insurer:
-    """The Risikoträger named on the Versicherungsschein and in the Vertragsinformationen."""
-
-    name: str
-    address: str
-    register: str
-    supervisor: str
-
-    @classmethod
-    def from_config(cls, config: Any) -> Insurer:
-        return cls(
-            config["INSURER_NAME"], config["INSURER_ADDRESS"], config["INSURER_REGISTER"], config["INSURER_SUPERVISOR"]
-        )
-
 
 # the PDFs of a tariff version's texts do not change while a process runs: rendered once each
 _cache: dict[tuple[str, str, Insurer], bytes] = {}
@@ -65,8 +47,3 @@ def pdfs(catalog: TariffCatalog, version: str, insurer: Insurer) -> list[tuple[C
 
 def filename(document: ContractDocument, version: str) -> str:
     return f"{document.title.split(' (')[0]}-{version}.pdf".replace(" ", "-")
-
-
-def insurer() -> Insurer:
-    found: Insurer = current_app.extensions["insurer"]
-    return found

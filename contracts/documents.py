@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy.orm as so
-from flask import current_app, render_template
+from flask import render_template
 
-from calculator.tariffs import Product, RsModule, RsTariff
+from calculator.tariffs import Product, RsModule, RsTariff, TariffCatalog
 from contracts import lifecycle
 from contracts.models import Contract, Delivery, Document, DocumentKind, Occasion
 from contracts.presentation import policy_scope
@@ -58,11 +58,10 @@ def mask_iban(iban: str) -> str:
     return " ".join(masked[i : i + 4] for i in range(0, len(masked), 4))
 
 
-def render_document(contract: Contract, kind: DocumentKind, **context: Any) -> str:
+def render_document(contract: Contract, kind: DocumentKind, catalog: TariffCatalog, **context: Any) -> str:
     """The document's HTML from the contract's current data. The Versicherungsschein and the
     Nachtrag state the insured risk."""
     scope: dict[str, Any] = {}
-    catalog = current_app.extensions["tariffs"]
     terms = lifecycle.terms_for(catalog, contract.product, contract.tariff_version, contract.start_date)
     if kind in (DocumentKind.POLICY, DocumentKind.ENDORSEMENT):
         session = so.object_session(contract)
@@ -109,6 +108,7 @@ def issue_documents(
     session: so.Session,
     planned: Iterable[tuple[Contract, Sequence[Planned]]],
     *,
+    catalog: TariffCatalog,
     workers: int | None = None,
     announce: bool = True,
 ) -> list[Document]:
@@ -119,7 +119,7 @@ def issue_documents(
     pending = []
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         for contract, plans in planned:
-            html = [render_document(contract, p.kind, **p.context) for p in plans]
+            html = [render_document(contract, p.kind, catalog, **p.context) for p in plans]
             pending.append((contract, plans, [pool.submit(render_pdf, h) for h in html]))
         made: list[Document] = []
         for contract, plans, futures in pending:

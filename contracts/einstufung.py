@@ -106,7 +106,7 @@ def confirm(
     return version
 
 
-def expire(session: so.Session, catalog: TariffCatalog, limit: int = 20) -> int:
+def expire(session: so.Session, catalog: TariffCatalog, pdf_workers: int | None = None, limit: int = 20) -> int:
     """Worker task: provisional classes without a confirmation by their day become SF 0 (motor seed
     001), each with a Nachtrag. Rows claimed with SKIP LOCKED: several workers never do one twice."""
     today = clock.today()
@@ -133,6 +133,7 @@ def expire(session: so.Session, catalog: TariffCatalog, limit: int = 20) -> int:
                 actor=None,
                 label="Einstufung (ohne Bestätigung)",
                 today=today,
+                pdf_workers=pdf_workers,
             )
         contract.sf_confirmation = EXPIRED
     session.commit()
@@ -186,7 +187,9 @@ def _reclassify(
     version = add_version(
         session, contract, VersionKind.CHANGE, year[0], changes, actor=actor, actor_label=label, premium_delta=delta
     )
-    issue_documents(session, [(contract, endorsement_documents(version, invoice=bool(delta)))], workers=pdf_workers)
+    issue_documents(
+        session, [(contract, endorsement_documents(version, invoice=bool(delta)))], catalog=catalog, workers=pdf_workers
+    )
     audit.record(
         session,
         "sf_reclassified",

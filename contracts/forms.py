@@ -9,7 +9,7 @@ from typing import Any
 
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
-from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from calculator.forms import QuoteForm
@@ -19,9 +19,7 @@ from calculator.forms.vehicle import VehicleFields
 from calculator.tariffs import PaymentFrequency, Product
 from contracts.advice import Advice
 from contracts.models import ClaimStatus, Occasion
-from core.contact import ContactError as MessageError
-from core.contact import german_mobile, normalize_email
-from core.forms import Form
+from core.forms import Form, email_field, mobile_field
 
 PORTAL_HINT = (
     "Wichtiger Hinweis: Die E-Mail-Adresse und Mobilfunknummer wird nur für die Einrichtung des individuellen "
@@ -99,18 +97,8 @@ class ApplicationForm(QuoteForm):
         choices=options([("portal", "ausschließlich online im Kunden-Portal"), ("post", "per Post")]),
         validators=[InputRequired("Bitte wählen Sie, wie Ihr Kunde die Vertragsunterlagen erhalten soll.")],
     )
-    kunde_email = EmailField(
-        "E-Mail des Kunden",
-        filters=[strip],
-        validators=[Length(max=254)],
-        render_kw={"autocomplete": "off", "spellcheck": "false"},
-    )
-    kunde_mobil = StringField(
-        "Mobilnummer des Kunden",
-        filters=[strip],
-        validators=[Length(max=30)],
-        render_kw={"inputmode": "tel", "autocomplete": "off"},
-    )
+    kunde_email = email_field("E-Mail des Kunden", autocomplete="off")
+    kunde_mobil = mobile_field("Mobilnummer des Kunden", autocomplete="off")
 
     anlass = RadioField(
         "Anlass des Antrags",
@@ -169,8 +157,14 @@ class ApplicationForm(QuoteForm):
     # set by check_conditions for the service
     iban_compact: str = ""
     bic: str | None = None
-    email_normalized: str | None = None
-    mobile_e164: str | None = None
+
+    @property
+    def email_normalized(self) -> str | None:
+        return self.kunde_email.normalized
+
+    @property
+    def mobile_e164(self) -> str | None:
+        return self.kunde_mobil.e164
 
     def relevant(self, name: str) -> bool:
         if name in ("kunde_email", "kunde_mobil"):
@@ -219,20 +213,11 @@ class ApplicationForm(QuoteForm):
             except ValueError as error:
                 self.add_error("iban", str(error))
         if self.zustellung.data == "portal":
+            # the format is each field's own check (core.forms); required only for the portal
             if not self.kunde_email.data:
                 self.add_error("kunde_email", "Bitte geben Sie die E-Mail-Adresse des Kunden ein.")
-            else:
-                try:
-                    self.email_normalized = normalize_email(self.kunde_email.data)
-                except MessageError as error:
-                    self.add_error("kunde_email", str(error))
             if not self.kunde_mobil.data:
                 self.add_error("kunde_mobil", "Bitte geben Sie die Mobilnummer des Kunden ein.")
-            else:
-                try:
-                    self.mobile_e164 = german_mobile(self.kunde_mobil.data)
-                except MessageError as error:
-                    self.add_error("kunde_mobil", str(error))
 
     def advice(self) -> Advice:
         if self.beratungsverzicht.data:

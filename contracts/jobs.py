@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app
 
 from contracts.models import Contract, Delivery, Document, DocumentKind
+from contracts.settings import ContractSettings
 from core import jobs
 from core.pdf import render_pdfs
 
@@ -38,7 +38,7 @@ def request_current_policies(session: so.Session, agency_id: int, numbers: list[
         jobs.enqueue(session, JOB_KIND, f"current-policy:{part[0]}-{part[-1]}:{len(part)}", {"contracts": part})
 
 
-def step(session: so.Session, payload: dict[str, Any]) -> bool:
+def step(session: so.Session, payload: dict[str, Any], settings: ContractSettings) -> bool:
     """core.jobs handler: the next STEP contracts of the part without a Versicherungsschein."""
     from contracts.documents import add_document, render_document
 
@@ -63,7 +63,7 @@ def step(session: so.Session, payload: dict[str, Any]) -> bool:
         session.refresh(contract, attribute_names=["documents"])
     contracts = [c for c in contracts if not any(d.kind is DocumentKind.POLICY for d in c.documents)]
     pdfs = render_pdfs(
-        [render_document(c, DocumentKind.POLICY) for c in contracts], workers=current_app.config["PDF_WORKERS"] or None
+        [render_document(c, DocumentKind.POLICY, settings.catalog) for c in contracts], workers=settings.pdf_workers
     )
     for contract, pdf in zip(contracts, pdfs, strict=True):
         add_document(session, contract, DocumentKind.POLICY, "Versicherungsschein", pdf)

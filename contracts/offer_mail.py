@@ -40,8 +40,8 @@ def send_offer(
     address or a note too long (nothing queued). valid_until: the last day the offer's price holds."""
     try:
         address = normalize_email(to)
-    except ContactError:
-        raise OfferMailError("Bitte geben Sie eine gültige E-Mail-Adresse ein.", "email") from None
+    except ContactError as error:
+        raise OfferMailError(str(error), "email") from None
     note = note.strip()
     if len(note) > MAX_NOTE:
         raise OfferMailError(f"Die Nachricht darf höchstens {MAX_NOTE} Zeichen lang sein.", "nachricht")

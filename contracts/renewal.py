@@ -20,7 +20,6 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from calculator import quotes, reference
@@ -36,6 +35,7 @@ from contracts.changes import (
 from contracts.claims import counted_claims
 from contracts.documents import Planned, issue_documents
 from contracts.models import Contract, ContractVersion, DocumentKind, RenewalPreview, RenewalRun, VersionKind
+from contracts.settings import ContractSettings
 from core import audit, clock, jobs
 from core.csvsafe import to_csv
 from core.formatting import date_de, eur
@@ -167,12 +167,12 @@ def recent(session: so.Session, limit: int = 10) -> list[Progress]:
     return [progress(session, r) for r in runs]
 
 
-def step(session: so.Session, payload: dict[str, Any]) -> bool:
+def step(session: so.Session, payload: dict[str, Any], settings: ContractSettings) -> bool:
     """core.jobs handler: renew the next contracts of the run; True while contracts are left."""
     run = session.get(RenewalRun, payload["run"])
     if run is None:
         return False
-    size = current_app.config["RENEWAL_STEP_CONTRACTS"]
+    size = settings.renewal_step_contracts
     failed = {int(f["contract_id"]) for f in run.failures}
     stmt = due_contracts(run.due).order_by(Contract.id)
     if failed:
@@ -182,8 +182,8 @@ def step(session: so.Session, payload: dict[str, Any]) -> bool:
         run.finished_at = clock.now()
         session.commit()
         return False
-    catalog: TariffCatalog = current_app.extensions["tariffs"]
-    notice = Notice(current_app.config["RENEWAL_NOTICE_MONTHS"], clock.today())
+    catalog = settings.catalog
+    notice = Notice(settings.renewal_notice_months, clock.today())
     contracts = list(session.scalars(sa.select(Contract).where(Contract.id.in_(ids)).order_by(Contract.id)))
     failures = list(run.failures)
 
@@ -197,7 +197,7 @@ def step(session: so.Session, payload: dict[str, Any]) -> bool:
                     {"contract_id": str(contract.id), "number": contract.number or "", "message": str(error)}
                 )
 
-    issue_documents(session, renewed(), workers=current_app.config["PDF_WORKERS"] or None)
+    issue_documents(session, renewed(), catalog=catalog, workers=settings.pdf_workers)
     run.failures = failures
     session.commit()
     return True
@@ -242,13 +242,13 @@ def latest_preview(session: so.Session, due: date | None = None) -> RenewalPrevi
     return session.scalar(stmt.order_by(RenewalPreview.created_at.desc(), RenewalPreview.id.desc()).limit(1))
 
 
-def preview_step(session: so.Session, payload: dict[str, Any]) -> bool:
+def preview_step(session: so.Session, payload: dict[str, Any], settings: ContractSettings) -> bool:
     """core.jobs handler: the next contracts of the Probelauf, each renewed in a savepoint that is
     rolled back; the counts and the cursor committed together. True while contracts are left."""
     preview = session.get(RenewalPreview, payload["preview"], with_for_update=True)
     if preview is None or preview.finished_at is not None:
         return False
-    size = current_app.config["RENEWAL_STEP_CONTRACTS"]
+    size = settings.renewal_step_contracts
     ids = list(
         session.scalars(
             due_contracts(preview.due).where(Contract.id > preview.cursor).order_by(Contract.id).limit(size)
@@ -258,8 +258,8 @@ def preview_step(session: so.Session, payload: dict[str, Any]) -> bool:
         preview.finished_at = clock.now()
         session.commit()
         return False
-    catalog: TariffCatalog = current_app.extensions["tariffs"]
-    notice = Notice(current_app.config["RENEWAL_NOTICE_MONTHS"], clock.today())
+    catalog = settings.catalog
+    notice = Notice(settings.renewal_notice_months, clock.today())
     scratch = RenewalRun(due=preview.due, failures=[], starts=0)  # never stored
     biggest, failures = list(preview.biggest), list(preview.failures)
     contracts = list(session.scalars(sa.select(Contract).where(Contract.id.in_(ids)).order_by(Contract.id)))
@@ -534,7 +534,7 @@ def restate(
         premium_delta=delta,
     )
     planned = endorsement_documents(version, invoice=bool(delta), endorsement_extra={"restated": True})
-    issue_documents(session, [(contract, planned)], workers=pdf_workers)
+    issue_documents(session, [(contract, planned)], catalog=catalog, workers=pdf_workers)
     audit.record(
         session,
         "sf_restated",

@@ -10,7 +10,6 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from calculator import presentation, quotes, reference
@@ -22,6 +21,7 @@ from contracts.documents import documents_letter, render_document
 from contracts.models import Application, ApplicationState, Contract, Delivery, Document, DocumentKind, Occasion
 from contracts.numbers import contract_number
 from contracts.presentation import risk_questions
+from contracts.settings import ContractSettings
 from contracts.signals import contract_policed
 from core import audit, clock, storage
 from core.formatting import TIMEZONE
@@ -70,7 +70,9 @@ def _customer(session: so.Session, offer: Offer) -> dict[str, Any]:
     }
 
 
-def submit_application(session: so.Session, user: User, offer: Offer, data: ApplicationData) -> Application:
+def submit_application(
+    session: so.Session, user: User, offer: Offer, data: ApplicationData, settings: ContractSettings
+) -> Application:
     """One application per offer: a second submit (double click, resent form, other tab) returns the
     first. Referred applications wait for Risikoprüfung; the others are policed at once."""
     existing = session.scalar(sa.select(Application).where(Application.offer_id == offer.id))
@@ -127,7 +129,7 @@ def submit_application(session: so.Session, user: User, offer: Offer, data: Appl
             details={"reasons": application.referral_reasons},
         )
     else:
-        police(session, [application], user)
+        police(session, [application], user, settings)
     return application
 
 
@@ -156,17 +158,21 @@ def decline(session: so.Session, application: Application, user: User, reason: s
     )
 
 
-def accept_selected(session: so.Session, public_ids: list[str], user: User) -> list[Contract]:
+def accept_selected(
+    session: so.Session, public_ids: list[str], user: User, settings: ContractSettings
+) -> list[Contract]:
     """The back office's selection in the Risikoprüfung, accepted together (see accept)."""
     chosen = list(
         session.scalars(sa.select(Application).where(Application.public_id.in_(public_ids)).order_by(Application.id))
     )
     if not chosen:
         raise ApplicationError("Bitte wählen Sie mindestens einen Antrag aus.")
-    return accept(session, chosen, user)
+    return accept(session, chosen, user, settings)
 
 
-def accept(session: so.Session, applications: list[Application], user: User) -> list[Contract]:
+def accept(
+    session: so.Session, applications: list[Application], user: User, settings: ContractSettings
+) -> list[Contract]:
     """Risikoprüfung passed: police them (their documents rendered on all cores at once). The rows
     are locked first (in id order: no deadlock between two selections), so of two clerks accepting
     the same application at once exactly one polices it; the other gets the German error."""
@@ -186,7 +192,7 @@ def accept(session: so.Session, applications: list[Application], user: User) -> 
             object_type="application",
             object_id=application.public_id,
         )
-    contracts = police(session, applications, user)
+    contracts = police(session, applications, user, settings)
     for application in applications:
         _tell_broker(session, application)
     return contracts
@@ -221,11 +227,13 @@ def read_document(session: so.Session, user: User, document: Document) -> bytes:
     return storage.load(document.storage_key)
 
 
-def police(session: so.Session, applications: list[Application], actor: User) -> list[Contract]:
+def police(
+    session: so.Session, applications: list[Application], actor: User, settings: ContractSettings
+) -> list[Contract]:
     """Create the contracts, their Versicherungsschein and first Beitragsrechnung, and start the
     delivery: a letter to the Postausgang, or the onboarding record for the customer portal."""
     contracts = []
-    catalog = current_app.extensions["tariffs"]
+    catalog = settings.catalog
     for application in applications:
         offer = application.offer
         terms = lifecycle.terms_for(catalog, offer.product, offer.tariff_version, application.start_date)
@@ -279,7 +287,7 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
                     session,
                     contract,
                     actor,
-                    valid_days=current_app.config["EVB_VALID_DAYS"],
+                    valid_days=settings.rules.evb_valid_days,
                     margin_days=terms.evb_margin_days,
                 )
 
@@ -291,10 +299,11 @@ def police(session: so.Session, applications: list[Application], actor: User) ->
         if kind is not DocumentKind.ADVICE or (c.application is not None and c.application.advice)
     ]
     html = [
-        render_document(contract, kind, **_context(session, catalog, contract, kind)) for contract, kind in documents
+        render_document(contract, kind, catalog, **_context(session, catalog, contract, kind))
+        for contract, kind in documents
     ]
-    pdfs = render_pdfs(html, workers=current_app.config["PDF_WORKERS"] or None)
-    insurer = contract_info.insurer()
+    pdfs = render_pdfs(html, workers=settings.pdf_workers)
+    insurer = settings.insurer
     titles = {
         DocumentKind.POLICY: "Versicherungsschein",
         DocumentKind.INVOICE: "Beitragsrechnung",

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from calculator import presentation
@@ -71,6 +71,7 @@ from contracts.services import (
     reprice_check,
     submit_application,
 )
+from contracts.settings import current as current_settings
 from core import clock, db, paging, storage
 from core.authz import BACKOFFICE_AREA, BROKER_AREA, can_see, get_visible_or_404, roles_required, staff_user
 from core.downloads import download
@@ -112,7 +113,7 @@ def send_offer(public_id: str) -> BaseResponse | tuple[str, int]:
     """'Per E-Mail senden': the offer PDF to the customer, on behalf of the broker."""
     s = db.session()
     offer = get_visible_or_404(s, Offer, staff_user(), public_id=public_id)
-    details = presentation.offer_details(s, current_app.extensions["tariffs"], offer, clock.today())
+    details = presentation.offer_details(s, current_settings().catalog, offer, clock.today())
     to, note = request.form.get("email", "").strip(), request.form.get("nachricht", "")
     try:
         pdf = render_pdf(render_template("documents/offer.html", created=clock.now(), **details))
@@ -143,14 +144,14 @@ def apply(public_id: str) -> BaseResponse | str | tuple[str, int]:
     if request.method == "GET":  # preset: the next first of a month (the broker may change it)
         form.vertragsbeginn.data = date_de(lifecycle.next_first_of_month(today))
         form.vertragsinformationen_am.data = date_de(today)
-        details = presentation.offer_details(s, current_app.extensions["tariffs"], offer, today)
+        details = presentation.offer_details(s, current_settings().catalog, offer, today)
         form.wuensche.data, form.rat.data = advice.proposal(offer, details)
     if request.method == "POST":
         form.validate()
         form.check_conditions()
         form.irrelevant_errors_cleared()
         try:
-            reprice_check(offer, current_app.extensions["tariffs"])
+            reprice_check(offer, current_settings().catalog)
         except ApplicationError as error:
             form.form_errors.append(str(error))
         if not any(f.errors for f in form) and not form.form_errors:
@@ -165,7 +166,7 @@ def apply(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 s.commit()
                 return redirect(url_for("contracts.application", public_id=application.public_id, neu=1))
     status = 422 if request.method == "POST" else 200
-    tariff = current_app.extensions["tariffs"].get(offer.tariff_version)
+    tariff = current_settings().catalog.get(offer.tariff_version)
     html = render_template(
         "contracts/apply.html",
         form=form,
@@ -200,6 +201,7 @@ def _submit(s: so.Session, offer: Offer, form: ApplicationForm) -> Application:
             plate=normalize_plate(form.kennzeichen.data or "") if kfz else None,
             advice=form.advice(),
         ),
+        current_settings(),
     )
 
 
@@ -224,7 +226,7 @@ def application(public_id: str) -> str:
 
 
 def _application_page(s: so.Session, app_: Application, **extra: Any) -> str:
-    catalog = current_app.extensions["tariffs"]
+    catalog = current_settings().catalog
     details = presentation.offer_details(s, catalog, app_.offer, clock.today())
     return render_template(
         "contracts/application.html",
@@ -269,7 +271,7 @@ def contract(public_id: str) -> str:
         claims=claims.claims_of(s, found),
         client=s.get(CustomerRecord, found.client_id) if found.client_id else None,
         portal_state=state_label(found, letter=code_letters(s, [found]).get(found.id)),
-        **policy_scope(s, current_app.extensions["tariffs"], found, clock.today()),
+        **policy_scope(s, current_settings().catalog, found, clock.today()),
     )
 
 
@@ -282,9 +284,13 @@ def request_evb(public_id: str) -> BaseResponse:
     if found.product != "kfz":
         abort(404)
     try:
-        terms = changes.contract_terms(current_app.extensions["tariffs"], found)
+        terms = changes.contract_terms(current_settings().catalog, found)
         issued = evb.issue_and_send(
-            s, found, staff_user(), valid_days=current_app.config["EVB_VALID_DAYS"], margin_days=terms.evb_margin_days
+            s,
+            found,
+            staff_user(),
+            valid_days=current_settings().rules.evb_valid_days,
+            margin_days=terms.evb_margin_days,
         )
     except evb.EvbError as error:
         s.rollback()
@@ -348,8 +354,8 @@ def change_contract(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 s,
                 found,
                 _change_of(form, kfz=kfz),
-                catalog=current_app.extensions["tariffs"],
-                rules=current_app.extensions["contract_rules"],
+                catalog=current_settings().catalog,
+                rules=current_settings().rules,
                 today=clock.today(),
             )
         except changes.ChangeError as error:
@@ -366,10 +372,10 @@ def change_contract(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 found,
                 _change_of(form, kfz=kfz),
                 expected_version=_int(form.version.data),
-                catalog=current_app.extensions["tariffs"],
-                rules=current_app.extensions["contract_rules"],
+                catalog=current_settings().catalog,
+                rules=current_settings().rules,
                 today=clock.today(),
-                pdf_workers=current_app.config["PDF_WORKERS"] or None,
+                pdf_workers=current_settings().pdf_workers,
             )
         except changes.ChangeError as error:
             s.rollback()
@@ -450,7 +456,7 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
         formdata=request.form if request.method == "POST" else None,
         data={"version": str(found.version), "eingegangen_am": date_de(today)},
     )
-    terms = changes.contract_terms(current_app.extensions["tariffs"], found)
+    terms = changes.contract_terms(current_settings().catalog, found)
     after_claim = changes.claim_window(s, found, terms, today) if found.main_due else None
     increase = changes.increase_window(s, found, today) if found.main_due else None
     withdrawal_open = (
@@ -494,10 +500,10 @@ def cancel(public_id: str) -> BaseResponse | str | tuple[str, int]:
                     found,
                     changes.Cancellation(form.grund.data or "", form.bemerkung.data or "", received, form.early_end),
                     expected_version=_int(form.version.data),
-                    catalog=current_app.extensions["tariffs"],
-                    rules=current_app.extensions["contract_rules"],
+                    catalog=current_settings().catalog,
+                    rules=current_settings().rules,
                     today=today,
-                    pdf_workers=current_app.config["PDF_WORKERS"] or None,
+                    pdf_workers=current_settings().pdf_workers,
                 )
             except changes.ChangeError as error:
                 s.rollback()
@@ -530,7 +536,8 @@ def withdraw_cancellation(public_id: str) -> BaseResponse:
             found,
             expected_version=_int(form.version.data),
             today=clock.today(),
-            pdf_workers=current_app.config["PDF_WORKERS"] or None,
+            catalog=current_settings().catalog,
+            pdf_workers=current_settings().pdf_workers,
         )
     except changes.ChangeError as error:
         s.rollback()
@@ -549,7 +556,7 @@ def advice_pdf(public_id: str) -> Response:
     s = db.session()
     offer = get_visible_or_404(s, Offer, staff_user(), public_id=public_id)
     form = ApplicationForm(formdata=request.form, today=clock.today())
-    context = advice_context(current_app.extensions["tariffs"], offer, form.advice().to_dict(), None)
+    context = advice_context(current_settings().catalog, offer, form.advice().to_dict(), None)
     pdf = render_pdf(render_template("documents/beratung.html", created=clock.now(), **context))
     return download(pdf, "application/pdf", f"Beratungsdokumentation-{clock.today():%Y%m%d}.pdf", inline=True)
 
@@ -558,11 +565,11 @@ def advice_pdf(public_id: str) -> Response:
 @roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
 def contract_information(version: str, key: str) -> Response:
     """A tariff version's Vertragsinformation (AVB, IPID, Verbraucherinformationen) to hand over."""
-    catalog = current_app.extensions["tariffs"]
+    catalog = current_settings().catalog
     if version not in catalog.tariffs:
         abort(404)
     found = next(
-        (pdf for d, pdf in contract_info.pdfs(catalog, version, contract_info.insurer()) if d.key == key), None
+        (pdf for d, pdf in contract_info.pdfs(catalog, version, current_settings().insurer) if d.key == key), None
     )
     document = next((d for d in catalog.get(version).documents if d.key == key), None)
     if found is None or document is None:
@@ -643,7 +650,7 @@ def accept_referrals() -> BaseResponse:
     """Accept the selected applications: they are policed together (documents on all cores)."""
     s = db.session()
     try:
-        policed = accept_selected(s, selected_ids(request.form, "antrag"), staff_user())
+        policed = accept_selected(s, selected_ids(request.form, "antrag"), staff_user(), current_settings())
     except ApplicationError as error:
         s.rollback()
         flash(str(error), "error")
@@ -759,7 +766,7 @@ def claims_list() -> str:
         page=paging.page_number(request.args.get("seite")),
         size=PAGE_SIZE,
     )
-    catalog = current_app.extensions["tariffs"]
+    catalog = current_settings().catalog
     return render_template(
         "contracts/claims.html",
         waiting={c.id: claims.waiting_until(c, catalog) for c in found.items},
@@ -794,9 +801,9 @@ def claim_page(public_id: str) -> BaseResponse | str | tuple[str, int]:
                     claim_status.StatusChange(
                         ClaimStatus(form.status.data), form.day or clock.today(), form.amount, form.bemerkung.data or ""
                     ),
-                    catalog=current_app.extensions["tariffs"],
+                    catalog=current_settings().catalog,
                     today=clock.today(),
-                    pdf_workers=current_app.config["PDF_WORKERS"] or None,
+                    pdf_workers=current_settings().pdf_workers,
                 )
             except claim_status.ClaimStatusError as error:
                 s.rollback()
@@ -823,9 +830,9 @@ def claim_buyback(public_id: str) -> BaseResponse | tuple[str, int]:
                 staff_user(),
                 found,
                 buyback.day or clock.today(),
-                catalog=current_app.extensions["tariffs"],
+                catalog=current_settings().catalog,
                 today=clock.today(),
-                pdf_workers=current_app.config["PDF_WORKERS"] or None,
+                pdf_workers=current_settings().pdf_workers,
             )
         except claim_status.ClaimStatusError as error:
             s.rollback()
@@ -841,10 +848,10 @@ def claim_buyback(public_id: str) -> BaseResponse | tuple[str, int]:
 
 def _contract_information(offer: Offer) -> list[tuple[bytes, str]]:
     """The offer's Vertragsinformationen (§ 7 VVG) as attachments: (PDF, file name)."""
-    catalog = current_app.extensions["tariffs"]
+    catalog = current_settings().catalog
     return [
         (pdf, contract_info.filename(d, offer.tariff_version))
-        for d, pdf in contract_info.pdfs(catalog, offer.tariff_version, contract_info.insurer())
+        for d, pdf in contract_info.pdfs(catalog, offer.tariff_version, current_settings().insurer)
     ]
 
 
@@ -856,13 +863,13 @@ def _claim_flash(number: str, state: str, restated: Any) -> str:
 
 
 def _claim_page(s: so.Session, claim: Claim, form: ClaimStatusForm, buyback: BuybackForm) -> dict[str, Any]:
-    terms = changes.contract_terms(current_app.extensions["tariffs"], claim.contract)
+    terms = changes.contract_terms(current_settings().catalog, claim.contract)
     return {
         "claim": claim,
         "form": form,
         "buyback": buyback,
         "buyback_until": claim_status.buyback_deadline(claim, terms),
-        "waiting_until": claims.waiting_until(claim, current_app.extensions["tariffs"]),
+        "waiting_until": claims.waiting_until(claim, current_settings().catalog),
         "documents": queries.claim_documents(s, claim),
         "history": queries.claim_history(s, claim),
         "photos": [f for f in claim.files if f.content_type in claims.VIEWABLE_IMAGES],
@@ -895,9 +902,9 @@ def confirm_sf(public_id: str) -> BaseResponse | tuple[str, int]:
             found,
             kh,
             vk,
-            catalog=current_app.extensions["tariffs"],
+            catalog=current_settings().catalog,
             today=clock.today(),
-            pdf_workers=current_app.config["PDF_WORKERS"] or None,
+            pdf_workers=current_settings().pdf_workers,
         )
     except changes.ChangeError as error:
         s.rollback()

@@ -7,8 +7,10 @@ from datetime import date
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField
-from wtforms.validators import InputRequired
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import InputRequired, Length
+
+from core.contact import ContactError, EmailAddress, german_mobile, normalize_email
 
 # every date a user types lies in these years (issue #25 item 6: 01.01.0001 or 31.12.9999 overflowed
 # the dashboard's date arithmetic); outside them: this message at the field
@@ -111,4 +113,72 @@ class ChangePasswordForm(NewPasswordForm):
     # beside the current one, the new password says so
     passwort, passwort2 = new_password_fields(
         "Neues Passwort", "Bitte vergeben Sie ein neues Passwort.", "Bitte wiederholen Sie das neue Passwort."
+    )
+
+
+# --- contact fields: one e-mail and one mobile field with their German messages (core.contact) ---------
+
+
+def strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class ContactEmailField(EmailField):
+    """An e-mail address checked by core.contact.normalize_email when the form is validated (its
+    German message at the field); `normalized` holds the checked, lower-cased address."""
+
+    normalized: EmailAddress | None = None
+
+    def post_validate(self, form: Any, validation_stopped: bool) -> None:
+        self.normalized = None
+        if validation_stopped or self.errors or not self.data:
+            return
+        try:
+            self.normalized = normalize_email(self.data)
+        except ContactError as error:
+            self.errors.append(str(error))
+
+
+class GermanMobileField(StringField):
+    """A German mobile number checked by core.contact.german_mobile when the form is validated;
+    `e164` holds it as +49…"""
+
+    e164: str | None = None
+
+    def post_validate(self, form: Any, validation_stopped: bool) -> None:
+        self.e164 = None
+        if validation_stopped or self.errors or not self.data:
+            return
+        try:
+            self.e164 = german_mobile(self.data)
+        except ContactError as error:
+            self.errors.append(str(error))
+
+
+def email_field(
+    label: str, *, required: str | None = None, description: str | None = None, autocomplete: str = "email"
+) -> ContactEmailField:
+    """required: the message when it is left empty (None: optional, or required by the form's own
+    conditions). autocomplete="off" where the address is somebody else's (the broker types his
+    customer's)."""
+    validators: list[Any] = [InputRequired(required)] if required else []
+    return ContactEmailField(
+        label,
+        description=description or "",
+        filters=[strip],
+        validators=[*validators, Length(max=254)],
+        render_kw={"autocomplete": autocomplete, "spellcheck": "false", "autocapitalize": "none"},
+    )
+
+
+def mobile_field(
+    label: str, *, required: str | None = None, description: str | None = None, autocomplete: str = "tel"
+) -> GermanMobileField:
+    validators: list[Any] = [InputRequired(required)] if required else []
+    return GermanMobileField(
+        label,
+        description=description or "",
+        filters=[strip],
+        validators=[*validators, Length(max=30)],
+        render_kw={"inputmode": "tel", "autocomplete": autocomplete, "type": "tel"},
     )

@@ -115,18 +115,38 @@ def wait_message(seconds: int) -> str:
     return f"Zu viele Fehlversuche. Bitte warten Sie {seconds} {unit} und versuchen Sie es dann erneut."
 
 
-def login_policies(config: Mapping[str, Any], account_key: str, address: str | None) -> dict[str, Policy]:
+@dataclass(frozen=True)
+class LoginLimits:
+    """The LOGIN_* settings, read once at start-up: what a login use case needs, nothing more."""
+
+    free_per_account: int = 5
+    free_per_address: int = 30
+    delay_seconds: int = 2
+    max_delay_account_seconds: int = 60
+    max_delay_address_seconds: int = 900
+    window_hours: int = 24
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LoginLimits:
+        return cls(
+            free_per_account=config["LOGIN_FREE_ATTEMPTS_PER_ACCOUNT"],
+            free_per_address=config["LOGIN_FREE_ATTEMPTS_PER_ADDRESS"],
+            delay_seconds=config["LOGIN_DELAY_SECONDS"],
+            max_delay_account_seconds=config["LOGIN_MAX_DELAY_ACCOUNT_SECONDS"],
+            max_delay_address_seconds=config["LOGIN_MAX_DELAY_ADDRESS_SECONDS"],
+            window_hours=config["LOGIN_FAILURE_WINDOW_HOURS"],
+        )
+
+
+def login_policies(limits: LoginLimits, account_key: str, address: str | None) -> dict[str, Policy]:
     """The two keys of a login attempt — the (normalised) account and the client address — with
-    the policies of the settings ``LOGIN_*``."""
-    get = config.__getitem__
-    window = timedelta(hours=get("LOGIN_FAILURE_WINDOW_HOURS"))
-    base = get("LOGIN_DELAY_SECONDS")
+    their policies."""
+    window = timedelta(hours=limits.window_hours)
+    base = limits.delay_seconds
     return {
-        "account:" + account_key[:280]: Policy(
-            get("LOGIN_FREE_ATTEMPTS_PER_ACCOUNT"), base, get("LOGIN_MAX_DELAY_ACCOUNT_SECONDS"), window
-        ),
+        "account:" + account_key[:280]: Policy(limits.free_per_account, base, limits.max_delay_account_seconds, window),
         "address:" + (address or "unknown")[:280]: Policy(
-            get("LOGIN_FREE_ATTEMPTS_PER_ADDRESS"), base, get("LOGIN_MAX_DELAY_ADDRESS_SECONDS"), window
+            limits.free_per_address, base, limits.max_delay_address_seconds, window
         ),
     }
 

@@ -22,13 +22,13 @@ from functools import partial
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app
 
 from agency import services as agency
 from contracts import lifecycle
 from contracts.imports import HEADER, import_contracts
 from contracts.jobs import request_current_policies
 from contracts.models import Contract, Delivery
+from contracts.settings import current as current_settings
 from core import clock
 from core.contact import normalize_mobile
 from core.formatting import TIMEZONE
@@ -168,7 +168,7 @@ def seed_history(session: so.Session, settings: OnboardingSettings, run_jobs: Ca
     with clock.as_of(now - timedelta(days=400)):
         contracts = _import(session)
     today = now.astimezone(TIMEZONE).date()
-    catalog = current_app.extensions["tariffs"]
+    catalog = current_settings().catalog
     for contract in contracts.values():  # imported a year ago: their next Hauptfälligkeit from today
         terms = lifecycle.terms_for(catalog, contract.product, contract.tariff_version, today)
         contract.main_due = lifecycle.next_main_due(contract.start_date, today, terms)

@@ -12,8 +12,9 @@ from core.authz import BACKOFFICE_AREA
 
 def init_app(app: Flask) -> None:
     from messaging import cli, failures, outbox, views
-    from messaging.worker import register_task
+    from messaging.worker import Settings, register_task
 
+    app.extensions["messaging_settings"] = Settings.from_config(app.config)  # once, at start-up
     app.add_template_filter(failures.explain, "failure_explained")
     app.add_template_global(failures.address_refused, "address_refused")
     app.register_blueprint(views.bp)

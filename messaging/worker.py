@@ -18,7 +18,7 @@ import os
 import random
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,7 +56,7 @@ class Settings:
     pdf_workers: int | None = None  # letters of a batch rendered at once (None: every core)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Settings:
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
         return cls(
             max_attempts=config["OUTBOX_MAX_ATTEMPTS"],
             backoff_seconds=config["OUTBOX_BACKOFF_SECONDS"],
@@ -211,7 +211,7 @@ def run(
 ) -> dict[str, int]:
     """Deliver until stopped (or, with once=True, what is due now: a retry scheduled during the run
     waits for the next run). Returns the totals."""
-    settings = Settings.from_config(app.config)
+    settings: Settings = app.extensions["messaging_settings"]
     worker_id = worker_id or new_worker_id()
     stop = stop or threading.Event()
     totals = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}

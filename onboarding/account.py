@@ -4,7 +4,7 @@ optional two-factor login)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -12,6 +12,7 @@ from calculator.forms.fields import options
 from contracts.documents import mask_iban
 from contracts.forms import MANDATE_TEXT
 from contracts.models import Contract
+from contracts.settings import current as contract_settings
 from core import clock, db
 from core.contact import mask_mobile, normalize_phone
 from core.formatting import TIMEZONE, numbers_together
@@ -31,10 +32,6 @@ from onboarding.settings import current as current_settings
 Page = BaseResponse | str | tuple[str, int]
 
 bp = Blueprint("my_data", __name__, url_prefix="/portal")
-
-
-def _pdf_workers() -> int | None:
-    return current_app.config["PDF_WORKERS"] or None
 
 
 @bp.get("/daten")
@@ -103,10 +100,10 @@ def change_address() -> Page:
                 s,
                 customer,
                 change,
-                catalog=current_app.extensions["tariffs"],
-                rules=current_app.extensions["contract_rules"],
+                catalog=contract_settings().catalog,
+                rules=contract_settings().rules,
                 today=today,
-                pdf_workers=_pdf_workers(),
+                pdf_workers=contract_settings().pdf_workers,
             )
         except self_service.SelfServiceError as error:
             s.rollback()
@@ -164,7 +161,9 @@ def confirm_email_page(token: str) -> tuple[str, int]:
 @bp.post("/email-bestaetigen/<token>")
 def confirm_email(token: str) -> Page:
     s = db.session()
-    result = self_service.confirm_email_change(s, token, pdf_workers=_pdf_workers())
+    result = self_service.confirm_email_change(
+        s, token, catalog=contract_settings().catalog, pdf_workers=contract_settings().pdf_workers
+    )
     if result.status != "done":
         s.commit()  # a link that lost to a taken address stays used
         status = 404 if result.status == "unknown" else 410
@@ -208,7 +207,12 @@ def confirm_mobile() -> Page:
     if form.validate_on_submit():
         try:
             self_service.confirm_mobile_change(
-                s, customer, form.code.data or "", current_settings(), pdf_workers=_pdf_workers()
+                s,
+                customer,
+                form.code.data or "",
+                current_settings(),
+                catalog=contract_settings().catalog,
+                pdf_workers=contract_settings().pdf_workers,
             )
         except self_service.SelfServiceError as error:
             s.commit()  # the wrong entry counts

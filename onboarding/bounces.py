@@ -45,8 +45,8 @@ def correct_address(session: so.Session, user: User, public_id: str, new_address
         raise CorrectionError("Diese Nachricht wartet nicht auf eine korrigierte Adresse.", None)
     try:
         address = normalize_email(new_address)
-    except ContactError:
-        raise CorrectionError("Bitte geben Sie eine gültige E-Mail-Adresse ein.") from None
+    except ContactError as error:
+        raise CorrectionError(str(error)) from None
     old = message.recipient
     if address == old.lower():
         raise CorrectionError("Das ist die abgelehnte Adresse. Bitte geben Sie die richtige Adresse ein.")

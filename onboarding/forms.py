@@ -20,7 +20,7 @@ from calculator.forms.fields import german_date_field, options, parse_german_dat
 from calculator.forms.legal import CheckboxesField
 from contracts.forms import ChangeForm, parse_iban
 from contracts.models import DocumentKind
-from core.forms import ChangePasswordForm, Form, NewPasswordFields, NewPasswordForm
+from core.forms import ChangePasswordForm, Form, NewPasswordFields, NewPasswordForm, email_field, mobile_field
 
 __all__ = ["ChangePasswordForm", "NewPasswordForm"]
 
@@ -186,22 +186,18 @@ class DataChangeForm(Form):
 
 
 class EmailChangeForm(Form):
-    email = EmailField(
+    email = email_field(
         "Neue E-Mail-Adresse",
+        required="Bitte geben Sie die neue E-Mail-Adresse ein.",
         description="Wir senden einen Bestätigungslink an die neue Adresse; erst danach gilt sie.",
-        filters=[strip],
-        validators=[InputRequired("Bitte geben Sie die neue E-Mail-Adresse ein."), Length(max=254)],
-        render_kw={"autocomplete": "email", "spellcheck": "false", "autocapitalize": "none"},
     )
 
 
 class MobileChangeForm(Form):
-    mobil = StringField(
+    mobil = mobile_field(
         "Neue Mobilnummer",
+        required="Bitte geben Sie die neue Mobilnummer ein.",
         description="Wir senden einen Bestätigungs-Code per SMS an die neue Nummer; erst danach gilt sie.",
-        filters=[strip],
-        validators=[InputRequired("Bitte geben Sie die neue Mobilnummer ein."), Length(max=30)],
-        render_kw={"inputmode": "tel", "autocomplete": "tel", "type": "tel"},
     )
 
 
@@ -278,9 +274,6 @@ class CustomerSearchForm(FlaskForm):
 class AddressCorrectionForm(Form):
     """Adresse korrigieren: the address a refused e-mail should have gone to (issue #26 item 22)."""
 
-    email = StringField(
-        "Richtige E-Mail-Adresse",
-        filters=[strip],
-        validators=[InputRequired("Bitte geben Sie die richtige E-Mail-Adresse ein."), Length(max=254)],
-        render_kw={"type": "email", "autocomplete": "off", "spellcheck": "false"},
+    email = email_field(
+        "Richtige E-Mail-Adresse", required="Bitte geben Sie die richtige E-Mail-Adresse ein.", autocomplete="off"
     )

@@ -3,9 +3,7 @@ the request, answered by the worker) and the password change."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -68,7 +66,7 @@ def authenticate(session: so.Session, identifier: str, password: str) -> PortalA
 
 
 def log_in(
-    session: so.Session, identifier: str, password: str, client_address: str | None, limits: Mapping[str, Any]
+    session: so.Session, identifier: str, password: str, client_address: str | None, limits: throttle.LoginLimits
 ) -> throttle.LoginAttempt[PortalAccount]:
     """Portal login with e-mail or Vertragsnummer: the attempt counts (per account and address)
     before the password is checked; success and failure land on the contract's audit trail."""

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from calculator.forms.fields import options
 from contracts import changes, claim_status, claims
 from contracts.models import ClaimKind
+from contracts.settings import current as contract_settings
 from core import clock, db, paging
 from core.downloads import download
 from core.formatting import count
@@ -127,7 +128,7 @@ def claims_list() -> str:
     s = db.session()
     own = contracts_of(s, portal_account())
     found = claim_status.claims_of_customer(s, [c.id for c in own])
-    catalog = current_app.extensions["tariffs"]
+    catalog = contract_settings().catalog
     deadlines = {c.id: claim_status.buyback_deadline(c, changes.contract_terms(catalog, c.contract)) for c in found}
     return render_template("portal/claims.html", rows=found, deadlines=deadlines)
 
@@ -136,7 +137,7 @@ def claims_list() -> str:
 @customer_required
 def contract(public_id: str) -> str:
     """One of his contracts in detail: cover, vehicle and SF-Klassen, premium, documents, his broker."""
-    details = contract_details(db.session(), portal_account(), public_id, current_app.extensions["tariffs"])
+    details = contract_details(db.session(), portal_account(), public_id, contract_settings().catalog)
     if details is None:
         abort(404)
     return render_template("portal/contract.html", **details)
@@ -155,7 +156,7 @@ def report_claim(public_id: str) -> BaseResponse | str | tuple[str, int]:
     limits = claims.UploadLimits(config["CLAIM_UPLOAD_MAX_FILES"], config["CLAIM_UPLOAD_MAX_MB"] * 1024 * 1024)
     form = ClaimForm()
     today = clock.today()
-    events = {e.key: e for e in claims.events_for(contract, current_app.extensions["tariffs"], today)}
+    events = {e.key: e for e in claims.events_for(contract, contract_settings().catalog, today)}
     form.art.choices = options([(e.key, e.label) for e in events.values()])
     megabytes = config["CLAIM_UPLOAD_MAX_MB"]
     form.dateien.description = (
@@ -187,7 +188,8 @@ def report_claim(public_id: str) -> BaseResponse | str | tuple[str, int]:
                 limits=limits,
                 today=today,
                 reporter=portal_account().email,
-                pdf_workers=config["PDF_WORKERS"] or None,
+                catalog=contract_settings().catalog,
+                pdf_workers=contract_settings().pdf_workers,
             )
         except claims.ClaimError as error:
             s.rollback()

@@ -22,6 +22,7 @@ from calculator.tariffs import TariffCatalog
 from contracts import changes
 from contracts.documents import Planned, issue_documents
 from contracts.models import Contract, ContractVersion, DocumentKind
+from contracts.settings import Rules
 from core import audit, clock, tokens
 from core.contact import ContactError, german_mobile, mask_mobile, normalize_email, normalize_phone
 from core.formatting import count
@@ -31,8 +32,6 @@ from onboarding.models import ContactChange, ContactKind, PortalAccount
 from onboarding.settings import OnboardingSettings
 
 ACTOR = "Kunde (Kunden-Portal)"
-EMAIL_INVALID = "Bitte geben Sie eine gültige E-Mail-Adresse ein."
-MOBILE_INVALID = "Bitte geben Sie eine deutsche Mobilfunknummer ein (z. B. 0151 12345678)."
 # the change service's fields → the portal form's fields (anything else: for the whole form)
 FIELDS = {"strasse": "strasse", "plz": "plz", "ort": "ort", "iban": "iban", "sepa_mandat": "sepa_mandat"}
 
@@ -109,7 +108,7 @@ def change_data(
     change: DataChange,
     *,
     catalog: TariffCatalog,
-    rules: changes.Rules,
+    rules: Rules,
     today: date,
     pdf_workers: int | None = None,
 ) -> list[ContractVersion]:
@@ -287,8 +286,8 @@ def request_email_change(
     now = now or clock.now()
     try:
         new = normalize_email(address)
-    except ContactError:
-        raise SelfServiceError(EMAIL_INVALID, "email") from None
+    except ContactError as error:  # core.contact's German message (umlauts explained)
+        raise SelfServiceError(str(error), "email") from None
     if new == customer.email:
         raise SelfServiceError("Das ist bereits Ihre E-Mail-Adresse im Kunden-Portal.", "email")
     _lock_customer(session, customer)
@@ -352,7 +351,12 @@ def link_state(change: ContactChange | None, now: datetime) -> str:
 
 
 def confirm_email_change(
-    session: so.Session, token: str, *, pdf_workers: int | None = None, now: datetime | None = None
+    session: so.Session,
+    token: str,
+    *,
+    catalog: TariffCatalog,
+    pdf_workers: int | None = None,
+    now: datetime | None = None,
 ) -> Confirmation:
     """The link from the new address: used once (one atomic UPDATE claims it), within its time."""
     now = now or clock.now()
@@ -390,7 +394,7 @@ def confirm_email_change(
         .values(customer_email=change.new_value)
         .execution_options(synchronize_session=False)
     )
-    _notice(session, customer, "E-Mail-Adresse", old, change.new_value, now, pdf_workers)
+    _notice(session, customer, "E-Mail-Adresse", old, change.new_value, now, catalog, pdf_workers)
     contract = newest_contract(session, customer)
     outbox.enqueue_email(  # the old address is told: no takeover without the customer noticing
         session,
@@ -413,8 +417,8 @@ def request_mobile_change(
     now = now or clock.now()
     try:
         new = german_mobile(number)
-    except ContactError:
-        raise SelfServiceError(MOBILE_INVALID, "mobil") from None
+    except ContactError as error:
+        raise SelfServiceError(str(error), "mobil") from None
     if new == current_mobile(session, customer):
         raise SelfServiceError("Das ist bereits Ihre Mobilnummer.", "mobil")
     _lock_customer(session, customer)
@@ -455,6 +459,7 @@ def confirm_mobile_change(
     code: str,
     settings: OnboardingSettings,
     *,
+    catalog: TariffCatalog,
     pdf_workers: int | None = None,
     now: datetime | None = None,
 ) -> str:
@@ -504,6 +509,7 @@ def confirm_mobile_change(
         normalize_phone(old) if old else None,
         normalize_phone(change.new_value),
         now,
+        catalog,
         pdf_workers,
     )
     contract = newest_contract(session, customer)
@@ -540,6 +546,7 @@ def _notice(
     old: str | None,
     new: str,
     now: datetime,
+    catalog: TariffCatalog,
     pdf_workers: int | None,
 ) -> None:
     """The confirmation of the change as a "Mitteilung" in his folder (on his newest contract)."""
@@ -560,6 +567,7 @@ def _notice(
                 ],
             )
         ],
+        catalog=catalog,
         workers=pdf_workers,
         announce=False,
     )

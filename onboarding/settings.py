@@ -12,6 +12,7 @@ from flask import current_app
 
 from core.crypto import SecretBox, derived_key
 from core.passwords import PasswordRule
+from core.throttle import LoginLimits
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class OnboardingSettings:
     totp_login_minutes: int = 5
     recovery_codes: int = 10
     password: PasswordRule = field(default_factory=PasswordRule)
+    login: LoginLimits = field(default_factory=LoginLimits)
     # secrets at rest (the TOTP secrets): SECRETS_KEYS; without it one key derived from secret_key
     secret_box: SecretBox | None = None
 
@@ -70,6 +72,7 @@ class OnboardingSettings:
             totp_login_minutes=config["TOTP_LOGIN_MINUTES"],
             recovery_codes=config["TOTP_RECOVERY_CODES"],
             password=PasswordRule(config["PASSWORD_MIN_LENGTH"], config["PASSWORD_MAX_LENGTH"]),
+            login=LoginLimits.from_config(config),
             secret_box=SecretBox.from_config(config),
         )
 

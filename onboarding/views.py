@@ -132,7 +132,11 @@ def login() -> BaseResponse | str | tuple[str, int]:
     form = CustomerLoginForm()
     if form.validate_on_submit():
         attempt = log_in(
-            db.session(), form.kennung.data or "", form.passwort.data or "", request.remote_addr, current_app.config
+            db.session(),
+            form.kennung.data or "",
+            form.passwort.data or "",
+            request.remote_addr,
+            current_settings().login,
         )
         if attempt.wait_seconds:
             message = throttle.wait_message(attempt.wait_seconds)

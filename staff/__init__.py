@@ -11,6 +11,9 @@ from core.users import Role
 
 def init_app(app: Flask) -> None:
     from staff import cli, views
+    from staff.settings import StaffSettings
+
+    app.extensions["staff_settings"] = StaffSettings.from_config(app.config)  # once, at start-up
 
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.users_cli)

@@ -6,19 +6,19 @@ import sys
 
 import click
 import sqlalchemy as sa
-from flask import current_app
 from flask.cli import AppGroup
 
 from core import audit, db
 from core.passwords import PasswordRule
 from core.users import AccountError, Agency, Role, User, create_agency, create_user
+from staff.settings import current as current_settings
 
 users_cli = AppGroup("users", help="Staff user accounts.")
 agencies_cli = AppGroup("agencies", help="Agencies (Vermittlernummer).")
 
 
 def password_rule() -> PasswordRule:
-    return PasswordRule(current_app.config["PASSWORD_MIN_LENGTH"], current_app.config["PASSWORD_MAX_LENGTH"])
+    return current_settings().password
 
 
 @agencies_cli.command("create")

@@ -3,9 +3,6 @@ the own password. The views only parse the form and start or end the browser's s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
@@ -16,10 +13,10 @@ from core.users import change_password as change_password_of
 
 
 def log_in(
-    session: so.Session, email: str, password: str, client_address: str | None, limits: Mapping[str, Any]
+    session: so.Session, email: str, password: str, client_address: str | None, limits: throttle.LoginLimits
 ) -> throttle.LoginAttempt[User]:
     """Count the attempt before the password is checked (committed), then check it; every outcome is
-    audited. limits: the LOGIN_* settings (core.throttle.login_policies)."""
+    audited. limits: the LOGIN_* settings."""
     email = login_key(email)[:254]
     policies = throttle.login_policies(limits, "staff:" + email, client_address)
     wait = throttle.claim(session, policies)

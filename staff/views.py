@@ -13,11 +13,11 @@ from core import audit, db, panels, sessions, throttle
 from core.audit import AuditEntry
 from core.authz import BACKOFFICE_AREA, MANAGER_AREA, roles_required, staff_user
 from core.forms import ChangePasswordForm
-from core.passwords import PasswordRule
 from core.security import is_safe_redirect
 from core.users import Role, User, active_counts, team_of
 from staff import services
 from staff.forms import LoginForm
+from staff.settings import current as current_settings
 
 bp = Blueprint("staff", __name__)
 
@@ -50,7 +50,7 @@ def login() -> BaseResponse | str | tuple[str, int]:
     if form.validate_on_submit():
         s = db.session()
         attempt = services.log_in(
-            s, form.email.data or "", form.password.data or "", request.remote_addr, current_app.config
+            s, form.email.data or "", form.password.data or "", request.remote_addr, current_settings().login
         )
         if attempt.wait_seconds:
             message = throttle.wait_message(attempt.wait_seconds)
@@ -90,7 +90,7 @@ def change_password() -> BaseResponse | str | tuple[str, int]:
     if form.validate_on_submit():
         s = db.session()
         user = staff_user()
-        rule = PasswordRule(current_app.config["PASSWORD_MIN_LENGTH"], current_app.config["PASSWORD_MAX_LENGTH"])
+        rule = current_settings().password
         errors = services.change_password(
             s,
             user,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from functools import cache
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
+from calculator.tariffs import TariffCatalog
 from core.passwords import hash_password
 
 PASSWORD = "Richtig-Geheim-7!"
@@ -136,3 +139,16 @@ def demo_stock(session: Any, broker: Any, manager: Any, extra: str = "") -> dict
     import_contracts(session, data.replace("agenturleiter@demo.example", manager.email).encode())
     session.commit()
     return {c.number: c for c in session.scalars(sa.select(Contract))}
+
+
+def use_tariffs(app: Flask, catalog: TariffCatalog) -> None:
+    """Start the app's tariffs over with this catalog (as TARIFF_EXTRA_DIRS would at start-up): the
+    calculator's catalog and the one contracts' settings carry."""
+    app.extensions["tariffs"] = catalog
+    app.extensions["contract_settings"] = dataclasses.replace(app.extensions["contract_settings"], catalog=catalog)
+
+
+def with_settings(app: Flask, key: str, **changes: Any) -> None:
+    """A frozen settings value of the app (e.g. "contract_settings") with some fields changed, as if
+    the app had been started with other configuration."""
+    app.extensions[key] = dataclasses.replace(app.extensions[key], **changes)

@@ -26,9 +26,10 @@ from calculator.tariffs import TariffCatalog
 from calculator.tariffs.catalog import DEFAULT_DIRECTORY
 from contracts import claims
 from contracts.models import ClaimKind, Contract, Document
+from contracts.settings import current as contract_settings
 from core.formatting import TIMEZONE
 from messaging import worker
-from tests.helpers import KFZ_ANSWERS
+from tests.helpers import KFZ_ANSWERS, use_tariffs
 
 pytestmark = pytest.mark.browser
 
@@ -89,6 +90,7 @@ def _report(app, number: str, kind: ClaimKind, occurred: date, today: date) -> s
             limits=claims.UploadLimits(5, 1024 * 1024),
             today=today,
             reporter=contract.customer_email or "Kunde",
+            catalog=contract_settings().catalog,
         )
         s.commit()
         return claim.number or ""
@@ -201,7 +203,7 @@ def test_one_kfz_contract_over_two_years_with_every_amount_right(page: Page, por
         .replace("valid_from = 2026-01-01", "valid_from = 2029-01-01")
         .replace('kh = "520.00"', 'kh = "598.00"')
     )
-    app.extensions["tariffs"] = TariffCatalog.load([DEFAULT_DIRECTORY, tmp_path / "tariffs"])  # TARIFF_EXTRA_DIRS
+    use_tariffs(app, TariffCatalog.load([DEFAULT_DIRECTORY, tmp_path / "tariffs"]))  # as TARIFF_EXTRA_DIRS does
     _at(time_machine, date(2028, 11, 20))
     _login(page, base, "innendienst@demo.example")
     _renew(page, base, app, date(2029, 1, 1))

@@ -15,6 +15,7 @@ from calculator import quotes
 from calculator.tariffs import Product, SFClass
 from contracts import claim_status, claims, renewal
 from contracts.models import ClaimKind, ClaimStatus, DocumentKind, VersionKind
+from contracts.settings import current as contract_settings
 from core.formatting import TIMEZONE
 from messaging.models import OutboxMessage
 from tests.helpers import KFZ_ANSWERS
@@ -47,6 +48,7 @@ def _report(app, session, contract, kind: ClaimKind, occurred: date, today: date
             limits=claims.UploadLimits(5, 1024),
             today=today,
             reporter="kunde@example.org",
+            catalog=contract_settings().catalog,
         )
 
 

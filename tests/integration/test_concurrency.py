@@ -17,6 +17,7 @@ import sqlalchemy.orm as so
 from flask import Flask
 
 from contracts.models import Contract
+from contracts.settings import current as contract_settings
 from core import audit, clock, db, migrate
 from core.app import create_app
 from messaging import worker
@@ -238,7 +239,7 @@ def _referred_application(app: Flask) -> int:
             start_date=today, account_holder="Jürgen Müller", iban="DE89370400440532013000", bic=None,
             delivery=Delivery.POST, email=None, mobile=None,
         )  # fmt: skip
-        application = contract_services.submit_application(s, broker, offer, data)
+        application = contract_services.submit_application(s, broker, offer, data, contract_settings())
         assert application.state is ApplicationState.REFERRED
         s.commit()
         return application.id
@@ -265,7 +266,7 @@ def test_two_clerks_accepting_one_application_at_once_police_it_once(parallel_ap
             who = s.scalar(sa.select(User).where(User.role == Role.BACKOFFICE).order_by(User.id).offset(i % 2))
             public_id = s.get(Application, application_id).public_id
             try:
-                contract_services.accept_selected(s, [public_id], who)
+                contract_services.accept_selected(s, [public_id], who, contract_settings())
             except contract_services.ApplicationError as error:
                 s.rollback()
                 return str(error)

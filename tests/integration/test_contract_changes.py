@@ -18,6 +18,7 @@ from calculator import quotes
 from calculator.tariffs import Classes, Product
 from contracts import changes, services
 from contracts.models import Contract, Delivery, Document, DocumentKind, VersionKind
+from contracts.settings import current as contract_settings
 from core import storage
 from core.formatting import TIMEZONE
 from messaging.models import Kind, OutboxMessage
@@ -51,7 +52,7 @@ def _police(app, session, broker, answers, product, delivery=Delivery.POST, star
             email="juergen@example.org" if portal else None,
             mobile="+4915112345678" if portal else None,
         )
-        application = services.submit_application(session, broker, offer, data)
+        application = services.submit_application(session, broker, offer, data, contract_settings())
     session.commit()
     contract = session.scalar(sa.select(Contract).where(Contract.application_id == application.id))
     assert contract is not None

@@ -15,6 +15,7 @@ from calculator import quotes
 from calculator.tariffs import Product
 from contracts import services
 from contracts.models import ApplicationState, Contract, Delivery, Document, DocumentKind
+from contracts.settings import current as contract_settings
 from core import clock, storage
 from core.audit import AuditEntry
 from messaging.models import Kind, OutboxMessage
@@ -59,7 +60,7 @@ def _actions(session, object_id: str) -> list[str]:
 def test_portal_delivery_polices_with_documents_and_starts_the_onboarding(app, session, broker):
     offer = _offer(app, session, broker, RS_ANSWERS)
     with app.test_request_context():
-        application = services.submit_application(session, broker, offer, _data(Delivery.PORTAL))
+        application = services.submit_application(session, broker, offer, _data(Delivery.PORTAL), contract_settings())
     assert application.state is ApplicationState.POLICED
     contract = session.scalar(sa.select(Contract).where(Contract.application_id == application.id))
     assert contract.number.startswith("VR-")
@@ -87,7 +88,7 @@ def test_portal_delivery_polices_with_documents_and_starts_the_onboarding(app, s
 def test_post_delivery_sends_the_documents_as_one_letter_and_no_onboarding(app, session, broker):
     offer = _offer(app, session, broker, RS_ANSWERS)
     with app.test_request_context():
-        application = services.submit_application(session, broker, offer, _data(Delivery.POST))
+        application = services.submit_application(session, broker, offer, _data(Delivery.POST), contract_settings())
     contract = session.scalar(sa.select(Contract).where(Contract.application_id == application.id))
     letters = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == Kind.LETTER)).all()
     assert len(letters) == 1
@@ -101,8 +102,8 @@ def test_post_delivery_sends_the_documents_as_one_letter_and_no_onboarding(app, 
 def test_one_application_per_offer(app, session, broker):
     offer = _offer(app, session, broker, RS_ANSWERS)
     with app.test_request_context():
-        first = services.submit_application(session, broker, offer, _data(Delivery.POST))
-        again = services.submit_application(session, broker, offer, _data(Delivery.PORTAL))
+        first = services.submit_application(session, broker, offer, _data(Delivery.POST), contract_settings())
+        again = services.submit_application(session, broker, offer, _data(Delivery.PORTAL), contract_settings())
     assert again.id == first.id
     assert session.scalar(sa.select(sa.func.count()).select_from(Contract)) == 1
 
@@ -111,14 +112,16 @@ def test_referral_waits_then_accept_polices_and_decline_needs_a_reason(app, sess
     risky = {**RS_ANSWERS, "risikoberuf": "ja"}  # a risk profession goes to Risikoprüfung
     referred = [_offer(app, session, broker, risky) for _ in range(2)]
     with app.test_request_context():
-        first, second = (services.submit_application(session, broker, o, _data(Delivery.POST)) for o in referred)
+        first, second = (
+            services.submit_application(session, broker, o, _data(Delivery.POST), contract_settings()) for o in referred
+        )
         assert first.state is ApplicationState.REFERRED
         assert session.scalar(sa.select(sa.func.count()).select_from(Contract)) == 0
-        (contract,) = services.accept(session, [first], backoffice)
+        (contract,) = services.accept(session, [first], backoffice, contract_settings())
         assert first.state is ApplicationState.POLICED
         assert contract.application_id == first.id
         with pytest.raises(services.ApplicationError, match="nicht mehr in der Risikoprüfung"):
-            services.accept(session, [first], backoffice)
+            services.accept(session, [first], backoffice, contract_settings())
         with pytest.raises(services.ApplicationError, match="Grund"):
             services.decline(session, second, backoffice, "   ")
         services.decline(session, second, backoffice, "  Fahrer  zu jung ")
@@ -146,7 +149,7 @@ def _policy_text(app, session, contract) -> str:
 def test_the_kfz_versicherungsschein_names_vehicle_classes_and_cover(app, session, broker):
     offer = _offer(app, session, broker, KFZ_ANSWERS, Product.KFZ)
     with app.test_request_context():
-        application = services.submit_application(session, broker, offer, _data(Delivery.POST))
+        application = services.submit_application(session, broker, offer, _data(Delivery.POST), contract_settings())
     contract = session.scalar(sa.select(Contract).where(Contract.application_id == application.id))
     text = _policy_text(app, session, contract)
     types, regions = offer.risk["type_classes"], offer.risk["region_classes"]
@@ -169,7 +172,7 @@ def test_the_kfz_versicherungsschein_names_vehicle_classes_and_cover(app, sessio
 def test_the_rechtsschutz_versicherungsschein_names_modules_and_deductible(app, session, broker):
     offer = _offer(app, session, broker, RS_ANSWERS)
     with app.test_request_context():
-        application = services.submit_application(session, broker, offer, _data(Delivery.POST))
+        application = services.submit_application(session, broker, offer, _data(Delivery.POST), contract_settings())
     contract = session.scalar(sa.select(Contract).where(Contract.application_id == application.id))
     text = _policy_text(app, session, contract)
     for expected in ("Versichertes Risiko", "Privat", "Verkehr", "Selbstbeteiligung", "150 €", "Single"):

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from calculator.tariffs import Product
 from contracts import changes, claim_status, claims, einstufung
 from contracts.models import Claim, ClaimKind, ClaimStatus, Contract, ContractVersion, Document, DocumentKind
+from contracts.settings import current as contract_settings
 from core import clock, db
 from core.formatting import TIMEZONE
 from core.users import Role, User
@@ -42,6 +43,7 @@ def test_six_clerks_settling_one_claim_at_once_settle_it_once(parallel_app):  # 
             limits=claims.UploadLimits(5, 1024),
             today=_today(),
             reporter="kunde@example.org",
+            catalog=contract_settings().catalog,
         )
         s.commit()
         claim_id = claim.id

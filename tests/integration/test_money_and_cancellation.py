@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from calculator.tariffs import Product
 from contracts import changes
 from contracts.models import DocumentKind, VersionKind
+from contracts.settings import current as contract_settings
 from core import audit
 from core.formatting import TIMEZONE
 from tests.helpers import KFZ_ANSWERS, RS_ANSWERS
@@ -48,7 +49,9 @@ def _cancel(app, session, user, contract, reason, *, received=TODAY, ends_on=Non
 
 def _withdraw(app, session, user, contract, today=TODAY):
     with app.test_request_context():
-        return changes.withdraw_cancellation(session, user, contract, expected_version=contract.version, today=today)
+        return changes.withdraw_cancellation(
+            session, user, contract, expected_version=contract.version, today=today, catalog=contract_settings().catalog
+        )
 
 
 def _eur(amount: Decimal) -> str:
@@ -247,6 +250,7 @@ def _settled_claim(app, session, backoffice, contract, settled_on: date):
             limits=claims.UploadLimits(5, 1024),
             today=settled_on,
             reporter="kunde@example.org",
+            catalog=contract_settings().catalog,
         )
         claim_status.set_status(
             session,

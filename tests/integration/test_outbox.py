@@ -11,6 +11,7 @@ from messaging import outbox, worker
 from messaging.models import Kind, OutboxMessage, State
 from messaging.outbox import MessageError, PostalAddress
 from tests.conftest import TWILIO_FROM
+from tests.helpers import with_settings
 
 
 @pytest.fixture
@@ -193,7 +194,7 @@ def test_twilio_invalid_number_fails_at_once(outbox_app, s, twilio_server):
 
 
 def test_attempts_run_out_then_failed(outbox_app, s, smtp_server):
-    outbox_app.config["OUTBOX_MAX_ATTEMPTS"] = 2
+    with_settings(outbox_app, "messaging_settings", max_attempts=2)
     smtp_server.stop()
     email(s)
     s.commit()
@@ -209,7 +210,7 @@ def test_attempts_run_out_then_failed(outbox_app, s, smtp_server):
 def test_an_expired_lease_is_taken_again_and_a_live_one_is_not(outbox_app, s, smtp_server):
     message = email(s)
     s.commit()
-    settings = worker.Settings.from_config(outbox_app.config)
+    settings = outbox_app.extensions["messaging_settings"]
     assert worker.claim(s, "dead-worker", settings) == [message.id]
     assert worker.claim(s, "other", settings) == []  # leased
     later = clock.now() + timedelta(seconds=settings.lease_seconds + 1)

@@ -20,6 +20,7 @@ from calculator.tariffs.catalog import DEFAULT_DIRECTORY
 from contracts import changes
 from contracts.models import ContractVersion, DocumentKind, VersionKind
 from core.formatting import TIMEZONE
+from tests.helpers import use_tariffs
 from tests.integration.test_claims_and_sf import PORTAL_KFZ, _at, _renew
 from tests.integration.test_contract_changes import _police, _text
 from tests.integration.test_money_and_cancellation import _cancel
@@ -42,7 +43,7 @@ def dearer_tariff(app, tmp_path: Path):
         .replace('kh = "520.00"', 'kh = "598.00"')
     )
     (tmp_path / "kfz-2027-01.toml").write_text(newer)
-    app.extensions["tariffs"] = TariffCatalog.load([DEFAULT_DIRECTORY, tmp_path])  # as TARIFF_EXTRA_DIRS does
+    use_tariffs(app, TariffCatalog.load([DEFAULT_DIRECTORY, tmp_path]))  # as TARIFF_EXTRA_DIRS does
 
 
 @pytest.fixture(autouse=True)

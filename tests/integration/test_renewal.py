@@ -19,6 +19,7 @@ from calculator import quotes
 from calculator.tariffs import Product, SFClass
 from contracts import changes, renewal
 from contracts.models import ContractVersion, DocumentKind, VersionKind
+from contracts.settings import current as contract_settings
 from core import jobs, storage
 from core.formatting import TIMEZONE
 from messaging.models import Kind, OutboxMessage
@@ -214,6 +215,7 @@ def test_a_paid_haftpflicht_claim_moves_sf_kh_down_and_vk_up(app, session, broke
             limits=claims.UploadLimits(5, 1024),
             today=date(2026, 6, 10),
             reporter="kunde@example.org",
+            catalog=contract_settings().catalog,
         )
         claim_status.set_status(  # only a claim the insurer paid counts (AKB, SF system)
             session,

@@ -17,9 +17,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from contracts import renewal
 from contracts.imports import import_contracts
 from contracts.models import Contract, ContractVersion, Document, VersionKind
+from contracts.settings import current as contract_settings
 from core import db, jobs
 from demo.seed import DEMO_EXISTING
 from messaging.models import Kind, OutboxMessage
+from tests.helpers import with_settings
 from tests.integration.test_concurrency import in_parallel, parallel_app  # noqa: F401 (fixture)
 from tests.integration.test_jobs import FLASK, ROOT, jobs_app  # noqa: F401 (fixture)
 
@@ -116,7 +118,7 @@ def test_a_killed_worker_s_renewal_is_finished_by_the_next_one_and_no_contract_t
 
 def test_workers_running_one_renewal_at_once_renew_every_contract_once(parallel_app):  # noqa: F811
     run_id = _start(parallel_app)
-    parallel_app.config["RENEWAL_STEP_CONTRACTS"] = 5
+    with_settings(parallel_app, "contract_settings", renewal_step_contracts=5)
 
     def work(i: int) -> int:
         """A worker's loop over the run's steps; a step that loses a race is rolled back and
@@ -126,7 +128,7 @@ def test_workers_running_one_renewal_at_once_renew_every_contract_once(parallel_
             with parallel_app.app_context():
                 s = db.session()
                 try:
-                    if not renewal.step(s, {"run": run_id}):
+                    if not renewal.step(s, {"run": run_id}, contract_settings()):
                         return steps
                     steps += 1
                 except (IntegrityError, DBAPIError):

@@ -42,7 +42,7 @@ def _move(outbox_app, session, customer, *contracts, street="Marienplatz 8", plz
             customer,
             self_service.DataChange(street, plz, city, "", "", False, tuple(c.public_id for c in contracts)),
             catalog=outbox_app.extensions["tariffs"],
-            rules=outbox_app.extensions["contract_rules"],
+            rules=outbox_app.extensions["contract_settings"].rules,
             today=_today(),
             pdf_workers=1,
         )

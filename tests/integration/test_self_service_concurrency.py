@@ -12,6 +12,7 @@ import pyotp
 import sqlalchemy as sa
 
 from contracts.models import Document, DocumentKind
+from contracts.settings import current as contract_settings
 from core import audit, db, tokens
 from messaging.models import OutboxMessage
 from onboarding import self_service, two_factor
@@ -44,7 +45,7 @@ def test_one_email_link_confirmed_10_times_at_once_applies_once(parallel_app):  
     def confirm(_i: int) -> str:
         with parallel_app.app_context():
             s = db.session()
-            result = self_service.confirm_email_change(s, token, pdf_workers=1)
+            result = self_service.confirm_email_change(s, token, catalog=contract_settings().catalog, pdf_workers=1)
             s.commit()
             return result.status
 
@@ -72,7 +73,13 @@ def test_20_parallel_wrong_mobile_codes_are_evaluated_exactly_5_times(parallel_a
         with parallel_app.app_context():
             s = db.session()
             try:
-                self_service.confirm_mobile_change(s, s.get(PortalAccount, customer_id), "000000", current_settings())
+                self_service.confirm_mobile_change(
+                    s,
+                    s.get(PortalAccount, customer_id),
+                    "000000",
+                    current_settings(),
+                    catalog=contract_settings().catalog,
+                )
             except self_service.SelfServiceError as error:
                 s.commit()
                 return error.message

@@ -14,7 +14,7 @@ from core.users import Role
 from demo.seed import DEMO_EXISTING
 from messaging.models import Kind, OutboxMessage
 from onboarding.models import AccessLink
-from tests.helpers import csrf_token, login
+from tests.helpers import csrf_token, login, with_settings
 
 
 @pytest.fixture
@@ -249,7 +249,8 @@ def test_large_files_run_in_the_background_with_progress(cli_app, tmp_path):
     runner = cli_app.test_cli_runner()
     assert runner.invoke(args=["demo", "seed"]).exit_code == 0
     cli_app.config["DOCUMENT_STORAGE_DIR"] = str(tmp_path)
-    cli_app.extensions["agency_limits"] = dataclasses.replace(cli_app.extensions["agency_limits"], sync_rows=20)
+    bulk = dataclasses.replace(cli_app.extensions["agency_settings"].bulk, sync_rows=20)
+    with_settings(cli_app, "agency_settings", bulk=bulk)
     rows = "".join(
         f"GR-{n:05d};agenturleiter@demo.example;rs;Frau;K{n};N;Weg 1;10115;Berlin;01.01.2020;9,90;monatlich;;\n"
         for n in range(26)
@@ -366,17 +367,17 @@ def test_odd_csv_files_get_a_german_message_not_a_500(outbox_app, bestand, mgr, 
 
 
 def test_file_size_and_row_count_are_limited(outbox_app, bestand, mgr):
-    limits = outbox_app.extensions["agency_limits"]  # built from BULK_SWITCH_MAX_BYTES/_ROWS at start-up
+    limits = outbox_app.extensions["agency_settings"].bulk  # built from BULK_SWITCH_MAX_BYTES/_ROWS at start-up
     assert (limits.max_bytes, limits.max_rows) == (
         outbox_app.config["BULK_SWITCH_MAX_BYTES"],
         outbox_app.config["BULK_SWITCH_MAX_ROWS"],
     )
-    outbox_app.extensions["agency_limits"] = dataclasses.replace(limits, max_rows=3)
+    with_settings(outbox_app, "agency_settings", bulk=dataclasses.replace(limits, max_rows=3))
     rows = "".join(f"BV-{n};a{n}@example.org;0151 1234567{n % 10}\n" for n in range(4)).encode()
     too_many = upload(mgr, rows)
     assert too_many.status_code == 422
     assert "Höchstens 3 Zeilen je Datei" in too_many.get_data(as_text=True)
-    outbox_app.extensions["agency_limits"] = dataclasses.replace(limits, max_bytes=1024)
+    with_settings(outbox_app, "agency_settings", bulk=dataclasses.replace(limits, max_bytes=1024))
     too_big = upload(mgr, b"BV-1;a@example.org;0151 12345678\n" * 100)
     assert too_big.status_code == 422
     assert "Die Datei ist zu groß: höchstens 1 KB" in too_big.get_data(as_text=True)

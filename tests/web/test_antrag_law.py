@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from contracts import evb, lifecycle
 from contracts.forms import normalize_plate, vin_problem
 from contracts.models import Contract, Document, DocumentKind, Evb
+from contracts.settings import current as contract_settings
 from core import clock, storage
 from core.formatting import date_de
 from core.users import Role
@@ -206,7 +207,7 @@ def test_a_revoked_evb_is_announced_and_an_expired_one_no_longer_printed(
     from contracts.documents import render_document
 
     with app.test_request_context():
-        html = render_document(contract, DocumentKind.POLICY)
+        html = render_document(contract, DocumentKind.POLICY, contract_settings().catalog)
     assert "eVB-Nummer" not in html
 
 

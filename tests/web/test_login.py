@@ -1,8 +1,10 @@
+import dataclasses
+
 import sqlalchemy as sa
 
 from core.audit import AuditEntry
 from core.users import Role
-from tests.helpers import PASSWORD, csrf_token, login, post_form
+from tests.helpers import PASSWORD, csrf_token, login, post_form, with_settings
 
 GENERIC = "E-Mail-Adresse oder Passwort ungültig."
 
@@ -140,7 +142,8 @@ def test_an_outsider_cannot_lock_the_owner_out_for_longer_than_the_cap(app, brok
 
 
 def test_repeated_failures_from_one_address_are_throttled(app):
-    app.config["LOGIN_FREE_ATTEMPTS_PER_ADDRESS"] = 3
+    limits = dataclasses.replace(app.extensions["staff_settings"].login, free_per_address=3)
+    with_settings(app, "staff_settings", login=limits)
     client = app.test_client()
     for n in range(3):
         assert login(client, f"probe{n}@example.org", "x").status_code == 200
