@@ -16,7 +16,7 @@ NEW_DOCUMENTS_DAYS = 30  # how far back the start page lists new documents
 
 
 def init_app(app: Flask) -> None:
-    from contracts import cli, einstufung, jobs, queues, renewal, views
+    from contracts import backoffice_views, change_views, cli, einstufung, jobs, queues, renewal, views
     from contracts.settings import ContractSettings, current
     from core import jobs as core_jobs
     from messaging.worker import register_task
@@ -27,6 +27,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["end_label"] = end_label
     app.jinja_env.globals["insurer"] = settings.insurer
     app.register_blueprint(views.bp)
+    app.register_blueprint(change_views.bp)
+    app.register_blueprint(backoffice_views.bp)
     # the worker's edges hand the app's settings in (looked up when they run)
     register_task(app, lambda session: einstufung.expire(session, current().catalog, current().pdf_workers))
     core_jobs.register(app, jobs.JOB_KIND, lambda session, payload: jobs.step(session, payload, current()))
@@ -40,11 +42,11 @@ def init_app(app: Flask) -> None:
     navigation.register(app, "Anträge", "contracts.applications", BROKER_AREA, order=30)
     navigation.register(app, "Kunden", "contracts.clients", BROKER_AREA, order=35)
     navigation.register(app, "Verträge", "contracts.contracts", BROKER_AREA, order=40)
-    navigation.register(app, "Risikoprüfung", "contracts.referrals", BACKOFFICE_AREA, order=20)
-    navigation.register(app, "Hauptfälligkeit", "contracts.renewals", BACKOFFICE_AREA, order=25)
-    navigation.register(app, "Schadenmeldungen", "contracts.claims_list", BACKOFFICE_AREA, order=27)
-    navigation.register(app, "eVB", "contracts.evbs", BACKOFFICE_AREA, order=28)
-    navigation.register(app, "SF-Bestätigung", "contracts.sf_confirmations", BACKOFFICE_AREA, order=26)
+    navigation.register(app, "Risikoprüfung", "contracts_backoffice.referrals", BACKOFFICE_AREA, order=20)
+    navigation.register(app, "Hauptfälligkeit", "contracts_backoffice.renewals", BACKOFFICE_AREA, order=25)
+    navigation.register(app, "Schadenmeldungen", "contracts_backoffice.claims_list", BACKOFFICE_AREA, order=27)
+    navigation.register(app, "eVB", "contracts_backoffice.evbs", BACKOFFICE_AREA, order=28)
+    navigation.register(app, "SF-Bestätigung", "contracts_backoffice.sf_confirmations", BACKOFFICE_AREA, order=26)
 
 
 def end_label(ends_on: date | None) -> str:

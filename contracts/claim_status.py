@@ -17,9 +17,9 @@ import sqlalchemy.orm as so
 
 from calculator.tariffs import ContractTerms, TariffCatalog
 from contracts import lifecycle, renewal
-from contracts.changes import contract_terms
 from contracts.documents import Planned, issue_documents
 from contracts.models import Claim, ClaimStatus, Contract, ContractVersion, DocumentKind
+from contracts.versions import contract_terms
 from core import audit, clock
 from core.formatting import date_de, eur
 from core.users import User

@@ -15,17 +15,10 @@ import sqlalchemy.orm as so
 from calculator import quotes
 from calculator.tariffs import KfzRisk, KfzTariff, SFClass, TariffCatalog, TariffError
 from contracts import lifecycle
-from contracts.changes import (
-    ChangeError,
-    add_version,
-    contract_terms,
-    end_rabattschutz_if_lost,
-    endorsement_documents,
-    first_version,
-    lock,
-)
+from contracts.changes import end_rabattschutz_if_lost
 from contracts.documents import issue_documents
 from contracts.models import Contract, ContractVersion, VersionKind
+from contracts.versions import ChangeError, add_version, contract_terms, endorsement_documents, first_version, lock
 from core import audit, clock, paging
 from core.formatting import date_de, eur
 from core.users import User

@@ -42,7 +42,7 @@ def queues(session: so.Session, user: User) -> dict[str, Any]:
             _queue(
                 session,
                 "Risikoprüfung",
-                "contracts.referrals",
+                "contracts_backoffice.referrals",
                 Application.submitted_at,
                 Application.state == ApplicationState.REFERRED,
             ),
@@ -64,14 +64,14 @@ def queues(session: so.Session, user: User) -> dict[str, Any]:
             _queue(
                 session,
                 "Offene Schadenmeldungen",
-                "contracts.claims_list",
+                "contracts_backoffice.claims_list",
                 Claim.reported_at,
                 Claim.handled_at.is_(None),
             ),
             _queue(
                 session,
                 "SF-Bestätigungen offen",
-                "contracts.sf_confirmations",
+                "contracts_backoffice.sf_confirmations",
                 Contract.policed_at,
                 Contract.sf_confirmation == einstufung.PENDING,
             ),

@@ -25,17 +25,13 @@ from sqlalchemy.exc import IntegrityError
 from calculator import quotes, reference
 from calculator.tariffs import Classes, KfzRisk, KfzTariff, Product, SFClass, TariffCatalog, TariffError
 from contracts import lifecycle
-from contracts.changes import (
-    TARIFF_INCREASE,
-    add_version,
-    end_rabattschutz_if_lost,
-    endorsement_documents,
-    first_version,
-)
+from contracts.cancellation import TARIFF_INCREASE
+from contracts.changes import end_rabattschutz_if_lost
 from contracts.claims import counted_claims
 from contracts.documents import Planned, issue_documents
 from contracts.models import Contract, ContractVersion, DocumentKind, RenewalPreview, RenewalRun, VersionKind
 from contracts.settings import ContractSettings
+from contracts.versions import add_version, endorsement_documents, first_version
 from core import audit, clock, jobs
 from core.csvsafe import to_csv
 from core.formatting import date_de, eur

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
@@ -182,3 +182,18 @@ def mobile_field(
         validators=[*validators, Length(max=30)],
         render_kw={"inputmode": "tel", "autocomplete": autocomplete, "type": "tel"},
     )
+
+
+class FieldError(Protocol):
+    """A service's German error for one form field (field None: for the whole form)."""
+
+    message: str
+    field: str | None
+
+
+def show_error(form: Any, error: FieldError) -> None:
+    """Put a service's error where the user looks: at its field, or above the form."""
+    if error.field and error.field in form:
+        form[error.field].errors = [*form[error.field].errors, error.message]
+    else:
+        form.form_errors.append(error.message)

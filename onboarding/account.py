@@ -16,6 +16,7 @@ from contracts.settings import current as contract_settings
 from core import clock, db
 from core.contact import mask_mobile, normalize_phone
 from core.formatting import TIMEZONE, numbers_together
+from core.forms import show_error
 from onboarding import self_service, two_factor
 from onboarding.forms import (
     DataChangeForm,
@@ -50,14 +51,6 @@ def index() -> str:
         email_pending=self_service.pending(s, customer, ContactKind.EMAIL, now),
         mobile_pending=self_service.pending(s, customer, ContactKind.MOBILE, now),
     )
-
-
-def _field_error(form: object, error: self_service.SelfServiceError | two_factor.TwoFactorError) -> None:
-    target = form[error.field] if error.field else None  # type: ignore[index]
-    if target is not None:
-        target.errors = [*target.errors, error.message]
-    else:
-        form.form_errors.append(error.message)  # type: ignore[attr-defined]
 
 
 @bp.route("/daten/anschrift", methods=["GET", "POST"])
@@ -107,7 +100,7 @@ def change_address() -> Page:
             )
         except self_service.SelfServiceError as error:
             s.rollback()
-            _field_error(form, error)
+            show_error(form, error)
         else:
             s.commit()
             numbers = ", ".join(str(v.endorsement_no) for v in versions)
@@ -136,7 +129,7 @@ def change_email() -> Page:
             self_service.request_email_change(s, customer, form.email.data or "", current_settings())
         except self_service.SelfServiceError as error:
             s.rollback()
-            _field_error(form, error)
+            show_error(form, error)
         else:
             s.commit()
             flash(
@@ -187,7 +180,7 @@ def change_mobile() -> Page:
             self_service.request_mobile_change(s, customer, form.mobil.data or "", current_settings())
         except self_service.SelfServiceError as error:
             s.rollback()
-            _field_error(form, error)
+            show_error(form, error)
         else:
             s.commit()
             flash("Wir haben einen Bestätigungs-Code per SMS an Ihre neue Mobilnummer gesendet.", "success")
@@ -216,7 +209,7 @@ def confirm_mobile() -> Page:
             )
         except self_service.SelfServiceError as error:
             s.commit()  # the wrong entry counts
-            _field_error(form, error)
+            show_error(form, error)
             form.code.data = ""
         else:
             s.commit()
@@ -263,7 +256,7 @@ def totp_setup() -> Page:
             codes = two_factor.enable(s, customer, form.code.data or "", settings)
         except two_factor.TwoFactorError as error:
             s.rollback()
-            _field_error(form, error)
+            show_error(form, error)
             form.code.data = ""
         else:
             s.commit()
@@ -287,7 +280,7 @@ def totp_disable() -> Page:
             two_factor.disable(s, customer, form.passwort.data or "", form.code.data or "", current_settings())
         except two_factor.TwoFactorError as error:
             s.commit()  # a used-up code stays used
-            _field_error(form, error)
+            show_error(form, error)
         else:
             s.commit()
             flash("Die Zwei-Faktor-Anmeldung ist ausgeschaltet.", "success")
@@ -312,7 +305,7 @@ def recovery_renew() -> Page:
             codes = two_factor.renew_recovery_codes(s, customer, form.code.data or "", current_settings())
         except two_factor.TwoFactorError as error:
             s.commit()
-            _field_error(form, error)
+            show_error(form, error)
         else:
             s.commit()
             return _codes_page(codes)

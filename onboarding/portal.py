@@ -9,7 +9,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response as BaseResponse
 
 from calculator.forms.fields import options
-from contracts import changes, claim_status, claims
+from contracts import claim_status, claims, versions
 from contracts.models import ClaimKind
 from contracts.settings import current as contract_settings
 from core import clock, db, paging
@@ -129,7 +129,7 @@ def claims_list() -> str:
     own = contracts_of(s, portal_account())
     found = claim_status.claims_of_customer(s, [c.id for c in own])
     catalog = contract_settings().catalog
-    deadlines = {c.id: claim_status.buyback_deadline(c, changes.contract_terms(catalog, c.contract)) for c in found}
+    deadlines = {c.id: claim_status.buyback_deadline(c, versions.contract_terms(catalog, c.contract)) for c in found}
     return render_template("portal/claims.html", rows=found, deadlines=deadlines)
 
 

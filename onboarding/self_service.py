@@ -19,7 +19,7 @@ import sqlalchemy.exc
 import sqlalchemy.orm as so
 
 from calculator.tariffs import TariffCatalog
-from contracts import changes
+from contracts import changes, versions
 from contracts.documents import Planned, issue_documents
 from contracts.models import Contract, ContractVersion, DocumentKind
 from contracts.settings import Rules
@@ -119,10 +119,10 @@ def change_data(
     chosen = [c for c in running_contracts(session, customer, today) if c.public_id in change.contracts]
     if not chosen:
         raise SelfServiceError("Bitte wählen Sie mindestens einen Vertrag aus.", "vertraege")
-    versions: list[ContractVersion] = []
+    made: list[ContractVersion] = []
     for contract in chosen:
         # from today; a contract not yet begun from its start, after a later-dated change from its date
-        effective = max(today, contract.start_date, changes.last_change_effective(session, contract) or today)
+        effective = max(today, contract.start_date, versions.last_change_effective(session, contract) or today)
         data = changes.ContractChange(
             effective=effective,
             street=change.street,
@@ -148,31 +148,31 @@ def change_data(
                 actor_label=ACTOR,
                 announce=False,  # the confirmation below tells him
             )
-        except changes.ChangeError as error:
-            if error.message == changes.NOTHING_CHANGED:
+        except versions.ChangeError as error:
+            if error.message == versions.NOTHING_CHANGED:
                 continue
             field = FIELDS.get(error.field or "")
             raise SelfServiceError(
                 error.message if field else f"Vertrag {contract.number}: {error.message}", field
             ) from None
-        versions.append(version)
-    if not versions:
+        made.append(version)
+    if not made:
         raise SelfServiceError("Sie haben keine Angabe geändert.")
     outbox.enqueue_email(
         session,
-        key=f"data-changed:{versions[0].contract_id}:{versions[0].seq}",
+        key=f"data-changed:{made[0].contract_id}:{made[0].seq}",
         to=customer.email,
         subject="Ihre Änderung ist gespeichert",
         template="data_changed",
         context={
             "customer": customer,
-            "versions": [(v, session.get(Contract, v.contract_id)) for v in versions],
+            "versions": [(v, session.get(Contract, v.contract_id)) for v in made],
             "contract": chosen[0],  # his broker's contact under the message
         },
         related=("contract", chosen[0].public_id),
         agency_id=chosen[0].agency_id,
     )
-    return versions
+    return made
 
 
 # --- e-mail address and mobile number: confirmed from the new one first ---------------------------------------

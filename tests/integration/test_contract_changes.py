@@ -16,8 +16,9 @@ from werkzeug.datastructures import MultiDict
 
 from calculator import quotes
 from calculator.tariffs import Classes, Product
-from contracts import changes, services
+from contracts import cancellation, changes, services, versions
 from contracts.models import Contract, Delivery, Document, DocumentKind, VersionKind
+from contracts.settings import Rules
 from contracts.settings import current as contract_settings
 from core import storage
 from core.formatting import TIMEZONE
@@ -27,7 +28,7 @@ from tests.helpers import KFZ_ANSWERS, RS_ANSWERS, demo_stock
 pytestmark = pytest.mark.usefixtures("demo_reference")
 
 TODAY = date(2026, 3, 2)
-RULES = changes.Rules(backdate_days=90)
+RULES = Rules(backdate_days=90)
 
 
 @pytest.fixture(autouse=True)
@@ -150,7 +151,7 @@ def test_a_new_vehicle_is_repriced_on_the_contract_s_tariff_with_a_nachtrag_and_
 
 def test_a_move_to_another_kreis_changes_the_regionalklassen_and_a_wrong_place_is_refused(app, session, broker):
     contract = _police(app, session, broker, KFZ_ANSWERS, Product.KFZ)  # Berlin: Regionalklassen 11/12/8
-    with pytest.raises(changes.ChangeError) as wrong:
+    with pytest.raises(versions.ChangeError) as wrong:
         _change(app, session, broker, contract, street="Neumarkt 2", plz="01067", city="Leipzig")
     assert (wrong.value.field, "Dresden" in wrong.value.message) == ("ort", True)
     session.rollback()
@@ -168,7 +169,7 @@ def test_a_move_to_another_kreis_changes_the_regionalklassen_and_a_wrong_place_i
 
 def test_a_rechtsschutz_address_or_bank_change_brings_a_nachtrag_without_invoice(app, session, broker):
     contract = _police(app, session, broker, RS_ANSWERS, Product.RS)
-    with pytest.raises(changes.ChangeError) as no_mandate:
+    with pytest.raises(versions.ChangeError) as no_mandate:
         _change(app, session, broker, contract, iban="DE02120300000000202051")
     assert no_mandate.value.field == "sepa_mandat"
     session.rollback()
@@ -186,11 +187,11 @@ def test_the_data_at_any_date_and_effective_date_rules(app, session, broker):
     contract = _police(app, session, broker, RS_ANSWERS, Product.RS)
     _change(app, session, broker, contract, street="Neuer Weg 9")
     session.commit()
-    before = changes.version_at(session, contract, date(2026, 6, 30))
-    after = changes.version_at(session, contract, date(2026, 7, 1))
+    before = versions.version_at(session, contract, date(2026, 6, 30))
+    after = versions.version_at(session, contract, date(2026, 7, 1))
     assert (before.seq, before.data["customer"]["street"]) == (0, "Gartenweg 5")
     assert (after.seq, after.data["customer"]["street"]) == (1, "Neuer Weg 9")
-    assert changes.version_at(session, contract, date(2026, 3, 15)) is None  # not begun yet
+    assert versions.version_at(session, contract, date(2026, 3, 15)) is None  # not begun yet
 
     for effective, words in (
         (date(2026, 6, 1), "letzte Änderung gilt ab 01.07.2026"),
@@ -198,12 +199,12 @@ def test_the_data_at_any_date_and_effective_date_rules(app, session, broker):
         (date(2027, 3, 16), "Hauptfälligkeit am 16.03.2027"),
         (date(2026, 3, 10), "Vertragsbeginn"),
     ):
-        with pytest.raises(changes.ChangeError) as refused:
+        with pytest.raises(versions.ChangeError) as refused:
             _change(app, session, broker, contract, effective=effective, street="Anderswo 1")
         assert refused.value.field == "wirksam_ab"
         assert words in refused.value.message
         session.rollback()
-    with pytest.raises(changes.ChangeError, match="keine Vertragsangabe geändert"):
+    with pytest.raises(versions.ChangeError, match="keine Vertragsangabe geändert"):
         _change(app, session, broker, contract, effective=date(2026, 8, 1))
 
 
@@ -212,19 +213,19 @@ def test_a_form_filled_in_on_an_older_version_is_refused_and_changes_nothing(app
     seen = contract.version
     _change(app, session, manager, contract, street="Erster Weg 1")  # a colleague was quicker
     session.commit()
-    with pytest.raises(changes.ChangeError, match="inzwischen geändert"):
+    with pytest.raises(versions.ChangeError, match="inzwischen geändert"):
         _change(app, session, broker, contract, expected=seen, street="Zweiter Weg 2")
     session.rollback()
     session.refresh(contract)
     assert contract.customer["street"] == "Erster Weg 1"
-    assert len(changes.history(session, contract)) == 2
+    assert len(versions.history(session, contract)) == 2
 
 
 def test_an_imported_contract_changes_its_address_but_not_its_zahlweise(app, session, broker, manager):
     contract = demo_stock(session, broker, manager)["BV-4711001"]
     assert contract.main_due == date(2027, 1, 1)
     assert contract.risk is None
-    with pytest.raises(changes.ChangeError) as refused:
+    with pytest.raises(versions.ChangeError) as refused:
         _change(app, session, broker, contract, frequency="jaehrlich")
     assert refused.value.field == "zahlweise"
     session.rollback()
@@ -238,11 +239,11 @@ def test_a_kuendigung_goes_by_post_by_law_and_into_the_portal(app, session, brok
     contract = _police(app, session, broker, RS_ANSWERS, Product.RS, delivery=Delivery.PORTAL)
     assert contract.main_due == date(2027, 3, 16)  # Rechtsschutz: the anniversary of the start
     with app.test_request_context():
-        version = changes.cancel_contract(
+        version = cancellation.cancel_contract(
             session,
             broker,
             contract,
-            changes.Cancellation("kunde", "", received=TODAY),
+            cancellation.Cancellation("kunde", "", received=TODAY),
             expected_version=contract.version,
             catalog=app.extensions["tariffs"],
             rules=RULES,
@@ -261,17 +262,17 @@ def test_a_kuendigung_goes_by_post_by_law_and_into_the_portal(app, session, brok
     assert letter.kind is Kind.LETTER
     assert letter.attachments == [confirmation.storage_key]
     assert confirmation.read_at is None  # and it waits unread in the portal
-    with pytest.raises(changes.ChangeError, match=r"bereits zum 16\.03\.2027 gekündigt"), app.test_request_context():
+    with pytest.raises(versions.ChangeError, match=r"bereits zum 16\.03\.2027 gekündigt"), app.test_request_context():
         _cancel(app, session, broker, contract, "kunde")
 
 
 def _cancel(app, session, broker, contract, reason, note="", received=TODAY, ends_on=None):
     with app.test_request_context():
-        return changes.cancel_contract(
+        return cancellation.cancel_contract(
             session,
             broker,
             contract,
-            changes.Cancellation(reason, note, received, ends_on),
+            cancellation.Cancellation(reason, note, received, ends_on),
             expected_version=None,
             catalog=app.extensions["tariffs"],
             rules=RULES,
@@ -281,10 +282,10 @@ def _cancel(app, session, broker, contract, reason, note="", received=TODAY, end
 
 def test_sonstiges_needs_a_note(app, session, broker):
     contract = _police(app, session, broker, RS_ANSWERS, Product.RS)
-    with pytest.raises(changes.ChangeError) as refused:
+    with pytest.raises(versions.ChangeError) as refused:
         _cancel(app, session, broker, contract, "sonstiges", note=" ")
     assert refused.value.field == "bemerkung"
-    with pytest.raises(changes.ChangeError) as wrong:
+    with pytest.raises(versions.ChangeError) as wrong:
         _cancel(app, session, broker, contract, "fahrzeug", ends_on=TODAY)
     assert wrong.value.field == "grund"  # no vehicle in a Rechtsschutz contract
 

@@ -15,8 +15,8 @@ from werkzeug.datastructures import MultiDict
 
 from calculator import quotes
 from calculator.tariffs import Product, SFClass
-from contracts import changes, einstufung
-from contracts.models import DocumentKind, VersionKind
+from contracts import einstufung, versions
+from contracts.models import ContractVersion, DocumentKind, VersionKind
 from core.formatting import TIMEZONE
 from tests.helpers import KFZ_ANSWERS
 from tests.integration.test_contract_changes import _police, _text
@@ -80,7 +80,7 @@ def test_a_confirmed_class_brings_no_nachtrag(app, session, broker, backoffice):
     session.commit()
     assert contract.sf_confirmation == einstufung.CONFIRMED
     assert len(contract.documents) == documents
-    with pytest.raises(changes.ChangeError, match="warten auf keine Bestätigung"), app.test_request_context():
+    with pytest.raises(versions.ChangeError, match="warten auf keine Bestätigung"), app.test_request_context():
         einstufung.confirm(session, backoffice, contract, "12", "10", catalog=app.extensions["tariffs"], today=TODAY)
 
 
@@ -120,8 +120,8 @@ def test_without_a_confirmation_in_time_the_worker_sets_sf_0_once(app, session, 
     risk = quotes.risk_from_dict(contract.risk)
     assert (risk.sf_kh, risk.sf_vk) == (SFClass("0"), SFClass("0"))
     version = session.scalars(
-        sa.select(changes.ContractVersion).where(
-            changes.ContractVersion.contract_id == contract.id, changes.ContractVersion.kind == VersionKind.CHANGE
+        sa.select(ContractVersion).where(
+            ContractVersion.contract_id == contract.id, ContractVersion.kind == VersionKind.CHANGE
         )
     ).one()
     assert version.actor_label == "Einstufung (ohne Bestätigung)"

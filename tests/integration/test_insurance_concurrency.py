@@ -10,8 +10,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from calculator.tariffs import Product
-from contracts import changes, claim_status, claims, einstufung
+from contracts import cancellation, claim_status, claims, einstufung, versions
 from contracts.models import Claim, ClaimKind, ClaimStatus, Contract, ContractVersion, Document, DocumentKind
+from contracts.settings import Rules
 from contracts.settings import current as contract_settings
 from core import clock, db
 from core.formatting import TIMEZONE
@@ -89,17 +90,17 @@ def test_six_parallel_kuendigungen_of_one_contract_end_it_once(parallel_app):  #
         with app.test_request_context():
             s = db.session()
             try:
-                changes.cancel_contract(
+                cancellation.cancel_contract(
                     s,
                     s.get(User, clerk_id),
                     s.get(Contract, contract_id),
-                    changes.Cancellation("kunde", "", _today()),
+                    cancellation.Cancellation("kunde", "", _today()),
                     expected_version=None,
                     catalog=app.extensions["tariffs"],
-                    rules=changes.Rules(90),
+                    rules=Rules(90),
                     today=_today(),
                 )
-            except changes.ChangeError:
+            except versions.ChangeError:
                 s.rollback()
                 return "refused"
             s.commit()
@@ -108,10 +109,10 @@ def test_six_parallel_kuendigungen_of_one_contract_end_it_once(parallel_app):  #
     outcomes = in_parallel(6, cancel)
     assert outcomes.count("cancelled") == 1
     with app.app_context():
-        versions = db.session().scalar(
+        renewed = db.session().scalar(
             sa.select(sa.func.count()).where(ContractVersion.contract_id == contract_id, ContractVersion.seq > 0)
         )
-    assert versions == 1
+    assert renewed == 1
     assert _audit_count(app, "contract_cancelled") == 1
 
 

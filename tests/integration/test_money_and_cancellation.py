@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from calculator.tariffs import Product
-from contracts import changes
+from contracts import cancellation, changes, versions
 from contracts.models import DocumentKind, VersionKind
 from contracts.settings import current as contract_settings
 from core import audit
@@ -35,11 +35,11 @@ def _clock(time_machine):
 
 def _cancel(app, session, user, contract, reason, *, received=TODAY, ends_on=None, today=TODAY, note=""):
     with app.test_request_context():
-        return changes.cancel_contract(
+        return cancellation.cancel_contract(
             session,
             user,
             contract,
-            changes.Cancellation(reason, note, received, ends_on),
+            cancellation.Cancellation(reason, note, received, ends_on),
             expected_version=contract.version,
             catalog=app.extensions["tariffs"],
             rules=RULES,
@@ -49,7 +49,7 @@ def _cancel(app, session, user, contract, reason, *, received=TODAY, ends_on=Non
 
 def _withdraw(app, session, user, contract, today=TODAY):
     with app.test_request_context():
-        return changes.withdraw_cancellation(
+        return cancellation.withdraw_cancellation(
             session, user, contract, expected_version=contract.version, today=today, catalog=contract_settings().catalog
         )
 
@@ -149,7 +149,7 @@ def test_a_sold_vehicle_ends_the_contract_on_that_day_with_the_unused_premium_re
 def test_a_sale_date_outside_the_insurance_year_is_refused_at_its_field(app, session, broker, ends_on, message):
     contract = _police(app, session, broker, YEARLY, Product.KFZ, start=date(2026, 9, 1))
     before = len(contract.documents)
-    with pytest.raises(changes.ChangeError, match=re.escape(message)) as refused:
+    with pytest.raises(versions.ChangeError, match=re.escape(message)) as refused:
         _cancel(app, session, broker, contract, "fahrzeug", ends_on=ends_on)
     assert refused.value.field == "verkauft_am"
     session.rollback()
@@ -194,7 +194,7 @@ def test_a_rechtsschutz_kuendigung_needs_the_tariff_s_three_months(app, session,
 )
 def test_a_received_date_in_the_future_or_before_the_contract_is_refused(app, session, broker, received, message):
     contract = _police(app, session, broker, YEARLY, Product.KFZ, start=START)
-    with pytest.raises(changes.ChangeError, match=re.escape(message)) as refused:
+    with pytest.raises(versions.ChangeError, match=re.escape(message)) as refused:
         _cancel(app, session, broker, contract, "kunde", received=received)
     assert refused.value.field == "eingegangen_am"
 
@@ -215,13 +215,13 @@ def test_a_kuendigung_can_be_withdrawn_before_it_takes_effect(app, session, brok
     assert "Kündigung zurückgenommen" in text
     assert "Nachtrag Nr. 2" in text
     assert session.scalar(sa.select(sa.func.count()).where(audit.AuditEntry.action == "cancellation_withdrawn")) == 1
-    with pytest.raises(changes.ChangeError, match="nicht gekündigt"):
+    with pytest.raises(versions.ChangeError, match="nicht gekündigt"):
         _withdraw(app, session, broker, contract)
     session.rollback()
     _cancel(app, session, broker, contract, "kunde")
     session.commit()
     time_machine.move_to(datetime(2027, 1, 2, 10, 0, tzinfo=TIMEZONE), tick=False)
-    with pytest.raises(changes.ChangeError, match="wirksam geworden"):
+    with pytest.raises(versions.ChangeError, match="wirksam geworden"):
         _withdraw(app, session, broker, contract, today=date(2027, 1, 2))
 
 
@@ -275,8 +275,8 @@ def test_a_kuendigung_after_a_claim_is_possible_within_a_month_of_its_settlement
     session.commit()
     today = date(2026, 11, 2)
     time_machine.move_to(datetime(2026, 11, 2, 10, 0, tzinfo=TIMEZONE), tick=False)
-    terms = changes.contract_terms(app.extensions["tariffs"], contract)
-    assert changes.claim_window(session, contract, terms, today) == (claim, date(2026, 11, 5))
+    terms = versions.contract_terms(app.extensions["tariffs"], contract)
+    assert cancellation.claim_window(session, contract, terms, today) == (claim, date(2026, 11, 5))
     version = _cancel(app, session, broker, contract, "schaden", received=today, ends_on=date(2026, 12, 1), today=today)
     session.commit()
     assert contract.ends_on == date(2026, 12, 1)
@@ -303,14 +303,14 @@ def test_a_kuendigung_after_a_claim_outside_its_month_or_year_is_refused(
     _settled_claim(app, session, backoffice, contract, date(2026, 10, 5))
     session.commit()
     time_machine.move_to(datetime(2026, 11, 10, 10, 0, tzinfo=TIMEZONE), tick=False)
-    with pytest.raises(changes.ChangeError, match=re.escape(message)) as refused:
+    with pytest.raises(versions.ChangeError, match=re.escape(message)) as refused:
         _cancel(app, session, broker, contract, "schaden", received=received, ends_on=ends_on, today=date(2026, 11, 10))
     assert refused.value.field == field
 
 
 def test_without_a_settled_claim_there_is_no_kuendigung_after_a_claim(app, session, broker):
     contract = _police(app, session, broker, YEARLY, Product.KFZ, start=START)
-    with pytest.raises(changes.ChangeError, match="dafür liegt kein Schaden vor") as refused:
+    with pytest.raises(versions.ChangeError, match="dafür liegt kein Schaden vor") as refused:
         _cancel(app, session, broker, contract, "schaden")
     assert refused.value.field == "grund"
 
@@ -358,6 +358,6 @@ def test_a_widerruf_after_its_14_days_or_by_a_broker_is_refused(
     contract = _police(app, session, broker, YEARLY, Product.KFZ, start=START)  # policed 20.09.2026
     time_machine.move_to(datetime(2026, 10, 6, 10, 0, tzinfo=TIMEZONE), tick=False)
     user = backoffice if who == "backoffice" else broker
-    with pytest.raises(changes.ChangeError, match=re.escape(message)) as refused:
+    with pytest.raises(versions.ChangeError, match=re.escape(message)) as refused:
         _cancel(app, session, user, contract, "widerruf", received=received, today=date(2026, 10, 6))
     assert refused.value.field == field

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from calculator.tariffs import Product, TariffCatalog
 from calculator.tariffs.catalog import DEFAULT_DIRECTORY
-from contracts import changes
+from contracts import cancellation, versions
 from contracts.models import ContractVersion, DocumentKind, VersionKind
 from core.formatting import TIMEZONE
 from tests.helpers import use_tariffs
@@ -73,7 +73,7 @@ def test_a_tariff_increase_brings_a_beitragsmitteilung_a_month_ahead(
     session.refresh(contract)
     assert contract.tariff_version == "KFZ-2027-01"
     version = _renewal(session, contract)
-    increase = next(c for c in version.changes if c["label"] == changes.TARIFF_INCREASE)
+    increase = next(c for c in version.changes if c["label"] == cancellation.TARIFF_INCREASE)
     notice = next(d for d in contract.documents if d.kind is DocumentKind.PREMIUM_NOTICE)
     text = _text(app, notice)
     assert f"Jahresbeitrag bisher {_eur(old_annual)}" in text
@@ -116,7 +116,7 @@ def test_the_customer_may_cancel_within_a_month_to_the_date_of_the_increase(
     _renew(app, session, backoffice, date(2026, 11, 20))
     session.refresh(contract)
     today = _at(time_machine, date(2026, 12, 10))
-    terms = changes.contract_terms(app.extensions["tariffs"], contract)
+    terms = versions.contract_terms(app.extensions["tariffs"], contract)
     assert terms.notice_months == 1
     version = _cancel(app, session, broker, contract, "beitrag", received=today, today=today)
     session.commit()
@@ -134,7 +134,7 @@ def test_after_its_month_the_increase_is_no_reason_to_cancel(
     _renew(app, session, backoffice, date(2026, 11, 20))
     session.refresh(contract)
     today = _at(time_machine, date(2026, 12, 21))  # a month after 20.11. has passed
-    with pytest.raises(changes.ChangeError, match="keine Beitragsmitteilung vor") as refused:
+    with pytest.raises(versions.ChangeError, match="keine Beitragsmitteilung vor") as refused:
         _cancel(app, session, broker, contract, "beitrag", received=today, today=today)
     assert refused.value.field == "grund"
 

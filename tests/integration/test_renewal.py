@@ -17,8 +17,9 @@ from pypdf import PdfReader
 
 from calculator import quotes
 from calculator.tariffs import Product, SFClass
-from contracts import changes, renewal
+from contracts import cancellation, renewal
 from contracts.models import ContractVersion, DocumentKind, VersionKind
+from contracts.settings import Rules
 from contracts.settings import current as contract_settings
 from core import jobs, storage
 from core.formatting import TIMEZONE
@@ -137,14 +138,14 @@ def test_starting_the_same_due_date_again_renews_nothing_twice(app, session, bro
 def test_a_cancelled_contract_ends_instead_of_being_renewed(app, session, broker, time_machine):
     contract = _police(app, session, broker, RS_ANSWERS, Product.RS, start=date(2026, 3, 16))
     with app.test_request_context():
-        changes.cancel_contract(
+        cancellation.cancel_contract(
             session,
             broker,
             contract,
-            changes.Cancellation("kunde", "", received=date(2026, 3, 2)),
+            cancellation.Cancellation("kunde", "", received=date(2026, 3, 2)),
             expected_version=None,
             catalog=app.extensions["tariffs"],
-            rules=changes.Rules(90),
+            rules=Rules(90),
             today=date(2026, 3, 2),
         )
     session.commit()

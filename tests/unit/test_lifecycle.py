@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from calculator.tariffs import ContractTerms
 from contracts import lifecycle
-from contracts.changes import cancellation_date
+from contracts.cancellation import cancellation_date
 
 KFZ = ContractTerms(main_due=(1, 1), pro_rata="tage/365", notice_months=1)  # AKB: every 1 January
 RS = ContractTerms(main_due=None, pro_rata="tage/365", notice_months=3)  # ARB: the anniversary

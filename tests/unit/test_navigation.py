@@ -17,7 +17,12 @@ def test_the_own_page_is_the_page_and_a_sub_page_belongs_to_the_longest_section(
     assert current_marks("/agentur/", "agency.home", STAFF) == ["page", "", "", ""]
     assert current_marks("/agentur/kennzahlen", "agency.figures", STAFF) == ["", "page", "", ""]
     assert current_marks("/agentur/kennzahlen/trichter.csv", "agency.export", STAFF) == ["", "true", "", ""]
-    assert current_marks("/vertraege/abc123/aenderung", "contracts.change_contract", STAFF) == ["", "", "true", ""]
+    assert current_marks("/vertraege/abc123/aenderung", "contract_changes.change_contract", STAFF) == [
+        "",
+        "",
+        "true",
+        "",
+    ]
     assert current_marks("/agentur/umstellung/42", "agency.job", STAFF) == ["true", "", "", ""]
     assert current_marks("/vertraegexyz", "x", STAFF) == ["", "", "", ""]  # a prefix of the name only
     assert current_marks("/kunden/", "clients.index", STAFF) == ["", "", "", ""]
