@@ -16,7 +16,7 @@ NEW_DOCUMENTS_DAYS = 30  # how far back the start page lists new documents
 
 
 def init_app(app: Flask) -> None:
-    from contracts import backoffice_views, change_views, cli, einstufung, jobs, queues, renewal, views
+    from contracts import backoffice_views, change_views, cli, einstufung, jobs, probelauf, queues, renewal, views
     from contracts.settings import ContractSettings, current
     from core import jobs as core_jobs
     from messaging.worker import register_task
@@ -34,7 +34,9 @@ def init_app(app: Flask) -> None:
     core_jobs.register(app, jobs.JOB_KIND, lambda session, payload: jobs.step(session, payload, current()))
     core_jobs.register(app, renewal.JOB_KIND, lambda session, payload: renewal.step(session, payload, current()))
     core_jobs.register(
-        app, renewal.PREVIEW_JOB_KIND, lambda session, payload: renewal.preview_step(session, payload, current())
+        app,
+        probelauf.PREVIEW_JOB_KIND,
+        lambda session, payload: probelauf.preview_step(session, payload, current()),
     )
     panels.register(app, "contracts/_new_documents_panel.html", (Role.BROKER, Role.MANAGER), _new_documents, order=10)
     panels.register(app, "contracts/_queues_panel.html", (Role.BACKOFFICE,), queues.queues, order=5)

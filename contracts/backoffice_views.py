@@ -17,6 +17,7 @@ from contracts import (
     claims,
     einstufung,
     evb,
+    probelauf,
     queries,
     questions,
     renewal,
@@ -184,7 +185,7 @@ def renewals() -> BaseResponse | str | tuple[str, int]:
                     f"Verlängerung zum {date_de(run.due)} gestartet: {count(run.total, 'Vertrag', 'Verträge')} fällig."
                 )
             else:
-                preview = renewal.start_preview(s, form.due, actor=staff_user(), today=today)
+                preview = probelauf.start_preview(s, form.due, actor=staff_user(), today=today)
                 due_count = count(preview.total, "Vertrag", "Verträge")
                 message = f"Probelauf zum {date_de(preview.due)} gestartet: {due_count} fällig."
         except renewal.RenewalError as error:

@@ -17,7 +17,7 @@ from core import clock, db
 from core.contact import mask_mobile, normalize_phone
 from core.formatting import TIMEZONE, numbers_together
 from core.forms import show_error
-from onboarding import self_service, two_factor
+from onboarding import contact_changes, self_service, two_factor
 from onboarding.forms import (
     DataChangeForm,
     EmailChangeForm,
@@ -126,7 +126,7 @@ def change_email() -> Page:
     form = EmailChangeForm()
     if form.validate_on_submit():
         try:
-            self_service.request_email_change(s, customer, form.email.data or "", current_settings())
+            contact_changes.request_email_change(s, customer, form.email.data or "", current_settings())
         except self_service.SelfServiceError as error:
             s.rollback()
             show_error(form, error)
@@ -145,8 +145,8 @@ def change_email() -> Page:
 @bp.get("/email-bestaetigen/<token>")
 def confirm_email_page(token: str) -> tuple[str, int]:
     """The confirmation link's page: a GET changes nothing (mail scanners open links), the button does."""
-    change = self_service.find_email_change(db.session(), token)
-    state = self_service.link_state(change, clock.now())
+    change = contact_changes.find_email_change(db.session(), token)
+    state = contact_changes.link_state(change, clock.now())
     status = {"valid": 200, "unknown": 404}.get(state, 410)
     return render_template("portal/confirm_email.html", state=state, token=token, change=change), status
 
@@ -154,7 +154,7 @@ def confirm_email_page(token: str) -> tuple[str, int]:
 @bp.post("/email-bestaetigen/<token>")
 def confirm_email(token: str) -> Page:
     s = db.session()
-    result = self_service.confirm_email_change(
+    result = contact_changes.confirm_email_change(
         s, token, catalog=contract_settings().catalog, pdf_workers=contract_settings().pdf_workers
     )
     if result.status != "done":
@@ -177,7 +177,7 @@ def change_mobile() -> Page:
     form = MobileChangeForm()
     if form.validate_on_submit():
         try:
-            self_service.request_mobile_change(s, customer, form.mobil.data or "", current_settings())
+            contact_changes.request_mobile_change(s, customer, form.mobil.data or "", current_settings())
         except self_service.SelfServiceError as error:
             s.rollback()
             show_error(form, error)
@@ -199,7 +199,7 @@ def confirm_mobile() -> Page:
     form = MobileCodeForm()
     if form.validate_on_submit():
         try:
-            self_service.confirm_mobile_change(
+            contact_changes.confirm_mobile_change(
                 s,
                 customer,
                 form.code.data or "",

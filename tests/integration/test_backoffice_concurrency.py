@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from contracts import questions, renewal
+from contracts import probelauf, questions, renewal
 from contracts.models import Application, ApplicationQuestion, Contract, RenewalPreview
 from core import db, jobs
 from core.users import User
@@ -39,7 +39,7 @@ def test_eight_clerks_starting_the_probelauf_at_once_start_it_once(parallel_app)
         with parallel_app.app_context():
             s = db.session()
             try:
-                renewal.start_preview(s, due, actor=_clerk(s), today=today)
+                probelauf.start_preview(s, due, actor=_clerk(s), today=today)
             except renewal.RenewalError as error:
                 s.rollback()
                 return str(error)
@@ -52,7 +52,7 @@ def test_eight_clerks_starting_the_probelauf_at_once_start_it_once(parallel_app)
     with parallel_app.app_context():
         s = db.session()
         assert s.scalar(sa.select(sa.func.count()).select_from(RenewalPreview)) == 1
-        assert s.scalar(sa.select(sa.func.count()).where(jobs.Job.kind == renewal.PREVIEW_JOB_KIND)) == 1
+        assert s.scalar(sa.select(sa.func.count()).where(jobs.Job.kind == probelauf.PREVIEW_JOB_KIND)) == 1
 
 
 def test_eight_clerks_asking_the_broker_at_once_send_one_question(parallel_app):  # noqa: F811

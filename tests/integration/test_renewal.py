@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 from calculator import quotes
 from calculator.tariffs import Product, SFClass
-from contracts import cancellation, renewal
+from contracts import cancellation, probelauf, renewal
 from contracts.models import ContractVersion, DocumentKind, VersionKind
 from contracts.settings import Rules
 from contracts.settings import current as contract_settings
@@ -242,7 +242,7 @@ def test_a_paid_haftpflicht_claim_moves_sf_kh_down_and_vk_up(app, session, broke
 def _run_preview(app, session) -> int:
     steps = 0
     with app.app_context():
-        while jobs.runner(app, [renewal.PREVIEW_JOB_KIND])(session):
+        while jobs.runner(app, [probelauf.PREVIEW_JOB_KIND])(session):
             steps += 1
     return steps
 
@@ -261,11 +261,11 @@ def test_the_probelauf_says_what_the_renewal_would_do_and_changes_nothing(
     with pytest.raises(renewal.RenewalError, match="zuerst den Probelauf"):
         renewal.start(session, DUE, actor=backoffice, today=date(2026, 12, 1), preview_required=True)
     session.rollback()
-    preview = renewal.start_preview(session, DUE, actor=backoffice, today=date(2026, 12, 1))
+    preview = probelauf.start_preview(session, DUE, actor=backoffice, today=date(2026, 12, 1))
     session.commit()
     assert preview.total == 5  # the Kfz contract and the four imported ones due by 01.01.2027
     with pytest.raises(renewal.RenewalError, match="läuft bereits"):
-        renewal.start_preview(session, DUE, actor=backoffice, today=date(2026, 12, 1))
+        probelauf.start_preview(session, DUE, actor=backoffice, today=date(2026, 12, 1))
     session.rollback()
     assert _run_preview(app, session) >= 1
     session.refresh(preview)

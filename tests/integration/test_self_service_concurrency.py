@@ -15,7 +15,7 @@ from contracts.models import Document, DocumentKind
 from contracts.settings import current as contract_settings
 from core import audit, db, tokens
 from messaging.models import OutboxMessage
-from onboarding import self_service, two_factor
+from onboarding import contact_changes, self_service, two_factor
 from onboarding.models import AccessLink, ContactChange, ContactKind, PortalAccount
 from onboarding.settings import current as current_settings
 from tests.integration.test_concurrency import _invite_by_sms, in_parallel, parallel_app  # noqa: F401 (fixture)
@@ -35,7 +35,7 @@ def test_one_email_link_confirmed_10_times_at_once_applies_once(parallel_app):  
     customer_id = _customer_id(parallel_app, _invite_by_sms(parallel_app))
     with parallel_app.app_context():
         s = db.session()
-        change = self_service.request_email_change(
+        change = contact_changes.request_email_change(
             s, s.get(PortalAccount, customer_id), "helga.neu@example.org", current_settings()
         )
         token = tokens.new_link_token()  # the mailed token is not kept: put a known one in its place
@@ -45,7 +45,7 @@ def test_one_email_link_confirmed_10_times_at_once_applies_once(parallel_app):  
     def confirm(_i: int) -> str:
         with parallel_app.app_context():
             s = db.session()
-            result = self_service.confirm_email_change(s, token, catalog=contract_settings().catalog, pdf_workers=1)
+            result = contact_changes.confirm_email_change(s, token, catalog=contract_settings().catalog, pdf_workers=1)
             s.commit()
             return result.status
 
@@ -66,14 +66,14 @@ def test_20_parallel_wrong_mobile_codes_are_evaluated_exactly_5_times(parallel_a
     customer_id = _customer_id(parallel_app, _invite_by_sms(parallel_app))
     with parallel_app.app_context():
         s = db.session()
-        self_service.request_mobile_change(s, s.get(PortalAccount, customer_id), "0160 98765432", current_settings())
+        contact_changes.request_mobile_change(s, s.get(PortalAccount, customer_id), "0160 98765432", current_settings())
         s.commit()
 
     def wrong(_i: int) -> str:
         with parallel_app.app_context():
             s = db.session()
             try:
-                self_service.confirm_mobile_change(
+                contact_changes.confirm_mobile_change(
                     s,
                     s.get(PortalAccount, customer_id),
                     "000000",
@@ -99,7 +99,7 @@ def test_10_parallel_email_change_requests_send_one_link(parallel_app):  # noqa:
         with parallel_app.app_context():
             s = db.session()
             try:
-                self_service.request_email_change(
+                contact_changes.request_email_change(
                     s, s.get(PortalAccount, customer_id), f"neu{i}@example.org", current_settings()
                 )
             except self_service.SelfServiceError:

@@ -30,7 +30,7 @@ EDGES = {
     ("messaging/worker.py", "deliver_batch"),
     ("messaging/outbox.py", "purge_letters"),
     ("contracts/renewal.py", "step"),
-    ("contracts/renewal.py", "preview_step"),
+    ("contracts/probelauf.py", "preview_step"),
     ("contracts/jobs.py", "step"),
     ("contracts/einstufung.py", "expire"),
     ("agency/snapshots.py", "close_months"),
