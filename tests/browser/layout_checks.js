@@ -102,6 +102,10 @@
       findings.push(`table cell narrower (${Math.round(width)} px) than its longest word (${Math.round(longest)} px): "${cell.textContent.trim().slice(0, 40)}" in ${where(cell)}`);
     }
   }
+  // the tab's title: a short plain text (a template once swallowed half its page into {% block title %})
+  if (/[<>]/.test(document.title) || document.title.length > 120) {
+    findings.push(`title is not a short plain text: "${document.title.slice(0, 60)}…" (${document.title.length} characters)`);
+  }
   const wide = document.documentElement.scrollWidth;
   if (wide > window.innerWidth + 1) {
     const culprits = [...document.body.querySelectorAll("*")]
