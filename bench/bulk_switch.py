@@ -35,6 +35,7 @@ def main() -> None:
     from agency import bulk
     from agency import jobs as switch_jobs
     from contracts.imports import import_contracts
+    from contracts.settings import current as contract_settings
     from core import jobs
     from core.db import session
     from demo.seed import DEMO_EXISTING
@@ -48,7 +49,7 @@ def main() -> None:
     )
     with app.test_request_context():
         s = session()
-        import_contracts(s, (header + "\n" + stock).encode())
+        import_contracts(s, (header + "\n" + stock).encode(), contract_settings().catalog)
         s.commit()
         manager = demo_user(s, "agenturleiter@demo.example")
         csv_bytes = (

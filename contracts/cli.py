@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from contracts import renewal
 from contracts.imports import ImportError_, import_contracts
+from contracts.settings import current as contract_settings
 from core import clock, db
 
 contracts_cli = AppGroup("contracts", help="Contracts: import existing ones, start the yearly renewal.")
@@ -21,7 +22,7 @@ def import_command(path: Path) -> None:
     """Import existing contracts (CSV, semicolons, UTF-8); idempotent by Vertragsnummer."""
     s = db.session()
     try:
-        result = import_contracts(s, path.read_bytes())
+        result = import_contracts(s, path.read_bytes(), contract_settings().catalog)
     except (ImportError_, UnicodeDecodeError) as exc:
         s.rollback()
         raise click.ClickException(str(exc)) from exc

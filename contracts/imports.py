@@ -19,7 +19,6 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from babel.numbers import NumberFormatError, parse_decimal
-from flask import current_app, has_app_context
 
 from calculator.forms.fields import parse_german_date
 from calculator.tariffs import TariffCatalog
@@ -60,11 +59,9 @@ class ImportResult:
     skipped: int
 
 
-def import_contracts(session: so.Session, data: bytes, catalog: TariffCatalog | None = None) -> ImportResult:
+def import_contracts(session: so.Session, data: bytes, catalog: TariffCatalog) -> ImportResult:
     """All lines are checked first; one bad line stops the import and nothing is written. The next
-    Hauptfälligkeit follows the product's tariff terms (default: the app's tariff catalog)."""
-    if catalog is None:  # the app's catalog (TARIFF_EXTRA_DIRS); outside an app the shipped tariffs
-        catalog = current_app.extensions["tariffs"] if has_app_context() else TariffCatalog.load()
+    Hauptfälligkeit follows the product's tariff terms (the app's catalog: ContractSettings)."""
     text = data.decode("utf-8-sig")
     reader = csv.DictReader(io.StringIO(text), delimiter=";")
     if [h.strip().lower() for h in (reader.fieldnames or [])] != HEADER:

@@ -28,6 +28,7 @@ from contracts import lifecycle
 from contracts.imports import HEADER, import_contracts
 from contracts.jobs import request_current_policies
 from contracts.models import Contract, Delivery
+from contracts.settings import current as contract_settings
 from contracts.settings import current as current_settings
 from core import clock
 from core.contact import normalize_mobile
@@ -128,7 +129,7 @@ def _import(session: so.Session) -> dict[str, Contract]:
             f"{_number(i)};{BROKERS[story.broker]};{product};{'Frau' if first in WOMEN else 'Herr'};{first};{last};"
             f"Hauptstraße {i + 1};50667;Köln;{start};{premium};{frequency};;\n"
         )
-    import_contracts(session, (";".join(HEADER) + "\n" + "".join(rows)).encode())
+    import_contracts(session, (";".join(HEADER) + "\n" + "".join(rows)).encode(), contract_settings().catalog)
     contracts = {
         c.number or "": c for c in session.scalars(sa.select(Contract).where(Contract.number.like(f"{PREFIX}%")))
     }

@@ -95,6 +95,7 @@ DEMO_EXISTING = (
 
 def _seed_existing_contracts(session: so.Session) -> list[str]:
     from contracts.imports import import_contracts
+    from contracts.settings import current as contract_settings
 
-    result = import_contracts(session, DEMO_EXISTING.encode())
+    result = import_contracts(session, DEMO_EXISTING.encode(), contract_settings().catalog)
     return [f"{result.created} Bestandsverträge"] if result.created else []

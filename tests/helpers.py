@@ -13,6 +13,8 @@ from flask.testing import FlaskClient
 from calculator.tariffs import TariffCatalog
 from core.passwords import hash_password
 
+# the shipped tariffs, for importing a stock outside an app (the app's own: ContractSettings.catalog)
+SHIPPED_TARIFFS = TariffCatalog.load()
 PASSWORD = "Richtig-Geheim-7!"
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -136,7 +138,7 @@ def demo_stock(session: Any, broker: Any, manager: Any, extra: str = "") -> dict
     from demo.seed import DEMO_EXISTING
 
     data = (DEMO_EXISTING + extra).replace("vermittler@demo.example", broker.email)
-    import_contracts(session, data.replace("agenturleiter@demo.example", manager.email).encode())
+    import_contracts(session, data.replace("agenturleiter@demo.example", manager.email).encode(), SHIPPED_TARIFFS)
     session.commit()
     return {c.number: c for c in session.scalars(sa.select(Contract))}
 

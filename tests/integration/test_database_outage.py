@@ -37,7 +37,7 @@ from demo.seed import DEMO_EXISTING
 from messaging import outbox
 from messaging.models import Kind, OutboxMessage, State
 from tests.conftest import TEST_TEMPLATES, messaging_environ
-from tests.helpers import missing
+from tests.helpers import SHIPPED_TARIFFS, missing
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = str(Path(sys.executable).parent / "flask")
@@ -100,7 +100,7 @@ def _queue_work(app) -> int:
             f"AU-{n:04d};agenturleiter@demo.example;rs;Frau;K{n};N;Weg 1;10115;Berlin;01.01.2020;9,90;monatlich;;\n"
             for n in range(ROWS)
         )
-        import_contracts(s, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode())
+        import_contracts(s, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode(), SHIPPED_TARIFFS)
         manager = s.scalar(sa.select(User).where(User.email == "agenturleiter@demo.example"))
         csv = "".join(f"AU-{n:04d};au{n}@example.org;0151 {n:08d}\n" for n in range(ROWS)).encode()
         limits = bulk.Limits(max_bytes=10**6, max_rows=10**4, sync_rows=0)  # a job for the worker

@@ -25,6 +25,7 @@ from core.users import User
 from demo.seed import DEMO_EXISTING
 from messaging.models import OutboxMessage
 from tests.conftest import database_url_for, messaging_environ, reset_database
+from tests.helpers import SHIPPED_TARIFFS
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = str(Path(sys.executable).parent / "flask")
@@ -37,7 +38,7 @@ def _queue_switch(app) -> int:
             f"GR-{n:05d};agenturleiter@demo.example;rs;Frau;K{n};N;Weg 1;10115;Berlin;01.01.2020;9,90;monatlich;;\n"
             for n in range(ROWS)
         )
-        import_contracts(s, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode())
+        import_contracts(s, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode(), SHIPPED_TARIFFS)
         manager = s.scalar(sa.select(User).where(User.email == "agenturleiter@demo.example"))
         csv = "".join(f"GR-{n:05d};k{n}@example.org;0151 {n:08d}\n" for n in range(ROWS)).encode()
         limits = bulk.Limits(max_bytes=10**6, max_rows=10**4, sync_rows=0)  # never within the request

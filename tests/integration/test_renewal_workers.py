@@ -21,7 +21,7 @@ from contracts.settings import current as contract_settings
 from core import db, jobs
 from demo.seed import DEMO_EXISTING
 from messaging.models import Kind, OutboxMessage
-from tests.helpers import with_settings
+from tests.helpers import SHIPPED_TARIFFS, with_settings
 from tests.integration.test_concurrency import in_parallel, parallel_app  # noqa: F401 (fixture)
 from tests.integration.test_jobs import FLASK, ROOT, jobs_app  # noqa: F401 (fixture)
 
@@ -36,7 +36,7 @@ def _start(app) -> int:
             f"RN-{n:05d};agenturleiter@demo.example;rs;Frau;K{n};N;Weg 1;10115;Berlin;01.01.2020;9,90;monatlich;;\n"
             for n in range(CONTRACTS)
         )
-        import_contracts(s, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode())
+        import_contracts(s, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode(), SHIPPED_TARIFFS)
         due = s.scalar(sa.select(Contract.main_due).where(Contract.number == "RN-00000"))
         assert (due.month, due.day) == (1, 1)
         run = renewal.start(s, due, actor=None, today=due - timedelta(days=31), label="Test")

@@ -14,7 +14,7 @@ from core.users import Role
 from demo.seed import DEMO_EXISTING
 from messaging.models import Kind, OutboxMessage
 from onboarding.models import AccessLink
-from tests.helpers import csrf_token, login, with_settings
+from tests.helpers import SHIPPED_TARIFFS, csrf_token, login, with_settings
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def bestand(session, manager, broker, outbox_app):
     data = DEMO_EXISTING.replace("vermittler@demo.example", broker.email).replace(
         "agenturleiter@demo.example", manager.email
     )
-    import_contracts(session, data.encode())
+    import_contracts(session, data.encode(), SHIPPED_TARIFFS)
     session.commit()
     return {c.number: c for c in session.scalars(sa.select(Contract))}
 
@@ -131,6 +131,7 @@ def test_csv_rows_are_checked_previewed_switched_and_not_switched_twice(
             f"zahlweise;email;mobilnummer\nFR-1;{other.email};rs;Herr;A;B;Weg 1;10115;Berlin;"
             "01.01.2020;10,00;jaehrlich;;\n"
         ).encode(),
+        SHIPPED_TARIFFS,
     )
     session.commit()
     content = (
@@ -258,7 +259,7 @@ def test_large_files_run_in_the_background_with_progress(cli_app, tmp_path):
     with cli_app.app_context():
         from core.db import session as db_session
 
-        import_contracts(db_session(), (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode())
+        import_contracts(db_session(), (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode(), SHIPPED_TARIFFS)
         db_session().commit()
     client = cli_app.test_client()
     client.post(
@@ -315,7 +316,7 @@ def test_bestand_pages_and_keeps_its_filters(outbox_app, bestand, mgr, session, 
     rows = "".join(
         f"PG-{n:03d};{manager.email};rs;Frau;K{n};N;Weg 1;10115;Berlin;01.01.2020;9,90;monatlich;;\n" for n in range(30)
     )
-    import_contracts(session, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode())
+    import_contracts(session, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode(), SHIPPED_TARIFFS)
     session.commit()
     first = mgr.get("/bestand/?sparte=rs").get_data(as_text=True)
     assert "Seite 1 von 2 (32 Verträge)" in first  # 30 new + 2 demo contracts of the Sparte rs
@@ -423,7 +424,7 @@ def test_the_contract_list_pages_instead_of_stopping_at_a_fixed_count(outbox_app
     rows = "".join(
         f"PG-{n:05d};{broker.email};rs;Frau;K{n};N;Weg 1;10115;Berlin;01.01.2020;9,90;monatlich;;\n" for n in range(30)
     )
-    import_contracts(session, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode())
+    import_contracts(session, (DEMO_EXISTING.split("\n")[0] + "\n" + rows).encode(), SHIPPED_TARIFFS)
     session.commit()
     client = outbox_app.test_client()
     login(client, broker.email)
