@@ -110,7 +110,6 @@ def main() -> None:
     os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
     os.environ["DOCUMENT_STORAGE_DIR"] = tempfile.mkdtemp(prefix="vr-bench-docs-")
     app = throwaway_app()
-    app.config["DOCUMENT_STORAGE_DIR"] = os.environ["DOCUMENT_STORAGE_DIR"]
     assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
     ids = make_applications(app, 201)  # 1 for the document, 100 batch, 50 + 50 one after another
 

@@ -180,7 +180,7 @@ def report_claim(
     session.flush()
     claim.number = f"SN-{clock.now().astimezone(TIMEZONE).year}-{claim.id:07d}"
     for upload, content_type, extension in checked:
-        key, digest = storage.store(upload.data)
+        key, digest = storage.store(session, upload.data)
         session.add(
             ClaimFile(
                 claim_id=claim.id,

@@ -141,7 +141,7 @@ def store_and_deliver(
     for a post customer — or a document the law wants on paper — one letter with them."""
     documents = []
     for kind, title, pdf in items:
-        key, digest = storage.store(pdf)
+        key, digest = storage.store(session, pdf)
         document = Document(
             contract=contract,
             agency_id=contract.agency_id,

@@ -45,7 +45,7 @@ def send_offer(
     note = note.strip()
     if len(note) > MAX_NOTE:
         raise OfferMailError(f"Die Nachricht darf höchstens {MAX_NOTE} Zeichen lang sein.", "nachricht")
-    key, _digest = storage.store(pdf)
+    key, _digest = storage.store(session, pdf)
     now = clock.now()
     product = Product(offer.product)
     agency = user.agency
@@ -67,7 +67,7 @@ def send_offer(
         related=("offer", offer.public_id),
         agency_id=offer.agency_id,
         attachments=[(key, f"Angebot-{product.label}-{now:%Y%m%d}.pdf".replace(" ", "-"))]
-        + [(storage.store(data)[0], name) for data, name in contract_information or []],
+        + [(storage.store(session, data)[0], name) for data, name in contract_information or []],
         sender_name=f"{user.full_name}{f' ({agency.name})' if agency else ''}",
         reply_to=user.email,
     )

@@ -6,7 +6,7 @@ import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -213,8 +213,8 @@ def _tell_broker(session: so.Session, application: Application) -> None:
     )
 
 
-def read_document(session: so.Session, user: User, document: Document) -> bytes:
-    """A document's bytes for a staff user who may see it (checked by the caller); the download is
+def read_document(session: so.Session, user: User, document: Document) -> IO[bytes]:
+    """A document, to stream, for a staff user who may see it (checked by the caller); the download is
     on the audit trail."""
     audit.record(
         session,
@@ -224,7 +224,7 @@ def read_document(session: so.Session, user: User, document: Document) -> bytes:
         object_id=document.public_id,
         agency_id=document.agency_id,
     )
-    return storage.load(document.storage_key)
+    return storage.open_stream(document.storage_key)
 
 
 def police(
@@ -316,7 +316,7 @@ def police(
             titled.append((contract, DocumentKind.CONTRACT_INFO, document.title, pdf))
     titled.sort(key=lambda item: contracts.index(item[0]))  # each contract's documents together
     for contract, kind, title, pdf in titled:
-        key, digest = storage.store(pdf)
+        key, digest = storage.store(session, pdf)
         session.add(
             Document(
                 contract=contract,

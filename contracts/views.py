@@ -349,7 +349,7 @@ def claim_file(public_id: str) -> Response:
     if found is None or not can_see(staff_user(), found.claim):
         abort(404)
     inline = found.content_type in claims.VIEWABLE_IMAGES
-    return download(storage.load(found.storage_key), found.content_type, found.filename, inline=inline)
+    return download(storage.open_stream(found.storage_key), found.content_type, found.filename, inline=inline)
 
 
 def _contract_information(offer: Offer) -> list[tuple[bytes, str]]:

@@ -14,7 +14,19 @@ from flask import Flask, current_app, session
 from jinja2.bccache import Bucket, BytecodeCache
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import audit, clock, errors, formatting, legal, migrate, navigation, observability, passwords, security
+from core import (
+    audit,
+    clock,
+    errors,
+    formatting,
+    legal,
+    migrate,
+    navigation,
+    observability,
+    passwords,
+    security,
+    storage,
+)
 from core.config import from_environment, load_config
 from core.db import Database
 from core.db import session as db_session
@@ -91,6 +103,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, environ: Mapping[st
     legal.init_app(app)
     observability.init_app(app)
     migrate.init_app(app)
+    storage.init_app(app)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.extensions["user_loaders"] = {"staff": load_by_login_token}
     for name in FEATURES:

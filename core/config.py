@@ -78,8 +78,17 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_MAX_HOURS": 12,
     # wkhtmltopdf processes at once for batches (0: one per CPU core)
     "PDF_WORKERS": 0,
-    # where document PDFs are kept (default: instance/documents)
+    # where document PDFs are kept: a directory on this machine (default: instance/documents), or an
+    # S3-compatible bucket for several machines (s3://bucket/prefix; credentials from the environment
+    # as boto3 reads them: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
     "DOCUMENT_STORAGE_DIR": "",
+    "DOCUMENT_STORAGE_URL": "",
+    "S3_ENDPOINT_URL": "",  # another S3-compatible service than AWS (MinIO, Ceph, a cloud's own)
+    "S3_REGION": "",
+    # objects of a transaction that failed: swept once older than this, from the last days, by the worker
+    "STORAGE_ORPHAN_HOURS": 24,
+    "STORAGE_SWEEP_DAYS": 3,
+    "STORAGE_SWEEP_MINUTES": 60,
     # further tariff directories (os.pathsep-separated) beside the shipped demo tariffs
     "TARIFF_EXTRA_DIRS": "",
     # onboarding (SPEC §4): access link, SMS code, letter code, password reset

@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "core.throttle",
     "core.jobs",
     "core.observability",
+    "core.storage",
     "calculator.reference",
     "calculator.models",
     "messaging.models",

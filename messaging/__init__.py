@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from core import jobs, navigation, observability
+from core import jobs, navigation, observability, storage
 from core.authz import BACKOFFICE_AREA
 
 
@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(cli.worker_cli)
     register_task(app, jobs.runner(app))  # durable background jobs of every package (core.jobs)
     register_task(app, outbox.purge_letters)
+    register_task(app, storage.sweeper(app))  # objects of failed transactions (core.storage)
     observability.register_metrics(app, outbox.queue_metrics)
     app.cli.add_command(cli.outbox_cli)
     navigation.register(app, "Nachrichten", "messaging.messages", BACKOFFICE_AREA, order=50)

@@ -5,18 +5,18 @@ documents of contracts on his account are ever found; the first opening marks a 
 
 from __future__ import annotations
 
-import io
-import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from functools import partial
+from typing import IO, Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from contracts.models import Contract, Document, DocumentKind
 from core import audit, clock, paging, storage
+from core.downloads import zip_stream
 from core.formatting import TIMEZONE
 from onboarding.models import PortalAccount
 
@@ -127,24 +127,22 @@ def mark_chosen_read(session: so.Session, customer: PortalAccount, public_ids: S
     return len(chosen)
 
 
-def open_document(session: so.Session, customer: PortalAccount, public_id: str) -> tuple[Document, bytes] | None:
-    """One of his documents with its bytes (marked read); None if it is not his."""
+def open_document(session: so.Session, customer: PortalAccount, public_id: str) -> tuple[Document, IO[bytes]] | None:
+    """One of his documents, to stream (marked read); None if it is not his."""
     found = own_documents(session, customer, [public_id])
     if not found:
         return None
-    data = storage.load(found[0].storage_key)
+    data = storage.open_stream(found[0].storage_key)
     mark_read(session, customer, found)
     return found[0], data
 
 
-def documents_zip(session: so.Session, customer: PortalAccount, public_ids: Sequence[str]) -> bytes | None:
-    """'Dateien speichern': his chosen documents as one ZIP (marked read); None if none is his."""
+def documents_zip(session: so.Session, customer: PortalAccount, public_ids: Sequence[str]) -> Iterator[bytes] | None:
+    """'Dateien speichern': his chosen documents as one ZIP, made while it is sent (marked read
+    now); None if none is his."""
     chosen = own_documents(session, customer, public_ids)
     if not chosen:
         return None
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for document in chosen:
-            archive.writestr(f"{document.created_at:%Y-%m-%d}_{document.filename}", storage.load(document.storage_key))
+    members = [(f"{d.created_at:%Y-%m-%d}_{d.filename}", partial(storage.open_stream, d.storage_key)) for d in chosen]
     mark_read(session, customer, chosen)
-    return buffer.getvalue()
+    return zip_stream(members)

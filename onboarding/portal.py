@@ -13,7 +13,7 @@ from contracts import claim_status, claims, versions
 from contracts.models import ClaimKind
 from contracts.settings import current as contract_settings
 from core import clock, db, paging
-from core.downloads import download
+from core.downloads import download, stream
 from core.formatting import count
 from core.forms import selected_ids
 from onboarding import documents as portal_documents
@@ -111,7 +111,7 @@ def download_zip() -> BaseResponse:
         flash("Bitte wählen Sie mindestens ein Dokument aus.", "error")
         return redirect(_back_to_list())
     s.commit()  # read from now on
-    return download(data, "application/zip", f"Dokumente-{clock.now():%Y%m%d}.zip")
+    return stream(data, "application/zip", f"Dokumente-{clock.now():%Y%m%d}.zip")
 
 
 @bp.get("/vertraege")

@@ -418,3 +418,45 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+# --- S3: moto's server mode as the stand-in of an S3-compatible object store -------------------------
+
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "eu-central-1",
+}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """One S3 stand-in for the session, on a free port, spoken to over HTTP like the real service."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.fakes import free_port, wait_for_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    wait_for_port(port)
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, monkeypatch) -> dict[str, str]:
+    """A new bucket for the test and the settings that point an app at it."""
+    import boto3
+
+    for name, value in S3_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"docs-{next(_numbers)}-{os.getpid()}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="eu-central-1").create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+    )
+    return {
+        "DOCUMENT_STORAGE_URL": f"s3://{bucket}/documents",
+        "S3_ENDPOINT_URL": s3_endpoint,
+        "S3_REGION": "eu-central-1",
+    }

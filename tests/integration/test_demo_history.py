@@ -15,6 +15,7 @@ from agency.share import share_by_month, share_now
 from contracts.models import Contract, Document
 from core import clock
 from core.db import session as db_session
+from core.storage import DirectoryStore
 from core.users import User
 from demo.history import PREFIX, STORIES
 from demo.seed import DEMO_PASSWORD
@@ -35,7 +36,7 @@ def _naive_utc(moment: datetime) -> datetime:
 
 
 def test_a_year_of_onboarding_for_the_dashboard(cli_app, tmp_path):
-    cli_app.config["DOCUMENT_STORAGE_DIR"] = str(tmp_path)
+    cli_app.extensions["document_store"] = DirectoryStore(tmp_path)
     runner = cli_app.test_cli_runner()
     assert runner.invoke(args=["demo", "seed"]).exit_code == 0
     result = runner.invoke(args=["demo", "history"])

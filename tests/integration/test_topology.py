@@ -1,8 +1,10 @@
-"""The production topology, started for real: gunicorn with two web processes, two worker processes
-(`flask worker run`), the suite's database (PostgreSQL in CI), Redis for Flask-Limiter, APP_ENV=
-production behind a (simulated) TLS proxy. One policing goes through to the link e-mail at the SMTP
-server and the SMS code at the twilio stand-in; limits hold across the web processes; /readyz and
-/metrics see the workers and every process's requests."""
+"""The production topology, started for real and spread as over machines: two web "machines" (a
+gunicorn with two processes each) and two worker processes, each with a local document directory of
+its own (no shared disk) and the documents in an S3-compatible bucket (moto's server); the suite's
+database (PostgreSQL in CI), Redis for Flask-Limiter, APP_ENV=production behind a (simulated) TLS
+proxy. One policing goes through to the link e-mail at the SMTP server and the SMS code at the twilio
+stand-in; a Versicherungsschein rendered by a worker is served by either web machine; limits hold
+across the web processes; /readyz and /metrics see the workers and every process's requests."""
 
 from __future__ import annotations
 
@@ -65,7 +67,7 @@ def _log(logs: list, path: Path):
 
 
 @pytest.fixture
-def topology(tmp_path, smtp_server, twilio_server, redis_url) -> Iterator[tuple[str, dict]]:
+def topology(tmp_path, smtp_server, twilio_server, redis_url, s3_bucket) -> Iterator[tuple[str, str, dict]]:
     if shutil.which(str(BIN / "gunicorn")) is None:
         pytest.fail("gunicorn is missing from the venv (requirements.txt pins it)")
     url = database_url_for("topology", tmp_path)
@@ -81,7 +83,7 @@ def topology(tmp_path, smtp_server, twilio_server, redis_url) -> Iterator[tuple[
         "SECRET_KEY": TEST_SECRET,
         "SECRETS_KEYS": "Zm9yLXRoZS10b3BvbG9neS10ZXN0LW9ubHktMzJieXQ=",
         "APP_BASE_URL": "https://portal.test",
-        "DOCUMENT_STORAGE_DIR": str(tmp_path / "documents"),
+        **s3_bucket,  # the documents of every machine (AWS_* credentials: os.environ, set by the fixture)
         "RATELIMIT_STORAGE_URI": redis_url[:-1] + "1",  # a Redis database of its own
         "PASSWORD_FORGOT_LIMIT_PER_ADDRESS": "3 per 15 minutes",
         "TRUSTED_PROXIES": "1",
@@ -96,30 +98,36 @@ def topology(tmp_path, smtp_server, twilio_server, redis_url) -> Iterator[tuple[
     assert seeding.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0  # refused in production
     seeding.extensions["database"].engine.dispose()
 
-    port = free_port()
+    def machine(name: str) -> dict:
+        """A machine's own environment: a local document directory nobody else sees."""
+        return {**environ, "DOCUMENT_STORAGE_DIR": str(tmp_path / name / "documents")}
+
+    ports = [free_port(), free_port()]
     logs: list = []
     processes = [
         subprocess.Popen(
             [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
             cwd=ROOT,
-            env=environ,
+            env=machine(f"web-{n}"),
             stdout=subprocess.DEVNULL,
-            stderr=_log(logs, tmp_path / "gunicorn.log"),
+            stderr=_log(logs, tmp_path / f"gunicorn-{n}.log"),
         )
+        for n, port in enumerate(ports)
     ]
-    for _ in range(2):
+    for n in range(2):
         processes.append(
             subprocess.Popen(
                 [str(BIN / "flask"), "worker", "run"],
                 cwd=ROOT,
-                env=environ,
+                env=machine(f"worker-{n}"),
                 stdout=subprocess.DEVNULL,
                 stderr=_log(logs, tmp_path / "worker.log"),
             )
         )
     try:
-        wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}", environ
+        for port in ports:
+            wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}", environ
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -140,7 +148,7 @@ def _until(condition, timeout: float = 60.0) -> None:
 
 
 def test_policing_to_link_and_code_with_gunicorn_workers_and_redis(topology, smtp_server, twilio_server):
-    base, _ = topology
+    base, _, _ = topology
     broker = Browser(base)
     assert (
         broker.form("/anmelden", {"email": "vermittler@demo.example", "password": "Demo-Passwort-1!"}).status_code
@@ -204,3 +212,39 @@ def test_policing_to_link_and_code_with_gunicorn_workers_and_redis(topology, smt
     )
     assert served >= 8  # every login request, whichever of the two processes answered it
     assert 'vr_outbox_messages{kind="email",state="sent"}' in metrics
+
+
+def test_a_document_rendered_by_a_worker_is_served_by_either_web_machine(topology, tmp_path):
+    """Issue #28 item 9: the agency manager switches an existing contract to the portal on one web
+    machine; a worker renders its Versicherungsschein; the broker downloads it from the other."""
+    first, second, _ = topology
+    manager = Browser(first)
+    login = {"email": "agenturleiter@demo.example", "password": "Demo-Passwort-1!"}
+    assert manager.form("/anmelden", login).status_code == 302
+    stock = manager.get("/bestand/?q=BV-4711001").text
+    public_id = re.search(r'href="/vertraege/([\w-]+)/zustellweg"', stock).group(1)
+    switched = manager.form(
+        f"/vertraege/{public_id}/zustellweg",
+        {"aktion": "portal", "email": "bestand.topologie@example.org", "mobile": "0151 22233344"},
+    )
+    assert switched.status_code == 302, switched.text[:500]
+
+    broker = Browser(second)
+    login = {"email": "vermittler@demo.example", "password": "Demo-Passwort-1!"}
+    assert broker.form("/anmelden", login).status_code == 302
+
+    def policy_link():
+        page = broker.get(f"/vertraege/{public_id}").text
+        found = re.search(r'href="(/dokumente/[\w-]+)"[^>]*>[^<]*Versicherungsschein', page)
+        return found.group(1) if found else None
+
+    _until(policy_link)
+    for base in (first, second):  # either machine serves it from the bucket
+        viewer = Browser(base)
+        assert viewer.form("/anmelden", login).status_code == 302
+        response = viewer.get(policy_link())
+        assert response.status_code == 200
+        assert response.content.startswith(b"%PDF")
+        assert response.headers["Cache-Control"] == "private, no-store"
+    for name in ("web-0", "web-1", "worker-0", "worker-1"):  # nothing on any machine's own disk
+        assert not (tmp_path / name / "documents").exists() or not any((tmp_path / name / "documents").rglob("*-*"))

@@ -10,6 +10,7 @@ from pypdf import PdfReader
 
 from agency.models import SwitchJob
 from contracts.models import Contract, Delivery
+from core.storage import DirectoryStore
 from core.users import Role
 from demo.seed import DEMO_EXISTING
 from messaging.models import Kind, OutboxMessage
@@ -249,7 +250,7 @@ def test_large_files_run_in_the_background_with_progress(cli_app, tmp_path):
 
     runner = cli_app.test_cli_runner()
     assert runner.invoke(args=["demo", "seed"]).exit_code == 0
-    cli_app.config["DOCUMENT_STORAGE_DIR"] = str(tmp_path)
+    cli_app.extensions["document_store"] = DirectoryStore(tmp_path)
     bulk = dataclasses.replace(cli_app.extensions["agency_settings"].bulk, sync_rows=20)
     with_settings(cli_app, "agency_settings", bulk=bulk)
     rows = "".join(

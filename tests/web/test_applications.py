@@ -12,6 +12,7 @@ from pypdf import PdfReader
 from contracts.models import Application, ApplicationState, Contract, Document
 from core import clock
 from core.formatting import eur
+from core.storage import DirectoryStore
 from core.users import Role
 from messaging import worker
 from messaging.models import Kind, OutboxMessage, State
@@ -309,7 +310,7 @@ def test_concurrent_submits_over_http_create_exactly_one_application(cli_app, tm
 
     runner = cli_app.test_cli_runner()
     assert runner.invoke(args=["demo", "seed"]).exit_code == 0
-    cli_app.config["DOCUMENT_STORAGE_DIR"] = str(tmp_path / "docs")
+    cli_app.extensions["document_store"] = DirectoryStore(tmp_path / "docs")
     server = make_server("127.0.0.1", 0, cli_app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
