@@ -6,11 +6,13 @@ import importlib
 import logging
 import threading
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, current_app, session
+from flask import Flask, current_app, g, request, session
+from flask_login import current_user
 from jinja2.bccache import Bucket, BytecodeCache
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -25,6 +27,7 @@ from core import (
     observability,
     passwords,
     security,
+    sessions,
     storage,
 )
 from core.config import from_environment, load_config
@@ -106,6 +109,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, environ: Mapping[st
     storage.init_app(app)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.extensions["user_loaders"] = {"staff": load_by_login_token}
+    app.extensions["session_policy"] = sessions.Policy(
+        idle=timedelta(minutes=app.config["SESSION_IDLE_MINUTES"]),
+        touch_every=timedelta(seconds=app.config["SESSION_TOUCH_SECONDS"]),
+    )
+    app.before_request(_keep_session_alive)
     for name in FEATURES:
         importlib.import_module(name).init_app(app)
     app.jinja_env.bytecode_cache = _BYTECODE_CACHE
@@ -139,4 +147,18 @@ def load_user(user_id: str) -> Any:
     max_age = current_app.config["SESSION_MAX_HOURS"] * 3600
     if started is None or clock.now().timestamp() - started > max_age:
         return None  # absolute session lifetime reached: log in again
-    return loader(db_session(), token)
+    return loader(db_session(), token, current_app.extensions["session_policy"])
+
+
+def _keep_session_alive() -> None:
+    """Before a logged-in request: load the account (the idle check) and, at most once per
+    SESSION_TOUCH_SECONDS, write the session's last activity — committed at once, before the view
+    does anything (so it never commits a view's work, and on SQLite holds the write lock a moment)."""
+    if request.endpoint == "static" or "_user_id" not in session:
+        return
+    current_user._get_current_object()
+    session_id = g.pop("session_touch", None)
+    if session_id is not None:
+        s = db_session()
+        sessions.touch(s, session_id, clock.now(), current_app.extensions["session_policy"])
+        s.commit()

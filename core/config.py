@@ -73,9 +73,14 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_FAILURE_WINDOW_HOURS": 24,
     # "Passwort vergessen" requests per client address (Flask-Limiter notation)
     "PASSWORD_FORGOT_LIMIT_PER_ADDRESS": "10 per 15 minutes",
-    # sessions: idle timeout (refreshed on every request) and absolute maximum
+    # sessions: idle timeout (on the server: the session's last activity, written at most every
+    # SESSION_TOUCH_SECONDS) and absolute maximum
     "SESSION_IDLE_MINUTES": 60,
     "SESSION_MAX_HOURS": 12,
+    "SESSION_TOUCH_SECONDS": 60,
+    # pooled database connections are renewed after this long (no ping before every request; a
+    # connection found dead by a transaction's first statement is replaced and the statement retried)
+    "DATABASE_POOL_RECYCLE_SECONDS": 1800,
     # wkhtmltopdf processes at once for batches (0: one per CPU core)
     "PDF_WORKERS": 0,
     # where document PDFs are kept: a directory on this machine (default: instance/documents), or an
@@ -279,8 +284,10 @@ def load_config(environ: Mapping[str, str], instance_path: str | Path) -> dict[s
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=not dev and app_env != "testing",
         REMEMBER_COOKIE_HTTPONLY=True,
-        SESSION_REFRESH_EACH_REQUEST=True,
-        PERMANENT_SESSION_LIFETIME=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+        # the idle timeout is the server's (core.sessions): the cookie is not signed anew on every
+        # response and lives as long as a session may (SESSION_MAX_HOURS)
+        SESSION_REFRESH_EACH_REQUEST=False,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config["SESSION_MAX_HOURS"]),
         PREFERRED_URL_SCHEME="https" if production else "http",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         WTF_I18N_ENABLED=False,  # WTForms' own German messages via Meta.locales

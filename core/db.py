@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 import secrets
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -11,6 +12,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, current_app, g
 from sqlalchemy.ext.compiler import compiles
+
+log = logging.getLogger(__name__)
 
 # Named constraints, so Alembic can drop and alter them on every backend (SQLite batch mode too).
 NAMING_CONVENTION = {
@@ -104,28 +107,63 @@ def _sqlite_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> sa.Engine:
-    """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout."""
-    engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+def make_engine(url: str, pool_recycle_seconds: int = 1800) -> sa.Engine:
+    """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout.
+
+    No ping before every checkout (issue #28 item 3: a round trip on every request): connections are
+    renewed after pool_recycle_seconds (before a server or proxy drops idle ones), and a connection
+    found dead by a transaction's first statement is replaced and the statement run again
+    (RetryingSession) — nothing had happened in that transaction yet."""
+    sqlite = url.startswith("sqlite")
+    engine = sa.create_engine(url, pool_recycle=-1 if sqlite else pool_recycle_seconds)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
+class RetryingSession(so.Session):
+    """A session whose transactions survive a dead pooled connection at their first statement."""
+
+
+@sa.event.listens_for(RetryingSession, "do_orm_execute")
+def _retry_first_statement(state: so.ORMExecuteState) -> Any:
+    session = state.session
+    if session.info.get("transaction_used"):
+        return None  # only a transaction's first statement: after it, a retry could repeat work
+    session.info["transaction_used"] = True
+    try:
+        return state.invoke_statement()
+    except sa.exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        log.warning("database connection was dead at a transaction's first statement: retried on a new one")
+        session.rollback()
+        session.info["transaction_used"] = True
+        return state.invoke_statement()
+
+
+@sa.event.listens_for(RetryingSession, "after_transaction_end")
+def _transaction_ended(session: so.Session, transaction: so.SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("transaction_used", None)
+
+
 class Database:
     """One per app (kept in ``app.extensions``): the engine and the session factory."""
 
     def __init__(self, app: Flask) -> None:
-        self.engine = make_engine(app.config["DATABASE_URL"])
-        self.sessionmaker: so.sessionmaker[so.Session] = so.sessionmaker(self.engine, expire_on_commit=False)
+        self.engine = make_engine(app.config["DATABASE_URL"], app.config["DATABASE_POOL_RECYCLE_SECONDS"])
+        self.sessionmaker: so.sessionmaker[so.Session] = so.sessionmaker(
+            self.engine, class_=RetryingSession, expire_on_commit=False
+        )
         app.extensions["database"] = self
         app.teardown_appcontext(_close_session)
 
     def bind_to(self, connection: sa.Connection) -> None:
         """Run every session inside the given connection's transaction (tests roll it back)."""
         self.sessionmaker = so.sessionmaker(
-            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            bind=connection, class_=RetryingSession, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
 
 

@@ -1,12 +1,17 @@
 """Server-side login sessions: the cookie carries a random token, the database its SHA-256 hash.
 
 A session ends on the server (logout, password change or reset, deactivation): a copied cookie
-is worth nothing afterwards. Staff and customers share the mechanism, told apart by ``kind``."""
+is worth nothing afterwards. Staff and customers share the mechanism, told apart by ``kind``.
+
+The idle timeout lives here too (issue #28 item 2): the session row carries `last_seen_at`, written
+at most once per `touch_every` (one guarded UPDATE at the start of a request), so the cookie need not
+be signed anew on every response; a session not seen for `idle` is over."""
 
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import flask
@@ -27,7 +32,16 @@ class LoginSession(Base):
     kind: so.Mapped[str] = so.mapped_column(sa.String(10))  # "staff" or "customer"
     account_id: so.Mapped[int]
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    last_seen_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     ended_at: so.Mapped[datetime | None]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """SESSION_IDLE_MINUTES and how often the last activity is written (SESSION_TOUCH_SECONDS)."""
+
+    idle: timedelta = timedelta(minutes=60)
+    touch_every: timedelta = timedelta(seconds=60)
 
 
 def start(session: so.Session, kind: str, account_id: int) -> str:
@@ -48,11 +62,11 @@ A = TypeVar("A", bound=Account)
 
 
 @functools.cache
-def _account_query(model: type[Account], kind: str) -> sa.Select[Any]:
+def _account_query(model: type[Account], kind: str) -> sa.Select[Any, int, datetime]:
     """Built once per account model: the statement runs on every request of a logged-in user, and
     building it costs more than SQLAlchemy's compiled-statement cache saves."""
     return (
-        sa.select(model)
+        sa.select(model, LoginSession.id, LoginSession.last_seen_at)
         .join(LoginSession, sa.and_(LoginSession.account_id == model.id, LoginSession.kind == kind))
         .where(
             LoginSession.token_hash == sa.bindparam("token_hash"),
@@ -62,13 +76,36 @@ def _account_query(model: type[Account], kind: str) -> sa.Select[Any]:
     )
 
 
-def load(session: so.Session, kind: str, model: type[A], token: str) -> A | None:
-    """The active account of a live session, with the token it was loaded for (Flask-Login's id).
-    One query per request (it runs on every request of a logged-in user)."""
-    account: A | None = session.scalar(_account_query(model, kind), {"token_hash": tokens.token_hash(token)})
-    if account is not None:
-        account.login_token = token
-    return account
+def load(
+    session: so.Session, kind: str, model: type[A], token: str, policy: Policy, now: datetime | None = None
+) -> A | None:
+    """The active account of a live session that was seen within the idle time, with the token it was
+    loaded for (Flask-Login's id). One query per request (it runs on every request of a logged-in
+    user); when the last activity is older than touch_every, the request notes the session for
+    `touch` (flask.g.session_touch)."""
+    row = session.execute(_account_query(model, kind), {"token_hash": tokens.token_hash(token)}).first()
+    if row is None:
+        return None
+    account, session_id, last_seen = row
+    now = now or clock.now()
+    if last_seen <= now - policy.idle:
+        return None  # idle too long: log in again
+    if last_seen <= now - policy.touch_every and flask.has_request_context():
+        flask.g.session_touch = session_id
+    account.login_token = token
+    result: A = account
+    return result
+
+
+def touch(session: so.Session, session_id: int, now: datetime, policy: Policy) -> None:
+    """The session's last activity is now — one guarded UPDATE: of parallel requests of one browser
+    at most one writes per touch_every."""
+    session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.id == session_id, LoginSession.last_seen_at <= now - policy.touch_every)
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def end(session: so.Session, kind: str, token: str) -> None:

@@ -158,9 +158,9 @@ def authenticate(session: so.Session, email: str, password: str) -> User | None:
     return user
 
 
-def load_by_login_token(session: so.Session, token: str) -> User | None:
+def load_by_login_token(session: so.Session, token: str, policy: sessions.Policy) -> User | None:
     """The active user of a live login session (core.sessions), or None."""
-    return sessions.load(session, "staff", User, token)
+    return sessions.load(session, "staff", User, token, policy)
 
 
 def change_password(

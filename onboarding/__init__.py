@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy.orm as so
 from flask import Flask
 
 
-def _load_customer(session: so.Session, token: str) -> object:
+def _load_customer(session: so.Session, token: str, policy: Any) -> object:
     from core import sessions
     from onboarding.models import PortalAccount
 
-    return sessions.load(session, "customer", PortalAccount, token)
+    return sessions.load(session, "customer", PortalAccount, token, policy)
 
 
 def init_app(app: Flask) -> None:

@@ -37,7 +37,7 @@ echo "== pytest on SQLite and on PostgreSQL, in parallel (${workers} worker(s) e
 set +e
 # the database outage test stops a PostgreSQL server of its own: run once (PostgreSQL pass)
 .venv/bin/python -m pytest -p no:cacheprovider "${parallel[@]}" \
-  --deselect tests/integration/test_database_outage.py \
+  --deselect tests/integration/test_database_outage.py --deselect tests/integration/test_dead_connection.py \
   "$@" > "$logs/sqlite.log" 2>&1 &
 sqlite_pid=$!
 # the axe/Nu checks of every page look at HTML, which does not depend on the database: run once (SQLite)

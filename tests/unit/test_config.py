@@ -74,7 +74,8 @@ def test_security_numbers_are_overridable_defaults(tmp_path):
     config = load_config({"APP_ENV": "development", "SESSION_IDLE_MINUTES": "15"}, tmp_path)
     assert config["PASSWORD_MIN_LENGTH"] == 8
     assert config["PASSWORD_MAX_LENGTH"] == 128
-    assert config["PERMANENT_SESSION_LIFETIME"] == timedelta(minutes=15)
+    assert config["SESSION_IDLE_MINUTES"] == 15  # enforced on the server (core.sessions.Policy)
+    assert config["PERMANENT_SESSION_LIFETIME"] == timedelta(hours=12)  # the cookie: SESSION_MAX_HOURS
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,8 @@ def is_edge_module(module: str) -> bool:
 EDGES = {
     # a view's helper: the new server-side session and its cookie are written together
     ("core/sessions.py", "log_in"),
+    # a request hook: the session's last activity (idle timeout), committed before the view runs
+    ("core/app.py", "_keep_session_alive"),
     # the worker and the job queue: claim, step, outcome — each its own transaction
     ("core/leases.py", "claim"),
     ("core/jobs.py", "run_due"),

@@ -1,4 +1,5 @@
 import dataclasses
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -239,3 +240,65 @@ def test_a_staff_password_change_ends_every_other_session(app, broker, session):
     replay.set_cookie("vr_session", old_cookie)
     assert replay.get("/vermittler/").status_code == 302
     assert login(app.test_client(), broker.email, "Neues-Passwort-9!").status_code == 302
+
+
+# --- the idle timeout on the server (issue #28 item 2; SPEC §4: SESSION_IDLE_MINUTES) ------------------
+
+
+def _last_seen(session, broker):
+    from core.sessions import LoginSession
+
+    session.expire_all()
+    return session.scalar(
+        sa.select(LoginSession.last_seen_at).where(
+            LoginSession.account_id == broker.id, LoginSession.ended_at.is_(None)
+        )
+    )
+
+
+def test_a_session_idle_longer_than_the_idle_time_is_over(app, broker_client, time_machine):
+    """SPEC §4: after SESSION_IDLE_MINUTES without a request the user logs in again."""
+    from core import clock
+
+    time_machine.move_to(clock.now() + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"], seconds=1))
+    response = broker_client.get("/vermittler/")
+    assert response.status_code == 302
+    assert "/anmelden" in response.location
+
+
+def test_activity_keeps_the_session_alive_and_is_written_at_most_once_a_minute(
+    app, broker_client, broker, session, time_machine
+):
+    from core import clock
+
+    logged_in = _last_seen(session, broker)
+    assert broker_client.get("/vermittler/").status_code == 200  # the first page puts the CSRF token in
+    time_machine.move_to(logged_in + timedelta(seconds=30), tick=False)
+    response = broker_client.get("/vermittler/")
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers  # the cookie is not signed anew on every response
+    assert _last_seen(session, broker) == logged_in  # within a minute: nothing written
+    time_machine.move_to(logged_in + timedelta(minutes=40), tick=False)
+    assert broker_client.get("/vermittler/").status_code == 200
+    assert _last_seen(session, broker) == clock.now()
+    # 80 minutes after the login, but only 40 after the last request: still logged in
+    time_machine.move_to(logged_in + timedelta(minutes=80), tick=False)
+    assert broker_client.get("/vermittler/").status_code == 200
+
+
+def test_the_customer_portal_has_the_same_idle_timeout(app, session, time_machine):
+    """The portal's sessions (kind "customer") go through the same check."""
+    from core import clock
+    from core.sessions import LoginSession, Policy, load, start
+    from onboarding.models import PortalAccount
+
+    customer = PortalAccount(email="idle@example.org", full_name="Ida Le", activated_at=clock.now())
+    session.add(customer)
+    session.flush()
+    token = start(session, "customer", customer.id)
+    policy = Policy(idle=timedelta(minutes=60))
+    assert load(session, "customer", PortalAccount, token, policy) is customer
+    later = clock.now() + timedelta(minutes=60)
+    assert load(session, "customer", PortalAccount, token, policy, now=later) is None
+    row = session.scalar(sa.select(LoginSession).where(LoginSession.account_id == customer.id))
+    assert row.ended_at is None  # idle is not ended: the next login starts a new session anyway
