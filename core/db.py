@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 import logging
 import secrets
+import sqlite3
+import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -86,13 +88,21 @@ def new_public_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+# how long a SQLite writer waits for the write lock: each try up to the busy timeout, and BEGIN
+# IMMEDIATE tried again until SQLITE_WAIT_SECONDS have passed — on a busy machine a worker's step (its
+# PDFs rendered inside the transaction) held the lock longer than one busy timeout (issue #28 item 10:
+# "database is locked")
+SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_WAIT_SECONDS = 60
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own transaction handling never BEGINs before DDL and breaks SAVEPOINT; let
     # SQLAlchemy emit BEGIN itself (see _sqlite_begin), as the SQLAlchemy SQLite docs recommend.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     # WAL with NORMAL: commits stay atomic and consistent; only the last ones before a power cut may be
     # lost (SQLite's recommended setting for WAL). FULL syncs on every commit, and workers commit often.
@@ -101,10 +111,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
-    # IMMEDIATE: take the write lock at the start (waiting up to busy_timeout). A deferred transaction
-    # that read first fails at once with SQLITE_BUSY when another writer committed meanwhile —
-    # SQLite's safe equivalent of row locks is one writer at a time (outbox workers rely on it).
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """IMMEDIATE: take the write lock at the start (waiting up to busy_timeout). A deferred transaction
+    that read first fails at once with SQLITE_BUSY when another writer committed meanwhile — SQLite's
+    safe equivalent of row locks is one writer at a time (outbox workers rely on it). SQLite's busy
+    handler may still give up early (it does so rather than risk a deadlock, and a starved waiter can
+    lose every race): the BEGIN is then tried again, with a growing pause, until SQLITE_WAIT_SECONDS
+    more have passed. Nothing has happened in the transaction yet, so trying again is safe."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    deadline = time.monotonic() + SQLITE_WAIT_SECONDS
+    pause = 0.01
+    while True:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            if time.monotonic() >= deadline:
+                raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, error) from error
+            log.info("SQLite write lock busy at BEGIN: trying again in %.2f s", pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
 
 def make_engine(url: str, pool_recycle_seconds: int = 1800) -> sa.Engine:
