@@ -13,8 +13,9 @@ from core.authz import BROKER_AREA
 
 
 def init_app(app: Flask) -> None:
-    from calculator import cli, views
+    from calculator import cli, reference, views
 
+    reference.CHECK_SECONDS = float(app.config["REFERENCE_CHECK_SECONDS"])  # the process's snapshot
     extra = [Path(p) for p in app.config.get("TARIFF_EXTRA_DIRS", [])]
     app.extensions["tariffs"] = TariffCatalog.load([DEFAULT_DIRECTORY, *extra])
     app.register_blueprint(views.bp)

@@ -1,15 +1,26 @@
 """Reference data the calculator prices with: the KBA vehicle catalogue (HSN/TSN), Typklassen per
-vehicle, PLZ → Ort → Kreis, and Regionalklassen per Kreis. Lookups and importers live here too."""
+vehicle, PLZ → Ort → Kreis, and Regionalklassen per Kreis. Lookups and importers live here too.
+
+The exact lookups (vehicle, Typklassen, places of a PLZ, Regionalklassen) are served from an
+in-process snapshot (issue #28 item 1): filled lazily, one entry per key looked up, and valid for one
+reference-data version. Every change of these tables — an import, the demo seed, any ORM write —
+sets a new version in the same transaction; a process checks the version at most every
+REFERENCE_CHECK_SECONDS (30), so an import takes effect in every process within that time (the KBA
+lists change monthly). Entries are copies belonging to no session."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
+import secrets
+import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,6 +89,87 @@ class RegionClass(Base):
     updated_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
 
 
+class ReferenceVersion(Base):
+    """One row: the version of the reference data, a new random value with every change."""
+
+    __tablename__ = "reference_version"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    version: so.Mapped[str] = so.mapped_column(sa.String(32))
+
+
+REFERENCE_MODELS: tuple[type[Base], ...] = (Vehicle, VehicleTypeClass, PostalPlace, RegionClass)
+
+
+def bump_version(session: so.Session) -> None:
+    """A new version, in the caller's transaction (an import, the demo seed, any ORM write)."""
+    token = secrets.token_hex(16)
+    updated = session.execute(sa.update(ReferenceVersion).where(ReferenceVersion.id == 1).values(version=token))
+    if not getattr(updated, "rowcount", 0):
+        session.add(ReferenceVersion(id=1, version=token))
+
+
+@sa.event.listens_for(so.Session, "before_flush")
+def _bump_on_write(session: so.Session, _context: Any, _instances: Any) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, REFERENCE_MODELS) for obj in changed) and not session.info.get("reference_bumped"):
+        session.info["reference_bumped"] = True  # once per flush cycle; reset after the flush
+        bump_version(session)
+
+
+@sa.event.listens_for(so.Session, "after_flush_postexec")
+def _bumped(session: so.Session, _context: Any) -> None:
+    session.info.pop("reference_bumped", None)
+
+
+# the process's snapshot per database (tests run many apps in one process)
+CHECK_SECONDS = 30.0  # calculator.init_app sets REFERENCE_CHECK_SECONDS
+
+
+class _Snapshot:
+    def __init__(self) -> None:
+        self.version: str | None = None
+        self.checked = -1e9
+        self.entries: dict[tuple[str, Any], Any] = {}
+        self.lock = threading.Lock()
+
+
+_snapshots: weakref.WeakKeyDictionary[sa.Engine, _Snapshot] = weakref.WeakKeyDictionary()
+_MISSING = object()
+
+
+def _snapshot(session: so.Session) -> _Snapshot:
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, sa.Connection) else bind
+    snap = _snapshots.get(engine)
+    if snap is None:
+        snap = _snapshots.setdefault(engine, _Snapshot())
+    now = monotonic()
+    if now - snap.checked >= CHECK_SECONDS:
+        version = session.scalar(sa.select(ReferenceVersion.version).where(ReferenceVersion.id == 1))
+        with snap.lock:
+            if version != snap.version:
+                snap.entries = {}
+                snap.version = version
+            snap.checked = now
+    return snap
+
+
+def _copy(obj: Any) -> Any:
+    """The row as a new object of its class that no session owns (safe to share between requests)."""
+    mapper = sa.inspect(type(obj))
+    return type(obj)(**{attr.key: getattr(obj, attr.key) for attr in mapper.column_attrs})
+
+
+def _cached(session: so.Session, kind: str, key: Any, load: Any) -> Any:
+    snap = _snapshot(session)
+    found = snap.entries.get((kind, key), _MISSING)
+    if found is _MISSING:
+        found = load()
+        snap.entries[(kind, key)] = found
+    return found
+
+
 # --- lookups ----------------------------------------------------------------------------------------
 
 
@@ -88,14 +180,24 @@ def normalize_tsn(tsn: str) -> str:
 def find_vehicle(session: so.Session, hsn: str, tsn: str) -> Vehicle | None:
     """Exact lookup; a TSN typed with the letter O is retried with the digit 0 (unambiguous in KBA)."""
     hsn, tsn = hsn.strip(), normalize_tsn(tsn)
-    vehicle = session.get(Vehicle, (hsn, tsn))
-    if vehicle is None and "O" in tsn:
-        vehicle = session.get(Vehicle, (hsn, tsn.replace("O", "0")))
-    return vehicle
+
+    def load() -> Vehicle | None:
+        vehicle = session.get(Vehicle, (hsn, tsn))
+        if vehicle is None and "O" in tsn:
+            vehicle = session.get(Vehicle, (hsn, tsn.replace("O", "0")))
+        return _copy(vehicle) if vehicle is not None else None
+
+    found: Vehicle | None = _cached(session, "vehicle", (hsn, tsn), load)
+    return found
 
 
 def type_classes_for(session: so.Session, vehicle: Vehicle) -> VehicleTypeClass | None:
-    return session.get(VehicleTypeClass, (vehicle.hsn, vehicle.tsn))
+    def load() -> VehicleTypeClass | None:
+        classes = session.get(VehicleTypeClass, (vehicle.hsn, vehicle.tsn))
+        return _copy(classes) if classes is not None else None
+
+    found: VehicleTypeClass | None = _cached(session, "types", (vehicle.hsn, vehicle.tsn), load)
+    return found
 
 
 def search_vehicles(session: so.Session, query: str, limit: int = 15) -> list[Vehicle]:
@@ -114,12 +216,22 @@ def search_vehicles(session: so.Session, query: str, limit: int = 15) -> list[Ve
 
 
 def places_for(session: so.Session, plz: str) -> list[PostalPlace]:
-    stmt = sa.select(PostalPlace).where(PostalPlace.plz == plz).order_by(PostalPlace.place, PostalPlace.district_key)
-    return list(session.scalars(stmt))
+    def load() -> tuple[PostalPlace, ...]:
+        stmt = (
+            sa.select(PostalPlace).where(PostalPlace.plz == plz).order_by(PostalPlace.place, PostalPlace.district_key)
+        )
+        return tuple(_copy(p) for p in session.scalars(stmt))
+
+    return list(_cached(session, "places", plz, load))
 
 
 def region_classes_for(session: so.Session, district_key: str) -> RegionClass | None:
-    return session.get(RegionClass, district_key)
+    def load() -> RegionClass | None:
+        classes = session.get(RegionClass, district_key)
+        return _copy(classes) if classes is not None else None
+
+    found: RegionClass | None = _cached(session, "regions", district_key, load)
+    return found
 
 
 # --- importers --------------------------------------------------------------------------------------
@@ -204,6 +316,7 @@ def import_vehicles(session: so.Session, path: Path) -> ImportResult:
         _upsert(session, table, chunk, ["hsn", "tsn"])
         rows += len(chunk)
     inserted = _count(session, Vehicle) - before
+    bump_version(session)
     return ImportResult(rows, inserted, rows - inserted)
 
 
@@ -301,4 +414,5 @@ def _import(session: so.Session, model: type[Base], rows: list[dict[str, Any]], 
     for chunk in _chunks(rows):
         _upsert(session, table, chunk, keys)
     inserted = _count(session, model) - before
+    bump_version(session)
     return ImportResult(len(rows), inserted, len(rows) - inserted)

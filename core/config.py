@@ -81,6 +81,11 @@ DEFAULTS: dict[str, Any] = {
     # pooled database connections are renewed after this long (no ping before every request; a
     # connection found dead by a transaction's first statement is replaced and the statement retried)
     "DATABASE_POOL_RECYCLE_SECONDS": 1800,
+    # SQLite (the embedded default): how long a writer waits for the write lock in all
+    "SQLITE_WAIT_SECONDS": 60,
+    # the reference data (vehicles, Typklassen, places, Regionalklassen) is served from an in-process
+    # snapshot; each process checks its version at most this often (an import takes effect within it)
+    "REFERENCE_CHECK_SECONDS": 30,
     # wkhtmltopdf processes at once for batches (0: one per CPU core)
     "PDF_WORKERS": 0,
     # where document PDFs are kept: a directory on this machine (default: instance/documents), or an

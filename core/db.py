@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import secrets
 import sqlite3
@@ -96,13 +97,13 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_WAIT_SECONDS = 60
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_timeout_ms: int) -> None:
     # pysqlite's own transaction handling never BEGINs before DDL and breaks SAVEPOINT; let
     # SQLAlchemy emit BEGIN itself (see _sqlite_begin), as the SQLAlchemy SQLite docs recommend.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     cursor.execute("PRAGMA journal_mode=WAL")
     # WAL with NORMAL: commits stay atomic and consistent; only the last ones before a power cut may be
     # lost (SQLite's recommended setting for WAL). FULL syncs on every commit, and workers commit often.
@@ -110,16 +111,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: sa.Connection) -> None:
+def _sqlite_begin(connection: sa.Connection, *, wait_seconds: float) -> None:
     """IMMEDIATE: take the write lock at the start (waiting up to busy_timeout). A deferred transaction
     that read first fails at once with SQLITE_BUSY when another writer committed meanwhile — SQLite's
     safe equivalent of row locks is one writer at a time (outbox workers rely on it). SQLite's busy
     handler may still give up early (it does so rather than risk a deadlock, and a starved waiter can
-    lose every race): the BEGIN is then tried again, with a growing pause, until SQLITE_WAIT_SECONDS
+    lose every race): the BEGIN is then tried again, with a growing pause, until wait_seconds
     more have passed. Nothing has happened in the transaction yet, so trying again is safe."""
     raw = connection.connection.driver_connection
     assert raw is not None
-    deadline = time.monotonic() + SQLITE_WAIT_SECONDS
+    deadline = time.monotonic() + wait_seconds
     pause = 0.01
     while True:
         try:
@@ -135,7 +136,7 @@ def _sqlite_begin(connection: sa.Connection) -> None:
             pause = min(pause * 2, 0.5)
 
 
-def make_engine(url: str, pool_recycle_seconds: int = 1800) -> sa.Engine:
+def make_engine(url: str, pool_recycle_seconds: int = 1800, sqlite_wait_seconds: float | None = None) -> sa.Engine:
     """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout.
 
     No ping before every checkout (issue #28 item 3: a round trip on every request): connections are
@@ -145,8 +146,10 @@ def make_engine(url: str, pool_recycle_seconds: int = 1800) -> sa.Engine:
     sqlite = url.startswith("sqlite")
     engine = sa.create_engine(url, pool_recycle=-1 if sqlite else pool_recycle_seconds)
     if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-        sa.event.listen(engine, "begin", _sqlite_begin)
+        wait = SQLITE_WAIT_SECONDS if sqlite_wait_seconds is None else sqlite_wait_seconds
+        busy_ms = int(min(SQLITE_BUSY_TIMEOUT_MS, wait * 1000))
+        sa.event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_ms=busy_ms))
+        sa.event.listen(engine, "begin", functools.partial(_sqlite_begin, wait_seconds=wait))
     return engine
 
 
@@ -181,7 +184,9 @@ class Database:
     """One per app (kept in ``app.extensions``): the engine and the session factory."""
 
     def __init__(self, app: Flask) -> None:
-        self.engine = make_engine(app.config["DATABASE_URL"], app.config["DATABASE_POOL_RECYCLE_SECONDS"])
+        self.engine = make_engine(
+            app.config["DATABASE_URL"], app.config["DATABASE_POOL_RECYCLE_SECONDS"], app.config["SQLITE_WAIT_SECONDS"]
+        )
         self.sessionmaker: so.sessionmaker[so.Session] = so.sessionmaker(
             self.engine, class_=RetryingSession, expire_on_commit=False
         )

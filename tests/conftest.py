@@ -71,6 +71,9 @@ def environ_for(url: str) -> dict[str, str]:
         "SECRET_KEY": TEST_SECRET,
         "APP_BASE_URL": "http://portal.test",
         "DOCUMENT_STORAGE_DIR": os.environ.get("DOCUMENT_STORAGE_DIR", ""),
+        # tests change reference data and read it back at once (tests/integration/test_reference_snapshot.py
+        # checks the interval itself)
+        "REFERENCE_CHECK_SECONDS": "0",
         # argon2id at its smallest cost: the suite logs in hundreds of times (at the production cost
         # that was a quarter of its run time); tests/unit/test_passwords.py checks the real default
         **TEST_HASH_COST,

@@ -163,7 +163,14 @@ def test_workers_survive_a_database_fault_and_lose_nothing(shared_db, smtp_serve
     app, env = shared_db
     _enqueue(app, emails=80, sms=0)
     smtp_server.inbox.delay = 0.02
-    extra = {"OUTBOX_BATCH_SIZE": "5", "OUTBOX_LEASE_SECONDS": "3", "OUTBOX_POLL_SECONDS": "1"}
+    # on SQLite a worker waits SQLITE_WAIT_SECONDS for the lock before it reports a fault: shorter here
+    # than the 8 s fault, so the fault is one the workers must survive (the wait itself: test_sqlite_waits)
+    extra = {
+        "OUTBOX_BATCH_SIZE": "5",
+        "OUTBOX_LEASE_SECONDS": "3",
+        "OUTBOX_POLL_SECONDS": "1",
+        "SQLITE_WAIT_SECONDS": "2",
+    }
     workers = [_worker(env, **extra) for _ in range(2)]
     try:
         # both workers are in their loop (a loaded machine takes seconds to start one: a worker that
