@@ -46,7 +46,7 @@ from contracts.services import (
     decline,
 )
 from contracts.settings import current as current_settings
-from contracts.views import application_page
+from contracts.views import PAGE_SIZE, application_page
 from core import clock, db, paging
 from core.authz import BACKOFFICE_AREA, get_visible_or_404, roles_required, staff_user
 from core.downloads import download
@@ -54,7 +54,6 @@ from core.formatting import count, date_de
 from core.forms import selected_ids, show_error
 
 bp = Blueprint("contracts_backoffice", __name__)
-PAGE_SIZE = 25
 
 
 @bp.get("/innendienst/evb")

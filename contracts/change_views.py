@@ -29,7 +29,6 @@ from core.forms import show_error
 from core.users import Role
 
 bp = Blueprint("contract_changes", __name__)
-PAGE_SIZE = 25
 
 
 @bp.route("/vertraege/<public_id>/aenderung", methods=["GET", "POST"])
