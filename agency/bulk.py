@@ -14,17 +14,19 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
 
-from agency.models import RowStatus, SwitchJob, SwitchRow
+from agency.models import FIELDS, RowStatus, SwitchJob, SwitchJobRow, SwitchRow
 from agency.services import SwitchError
 from contracts.models import Contract, Delivery
 from core import audit, clock, csvsafe
 from core.authz import scoped
 from core.contact import ContactError, EmailAddress, german_mobile, normalize_email
+from core.db import table
 from core.users import User
 from onboarding.invitations import Invitation, invite_existing_customers
 from onboarding.settings import OnboardingSettings
@@ -174,20 +176,47 @@ def validate_rows(session: so.Session, user: User, rows: list[SwitchRow]) -> lis
 # --- jobs ---------------------------------------------------------------------------------------------
 
 
-def _new_job(session: so.Session, user: User, filename: str, rows: list[SwitchRow], note: str | None) -> SwitchJob:
+def store_job(session: so.Session, user: User, filename: str, rows: list[SwitchRow], note: str | None) -> SwitchJob:
+    """The rows, checked (validate_rows), stored as a job in preview."""
     checked = validate_rows(session, user, rows)
     job = SwitchJob(agency_id=user.agency_id, created_by_id=user.id, filename=filename[:200], total=len(checked))
-    job.switch_rows = checked
+    job.processed = sum(1 for r in checked if r.status != "ok")  # refused by the check: nothing left to do
     job.note = note
     session.add(job)
+    session.flush()
+    session.execute(sa.insert(table(SwitchJobRow)), [{"job_id": job.id, **_columns(r)} for r in checked])
     session.commit()
     return job
+
+
+def _columns(row: SwitchRow) -> dict[str, object]:
+    values = row.values()
+    values["message"] = row.message[:300]
+    return values
+
+
+def _from_columns(found: sa.Row[Any]) -> SwitchRow:
+    return SwitchRow(**{name: getattr(found, name) for name in (*FIELDS, "id")})
+
+
+def rows_of(session: so.Session, job: SwitchJob, limit: int | None = None) -> list[SwitchRow]:
+    """The job's rows in file order (the first `limit`)."""
+    stmt = sa.select(table(SwitchJobRow)).where(SwitchJobRow.job_id == job.id).order_by(SwitchJobRow.line)
+    return [_from_columns(r) for r in session.execute(stmt if limit is None else stmt.limit(limit))]
+
+
+def counts(session: so.Session, job: SwitchJob) -> dict[str, int]:
+    """Rows per status (ok, error, switched, failed)."""
+    found = {"ok": 0, "error": 0, "switched": 0, "failed": 0}
+    stmt = sa.select(SwitchJobRow.status, sa.func.count()).where(SwitchJobRow.job_id == job.id)
+    found.update({status: n for status, n in session.execute(stmt.group_by(SwitchJobRow.status))})
+    return found
 
 
 def upload_job(session: so.Session, user: User, filename: str, data: bytes, limits: Limits) -> SwitchJob:
     """A CSV upload, read and checked: the job in preview (SwitchError for an unreadable file)."""
     parsed = read_csv(data, max_bytes=limits.max_bytes, max_rows=limits.max_rows)
-    return _new_job(session, user, filename, parsed.rows, parsed.note)
+    return store_job(session, user, filename, parsed.rows, parsed.note)
 
 
 def selection_job(session: so.Session, user: User, public_ids: list[str]) -> SwitchJob | None:
@@ -201,7 +230,7 @@ def selection_job(session: so.Session, user: User, public_ids: list[str]) -> Swi
         SwitchRow(n, c.number or "", c.customer_email or "", c.customer_mobile or "", source="bestand")
         for n, c in enumerate(chosen, start=1)
     ]
-    return _new_job(session, user, "Auswahl im Bestand", rows, None)
+    return store_job(session, user, "Auswahl im Bestand", rows, None)
 
 
 def recent_jobs(session: so.Session, user: User, limit: int = 10) -> list[SwitchJob]:
@@ -209,11 +238,14 @@ def recent_jobs(session: so.Session, user: User, limit: int = 10) -> list[Switch
     return list(session.scalars(stmt.limit(limit)))
 
 
-def report_csv(job: SwitchJob) -> str:
+def report_csv(session: so.Session, job: SwitchJob) -> str:
     """Every row with its outcome, for a spreadsheet (formula cells escaped)."""
     return csvsafe.to_csv(
         ["Zeile", "Vertragsnummer", "E-Mail", "Mobilnummer", "Ergebnis", "Hinweis"],
-        ([r.line, r.number, r.email, r.mobile, REPORT_LABELS.get(r.status, ""), r.message] for r in job.switch_rows),
+        (
+            [r.line, r.number, r.email, r.mobile, REPORT_LABELS.get(r.status, ""), r.message]
+            for r in rows_of(session, job)
+        ),
     )
 
 
@@ -285,40 +317,104 @@ def _switch_chunk(session: so.Session, user: User, rows: list[SwitchRow], settin
     return done
 
 
-def _switch_one(session: so.Session, user: User, row: SwitchRow, settings: OnboardingSettings) -> None:
+# --- running a job: chunks claimed from its open rows ----------------------------------------------------
+
+
+def _claim(session: so.Session, job_id: int, size: int, row_id: int | None = None) -> list[SwitchRow]:
+    """The job's next `size` open rows (or the one row `row_id` if still open), locked until this
+    transaction ends; rows another worker holds are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL;
+    SQLite has one writer at a time), so two workers never take the same row."""
+    rows = table(SwitchJobRow)
+    stmt = sa.select(rows).where(rows.c.job_id == job_id, rows.c.status == "ok")
+    if row_id is not None:
+        stmt = stmt.where(rows.c.id == row_id)
+    stmt = stmt.order_by(rows.c.line).limit(size).with_for_update(skip_locked=True)
+    return [_from_columns(r) for r in session.execute(stmt)]
+
+
+def _record(session: so.Session, job_id: int, outcomes: list[tuple[SwitchRow, RowStatus, str]]) -> int:
+    """The rows' outcomes, in the transaction that produced them, and the job's progress (one
+    UPDATE: several workers add to it at once). Only rows still open change: returns how many."""
+    if not outcomes:
+        return 0
+    rows = table(SwitchJobRow)
+    changed = session.execute(
+        sa.update(rows)
+        .where(rows.c.id == sa.bindparam("row_id"), rows.c.status == "ok")
+        .values(status=sa.bindparam("new_status"), message=sa.bindparam("new_message")),
+        [{"row_id": row.id, "new_status": status, "new_message": message[:300]} for row, status, message in outcomes],
+    ).rowcount
+    jobs = table(SwitchJob)
+    session.execute(sa.update(jobs).where(jobs.c.id == job_id).values(processed=jobs.c.processed + changed))
+    for row, status, message in outcomes:
+        row.status, row.message = status, message
+    return int(changed)
+
+
+def _switch_one(session: so.Session, user: User, job_id: int, row_id: int, settings: OnboardingSettings) -> None:
     """One row in its own transaction (the fallback of a failed chunk, and a second row for the same
     customer): the same set-based switch as a chunk, with a chunk of one — one path, one check of the
-    address, one way of writing the audit trail."""
+    address, one way of writing the audit trail. Nothing happens if another worker has the row."""
+    claimed = _claim(session, job_id, 1, row_id=row_id)
+    if not claimed:
+        session.rollback()
+        return
+    row = claimed[0]
     try:
         done = _switch_chunk(session, user, [row], settings)
+        _record(session, job_id, done.outcomes)
         session.commit()
+        return
     except IntegrityError:  # the customer's account was created by another request at this moment
         session.rollback()
-        row.status, row.message = "failed", "gleichzeitig geändert – bitte diese Zeile erneut umstellen"
+        failure = "gleichzeitig geändert – bitte diese Zeile erneut umstellen"
     except (SwitchError, ContactError) as error:
         session.rollback()
-        row.status, row.message = "failed", str(error)
-    else:
-        for switched, status, message in done.outcomes:
-            switched.status, switched.message = status, message
+        failure = str(error)
+    if _claim(session, job_id, 1, row_id=row_id):
+        _record(session, job_id, [(row, "failed", failure)])
+    session.commit()
+
+
+def run_chunk(session: so.Session, user: User, job_id: int, settings: OnboardingSettings, size: int) -> int:
+    """Claim the job's next open rows and switch them in one transaction (their outcomes written in
+    it); a chunk that fails as a whole is redone row by row. Returns how many rows were claimed (0: no
+    open row is left that no other worker holds)."""
+    rows = _claim(session, job_id, size)
+    if not rows:
+        session.rollback()
+        return 0
+    try:
+        done = _switch_chunk(session, user, rows, settings)
+        _record(session, job_id, done.outcomes)
+        session.commit()
+    except (IntegrityError, ContactError, SwitchError):
+        session.rollback()
+        for row in rows:
+            assert row.id is not None
+            _switch_one(session, user, job_id, row.id, settings)
+        return len(rows)
+    for row in done.later:  # released by the commit: claimed again one by one
+        assert row.id is not None
+        _switch_one(session, user, job_id, row.id, settings)
+    return len(rows)
 
 
 def run_rows(
-    session: so.Session, user: User, rows: list[SwitchRow], settings: OnboardingSettings, chunk: int = CHUNK_ROWS
-) -> None:
-    """Switch the rows still "ok", a chunk per transaction; their status and message are updated."""
-    waiting = [r for r in rows if r.status == "ok"]
-    for start in range(0, len(waiting), chunk):
-        part = waiting[start : start + chunk]
-        try:
-            done = _switch_chunk(session, user, part, settings)
-            session.commit()
-        except (IntegrityError, ContactError, SwitchError):
-            session.rollback()
-            for row in part:
-                _switch_one(session, user, row, settings)
-            continue
-        for row, status, message in done.outcomes:
-            row.status, row.message = status, message
-        for row in done.later:
-            _switch_one(session, user, row, settings)
+    session: so.Session,
+    user: User,
+    job_id: int,
+    settings: OnboardingSettings,
+    limit: int | None,
+    chunk: int = CHUNK_ROWS,
+) -> int:
+    """Switch up to `limit` (None: all) of the job's open rows, a chunk per transaction; returns how
+    many were claimed. Several processes may run this for one job at once."""
+    handled = 0
+    while limit is None or handled < limit:
+        size = chunk if limit is None else min(chunk, limit - handled)
+        claimed = run_chunk(session, user, job_id, settings, size)
+        if not claimed:
+            break
+        handled += claimed
+    return handled

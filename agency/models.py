@@ -30,7 +30,8 @@ RowStatus = Literal["ok", "error", "switched", "failed"]
 @dataclass
 class SwitchRow:
     """One row of a bulk switch: what was typed (or is on file for a selection) and its outcome.
-    status: "ok" checked and waiting, "error" refused by the check, "switched", "failed" when run."""
+    status: "ok" checked and waiting, "error" refused by the check, "switched", "failed" when run.
+    id: its row in switch_job_rows once the job is stored."""
 
     line: int
     number: str
@@ -42,23 +43,11 @@ class SwitchRow:
     # set by the check: the address and E.164 number the switch uses (checked once, not per step)
     email_checked: str = ""
     mobile_checked: str = ""
+    id: int | None = None
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SwitchRow:
-        return cls(**{k: data[k] for k in FIELDS if k in data})
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "line": self.line,
-            "number": self.number,
-            "email": self.email,
-            "mobile": self.mobile,
-            "status": self.status,
-            "message": self.message,
-            "source": self.source,
-            "email_checked": self.email_checked,
-            "mobile_checked": self.mobile_checked,
-        }
+    def values(self) -> dict[str, Any]:
+        """The row's columns (without id and job)."""
+        return {name: getattr(self, name) for name in FIELDS}
 
 
 FIELDS = ("line", "number", "email", "mobile", "status", "message", "source", "email_checked", "mobile_checked")
@@ -74,28 +63,36 @@ class SwitchJob(Base):
     created_by_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"))
     filename: so.Mapped[str] = so.mapped_column(sa.String(200))
     state: so.Mapped[JobState] = so.mapped_column(default=JobState.PREVIEW)
-    # one SwitchRow per row, as JSON (read and written through switch_rows)
-    rows: so.Mapped[list[dict[str, Any]]] = so.mapped_column(sa.JSON)
     total: so.Mapped[int] = so.mapped_column(default=0)
+    # rows run so far (switched or failed): added to by one UPDATE per chunk, whichever worker ran it
     processed: so.Mapped[int] = so.mapped_column(default=0)
     note: so.Mapped[str | None] = so.mapped_column(sa.String(300))
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     finished_at: so.Mapped[datetime | None]
 
-    @property
-    def switch_rows(self) -> list[SwitchRow]:
-        return [SwitchRow.from_json(r) for r in self.rows]
 
-    @switch_rows.setter
-    def switch_rows(self, rows: list[SwitchRow]) -> None:
-        self.rows = [r.as_json() for r in rows]
+class SwitchJobRow(Base):
+    """A job's rows in a table of their own (issue #28): several workers take chunks of one job at
+    once (FOR UPDATE SKIP LOCKED over its open rows) and each row's outcome is written in the
+    transaction that switched it."""
 
-    def counts(self) -> dict[str, int]:
-        """Rows per status (ok, error, switched, failed)."""
-        counts = {"ok": 0, "error": 0, "switched": 0, "failed": 0}
-        for row in self.rows:
-            counts[row["status"]] = counts.get(row["status"], 0) + 1
-        return counts
+    __tablename__ = "switch_job_rows"
+    __table_args__ = (
+        sa.UniqueConstraint("job_id", "line"),
+        sa.Index("ix_switch_job_rows_open", "job_id", "status", "line"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    job_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("switch_jobs.id", ondelete="CASCADE"))
+    line: so.Mapped[int]
+    number: so.Mapped[str] = so.mapped_column(sa.String(254))
+    email: so.Mapped[str] = so.mapped_column(sa.String(254))
+    mobile: so.Mapped[str] = so.mapped_column(sa.String(254))
+    status: so.Mapped[str] = so.mapped_column(sa.String(10))
+    message: so.Mapped[str] = so.mapped_column(sa.String(300))
+    source: so.Mapped[str] = so.mapped_column(sa.String(10))
+    email_checked: so.Mapped[str] = so.mapped_column(sa.String(254))
+    mobile_checked: so.Mapped[str] = so.mapped_column(sa.String(20))
 
 
 class ShareSnapshot(Base):

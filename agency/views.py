@@ -26,6 +26,7 @@ from onboarding.settings import current as onboarding_settings
 
 bp = Blueprint("agency", __name__)
 PAGE_SIZE = 25
+JOB_PAGE_ROWS = 500  # a job's rows shown on its page; all are in the report
 
 
 @bp.get("/bestand/")
@@ -229,7 +230,11 @@ def _job(public_id: str) -> SwitchJob:
 @roles_required(*MANAGER_AREA)
 def job(public_id: str) -> str:
     found = _job(public_id)
-    return render_template("agency/job.html", job=found, rows=found.switch_rows[:500], counts=found.counts())
+    session = db.session()
+    rows = bulk_switch.rows_of(session, found, limit=JOB_PAGE_ROWS)
+    return render_template(
+        "agency/job.html", job=found, rows=rows, counts=bulk_switch.counts(session, found), shown=JOB_PAGE_ROWS
+    )
 
 
 @bp.post("/agentur/umstellung/<public_id>/start")
@@ -245,11 +250,13 @@ def start(public_id: str) -> BaseResponse:
 def status(public_id: str) -> str:
     """htmx polls this while a job runs."""
     found = _job(public_id)
-    return render_template("agency/_progress.html", job=found, counts=found.counts())
+    return render_template("agency/_progress.html", job=found, counts=bulk_switch.counts(db.session(), found))
 
 
 @bp.get("/agentur/umstellung/<public_id>/bericht.csv")
 @roles_required(*MANAGER_AREA)
 def report(public_id: str) -> Response:
     found = _job(public_id)
-    return download(bulk_switch.report_csv(found).encode(), "text/csv", f"Umstellung-{found.public_id[:8]}.csv")
+    return download(
+        bulk_switch.report_csv(db.session(), found).encode(), "text/csv", f"Umstellung-{found.public_id[:8]}.csv"
+    )

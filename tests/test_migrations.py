@@ -112,3 +112,81 @@ def dataclasses_replace_box(app, box):
     import dataclasses
 
     return dataclasses.replace(app.extensions["onboarding_settings"], secret_box=box)
+
+
+def test_a_bulk_switch_s_rows_move_from_its_json_column_into_their_table(cli_app):
+    """0034: the rows of jobs stored before (one JSON column) become switch_job_rows, in file order,
+    with their outcome; rows of an old job without the checked values get empty ones."""
+    from agency import bulk
+    from agency.models import SwitchJob
+    from core.db import session as db_session
+
+    assert cli_app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    engine = cli_app.extensions["database"].engine
+    migrate.downgrade(engine, "0033")
+    stored = [
+        {
+            "line": 2,
+            "number": "BV-4711003",
+            "email": "a@example.org",
+            "mobile": "0151 1",
+            "status": "switched",
+            "message": "Umgestellt.",
+            "source": "csv",
+        },
+        {
+            "line": 3,
+            "number": "X",
+            "email": "",
+            "mobile": "",
+            "status": "error",
+            "message": "E-Mail-Adresse fehlt",
+            "source": "csv",
+            "email_checked": "",
+            "mobile_checked": "",
+        },
+    ]
+    with engine.begin() as connection:
+        agency_id, user_id = connection.execute(
+            sa.text("SELECT agency_id, id FROM users WHERE email = 'agenturleiter@demo.example'")
+        ).one()
+        jobs = sa.table(
+            "switch_jobs",
+            *(
+                sa.column(c)
+                for c in (
+                    "public_id",
+                    "agency_id",
+                    "created_by_id",
+                    "filename",
+                    "state",
+                    "total",
+                    "processed",
+                    "created_at",
+                )
+            ),
+            sa.column("rows", sa.JSON),
+        )
+        connection.execute(
+            sa.insert(jobs).values(
+                public_id="old-job",
+                agency_id=agency_id,
+                created_by_id=user_id,
+                filename="alt.csv",
+                state="done",
+                total=2,
+                processed=2,
+                created_at=sa.func.current_timestamp(),
+                rows=stored,
+            )
+        )
+    migrate.upgrade(engine)
+    with cli_app.app_context():
+        s = db_session()
+        job = s.scalar(sa.select(SwitchJob).where(SwitchJob.public_id == "old-job"))
+        rows = bulk.rows_of(s, job)
+        assert [(r.line, r.number, r.status, r.message, r.email_checked) for r in rows] == [
+            (2, "BV-4711003", "switched", "Umgestellt.", ""),
+            (3, "X", "error", "E-Mail-Adresse fehlt", ""),
+        ]
+        assert bulk.counts(s, job) == {"ok": 0, "error": 1, "switched": 1, "failed": 0}

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from agency import bulk
 from agency import services as agency
-from agency.models import SwitchRow
+from agency.models import SwitchJob, SwitchJobRow, SwitchRow
 from contracts.models import Contract, Delivery
 from core import clock
 from core.audit import AuditEntry
@@ -27,6 +27,14 @@ STOCK_EXTRA = (
 def _rows(session, manager, *lines: tuple[str, str]) -> list[SwitchRow]:
     rows = [SwitchRow(n, number, email, f"0151 2345678{n}") for n, (number, email) in enumerate(lines, start=1)]
     return bulk.validate_rows(session, manager, rows)
+
+
+def _run(session, manager, rows: list[SwitchRow], settings) -> list[SwitchRow]:
+    """The checked rows stored as a job and run (all chunks, as one worker would): the rows with
+    their outcome, read back from the job's table."""
+    job = bulk.store_job(session, manager, "x.csv", rows, None)
+    assert bulk.run_rows(session, manager, job.id, settings, limit=None) == sum(r.status == "ok" for r in rows)
+    return bulk.rows_of(session, job)
 
 
 def _written(session, contract: Contract) -> dict[str, object]:
@@ -65,7 +73,7 @@ def test_a_chunk_writes_what_switching_one_by_one_writes(app, session, broker, m
         settings = current_settings()
         agency.switch_to_portal(session, manager, stock["BV-4711005"], "ida@example.org", "0151 23456781", settings)
         rows = _rows(session, manager, ("BV-4711004", "petra@example.org"), ("bv-4711006", "Jan@Example.org"))
-        bulk.run_rows(session, manager, rows, settings)
+        rows = _run(session, manager, rows, settings)
 
     assert [(r.status, r.message) for r in rows] == [("switched", bulk.SWITCHED)] * 2
     one_by_one = _written(session, stock["BV-4711005"])
@@ -100,7 +108,7 @@ def test_one_customer_twice_an_active_customer_and_a_re_run(app, session, broker
             ("BV-4711005", "aktiv@example.org"),
             ("BV-4711006", "familie@example.org"),  # the second contract of one customer
         )
-        bulk.run_rows(session, manager, rows, settings)
+        rows = _run(session, manager, rows, settings)
         assert [r.status for r in rows] == ["switched"] * 3
         assert rows[1].message == bulk.ALREADY_ACTIVE
         family = session.scalar(sa.select(PortalAccount).where(PortalAccount.email == "familie@example.org"))
@@ -110,9 +118,12 @@ def test_one_customer_twice_an_active_customer_and_a_re_run(app, session, broker
         assert session.scalar(sa.select(sa.func.count()).where(AccessLink.customer_id == active.id)) == 0
 
         messages = session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage))
-        for row in rows:
-            row.status = "ok"  # the same job again (a worker resuming it, or a re-upload after a check)
-        bulk.run_rows(session, manager, rows, settings)
+        # the same job again, as if a worker had switched its rows and died before recording it
+        job_id = session.scalar(sa.select(SwitchJobRow.job_id).where(SwitchJobRow.id == rows[0].id))
+        session.execute(sa.update(SwitchJobRow).where(SwitchJobRow.job_id == job_id).values(status="ok"))
+        session.commit()
+        assert bulk.run_rows(session, manager, job_id, settings, limit=None) == 3
+        rows = bulk.rows_of(session, session.get(SwitchJob, job_id))
         assert [(r.status, r.message) for r in rows] == [("switched", "Umgestellt.")] * 3
         assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == messages
 
@@ -124,7 +135,7 @@ def test_a_row_whose_letter_cannot_be_built_fails_alone(app, session, broker, ma
     session.commit()
     with app.test_request_context():
         rows = _rows(session, manager, ("BV-4711004", "petra@example.org"), ("BV-4711005", "ida@example.org"))
-        bulk.run_rows(session, manager, rows, current_settings())
+        rows = _run(session, manager, rows, current_settings())
     assert rows[0].status == "switched"
     assert (rows[1].status, rows[1].message) == ("failed", "Die PLZ der Anschrift ist ungültig: 'ABC'")
     assert broken.delivery is Delivery.POST
@@ -157,7 +168,7 @@ def test_a_chunk_that_fails_as_a_whole_is_redone_row_by_row(app, session, broker
     try:
         with app.test_request_context():
             rows = _rows(session, manager, ("BV-4711004", "petra@example.org"), ("BV-4711006", "jan@example.org"))
-            bulk.run_rows(session, manager, rows, current_settings())
+            rows = _run(session, manager, rows, current_settings())
     finally:
         sa.event.remove(engine, "before_cursor_execute", customer_created_meanwhile)
     assert fired  # the chunk ran into the other request's customer

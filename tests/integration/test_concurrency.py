@@ -281,3 +281,59 @@ def test_two_clerks_accepting_one_application_at_once_police_it_once(parallel_ap
     assert [n for n, a in numbers if a == application_id] == [n for n, _ in numbers if n.startswith("VR-")]
     assert len([n for n, _ in numbers if n.startswith("VR-")]) == 1
     assert _audit_count(parallel_app, "application_accepted") == 1
+
+
+def test_two_workers_take_parts_of_one_bulk_switch_at_once_and_switch_every_row_once(parallel_app):
+    """Issue #28 item 6: a large bulk switch is split into parts (core.jobs), and the parts claim
+    chunks of the job's open rows with FOR UPDATE SKIP LOCKED — two workers run one job at once,
+    no row is switched twice, and exactly one of them finishes the job."""
+    from agency import bulk
+    from agency import jobs as switch_jobs
+    from agency.models import JobState, SwitchJob
+    from contracts.imports import import_contracts
+    from core import jobs
+    from core.users import User
+    from demo.seed import DEMO_EXISTING
+
+    app, total = parallel_app, 3 * switch_jobs.PART_ROWS // 2  # two parts, each several chunks
+    with app.app_context():
+        s = db.session()
+        stock = "".join(
+            f"PA-{n:05d};agenturleiter@demo.example;rs;Frau;K{n};N;Weg 1;10115;Berlin;01.01.2020;9,90;monatlich;;\n"
+            for n in range(total)
+        )
+        import_contracts(s, (DEMO_EXISTING.split("\n")[0] + "\n" + stock).encode(), contract_settings().catalog)
+        s.commit()
+        manager = s.scalar(sa.select(User).where(User.email == "agenturleiter@demo.example"))
+        csv = "".join(f"PA-{n:05d};p{n}@example.org;0151 {n:08d}\n" for n in range(total)).encode()
+        limits = bulk.Limits(max_bytes=10**6, max_rows=10**4, sync_rows=0)
+        job = bulk.upload_job(s, manager, "parallel.csv", csv, limits)
+        assert switch_jobs.start(s, job, app.extensions["onboarding_settings"], limits)
+        job_id = job.id
+        parts = s.scalar(sa.select(sa.func.count()).where(jobs.Job.kind == switch_jobs.JOB_KIND))
+    assert parts == 2
+    run = jobs.runner(app, [switch_jobs.JOB_KIND])
+
+    def worker_loop(_: int) -> int:
+        steps = 0
+        with app.app_context():
+            while run(db.session()):
+                steps += 1
+        return steps
+
+    steps = in_parallel(2, worker_loop)
+    assert all(n >= 1 for n in steps)  # both workers ran parts of the job
+    with app.app_context():
+        s = db.session()
+        job = s.get(SwitchJob, job_id)
+        assert job.state is JobState.DONE
+        assert job.processed == total
+        assert bulk.counts(s, job) == {"ok": 0, "error": 0, "switched": total, "failed": 0}
+        for template in ("access_link", "access_code"):  # every row once: no second e-mail or letter
+            assert s.scalar(sa.select(sa.func.count()).where(OutboxMessage.template == template)) == total
+        switched = sa.select(sa.func.count()).where(audit.AuditEntry.action == "contract_switched_to_portal")
+        assert s.scalar(switched) == total
+        policies = s.scalars(sa.select(jobs.Job.payload).where(jobs.Job.kind == "contracts.current_policy")).all()
+        assert sorted(i for p in policies for i in p["contracts"]) == sorted(
+            s.scalars(sa.select(Contract.id).where(Contract.number.like("PA-%")))
+        )  # finished once: each switched contract's Versicherungsschein queued once

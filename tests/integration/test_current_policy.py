@@ -68,9 +68,9 @@ def test_a_bulk_switch_queues_the_documents_after_its_messages_and_an_active_cus
             manager,
             [SwitchRow(1, "BV-4711004", "petra@example.org", "0151 23456781")],
         )
-        job = bulk._new_job(session, manager, "x.csv", rows, None)
+        job = bulk.store_job(session, manager, "x.csv", rows, None)
         run_step(session, job, current_settings(), limit=None)
-        assert [r.status for r in job.switch_rows] == ["switched"]
+        assert [r.status for r in bulk.rows_of(session, job)] == ["switched"]
         _run_jobs(app, session)
     assert len(_policies(session, stock["BV-4711004"])) == 1
     announced = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.template == "new_documents")).all()

@@ -172,7 +172,7 @@ def test_two_workers_survive_a_stopped_postgresql_server_and_lose_nothing(own_po
         assert set(states) <= {(Kind.EMAIL, State.SENT, False), (Kind.LETTER, State.READY, True)}, states
         job = s.get(SwitchJob, switch_id)
         assert job.state is JobState.DONE
-        assert [r.status for r in job.switch_rows].count("switched") == ROWS
+        assert [r.status for r in bulk.rows_of(s, job)].count("switched") == ROWS
         numbers = [f"AU-{n:04d}" for n in range(ROWS)]
         policies = s.execute(
             sa.select(Contract.number, sa.func.count(Document.id))

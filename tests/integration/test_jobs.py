@@ -102,7 +102,7 @@ def test_a_killed_worker_s_job_is_finished_by_the_next_one_and_no_row_twice(jobs
         assert steps >= 1
         job = s.get(SwitchJob, switch_id)
         assert job.state is JobState.DONE
-        assert [r.status for r in job.switch_rows].count("switched") == ROWS
+        assert [r.status for r in bulk.rows_of(s, job)].count("switched") == ROWS
         assert s.scalar(_switch_job_state) is jobs.JobState.DONE
         # then the switched contracts' Versicherungsschein jobs wait for the worker (issue #14)
         assert s.scalar(sa.select(sa.func.count()).where(jobs.Job.kind == "contracts.current_policy")) >= 1

@@ -40,11 +40,12 @@ EDGES = {
     ("onboarding/login.py", "process_reset_requests"),
     # the bulk switch: one transaction per chunk of rows (within the request for a small job, by the
     # worker for a large one), a failed chunk redone row by row
-    ("agency/bulk.py", "_new_job"),
+    ("agency/bulk.py", "store_job"),
     ("agency/bulk.py", "_switch_one"),
-    ("agency/bulk.py", "run_rows"),
+    ("agency/bulk.py", "run_chunk"),
     ("agency/jobs.py", "start"),
     ("agency/jobs.py", "run_step"),
+    ("agency/jobs.py", "_finish"),
     # throttled logins and codes: the attempt is made durable before the secret is compared, so a
     # request that then fails (or is killed) still counts it (SPEC's login limits)
     ("staff/services.py", "log_in"),
