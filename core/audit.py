@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core import clock
-from core.db import Base, table
+from core.db import Base, insert_rows, table
 from core.users import User
 
 # German labels for the actions shown to users; the action keys are stable identifiers.
@@ -157,10 +157,9 @@ def record(
 
 
 def record_many(session: so.Session, entries: list[dict[str, Any]]) -> None:
-    """Bulk path: many entries (rows with every column but id) with one executemany, in the
-    caller's transaction."""
-    if entries:  # Core, not ORM bulk insert: one executemany even where values are None
-        session.execute(sa.insert(table(AuditEntry)), entries)
+    """Bulk path: many entries (rows with every column but id) in one COPY (PostgreSQL) or one
+    executemany, in the caller's transaction."""
+    insert_rows(session, table(AuditEntry), entries)  # COPY on PostgreSQL
 
 
 def recent(session: so.Session, user: Any, limit: int = 10) -> list[AuditEntry]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import itertools
 import logging
 import secrets
 import sqlite3
@@ -62,6 +63,42 @@ def table(model: type[Base]) -> sa.Table:
     """A model's table, for Core bulk statements (executemany keeps None values in one batch, where
     the ORM's bulk INSERT splits it wherever a value is None)."""
     return model.metadata.tables[model.__tablename__]
+
+
+def insert_rows(session: so.Session, target: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Many rows (each with the same keys, every column but the generated ones) in the caller's
+    transaction: on PostgreSQL one COPY (psycopg's copy protocol: no statement text to build or parse
+    per batch — the bulk switch writes tens of thousands of outbox and audit rows), elsewhere one
+    executemany. Values go through the columns' own bind processing (enums, JSON, UTC datetimes), so
+    what is stored is what an INSERT stores."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(sa.insert(target), rows)
+        return
+    given = list(rows[0])
+    # the columns' Python-side defaults, which an INSERT applies and COPY does not (scalars once,
+    # callables per row, as the INSERT would)
+    defaults = [c for c in target.c if c.name not in given and c.default is not None and not c.default.is_sequence]
+    names = given + [c.name for c in defaults]
+    processors = [target.c[name].type._cached_bind_processor(connection.dialect) for name in names]
+    quoted = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in names)
+    statement = f"COPY {connection.dialect.identifier_preparer.format_table(target)} ({quoted}) FROM STDIN"
+    import psycopg
+
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                values = itertools.chain(
+                    (row[name] for name in given),
+                    (c.default.arg if c.default.is_scalar else c.default.arg(None) for c in defaults),  # type: ignore[union-attr]
+                )
+                copy.write_row([v if p is None else p(v) for v, p in zip(values, processors, strict=True)])
+    except psycopg.errors.IntegrityError as error:  # as an INSERT would raise it: callers fall back on it
+        raise sa.exc.IntegrityError(statement, None, error) from error
 
 
 class seconds_between(sa.sql.functions.FunctionElement[float]):

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core import clock
 from core.contact import ContactError, PostalAddress, normalize_email, normalize_mobile
-from core.db import new_public_id, table
+from core.db import insert_rows, new_public_id, table
 from messaging.models import Kind, OutboxMessage, State
 
 # GSM 03.38: the default alphabet (1 septet each) and its extension table (2 septets each)
@@ -74,11 +74,10 @@ def _add(session: so.Session, message: OutboxMessage) -> OutboxMessage:
 
 
 def add_many(session: so.Session, drafts: list[Draft]) -> None:
-    """Bulk path: insert many drafts (from email/letter/sms) with one executemany, in the caller's
+    """Bulk path: insert many drafts (from email/letter/sms) with one COPY (PostgreSQL) or executemany, in the caller's
     transaction. Their keys must be new: a key enqueued before raises IntegrityError, and the caller
     rolls back its savepoint and falls back to enqueue_* one by one."""
-    if drafts:  # Core, not ORM bulk insert: that splits the batch wherever a value is None
-        session.execute(sa.insert(table(OutboxMessage)), drafts)
+    insert_rows(session, table(OutboxMessage), drafts)  # COPY on PostgreSQL
 
 
 # the column values of one message, built and checked before anything is written
