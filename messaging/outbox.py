@@ -8,11 +8,15 @@ and checked now, so a bad address or an over-long SMS fails the business call, n
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import re
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid, parseaddr
 from typing import Any
 
+import markupsafe
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
@@ -139,6 +143,60 @@ def _render(name: str, context: dict[str, Any]) -> str:
     return current_app.jinja_env.get_template(name).render({"app_url": external_url, **context})
 
 
+@dataclass(frozen=True)
+class Stencil:
+    """One template rendered once with markers where the per-recipient values go: the fixed pieces
+    with a slot between each two; escape: the template is autoescaped (HTML), so a value is escaped
+    exactly as Jinja escapes it."""
+
+    pieces: tuple[str, ...]
+    slots: tuple[str, ...]
+    escape: bool
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        out = [self.pieces[0]]
+        for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
+            value = values[slot]
+            out += (str(markupsafe.escape(value)) if self.escape else value, piece)
+        return "".join(out)
+
+
+class Stencils:
+    """Message templates rendered once for many recipients (a bulk switch's thousands of e-mails and
+    letters), then filled per recipient: what differs between recipients is a slot — build(mark)
+    returns the context with mark("name") wherever such a value goes — and everything else (the
+    broker's block, the validity, the brand) is rendered once. A slot must be printed as it is (no
+    filter, no test on it): a marker that comes out of the template changed or cut makes the build
+    fail (ValueError), never a wrong message; tests compare filled stencils with full renderings."""
+
+    def __init__(self, names: Iterable[str], build: Callable[[Callable[[str], str]], dict[str, Any]]) -> None:
+        nonce, slots = secrets.token_hex(8), []
+
+        def mark(slot: str) -> str:
+            if slot not in slots:
+                slots.append(slot)
+            return f"slot{nonce}n{slots.index(slot)}e"  # letters and digits: unchanged by escaping and URLs
+
+        context = build(mark)
+        env = current_app.jinja_env
+        self._stencils: dict[str, Stencil] = {}
+        for name in names:
+            split = re.split(f"slot{nonce}n(\\d+)e", _render(name, context))
+            pieces = tuple(split[0::2])
+            if any(nonce in piece.lower() for piece in pieces):
+                raise ValueError(f"{name}: a slot is not printed as it is; render it per recipient")
+            autoescape = env.autoescape(name) if callable(env.autoescape) else env.autoescape
+            self._stencils[name] = Stencil(pieces, tuple(slots[int(i)] for i in split[1::2]), bool(autoescape))
+
+    def fill(self, name: str, values: Mapping[str, str]) -> str:
+        return self._stencils[name].fill(values)
+
+
+def _body(name: str, context: dict[str, Any], stencils: Stencils | None) -> str:
+    """The template rendered with the context, or the stencil filled with it (the slots' values)."""
+    return _render(name, context) if stencils is None else stencils.fill(name, context)
+
+
 @functools.lru_cache(maxsize=4)
 def _sender_domain(sender: str) -> str:
     """The domain of our Message-IDs, from MAIL_DEFAULT_SENDER ("Name <a@b.example>")."""
@@ -159,8 +217,10 @@ def email(
     attachments: list[tuple[str, str]] | None = None,
     sender_name: str | None = None,
     reply_to: str | None = None,
+    stencils: Stencils | None = None,
 ) -> Draft:
-    """E-mail from templates/emails/<template>.txt and .html (multipart: text + HTML).
+    """E-mail from templates/emails/<template>.txt and .html (multipart: text + HTML); with
+    stencils, those rendered once and filled with the context (the slots' values).
     sensitive: it carries an access link or code; its body is blanked once delivered.
     send_after: not before then (several events collected into one e-mail).
     attachments: (storage key, file name) of PDFs kept in core.storage; sender_name and reply_to:
@@ -176,8 +236,8 @@ def email(
         sensitive,
         recipient=address,
         subject=subject,
-        body_text=_render(f"emails/{template}.txt", context),
-        body_html=_render(f"emails/{template}.html", context),
+        body_text=_body(f"emails/{template}.txt", context, stencils),
+        body_html=_body(f"emails/{template}.html", context, stencils),
         provider_id=make_msgid(domain=domain),  # set before sending: a resend carries the same id
         send_after=send_after,
         attachments=[key for key, _name in attachments or []],
@@ -223,10 +283,12 @@ def letter(
     attachments: list[str] | None = None,
     sensitive: bool = False,
     retain_until: datetime | None = None,
+    stencils: Stencils | None = None,
 ) -> Draft:
-    """Letter from templates/letters/<template>.html; the worker renders its PDF (with the attached
-    stored documents behind it) for the Postausgang. A sensitive letter's PDF is kept after posting
-    until retain_until (e.g. its code's expiry) or until redact_letter, so posting can be undone."""
+    """Letter from templates/letters/<template>.html (with stencils: filled); the worker renders its
+    PDF (with the attached stored documents behind it) for the Postausgang. A sensitive letter's PDF
+    is kept after posting until retain_until (e.g. its code's expiry) or until redact_letter, so
+    posting can be undone."""
     address.check()
     return _draft(
         Kind.LETTER,
@@ -237,7 +299,7 @@ def letter(
         sensitive,
         recipient=address.name.strip(),
         subject=subject,
-        body_html=_render(f"letters/{template}.html", context),
+        body_html=_body(f"letters/{template}.html", context, stencils),
         address=address.lines(),
         attachments=list(attachments or []),
         retain_until=retain_until,

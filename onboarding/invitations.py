@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from contracts.services import send_by_post_from_now_on
 from core import audit, clock, tokens
 from core.contact import EmailAddress
 from core.db import new_public_id, table
-from core.formatting import TIMEZONE
+from core.formatting import TIMEZONE, dear
 from messaging import outbox
 from messaging.models import State
 from onboarding.models import (
@@ -287,6 +288,9 @@ def invite_existing_customers(
     drafts: list[outbox.Draft] = []
     events: list[dict[str, Any]] = []
     invited: list[Invitation] = []
+    code_expires = now + timedelta(days=settings.letter_code_days)
+    letter_stencils = code_letter_stencils(code_expires)  # the templates once per chunk (and broker)
+    mail_stencils: dict[int | None, outbox.Stencils] = {}
     for item, email in zip(invitations, emails, strict=True):
         contract, found = item.contract, known.get(email)
         if found is not None and found.activated_at is not None:
@@ -296,10 +300,12 @@ def invite_existing_customers(
         name = found.full_name if found is not None else contract.customer_name
         token, code = tokens.new_link_token(), tokens.new_letter_code(settings.letter_code_length)
         link_public_id = new_public_id()
-        code_expires = now + timedelta(days=settings.letter_code_days)
+        if contract.owner_id not in mail_stencils:
+            mail_stencils[contract.owner_id] = link_email_stencils(contract, CodeChannel.LETTER, settings)
+        stencils = mail_stencils[contract.owner_id]
         try:
-            mail = _link_email(link_public_id, email, name, contract, token, CodeChannel.LETTER, settings)
-            letter = _code_letter(link_public_id, contract, code, email, code_expires, settings)
+            mail = _link_email(link_public_id, email, name, contract, token, CodeChannel.LETTER, settings, stencils)
+            letter = _code_letter(link_public_id, contract, code, email, code_expires, settings, letter_stencils)
         except outbox.MessageError as error:
             outcome[contract.id] = str(error)
             continue
@@ -447,46 +453,101 @@ def _link_email(
     token: str,
     channel: CodeChannel,
     settings: OnboardingSettings,
+    stencils: outbox.Stencils | None = None,
 ) -> outbox.Draft:
-    """The e-mail with the access link (it says how the code will come)."""
-    return outbox.email(
-        key=f"access-link:{link_public_id}",
-        to=email,
-        subject="Ihr Zugang zum Kunden-Portal",
-        template="access_link",
-        context={
+    """The e-mail with the access link (it says how the code will come); with stencils (a bulk
+    switch: link_email_stencils) only the recipient's values are filled in."""
+    context: dict[str, Any] = (
+        {"name": name, "email": email, "number": contract.number or "", "token": token}
+        if stencils is not None
+        else {
             "customer": {"full_name": name, "email": email},
             "contract": contract,
             "token": token,
             "channel": channel.value,
             "days": settings.link_days,
-        },
+        }
+    )
+    return outbox.email(
+        key=f"access-link:{link_public_id}",
+        to=email,
+        subject="Ihr Zugang zum Kunden-Portal",
+        template="access_link",
+        context=context,
         related=("contract", contract.public_id),
         agency_id=contract.agency_id,
         sensitive=True,
+        stencils=stencils,
+    )
+
+
+def link_email_stencils(contract: Contract, channel: CodeChannel, settings: OnboardingSettings) -> outbox.Stencils:
+    """The access-link e-mail rendered once for every contract of this broker (the broker's block
+    differs between brokers, nothing else but the slots)."""
+    return outbox.Stencils(
+        ("emails/access_link.txt", "emails/access_link.html"),
+        lambda mark: {
+            "customer": {"full_name": mark("name"), "email": mark("email")},
+            "contract": SimpleNamespace(number=mark("number"), owner=contract.owner),
+            "token": mark("token"),
+            "channel": channel.value,
+            "days": settings.link_days,
+        },
     )
 
 
 def _code_letter(
-    link_public_id: str, contract: Contract, code: str, email: str, expires_at: datetime, settings: OnboardingSettings
+    link_public_id: str,
+    contract: Contract,
+    code: str,
+    email: str,
+    expires_at: datetime,
+    settings: OnboardingSettings,
+    stencils: outbox.Stencils | None = None,
 ) -> outbox.Draft:
     """The letter with the access code of an existing customer, kept (and reprintable) until the code
-    expires or is used."""
+    expires or is used; with stencils (code_letter_stencils of the same expiry) only filled in."""
+    values = {
+        "greeting": greeting(contract),
+        "number": contract.number or "",
+        "code": tokens.format_letter_code(code),
+        "email": email,
+    }
     return outbox.letter(
         key=letter_key(link_public_id),
         address=contract.postal_address(),
         subject="Ihr Zugangs-Code für das Kunden-Portal",
         template="access_code",
-        context={
-            "code": tokens.format_letter_code(code),
-            "contract": contract,
-            "valid_until": expires_at,  # the real end: a letter printed late says so, not "30 Tage"
-            "email": email,
-        },
+        context=values if stencils is not None else {**values, "contract": contract, "valid_until": expires_at},
         related=("contract", contract.public_id),
         agency_id=contract.agency_id,
         sensitive=True,
         retain_until=expires_at,
+        stencils=stencils,
+    )
+
+
+def code_letter_stencils(expires_at: datetime) -> outbox.Stencils:
+    """The code letter rendered once for every code of this expiry."""
+    return outbox.Stencils(
+        ("letters/access_code.html",),
+        lambda mark: {
+            "greeting": mark("greeting"),
+            "contract": SimpleNamespace(number=mark("number")),
+            "code": mark("code"),
+            "email": mark("email"),
+            "valid_until": expires_at,
+        },
+    )
+
+
+def greeting(contract: Contract) -> str:
+    """The letter's salutation (DIN 5008: "Sehr geehrte Frau Kern")."""
+    customer = contract.customer or {}
+    return dear(
+        customer.get("salutation"),
+        customer.get("first_name") or "",
+        customer.get("last_name") or contract.customer_name,
     )
 
 
