@@ -26,7 +26,7 @@ from contracts.models import Contract, Delivery
 from core import audit, clock, csvsafe
 from core.authz import scoped
 from core.contact import ContactError, EmailAddress, german_mobile, normalize_email
-from core.db import table
+from core.db import rowcount, table
 from core.users import User
 from onboarding.invitations import Invitation, invite_existing_customers
 from onboarding.settings import OnboardingSettings
@@ -338,12 +338,14 @@ def _record(session: so.Session, job_id: int, outcomes: list[tuple[SwitchRow, Ro
     if not outcomes:
         return 0
     rows = table(SwitchJobRow)
-    changed = session.execute(
-        sa.update(rows)
-        .where(rows.c.id == sa.bindparam("row_id"), rows.c.status == "ok")
-        .values(status=sa.bindparam("new_status"), message=sa.bindparam("new_message")),
-        [{"row_id": row.id, "new_status": status, "new_message": message[:300]} for row, status, message in outcomes],
-    ).rowcount
+    changed = rowcount(
+        session.execute(
+            sa.update(rows)
+            .where(rows.c.id == sa.bindparam("row_id"), rows.c.status == "ok")
+            .values(status=sa.bindparam("new_status"), message=sa.bindparam("new_message")),
+            [{"row_id": r.id, "new_status": status, "new_message": message[:300]} for r, status, message in outcomes],
+        )
+    )
     jobs = table(SwitchJob)
     session.execute(sa.update(jobs).where(jobs.c.id == job_id).values(processed=jobs.c.processed + changed))
     for row, status, message in outcomes:

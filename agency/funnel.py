@@ -1,7 +1,8 @@
 """The onboarding funnel of a period, per broker (or per agency), and the median time to activation —
 and, for the click-through, the same conditions as a filter of the Bestand, so a bar and its list are
-exactly the same contracts. One per-contract subquery over the access links, codes, customers and the
-failed access-link e-mails of the outbox; its 0/1 columns are both the counts and the filter."""
+exactly the same contracts. One range scan of the onboarding progress read model (onboarding.progress)
+with the few failed access-link e-mails of the outbox; its 0/1 columns are both the counts and the
+filter."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from core.db import seconds_between
 from core.users import Agency, User
 from messaging.models import OutboxMessage
 from messaging.models import State as MessageState
-from onboarding.models import AccessCode, AccessLink, PortalAccount
+from onboarding.models import OnboardingProgress
 
 # --- the onboarding funnel -----------------------------------------------------------------------------
 
@@ -46,26 +47,27 @@ LOST = (  # who stopped after a step: the ones to remind
 FILTERS = dict(STEPS + OUTCOMES + LOST + (("wartend", "noch offen, Link älter als {days} Tage"),))
 
 
-def _flags(scope: Scope, period: Period, settings: Settings, now: datetime) -> sa.Select[Any]:
-    """One row per contract of the scope invited in the period (an access link created in it), with
-    its progress to now over its links since the period's start — re-sent invitations count once.
-    Steps are "reached at least": an activated customer did open a link and get a code."""
+def _cohort(stmt: sa.Select[Any], scope: Scope, period: Period) -> sa.Select[Any]:
+    """The statement restricted to the progress rows of the scope's contracts invited in the period
+    (ix_onboarding_progress_agency_sent; all agencies: ix_onboarding_progress_sent)."""
     start, end = period.bounds
-    link = AccessLink
-    # the cohort: contracts of the scope with a link created in the period (ix_access_links_created_at),
-    # with what the figures need of the contract — the contracts table is read once
-    invited = sa.select(link.contract_id).where(link.created_at >= start, link.created_at < end)
-    cohort = scope.contracts(
-        sa.select(
-            Contract.id,
-            Contract.owner_id,
-            Contract.agency_id,
-            Contract.public_id,
-            Contract.delivery,
-            Contract.customer_account_id,
-        ).where(Contract.id.in_(invited))
-    ).subquery()
-    c = cohort.c
+    p = OnboardingProgress
+    stmt = stmt.where(p.sent_at >= start, p.sent_at < end)
+    if scope.agency_id is not None:
+        stmt = stmt.where(p.agency_id == scope.agency_id)
+    if scope.owner_id is not None:
+        stmt = stmt.where(p.owner_id == scope.owner_id)
+    return stmt
+
+
+def _flags(scope: Scope, period: Period, settings: Settings, now: datetime) -> sa.Select[Any]:
+    """One row per contract of the scope invited in the period (its first access link sent in it),
+    with its progress to now — from the read model OnboardingProgress: one range scan over
+    `sent_at`, whatever the period's length. Re-sent links count once, in the period of the first,
+    so the figures of two adjacent periods add up to those of both. Steps are "reached at least":
+    an activated customer did open a link and get a code."""
+    start, _ = period.bounds
+    c = _cohort(sa.select(OnboardingProgress), scope, period).subquery()
     bounces = (  # contracts whose access-link e-mail failed (few: ix_outbox_messages_state_template)
         sa.select(OutboxMessage.related_id.label("contract"))
         .where(
@@ -77,64 +79,39 @@ def _flags(scope: Scope, period: Period, settings: Settings, now: datetime) -> s
         .group_by(OutboxMessage.related_id)
         .subquery()
     )
-    unused = sa.and_(link.used_at.is_(None), link.revoked_at.is_(None))
-
-    def anyone(condition: sa.ColumnElement[bool]) -> Any:
-        return sa.func.max(sa.case((condition, 1), else_=0))
-
-    # each cohort contract over its links since the period's start (ix_access_links_contract_id), its
-    # customer and a bounce: every comparison once per link, the result as 0/1 (grouped, so both
-    # databases compute it once and the flags below only combine integers)
-    per_contract = (
-        sa.select(
-            c.id.label("contract_id"),
-            sa.func.min(c.owner_id).label("owner_id"),  # one value per contract: min() carries it
-            sa.func.min(c.agency_id).label("agency_id"),
-            sa.func.min(c.delivery).label("delivery"),
-            sa.func.min(link.created_at).label("sent_at"),
-            sa.func.max(link.created_at).label("last_sent_at"),
-            sa.func.min(PortalAccount.activated_at).label("activated_at"),
-            # activated after one of these links was sent = after the first (all are in the period)
-            anyone(PortalAccount.activated_at >= link.created_at).label("a"),
-            anyone(bounces.c.contract.is_not(None)).label("b"),
-            anyone(link.opened_at.is_not(None)).label("opened"),
-            anyone(AccessCode.id.is_not(None)).label("has_code"),  # max() ignores a link's extra codes
-            anyone(sa.and_(unused, link.expires_at > now)).label("open_link"),
-            anyone(sa.and_(unused, link.expires_at <= now)).label("expired_link"),
-        )
-        .select_from(cohort)
-        .join(link, sa.and_(link.contract_id == c.id, link.created_at >= start))
-        .outerjoin(AccessCode, AccessCode.link_id == link.id)
-        .outerjoin(PortalAccount, PortalAccount.id == c.customer_account_id)
-        .outerjoin(bounces, bounces.c.contract == c.public_id)
-        .group_by(c.id)
-        .subquery()
-    )
-    p = per_contract.c
 
     def flag(*conditions: Any) -> Any:
         return sa.case((sa.and_(*conditions), 1), else_=0)
 
-    reached_code = sa.or_(p.a == 1, sa.and_(p.opened == 1, p.has_code == 1))
-    lost = sa.and_(p.a == 0, p.b == 0)  # neither activated nor bounced
-    is_open = sa.and_(lost, p.open_link == 1, p.delivery == Delivery.PORTAL)
-    return sa.select(
-        p.contract_id,
-        p.owner_id,
-        p.agency_id,
-        sa.literal_column("1").label("versendet"),
-        flag(sa.or_(p.a == 1, p.opened == 1)).label("geoeffnet"),
-        flag(reached_code).label("code"),
-        p.a.label("aktiviert"),
-        flag(lost, p.expired_link == 1).label("abgelaufen"),
-        flag(p.a == 0, p.b == 1).label("unzustellbar"),
-        flag(lost, p.expired_link == 0, p.delivery == Delivery.POST).label("post"),
-        flag(is_open).label("offen"),
-        flag(is_open, p.last_sent_at < now - timedelta(days=settings.waiting_days)).label("wartend"),
-        flag(p.a == 0, p.opened == 0).label("nicht_geoeffnet"),
-        flag(p.a == 0, p.opened == 1, p.has_code == 0).label("ohne_code"),
-        flag(p.a == 0, p.opened == 1, p.has_code == 1).label("nicht_aktiviert"),
-        sa.case((p.a == 1, seconds_between(p.activated_at, p.sent_at)), else_=None).label("seconds"),
+    activated = c.c.activated_at.is_not(None)
+    bounced = bounces.c.contract.is_not(None)
+    opened = c.c.opened_at.is_not(None)
+    has_code = c.c.code_at.is_not(None)
+    open_link = sa.and_(c.c.open_until.is_not(None), c.c.open_until > now)
+    expired_link = sa.and_(c.c.expired_since.is_not(None), c.c.expired_since <= now)
+    lost = sa.and_(~activated, ~bounced)  # neither activated nor bounced
+    is_open = sa.and_(lost, open_link, c.c.delivery == Delivery.PORTAL)
+    return (
+        sa.select(
+            c.c.contract_id,
+            c.c.owner_id,
+            c.c.agency_id,
+            sa.literal_column("1").label("versendet"),
+            flag(sa.or_(activated, opened)).label("geoeffnet"),
+            flag(sa.or_(activated, sa.and_(opened, has_code))).label("code"),
+            flag(activated).label("aktiviert"),
+            flag(lost, expired_link).label("abgelaufen"),
+            flag(~activated, bounced).label("unzustellbar"),
+            flag(lost, ~expired_link, c.c.delivery == Delivery.POST).label("post"),
+            flag(is_open).label("offen"),
+            flag(is_open, c.c.last_sent_at < now - timedelta(days=settings.waiting_days)).label("wartend"),
+            flag(~activated, ~opened).label("nicht_geoeffnet"),
+            flag(~activated, opened, ~has_code).label("ohne_code"),
+            flag(~activated, opened, has_code).label("nicht_aktiviert"),
+            sa.case((activated, seconds_between(c.c.activated_at, c.c.sent_at)), else_=None).label("seconds"),
+        )
+        .select_from(c)
+        .outerjoin(bounces, bounces.c.contract == c.c.contract_public_id)
     )
 
 
@@ -181,58 +158,57 @@ def _middle(rank: Any, n: Any) -> sa.ColumnElement[bool]:
 def _evaluate(
     session: so.Session, scope: Scope, period: Period, settings: Settings, group: str
 ) -> tuple[FunnelRow, dict[Any, FunnelRow]]:
-    """The funnel's counts per group (broker or agency) and in total, with the median seconds from
-    the first link to activation per group and overall, in one statement over one evaluation of
-    `_flags`; medians by ROW_NUMBER() over the activated rows — the same on PostgreSQL and SQLite."""
-    # one evaluation of the per-contract rows (a CTE used three times is materialized by both
-    # databases), then narrow passes over it: the counts per group, the median per group, the median
-    flags = _flags(scope, period, settings, clock.now()).cte("flags")
-    f = flags.c
-    nothing = [sa.cast(sa.null(), sa.Integer)] * len(COUNTED)  # typed NULLs: PostgreSQL unions by type
-    counts = sa.select(
-        sa.literal_column("'counts'").label("kind"),
-        f[group].label("grp"),
-        sa.cast(sa.null(), sa.Float).label("value"),
-        *(sa.func.sum(f[k]).label(k) for k in COUNTED),
-    ).group_by(f[group])
-
-    def median(partition: list[Any], grp: Any, kind: str) -> sa.Select[Any]:
-        ranked = (
-            sa.select(
-                grp.label("grp"),
-                f.seconds,
-                sa.func.row_number().over(partition_by=partition, order_by=f.seconds).label("rn"),
-                sa.func.count().over(partition_by=partition).label("n"),
-            )
-            .where(f.aktiviert == 1)
-            .subquery()
-        )
-        r = ranked.c
-        return (
-            sa.select(sa.literal_column(f"'{kind}'"), r.grp, sa.func.avg(r.seconds), *nothing)
-            .where(_middle(r.rn, r.n))
-            .group_by(r.grp)
-        )
-
-    rows = session.execute(
-        sa.union_all(
-            counts, median([f[group]], f[group], "median"), median([], sa.cast(sa.null(), sa.Integer), "total")
-        )
-    ).all()
+    """The funnel's counts per group (broker or agency) and in total, and the median seconds from the
+    first link to activation per group and overall: one aggregate pass over the period's rows for the
+    counts (a hash aggregate, no sort), one over its activated rows for the medians."""
+    f = _flags(scope, period, settings, clock.now()).subquery().c
     total = FunnelRow(key="", name="Gesamt", counts=dict.fromkeys(COUNTED, 0))
     groups: dict[Any, FunnelRow] = {}
-    for row in rows:
-        m = row._mapping
-        if m["kind"] == "total":
-            total.median_seconds = _float(m["value"])
-        elif m["kind"] == "median":
-            groups.setdefault(m["grp"], FunnelRow(key="", name="")).median_seconds = _float(m["value"])
+    counts = sa.select(f[group], *(sa.func.sum(f[k]).label(k) for k in COUNTED)).group_by(f[group])
+    for row in session.execute(counts):
+        found = groups.setdefault(row[0], FunnelRow(key="", name=""))
+        found.counts = {k: int(row._mapping[k]) for k in COUNTED}
+        for k in COUNTED:
+            total.counts[k] += found.counts[k]
+    for grp, is_total, value in _medians(session, scope, period, group):
+        if is_total:
+            total.median_seconds = _float(value)
         else:
-            found = groups.setdefault(m["grp"], FunnelRow(key="", name=""))
-            found.counts = {k: int(m[k]) for k in COUNTED}
-            for k in COUNTED:
-                total.counts[k] += found.counts[k]
+            groups.setdefault(grp, FunnelRow(key="", name="")).median_seconds = _float(value)
     return total, groups
+
+
+def _medians(session: so.Session, scope: Scope, period: Period, group: str) -> list[tuple[Any, bool, Any]]:
+    """(group, is the total, median seconds) of the activated contracts invited in the period — the
+    middle value, or the mean of the two middle ones: PostgreSQL's percentile_cont(0.5) per group and
+    in total (ROLLUP), SQLite by ROW_NUMBER() (it has neither)."""
+    p = OnboardingProgress
+    activated = _cohort(
+        sa.select(getattr(p, group).label("grp"), seconds_between(p.activated_at, p.sent_at).label("seconds")),
+        scope,
+        period,
+    ).where(p.activated_at.is_not(None))
+    if session.get_bind().dialect.name == "postgresql":
+        a = activated.subquery().c
+        median = sa.func.percentile_cont(0.5).within_group(a.seconds)
+        stmt = sa.select(a.grp, sa.func.grouping(a.grp), median).group_by(sa.func.rollup(a.grp))
+        return [(grp, bool(is_total), value) for grp, is_total, value in session.execute(stmt)]
+    ranked_rows = activated.cte("activated")
+    r0 = ranked_rows.c
+
+    def middle(partition: list[Any], grp: Any, is_total: bool) -> sa.Select[Any]:
+        ranked = sa.select(
+            grp.label("grp"),
+            r0.seconds,
+            sa.func.row_number().over(partition_by=partition, order_by=r0.seconds).label("rn"),
+            sa.func.count().over(partition_by=partition).label("n"),
+        ).subquery()
+        r = ranked.c
+        flag = sa.literal(1 if is_total else 0)
+        return sa.select(r.grp, flag, sa.func.avg(r.seconds)).where(_middle(r.rn, r.n)).group_by(r.grp)
+
+    both = sa.union_all(middle([r0.grp], r0.grp, False), middle([], sa.cast(sa.null(), sa.Integer), True))
+    return [(grp, bool(is_total), value) for grp, is_total, value in session.execute(both)]
 
 
 def _float(value: Any) -> float | None:

@@ -21,7 +21,7 @@ from agency.bulk import Limits, counts, run_rows
 from agency.models import JobState, SwitchJob, SwitchJobRow
 from contracts.jobs import request_current_policies
 from core import clock, jobs
-from core.db import table
+from core.db import rowcount, table
 from core.users import User
 from onboarding.settings import OnboardingSettings
 
@@ -54,11 +54,13 @@ def _finish(session: so.Session, job_id: int, agency_id: int) -> bool:
     Versicherungsschein for the portal, in the same transaction."""
     rows, jobs_table = table(SwitchJobRow), table(SwitchJob)
     still_open = sa.exists().where(rows.c.job_id == job_id, rows.c.status == "ok")
-    finished = session.execute(
-        sa.update(jobs_table)
-        .where(jobs_table.c.id == job_id, jobs_table.c.state == JobState.RUNNING, ~still_open)
-        .values(state=JobState.DONE, finished_at=clock.now())
-    ).rowcount
+    finished = rowcount(
+        session.execute(
+            sa.update(jobs_table)
+            .where(jobs_table.c.id == job_id, jobs_table.c.state == JobState.RUNNING, ~still_open)
+            .values(state=JobState.DONE, finished_at=clock.now())
+        )
+    )
     if not finished:
         return False
     switched = session.scalars(
@@ -73,11 +75,13 @@ def _finish(session: so.Session, job_id: int, agency_id: int) -> bool:
 def start(session: so.Session, job: SwitchJob, settings: OnboardingSettings, limits: Limits) -> bool:
     """Start a checked job: up to limits.sync_rows valid rows within the request, more queued for
     the workers in parts (the page then polls the progress). False if it was started before."""
-    started = session.execute(
-        sa.update(table(SwitchJob))
-        .where(table(SwitchJob).c.id == job.id, table(SwitchJob).c.state == JobState.PREVIEW)
-        .values(state=JobState.RUNNING)
-    ).rowcount
+    started = rowcount(
+        session.execute(
+            sa.update(table(SwitchJob))
+            .where(table(SwitchJob).c.id == job.id, table(SwitchJob).c.state == JobState.PREVIEW)
+            .values(state=JobState.RUNNING)
+        )
+    )
     if not started:  # another click, another tab: started once
         session.rollback()
         return False

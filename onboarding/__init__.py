@@ -20,13 +20,15 @@ def init_app(app: Flask) -> None:
     from core import navigation
     from core.authz import BACKOFFICE_AREA
     from messaging.worker import register_task
-    from onboarding import account, backoffice_views, cli, portal, views
+    from onboarding import account, backoffice_views, cli, portal, progress, views
     from onboarding.invitations import on_contract_policed, on_document_added, post_expired_invitations
     from onboarding.login import process_reset_requests
     from onboarding.settings import OnboardingSettings
 
+    progress.listen()  # the onboarding progress read model follows every ORM change of its sources
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.secrets_cli)
+    app.cli.add_command(cli.onboarding_cli)
     app.register_blueprint(portal.bp)
     app.register_blueprint(account.bp)  # "Meine Daten", also under /portal
     app.register_blueprint(backoffice_views.bp)

@@ -40,3 +40,19 @@ def rotate_command() -> None:
     count = rotate(session, current_settings().box)
     session.commit()
     click.echo(f"{count} secret(s) encrypted with the newest key.")
+
+
+onboarding_cli = AppGroup("onboarding", help="The customers' onboarding.")
+
+
+@onboarding_cli.command("rebuild-progress")
+def rebuild_progress_command() -> None:
+    """Rebuild the onboarding progress read model (the dashboard's funnel) from the access links,
+    codes, customers and contracts — after data was written around the services (an import, a
+    restore). The services keep it up to date; this is never needed in normal operation."""
+    from onboarding.progress import rebuild
+
+    session = db.session()
+    count = rebuild(session)
+    session.commit()
+    click.echo(f"Onboarding-Fortschritt neu aufgebaut: {count} Verträge.")

@@ -21,6 +21,7 @@ from core.db import new_public_id, table
 from core.formatting import TIMEZONE, dear
 from messaging import outbox
 from messaging.models import State
+from onboarding import progress
 from onboarding.models import (
     AccessCode,
     AccessLink,
@@ -191,15 +192,16 @@ def invite(
 ) -> AccessLink:
     """A new access link for the customer (earlier open links die) and the e-mail carrying it."""
     now = clock.now()
-    revoked = session.scalars(
+    revoked = session.execute(
         sa.update(AccessLink)
         .where(AccessLink.customer_id == customer.id, AccessLink.used_at.is_(None), AccessLink.revoked_at.is_(None))
         .values(revoked_at=now)
-        .returning(AccessLink.public_id)
+        .returning(AccessLink.public_id, AccessLink.contract_id)
         .execution_options(synchronize_session=False)
     ).all()
-    for public_id in revoked:  # their code letters are worthless now
+    for public_id, _ in revoked:  # their code letters are worthless now
         outbox.redact_letter(session, letter_key(public_id))
+    progress.changed(session, [contract_id for _, contract_id in revoked])
     token = tokens.new_link_token()
     link = AccessLink(
         token_hash=tokens.token_hash(token),
@@ -235,6 +237,7 @@ def end_invitations(session: so.Session, contract: Contract) -> int:
         .execution_options(synchronize_session=False)
     ).all()
     outbox.redact_letter(session, *(letter_key(p) for p in revoked))
+    progress.changed(session, [contract.id])
     return len(revoked)
 
 
@@ -372,7 +375,7 @@ def invite_existing_customers(
     if starts:
         session.execute(sa.insert(table(OnboardingStart)), starts)
     # a new link revokes the customers' older open links; their code letters are worthless now
-    revoked = session.scalars(
+    revoked = session.execute(
         sa.update(AccessLink)
         .where(
             AccessLink.customer_id.in_([ids[i.email.lower()] for i in invited]),
@@ -380,10 +383,10 @@ def invite_existing_customers(
             AccessLink.revoked_at.is_(None),
         )
         .values(revoked_at=now)
-        .returning(AccessLink.public_id)
+        .returning(AccessLink.public_id, AccessLink.contract_id)
         .execution_options(synchronize_session=False)
     ).all()
-    outbox.redact_letter(session, *(letter_key(p) for p in revoked))
+    outbox.redact_letter(session, *(letter_key(p) for p, _ in revoked))
     if links:
         link_ids = {
             row.public_id: row.id
@@ -398,6 +401,9 @@ def invite_existing_customers(
         )
     outbox.add_many(session, drafts)
     audit.record_many(session, events)
+    # the read model of the contracts invited here and of those whose links were revoked (written
+    # set-based above, so no flush hook sees them)
+    progress.changed(session, [link["contract_id"] for _, link in links] + [c for _, c in revoked])
     expiry = {link["contract_id"]: link["expires_at"] for _, link in links}
     for item, email in zip(invitations, emails, strict=True):
         contract = item.contract

@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from contracts.models import Delivery
 from core import clock
 from core.db import Base, enum_type, new_public_id
 
@@ -170,3 +171,38 @@ class RecoveryCode(Base):
     code_hmac: so.Mapped[str] = so.mapped_column(sa.String(64))
     created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
     used_at: so.Mapped[datetime | None]
+
+
+class OnboardingProgress(Base):
+    """A read model (issue #28 item 7): each invited contract's way through the onboarding, one row
+    per contract with the times of its steps — kept by onboarding.progress in the transaction of every
+    change of its sources (access links, codes, the customer's activation, the contract's delivery and
+    owner), so the dashboard's funnel of any period is one range scan over `sent_at`.
+
+    sent_at: the contract's first access link (its invitation; a re-sent link does not move it),
+    last_sent_at: its newest; opened_at: a link first opened; code_at: a code first sent;
+    activated_at: the customer's activation if after sent_at; open_until / expired_since: the latest /
+    earliest expiry of its links neither used nor revoked (a link is open while open_until > now, one
+    expired if expired_since <= now). Bounced e-mails are not kept here: they are few and are joined
+    from the outbox when counted."""
+
+    __tablename__ = "onboarding_progress"
+    __table_args__ = (
+        sa.Index("ix_onboarding_progress_agency_sent", "agency_id", "sent_at"),
+        sa.Index("ix_onboarding_progress_sent", "sent_at"),
+    )
+
+    contract_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("contracts.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    contract_public_id: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    agency_id: so.Mapped[int | None]
+    owner_id: so.Mapped[int | None]
+    delivery: so.Mapped[Delivery | None]
+    sent_at: so.Mapped[datetime | None]
+    last_sent_at: so.Mapped[datetime | None]
+    opened_at: so.Mapped[datetime | None]
+    code_at: so.Mapped[datetime | None]
+    activated_at: so.Mapped[datetime | None]
+    open_until: so.Mapped[datetime | None]
+    expired_since: so.Mapped[datetime | None]

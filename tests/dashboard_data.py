@@ -114,5 +114,5 @@ def agency_data(app, session, broker, manager, make_agency, make_user, time_mach
         agency.switch_to_post(session, manager, c["G"])  # Gerd leaves the portal again
 
         time_machine.move_to(at(7, 5), tick=False)
-        session.flush()
+        session.commit()  # (the onboarding progress read model is brought up to date as it commits)
     return c
