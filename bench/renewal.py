@@ -1,12 +1,16 @@
-"""The yearly renewal (issue #14): N running Kfz contracts renewed by the worker's job, in the same run
-against the raw `wkhtmltopdf` command on a sample of the same documents with as many processes.
+"""The yearly renewal (issues #14, #28): N running Kfz contracts renewed by worker processes — once
+with 1 worker, once with 2 on a fresh database each — against the raw `wkhtmltopdf` command on a sample
+of the same documents with as many processes as workers, in the same run.
 
 - documents/s of the whole renewal (SF move, repricing, version, two PDFs per contract, storage,
-  letters queued, commits) vs raw wkhtmltopdf documents/s (goal ≥ 0.8×);
-- the worker's resident memory after each step (goal: flat — no growth with the number of contracts).
+  letters queued, commits) vs raw wkhtmltopdf documents/s (goal ≥ 0.8×), and 2 workers vs 1 (goal
+  ≥ 1.6× on 2 cores). Each worker renders one PDF at a time (PDF_WORKERS=1): the scale-out is by
+  worker processes, as across machines;
+- each worker's resident memory sampled every 2 s (goal: flat — no growth with the contracts done).
 
 The contracts are copies of one policed Kfz contract (its own answers and risk), delivered by post.
-Run: .venv/bin/python -m bench.renewal [N=1000] [DATABASE_URL]
+The workers are started and idle before the run is started, and run the renewal's jobs only.
+Run: .venv/bin/python -m bench.renewal [N=2000] [DATABASE_URL] [WORKERS=1,2]
 """
 
 from __future__ import annotations
@@ -23,14 +27,6 @@ from bench.common import demo_user, throwaway_app
 from bench.documents import raw_wkhtmltopdf
 
 SAMPLE = 40  # documents of the raw baseline
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def make_contracts(app, n: int):
@@ -76,75 +72,122 @@ def make_contracts(app, n: int):
         return model.main_due
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    url = sys.argv[2] if len(sys.argv) > 2 else None
-    app = throwaway_app(url)
-    assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+def _worker(url: str, travel_to: str, ready, stop) -> None:
+    """A worker process on the run's clock: only the renewal's jobs, polled as `flask worker run` does."""
     import time_machine
 
     from contracts import renewal
-    from contracts.documents import render_document
-    from contracts.models import Contract, DocumentKind
-    from contracts.settings import current as current_settings
     from core import jobs
+    from core.app import create_app
+
+    with time_machine.travel(travel_to, tick=True):
+        environ = {"APP_ENV": "testing", "DATABASE_URL": url, "SECRET_KEY": "b" * 40, "PDF_WORKERS": "1"}
+        app = create_app(environ=environ)
+        run = jobs.runner(app, [renewal.JOB_KIND])
+        ready.set()
+        while not stop.is_set():
+            with app.app_context(), app.extensions["database"].sessionmaker() as session:
+                if not run(session):
+                    stop.wait(0.05)
+
+
+def rss_of(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def one_run(n: int, url: str | None, workers: int) -> tuple[float, float, dict[int, list[float]], int]:
+    """(our documents/s, raw documents/s with as many processes, RSS samples per worker, renewed)."""
+    import multiprocessing
+
+    import time_machine
+
+    app = throwaway_app(url)
+    url = str(app.extensions["database"].engine.url.render_as_string(hide_password=False))
+    assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    from contracts import renewal
+    from contracts.documents import render_document
+    from contracts.models import Contract, DocumentKind, RenewalRun
+    from contracts.settings import current as current_settings
     from core.db import session
 
     due = make_contracts(app, n)
-    # the renewal runs a month before the Hauptfälligkeit
-    with time_machine.travel(due - timedelta(days=30), tick=True), app.app_context():
+    travel_to = (due - timedelta(days=30)).isoformat() + "T10:00:00+00:00"
+    with app.test_request_context():
         s = session()
-        run = renewal.start(s, due, actor=None, today=due - timedelta(days=30), label="Benchmark")
-        s.commit()
-        total = run.total
-        cores = os.cpu_count() or 1
-        step = app.config["RENEWAL_STEP_CONTRACTS"]
-        print(
-            f"{app.extensions['database'].engine.dialect.name}: {total} contracts due {due}, "
-            f"{cores} cores, {step} a step"
-        )
-
-        # baseline: raw wkhtmltopdf on a sample of the same documents, as many processes as cores
         sample = list(s.scalars(sa.select(Contract).order_by(Contract.id.desc()).limit(SAMPLE // 2)))
-        with app.test_request_context():
-            htmls = [
-                render_document(c, k, current_settings().catalog, period_start=due)
-                for c in sample
-                for k in (DocumentKind.POLICY, DocumentKind.INVOICE)
-            ]
+        htmls = [
+            render_document(c, k, current_settings().catalog, period_start=due)
+            for c in sample
+            for k in (DocumentKind.POLICY, DocumentKind.INVOICE)
+        ]
         s.rollback()
-        started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=cores) as pool:
-            list(pool.map(raw_wkhtmltopdf, htmls))
-        raw_rate = len(htmls) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(raw_wkhtmltopdf, htmls))
+    raw_rate = len(htmls) / (time.perf_counter() - started)
 
-        runner = jobs.runner(app, [renewal.JOB_KIND])
-        memory = [rss_mb()]
-        started = time.perf_counter()
-        steps = 0
-        while runner(session()):
-            steps += 1
-            if steps % 10 == 0:
-                memory.append(rss_mb())
-        elapsed = time.perf_counter() - started
-        memory.append(rss_mb())
-        current = session().get(type(run), run.id)
-        assert current is not None
-        progress = renewal.progress(session(), current)
-    documents = 2 * progress.renewed
-    ours_rate = documents / elapsed
-    print(f"renewed {progress.renewed} of {total} ({progress.failed} failed) in {elapsed:.1f} s, {steps} steps")
-    print(
-        f"documents: renewal {ours_rate:.1f}/s incl. everything, raw wkhtmltopdf {raw_rate:.1f}/s → "
-        f"{ours_rate / raw_rate:.2f} × raw (goal ≥ 0.8)"
-    )
-    quarter = max(1, len(memory) // 4)
-    print(
-        f"worker RSS: {memory[0]:.0f} MB before, {min(memory[quarter:]):.0f}–{max(memory[quarter:]):.0f} MB "
-        f"over the run, {memory[-1]:.0f} MB after (goal: flat)"
-    )
-    if n >= 10_000:
-        print(f"10,000 contracts at this rate: {10_000 * 2 / ours_rate / 60:.0f} min")
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    readies = [context.Event() for _ in range(workers)]
+    processes = [context.Process(target=_worker, args=(url, travel_to, r, stop)) for r in readies]
+    for process in processes:
+        process.start()
+    for ready in readies:
+        ready.wait(120)
+    memory: dict[int, list[float]] = {p.pid or 0: [rss_of(p.pid or 0)] for p in processes}
+    try:
+        with app.app_context(), time_machine.travel(travel_to, tick=True):  # the workers' clock
+            s = session()
+            run = renewal.start(s, due, actor=None, today=due - timedelta(days=30), label="Benchmark")
+            s.commit()
+            run_id, total = run.id, run.total
+            started = time.perf_counter()
+            sampled = started
+            while s.scalar(sa.select(RenewalRun.finished_at).where(RenewalRun.id == run_id)) is None:
+                s.rollback()
+                time.sleep(0.2)
+                if time.perf_counter() - sampled >= 2:
+                    sampled = time.perf_counter()
+                    for pid, samples in memory.items():
+                        samples.append(rss_of(pid))
+            elapsed = time.perf_counter() - started
+            progress = renewal.progress(s, s.get(RenewalRun, run_id))
+    finally:
+        stop.set()
+        for process in processes:
+            process.join(60)
+    print(f"  {workers} worker(s): renewed {progress.renewed} of {total} ({progress.failed} failed) in {elapsed:.1f} s")
+    return 2 * progress.renewed / elapsed, raw_rate, memory, progress.renewed
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    url = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] != "-" else None
+    counts = [int(w) for w in (sys.argv[3] if len(sys.argv) > 3 else "1,2").split(",")]
+    print(f"{n} Kfz contracts due together, {os.cpu_count()} cores, one PDF at a time per worker")
+    rates: dict[int, float] = {}
+    for workers in counts:
+        ours, raw, memory, _ = one_run(n, url, workers)
+        rates[workers] = ours
+        print(
+            f"  {workers} worker(s): {ours:.1f} documents/s incl. everything, raw wkhtmltopdf with {workers} "
+            f"process(es) {raw:.1f}/s → {ours / raw:.2f} × raw (goal ≥ 0.8)"
+        )
+        for k, samples in enumerate(memory.values(), start=1):
+            quarter = max(1, len(samples) // 4)
+            print(
+                f"    worker {k} RSS: {samples[0]:.0f} MB idle, {min(samples[quarter:]):.0f}–"
+                f"{max(samples[quarter:]):.0f} MB over the run's last three quarters (goal: flat)"
+            )
+    if 1 in rates and 2 in rates:
+        print(f"2 workers ÷ 1 worker: {rates[2] / rates[1]:.2f}× (goal ≥ 1.6 on 2 cores)")
+    if n < 10_000:
+        best = max(rates.values())
+        print(f"10,000 contracts at the best rate: {10_000 * 2 / best / 60:.0f} min")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The yearly renewal at the Hauptfälligkeit (Vertragsverlängerung), run by the worker.
 
 A run exists once per due date (RenewalRun); starting it (back office page or `flask contracts renew
---due`) enqueues a durable job. Each step locks the next contracts due (FOR UPDATE SKIP LOCKED), moves
+--due`) enqueues durable jobs, one per part of 500 due contracts, so several workers renew at once.
+Each step locks the next contracts due that no other worker holds (FOR UPDATE SKIP LOCKED), moves
 the Kfz SF-Klassen by the tariff's rules, reprices on the tariff version valid at the due date, renders
 the new Versicherungsschein and Beitragsrechnung on all cores and commits them together with the
 version row and the next Hauptfälligkeit. A killed worker's step is rolled back and redone by the next
@@ -12,6 +13,7 @@ unique per contract and due date), however often the run is started.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -38,6 +40,7 @@ from core.formatting import date_de, eur
 from core.users import User
 
 JOB_KIND = "contracts.renewal"
+PART_CONTRACTS = 500  # contracts per part of a run: 10,000 due contracts are 20 parts, 2,000 are four
 
 
 # the new documents go out up to two months before the Hauptfälligkeit, not earlier
@@ -105,8 +108,7 @@ def start(
         if preview is None or preview.finished_at is None:
             raise RenewalError("Bitte starten Sie zuerst den Probelauf und prüfen Sie sein Ergebnis.")
     run = _locked_run(session, due)
-    latest = _job(session, run)
-    if latest is not None and latest.state.value in ("pending", "running"):
+    if _job_state(session, run) in ("pending", "running"):
         raise RenewalError(f"Die Verlängerung zum {date_de(due)} läuft bereits.")
     count = session.scalar(sa.select(sa.func.count()).select_from(due_contracts(due).subquery())) or 0
     run.starts += 1
@@ -115,7 +117,11 @@ def start(
     run.finished_at = None
     run.started_by_id = actor.id if actor else None
     run.started_label = label or (actor.full_name if actor else "System")
-    jobs.enqueue(session, JOB_KIND, f"renewal:{due.isoformat()}:{run.starts}", {"run": run.id})
+    # in parts, so several workers (on any machine) renew at once: each step of a part locks the next
+    # due contracts no other worker holds (FOR UPDATE SKIP LOCKED)
+    for part in range(max(1, math.ceil(count / PART_CONTRACTS))):
+        key = _job_key(run) + (f":{part}" if part else "")
+        jobs.enqueue(session, JOB_KIND, key, {"run": run.id, "part": part})
     audit.record(
         session,
         "renewal_started",
@@ -147,10 +153,25 @@ def _locked_run(session: so.Session, due: date) -> RenewalRun:
     return run
 
 
-def _job(session: so.Session, run: RenewalRun) -> jobs.Job | None:
-    return session.scalar(
-        sa.select(jobs.Job).where(jobs.Job.key == f"renewal:{run.due.isoformat()}:{run.starts}").limit(1)
-    )
+def _job_key(run: RenewalRun) -> str:
+    """The key of the latest start's first part (the others: key + ":<part>")."""
+    return f"renewal:{run.due.isoformat()}:{run.starts}"
+
+
+def _job_state(session: so.Session, run: RenewalRun) -> str | None:
+    """The latest start's state over its parts: running while any part is pending or running, then
+    failed if one failed, else done (None: never started)."""
+    key = _job_key(run)
+    states = {
+        state.value
+        for state in session.scalars(
+            sa.select(jobs.Job.state).where(sa.or_(jobs.Job.key == key, jobs.Job.key.like(f"{key}:%")))
+        )
+    }
+    for state in ("running", "pending", "failed", "done"):
+        if state in states:
+            return "running" if state == "pending" else state
+    return None
 
 
 def _renewed(session: so.Session, run: RenewalRun) -> int:
@@ -161,8 +182,7 @@ def _renewed(session: so.Session, run: RenewalRun) -> int:
 
 
 def progress(session: so.Session, run: RenewalRun) -> Progress:
-    job = _job(session, run)
-    return Progress(run, _renewed(session, run), job.state.value if job else None)
+    return Progress(run, _renewed(session, run), _job_state(session, run))
 
 
 def recent(session: so.Session, limit: int = 10) -> list[Progress]:
@@ -181,9 +201,8 @@ def step(session: so.Session, payload: dict[str, Any], settings: ContractSetting
     if failed:
         stmt = stmt.where(Contract.id.not_in(failed))
     ids = list(session.scalars(stmt.limit(size).with_for_update(skip_locked=True)))
-    if not ids:
-        run.finished_at = clock.now()
-        session.commit()
+    if not ids:  # nothing left that no other part holds: done, or another part finishes the run
+        _finish(session, run.id)
         return False
     catalog = settings.catalog
     notice = Notice(settings.renewal_notice_months, clock.today())
@@ -201,9 +220,34 @@ def step(session: so.Session, payload: dict[str, Any], settings: ContractSetting
                 )
 
     issue_documents(session, renewed(), catalog=catalog, workers=settings.pdf_workers)
-    run.failures = failures
+    if len(failures) > len(run.failures):  # other parts add theirs at the same time: under the run's lock
+        new = failures[len(run.failures) :]
+        locked = _locked(session, run.id)
+        known = {f["contract_id"] for f in locked.failures}
+        locked.failures = [*locked.failures, *(f for f in new if f["contract_id"] not in known)]
     session.commit()
     return True
+
+
+def _locked(session: so.Session, run_id: int) -> RenewalRun:
+    """The run's row, locked and read afresh (other parts may have changed it)."""
+    stmt = sa.select(RenewalRun).where(RenewalRun.id == run_id).with_for_update()
+    run = session.scalar(stmt.execution_options(populate_existing=True))
+    assert run is not None
+    return run
+
+
+def _finish(session: so.Session, run_id: int) -> None:
+    """The run is finished when no contract is due any more but those that failed: checked under
+    the run's lock, after the other parts' commits (the last part to commit finishes it)."""
+    run = _locked(session, run_id)
+    failed = [int(f["contract_id"]) for f in run.failures]
+    left = due_contracts(run.due)
+    if failed:
+        left = left.where(Contract.id.not_in(failed))
+    if run.finished_at is None and not session.scalar(sa.select(sa.exists(left.subquery()))):
+        run.finished_at = clock.now()
+    session.commit()
 
 
 @dataclass(frozen=True)

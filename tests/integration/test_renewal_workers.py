@@ -140,6 +140,41 @@ def test_workers_running_one_renewal_at_once_renew_every_contract_once(parallel_
     _exactly_once(parallel_app)
 
 
+def test_a_run_in_parts_is_shared_by_two_workers_and_finished_once(parallel_app, monkeypatch):  # noqa: F811
+    """Issue #28 item 8: a run is queued in parts (here of 10 contracts), so two workers claim parts
+    at once (core.jobs, SKIP LOCKED) and each part's steps lock due contracts no other holds; the run
+    is finished once, by the part that commits last, and its state says done only then."""
+    from contracts.models import RenewalRun
+
+    monkeypatch.setattr(renewal, "PART_CONTRACTS", 10)
+    with_settings(parallel_app, "contract_settings", renewal_step_contracts=5)
+    run_id = _start(parallel_app)
+    with parallel_app.app_context():
+        s = db.session()
+        parts = s.scalar(sa.select(sa.func.count()).where(jobs.Job.kind == renewal.JOB_KIND))
+        assert parts >= CONTRACTS // 10
+        assert renewal.progress(s, s.get(RenewalRun, run_id)).running
+    run = jobs.runner(parallel_app, [renewal.JOB_KIND])
+
+    def worker_loop(_: int) -> int:
+        steps = 0
+        with parallel_app.app_context():
+            while run(db.session()):
+                steps += 1
+        return steps
+
+    steps = in_parallel(2, worker_loop)
+    assert sum(steps) >= parts
+    _exactly_once(parallel_app)
+    with parallel_app.app_context():
+        s = db.session()
+        finished = s.get(RenewalRun, run_id)
+        assert finished.finished_at is not None
+        assert finished.failures == []
+        progress = renewal.progress(s, finished)
+        assert (progress.running, progress.job_state) == (False, "done")
+
+
 def test_clerks_starting_one_due_date_at_once_start_it_once(parallel_app):  # noqa: F811
     """Before the savepoint, the second of two first starts hit the unique due date (a 500)."""
     from contracts.models import RenewalRun
