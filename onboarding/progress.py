@@ -97,9 +97,7 @@ def changed(session: so.Session, contract_ids: Iterable[int | None]) -> None:
 
 def _pending(session: so.Session) -> tuple[set[int], set[int], set[int]]:
     """(contracts, links, customer accounts) whose rows are to be recomputed at the commit."""
-    pending: tuple[set[int], set[int], set[int]] = session.info.setdefault(
-        "progress_pending", (set(), set(), set())
-    )
+    pending: tuple[set[int], set[int], set[int]] = session.info.setdefault("progress_pending", (set(), set(), set()))
     return pending
 
 
