@@ -239,13 +239,12 @@ def _invited(app: Any, period: str) -> int:
     from agency.funnel import figures
     from agency.period import Settings, parse_period, scope_for
     from core import db
-    from core.users import User
 
     von, bis = (part.split("=")[1] for part in period.split("&")[:2])
     settings = Settings(default_days=90, max_years=5, waiting_days=14)
     with app.app_context():
         s = db.session()
-        manager = s.scalar(sa.select(User).where(User.email == "agenturleiter@demo.example"))
+        manager = demo_user(s, "agenturleiter@demo.example")
         return figures(s, scope_for(manager), parse_period(von, bis, settings)[0], settings)[0].sent
 
 

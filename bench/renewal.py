@@ -155,7 +155,9 @@ def one_run(n: int, url: str | None, workers: int) -> tuple[float, float, dict[i
                     for pid, samples in memory.items():
                         samples.append(rss_of(pid))
             elapsed = time.perf_counter() - started
-            progress = renewal.progress(s, s.get(RenewalRun, run_id))
+            finished = s.get(RenewalRun, run_id)
+            assert finished is not None
+            progress = renewal.progress(s, finished)
     finally:
         stop.set()
         for process in processes:
