@@ -32,6 +32,7 @@ EDGES = {
     ("messaging/worker.py", "deliver_batch"),
     ("messaging/outbox.py", "purge_letters"),
     ("contracts/renewal.py", "step"),
+    ("contracts/renewal.py", "_finish"),  # the renewal step's end: the run finished under its lock
     ("contracts/probelauf.py", "preview_step"),
     ("contracts/jobs.py", "step"),
     ("contracts/einstufung.py", "expire"),
