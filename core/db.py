@@ -190,14 +190,23 @@ def make_engine(url: str, pool_recycle_seconds: int = 1800, sqlite_wait_seconds:
     # switch it to one generic plan for all parameters — for a date range that is 30 days one time and
     # five years the next (the Kennzahlen funnel) that plan took 2–3× as long. Plans stay per execution;
     # prepared statements still save the parsing.
-    connect_args = {} if sqlite else {"options": "-c plan_cache_mode=force_custom_plan"}
-    engine = sa.create_engine(url, pool_recycle=-1 if sqlite else pool_recycle_seconds, connect_args=connect_args)
+    # (a SET on each new connection, not a startup option: connection poolers such as PgBouncer
+    # refuse unknown startup parameters)
+    engine = sa.create_engine(url, pool_recycle=-1 if sqlite else pool_recycle_seconds)
+    if engine.dialect.name == "postgresql":
+        sa.event.listen(engine, "connect", _postgresql_custom_plans)
     if engine.dialect.name == "sqlite":
         wait = SQLITE_WAIT_SECONDS if sqlite_wait_seconds is None else sqlite_wait_seconds
         busy_ms = int(min(SQLITE_BUSY_TIMEOUT_MS, wait * 1000))
         sa.event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_ms=busy_ms))
         sa.event.listen(engine, "begin", functools.partial(_sqlite_begin, wait_seconds=wait))
     return engine
+
+
+def _postgresql_custom_plans(dbapi_connection: Any, _record: Any) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_connection.commit()
 
 
 class RetryingSession(so.Session):
