@@ -32,7 +32,9 @@ EDGES = {
     ("messaging/worker.py", "deliver_batch"),
     ("messaging/outbox.py", "purge_letters"),
     ("contracts/renewal.py", "step"),
-    ("contracts/renewal.py", "_finish"),  # the renewal step's end: the run finished under its lock
+    ("contracts/renewal.py", "_finish"),
+    # a new PostgreSQL connection's setting (before any session uses it; a SET is transactional)
+    ("core/db.py", "_postgresql_custom_plans"),  # the renewal step's end: the run finished under its lock
     ("contracts/probelauf.py", "preview_step"),
     ("contracts/jobs.py", "step"),
     ("contracts/einstufung.py", "expire"),
