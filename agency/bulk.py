@@ -3,11 +3,13 @@ Mobilnummer) or a selection in the Bestand becomes a SwitchJob whose rows are ch
 preview, nothing changes), then switched — within the request for small jobs, by the worker for
 large ones (agency.jobs).
 
-Switching is set-based: chunks of rows are written with one statement per table
-(invite_existing_customers), one transaction per chunk. A chunk that fails as a whole (a
-customer created meanwhile by another transaction, say) is rolled back and redone row by row, each
-row its own transaction — so every row is still all or nothing, and a re-upload or a resumed job
-switches nothing twice (a contract already on the portal with that address counts as switched)."""
+The job's rows are stored in switch_job_rows. Switching is set-based: a chunk of open rows is
+claimed (FOR UPDATE SKIP LOCKED, so several workers run one job at once), written with one statement
+per table (invite_existing_customers), and its rows' outcomes recorded, in one transaction. A chunk
+that fails as a whole (a customer created meanwhile by another transaction, say) is rolled back and
+redone row by row, each row its own transaction — so every row is all or nothing and switched once;
+a re-upload switches nothing twice (a contract already on the portal with that address is refused
+by the check, or counted as switched by a job that meets it)."""
 
 from __future__ import annotations
 
