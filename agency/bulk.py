@@ -28,7 +28,7 @@ from contracts.models import Contract, Delivery
 from core import audit, clock, csvsafe
 from core.authz import scoped
 from core.contact import ContactError, EmailAddress, german_mobile, normalize_email
-from core.db import rowcount, table
+from core.db import insert_rows, rowcount, table
 from core.users import User
 from onboarding.invitations import Invitation, invite_existing_customers
 from onboarding.settings import OnboardingSettings
@@ -186,7 +186,7 @@ def store_job(session: so.Session, user: User, filename: str, rows: list[SwitchR
     job.note = note
     session.add(job)
     session.flush()
-    session.execute(sa.insert(table(SwitchJobRow)), [{"job_id": job.id, **_columns(r)} for r in checked])
+    insert_rows(session, table(SwitchJobRow), [{"job_id": job.id, **_columns(r)} for r in checked])
     session.commit()
     return job
 

@@ -16,7 +16,6 @@ Run: .venv/bin/python -m bench.bulk_switch [DATABASE_URL]   (default: a new SQLi
 from __future__ import annotations
 
 import io
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -28,25 +27,10 @@ import pdfkit
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from bench.common import csrf_token, demo_user, logged_in_client, throwaway_app
+from bench.common import csrf_token, demo_user, job_workers, logged_in_client, throwaway_app
 
 TOTAL = int(os.environ.get("SWITCH_ROWS", "10000"))
 LETTER_SAMPLE = int(os.environ.get("LETTER_SAMPLE", "400"))
-
-
-def _worker(url: str, ready, stop) -> None:
-    """A worker process: only the switch's jobs, polled as `flask worker run` polls."""
-    from agency import jobs as switch_jobs
-    from core import jobs
-    from core.app import create_app
-
-    app = create_app(environ={"APP_ENV": "testing", "DATABASE_URL": url, "SECRET_KEY": "b" * 40})
-    run = jobs.runner(app, [switch_jobs.JOB_KIND])
-    ready.set()
-    while not stop.is_set():
-        with app.app_context(), app.extensions["database"].sessionmaker() as session:
-            if not run(session):
-                stop.wait(0.05)
 
 
 def _prepared(url: str):
@@ -96,25 +80,15 @@ def _done(app) -> tuple[int, int, int] | None:
 
 def run(url: str, workers: int, http: bool):
     """One run: (seconds of the upload with its check, seconds from the upload until done, the app)."""
+    from agency.jobs import JOB_KIND
+
     app = _prepared(url)
-    context = multiprocessing.get_context("spawn")
-    stop = context.Event()
-    readies = [context.Event() for _ in range(workers)]
-    processes = [context.Process(target=_worker, args=(url, r, stop)) for r in readies]
-    for process in processes:
-        process.start()
-    for ready in readies:
-        ready.wait(120)
-    try:
+    with job_workers(url, JOB_KIND, workers):
         started = time.perf_counter()
         check_s = _through_http(app) if http else _through_services(app)
         while (outcome := _done(app)) is None:
             time.sleep(0.05)
         total_s = time.perf_counter() - started
-    finally:
-        stop.set()
-        for process in processes:
-            process.join(30)
     assert outcome == (TOTAL, TOTAL, TOTAL), outcome
     return check_s, total_s, app
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +86,50 @@ def median_ms(client, url: str, runs: int) -> float:
         times.append(time.perf_counter() - started)
         assert response.status_code == 200, (url, response.status_code)
     return statistics.median(times) * 1000
+
+
+def _job_worker(url: str, kind: str, extra: dict[str, str], travel_to: str | None, ready: Any, stop: Any) -> None:
+    """A worker process running only jobs of `kind`, polled as `flask worker run` polls; on the
+    given clock if travel_to is set (the benchmark's own clock, e.g. a month before a due date)."""
+    import contextlib
+
+    import time_machine
+
+    from core import jobs
+    from core.app import create_app
+
+    clock = time_machine.travel(travel_to, tick=True) if travel_to else contextlib.nullcontext()
+    with clock:
+        app = create_app(environ={"APP_ENV": "testing", "DATABASE_URL": url, "SECRET_KEY": "b" * 40, **extra})
+        run = jobs.runner(app, [kind])
+        ready.set()
+        while not stop.is_set():
+            with app.app_context(), app.extensions["database"].sessionmaker() as session:
+                if not run(session):
+                    stop.wait(0.05)
+
+
+@contextlib.contextmanager
+def job_workers(
+    url: str, kind: str, count: int, extra: dict[str, str] | None = None, travel_to: str | None = None
+) -> Iterator[list[Any]]:
+    """`count` worker processes (spawned: each its own interpreter, as on its own machine), started
+    and idle when the block begins, stopped when it ends; yields the processes (for their pids)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    readies = [context.Event() for _ in range(count)]
+    processes = [
+        context.Process(target=_job_worker, args=(url, kind, extra or {}, travel_to, ready, stop)) for ready in readies
+    ]
+    for process in processes:
+        process.start()
+    for ready in readies:
+        ready.wait(120)
+    try:
+        yield processes
+    finally:
+        stop.set()
+        for process in processes:
+            process.join(60)

@@ -23,7 +23,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from bench.common import demo_user, throwaway_app
+from bench.common import demo_user, job_workers, throwaway_app
 from bench.documents import raw_wkhtmltopdf
 
 SAMPLE = 40  # documents of the raw baseline
@@ -72,25 +72,6 @@ def make_contracts(app, n: int):
         return model.main_due
 
 
-def _worker(url: str, travel_to: str, ready, stop) -> None:
-    """A worker process on the run's clock: only the renewal's jobs, polled as `flask worker run` does."""
-    import time_machine
-
-    from contracts import renewal
-    from core import jobs
-    from core.app import create_app
-
-    with time_machine.travel(travel_to, tick=True):
-        environ = {"APP_ENV": "testing", "DATABASE_URL": url, "SECRET_KEY": "b" * 40, "PDF_WORKERS": "1"}
-        app = create_app(environ=environ)
-        run = jobs.runner(app, [renewal.JOB_KIND])
-        ready.set()
-        while not stop.is_set():
-            with app.app_context(), app.extensions["database"].sessionmaker() as session:
-                if not run(session):
-                    stop.wait(0.05)
-
-
 def rss_of(pid: int) -> float:
     with open(f"/proc/{pid}/status", encoding="ascii") as status:
         for line in status:
@@ -101,8 +82,6 @@ def rss_of(pid: int) -> float:
 
 def one_run(n: int, url: str | None, workers: int) -> tuple[float, float, dict[int, list[float]], int]:
     """(our documents/s, raw documents/s with as many processes, RSS samples per worker, renewed)."""
-    import multiprocessing
-
     import time_machine
 
     app = throwaway_app(url)
@@ -130,16 +109,8 @@ def one_run(n: int, url: str | None, workers: int) -> tuple[float, float, dict[i
         list(pool.map(raw_wkhtmltopdf, htmls))
     raw_rate = len(htmls) / (time.perf_counter() - started)
 
-    context = multiprocessing.get_context("spawn")
-    stop = context.Event()
-    readies = [context.Event() for _ in range(workers)]
-    processes = [context.Process(target=_worker, args=(url, travel_to, r, stop)) for r in readies]
-    for process in processes:
-        process.start()
-    for ready in readies:
-        ready.wait(120)
-    memory: dict[int, list[float]] = {p.pid or 0: [rss_of(p.pid or 0)] for p in processes}
-    try:
+    with job_workers(url, renewal.JOB_KIND, workers, {"PDF_WORKERS": "1"}, travel_to) as processes:
+        memory: dict[int, list[float]] = {p.pid or 0: [rss_of(p.pid or 0)] for p in processes}
         with app.app_context(), time_machine.travel(travel_to, tick=True):  # the workers' clock
             s = session()
             run = renewal.start(s, due, actor=None, today=due - timedelta(days=30), label="Benchmark")
@@ -155,13 +126,11 @@ def one_run(n: int, url: str | None, workers: int) -> tuple[float, float, dict[i
                     for pid, samples in memory.items():
                         samples.append(rss_of(pid))
             elapsed = time.perf_counter() - started
+            for pid, samples in memory.items():  # and once at the end (a short run has no other)
+                samples.append(rss_of(pid))
             finished = s.get(RenewalRun, run_id)
             assert finished is not None
             progress = renewal.progress(s, finished)
-    finally:
-        stop.set()
-        for process in processes:
-            process.join(60)
     print(f"  {workers} worker(s): renewed {progress.renewed} of {total} ({progress.failed} failed) in {elapsed:.1f} s")
     return 2 * progress.renewed / elapsed, raw_rate, memory, progress.renewed
 

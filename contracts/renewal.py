@@ -159,8 +159,8 @@ def _job_key(run: RenewalRun) -> str:
 
 
 def _job_state(session: so.Session, run: RenewalRun) -> str | None:
-    """The latest start's state over its parts: running while any part is pending or running, then
-    failed if one failed, else done (None: never started)."""
+    """The latest start's state over its parts: running or pending while any part is, then failed
+    if one failed, else done (None: never started)."""
     key = _job_key(run)
     states = {
         state.value
@@ -168,10 +168,7 @@ def _job_state(session: so.Session, run: RenewalRun) -> str | None:
             sa.select(jobs.Job.state).where(sa.or_(jobs.Job.key == key, jobs.Job.key.like(f"{key}:%")))
         )
     }
-    for state in ("running", "pending", "failed", "done"):
-        if state in states:
-            return "running" if state == "pending" else state
-    return None
+    return next((state for state in ("running", "pending", "failed", "done") if state in states), None)
 
 
 def _renewed(session: so.Session, run: RenewalRun) -> int:

@@ -524,6 +524,7 @@ def _code_letter(
         address=contract.postal_address(),
         subject="Ihr Zugangs-Code für das Kunden-Portal",
         template="access_code",
+        # valid_until: the real end — a letter printed late says so, not "30 Tage"
         context=values if stencils is not None else {**values, "contract": contract, "valid_until": expires_at},
         related=("contract", contract.public_id),
         agency_id=contract.agency_id,

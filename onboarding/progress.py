@@ -168,7 +168,10 @@ def _after_flush(session: so.Session, _context: Any) -> None:
 
 def _before_commit(session: so.Session) -> None:
     """Last in the transaction: flush what is left, then recompute the rows of every contract whose
-    sources changed in it."""
+    sources changed in it. A SAVEPOINT's release is not the end: its marks wait for the outer commit
+    (locking the rows there would bring back the lock order the refresh at commit avoids)."""
+    if session.in_nested_transaction():
+        return
     session.flush()
     contracts, links, accounts = session.info.pop("progress_pending", (set(), set(), set()))
     if links:

@@ -154,3 +154,15 @@ def with_settings(app: Flask, key: str, **changes: Any) -> None:
     """A frozen settings value of the app (e.g. "contract_settings") with some fields changed, as if
     the app had been started with other configuration."""
     app.extensions[key] = dataclasses.replace(app.extensions[key], **changes)
+
+
+def run_jobs_until_idle(app: Any, kind: str) -> int:
+    """A worker's loop over the due jobs of `kind` (core.jobs), in its own app context and so its own
+    session and connection, until none is due; returns the steps it ran."""
+    from core import db, jobs
+
+    run, steps = jobs.runner(app, [kind]), 0
+    with app.app_context():
+        while run(db.session()):
+            steps += 1
+    return steps

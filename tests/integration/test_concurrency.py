@@ -29,7 +29,7 @@ from onboarding.login import process_reset_requests, reset_password
 from onboarding.models import AccessCode, AccessLink, CodeChannel, PasswordReset, PasswordResetRequest, PortalAccount
 from onboarding.settings import current as current_settings
 from tests.conftest import database_url_for, messaging_environ, reset_database
-from tests.helpers import login, post_form
+from tests.helpers import login, post_form, run_jobs_until_idle
 
 WRONG = "000000"
 PASSWORD = "Sonnen-Blume-42!"
@@ -313,16 +313,7 @@ def test_two_workers_take_parts_of_one_bulk_switch_at_once_and_switch_every_row_
         job_id = job.id
         parts = s.scalar(sa.select(sa.func.count()).where(jobs.Job.kind == switch_jobs.JOB_KIND))
     assert parts == 2
-    run = jobs.runner(app, [switch_jobs.JOB_KIND])
-
-    def worker_loop(_: int) -> int:
-        steps = 0
-        with app.app_context():
-            while run(db.session()):
-                steps += 1
-        return steps
-
-    steps = in_parallel(2, worker_loop)
+    steps = in_parallel(2, lambda _: run_jobs_until_idle(app, switch_jobs.JOB_KIND))
     if app.extensions["database"].engine.dialect.name == "postgresql":  # SQLite: one writer at a time
         assert all(n >= 1 for n in steps)  # both workers ran parts of the job at once
     with app.app_context():
@@ -394,3 +385,30 @@ def test_the_onboarding_progress_read_model_holds_when_two_changes_of_one_contra
         assert tuple(kept) == tuple(sources)
         assert kept.opened_at is not None
         assert kept.owner_id == other_broker
+
+
+def test_ten_clicks_on_jetzt_umstellen_start_a_bulk_switch_once(parallel_app):
+    """A bulk switch starts once however often "… jetzt umstellen" is sent at the same moment (two
+    tabs, a double click): one guarded UPDATE from preview to running; the others are told so."""
+    from agency import bulk
+    from agency import jobs as switch_jobs
+    from agency.models import SwitchJob
+    from core import jobs
+    from core.users import User
+
+    with parallel_app.app_context():
+        s = db.session()
+        manager = s.scalar(sa.select(User).where(User.email == "agenturleiter@demo.example"))
+        rows = [bulk.SwitchRow(1, "BV-4711002", "start.once@example.org", "0151 23456789")]
+        job_id = bulk.store_job(s, manager, "einmal.csv", rows, None).id
+    limits = bulk.Limits(max_bytes=10**6, max_rows=10, sync_rows=0)  # queued for the workers
+
+    def click(_: int) -> bool:
+        with parallel_app.app_context():
+            s = db.session()
+            return switch_jobs.start(s, s.get(SwitchJob, job_id), current_settings(), limits)
+
+    assert sorted(in_parallel(10, click)) == [False] * 9 + [True]
+    with parallel_app.app_context():
+        queued = db.session().scalar(sa.select(sa.func.count()).where(jobs.Job.kind == switch_jobs.JOB_KIND))
+        assert queued == 1

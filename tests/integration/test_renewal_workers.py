@@ -21,7 +21,7 @@ from contracts.settings import current as contract_settings
 from core import db, jobs
 from demo.seed import DEMO_EXISTING
 from messaging.models import Kind, OutboxMessage
-from tests.helpers import SHIPPED_TARIFFS, with_settings
+from tests.helpers import SHIPPED_TARIFFS, run_jobs_until_idle, with_settings
 from tests.integration.test_concurrency import in_parallel, parallel_app  # noqa: F401 (fixture)
 from tests.integration.test_jobs import FLASK, ROOT, jobs_app  # noqa: F401 (fixture)
 
@@ -154,16 +154,7 @@ def test_a_run_in_parts_is_shared_by_two_workers_and_finished_once(parallel_app,
         parts = s.scalar(sa.select(sa.func.count()).where(jobs.Job.kind == renewal.JOB_KIND))
         assert parts >= CONTRACTS // 10
         assert renewal.progress(s, s.get(RenewalRun, run_id)).running
-    run = jobs.runner(parallel_app, [renewal.JOB_KIND])
-
-    def worker_loop(_: int) -> int:
-        steps = 0
-        with parallel_app.app_context():
-            while run(db.session()):
-                steps += 1
-        return steps
-
-    steps = in_parallel(2, worker_loop)
+    steps = in_parallel(2, lambda _: run_jobs_until_idle(parallel_app, renewal.JOB_KIND))
     assert sum(steps) >= parts
     _exactly_once(parallel_app)
     with parallel_app.app_context():
