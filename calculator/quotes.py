@@ -90,8 +90,15 @@ class Quote:
         return {f.name: f.data for f in self.form if self.form.relevant(f.name)}
 
 
-def new_form(product: Product, formdata: MultiDict[str, str] | None = None, *, today: date) -> QuoteForm:
-    return FORMS[product](formdata=formdata, today=today)
+def new_form(
+    product: Product,
+    formdata: MultiDict[str, str] | None = None,
+    *,
+    today: date,
+    only: frozenset[str] | None = None,
+) -> QuoteForm:
+    form_class = FORMS[product] if only is None else FORMS[product].only(only)
+    return form_class(formdata=formdata, today=today)
 
 
 ASSUMED_MILEAGE = 12_000  # km a year: the usual private car's mileage, assumed until the broker says
@@ -137,14 +144,23 @@ def with_assumptions(product: Product, formdata: MultiDict[str, str], today: dat
 
 
 def evaluate(
-    session: so.Session, catalog: TariffCatalog, product: Product, formdata: MultiDict[str, str], *, today: date
+    session: so.Session,
+    catalog: TariffCatalog,
+    product: Product,
+    formdata: MultiDict[str, str],
+    *,
+    today: date,
+    only: frozenset[str] | None = None,
 ) -> Quote:
     """Validate every answer, look up PLZ and vehicle, and price as soon as the price's answers are
-    valid — with the assumptions for answers not given yet (a first price after few answers)."""
+    valid — with the assumptions for answers not given yet (a first price after few answers).
+    `only`: bind and check just these answers (the live premium: calculator.live says which a price
+    and its messages need); the rest of the form is not looked at."""
     assumed = assumptions(product, formdata, today)
-    form = new_form(product, with_assumptions(product, formdata, today) if assumed else formdata, today=today)
+    filled = with_assumptions(product, formdata, today) if assumed else formdata
+    form = new_form(product, filled, today=today, only=only)
     quote = Quote(form, product)
-    plz = (form.plz.data or "").strip()
+    plz = (form.plz.data or "").strip() if form.has("plz") else ""
     if reference.PLZ_PATTERN.match(plz):
         quote.places = reference.places_for(session, plz)
         form.ort.choices = _place_choices(quote.places)
@@ -219,7 +235,7 @@ def _place_choices(places: list[PostalPlace]) -> list[SelectChoice]:
 
 def _check_place(quote: Quote) -> None:
     form = quote.form
-    if form.plz.errors or not form.plz.data:
+    if not form.has("plz") or form.plz.errors or not form.plz.data:
         return
     if not quote.places:
         form.add_error("plz", UNKNOWN_PLZ)

@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from calculator import customers, presentation, quotes, reference, variants
+from calculator import live as live_premium
 from calculator.forms import SECTIONS
 from calculator.forms.risk import RISK_PROFESSION_QUESTION, RISK_PROFESSIONS
 from calculator.models import CustomerRecord, Offer
@@ -35,25 +36,6 @@ from core.pdf import render_pdf
 
 bp = Blueprint("calculator", __name__)
 
-# which conditional blocks of the form depend on which answer (re-rendered by the live endpoint)
-DEPENDENT_BLOCKS = {
-    "deckung": ("partner", "partner-risk"),
-    "vorversicherung": ("prior",),
-    "kfz_deckung": ("kfz-cover",),
-    "plz": ("ort",),
-    "hsn": ("vehicle",),
-    "tsn": ("vehicle",),
-}
-BLOCK_FIELDS = {
-    "partner": ("partner_vorname", "partner_name", "partner_geburtsdatum"),
-    "partner-risk": ("risikoberuf_partner",),
-    "prior": ("vv_versicherer", "vv_vertragsnummer", "vv_gekuendigt_durch", "vv_schaeden"),
-    "kfz-cover": ("sf_vk", "sb_tk", "sb_vk", "rabattschutz"),
-    "ort": ("ort",),
-    "vehicle": (),
-}
-# blocks a product line's page does not have
-PRODUCT_LESS_BLOCKS = {Product.KFZ: ("partner", "partner-risk"), Product.RS: ("kfz-cover", "vehicle")}
 PAGE_SIZE = 20
 
 
@@ -149,38 +131,16 @@ def calculate(product: str) -> BaseResponse | tuple[str, int]:
 @bp.post("/rechner/<product>/live")
 @roles_required(*BROKER_AREA)
 def live(product: str) -> Response:
-    """htmx: the premium panel, plus out-of-band updates of field errors and conditional blocks."""
+    """htmx: the premium panel, plus out-of-band updates of the messages and conditional blocks the
+    changed answer touches (calculator.live)."""
     chosen = _product(product)
-    quote = quotes.evaluate(db.session(), _catalog(), chosen, request.form, today=clock.today())
     changed = request.form.get("_changed", "")
-    # "*": a restored draft (static/js/app.js) — every block that depends on an answer
-    dependent = sorted(BLOCK_FIELDS) if changed == "*" else DEPENDENT_BLOCKS.get(changed, ())
-    blocks = [b for b in dependent if b not in PRODUCT_LESS_BLOCKS[chosen]]
-    in_blocks = {name for b in blocks for name in BLOCK_FIELDS[b]}
-    # only answers already given (and the one just changed) show their error while typing
-    for field in quote.form:
-        if field.name != changed and not _has_value(field.name, request.form):
-            field.errors = []
-    context = _context(quote)
-    # error slots exist only for fields on the page: relevant answers outside the re-rendered blocks
-    # a field of a conditional block gets its slot only with its block, or while it is the one being
-    # typed in: a quick answer can reach the server before the response that shows its block (the
-    # slot would have no target)
-    conditional = {name for names in BLOCK_FIELDS.values() for name in names} - {changed}
-    error_fields = [
-        f
-        for f in quote.form
-        if f.name not in in_blocks
-        and f.name not in conditional
-        and quote.form.relevant(f.name)
-        and (f.name != "mitgliedschaftsbeginn" or context["membership_required"])
-    ]
-    names = ["premium", "oob_error_slots", *(f"block_{b.replace('-', '_')}" for b in blocks)]
-    return make_response(render_blocks("calculator/quote.html", names, oob=True, error_fields=error_fields, **context))
-
-
-def _has_value(name: str, form: MultiDict[str, str]) -> bool:
-    return any(v.strip() for v in form.getlist(name))
+    update = live_premium.update(db.session(), _catalog(), chosen, request.form, changed, today=clock.today())
+    names = ["premium", "oob_error_slots", *(f"block_{b.replace('-', '_')}" for b in update.blocks)]
+    context = _context(update.quote)
+    return make_response(
+        render_blocks("calculator/quote.html", names, oob=True, error_fields=update.error_fields, **context)
+    )
 
 
 @bp.get("/fahrzeuge/suche")

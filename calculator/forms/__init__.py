@@ -8,6 +8,7 @@ service's (calculator.quotes).
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 
 from flask_wtf import FlaskForm
 from wtforms import Field
@@ -136,6 +137,20 @@ class QuoteForm(ControlCharacterGuard, FlaskForm):
         super().__init__(*args, **kwargs)
         self.today = today
 
+    @classmethod
+    @cache
+    def only(cls, names: frozenset[str]) -> type[QuoteForm]:
+        """This form with only the named fields (the live premium binds only what it shows): every
+        other field removed as WTForms removes a field, by setting it to None in a subclass. The
+        checks skip what a form does not have (`has`)."""
+        dropped = {name: None for name in dir(cls) if hasattr(getattr(cls, name), "_formfield")}
+        for name in names:
+            dropped.pop(name, None)
+        return type(f"{cls.__name__}Only", (cls,), dropped)
+
+    def has(self, name: str) -> bool:
+        return name in self._fields
+
     def add_error(self, name: str, message: str) -> None:
         field: Field = self[name]
         if message not in field.errors:
@@ -157,7 +172,7 @@ class QuoteForm(ControlCharacterGuard, FlaskForm):
 
     def check_conditions(self) -> None:
         """Rules that depend on other answers; adds German errors to the fields."""
-        born = parse_german_date(self.geburtsdatum.data or "")
+        born = parse_german_date(self.geburtsdatum.data or "") if self.has("geburtsdatum") else None
         if born is not None:
             if born > self.today:
                 self.add_error("geburtsdatum", "Das Geburtsdatum liegt in der Zukunft.")
@@ -166,11 +181,11 @@ class QuoteForm(ControlCharacterGuard, FlaskForm):
             elif age_on(born, self.today) > 110:
                 self.add_error("geburtsdatum", "Bitte prüfen Sie das Geburtsdatum.")
         if self.vorversicherung.data == "ja":
-            if not self.vv_versicherer.data:
+            if self.has("vv_versicherer") and not self.vv_versicherer.data:
                 self.add_error("vv_versicherer", "Bitte geben Sie den Vorversicherer an.")
-            if not self.vv_gekuendigt_durch.data:
+            if self.has("vv_gekuendigt_durch") and not self.vv_gekuendigt_durch.data:
                 self.add_error("vv_gekuendigt_durch", "Bitte geben Sie an, wer gekündigt hat.")
-            if self.vv_schaeden.data is None and not self.vv_schaeden.errors:
+            if self.has("vv_schaeden") and self.vv_schaeden.data is None and not self.vv_schaeden.errors:
                 self.add_error("vv_schaeden", "Bitte geben Sie die Zahl der Schäden an (0, wenn keine).")
 
     def irrelevant_errors_cleared(self) -> None:
@@ -201,11 +216,12 @@ class RsQuoteForm(
                 ("partner_name", "Bitte geben Sie den Namen des Partners ein."),
                 ("partner_geburtsdatum", "Bitte geben Sie das Geburtsdatum des Partners ein."),
             ):
-                if not self[name].data:
+                if self.has(name) and not self[name].data:
                     self.add_error(name, message)
         if not self.bausteine.data:
             self.add_error("bausteine", "Bitte wählen Sie mindestens einen Baustein.")
-        started = parse_german_date(self.mitgliedschaftsbeginn.data or "")
+        membership = self.mitgliedschaftsbeginn.data if self.has("mitgliedschaftsbeginn") else None
+        started = parse_german_date(membership or "")
         if started is not None and not (date(1900, 1, 1) <= started <= date(self.today.year + 1, 12, 31)):
             self.add_error("mitgliedschaftsbeginn", "Bitte prüfen Sie den Beginn der Mitgliedschaft.")
 
@@ -217,7 +233,7 @@ class KfzQuoteForm(ApplicantFields, PriorInsuranceFields, VehicleFields, Payment
         super().check_conditions()
         if self.relevant("sf_vk") and not self.sf_vk.data:
             self.add_error("sf_vk", "Bitte wählen Sie die SF-Klasse der Vollkasko.")
-        registered = parse_german_date(self.erstzulassung.data or "")
+        registered = parse_german_date(self.erstzulassung.data or "") if self.has("erstzulassung") else None
         if registered is not None and not (date(1900, 1, 1) <= registered <= self.today):
             self.add_error("erstzulassung", "Die Erstzulassung darf nicht in der Zukunft liegen.")
         self._check_drivers()

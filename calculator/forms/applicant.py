@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wtforms import RadioField, SelectField, StringField
+from wtforms import StringField
 from wtforms.validators import InputRequired, Length, Regexp
 
-from calculator.forms.fields import german_date, german_date_field, options, strip
+from calculator.forms.fields import RadioField, SelectField, german_date, german_date_field, options, strip
 from calculator.tariffs import Cover, Occupation
 
 SALUTATIONS = [("", "Bitte wählen"), ("herr", "Herr"), ("frau", "Frau"), ("divers", "Divers / keine Angabe")]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import SelectField
-
-from calculator.forms.fields import german_date_field, options
+from calculator.forms.fields import SelectField, german_date_field, options
 from calculator.tariffs import PaymentFrequency
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from wtforms import SelectField, SelectMultipleField, widgets
+from wtforms import SelectMultipleField, widgets
 
-from calculator.forms.fields import options
+from calculator.forms.fields import SelectField, options
 from calculator.tariffs import RsDeductible, RsModule
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wtforms import RadioField, SelectField, StringField
+from wtforms import StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from calculator.forms.fields import WholeNumberField, options, strip
+from calculator.forms.fields import RadioField, SelectField, WholeNumberField, options, strip
 
 NO_PRIOR_INSURANCE = (
     "Für den Versicherungsnehmer und/oder eine mitversicherte Person bestehen oder bestanden keine Vorversicherungen."

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, RadioField, SelectField, StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional, Regexp
 
-from calculator.forms.fields import WholeNumberField, german_date, german_date_field, options, strip, upper
+from calculator.forms.fields import (
+    RadioField,
+    SelectField,
+    WholeNumberField,
+    german_date,
+    german_date_field,
+    options,
+    strip,
+    upper,
+)
 from calculator.tariffs import ALL_SF_CLASSES, DriverCircle, KfzCover, Parking, Usage
 
 SF_CHOICES = [("", "Bitte wählen")] + [(sf.key, sf.label) for sf in reversed(ALL_SF_CLASSES)]

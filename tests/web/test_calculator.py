@@ -72,8 +72,11 @@ def test_live_premium_fragment_prices_as_soon_as_the_risk_is_complete(broker_cli
     # the vehicle block is updated out of band because TSN changed
     assert '<div id="block-vehicle" class="block vehicle-info" aria-live="polite" hx-swap-oob="true">' in html
     assert "VOLKSWAGEN-VW GOLF" in html
-    # empty answers (name, …) show no error while typing; the slot is there to be cleared
-    assert '<p class="field__error" id="vorname-error" hx-swap-oob="true"></p>' in html
+    # the changed answer's message slot is shown anew (empty: it is fine) and so are the answers a tariff's
+    # refusal lands on; an answer the price does not touch (the name) is left alone (issue #28 item 4)
+    assert '<p class="field__error" id="tsn-error" hx-swap-oob="true"></p>' in html
+    assert '<p class="field__error" id="rabattschutz-error" hx-swap-oob="true"></p>' in html
+    assert 'id="vorname-error"' not in html
 
 
 def test_live_shows_the_error_of_a_typed_answer_only(broker_client):
@@ -85,7 +88,9 @@ def test_live_shows_the_error_of_a_typed_answer_only(broker_client):
         'id="geburtsdatum-error" hx-swap-oob="true">Den 31.09.2013 gibt es nicht im Kalender. '
         "Bitte prüfen Sie das Datum.</p>"
     ) in html
-    assert '<p class="field__error" id="hsn-error" hx-swap-oob="true"></p>' in html
+    # the answers checked against the birth date get their messages anew (empty: not given yet)
+    assert '<p class="field__error" id="juengster_fahrer-error" hx-swap-oob="true"></p>' in html
+    assert 'id="vorname-error"' not in html  # not touched by the birth date
     assert "Der Beitrag erscheint, sobald" in html
 
 
@@ -369,3 +374,19 @@ def test_kfz_plausibility_across_answers(broker_client, changes, field, message,
 def test_plausible_answers_are_priced(broker_client):
     html = _live(broker_client, {**KFZ_ANSWERS, "fuehrerschein": "01.06.1990", "vorversicherung": "ja"}, "sf_kh")
     assert "monatlich:" in html
+
+
+def test_the_live_message_slots_are_the_page_s_error_slots(app):
+    """quote.html writes the out-of-band slots out rather than calling macros/forms.html's error_slot
+    (speed, issue #28 item 4): both give the same markup, also for a message that needs escaping."""
+    from jinja2_fragments.flask import render_block
+
+    from calculator.quotes import new_form
+
+    with app.test_request_context():
+        form = new_form(Product.KFZ, today=date(2026, 12, 7))
+        form.hsn.errors = ["Die HSN <4 Ziffern> & mehr", "zweite"]
+        macro = app.jinja_env.get_template("macros/forms.html").module.error_slot(form.hsn, oob=True)
+        block = render_block("calculator/quote.html", "oob_error_slots", oob=True, error_fields=[form.hsn])
+    assert block.strip() == str(macro).strip()
+    assert "&lt;4 Ziffern&gt; &amp; mehr zweite" in block
