@@ -15,6 +15,7 @@ from contracts.jobs import request_current_policies
 from contracts.models import Contract, Delivery
 from contracts.presentation import CODE_LETTER_UNPOSTED, code_letter_unposted, code_letters
 from contracts.presentation import OPEN as OPEN
+from contracts.presentation import SELF_OPEN as SELF_OPEN
 from contracts.presentation import STATE_LABELS as STATE_LABELS
 from contracts.presentation import state_label as state_label
 from core import audit, clock, paging
@@ -35,7 +36,16 @@ class SwitchError(ValueError):
 # --- onboarding state ----------------------------------------------------------------------------------
 
 # the labels live beside the contract (contracts.presentation: the customer page shows them too)
-STATES = ("Post", "Link versendet", "Code versendet", CODE_LETTER_UNPOSTED, "aktiviert", "abgelaufen")
+STATES = (
+    "Post",
+    "Link versendet",
+    "Code versendet",
+    CODE_LETTER_UNPOSTED,
+    STATE_LABELS["self_sent"],
+    STATE_LABELS["self_code"],
+    "aktiviert",
+    "abgelaufen",
+)
 
 
 def state_filter(label: str, now: datetime | None = None) -> sa.ColumnElement[bool]:
@@ -48,9 +58,9 @@ def state_filter(label: str, now: datetime | None = None) -> sa.ColumnElement[bo
             code_letter_unposted(),
         )
     if label == "abgelaufen":
-        return sa.and_(Contract.onboarding_state.in_(OPEN), Contract.onboarding_expires_at <= now)
+        return sa.and_(Contract.onboarding_state.in_((*OPEN, *SELF_OPEN)), Contract.onboarding_expires_at <= now)
     state = {v: k for k, v in STATE_LABELS.items()}[label]
-    if state in OPEN:
+    if state in (*OPEN, *SELF_OPEN):
         return sa.and_(
             Contract.onboarding_state == state,
             sa.or_(Contract.onboarding_expires_at.is_(None), Contract.onboarding_expires_at > now),

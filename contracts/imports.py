@@ -46,6 +46,7 @@ HEADER = [
     "email",
     "mobilnummer",
 ]
+BIRTH_DATE = "geburtsdatum"  # optional last column (issue #29: self-registration needs it)
 PERIODS = {"jaehrlich": 1, "halbjaehrlich": 2, "vierteljaehrlich": 4, "monatlich": 12}
 
 
@@ -64,8 +65,9 @@ def import_contracts(session: so.Session, data: bytes, catalog: TariffCatalog) -
     Hauptfälligkeit follows the product's tariff terms (the app's catalog: ContractSettings)."""
     text = data.decode("utf-8-sig")
     reader = csv.DictReader(io.StringIO(text), delimiter=";")
-    if [h.strip().lower() for h in (reader.fieldnames or [])] != HEADER:
-        raise ImportError_("header must be " + ";".join(HEADER))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if header not in (HEADER, [*HEADER, BIRTH_DATE]):
+        raise ImportError_("header must be " + ";".join(HEADER) + f" (optionally ;{BIRTH_DATE} at the end)")
     brokers = {u.email: u for u in session.scalars(sa.select(User).where(User.role != Role.BACKOFFICE))}
     existing = set(session.scalars(sa.select(Contract.number)))
     today = clock.today()
@@ -98,6 +100,9 @@ def import_contracts(session: so.Session, data: bytes, catalog: TariffCatalog) -
             mobile = normalize_mobile(row["mobilnummer"]) if row["mobilnummer"] else None
         except MessageError as exc:
             raise ImportError_(f"{where}: {exc}") from exc
+        born = row.get(BIRTH_DATE, "")
+        if born and parse_german_date(born) is None:
+            raise ImportError_(f"{where}: geburtsdatum {born!r} is not TT.MM.JJJJ")
         salutation = {"herr": "Herr", "frau": "Frau"}.get(row["anrede"].lower(), "")
         contracts.append(
             Contract(
@@ -111,7 +116,7 @@ def import_contracts(session: so.Session, data: bytes, catalog: TariffCatalog) -
                     "salutation": salutation,
                     "first_name": row["vorname"],
                     "last_name": row["name"],
-                    "birth_date": "",
+                    "birth_date": born,  # the policyholder's: a self-registration is matched by it
                     "street": row["strasse"],
                     "plz": row["plz"],
                     "city": row["ort"],

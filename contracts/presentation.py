@@ -71,8 +71,19 @@ def policy_scope(session: so.Session, catalog: TariffCatalog, contract: Contract
 
 # --- the portal state of a contract (its onboarding columns, kept current by onboarding) -----------------
 
-STATE_LABELS = {"post": "Post", "link_sent": "Link versendet", "code_sent": "Code versendet", "active": "aktiviert"}
-OPEN = ("link_sent", "code_sent")
+SELF_REGISTERED = "Selbst registriert"
+STATE_LABELS = {
+    "post": "Post",
+    "link_sent": "Link versendet",
+    "code_sent": "Code versendet",
+    "active": "aktiviert",
+    # a customer's own registration (onboarding.registration): confirmation e-mail sent; confirmed, code by letter
+    "self_sent": f"{SELF_REGISTERED}: Bestätigung gesendet",
+    "self_code": f"{SELF_REGISTERED}: Code versendet",
+}
+OPEN = ("link_sent", "code_sent")  # a broker's invitation on its way (portal delivery)
+SELF_OPEN = ("self_sent", "self_code")  # a self-registration on its way (still post delivery)
+CODE_STATES = ("code_sent", "self_code")
 
 
 def state_label(contract: Contract, now: datetime | None = None, letter: CodeLetter | None = None) -> str:
@@ -81,12 +92,13 @@ def state_label(contract: Contract, now: datetime | None = None, letter: CodeLet
     "Code-Brief versandt am TT.MM.JJJJ". No further queries."""
     now = now or clock.now()
     expires = contract.onboarding_expires_at
-    if contract.onboarding_state in OPEN and expires is not None and expires <= now:
+    if contract.onboarding_state in (*OPEN, *SELF_OPEN) and expires is not None and expires <= now:
         return "abgelaufen"
-    if contract.onboarding_state == "code_sent" and letter is not None:
+    if contract.onboarding_state in CODE_STATES and letter is not None:
+        prefix = f"{SELF_REGISTERED}: " if contract.onboarding_state == "self_code" else ""
         if letter.posted_at is None:
-            return CODE_LETTER_UNPOSTED
-        return f"Code-Brief versandt am {date_de(letter.posted_at)}"
+            return prefix + CODE_LETTER_UNPOSTED
+        return f"{prefix}Code-Brief versandt am {date_de(letter.posted_at)}"
     return STATE_LABELS.get(contract.onboarding_state, "Post")
 
 
@@ -117,7 +129,7 @@ class CodeLetter(NamedTuple):
 def code_letters(session: so.Session, contracts: list[Contract]) -> dict[int, CodeLetter]:
     """The latest access-code letter of each contract whose code went by post (one indexed query for
     a page of contracts)."""
-    ids = {c.public_id: c.id for c in contracts if c.onboarding_state == "code_sent"}
+    ids = {c.public_id: c.id for c in contracts if c.onboarding_state in CODE_STATES}
     if not ids:
         return {}
     rows = session.execute(

@@ -116,6 +116,20 @@ DEFAULTS: dict[str, Any] = {
     "NEW_DOCUMENTS_MORNING_HOUR": 7,
     "LETTER_CODE_MAX_ATTEMPTS": 5,
     "PASSWORD_RESET_HOURS": 24,
+    # self-registration (issue #29, seed 002): the confirmation link is valid this long; registrations
+    # per contract number and per e-mail address (the first free, then a growing wait, within a day);
+    # the form per client address (Flask-Limiter notation); a new confirmation e-mail for the same
+    # contract and address only after the resend wait; code letters per contract within 30 days
+    "REGISTRATION_CONFIRM_HOURS": 48,
+    "REGISTRATION_FREE_PER_CONTRACT": 3,
+    "REGISTRATION_FREE_PER_EMAIL": 3,
+    "REGISTRATION_LIMIT_PER_ADDRESS": "10 per hour",
+    "REGISTRATION_RESEND_MINUTES": 15,
+    "REGISTRATION_LETTERS_PER_30_DAYS": 3,
+    # the portal's Nutzungsbedingungen and Datenschutzhinweise (templates/portal/texts/): a new version
+    # asks every customer again at his next login
+    "PORTAL_TERMS_VERSION": "2026-12-01",
+    "PORTAL_PRIVACY_VERSION": "2026-12-01",
     # contract changes (issue #14): how far back a change may take effect; the notice period of a
     # Kündigung zum Ablauf (later: to the following Hauptfälligkeit); contracts per renewal step
     "CONTRACT_CHANGE_BACKDATE_DAYS": 90,

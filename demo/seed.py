@@ -82,14 +82,16 @@ def _seed_reference_data(session: so.Session) -> list[str]:
 
 # Existing contracts (Bestand) of the demo broker, delivered by post: to try switching to the portal.
 DEMO_EXISTING = (
-    "vertragsnummer;vermittler;sparte;anrede;vorname;name;strasse;plz;ort;beginn;beitrag;zahlweise;email;mobilnummer\n"
+    "vertragsnummer;vermittler;sparte;anrede;vorname;name;strasse;plz;ort;beginn;beitrag;zahlweise;email;mobilnummer;"
+    "geburtsdatum\n"
     "BV-4711001;vermittler@demo.example;rs;Frau;Helga;Brandt;Lindenallee 3;50667;Köln;01.01.2021;24,90;monatlich;"
-    "helga.brandt@example.org;0151 23456789\n"
+    "helga.brandt@example.org;0151 23456789;12.03.1961\n"
     "BV-4711002;vermittler@demo.example;kfz;Herr;Stefan;Krüger;Am Markt 12;80331;München;01.04.2019;512,40;jaehrlich;"
-    "stefan.krueger@example.org;0170 9876543\n"
-    "BV-4711003;vermittler@demo.example;rs;Herr;Ömer;Yilmaz;Ringstraße 8;10115;Berlin;15.06.2022;19,80;monatlich;;\n"
+    "stefan.krueger@example.org;0170 9876543;30.11.1978\n"
+    "BV-4711003;vermittler@demo.example;rs;Herr;Ömer;Yilmaz;Ringstraße 8;10115;Berlin;15.06.2022;19,80;monatlich;;;"
+    "05.07.1990\n"
     "BV-4711004;agenturleiter@demo.example;kfz;Frau;Petra;Schulze;Bahnhofstraße 1;66111;Saarbrücken;01.09.2020;"
-    "88,10;vierteljaehrlich;;\n"
+    "88,10;vierteljaehrlich;;;21.01.1985\n"
 )
 
 

@@ -20,7 +20,7 @@ def init_app(app: Flask) -> None:
     from core import navigation
     from core.authz import BACKOFFICE_AREA
     from messaging.worker import register_task
-    from onboarding import account, backoffice_views, cli, portal, progress, views
+    from onboarding import account, backoffice_views, cli, portal, progress, registration, views
     from onboarding.invitations import on_contract_policed, on_document_added, post_expired_invitations
     from onboarding.login import process_reset_requests
     from onboarding.settings import OnboardingSettings
@@ -43,6 +43,8 @@ def init_app(app: Flask) -> None:
     app.extensions["onboarding_settings"] = settings
     register_task(app, lambda session: process_reset_requests(session, settings))
     register_task(app, post_expired_invitations)
+    register_task(app, lambda session: registration.process_registrations(session, settings))
+    register_task(app, registration.end_expired)
     # contracts announces, onboarding acts (the same receivers for every app: blinker keeps one each)
     contract_policed.connect(on_contract_policed)
     document_added.connect(on_document_added)

@@ -10,11 +10,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from contracts.jobs import request_current_policies
 from contracts.models import Contract, Delivery
 from core import clock, tokens
 from core.passwords import PasswordRule, hash_password
 from messaging import outbox
-from onboarding.invitations import letter_key
+from onboarding import consent
+from onboarding.invitations import letter_keys
 from onboarding.models import (
     AccessCode,
     AccessLink,
@@ -196,11 +198,15 @@ def activate(
     password: str,
     repeated: str,
     settings: OnboardingSettings,
+    *,
+    consented: bool = False,
 ) -> Activation:
-    """E-mail + code, then the first password. Every comparison of a code is counted first (an
-    atomic UPDATE … WHERE failed_attempts < limit), a matching code is taken back from the count and
-    marked used, and the link is used up by a guarded UPDATE: of parallel activations exactly one
-    sets the password. The caller commits, also when activation failed (wrong entries count)."""
+    """E-mail + code, then the first password (`consented`: he agreed to the portal's current texts on
+    this page). Every comparison of a code is counted first (an atomic UPDATE … WHERE failed_attempts
+    < limit), a matching code is taken back from the count and marked used, and the link is used up by
+    a guarded UPDATE: of parallel activations exactly one sets the password. A self-registered
+    customer's contract switches to portal delivery only now. The caller commits, also when
+    activation failed (wrong entries count)."""
     _lock(session, link)
     if link.used_at is not None:
         return Activation(message=ALREADY_ACTIVATED)
@@ -213,22 +219,22 @@ def activate(
         return Activation(message="Bitte fordern Sie zuerst einen Zugangs-Code an.")
     max_attempts = settings.max_attempts(letter)
     if current.failed_attempts >= max_attempts:
-        return Activation(message=_dead_code_message(letter, "Zu viele Fehleingaben."))
+        return Activation(message=_dead_code_message(link, "Zu viele Fehleingaben."))
     if current.expires_at <= now:
-        return Activation(message=_dead_code_message(letter, "Der Zugangs-Code ist abgelaufen."))
+        return Activation(message=_dead_code_message(link, "Der Zugangs-Code ist abgelaufen."))
     # the password rule needs no secret: check it before an attempt is spent on the code
     errors = check_new_password(customer.email, password, repeated, settings.password)
     if errors:
         return Activation(errors=errors)
     attempt = take_attempt(session, AccessCode, current.id, max_attempts, now)
     if attempt is None:
-        return Activation(message=_dead_code_message(letter, "Zu viele Fehleingaben."))
+        return Activation(message=_dead_code_message(link, "Zu viele Fehleingaben."))
     typed = tokens.normalize_code(code)
     matches = tokens.same(tokens.code_hmac(settings.secret_key, "access-code", typed), current.code_hmac)
     if email.strip().lower() != customer.email or not matches:
         record_event(session, "access_code_wrong", contract, customer.email, attempt=attempt)
         if attempt >= max_attempts:
-            return Activation(message=_dead_code_message(letter, "Zu viele Fehleingaben."))
+            return Activation(message=_dead_code_message(link, "Zu viele Fehleingaben."))
         return Activation(errors={"zugangscode": [GENERIC_ACTIVATION_ERROR]})
     used = session.execute(
         sa.update(AccessLink)
@@ -247,11 +253,20 @@ def activate(
     )
     session.refresh(link)
     session.refresh(current)
-    if letter:
-        outbox.redact_letter(session, letter_key(link.public_id))  # the code is used: its letter need not stay
+    if letter:  # the code is used: its letters need not stay
+        outbox.redact_letter(session, *letter_keys(session, link))
     customer.password_hash = hash_password(password)
     customer.activated_at = now
     customer.last_login_at = now
+    if consented:
+        consent.record_current(session, customer, "activation", settings)
+    if link.self_registered and contract is not None:  # seed 002: portal delivery from the activation on
+        contract.customer_account_id = customer.id
+        contract.customer_email = customer.email
+        contract.delivery = Delivery.PORTAL
+        session.flush()
+        request_current_policies(session, contract.agency_id, [contract.number or ""])
+        record_event(session, "contract_switched_to_portal", contract, customer.email, self_registered=True)
     others = session.scalars(  # every portal contract of the customer is now in his portal
         sa.update(Contract)
         .where(
@@ -271,7 +286,9 @@ def activate(
     return Activation(customer=customer)
 
 
-def _dead_code_message(letter: bool, why: str) -> str:
-    if letter:
+def _dead_code_message(link: AccessLink, why: str) -> str:
+    if link.self_registered:
+        return f"{why} Mit „Neuen Code anfordern“ senden wir Ihnen einen neuen Brief mit Zugangs-Code."
+    if link.code_channel is CodeChannel.LETTER:
         return f"{why} Bitte wenden Sie sich an Ihren Vermittler: er veranlasst einen neuen Brief mit Zugangs-Code."
     return f"{why} Bitte fordern Sie mit „Code erneut senden“ einen neuen Zugangs-Code an."

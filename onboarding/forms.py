@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask_wtf import FlaskForm
@@ -40,8 +41,75 @@ class AccessFields:
     )
 
 
-class ActivationForm(AccessFields, NewPasswordFields, Form):
+class ConsentFields:
+    """Seed 002: the Datenschutzhinweise taken note of, the Nutzungsbedingungen agreed to (the texts
+    linked beside; what was agreed to is stored with the texts' versions: onboarding.consent)."""
+
+    nutzungsbedingungen = BooleanField("Ich stimme den Nutzungsbedingungen des Kunden-Portals zu.")
+    datenschutz = BooleanField("Ich habe die Datenschutzhinweise zur Kenntnis genommen.")
+
+    def consent_errors(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        if not self.nutzungsbedingungen.data:
+            errors["nutzungsbedingungen"] = ["Bitte stimmen Sie den Nutzungsbedingungen zu."]
+        if not self.datenschutz.data:
+            errors["datenschutz"] = [
+                "Bitte bestätigen Sie, dass Sie die Datenschutzhinweise zur Kenntnis genommen haben."
+            ]
+        return errors
+
+
+class ActivationForm(AccessFields, NewPasswordFields, ConsentFields, Form):
+    """The consent boxes are asked only from a customer who has not agreed to the current texts yet
+    (the view decides; a self-registered customer agreed when he registered)."""
+
+
+class ConsentForm(ConsentFields, Form):
     pass
+
+
+# a Versicherungsscheinnummer as printed: ours (VR-2026-0000001-7) or an imported contract's
+CONTRACT_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9./-]{3,19}$")
+
+
+class RegistrationForm(ConsentFields, Form):
+    """ "Jetzt registrieren" (seed 002): Versicherungsscheinnummer, the policyholder's birth date, the
+    e-mail address twice and the consent."""
+
+    vertragsnummer = StringField(
+        # with a hyphen (allowed in German for readability): in a phone's error list the 25 letters must break
+        "Versicherungsschein-Nummer",
+        description="wie auf Ihrem Versicherungsschein, z. B. VR-2026-0000001-7",
+        filters=[lambda v: "".join(v.split()).upper() if isinstance(v, str) else v],
+        validators=[InputRequired("Bitte geben Sie die Nummer Ihres Versicherungsscheins ein."), Length(max=40)],
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"},
+    )
+    geburtsdatum = german_date_field(
+        "Ihr Geburtsdatum",
+        description="TT.MM.JJJJ – das des Versicherungsnehmers, nicht das einer versicherten Person",
+        required_message="Bitte geben Sie Ihr Geburtsdatum ein.",
+    )
+    email = email_field("E-Mail-Adresse", required="Bitte geben Sie Ihre E-Mail-Adresse ein.")
+    email2 = email_field("E-Mail-Adresse wiederholen", required="Bitte wiederholen Sie Ihre E-Mail-Adresse.")
+
+    def check(self, today: date) -> bool:
+        valid = self.validate()
+        number = self.vertragsnummer.data or ""
+        if number and not self.vertragsnummer.errors and not CONTRACT_NUMBER.match(number):
+            self.vertragsnummer.errors = [
+                # (not the 25-letter word itself: in the error list of a phone it would have to break)
+                "Bitte geben Sie die Nummer so ein, wie sie auf Ihrem Versicherungsschein steht (Buchstaben, "
+                "Ziffern und Bindestriche, z. B. VR-2026-0000001-7)."
+            ]
+        born = parse_german_date(self.geburtsdatum.data or "")
+        if born is not None and not self.geburtsdatum.errors and born > today:
+            self.geburtsdatum.errors = ["Das Geburtsdatum liegt in der Zukunft."]
+        first, second = self.email.normalized, self.email2.normalized
+        if first is not None and second is not None and first != second:
+            self.email2.errors = ["Die beiden E-Mail-Adressen stimmen nicht überein."]
+        for name, errors in self.consent_errors().items():
+            self[name].errors = errors
+        return valid and not any(f.errors for f in self)
 
 
 class CustomerLoginForm(Form):

@@ -432,23 +432,35 @@ def _event(action: str, contract: Contract, at: datetime, **details: Any) -> dic
 
 
 def _send_letter_code(
-    session: so.Session, link: AccessLink, customer: PortalAccount, contract: Contract, settings: OnboardingSettings
-) -> None:
+    session: so.Session,
+    link: AccessLink,
+    customer: PortalAccount,
+    contract: Contract,
+    settings: OnboardingSettings,
+    *,
+    again: bool = False,
+) -> AccessCode:
+    """The link's code by letter. `again`: a further code of the same link (a self-registered
+    customer's "Neuen Code anfordern"): its letter gets a key of its own."""
     now = clock.now()
     code = tokens.new_letter_code(settings.letter_code_length)
     expires_at = now + timedelta(days=settings.letter_code_days)
-    session.add(
-        AccessCode(
-            link_id=link.id,
-            channel=CodeChannel.LETTER,
-            created_at=now,
-            code_hmac=tokens.code_hmac(settings.secret_key, "access-code", code),
-            expires_at=expires_at,
-        )
+    access_code = AccessCode(
+        link_id=link.id,
+        channel=CodeChannel.LETTER,
+        created_at=now,
+        code_hmac=tokens.code_hmac(settings.secret_key, "access-code", code),
+        expires_at=expires_at,
     )
-    outbox.enqueue(session, _code_letter(link.public_id, contract, code, customer.email, expires_at, settings))
+    session.add(access_code)
+    session.flush()
+    draft = _code_letter(link.public_id, contract, code, customer.email, expires_at, settings)
+    if again:
+        draft["idempotency_key"] = f"{letter_key(link.public_id)}:{access_code.id}"
+    outbox.enqueue(session, draft)
     record_event(session, "access_code_sent", contract, "System", channel="letter")
     contract.onboarding_state = "code_sent"
+    return access_code
 
 
 def _link_email(
@@ -561,3 +573,11 @@ def greeting(contract: Contract) -> str:
 def letter_key(link_public_id: str) -> str:
     """The idempotency key of a link's code letter."""
     return f"access-code-letter:{link_public_id}"
+
+
+def letter_keys(session: so.Session, link: AccessLink) -> list[str]:
+    """The keys of every code letter of the link (a self-registered link may have had further codes)."""
+    codes = session.scalars(
+        sa.select(AccessCode.id).where(AccessCode.link_id == link.id, AccessCode.channel == CodeChannel.LETTER)
+    )
+    return [letter_key(link.public_id), *(f"{letter_key(link.public_id)}:{code_id}" for code_id in codes)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -56,6 +56,10 @@ class PortalAccount(Base):
     totp_secret: so.Mapped[str | None] = so.mapped_column(sa.String(255))  # encrypted (core.crypto)
     totp_enabled_at: so.Mapped[datetime | None]
     totp_last_step: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+    # the versions of the Nutzungsbedingungen and Datenschutzhinweise he agreed to last (the portal is
+    # usable only with the current ones: onboarding.consent); every consent is kept in portal_consents
+    terms_version: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    privacy_version: so.Mapped[str | None] = so.mapped_column(sa.String(40))
 
     @property
     def two_factor(self) -> bool:
@@ -89,6 +93,11 @@ class AccessLink(Base):
     opened_at: so.Mapped[datetime | None]
     used_at: so.Mapped[datetime | None]
     revoked_at: so.Mapped[datetime | None]  # a newer invitation replaced it
+    # a customer's own registration (onboarding.registration): the link of the confirmation e-mail; valid
+    # for the confirmation at first, for the letter code's activation once confirmed
+    self_registered: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    confirmed_at: so.Mapped[datetime | None]
+    registration_id: so.Mapped[int | None]
 
     customer: so.Mapped[PortalAccount] = so.relationship()
 
@@ -206,3 +215,36 @@ class OnboardingProgress(Base):
     activated_at: so.Mapped[datetime | None]
     open_until: so.Mapped[datetime | None]
     expired_since: so.Mapped[datetime | None]
+
+
+class RegistrationRequest(Base):
+    """A "Jetzt registrieren" as typed. The web request only records it — the same INSERT whether or
+    not a contract matches, so neither its answer nor its timing tells — and the worker matches it
+    and sends what it has to say by e-mail (onboarding.registration.process_registrations)."""
+
+    __tablename__ = "registration_requests"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    contract_number: so.Mapped[str] = so.mapped_column(sa.String(40))
+    birth_date: so.Mapped[date]
+    email: so.Mapped[str] = so.mapped_column(sa.String(254))
+    terms_version: so.Mapped[str] = so.mapped_column(sa.String(40))
+    privacy_version: so.Mapped[str] = so.mapped_column(sa.String(40))
+    client_address: so.Mapped[str | None] = so.mapped_column(sa.String(45))
+    requested_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    processed_at: so.Mapped[datetime | None] = so.mapped_column(index=True)
+    # what the worker did: confirmation, address_taken, already_active, no_match, limited
+    outcome: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+
+
+class PortalConsent(Base):
+    """One consent to the portal's Nutzungsbedingungen and Datenschutzhinweise, with their versions."""
+
+    __tablename__ = "portal_consents"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    customer_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("customers.id"), index=True)
+    terms_version: so.Mapped[str] = so.mapped_column(sa.String(40))
+    privacy_version: so.Mapped[str] = so.mapped_column(sa.String(40))
+    given_at: so.Mapped[datetime] = so.mapped_column(default=clock.now)
+    source: so.Mapped[str] = so.mapped_column(sa.String(20))  # registration, activation, login

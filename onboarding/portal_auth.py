@@ -1,5 +1,6 @@
 """The portal's guard: pages of the customer portal need a logged-in customer (a staff login is
-sent to the customer login), and `portal_account()` is that customer, typed."""
+sent to the customer login) who agreed to the current Nutzungsbedingungen and Datenschutzhinweise
+(else the consent page), and `portal_account()` is that customer, typed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any, TypeVar
 from flask import redirect, url_for
 from flask_login import current_user
 
+from onboarding import consent
 from onboarding.models import PortalAccount
+from onboarding.settings import current as current_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -20,6 +23,8 @@ def customer_required(view: F) -> F:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated or not current_user.is_customer:
             return redirect(url_for("onboarding.login"))
+        if not consent.is_current(current_user, current_settings()):  # issue #29: a new text asks again
+            return redirect(url_for("onboarding.consent_page"))
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]

@@ -38,6 +38,13 @@ class OnboardingSettings:
     totp_window_hours: int = 24
     totp_login_minutes: int = 5
     recovery_codes: int = 10
+    registration_hours: int = 48
+    registration_free_per_contract: int = 3
+    registration_free_per_email: int = 3
+    registration_resend_minutes: int = 15
+    registration_letters_per_30_days: int = 3
+    terms_version: str = "2026-12-01"
+    privacy_version: str = "2026-12-01"
     password: PasswordRule = field(default_factory=PasswordRule)
     login: LoginLimits = field(default_factory=LoginLimits)
     # secrets at rest (the TOTP secrets): SECRETS_KEYS; without it one key derived from secret_key
@@ -71,6 +78,13 @@ class OnboardingSettings:
             totp_window_hours=config["LOGIN_FAILURE_WINDOW_HOURS"],
             totp_login_minutes=config["TOTP_LOGIN_MINUTES"],
             recovery_codes=config["TOTP_RECOVERY_CODES"],
+            registration_hours=config["REGISTRATION_CONFIRM_HOURS"],
+            registration_free_per_contract=config["REGISTRATION_FREE_PER_CONTRACT"],
+            registration_free_per_email=config["REGISTRATION_FREE_PER_EMAIL"],
+            registration_resend_minutes=config["REGISTRATION_RESEND_MINUTES"],
+            registration_letters_per_30_days=config["REGISTRATION_LETTERS_PER_30_DAYS"],
+            terms_version=config["PORTAL_TERMS_VERSION"],
+            privacy_version=config["PORTAL_PRIVACY_VERSION"],
             password=PasswordRule(config["PASSWORD_MIN_LENGTH"], config["PASSWORD_MAX_LENGTH"]),
             login=LoginLimits.from_config(config),
             secret_box=SecretBox.from_config(config),

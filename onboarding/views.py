@@ -6,19 +6,22 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
+from calculator.forms.fields import parse_german_date
 from core import clock, db, sessions, throttle
 from core.contact import mask_mobile
 from core.extensions import htmx, limiter
-from onboarding import access, two_factor
+from onboarding import access, consent, registration, two_factor
 from onboarding import login as customer_login
 from onboarding.access import find_link, link_state, open_link, send_sms_code
 from onboarding.forms import (
     ActivationForm,
     ChangePasswordForm,
+    ConsentForm,
     CustomerLoginForm,
     ForgotForm,
     NewPasswordForm,
     RecoveryLoginForm,
+    RegistrationForm,
     SecondFactorForm,
 )
 from onboarding.login import customer_by_public_id, find_reset, log_in, request_password_reset
@@ -29,6 +32,7 @@ from onboarding.settings import current as current_settings
 bp = Blueprint("onboarding", __name__)
 
 LOGIN_FAILED = "E-Mail-Adresse oder Passwort ungültig."
+ALREADY_CONFIRMED = "Ihre E-Mail-Adresse ist bereits bestätigt – Ihr Zugangs-Code kommt per Post."
 FORGOT_ANSWER = (
     "Wenn zu Ihren Angaben ein aktiviertes Kunden-Portal gehört, haben wir Ihnen eine E-Mail mit einem Link "
     "zum Vergeben eines neuen Passworts gesendet."
@@ -45,7 +49,11 @@ def _link_page(token: str, form: ActivationForm | None = None, message: str | No
     state = link_state(link)
     if state != "valid" or link is None:
         status = 404 if state == "unknown" else 410
-        return render_template("onboarding/link_invalid.html", state=state), status
+        self_registered = link is not None and link.self_registered
+        return render_template("onboarding/link_invalid.html", state=state, self_registered=self_registered), status
+    if link.self_registered and link.confirmed_at is None:  # seed 002: first the e-mail address is confirmed
+        return render_template("onboarding/confirm_registration.html", token=token), 200
+    settings = current_settings()
     status = 200 if form is None else 422
     form = form or ActivationForm()
     if link.code_channel is CodeChannel.SMS:  # six digits: the phone's number pad and SMS autofill
@@ -58,6 +66,8 @@ def _link_page(token: str, form: ActivationForm | None = None, message: str | No
         masked=mask_mobile(link.mobile),
         letter=link.code_channel is CodeChannel.LETTER,
         message=message,
+        needs_consent=not consent.is_current(link.customer, settings),
+        code_dead=link.self_registered and not registration.code_usable(s, link, settings),
     ), status
 
 
@@ -103,7 +113,12 @@ def activate(token: str) -> BaseResponse | tuple[str, int]:
     if link_state(found) != "valid" or found is None:
         return _link_page(token)
     form = ActivationForm()
-    if not form.validate():
+    needs_consent = not consent.is_current(found.customer, current_settings())
+    missing = form.consent_errors() if needs_consent else {}
+    if not form.validate() or missing:
+        for name, errors in missing.items():
+            form[name].errors = errors
+        form.passwort.data = form.passwort2.data = ""
         return _link_page(token, form)
     result = access.activate(
         s,
@@ -113,6 +128,7 @@ def activate(token: str) -> BaseResponse | tuple[str, int]:
         form.passwort.data or "",
         form.passwort2.data or "",
         current_settings(),
+        consented=needs_consent,
     )
     s.commit()  # wrong entries count, also when activation failed
     if result.customer is None:
@@ -123,6 +139,104 @@ def activate(token: str) -> BaseResponse | tuple[str, int]:
     _log_in(result.customer)
     flash("Willkommen in Ihrem Kunden-Portal. Ihr Passwort ist gespeichert.", "success")
     return redirect(url_for("portal.documents"))
+
+
+@bp.post("/zugang/<token>/bestaetigen")
+def confirm_registration(token: str) -> BaseResponse | tuple[str, int]:
+    """Seed 002: the e-mail address of a self-registration confirmed (a second click is harmless)."""
+    s = db.session()
+    found = find_link(s, token)
+    if link_state(found) != "valid" or found is None or not found.self_registered:
+        return _link_page(token)
+    result = registration.confirm(s, found, current_settings())
+    s.commit()
+    if result.status == "confirmed":
+        flash("Vielen Dank – Ihre E-Mail-Adresse ist bestätigt.", "success")
+    else:
+        flash(ALREADY_CONFIRMED, "info")
+    return redirect(url_for("onboarding.link", token=token))
+
+
+@bp.post("/zugang/<token>/neuer-code")
+@limiter.limit(lambda: current_app.config["REGISTRATION_LIMIT_PER_ADDRESS"])
+def new_code(token: str) -> BaseResponse | tuple[str, int]:
+    """ "Neuen Code anfordern": a self-registered customer's code expired or was used up."""
+    s = db.session()
+    found = find_link(s, token)
+    if link_state(found) != "valid" or found is None or not found.self_registered or found.confirmed_at is None:
+        return _link_page(token)
+    status = registration.new_letter_code(s, found, current_settings())
+    s.commit()
+    messages = {
+        "sent": "Ein neuer Zugangs-Code ist unterwegs zu Ihnen – per Post an die Anschrift Ihres Vertrags.",
+        "usable": "Ihr Zugangs-Code aus dem Brief ist noch gültig. Bitte geben Sie ihn unten ein.",
+        "limit": "Wir haben Ihnen in den letzten 30 Tagen schon mehrere Briefe gesendet. Bitte wenden Sie sich "
+        "an Ihren Vermittler.",
+    }
+    flash(messages[status], "success" if status == "sent" else "info")
+    return redirect(url_for("onboarding.link", token=token))
+
+
+@bp.route("/portal/registrieren", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REGISTRATION_LIMIT_PER_ADDRESS"], methods=["POST"])
+def register() -> BaseResponse | tuple[str, int]:
+    """ "Jetzt registrieren" (seed 002). The same answer, after the same work, whether or not the data
+    match a contract: what happened is said in the e-mail only (onboarding.registration)."""
+    form = RegistrationForm()
+    settings = current_settings()
+    if request.method == "POST":
+        if not form.check(clock.today()):
+            form.email2.data = ""  # typed again, not copied: the point of asking twice
+            return render_template("onboarding/register.html", form=form), 422
+        s = db.session()
+        wait = registration.request_registration(
+            s,
+            form.vertragsnummer.data or "",
+            parse_german_date(form.geburtsdatum.data or "") or clock.today(),
+            form.email.normalized or "",
+            request.remote_addr,
+            settings,
+        )
+        s.commit()
+        if wait:
+            form.form_errors.append(registration.wait_message(wait))
+            return render_template("onboarding/register.html", form=form), 429
+        answer = registration.REGISTERED_ANSWER.format(hours=settings.registration_hours)
+        return render_template("onboarding/registered.html", answer=answer), 200
+    return render_template("onboarding/register.html", form=form), 200
+
+
+@bp.get("/portal/nutzungsbedingungen")
+def terms() -> str:
+    return render_template("portal/texts/terms.html", version=current_settings().terms_version)
+
+
+@bp.get("/portal/datenschutz")
+def privacy() -> str:
+    return render_template("portal/texts/privacy.html", version=current_settings().privacy_version)
+
+
+@bp.route("/portal/zustimmung", methods=["GET", "POST"])
+def consent_page() -> BaseResponse | tuple[str, int]:
+    """A new version of the Nutzungsbedingungen or Datenschutzhinweise: asked at the next login; the
+    portal is usable after the consent only (portal_auth.customer_required sends him here)."""
+    if not current_user.is_authenticated or not current_user.is_customer:
+        return redirect(url_for("onboarding.login"))
+    customer: PortalAccount = current_user._get_current_object()
+    settings = current_settings()
+    form = ConsentForm()
+    if request.method == "POST" and form.validate():
+        missing = form.consent_errors()
+        if not missing:
+            s = db.session()
+            consent.record_current(s, customer, "login", settings)
+            s.commit()
+            flash("Vielen Dank für Ihre Zustimmung.", "success")
+            return redirect(url_for("portal.documents"))
+        for name, errors in missing.items():
+            form[name].errors = errors
+        return render_template("onboarding/consent.html", form=form, customer=customer), 422
+    return render_template("onboarding/consent.html", form=form, customer=customer), 200
 
 
 @bp.route("/portal/anmelden", methods=["GET", "POST"])

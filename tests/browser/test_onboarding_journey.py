@@ -59,6 +59,8 @@ def test_customer_onboarding_journey(page: Page, portal_server, smtp_server, twi
     page.get_by_label("Zugangs-Code").fill(code)
     page.get_by_label("Passwort", exact=True).fill("Kaffee-Tasse-77!")
     page.get_by_label("Passwort wiederholen").fill("Kaffee-Tasse-77!")
+    page.get_by_label("Ich stimme den Nutzungsbedingungen des Kunden-Portals zu.").check()
+    page.get_by_label("Ich habe die Datenschutzhinweise zur Kenntnis genommen.").check()
     page.get_by_role("button", name="Weiter").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Meine Dokumente")

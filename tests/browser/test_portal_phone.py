@@ -75,6 +75,8 @@ def test_every_portal_page_fits_a_phone(page: Page, portal_server, smtp_server, 
     code.fill(sms)
     page.get_by_label("Passwort", exact=True).fill("Kaffee-Tasse-77!")
     page.get_by_label("Passwort wiederholen").fill("Kaffee-Tasse-77!")
+    page.get_by_label("Ich stimme den Nutzungsbedingungen des Kunden-Portals zu.").check()
+    page.get_by_label("Ich habe die Datenschutzhinweise zur Kenntnis genommen.").check()
     page.get_by_role("button", name="Weiter").click()
     expect(page.get_by_role("heading", name="Meine Dokumente")).to_be_visible()
 

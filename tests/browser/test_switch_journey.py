@@ -50,6 +50,8 @@ def test_manager_switches_a_contract_and_the_customer_activates(page: Page, port
     customer.get_by_label("Zugangs-Code").fill(code)
     customer.get_by_label("Passwort", exact=True).fill("Laterne-Mond-9!")
     customer.get_by_label("Passwort wiederholen").fill("Laterne-Mond-9!")
+    customer.get_by_label("Ich stimme den Nutzungsbedingungen des Kunden-Portals zu.").check()
+    customer.get_by_label("Ich habe die Datenschutzhinweise zur Kenntnis genommen.").check()
     customer.get_by_role("button", name="Weiter").click()
     expect(customer.get_by_role("heading", level=1)).to_have_text("Meine Dokumente")
     customer.get_by_role("link", name="Meine Verträge").click()

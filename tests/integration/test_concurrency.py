@@ -412,3 +412,63 @@ def test_ten_clicks_on_jetzt_umstellen_start_a_bulk_switch_once(parallel_app):
     with parallel_app.app_context():
         queued = db.session().scalar(sa.select(sa.func.count()).where(jobs.Job.kind == switch_jobs.JOB_KIND))
         assert queued == 1
+
+
+# --- self-registration (issue #29 item 5) ---------------------------------------------------------------
+
+HELGA = {"vertragsnummer": "BV-4711001", "geburtsdatum": "12.03.1961", "nutzungsbedingungen": "y", "datenschutz": "y"}
+
+
+def _register(app: Flask, email: str = "helga@example.org") -> int:
+    client = app.test_client()
+    data = {**HELGA, "email": email, "email2": email}
+    return post_form(client, "/portal/registrieren", data).status_code
+
+
+def _outbox(app: Flask, template: str) -> list[OutboxMessage]:
+    with app.app_context():
+        return list(db.session().scalars(sa.select(OutboxMessage).where(OutboxMessage.template == template)))
+
+
+def test_ten_parallel_registrations_of_one_contract_count_exactly_and_send_one_confirmation(parallel_app):
+    """The limit per contract number is exact under parallel form posts (3 free ones a day), and two
+    workers answering them at the same moment send one confirmation e-mail (the contract's row lock and
+    the resend rule)."""
+    from onboarding.models import RegistrationRequest
+    from onboarding.registration import process_registrations
+
+    statuses = in_parallel(10, lambda i: _register(parallel_app))
+    assert sorted(statuses) == [200] * 3 + [429] * 7
+    with parallel_app.app_context():
+        assert db.session().scalar(sa.select(sa.func.count()).select_from(RegistrationRequest)) == 3
+
+    def answer(i: int) -> int:
+        with parallel_app.app_context():
+            return process_registrations(db.session(), current_settings(), limit=1)
+
+    while sum(in_parallel(2, answer)):
+        pass
+    assert len(_outbox(parallel_app, "registration_confirm")) == 1
+    with parallel_app.app_context():
+        outcomes = Counter(db.session().scalars(sa.select(RegistrationRequest.outcome)))
+    assert outcomes == {"confirmation": 1, "repeated": 2}
+
+
+def test_ten_parallel_clicks_on_the_confirmation_send_one_code_letter(parallel_app):
+    from onboarding.registration import process_registrations
+
+    assert _register(parallel_app) == 200
+    with parallel_app.app_context():
+        assert process_registrations(db.session(), current_settings()) == 1
+    (mail,) = _outbox(parallel_app, "registration_confirm")
+    path = re.search(r"http://portal\.test(/zugang/[\w-]+)", mail.body_text).group(1)
+
+    def click(i: int) -> int:
+        client = parallel_app.test_client()
+        return post_form(client, f"{path}/bestaetigen", {}, page=path).status_code
+
+    assert in_parallel(10, click) == [302] * 10
+    assert len(_outbox(parallel_app, "access_code")) == 1
+    with parallel_app.app_context():
+        contract = db.session().scalar(sa.select(Contract).where(Contract.number == "BV-4711001"))
+        assert contract.onboarding_state == "self_code"

@@ -41,6 +41,9 @@ EDGES = {
     ("agency/snapshots.py", "close_months"),
     ("onboarding/invitations.py", "post_expired_invitations"),
     ("onboarding/login.py", "process_reset_requests"),
+    # worker tasks of the self-registration: the claim and its answer commit together
+    ("onboarding/registration.py", "process_registrations"),
+    ("onboarding/registration.py", "end_expired"),
     # the bulk switch: one transaction per chunk of rows (within the request for a small job, by the
     # worker for a large one), a failed chunk redone row by row
     ("agency/bulk.py", "store_job"),

@@ -73,6 +73,9 @@ def activate(client, link, email="kunde@example.org", code="", password=PASSWORD
             "zugangscode": code,
             "passwort": password,
             "passwort2": repeated or password,
+            # issue #29 item 7: the first activation asks for the consent to the portal's texts
+            "nutzungsbedingungen": "y",
+            "datenschutz": "y",
         },
     )
 
