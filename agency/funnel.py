@@ -44,7 +44,10 @@ LOST = (  # who stopped after a step: the ones to remind
     ("ohne_code", "geöffnet, kein Code"),
     ("nicht_aktiviert", "Code erhalten, nicht aktiviert"),
 )
-FILTERS = dict(STEPS + OUTCOMES + LOST + (("wartend", "noch offen, Link älter als {days} Tage"),))
+SELF = "selbst"  # of the links sent: the customers' own registrations (issue #29), the rest were invitations
+FILTERS = dict(
+    STEPS + OUTCOMES + LOST + (("wartend", "noch offen, Link älter als {days} Tage"), (SELF, "selbst registriert"))
+)
 
 
 def _cohort(stmt: sa.Select[Any], scope: Scope, period: Period) -> sa.Select[Any]:
@@ -90,7 +93,8 @@ def _flags(scope: Scope, period: Period, settings: Settings, now: datetime) -> s
     open_link = sa.and_(c.c.open_until.is_not(None), c.c.open_until > now)
     expired_link = sa.and_(c.c.expired_since.is_not(None), c.c.expired_since <= now)
     lost = sa.and_(~activated, ~bounced)  # neither activated nor bounced
-    is_open = sa.and_(lost, open_link, c.c.delivery == Delivery.PORTAL)
+    own = c.c.self_registered == 1  # the customer registered himself: on post delivery until he activates
+    is_open = sa.and_(lost, open_link, sa.or_(c.c.delivery == Delivery.PORTAL, own))
     return (
         sa.select(
             c.c.contract_id,
@@ -102,12 +106,13 @@ def _flags(scope: Scope, period: Period, settings: Settings, now: datetime) -> s
             flag(activated).label("aktiviert"),
             flag(lost, expired_link).label("abgelaufen"),
             flag(~activated, bounced).label("unzustellbar"),
-            flag(lost, ~expired_link, c.c.delivery == Delivery.POST).label("post"),
+            flag(lost, ~expired_link, c.c.delivery == Delivery.POST, ~own).label("post"),
             flag(is_open).label("offen"),
             flag(is_open, c.c.last_sent_at < now - timedelta(days=settings.waiting_days)).label("wartend"),
             flag(~activated, ~opened).label("nicht_geoeffnet"),
             flag(~activated, opened, ~has_code).label("ohne_code"),
             flag(~activated, opened, has_code).label("nicht_aktiviert"),
+            flag(own).label("selbst"),
             sa.case((activated, seconds_between(c.c.activated_at, c.c.sent_at)), else_=None).label("seconds"),
         )
         .select_from(c)
@@ -147,7 +152,7 @@ class Step:
     lost_percent: float | None
 
 
-COUNTED = (*(k for k, _ in STEPS + OUTCOMES + LOST), "wartend")
+COUNTED = (*(k for k, _ in STEPS + OUTCOMES + LOST), "wartend", SELF)
 
 
 def _middle(rank: Any, n: Any) -> sa.ColumnElement[bool]:

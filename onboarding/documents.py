@@ -36,6 +36,7 @@ class Filters:
     kind: str = ""
     status: str = ""  # gelesen / ungelesen
     contract: str = ""  # public id
+    invoices: bool | None = None  # the tab "Rechnungen" (True), "Dokumente" (False: all but the invoices), "Alle"
 
 
 def documents_page(
@@ -62,6 +63,10 @@ def documents_page(
             Document.created_at >= datetime.combine(filters.start, time.min, TIMEZONE),
             Document.created_at < datetime.combine(end + timedelta(days=1), time.min, TIMEZONE),
         )
+    if filters.invoices is True:
+        stmt = stmt.where(Document.kind == DocumentKind.INVOICE)
+    elif filters.invoices is False:
+        stmt = stmt.where(Document.kind != DocumentKind.INVOICE)
     if filters.kind in {k.value for k in DocumentKind}:
         stmt = stmt.where(Document.kind == DocumentKind(filters.kind))
     if filters.status == "gelesen":

@@ -132,6 +132,9 @@ class ForgotForm(Form):
     )
 
 
+DOCUMENTS, INVOICES = "dokumente", "rechnungen"
+
+
 class DocumentFilterForm(FlaskForm):
     """ "Meine Dokumente" filters as in the seed: Name, Vorname, Datum (one day or from–to),
     Dokument; besides Status, Vertrag and the page size. A GET form (no CSRF): a wrong date is
@@ -155,6 +158,13 @@ class DocumentFilterForm(FlaskForm):
     )
     vertrag = SelectField("Vertrag", choices=options([("", "alle")]), validate_choice=False, default="")
     anzahl = SelectField("Pro Seite", choices=options([("10", "10"), ("20", "20"), ("50", "50")]), default="10")
+    # seed 000: "Dokumente" (Versicherungsschein and every other contract document) and "Rechnungen" apart
+    ansicht = SelectField(
+        "Ansicht",
+        choices=options([("", "Alle"), (DOCUMENTS, "Dokumente"), (INVOICES, "Rechnungen")]),
+        default="",
+        validate_choice=False,
+    )
 
     def check(self) -> None:
         self.validate()

@@ -215,6 +215,8 @@ class OnboardingProgress(Base):
     activated_at: so.Mapped[datetime | None]
     open_until: so.Mapped[datetime | None]
     expired_since: so.Mapped[datetime | None]
+    # 1 when one of its links was the customer's own registration (onboarding.registration), else 0
+    self_registered: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
 
 class RegistrationRequest(Base):

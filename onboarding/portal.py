@@ -17,7 +17,7 @@ from core.downloads import download, stream
 from core.formatting import count
 from core.forms import selected_ids
 from onboarding import documents as portal_documents
-from onboarding.forms import ClaimForm, DocumentFilterForm
+from onboarding.forms import DOCUMENTS, INVOICES, ClaimForm, DocumentFilterForm
 from onboarding.portal_auth import customer_required, portal_account
 from onboarding.queries import contract_details, contracts_of
 
@@ -50,6 +50,7 @@ def documents() -> str:
         kind=form.dokument.data or "",
         status=form.status.data or "",
         contract=form.vertrag.data or "",
+        invoices={INVOICES: True, DOCUMENTS: False}.get(form.ansicht.data or ""),
     )
     found = portal_documents.documents_page(
         s, portal_account(), filters, paging.page_number(request.args.get("seite")), size
@@ -62,6 +63,7 @@ def documents() -> str:
         size=size,
         form=form,
         params=dict(form.filters(), anzahl=size),
+        view=form.ansicht.data if form.ansicht.data in (DOCUMENTS, INVOICES) else "",
     )
     return html
 

@@ -41,6 +41,7 @@ COLUMNS = (
     "activated_at",
     "open_until",
     "expired_since",
+    "self_registered",
 )
 CONTRACT_FIELDS = ("delivery", "owner_id", "agency_id", "customer_account_id")
 
@@ -63,6 +64,7 @@ def computed(contract_ids: sa.ColumnElement[bool] | None = None) -> sa.Select[An
         sa.func.min(AccessCode.created_at).label("code_at"),
         sa.func.max(sa.case((unused, link.expires_at))).label("open_until"),
         sa.func.min(sa.case((unused, link.expires_at))).label("expired_since"),
+        sa.func.max(sa.case((link.self_registered.is_(True), 1), else_=0)).label("self_registered"),
     ).outerjoin(AccessCode, AccessCode.link_id == link.id)
     if contract_ids is not None:
         links = links.where(contract_ids)
@@ -82,6 +84,7 @@ def computed(contract_ids: sa.ColumnElement[bool] | None = None) -> sa.Select[An
             sa.case((PortalAccount.activated_at >= p.sent_at, PortalAccount.activated_at)).label("activated_at"),
             p.open_until,
             p.expired_since,
+            p.self_registered,
         )
         .select_from(per_contract)
         .join(Contract, Contract.id == p.contract_id)

@@ -27,7 +27,7 @@ from calculator.forms.fields import parse_german_date
 from contracts.models import Contract, Delivery
 from core import clock, leases, throttle, tokens
 from messaging import outbox
-from onboarding import consent
+from onboarding import consent, progress
 from onboarding.access import _current_code, _lock, _usable
 from onboarding.invitations import _send_letter_code, customer_for, letter_keys
 from onboarding.models import AccessCode, AccessLink, CodeChannel, PortalAccount, RegistrationRequest
@@ -191,6 +191,7 @@ def _answer(session: so.Session, request: RegistrationRequest, settings: Onboard
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
+    progress.changed(session, [contract.id])  # a set-based change of its links: the read model follows
     token = tokens.new_link_token()
     link = AccessLink(
         token_hash=tokens.token_hash(token),
@@ -261,6 +262,7 @@ def confirm(session: so.Session, link: AccessLink, settings: OnboardingSettings)
     session.refresh(link)
     if done is None:
         return Confirmation("already", link)
+    progress.changed(session, [link.contract_id])
     contract = session.get(Contract, link.contract_id)
     assert contract is not None
     record_event(session, "self_registration_confirmed", contract, link.customer.email)

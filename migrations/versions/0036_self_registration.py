@@ -55,9 +55,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_consents")),
     )
     op.create_index("ix_portal_consents_customer_id", "portal_consents", ["customer_id"])
+    # the read model tells a customer's own registration from a broker's invitation (none so far: 0)
+    with op.batch_alter_table("onboarding_progress") as batch:
+        batch.add_column(sa.Column("self_registered", sa.Integer(), server_default="0", nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("onboarding_progress") as batch:
+        batch.drop_column("self_registered")
     op.drop_index("ix_portal_consents_customer_id", table_name="portal_consents")
     op.drop_table("portal_consents")
     with op.batch_alter_table("customers") as batch:

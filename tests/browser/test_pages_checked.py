@@ -320,6 +320,7 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
         own = s.scalar(sa.select(Contract.public_id).where(Contract.customer_email == "k@example.org"))
     for name, path in (
         ("portal-documents", "/portal/dokumente"),
+        ("portal-documents-invoices", "/portal/dokumente?ansicht=rechnungen"),
         ("portal-documents-filter-error", "/portal/dokumente?datum=31.02.2026&bis=01.01.2026&name=M"),
         ("portal-contracts", "/portal/vertraege"),
         ("portal-contract", f"/portal/vertraege/{own}"),

@@ -80,6 +80,20 @@ def test_the_filters_combine_and_a_wrong_date_is_said_at_its_field(customer):
     assert "Das Ende des Zeitraums liegt vor seinem Anfang." in backwards
 
 
+def test_documents_and_invoices_apart_as_the_seed_has_them(customer):
+    """Seed 000: "Unter dem Menüpunkt „Dokumente“ … Versicherungsschein und alle weiteren
+    Vertragsdokumente. Ihre Rechnungen finden Sie unter dem Menüpunkt „Rechnungen“." — newest first."""
+    _contract, client = customer
+    assert _titles(client, "?ansicht=rechnungen") == ["Beitragsrechnung Nachtrag Nr. 1", "Beitragsrechnung"]
+    documents = [t for t in POLICED if t != "Beitragsrechnung"]
+    assert _titles(client, "?ansicht=dokumente") == ["Nachtrag Nr. 1", *documents]
+    assert _titles(client, "?ansicht=rechnungen&datum=02.03.2026") == ["Beitragsrechnung"]  # filters still apply
+    html = client.get("/portal/dokumente?ansicht=rechnungen").get_data(as_text=True)
+    assert re.search(r'<a href="[^"]*ansicht=rechnungen[^"]*" aria-current="page">Rechnungen</a>', html)
+    assert 'name="ansicht" value="rechnungen"' in html  # filtering stays in the view
+    assert 'name="f_ansicht" value="rechnungen"' in html  # so do marking and saving
+
+
 def test_paging_keeps_the_filters(outbox_app, customer, session):
     contract, client = customer
     with outbox_app.app_context():

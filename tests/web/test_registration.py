@@ -317,3 +317,20 @@ def test_the_bestand_shows_a_self_registration_with_its_own_state(outbox_app, st
     filtered = staff.get("/bestand/?status=Selbst+registriert%3A+Code+versendet").get_data(as_text=True)
     assert "BV-4711001" in filtered
     assert "BV-4711001" not in staff.get("/bestand/?status=Code+versendet").get_data(as_text=True)
+
+
+def test_the_funnel_counts_a_self_registration_as_its_own_and_open_not_back_on_post(
+    outbox_app, stock, session, manager
+):
+    """Issue #29 item 6: a self-registered contract is on post delivery until the activation — in the
+    funnel it is an open invitation of its own kind ("selbst registriert"), not "zurück auf Post"."""
+    register(outbox_app.test_client())
+    worker.run(outbox_app, once=True)
+    staff = outbox_app.test_client()
+    assert login(staff, manager.email).status_code == 302
+    html = staff.get("/agentur/kennzahlen").get_data(as_text=True)
+    assert re.search(r"1 selbst registriert</a>", html)
+    listed = staff.get("/bestand/?schritt=selbst").get_data(as_text=True)
+    assert "BV-4711001" in listed
+    assert "BV-4711001" in staff.get("/bestand/?schritt=offen").get_data(as_text=True)
+    assert "BV-4711001" not in staff.get("/bestand/?schritt=post").get_data(as_text=True)
