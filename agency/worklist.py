@@ -1,8 +1,9 @@
 """The broker's worklist on his start page (the agency manager's for his agency): Anträge in
 Risikoprüfung, decisions of the last days, customers who got the access link but have not activated
 it for WORKLIST_REMINDER_DAYS ("Erinnerung senden"), invitations about to end while their code letter
-still lies in the Postausgang, failed messages to his customers, open claims
-of his customers. One query per list, each limited and scoped to the user's contracts."""
+still lies in the Postausgang, failed messages to his customers, open claims of his customers, his
+customers' messages from the portal's Kontakt not answered yet. One query per list, each limited and
+scoped to the user's contracts."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from agency import services
+from contracts import contact
 from contracts.models import Application, ApplicationState, Claim, Contract
 from contracts.presentation import code_letter_unposted
 from core import clock
@@ -102,7 +104,11 @@ def worklist(session: so.Session, user: User, settings: Settings, now: datetime 
         ),
         (Claim.reported_at.desc(),),
     )
+    messages = contact.open_messages(session, user, 1, LIMIT)  # Kontakt: the customers' open messages
     return {
+        "messages": messages.items,
+        "messages_total": messages.total,
+        "subjects": contact.SUBJECTS,
         "referred": referred,
         "referred_total": referred_total,
         "decided": decided,

@@ -47,6 +47,7 @@ def init_app(app: Flask) -> None:
     navigation.register(app, "Risikoprüfung", "contracts_backoffice.referrals", BACKOFFICE_AREA, order=20)
     navigation.register(app, "Hauptfälligkeit", "contracts_backoffice.renewals", BACKOFFICE_AREA, order=25)
     navigation.register(app, "Schadenmeldungen", "contracts_backoffice.claims_list", BACKOFFICE_AREA, order=27)
+    navigation.register(app, "Kontakt", "contracts_backoffice.contact_list", BACKOFFICE_AREA, order=28)
     navigation.register(app, "eVB", "contracts_backoffice.evbs", BACKOFFICE_AREA, order=28)
     navigation.register(app, "SF-Bestätigung", "contracts_backoffice.sf_confirmations", BACKOFFICE_AREA, order=26)
 

@@ -15,6 +15,7 @@ from calculator.forms.vehicle import SF_CHOICES
 from contracts import (
     claim_status,
     claims,
+    contact,
     einstufung,
     evb,
     probelauf,
@@ -220,6 +221,21 @@ def renewal_report(public_id: str) -> Response:
     if run is None:
         abort(404)
     return download(renewal.report_csv(s, run).encode(), "text/csv", f"Verlaengerung-{run.due.isoformat()}.csv")
+
+
+@bp.get("/innendienst/kontakt")
+@roles_required(*BACKOFFICE_AREA)
+def contact_list() -> str:
+    """The customers' messages not answered yet (all agencies), oldest first; answered on the page."""
+    found = contact.open_messages(db.session(), staff_user(), paging.page_number(request.args.get("seite")), PAGE_SIZE)
+    return render_template(
+        "contracts/contact_list.html",
+        messages=found.items,
+        page=found.number,
+        total=found.total,
+        page_size=PAGE_SIZE,
+        subjects=contact.SUBJECTS,
+    )
 
 
 @bp.get("/innendienst/schadenmeldungen")

@@ -499,3 +499,34 @@ class Evb(Base):
         if self.revoked_at is not None:
             return "widerrufen"
         return "abgelaufen" if self.valid_until < today else "gültig"
+
+
+class ContactMessage(Base):
+    """ "Kontakt" (issue #29 item 8, seeds 000 and 004): a customer's message about one of his contracts
+    to his broker and the back office, and every answer — his Kontakthistorie, in time order. A
+    customer's message is open until answered; an answer is unread until the customer has seen it."""
+
+    __tablename__ = "contact_messages"
+    __table_args__ = (sa.Index("ix_contact_messages_open", "from_customer", "answered_at", "agency_id", "owner_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    contract_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("contracts.id"), index=True)
+    agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id"))
+    owner_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"))
+    # an answer: the customer's message it answers
+    answers_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("contact_messages.id"))
+    from_customer: so.Mapped[bool]
+    author_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))  # staff who answered
+    author_label: so.Mapped[str] = so.mapped_column(sa.String(250))
+    subject: so.Mapped[str] = so.mapped_column(sa.String(30))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    attachment_name: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    attachment_type: so.Mapped[str | None] = so.mapped_column(sa.String(50))
+    attachment_key: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    attachment_size: so.Mapped[int | None]
+    created_at: so.Mapped[datetime] = so.mapped_column(default=clock.now, index=True)
+    answered_at: so.Mapped[datetime | None]  # a customer's message: when it was answered first
+    read_at: so.Mapped[datetime | None]  # an answer: when the customer saw it
+
+    contract: so.Mapped[Contract] = so.relationship()

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from contracts import einstufung
-from contracts.models import Application, ApplicationState, Claim, Contract
+from contracts.models import Application, ApplicationState, Claim, ContactMessage, Contract
 from core import clock
 from core.users import User
 from messaging.models import Kind, OutboxMessage, State
@@ -67,6 +67,14 @@ def queues(session: so.Session, user: User) -> dict[str, Any]:
                 "contracts_backoffice.claims_list",
                 Claim.reported_at,
                 Claim.handled_at.is_(None),
+            ),
+            _queue(
+                session,
+                "Kontakt: offene Nachrichten",
+                "contracts_backoffice.contact_list",
+                ContactMessage.created_at,
+                ContactMessage.from_customer.is_(True),
+                ContactMessage.answered_at.is_(None),
             ),
             _queue(
                 session,

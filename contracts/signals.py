@@ -15,3 +15,6 @@ _signals = Namespace()
 contract_policed = _signals.signal("contract-policed")
 # sender: a Document added to a running contract after policing; kwargs: session, contract
 document_added = _signals.signal("document-added")
+# sender: a ContactMessage answering a customer's message (the broker or the back office wrote it);
+# kwargs: session, contract
+contact_answered = _signals.signal("contact-answered")

@@ -17,6 +17,7 @@ from calculator.tariffs import Product
 from contracts import (
     advice,
     claims,
+    contact,
     contract_info,
     evb,
     lifecycle,
@@ -248,6 +249,8 @@ def contract(public_id: str) -> str:
         masked_iban=mask_iban,
         today=clock.today(),
         claims=claims.claims_of(s, found),
+        messages=contact.history(s, [found.id]),
+        subjects=contact.SUBJECTS,
         client=s.get(CustomerRecord, found.client_id) if found.client_id else None,
         portal_state=state_label(found, letter=code_letters(s, [found]).get(found.id)),
         **policy_scope(s, current_settings().catalog, found, clock.today()),
@@ -337,6 +340,35 @@ def answer_question(public_id: str) -> BaseResponse | tuple[str, int]:
             flash("Ihre Antwort ist beim Innendienst.", "success")
             return redirect(url_for("contracts.application", public_id=public_id))
     return application_page(s, application, answer_form=form), 422
+
+
+@bp.post("/kontakt/<public_id>/antwort")
+@roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
+def answer_contact(public_id: str) -> BaseResponse:
+    """The broker's or the back office's answer to a customer's message (from the contract's page)."""
+    s = db.session()
+    message = contact.visible(s, staff_user(), public_id)
+    if message is None:
+        abort(404)
+    try:
+        contact.answer(s, staff_user(), message, request.form.get("antwort", ""))
+    except contact.ContactError as error:
+        flash(error.message, "error")
+        return redirect(url_for("contracts.contract", public_id=message.contract.public_id, _anchor="kontakt"))
+    s.commit()
+    flash("Ihre Antwort ist im Kunden-Portal; der Kunde erhält eine E-Mail ohne Inhalt.", "success")
+    return redirect(url_for("contracts.contract", public_id=message.contract.public_id, _anchor="kontakt"))
+
+
+@bp.get("/kontakt/<public_id>/anhang")
+@roles_required(*BROKER_AREA, *BACKOFFICE_AREA)
+def contact_attachment(public_id: str) -> Response:
+    """A customer's attachment, for staff who may see its contract."""
+    message = contact.visible(db.session(), staff_user(), public_id)
+    if message is None or message.attachment_key is None:
+        abort(404)
+    kind, name = message.attachment_type or "application/octet-stream", message.attachment_name or "Anhang"
+    return download(storage.open_stream(message.attachment_key), kind, name)
 
 
 @bp.get("/schadenmeldungen/dateien/<public_id>")

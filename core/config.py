@@ -126,6 +126,10 @@ DEFAULTS: dict[str, Any] = {
     "REGISTRATION_LIMIT_PER_ADDRESS": "10 per hour",
     "REGISTRATION_RESEND_MINUTES": 15,
     "REGISTRATION_LETTERS_PER_30_DAYS": 3,
+    # "Kontakt" in the portal (issue #29): messages per customer and day without a wait (then a growing
+    # one), and the form per client address (Flask-Limiter notation)
+    "CONTACT_FREE_PER_DAY": 10,
+    "CONTACT_LIMIT_PER_ADDRESS": "30 per hour",
     # the portal's Nutzungsbedingungen and Datenschutzhinweise (templates/portal/texts/): a new version
     # asks every customer again at his next login
     "PORTAL_TERMS_VERSION": "2026-12-01",

@@ -16,11 +16,11 @@ def _load_customer(session: so.Session, token: str, policy: Any) -> object:
 
 
 def init_app(app: Flask) -> None:
-    from contracts.signals import contract_policed, document_added
+    from contracts.signals import contact_answered, contract_policed, document_added
     from core import navigation
     from core.authz import BACKOFFICE_AREA
     from messaging.worker import register_task
-    from onboarding import account, backoffice_views, cli, portal, progress, registration, views
+    from onboarding import account, backoffice_views, cli, kontakt, portal, progress, registration, views
     from onboarding.invitations import on_contract_policed, on_document_added, post_expired_invitations
     from onboarding.login import process_reset_requests
     from onboarding.settings import OnboardingSettings
@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
     navigation.register_customer(app, "Meine Dokumente", "portal.documents")
     navigation.register_customer(app, "Meine Verträge", "portal.contracts")
     navigation.register_customer(app, "Meine Schäden", "portal.claims_list")
+    navigation.register_customer(app, "Kontakt", "portal.contact_page")
     my_data_pages = ("/portal/sicherheit", "/portal/email-bestaetigen", "/portal/passwort-aendern")
     navigation.register_customer(app, "Meine Daten", "my_data.index", my_data_pages)
     app.extensions["user_loaders"]["customer"] = _load_customer
@@ -48,6 +49,7 @@ def init_app(app: Flask) -> None:
     # contracts announces, onboarding acts (the same receivers for every app: blinker keeps one each)
     contract_policed.connect(on_contract_policed)
     document_added.connect(on_document_added)
+    contact_answered.connect(kontakt.on_contact_answered)
     app.context_processor(_portal_unread)
 
 

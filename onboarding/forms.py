@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    FileField,
     MultipleFileField,
     PasswordField,
     RadioField,
@@ -355,3 +356,19 @@ class AddressCorrectionForm(Form):
     email = email_field(
         "Richtige E-Mail-Adresse", required="Bitte geben Sie die richtige E-Mail-Adresse ein.", autocomplete="off"
     )
+
+
+class ContactForm(Form):
+    """Kontakt (issue #29 item 8): about which contract, the subject, the text, one attachment."""
+
+    vertrag = SelectField("Vertrag", validate_choice=False, validators=[InputRequired("Bitte wählen Sie den Vertrag.")])
+    thema = SelectField("Thema", validate_choice=False, validators=[InputRequired("Bitte wählen Sie ein Thema.")])
+    nachricht = TextAreaField(
+        "Ihre Nachricht",
+        validators=[
+            InputRequired("Bitte schreiben Sie uns Ihr Anliegen."),
+            Length(max=5000, message="Bitte fassen Sie sich kürzer (höchstens 5.000 Zeichen)."),
+        ],
+        render_kw={"rows": 6, "maxlength": 5000},
+    )
+    datei = FileField("Anhang (optional)")

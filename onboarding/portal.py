@@ -9,17 +9,20 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response as BaseResponse
 
 from calculator.forms.fields import options
-from contracts import claim_status, claims, versions
+from contracts import claim_status, claims, contact, versions
 from contracts.models import ClaimKind
 from contracts.settings import current as contract_settings
-from core import clock, db, paging
+from core import clock, db, paging, storage
 from core.downloads import download, stream
+from core.extensions import limiter
 from core.formatting import count
 from core.forms import selected_ids
 from onboarding import documents as portal_documents
-from onboarding.forms import DOCUMENTS, INVOICES, ClaimForm, DocumentFilterForm
+from onboarding import kontakt
+from onboarding.forms import DOCUMENTS, INVOICES, ClaimForm, ContactForm, DocumentFilterForm
 from onboarding.portal_auth import customer_required, portal_account
 from onboarding.queries import contract_details, contracts_of
+from onboarding.settings import current as current_settings
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 PAGE_SIZES = (10, 20, 50)
@@ -212,6 +215,73 @@ def report_claim(public_id: str) -> BaseResponse | str | tuple[str, int]:
         files_sent = any(f.filename for f in request.files.getlist("dateien"))
         return render_template("portal/claim.html", form=form, contract=contract, kfz=kfz, files_sent=files_sent), 422
     return render_template("portal/claim.html", form=form, contract=contract, kfz=kfz, files_sent=False)
+
+
+SENT = "Ihre Nachricht ist bei uns. Die Antwort finden Sie hier; wir sagen Ihnen per E-Mail Bescheid."
+
+
+@bp.route("/kontakt", methods=["GET", "POST"])
+@customer_required
+@limiter.limit(lambda: current_app.config["CONTACT_LIMIT_PER_ADDRESS"], methods=["POST"])
+def contact_page() -> BaseResponse | tuple[str, int]:
+    """Kontakt (issue #29 item 8): write to the broker and the back office about one of his contracts;
+    below, his Kontakthistorie in time order (its answers are read once he has seen them here)."""
+    s, customer = db.session(), portal_account()
+    own = contracts_of(s, customer)
+    form = ContactForm()
+    chosen = next((c for c in own if c.public_id == form.vertrag.data), None)
+    form.vertrag.choices = options([("", "Bitte wählen")] + [(c.public_id, c.number or "") for c in own])
+    subjects = contact.subjects_for(chosen) if chosen is not None else contact.SUBJECTS
+    form.thema.choices = options([("", "Bitte wählen"), *subjects.items()])
+    megabytes = current_app.config["CLAIM_UPLOAD_MAX_MB"]
+    form.datei.description = f"ein Foto (JPEG, PNG, HEIC) oder ein PDF, höchstens {megabytes} MB"
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate() and chosen is not None:
+            upload = request.files.get("datei")
+            try:
+                wait = kontakt.send(
+                    s,
+                    customer,
+                    chosen,
+                    form.thema.data or "",
+                    form.nachricht.data or "",
+                    _read(upload) if upload is not None and upload.filename else None,
+                    current_settings(),
+                    claims.UploadLimits(1, megabytes * 1024 * 1024),
+                )
+            except contact.ContactError as error:
+                s.rollback()
+                form[{"thema": "thema", "datei": "datei"}.get(error.field, "nachricht")].errors = [error.message]
+            else:
+                s.commit()
+                if not wait:
+                    flash(SENT, "success")
+                    return redirect(url_for("portal.contact_page", _anchor="kontakthistorie"))
+                form.form_errors.append(kontakt.wait_message(wait))
+                status = 429
+        elif chosen is None and not form.vertrag.errors:
+            form.vertrag.errors = ["Bitte wählen Sie den Vertrag."]
+    ids = [c.id for c in own]
+    messages = contact.history(s, ids)
+    html = render_template("portal/contact.html", form=form, messages=messages, subjects=contact.SUBJECTS)
+    if status == 200 and contact.mark_read(s, ids):  # the answers shown are read now
+        s.commit()
+    return html, status
+
+
+@bp.get("/kontakt/<public_id>/anhang")
+@customer_required
+def contact_attachment(public_id: str) -> Response:
+    """His own attachment (only messages of his own contracts are ever found)."""
+    s = db.session()
+    ids = [c.id for c in contracts_of(s, portal_account())]
+    message = next((m for m in contact.history(s, ids) if m.public_id == public_id), None)
+    if message is None or message.attachment_key is None:
+        abort(404)
+    kind, name = message.attachment_type or "application/octet-stream", message.attachment_name or "Anhang"
+    return download(storage.open_stream(message.attachment_key), kind, name)
 
 
 def _read(upload: FileStorage) -> claims.Upload:

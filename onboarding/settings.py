@@ -43,6 +43,7 @@ class OnboardingSettings:
     registration_free_per_email: int = 3
     registration_resend_minutes: int = 15
     registration_letters_per_30_days: int = 3
+    contact_free_per_day: int = 10
     terms_version: str = "2026-12-01"
     privacy_version: str = "2026-12-01"
     password: PasswordRule = field(default_factory=PasswordRule)
@@ -83,6 +84,7 @@ class OnboardingSettings:
             registration_free_per_email=config["REGISTRATION_FREE_PER_EMAIL"],
             registration_resend_minutes=config["REGISTRATION_RESEND_MINUTES"],
             registration_letters_per_30_days=config["REGISTRATION_LETTERS_PER_30_DAYS"],
+            contact_free_per_day=config["CONTACT_FREE_PER_DAY"],
             terms_version=config["PORTAL_TERMS_VERSION"],
             privacy_version=config["PORTAL_PRIVACY_VERSION"],
             password=PasswordRule(config["PASSWORD_MIN_LENGTH"], config["PASSWORD_MAX_LENGTH"]),

@@ -345,6 +345,12 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     check.visit("portal-claims", "/portal/schaeden")
     # Meine Daten: address change (errors, saved), new e-mail (link page), new mobile (code page)
     check.visit("portal-data", "/portal/daten")
+    check.visit("portal-contact", "/portal/kontakt")
+    check.submit("portal-contact-errors", "Nachricht senden", status=422)
+    check.page.get_by_label("Vertrag").select_option(index=1)
+    check.page.get_by_label("Thema").select_option("rechnung")
+    check.page.get_by_label("Ihre Nachricht").fill("Warum ist die Rechnung höher als im Vorjahr?")
+    check.submit("portal-contact-sent", "Nachricht senden")
     check.visit("portal-consent", "/portal/zustimmung")  # asked after a new version of the texts
     check.submit("portal-consent-errors", "Zustimmen und weiter", status=422)
     check.visit("portal-change-address", "/portal/daten/anschrift")
@@ -423,6 +429,8 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     check.page.get_by_label("reguliert (mit Zahlung)").check()
     check.page.get_by_label("Gezahlter Betrag in €").fill("1.200,00")
     check.submit("claim-paid", "Stand speichern")
+    check.visit("contact-open", "/innendienst/kontakt")
+    check.submit("contact-answered", "Antwort senden")  # an empty answer: said, back on the contract's page
     check.visit("sf-confirmations", "/innendienst/sf-bestaetigung")
     check.visit("evbs", "/innendienst/evb")
     check.submit("evbs-errors", "Widerrufen", status=422)
