@@ -100,4 +100,18 @@ def _seed_existing_contracts(session: so.Session) -> list[str]:
     from contracts.settings import current as contract_settings
 
     result = import_contracts(session, DEMO_EXISTING.encode(), contract_settings().catalog)
+    # a demo database seeded before the import knew birth dates gets them (self-registration matches them)
+    import csv
+    import io
+
+    import sqlalchemy as sa
+
+    from contracts.models import Contract
+
+    born = {
+        row["vertragsnummer"]: row["geburtsdatum"] for row in csv.DictReader(io.StringIO(DEMO_EXISTING), delimiter=";")
+    }
+    for contract in session.scalars(sa.select(Contract).where(Contract.number.in_(list(born)))):
+        if not (contract.customer or {}).get("birth_date"):
+            contract.customer = {**(contract.customer or {}), "birth_date": born[contract.number or ""]}
     return [f"{result.created} Bestandsverträge"] if result.created else []

@@ -42,12 +42,21 @@ class AccessFields:
     )
 
 
+def _privacy_field() -> BooleanField:
+    return BooleanField("Ich habe die Datenschutzhinweise zur Kenntnis genommen.")
+
+
+def _terms_field() -> BooleanField:
+    return BooleanField("Ich stimme den Nutzungsbedingungen des Kunden-Portals zu.")
+
+
 class ConsentFields:
     """Seed 002: the Datenschutzhinweise taken note of, the Nutzungsbedingungen agreed to (the texts
-    linked beside; what was agreed to is stored with the texts' versions: onboarding.consent)."""
+    linked beside; what was agreed to is stored with the texts' versions: onboarding.consent). A form
+    that asks more declares them again after its own fields (fields keep their declaration order)."""
 
-    nutzungsbedingungen = BooleanField("Ich stimme den Nutzungsbedingungen des Kunden-Portals zu.")
-    datenschutz = BooleanField("Ich habe die Datenschutzhinweise zur Kenntnis genommen.")
+    datenschutz = _privacy_field()
+    nutzungsbedingungen = _terms_field()
 
     def consent_errors(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
@@ -63,6 +72,9 @@ class ConsentFields:
 class ActivationForm(AccessFields, NewPasswordFields, ConsentFields, Form):
     """The consent boxes are asked only from a customer who has not agreed to the current texts yet
     (the view decides; a self-registered customer agreed when he registered)."""
+
+    datenschutz = _privacy_field()  # after the password, as on the page
+    nutzungsbedingungen = _terms_field()
 
 
 class ConsentForm(ConsentFields, Form):
@@ -92,6 +104,8 @@ class RegistrationForm(ConsentFields, Form):
     )
     email = email_field("E-Mail-Adresse", required="Bitte geben Sie Ihre E-Mail-Adresse ein.")
     email2 = email_field("E-Mail-Adresse wiederholen", required="Bitte wiederholen Sie Ihre E-Mail-Adresse.")
+    datenschutz = _privacy_field()  # after the fields above, as on the page
+    nutzungsbedingungen = _terms_field()
 
     def check(self, today: date) -> bool:
         valid = self.validate()
