@@ -219,7 +219,7 @@ def seed_history(session: so.Session, settings: OnboardingSettings, run_jobs: Ca
                 if outcome == "code_only":
                     return
                 code = _sms_code(session, link.mobile or "")
-                done = activate(session, link, email, code, DEMO_PASSWORD, DEMO_PASSWORD, settings)
+                done = activate(session, link, email, code, DEMO_PASSWORD, DEMO_PASSWORD, settings, consented=True)
                 if done.customer is None:
                     raise RuntimeError(f"demo history: {contract.number} not activated: {done.errors}")
 

@@ -42,6 +42,7 @@ LIMIT_WINDOW = timedelta(hours=24)
 LIMIT_BASE_SECONDS = 60
 LIMIT_MAX_SECONDS = 3600
 SELF_STATES = ("self_sent", "self_code")  # contract.onboarding_state while a self-registration is open
+LETTER_WAIT_DAYS = 7  # a code letter not arrived after this long may be asked for again
 
 
 def wait_message(seconds: int) -> str:
@@ -289,13 +290,16 @@ def code_usable(session: so.Session, link: AccessLink, settings: OnboardingSetti
 
 
 def new_letter_code(session: so.Session, link: AccessLink, settings: OnboardingSettings) -> str:
-    """ "Neuen Code anfordern" of a confirmed self-registration whose code expired or was used up:
+    """ "Neuen Code anfordern" of a confirmed self-registration whose code expired, was used up or
+    whose letter did not arrive within LETTER_WAIT_DAYS:
     a new code by letter (the old one ends), at most REGISTRATION_LETTERS_PER_30_DAYS letters per
     contract — counted under the link's row lock. Returns "sent", "usable" (the code still works:
     nothing sent) or "limit". The caller commits."""
     _lock(session, link)
     now = clock.now()
-    if code_usable(session, link, settings):
+    current = _current_code(session, link)
+    waiting = current is not None and current.created_at > now - timedelta(days=LETTER_WAIT_DAYS)
+    if _usable(current, now, settings) and waiting:  # a letter on its way: a second would cross it
         return "usable"
     if letters_left(session, link, settings, now) == 0:
         return "limit"

@@ -169,7 +169,8 @@ def new_code(token: str) -> BaseResponse | tuple[str, int]:
     s.commit()
     messages = {
         "sent": "Ein neuer Zugangs-Code ist unterwegs zu Ihnen – per Post an die Anschrift Ihres Vertrags.",
-        "usable": "Ihr Zugangs-Code aus dem Brief ist noch gültig. Bitte geben Sie ihn unten ein.",
+        "usable": "Ihr Brief mit dem Zugangs-Code ist unterwegs; der Code ist noch gültig. Kommt der Brief nicht "
+        "innerhalb einer Woche an, fordern Sie hier einen neuen an.",
         "limit": "Wir haben Ihnen in den letzten 30 Tagen schon mehrere Briefe gesendet. Bitte wenden Sie sich "
         "an Ihren Vermittler.",
     }
@@ -235,8 +236,9 @@ def consent_page() -> BaseResponse | tuple[str, int]:
             return redirect(url_for("portal.documents"))
         for name, errors in missing.items():
             form[name].errors = errors
-        return render_template("onboarding/consent.html", form=form, customer=customer), 422
-    return render_template("onboarding/consent.html", form=form, customer=customer), 200
+        return render_template("onboarding/consent.html", form=form, customer=customer, current=False), 422
+    current = consent.is_current(customer, settings)
+    return render_template("onboarding/consent.html", form=form, customer=customer, current=current), 200
 
 
 @bp.route("/portal/anmelden", methods=["GET", "POST"])

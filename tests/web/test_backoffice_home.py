@@ -53,5 +53,7 @@ def test_the_back_office_start_page_shows_its_queues_with_count_and_oldest_age(
         "Postausgang",
         "Fehlgeschlagene Nachrichten",
         "Offene Schadenmeldungen",
+        "Kontakt: offene Nachrichten",
         "SF-Bestätigungen offen",
     }
+    assert found["Kontakt: offene Nachrichten"] == ("/innendienst/kontakt", 0, "nichts offen")

@@ -465,6 +465,29 @@ def _day_work(app: Flask) -> dict[str, list[str]]:
     forgot = "/portal/passwort-vergessen"
     asked = anonymous.post(forgot, data={"csrf_token": csrf_token(anonymous, forgot), "kennung": _customer_email(app)})
     assert asked.status_code == 302
+    # two customers register themselves (issue #29): one confirmation link stays unconfirmed, one is confirmed
+    register = "/portal/registrieren"
+    for number, born in (("BV-4711002", "30.11.1978"), ("BV-4711003", "05.07.1990")):
+        email = f"selbst.{number.lower()}@example.org"
+        data = {"vertragsnummer": number, "geburtsdatum": born, "email": email, "email2": email}
+        data.update(nutzungsbedingungen="y", datenschutz="y", csrf_token=csrf_token(anonymous, register))
+        assert anonymous.post(register, data=data).status_code == 200
+    # a customer writes through Kontakt: the broker's and the back office's answer forms
+    writer = app.test_client()
+    _log_in(app, writer, "kunde")
+    own = _first_link(writer, "/portal/kontakt", r'<option value="([\w-]{10,})"')
+    note = {"vertrag": own, "thema": "sonstiges", "nachricht": "Bitte rufen Sie mich zurück."}
+    wrote = writer.post("/portal/kontakt", data={"csrf_token": csrf_token(writer, "/portal/kontakt"), **note})
+    assert wrote.status_code == 302, wrote.get_data(as_text=True)
+
+    worker.run(app, once=True)
+    with app.extensions["database"].sessionmaker() as s:
+        confirmations = s.scalars(
+            sa.select(OutboxMessage.body_text).where(OutboxMessage.template == "registration_confirm")
+        ).all()
+    first, second = (re.search(r"https?://portal\.test(/zugang/[\w-]+)", b).group(1) for b in sorted(confirmations))
+    confirmed = anonymous.post(f"{second}/bestaetigen", data={"csrf_token": csrf_token(anonymous, second)})
+    assert confirmed.status_code == 302
 
     worker.run(app, once=True)
     with app.extensions["database"].sessionmaker() as s:
@@ -477,6 +500,13 @@ def _day_work(app: Flask) -> dict[str, list[str]]:
         bounced.state, bounced.last_error = "failed", "Empfänger abgelehnt: SMTP 550 5.1.1 User unknown"
         s.commit()
     links = sorted({m.group(1) for body in bodies for m in re.finditer(r"https?://portal\.test(/[^\s\"<>]*)", body)})
+    sms = [
+        m.group(1)
+        for body in bodies
+        if "per SMS" in body
+        for m in re.finditer(r"https?://portal\.test(/zugang/[\w-]+)", body)
+    ][:1]
+    assert sms, "the portal application's access-link e-mail (code by SMS) is in the mailbox"
     _days[id(app)] = {
         "vermittler": [*open_offer, contract, referral],
         "agenturleiter": [uploaded.location],
@@ -488,7 +518,9 @@ def _day_work(app: Flask) -> dict[str, list[str]]:
         ],
         "kunde": ["/portal/daten/mobil/code"],
         "kunde2fa": ["/portal/sicherheit"],
-        "postfach": links,
+        # first the link pages with forms of their own (at most three of an endpoint are crawled): the new
+        # customer's (SMS code), the self-registrations' (confirmed, not yet)
+        "postfach": [*dict.fromkeys([*sms, second, first, *links])],
         "recovery_codes": two_factor,
     }
     return _days[id(app)]
