@@ -334,3 +334,20 @@ def test_the_funnel_counts_a_self_registration_as_its_own_and_open_not_back_on_p
     assert "BV-4711001" in listed
     assert "BV-4711001" in staff.get("/bestand/?schritt=offen").get_data(as_text=True)
     assert "BV-4711001" not in staff.get("/bestand/?schritt=post").get_data(as_text=True)
+
+
+def test_a_code_letter_not_arrived_after_a_week_can_be_asked_for_again(
+    outbox_app, stock, session, smtp_server, time_machine
+):
+    client = outbox_app.test_client()
+    register(client)
+    worker.run(outbox_app, once=True)
+    path = confirmation_path(smtp_server)
+    client.post(f"{path}/bestaetigen", data={"csrf_token": csrf_token(client, path)})
+    soon = client.post(f"{path}/neuer-code", data={"csrf_token": csrf_token(client, path)}, follow_redirects=True)
+    assert "Ihr Brief mit dem Zugangs-Code ist unterwegs" in soon.get_data(as_text=True)
+    time_machine.move_to(clock.now() + timedelta(days=8))  # the code is valid 30 days, the letter is lost
+    later = client.post(f"{path}/neuer-code", data={"csrf_token": csrf_token(client, path)}, follow_redirects=True)
+    assert "Ein neuer Zugangs-Code ist unterwegs" in later.get_data(as_text=True)
+    codes = session.scalars(sa.select(AccessCode).order_by(AccessCode.id)).all()
+    assert [c.superseded_at is not None for c in codes] == [True, False]  # the lost letter's code ends
