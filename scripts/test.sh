@@ -40,13 +40,15 @@ set +e
   --deselect tests/integration/test_database_outage.py --deselect tests/integration/test_dead_connection.py \
   "$@" > "$logs/sqlite.log" 2>&1 &
 sqlite_pid=$!
-# the axe/Nu checks of every page, the phone layouts and the login/first-price pages look at HTML and
-# layout, which do not depend on the database: run once (SQLite); the money journeys run on both; the
+# the axe/Nu checks of every page, the phone layouts, the login/first-price pages and the phone journey
+# of a self-registration look at HTML and layout, which do not depend on the database: run once
+# (SQLite; the registration's limits have their PostgreSQL tests); the money journeys run on both; the
 # SQLite writer waits are about SQLite: run once (SQLite)
 TEST_DATABASE_URL="$url" .venv/bin/python -m pytest -p no:cacheprovider "${parallel[@]}" \
   --deselect "tests/browser/test_pages_checked.py::test_every_page_passes_axe_and_the_nu_html_checker[chromium]" \
   --deselect tests/browser/test_portal_phone.py --deselect tests/browser/test_dashboard.py \
   --deselect tests/browser/test_first_price.py --deselect tests/browser/test_login_journey.py \
+  --deselect tests/browser/test_registration_journey.py \
   --deselect tests/integration/test_sqlite_waits.py \
   "$@" > "$logs/postgresql.log" 2>&1
 pg_status=$?
