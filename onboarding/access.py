@@ -56,7 +56,7 @@ def open_link(session: so.Session, link: AccessLink) -> None:
         record_event(session, "access_link_opened", session.get(Contract, link.contract_id), link.customer.email)
 
 
-def _current_code(session: so.Session, link: AccessLink) -> AccessCode | None:
+def current_code(session: so.Session, link: AccessLink) -> AccessCode | None:
     return session.scalar(
         sa.select(AccessCode)
         .where(AccessCode.link_id == link.id, AccessCode.superseded_at.is_(None), AccessCode.used_at.is_(None))
@@ -65,12 +65,12 @@ def _current_code(session: so.Session, link: AccessLink) -> AccessCode | None:
     )
 
 
-def _usable(code: AccessCode | None, now: datetime, settings: OnboardingSettings) -> bool:
+def code_is_usable(code: AccessCode | None, now: datetime, settings: OnboardingSettings) -> bool:
     max_attempts = settings.max_attempts(code is not None and code.channel is CodeChannel.LETTER)
     return code is not None and code.expires_at > now and code.failed_attempts < max_attempts
 
 
-def _lock(session: so.Session, link: AccessLink) -> None:
+def lock_link(session: so.Session, link: AccessLink) -> None:
     """Lock the link's row (and reload it): every code send and activation of one link runs one
     after the other, always taking the link before its codes (no deadlocks)."""
     session.execute(
@@ -96,10 +96,10 @@ def send_sms_code(session: so.Session, link: AccessLink, *, resend: bool, settin
     hold however many requests arrive at once."""
     if link.code_channel is CodeChannel.LETTER:
         return SendResult("letter")
-    _lock(session, link)
+    lock_link(session, link)
     now = clock.now()
-    current = _current_code(session, link)
-    if not resend and _usable(current, now, settings):
+    current = current_code(session, link)
+    if not resend and code_is_usable(current, now, settings):
         return SendResult("active")
     last = session.scalar(sa.select(sa.func.max(AccessCode.created_at)).where(AccessCode.link_id == link.id))
     if last is not None:
@@ -207,13 +207,13 @@ def activate(
     a guarded UPDATE: of parallel activations exactly one sets the password. A self-registered
     customer's contract switches to portal delivery only now. The caller commits, also when
     activation failed (wrong entries count)."""
-    _lock(session, link)
+    lock_link(session, link)
     if link.used_at is not None:
         return Activation(message=ALREADY_ACTIVATED)
     now = clock.now()
     contract = session.get(Contract, link.contract_id)
     customer = link.customer
-    current = _current_code(session, link)
+    current = current_code(session, link)
     letter = link.code_channel is CodeChannel.LETTER
     if current is None:
         return Activation(message="Bitte fordern Sie zuerst einen Zugangs-Code an.")

@@ -221,7 +221,7 @@ def invite(
     contract.onboarding_state = "link_sent"
     contract.onboarding_expires_at = link.expires_at
     if channel is CodeChannel.LETTER:
-        _send_letter_code(session, link, customer, contract, settings)
+        send_letter_code(session, link, customer, contract, settings)
     return link
 
 
@@ -431,7 +431,7 @@ def _event(action: str, contract: Contract, at: datetime, **details: Any) -> dic
     }
 
 
-def _send_letter_code(
+def send_letter_code(
     session: so.Session,
     link: AccessLink,
     customer: PortalAccount,

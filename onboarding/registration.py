@@ -28,8 +28,8 @@ from contracts.models import Contract, Delivery
 from core import clock, leases, throttle, tokens
 from messaging import outbox
 from onboarding import consent, progress
-from onboarding.access import _current_code, _lock, _usable
-from onboarding.invitations import _send_letter_code, customer_for, letter_keys
+from onboarding.access import code_is_usable, current_code, lock_link
+from onboarding.invitations import customer_for, letter_keys, send_letter_code
 from onboarding.models import AccessCode, AccessLink, CodeChannel, PortalAccount, RegistrationRequest
 from onboarding.settings import OnboardingSettings
 from onboarding.trail import record_event
@@ -267,7 +267,7 @@ def confirm(session: so.Session, link: AccessLink, settings: OnboardingSettings)
     contract = session.get(Contract, link.contract_id)
     assert contract is not None
     record_event(session, "self_registration_confirmed", contract, link.customer.email)
-    _send_letter_code(session, link, link.customer, contract, settings)
+    send_letter_code(session, link, link.customer, contract, settings)
     contract.onboarding_state, contract.onboarding_expires_at = "self_code", link.expires_at
     return Confirmation("confirmed", link)
 
@@ -286,7 +286,7 @@ def letters_left(session: so.Session, link: AccessLink, settings: OnboardingSett
 
 
 def code_usable(session: so.Session, link: AccessLink, settings: OnboardingSettings) -> bool:
-    return _usable(_current_code(session, link), clock.now(), settings)
+    return code_is_usable(current_code(session, link), clock.now(), settings)
 
 
 def new_letter_code(session: so.Session, link: AccessLink, settings: OnboardingSettings) -> str:
@@ -295,11 +295,11 @@ def new_letter_code(session: so.Session, link: AccessLink, settings: OnboardingS
     a new code by letter (the old one ends), at most REGISTRATION_LETTERS_PER_30_DAYS letters per
     contract — counted under the link's row lock. Returns "sent", "usable" (the code still works:
     nothing sent) or "limit". The caller commits."""
-    _lock(session, link)
+    lock_link(session, link)
     now = clock.now()
-    current = _current_code(session, link)
+    current = current_code(session, link)
     waiting = current is not None and current.created_at > now - timedelta(days=LETTER_WAIT_DAYS)
-    if _usable(current, now, settings) and waiting:  # a letter on its way: a second would cross it
+    if code_is_usable(current, now, settings) and waiting:  # a letter on its way: a second would cross it
         return "usable"
     if letters_left(session, link, settings, now) == 0:
         return "limit"
@@ -312,7 +312,7 @@ def new_letter_code(session: so.Session, link: AccessLink, settings: OnboardingS
     outbox.redact_letter(session, *letter_keys(session, link))  # the old code's letters are worthless now
     contract = session.get(Contract, link.contract_id)
     assert contract is not None
-    _send_letter_code(session, link, link.customer, contract, settings, again=True)
+    send_letter_code(session, link, link.customer, contract, settings, again=True)
     contract.onboarding_state = "self_code"
     return "sent"
 
