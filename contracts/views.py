@@ -350,14 +350,20 @@ def answer_contact(public_id: str) -> BaseResponse:
     message = contact.visible(s, staff_user(), public_id)
     if message is None:
         abort(404)
+    # back where it was written: the back office's list, or the contract's page
+    back = (
+        url_for("contracts_backoffice.contact_list")
+        if request.form.get("von") == "liste"
+        else url_for("contracts.contract", public_id=message.contract.public_id, _anchor="kontakt")
+    )
     try:
         contact.answer(s, staff_user(), message, request.form.get("antwort", ""))
     except contact.ContactError as error:
         flash(error.message, "error")
-        return redirect(url_for("contracts.contract", public_id=message.contract.public_id, _anchor="kontakt"))
+        return redirect(back)
     s.commit()
     flash("Ihre Antwort ist im Kunden-Portal; der Kunde erhält eine E-Mail ohne Inhalt.", "success")
-    return redirect(url_for("contracts.contract", public_id=message.contract.public_id, _anchor="kontakt"))
+    return redirect(back)
 
 
 @bp.get("/kontakt/<public_id>/anhang")

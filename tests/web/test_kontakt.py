@@ -79,6 +79,12 @@ def test_a_message_its_answer_and_the_kontakthistorie_in_time_order(
     listed = backoffice.get("/innendienst/kontakt").get_data(as_text=True)
     assert "Warum ist die Rechnung höher" in listed
     assert "Der Kilometerstand ist 45.300" not in listed
+    second = session.scalars(sa.select(ContactMessage).order_by(ContactMessage.id.desc())).first()
+    token = csrf_token(backoffice, "/innendienst/kontakt")
+    data = {"csrf_token": token, "antwort": "Der Beitrag folgt dem neuen Tarif.", "von": "liste"}
+    answered = backoffice.post(f"/kontakt/{second.public_id}/antwort", data=data)
+    assert answered.location == "/innendienst/kontakt"  # back to the list it was answered from
+    assert "Keine offenen Nachrichten." in backoffice.get("/innendienst/kontakt").get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
