@@ -179,15 +179,15 @@ def mark_read(session: so.Session, contract_ids: Sequence[int]) -> int:
     )
 
 
-def unread_answers(session: so.Session, contract_ids: Sequence[int]) -> int:
-    if not contract_ids:
-        return 0
+def unread_answers(session: so.Session, customer_account_id: int) -> int:
+    """The answers to a portal customer's messages he has not seen yet (the badge beside "Kontakt")."""
     return int(
         session.scalar(
             sa.select(sa.func.count())
             .select_from(ContactMessage)
+            .join(Contract, Contract.id == ContactMessage.contract_id)
             .where(
-                ContactMessage.contract_id.in_(list(contract_ids)),
+                Contract.customer_account_id == customer_account_id,
                 ContactMessage.from_customer.is_(False),
                 ContactMessage.read_at.is_(None),
             )

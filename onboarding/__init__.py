@@ -54,10 +54,12 @@ def init_app(app: Flask) -> None:
 
 
 def _portal_unread() -> dict[str, int]:
-    """The number of unread documents beside "Meine Dokumente" (customers only)."""
+    """The number of unread documents beside "Meine Dokumente" and of unseen answers beside "Kontakt"
+    (customers only)."""
     from flask import g
     from flask_login import current_user
 
+    from contracts import contact
     from core import db
     from onboarding.documents import unread_count
 
@@ -65,5 +67,7 @@ def _portal_unread() -> dict[str, int]:
     if not (getattr(current_user, "is_authenticated", False) and getattr(current_user, "is_customer", False)):
         return {}
     if "portal_unread" not in g:  # once a request (a request may render several templates)
-        g.portal_unread = unread_count(db.session(), current_user._get_current_object())
-    return {"portal_unread": g.portal_unread}
+        customer = current_user._get_current_object()
+        g.portal_unread = unread_count(db.session(), customer)
+        g.portal_answers = contact.unread_answers(db.session(), customer.id)  # Kontakt: answers not seen yet
+    return {"portal_unread": g.portal_unread, "portal_answers": g.portal_answers}

@@ -264,11 +264,10 @@ def contact_page() -> BaseResponse | tuple[str, int]:
         elif chosen is None and not form.vertrag.errors:
             form.vertrag.errors = ["Bitte wählen Sie den Vertrag."]
     ids = [c.id for c in own]
-    messages = contact.history(s, ids)
-    html = render_template("portal/contact.html", form=form, messages=messages, subjects=contact.SUBJECTS)
-    if status == 200 and contact.mark_read(s, ids):  # the answers shown are read now
+    messages = contact.history(s, ids)  # loaded first: the answers new to him keep their "Neu" on this page
+    if status == 200 and contact.mark_read(s, ids):  # the answers shown are read now (the badge goes)
         s.commit()
-    return html, status
+    return render_template("portal/contact.html", form=form, messages=messages, subjects=contact.SUBJECTS), status
 
 
 @bp.get("/kontakt/<public_id>/anhang")

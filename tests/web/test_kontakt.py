@@ -64,6 +64,8 @@ def test_a_message_its_answer_and_the_kontakthistorie_in_time_order(
     assert answer(staff, message).status_code == 302
     assert "Neue Nachrichten von Kunden" not in staff.get("/vermittler/").get_data(as_text=True)  # answered
 
+    documents = customer.get("/portal/dokumente").get_data(as_text=True)
+    assert re.search(r'Kontakt <span class="badge">1<span class="visually-hidden"> neue Antworten', documents)
     history = customer.get("/portal/kontakt").get_data(as_text=True)
     first, second = history.index("Der Kilometerstand ist 45.300"), history.index("Danke, wir haben")
     assert first < second  # in time order
