@@ -351,3 +351,24 @@ def test_a_code_letter_not_arrived_after_a_week_can_be_asked_for_again(
     assert "Ein neuer Zugangs-Code ist unterwegs" in later.get_data(as_text=True)
     codes = session.scalars(sa.select(AccessCode).order_by(AccessCode.id)).all()
     assert [c.superseded_at is not None for c in codes] == [True, False]  # the lost letter's code ends
+
+
+def test_a_new_registration_ends_the_earlier_one_and_its_code_letter(outbox_app, stock, session, smtp_server):
+    client = outbox_app.test_client()
+    register(client)
+    worker.run(outbox_app, once=True)
+    first = confirmation_path(smtp_server)
+    client.post(f"{first}/bestaetigen", data={"csrf_token": csrf_token(client, first)})
+    (letter,) = mails(session, "access_code")
+    from messaging.models import State
+
+    letter.state = State.POSTED  # the back office posted it (a letter still waiting is printed as it is)
+    session.commit()
+    register(client, email="helga.neu@example.org")  # another address: a new registration
+    worker.run(outbox_app, once=True)
+    second = confirmation_path(smtp_server)
+    assert second != first
+    assert client.get(first).status_code == 410  # "Sie haben sich inzwischen erneut registriert"
+    session.refresh(letter)
+    assert letter.pdf is None  # the old code letter is not kept
+    assert "Ihr Zugangs-Code:" not in (letter.body_html or "")  # only the note that it was deleted
