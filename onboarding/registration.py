@@ -181,7 +181,7 @@ def _answer(session: so.Session, request: RegistrationRequest, settings: Onboard
         terms_version=request.terms_version,
         privacy_version=request.privacy_version,
     )
-    ended = session.scalars(  # an earlier open self-registration of this contract ends …
+    revoked = session.scalars(  # an earlier open self-registration of this contract ends …
         sa.update(AccessLink)
         .where(
             AccessLink.contract_id == contract.id,
@@ -193,7 +193,7 @@ def _answer(session: so.Session, request: RegistrationRequest, settings: Onboard
         .returning(AccessLink.id)
         .execution_options(synchronize_session=False)
     ).all()
-    for old in session.scalars(sa.select(AccessLink).where(AccessLink.id.in_(ended))):
+    for old in session.scalars(sa.select(AccessLink).where(AccessLink.id.in_(revoked))):
         outbox.redact_letter(session, *letter_keys(session, old))  # … and its code letters are worthless
     progress.changed(session, [contract.id])  # a set-based change of its links: the read model follows
     token = tokens.new_link_token()
