@@ -196,6 +196,17 @@ def unread_answers(session: so.Session, customer_account_id: int) -> int:
     )
 
 
+def of_contracts(session: so.Session, contract_ids: Sequence[int], public_id: str) -> ContactMessage | None:
+    """One message, if it belongs to one of these contracts (the portal customer's own)."""
+    if not contract_ids:
+        return None
+    return session.scalar(
+        sa.select(ContactMessage).where(
+            ContactMessage.public_id == public_id, ContactMessage.contract_id.in_(list(contract_ids))
+        )
+    )
+
+
 def visible(session: so.Session, user: User, public_id: str) -> ContactMessage | None:
     """One message, if its contract is in the staff user's scope."""
     return session.scalar(

@@ -107,6 +107,12 @@ def succeeded(session: so.Session, policies: dict[str, Policy], *, reset: Sequen
     session.flush()
 
 
+def minutes(seconds: int) -> str:
+    """A wait in whole minutes, rounded up, as German text: "1 Minute", "5 Minuten"."""
+    count = max(1, math.ceil(seconds / 60))
+    return f"{count} {'Minute' if count == 1 else 'Minuten'}"
+
+
 def wait_message(seconds: int) -> str:
     if seconds >= 90:
         minutes = math.ceil(seconds / 60)

@@ -14,6 +14,7 @@ from contracts import contact
 from contracts.claims import Upload, UploadLimits
 from contracts.models import ContactMessage, Contract, Delivery
 from core import throttle
+from onboarding.invitations import announce_new_documents
 from onboarding.models import PortalAccount
 from onboarding.settings import OnboardingSettings
 from onboarding.settings import current as current_settings
@@ -29,10 +30,9 @@ def claim(session: so.Session, customer: PortalAccount, settings: OnboardingSett
 
 
 def wait_message(seconds: int) -> str:
-    minutes = max(1, -(-seconds // 60))
     return (
-        f"Sie haben heute schon viele Nachrichten geschrieben. Bitte warten Sie {minutes} "
-        f"{'Minute' if minutes == 1 else 'Minuten'}, bevor Sie die nächste senden."
+        "Sie haben heute schon viele Nachrichten geschrieben. Bitte warten Sie "
+        f"{throttle.minutes(seconds)}, bevor Sie die nächste senden."
     )
 
 
@@ -58,8 +58,6 @@ def send(
 def on_contact_answered(message: ContactMessage, *, session: so.Session, contract: Contract) -> None:
     """An answer in the portal: the day's "Neue Dokumente" e-mail (no content in it), as for a new
     document — if the customer is in the portal."""
-    from onboarding.invitations import announce_new_documents
-
     customer = session.get(PortalAccount, contract.customer_account_id) if contract.customer_account_id else None
     if customer is not None and customer.activated_at is not None and contract.delivery is Delivery.PORTAL:
         announce_new_documents(session, customer, contract, current_settings())

@@ -275,8 +275,7 @@ def contact_page() -> BaseResponse | tuple[str, int]:
 def contact_attachment(public_id: str) -> Response:
     """His own attachment (only messages of his own contracts are ever found)."""
     s = db.session()
-    ids = [c.id for c in contracts_of(s, portal_account())]
-    message = next((m for m in contact.history(s, ids) if m.public_id == public_id), None)
+    message = contact.of_contracts(s, [c.id for c in contracts_of(s, portal_account())], public_id)
     if message is None or message.attachment_key is None:
         abort(404)
     kind, name = message.attachment_type or "application/octet-stream", message.attachment_name or "Anhang"

@@ -46,10 +46,9 @@ LETTER_WAIT_DAYS = 7  # a code letter not arrived after this long may be asked f
 
 
 def wait_message(seconds: int) -> str:
-    minutes = max(1, -(-seconds // 60))
     return (
         "Mit diesen Angaben wurde heute schon mehrmals registriert. Bitte warten Sie "
-        f"{minutes} {'Minute' if minutes == 1 else 'Minuten'} und versuchen Sie es dann erneut."
+        f"{throttle.minutes(seconds)} und versuchen Sie es dann erneut."
     )
 
 
@@ -109,9 +108,14 @@ def process_registrations(session: so.Session, settings: OnboardingSettings, lim
         values={"processed_at": clock.now()},
         commit=False,
     )
-    for request_id in ids:
-        request = session.get(RegistrationRequest, request_id)
-        assert request is not None
+    # in the contracts' order: every worker takes the contracts' row locks in one order (no deadlock
+    # between two workers whose claims hold registrations of the same two contracts)
+    requests = session.scalars(
+        sa.select(RegistrationRequest)
+        .where(RegistrationRequest.id.in_(ids))
+        .order_by(RegistrationRequest.contract_number, RegistrationRequest.id)
+    ).all()
+    for request in requests:
         request.outcome = _answer(session, request, settings)
     session.commit()
     return len(ids)

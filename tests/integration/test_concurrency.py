@@ -472,3 +472,29 @@ def test_ten_parallel_clicks_on_the_confirmation_send_one_code_letter(parallel_a
     with parallel_app.app_context():
         contract = db.session().scalar(sa.select(Contract).where(Contract.number == "BV-4711001"))
         assert contract.onboarding_state == "self_code"
+
+
+def test_two_workers_answer_registrations_of_the_same_two_contracts_without_a_deadlock(parallel_app):
+    """Claims of [A, B] and [B, A]: each worker takes the contracts' row locks in one order (by contract
+    number), so neither waits for a lock the other holds while holding one it wants."""
+    from onboarding.models import RegistrationRequest
+    from onboarding.registration import process_registrations
+
+    people = {"BV-4711001": "12.03.1961", "BV-4711002": "30.11.1978"}
+    order = ["BV-4711001", "BV-4711002", "BV-4711002", "BV-4711001"]  # ids 1..4: the claims cross
+    for n, number in enumerate(order):
+        client = parallel_app.test_client()
+        email = f"p{n}@example.org"
+        data = {**HELGA, "vertragsnummer": number, "geburtsdatum": people[number], "email": email, "email2": email}
+        assert post_form(client, "/portal/registrieren", data).status_code == 200
+
+    def answer(i: int) -> int:
+        with parallel_app.app_context():
+            return process_registrations(db.session(), current_settings(), limit=2)
+
+    for _ in range(5):  # several rounds: the crossing claims meet at different moments
+        with parallel_app.app_context():
+            s = db.session()
+            s.execute(sa.update(RegistrationRequest).values(processed_at=None, outcome=None))
+            s.commit()
+        assert sorted(in_parallel(2, answer)) == [2, 2]
