@@ -11,7 +11,7 @@ import sqlalchemy.orm as so
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
-from calculator import reference
+from calculator import customers, reference
 from calculator.forms import FORMS, PRICING_FIELDS, QuoteForm
 from calculator.forms.fields import age_on, parse_german_date
 from calculator.models import Offer
@@ -410,6 +410,24 @@ def store_offer(
         object_id=offer.public_id,
         details={"product": offer.product, "tariff": offer.tariff_version, "total": str(offer.total)},
     )
+    return offer
+
+
+def save_offer(
+    session: so.Session,
+    user: User,
+    quote: Quote,
+    formdata: MultiDict[str, str],
+    editing: Offer | None = None,
+    client: Any = None,
+) -> Offer:
+    """ "Berechnen" of a complete quote (the page's and the API's): the offer stored and given its
+    Kunde — `client` when the broker started from one, else the one exact match or a new one."""
+    offer = store_offer(session, user, quote, formdata, editing)
+    if client is not None and offer.client_id is None:  # "Neues Angebot für diesen Kunden"
+        offer.client_id = client.id
+    place = selected_place(quote)
+    customers.attach(session, user, offer, customers.Person.of_offer(offer, city=place.place if place else ""))
     return offer
 
 

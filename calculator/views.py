@@ -118,12 +118,8 @@ def calculate(product: str) -> BaseResponse | tuple[str, int]:
         ]
     if not quote.complete:
         return render_template("calculator/quote.html", **_context(quote, editing)), 422
-    offer = quotes.store_offer(s, staff_user(), quote, request.form, editing)
     client = _visible_client(request.form.get("_kunde", ""))
-    if client is not None and offer.client_id is None:  # "Neues Angebot für diesen Kunden"
-        offer.client_id = client.id
-    place = quotes.selected_place(quote)
-    customers.attach(s, staff_user(), offer, customers.Person.of_offer(offer, city=place.place if place else ""))
+    offer = quotes.save_offer(s, staff_user(), quote, request.form, editing, client)
     s.commit()
     return redirect(url_for("calculator.offer", public_id=offer.public_id))
 

@@ -17,6 +17,7 @@ from calculator.tariffs.terms import NO_WAITING, ClaimEvent
 from contracts.documents import Planned, issue_documents
 from contracts.lifecycle import months_before
 from contracts.models import Claim, ClaimFile, ClaimKind, ClaimStatus, Contract, DocumentKind
+from contracts.signals import claim_reported
 from core import audit, clock, paging, storage
 from core.downloads import safe_filename
 from core.formatting import TIMEZONE, date_de
@@ -221,6 +222,7 @@ def report_claim(
         object_id=contract.public_id,
         details={"claim": claim.number, "kind": claim.kind.value, "event": claim.event, "files": len(checked)},
     )
+    claim_reported.send(claim, session=session, contract=contract)
     return claim
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from calculator import reference
 from contracts.models import Contract, Evb, Occasion
+from contracts.signals import evb_issued, evb_revoked
 from core import audit, clock, paging, tokens
 from core.formatting import TIMEZONE
 from core.users import User
@@ -166,6 +167,7 @@ def issue_and_send(
         object_id=contract.public_id,
         details={"code": evb.code, "sent_by": channel or "—", "valid_until": evb.valid_until.isoformat()},
     )
+    evb_issued.send(evb, session=session)
     return evb
 
 
@@ -204,6 +206,7 @@ def reissue(
             object_id=contract.public_id,
             details={"old_code": old_code, "code": current.code, "vehicle": label, "sent_by": channel or "—"},
         )
+        evb_issued.send(current, session=session)
         return current
     raise EvbError("Es konnte keine eVB-Nummer vergeben werden. Bitte versuchen Sie es erneut.")
 
@@ -238,6 +241,7 @@ def revoke(session: so.Session, user: User, public_id: str, reason: str, now: da
         object_id=evb.contract.public_id,
         details={"code": evb.code, "reason": reason},
     )
+    evb_revoked.send(evb, session=session)
     return evb
 
 

@@ -454,6 +454,11 @@ class DocumentKind(enum.StrEnum):
 
 class Document(Base):
     __tablename__ = "documents"
+    __table_args__ = (
+        # the API's deliveries: a scope's documents in id order (an agency; a broker's own)
+        sa.Index("ix_documents_agency_id_id", "agency_id", "id"),
+        sa.Index("ix_documents_owner_id_id", "owner_id", "id"),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)

@@ -13,16 +13,18 @@ import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
 
 from calculator import presentation, quotes, reference
+from calculator.forms.fields import parse_german_date
 from calculator.models import CustomerRecord, Offer
 from calculator.tariffs import KfzTariff, PaymentFrequency, Product
-from contracts import contract_info, einstufung, evb, lifecycle
+from contracts import contract_info, einstufung, evb, lifecycle, versions
 from contracts.advice import WAIVER_WARNING, Advice
 from contracts.documents import documents_letter, render_document
-from contracts.models import Application, ApplicationState, Contract, Delivery, Document, DocumentKind, Occasion
+from contracts.forms import normalize_plate
+from contracts.models import Application, ApplicationState, Contract, Delivery, Document, DocumentKind, Evb, Occasion
 from contracts.numbers import contract_number
 from contracts.presentation import risk_questions
 from contracts.settings import ContractSettings
-from contracts.signals import contract_policed
+from contracts.signals import application_decided, contract_policed
 from core import audit, clock, storage
 from core.formatting import TIMEZONE
 from core.forms import has_control_characters
@@ -133,6 +135,45 @@ def submit_application(
     return application
 
 
+class ApplicationInvalid(ValueError):
+    """The Antrag's answers have errors: they are on the form's fields (and `form_errors`)."""
+
+
+def apply_online(session: so.Session, user: User, offer: Offer, form: Any, settings: ContractSettings) -> Application:
+    """ "Online beantragen" (the Antrag page's and the API's): the ApplicationForm checked with its
+    conditions, the offer's price checked against today's tariff, then `submit_application`.
+    ApplicationInvalid with the messages on the form; MessageError when the documents cannot be sent
+    to the given contact (the caller rolls back)."""
+    form.product = Product(offer.product)
+    form.validate()
+    form.check_conditions()
+    form.irrelevant_errors_cleared()
+    try:
+        reprice_check(offer, settings.catalog)
+    except ApplicationError as error:
+        form.form_errors.append(str(error))
+    if any(f.errors for f in form) or form.form_errors:
+        raise ApplicationInvalid("Bitte prüfen Sie die markierten Angaben.")
+    kfz = offer.product == Product.KFZ.value
+    portal = form.zustellung.data == "portal"
+    data = ApplicationData(
+        start_date=form.start_date,
+        account_holder=form.kontoinhaber.data,
+        iban=form.iban_compact,
+        bic=form.bic,
+        delivery=Delivery(form.zustellung.data),
+        email=form.email_normalized if portal else None,
+        mobile=form.mobile_e164 if portal else None,
+        contract_info_given_on=parse_german_date(form.vertragsinformationen_am.data or ""),
+        notice_19_confirmed=bool(form.belehrung_19.data),
+        occasion=Occasion(form.anlass.data) if kfz and form.anlass.data else None,
+        vin=form.fin.data if kfz else None,
+        plate=normalize_plate(form.kennzeichen.data or "") if kfz else None,
+        advice=form.advice(),
+    )
+    return submit_application(session, user, offer, data, settings)
+
+
 def decline(session: so.Session, application: Application, user: User, reason: str) -> None:
     reason = " ".join(reason.split())
     session.refresh(application, with_for_update=True)  # a colleague may decide on it at this moment
@@ -156,6 +197,7 @@ def decline(session: so.Session, application: Application, user: User, reason: s
         object_id=application.public_id,
         details={"reason": reason},
     )
+    application_decided.send(application, session=session)
 
 
 def accept_selected(
@@ -195,6 +237,7 @@ def accept(
     contracts = police(session, applications, user, settings)
     for application in applications:
         _tell_broker(session, application)
+        application_decided.send(application, session=session)
     return contracts
 
 
@@ -210,6 +253,17 @@ def _tell_broker(session: so.Session, application: Application) -> None:
         context={"application": application, "accepted": accepted},
         related=("application", application.public_id),
         agency_id=application.agency_id,
+    )
+
+
+def request_evb(session: so.Session, contract: Contract, user: User, settings: ContractSettings) -> Evb:
+    """ "eVB anfordern" for a Kfz contract that has none (the page's and the API's): issued on the
+    contract's tariff terms and sent to the customer; EvbError (German) when none can be had."""
+    if contract.product != Product.KFZ.value:
+        raise evb.EvbError("Eine eVB-Nummer gibt es nur für Kfz-Verträge.")
+    terms = versions.contract_terms(settings.catalog, contract)
+    return evb.issue_and_send(
+        session, contract, user, valid_days=settings.rules.evb_valid_days, margin_days=terms.evb_margin_days
     )
 
 

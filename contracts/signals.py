@@ -18,3 +18,11 @@ document_added = _signals.signal("document-added")
 # sender: a ContactMessage answering a customer's message (the broker or the back office wrote it);
 # kwargs: session, contract
 contact_answered = _signals.signal("contact-answered")
+# sender: an Application the back office accepted (policed: its contract exists) or declined; kwargs: session
+application_decided = _signals.signal("application-decided")
+# sender: an Evb just issued or issued anew for another vehicle; kwargs: session
+evb_issued = _signals.signal("evb-issued")
+# sender: an Evb just revoked; kwargs: session
+evb_revoked = _signals.signal("evb-revoked")
+# sender: a Claim just reported (by the customer in the portal or by staff); kwargs: session, contract
+claim_reported = _signals.signal("claim-reported")

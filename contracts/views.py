@@ -27,30 +27,24 @@ from contracts import (
     versions,
 )
 from contracts import customer_records as client_search
+from contracts import services as contract_services
 from contracts.documents import mask_iban
 from contracts.forms import (
     MANDATE_TEXT,
     PORTAL_HINT,
     AnswerForm,
     ApplicationForm,
-    normalize_plate,
 )
 from contracts.models import (
     Application,
     ClaimFile,
     Contract,
-    Delivery,
     Document,
-    Occasion,
 )
 from contracts.presentation import code_letters, policy_scope, state_label
 from contracts.services import (
-    ApplicationData,
-    ApplicationError,
     advice_context,
     read_document,
-    reprice_check,
-    submit_application,
 )
 from contracts.settings import current as current_settings
 from core import clock, db, paging, storage
@@ -127,24 +121,18 @@ def apply(public_id: str) -> BaseResponse | str | tuple[str, int]:
         details = presentation.offer_details(s, current_settings().catalog, offer, today)
         form.wuensche.data, form.rat.data = advice.proposal(offer, details)
     if request.method == "POST":
-        form.validate()
-        form.check_conditions()
-        form.irrelevant_errors_cleared()
         try:
-            reprice_check(offer, current_settings().catalog)
-        except ApplicationError as error:
-            form.form_errors.append(str(error))
-        if not any(f.errors for f in form) and not form.form_errors:
-            try:
-                application = _submit(s, offer, form)
-            except MessageError as error:
-                s.rollback()
-                form.form_errors.append(
-                    f"Die Vertragsunterlagen können so nicht versendet werden: {error} Bitte das Angebot ergänzen."
-                )
-            else:
-                s.commit()
-                return redirect(url_for("contracts.application", public_id=application.public_id, neu=1))
+            application = contract_services.apply_online(s, staff_user(), offer, form, current_settings())
+        except contract_services.ApplicationInvalid:
+            s.rollback()
+        except MessageError as error:
+            s.rollback()
+            form.form_errors.append(
+                f"Die Vertragsunterlagen können so nicht versendet werden: {error} Bitte das Angebot ergänzen."
+            )
+        else:
+            s.commit()
+            return redirect(url_for("contracts.application", public_id=application.public_id, neu=1))
     status = 422 if request.method == "POST" else 200
     tariff = current_settings().catalog.get(offer.tariff_version)
     html = render_template(
@@ -157,32 +145,6 @@ def apply(public_id: str) -> BaseResponse | str | tuple[str, int]:
         waiver_warning=advice.WAIVER_WARNING,
     )
     return (html, status) if status != 200 else html
-
-
-def _submit(s: so.Session, offer: Offer, form: ApplicationForm) -> Application:
-    portal = form.zustellung.data == "portal"
-    kfz = offer.product == Product.KFZ.value
-    return submit_application(
-        s,
-        staff_user(),
-        offer,
-        ApplicationData(
-            start_date=form.start_date,
-            account_holder=form.kontoinhaber.data,
-            iban=form.iban_compact,
-            bic=form.bic,
-            delivery=Delivery(form.zustellung.data),
-            email=form.email_normalized if portal else None,
-            mobile=form.mobile_e164 if portal else None,
-            contract_info_given_on=parse_german_date(form.vertragsinformationen_am.data or ""),
-            notice_19_confirmed=bool(form.belehrung_19.data),
-            occasion=Occasion(form.anlass.data) if kfz and form.anlass.data else None,
-            vin=form.fin.data if kfz else None,
-            plate=normalize_plate(form.kennzeichen.data or "") if kfz else None,
-            advice=form.advice(),
-        ),
-        current_settings(),
-    )
 
 
 @bp.get("/antraege/")
@@ -266,14 +228,7 @@ def request_evb(public_id: str) -> BaseResponse:
     if found.product != "kfz":
         abort(404)
     try:
-        terms = versions.contract_terms(current_settings().catalog, found)
-        issued = evb.issue_and_send(
-            s,
-            found,
-            staff_user(),
-            valid_days=current_settings().rules.evb_valid_days,
-            margin_days=terms.evb_margin_days,
-        )
+        issued = contract_services.request_evb(s, found, staff_user(), current_settings())
     except evb.EvbError as error:
         s.rollback()
         flash(str(error), "error")

@@ -63,7 +63,7 @@ _BYTECODE_CACHE = _ProcessBytecodeCache()
 
 ROOT = Path(__file__).resolve().parent.parent
 # feature packages, each with an init_app(app) that registers its blueprint, CLI and navigation
-FEATURES = ("staff", "messaging", "calculator", "contracts", "onboarding", "agency", "demo")
+FEATURES = ("staff", "messaging", "calculator", "contracts", "onboarding", "agency", "api", "demo")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:

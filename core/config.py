@@ -194,6 +194,17 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_HASH_TIME_COST": 3,
     "PASSWORD_HASH_MEMORY_KIB": 65536,
     "PASSWORD_HASH_PARALLELISM": 4,
+    # the broker API (issue #30): access tokens' lifetime (client credentials), calls per client
+    # (flask-limiter's storage: Redis in production), the largest request body, webhooks (HTTPS
+    # only and no private or loopback address outside development and tests; the receiver's time to
+    # answer; attempts before a delivery is "fehlgeschlagen" — it stays in the log to send again)
+    "API_TOKEN_SECONDS": 900,
+    "API_RATE_LIMIT": "600 per minute",
+    "API_MAX_BODY_BYTES": 64 * 1024,
+    "API_PAGE_SIZE": 100,
+    "API_WEBHOOK_ALLOW_INSECURE": False,
+    "API_WEBHOOK_TIMEOUT_SECONDS": 10,
+    "API_WEBHOOK_MAX_ATTEMPTS": 15,
     # password rule (seed 000, SPEC §4)
     "PASSWORD_MIN_LENGTH": 8,
     "PASSWORD_MAX_LENGTH": 128,
@@ -283,6 +294,10 @@ def load_config(environ: Mapping[str, str], instance_path: str | Path) -> dict[s
         config["LOG_FORMAT"] = "json"
     if dev and "OUTBOX_EMBEDDED_WORKER" not in environ:
         config["OUTBOX_EMBEDDED_WORKER"] = True
+    if not production and "API_WEBHOOK_ALLOW_INSECURE" not in environ:
+        config["API_WEBHOOK_ALLOW_INSECURE"] = True  # a receiver on this machine, over http
+    if production and config["API_WEBHOOK_ALLOW_INSECURE"]:
+        raise ConfigError("API_WEBHOOK_ALLOW_INSECURE is for development and tests only.")
     if production and not str(config["SECRETS_KEYS"]).strip():
         raise ConfigError(
             "SECRETS_KEYS is not set: production encrypts secrets at rest (the two-factor secrets) with it. "

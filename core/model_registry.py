@@ -23,6 +23,7 @@ MODEL_MODULES = (
     "contracts.models",
     "onboarding.models",
     "agency.models",
+    "api.models",
 )
 
 

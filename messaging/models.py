@@ -16,10 +16,11 @@ class Kind(enum.StrEnum):
     EMAIL = "email"
     SMS = "sms"
     LETTER = "letter"
+    WEBHOOK = "webhook"  # an event POSTed to an API client's endpoint (signed as Standard Webhooks)
 
     @property
     def label(self) -> str:
-        return {"email": "E-Mail", "sms": "SMS", "letter": "Brief"}[self.value]
+        return {"email": "E-Mail", "sms": "SMS", "letter": "Brief", "webhook": "Webhook"}[self.value]
 
 
 class State(enum.StrEnum):
@@ -57,7 +58,7 @@ class OutboxMessage(Base):
     idempotency_key: so.Mapped[str] = so.mapped_column(sa.String(200), unique=True)
     kind: so.Mapped[Kind]
     state: so.Mapped[State] = so.mapped_column(default=State.PENDING)
-    # e-mail address, E.164 number, or the letter's addressee name
+    # e-mail address, E.164 number, the letter's addressee name, or a webhook's URL
     recipient: so.Mapped[str] = so.mapped_column(sa.String(254))
     subject: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
     # rendered at enqueue time: text (e-mail/SMS body), html (e-mail/letter), address lines (letter)

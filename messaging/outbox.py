@@ -306,6 +306,33 @@ def letter(
     )
 
 
+def webhook(
+    *,
+    key: str,
+    url: str,
+    event_type: str,
+    event_id: str,
+    payload: str,
+    related: tuple[str, str],
+    agency_id: int | None = None,
+) -> Draft:
+    """An event for a webhook endpoint (`related`: the endpoint, whose secret signs it at delivery):
+    the JSON payload as it will be sent, the event id that every attempt carries (`webhook-id`, the
+    receiver's de-duplication key)."""
+    return _draft(
+        Kind.WEBHOOK,
+        key,
+        "webhook",
+        related,
+        agency_id,
+        False,
+        recipient=url,
+        subject=event_type,
+        body_text=payload,
+        provider_id=event_id,
+    )
+
+
 def enqueue(session: so.Session, draft: Draft) -> OutboxMessage:
     """A built message (email/sms/letter) added to the caller's transaction, once per idempotency key."""
     return _add(session, OutboxMessage(**draft))

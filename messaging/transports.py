@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import logging
 import smtplib
-from collections.abc import Sequence
+import socket
+from collections.abc import Callable, Sequence
 from email.header import Header
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -18,6 +20,7 @@ from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 from flask import render_template
@@ -243,7 +246,85 @@ def _with_attachments(cover: bytes, attachments: list[str]) -> bytes:
     return out.getvalue()
 
 
-def transports_for(config: dict[str, Any]) -> dict[Kind, Transport]:
+# --- webhooks ------------------------------------------------------------------------------------------
+
+# the endpoint's signing secret by the endpoint's id (message.related_id); None: the endpoint is gone
+# or disabled. Registered by the package that owns endpoints (the API), as app.extensions[SECRETS].
+SecretLookup = Callable[[str], "str | None"]
+WEBHOOK_SECRETS = "webhook_secrets"
+
+
+def unsafe_address(host: str) -> bool:
+    """A host that resolves to a loopback, private, link-local or otherwise non-public address: a
+    webhook there would let a client reach our own network (SSRF)."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return True
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global:
+            return True
+    return False
+
+
+class WebhookTransport:
+    """POST the event's JSON with the Standard Webhooks headers (`webhook-id`, `webhook-timestamp`,
+    `webhook-signature: v1,<HMAC-SHA256>`). 2xx: delivered; 408, 429, 5xx, timeouts and connection
+    errors: tried again with backoff; any other answer: failed (the log offers "erneut senden")."""
+
+    def __init__(self, config: dict[str, Any], secrets: SecretLookup | None) -> None:
+        self.secrets = secrets
+        self.timeout = config["API_WEBHOOK_TIMEOUT_SECONDS"]
+        self.insecure = config["API_WEBHOOK_ALLOW_INSECURE"]
+        self.session = requests.Session()
+
+    def send(self, message: OutboxMessage) -> str | None:
+        from standardwebhooks.webhooks import Webhook
+
+        secret = self.secrets(message.related_id or "") if self.secrets is not None else None
+        if secret is None:
+            raise PermanentError("Webhook-Endpunkt gelöscht oder deaktiviert")
+        url = urlsplit(message.recipient)
+        if not self.insecure and (url.scheme != "https" or unsafe_address(url.hostname or "")):
+            raise PermanentError("Webhook-Adresse nicht erlaubt (nur HTTPS an öffentliche Adressen)")
+        event_id = message.provider_id or message.public_id
+        now = clock.now()
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "Vermittlerrechner-Webhooks/1",
+            "webhook-id": event_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(secret).sign(event_id, now, message.body_text),
+        }
+        try:
+            answer = self.session.post(
+                message.recipient,
+                data=message.body_text.encode(),
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            raise TransientError(f"Webhook: keine Antwort in {self.timeout} s") from exc
+        except requests.ConnectionError as exc:
+            raise TransientError(f"Webhook nicht erreichbar: {type(exc).__name__}") from exc
+        except requests.RequestException as exc:
+            raise TransientError(f"Webhook-Anfrage fehlgeschlagen: {type(exc).__name__}") from exc
+        status = answer.status_code
+        answer.close()
+        if 200 <= status < 300:
+            return event_id
+        if status in (408, 429) or status >= 500:
+            raise TransientError(f"Webhook-Empfänger antwortete {status}")
+        raise PermanentError(f"Webhook-Empfänger antwortete {status}")
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def transports_for(config: dict[str, Any], extensions: dict[str, Any] | None = None) -> dict[Kind, Transport]:
     mail: Transport = SmtpTransport(config) if config["MAIL_BACKEND"] == "smtp" else DevMailboxTransport()
     sms: Transport = TwilioTransport(config) if config["SMS_BACKEND"] == "twilio" else DevMailboxTransport()
-    return {Kind.EMAIL: mail, Kind.SMS: sms}
+    hooks = WebhookTransport(config, (extensions or {}).get(WEBHOOK_SECRETS))
+    return {Kind.EMAIL: mail, Kind.SMS: sms, Kind.WEBHOOK: hooks}

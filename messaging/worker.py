@@ -54,6 +54,10 @@ class Settings:
     batch_size: int
     poll_seconds: float
     pdf_workers: int | None = None  # letters of a batch rendered at once (None: every core)
+    webhook_max_attempts: int = 15  # a receiver may be down for hours: more tries than e-mail
+
+    def attempts_for(self, kind: Kind) -> int:
+        return self.webhook_max_attempts if kind is Kind.WEBHOOK else self.max_attempts
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -65,6 +69,7 @@ class Settings:
             batch_size=config["OUTBOX_BATCH_SIZE"],
             poll_seconds=config["OUTBOX_POLL_SECONDS"],
             pdf_workers=config["PDF_WORKERS"] or None,
+            webhook_max_attempts=config["API_WEBHOOK_MAX_ATTEMPTS"],
         )
 
 
@@ -117,7 +122,7 @@ def _still_ours(message: OutboxMessage, worker_id: str, now: datetime) -> bool:
 
 def _fail_or_retry(message: OutboxMessage, error: DeliveryError, settings: Settings, now: datetime) -> dict[str, Any]:
     changes: dict[str, Any] = {"last_error": str(error)[:2000], "lease_until": None}
-    if isinstance(error, PermanentError) or message.attempts >= settings.max_attempts:
+    if isinstance(error, PermanentError) or message.attempts >= settings.attempts_for(message.kind):
         changes["state"] = State.FAILED
     else:
         changes["state"] = State.PENDING
@@ -130,7 +135,7 @@ def deliver_batch(
 ) -> dict[str, int]:
     """Deliver the claimed messages one by one, committing each outcome at once."""
     outcome = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
-    transports = transports_for(app.config)
+    transports = transports_for(app.config, app.extensions)
     broken: dict[Kind, TransientError] = {}  # a provider unreachable in this batch is not tried again now
     # one read for the batch: while our lease lasts (checked against the clock before every
     # message) no other worker can claim these rows, so the copies stay ours

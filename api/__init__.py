@@ -1,0 +1,30 @@
+"""The broker API (/api/v1): OAuth2 client credentials, quotes, offers, applications, contracts,
+documents as deliveries, eVB, webhooks — for comparison platforms and broker management systems.
+It sits on top: it calls the pages' services and adds no rule of its own."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from core import db, navigation
+from core.authz import MANAGER_AREA
+from core.errors import register_renderer
+from messaging.transports import WEBHOOK_SECRETS
+
+_connected = False
+
+
+def init_app(app: Flask) -> None:
+    global _connected
+    from api import events, pages, views, webhooks
+    from api.oauth import init_server
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(pages.bp)
+    app.extensions["api_oauth_server"] = init_server(app)
+    app.extensions[WEBHOOK_SECRETS] = lambda endpoint_id: webhooks.secret_of(db.session, endpoint_id)
+    register_renderer(app, "/api/", views.problem_for_error)
+    navigation.register(app, "API-Zugänge", "api_pages.clients_page", MANAGER_AREA, order=47)
+    if not _connected:
+        events.connect()
+        _connected = True
