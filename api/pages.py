@@ -9,11 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms import SelectField, StringField
+from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
 from api import clients, webhooks
 from api.models import SCOPES, ApiClient
+from calculator.forms.fields import SelectField, options
 from calculator.forms.legal import CheckboxesField
 from core import db
 from core.authz import MANAGER_AREA, get_visible_or_404, roles_required, staff_user
@@ -31,7 +32,7 @@ class ClientForm(Form):
         validators=[InputRequired("Bitte geben Sie einen Namen für den Zugang ein."), Length(max=120)],
     )
     vermittler = SelectField("Handelt für", choices=[])
-    scopes = CheckboxesField("Berechtigungen", choices=list(SCOPES.items()), validate_choice=False)
+    scopes = CheckboxesField("Berechtigungen", choices=options(SCOPES.items()), validate_choice=False)
 
 
 def _form(manager: User, data: Any = None) -> ClientForm:
@@ -41,9 +42,9 @@ def _form(manager: User, data: Any = None) -> ClientForm:
         .where(User.agency_id == manager.agency_id, User.role == Role.BROKER, User.is_active.is_(True))
         .order_by(User.full_name)
     )
-    form.vermittler.choices = [("", "die ganze Agentur (wie Sie als Agenturleiter)")] + [
-        (u.public_id, f"nur {u.full_name}") for u in brokers
-    ]
+    form.vermittler.choices = options(
+        [("", "die ganze Agentur (wie Sie als Agenturleiter)")] + [(u.public_id, f"nur {u.full_name}") for u in brokers]
+    )
     return form
 
 

@@ -6,6 +6,7 @@ the calling client's user's scope (core.authz), so another agency's object is a 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from typing import Any
@@ -17,10 +18,11 @@ from limits import parse as parse_limit
 from pydantic import ValidationError
 from spectree import Response as Responses
 from spectree import SecurityScheme, SpecTree
+from spectree.models import SecureType, SecuritySchemeData
 
 from api import deliveries, idempotency, webhooks
 from api.answers import formdata
-from api.models import ApiClient
+from api.models import SCOPES, ApiClient
 from api.oauth import Caller, authenticate
 from api.problems import ApiProblem, Problem, for_status, invalid, not_found
 from api.schemas import (
@@ -142,21 +144,15 @@ spec = SpecTree(
     security_schemes=[
         SecurityScheme(
             name="oauth2",
-            data={  # type: ignore[arg-type]
-                "type": "oauth2",
-                "flows": {
+            data=SecuritySchemeData(
+                type=SecureType.OAUTH_TWO,
+                flows={
                     "clientCredentials": {
                         "tokenUrl": "/api/v1/oauth/token",
-                        "scopes": {
-                            "quotes": "Beiträge berechnen, Angebote speichern",
-                            "applications": "Anträge",
-                            "contracts:read": "Verträge lesen",
-                            "documents:read": "Dokumente abholen",
-                            "evb": "eVB-Nummern",
-                        },
+                        "scopes": dict(SCOPES),
                     }
                 },
-            },
+            ),
         )
     ],
     servers=[],
@@ -203,6 +199,9 @@ def problem_for_error(status: int, message: str | None, headers: dict[str, str])
     return for_status(status, message, headers).response(request.path)
 
 
+NO_BODY = {"api.ack_delivery", "api.request_evb"}  # POSTs that take no body
+
+
 @bp.before_request
 def _check_body() -> None:
     if request.endpoint == "api.token" or request.method in ("GET", "HEAD", "OPTIONS", "DELETE"):
@@ -213,7 +212,7 @@ def _check_body() -> None:
             413, "zu-gross", "Anfrage zu groß", f"Höchstens {current_app.config['API_MAX_BODY_BYTES']} Bytes."
         )
     if not request.get_data(cache=True):
-        if request.endpoint == "api.ack_delivery":
+        if request.endpoint in NO_BODY:
             return
         raise ApiProblem(400, "json-fehlt", "JSON fehlt", "Bitte senden Sie den Inhalt als JSON.")
     if request.mimetype != "application/json":
@@ -242,15 +241,41 @@ def token() -> Any:
     return response
 
 
+def document() -> dict[str, Any]:
+    """spectree's OpenAPI document, with every error answer as application/problem+json (RFC 9457)
+    and the request bodies' size limit (413) — built once per process."""
+    global _document
+    if _document is None:
+        found = copy.deepcopy(spec.spec)
+        for path, operations in found["paths"].items():
+            for method, operation in operations.items():
+                answers = operation.setdefault("responses", {})
+                problem = next(iter(answers["422"]["content"].values()))
+                # a query value with control characters or too long is refused before any view (core.security)
+                for status in ("400", "429", "413") if method == "post" else ("400", "429"):
+                    answers.setdefault(status, {"description": "Problem", "content": {"application/json": problem}})
+                for status, answer in answers.items():
+                    content = answer.get("content", {})
+                    if int(status) >= 400 and "application/json" in content:
+                        content["application/problem+json"] = content.pop("application/json")
+                if path.endswith("/pdf") or path.startswith("/api/v1/documents/"):
+                    answers["200"]["content"] = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+        _document = found
+    return _document
+
+
+_document: dict[str, Any] | None = None
+
+
 @bp.get("/openapi.json")
 def openapi() -> Any:
-    return current_app.json.response(spec.spec)
+    return current_app.json.response(document())
 
 
 @bp.get("/")
 def reference_page() -> str:
     """The API reference, rendered from the same OpenAPI document (no script, no CDN)."""
-    return render_template("api/reference.html", spec=spec.spec)
+    return render_template("api/reference.html", spec=document())
 
 
 # --- vehicles and quotes ------------------------------------------------------------------------------
