@@ -168,13 +168,16 @@ def test_a_wrong_secret_gets_no_token(app, session, manager):
     row, _secret = create_client(session, manager, "X", ["quotes"])
     session.commit()
     response = app.test_client().post(
-        "/api/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": row.client_id, "client_secret": "no"}
+        "/api/v1/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": row.client_id, "client_secret": "no"},
     )
     assert response.status_code == 401
     assert response.json["error"] == "invalid_client"
 
 
-def test_idor_matrix_another_agency_and_another_broker_see_nothing(app, session, make_agency, make_user, make_api, broker, manager):
+def test_idor_matrix_another_agency_and_another_broker_see_nothing(
+    app, session, make_agency, make_user, make_api, broker, manager
+):
     """The pages' scope rule on every object operation (core.authz): a broker's client sees his
     objects, the agency's client the agency's, another agency's client nothing — 404, as the pages."""
     mine = make_api(manager, broker)
@@ -280,7 +283,9 @@ def test_webhooks_are_signed_and_none_is_lost_when_the_receiver_fails_a_third_of
         states = set(session.scalars(sa.select(OutboxMessage.state).where(OutboxMessage.kind == Kind.WEBHOOK)))
         assert states == {State.SENT}
         retried = session.scalar(
-            sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == Kind.WEBHOOK, OutboxMessage.attempts > 1)
+            sa.select(sa.func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.kind == Kind.WEBHOOK, OutboxMessage.attempts > 1)
         )
         assert retried > 0  # the faults happened and were retried
     finally:
