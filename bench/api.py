@@ -16,7 +16,7 @@ import random
 import statistics
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 DOCUMENTS = 100_000
 
@@ -83,19 +83,20 @@ def main() -> None:
     assert applied.status_code == 201, applied.get_data(as_text=True)
     with app.app_context():
         s = db.session()
-        model = s.scalar(sa.select(Document).order_by(Document.id))
+        model = s.scalars(sa.select(Document).order_by(Document.id)).first()
+        assert model is not None
         columns = {
             c.key: getattr(model, c.key) for c in sa.inspect(Document).column_attrs if c.key not in ("id", "public_id")
         }
         from core.db import new_public_id
 
-        table = Document.__table__
+        table = cast(sa.Table, Document.__table__)
         for _chunk in range(0, DOCUMENTS, 10_000):
-            s.execute(table.insert(), [{**columns, "public_id": new_public_id()} for _ in range(10_000)])
+            s.execute(sa.insert(table), [{**columns, "public_id": new_public_id()} for _ in range(10_000)])
         ids = list(s.scalars(sa.select(Document.id)))
         acked = random.Random(1).sample(ids, len(ids) // 10)
         s.execute(
-            DeliveryAck.__table__.insert(),
+            sa.insert(DeliveryAck),
             [{"client_id": row.id, "document_id": i, "acked_at": model.created_at} for i in acked],
         )
         s.commit()
