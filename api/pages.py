@@ -43,7 +43,7 @@ def _form(manager: User, data: Any = None) -> ClientForm:
         .order_by(User.full_name)
     )
     form.vermittler.choices = options(
-        [("", "die ganze Agentur (wie Sie als Agenturleiter)")] + [(u.public_id, f"nur {u.full_name}") for u in brokers]
+        [("", "die ganze Agentur")] + [(u.public_id, f"nur {u.full_name}") for u in brokers]
     )
     return form
 
