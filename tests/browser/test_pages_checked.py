@@ -273,6 +273,18 @@ def test_every_page_passes_axe_and_the_nu_html_checker(
     ):
         check.visit(name, path)
     check.visit("figures-errors", "/agentur/kennzahlen?von=2026-07-01&bis=2026-06-01", status=422)
+    # API-Zugänge (issue #30): the page, its errors, a new client with its secret shown once (the list
+    # with it), the client's webhook log; the API's reference page
+    check.visit("api-clients", "/agentur/api-zugaenge/")
+    check.submit("api-clients-errors", "Zugang anlegen", status=422)
+    check.page.get_by_label("Name des Zugangs").fill("Vergleichsrechner Check24-Anbindung")
+    check.page.locator("input[value=quotes]").check()
+    check.page.locator("input[value='documents:read']").check()
+    check.submit("api-client-created", "Zugang anlegen", status=201)
+    log = check.page.get_by_role("link", name="Webhooks").first.get_attribute("href")
+    assert log is not None
+    check.visit("api-webhooks", log)
+    check.visit("api-reference", "/api/v1/")
 
     # back office
     check.login("innendienst@demo.example")
