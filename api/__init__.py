@@ -10,13 +10,14 @@ from core import db, navigation
 from core.authz import MANAGER_AREA
 from core.errors import register_renderer
 from messaging.transports import WEBHOOK_SECRETS
+from messaging.worker import register_task
 
 _connected = False
 
 
 def init_app(app: Flask) -> None:
     global _connected
-    from api import events, pages, views, webhooks
+    from api import events, housekeeping, pages, views, webhooks
     from api.oauth import init_server
 
     app.register_blueprint(views.bp)
@@ -24,6 +25,8 @@ def init_app(app: Flask) -> None:
     app.extensions["api_oauth_server"] = init_server(app)
     app.extensions[WEBHOOK_SECRETS] = lambda endpoint_id: webhooks.secret_of(db.session, endpoint_id)
     register_renderer(app, "/api/", views.problem_for_error)
+    hours = int(app.config["API_IDEMPOTENCY_HOURS"])
+    register_task(app, lambda session: housekeeping.purge(session, hours))
     navigation.register(app, "API-Zugänge", "api_pages.clients_page", MANAGER_AREA, order=47)
     if not _connected:
         events.connect()

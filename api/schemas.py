@@ -130,6 +130,7 @@ class EvbOut(BaseModel):
 
 
 class ContractOut(BaseModel):
+    customer_id: str | None = Field(default=None, description="der Kunde: GET /customers/{id}")
     number: str
     product: Literal["kfz", "rs"]
     tariff_version: str
@@ -206,3 +207,37 @@ class IdempotencyHeaders(BaseModel):
         pattern=r"^[\x21-\x7e]+$",
         description="frei gewählt, je Antrag einmal",
     )
+
+
+class ContractSummary(BaseModel):
+    number: str
+    product: Literal["kfz", "rs"]
+    start_date: date
+    ends_on: date | None
+    delivery: Literal["portal", "post"]
+    portal_state: str
+    portal_state_label: str
+
+
+class CustomerRecordOut(BaseModel):
+    id: str
+    salutation: str
+    first_name: str
+    last_name: str
+    birth_date: date | None
+    street: str
+    plz: str
+    city: str
+    email: str | None
+    mobile: str | None
+    contracts: list[ContractSummary]
+
+
+class PlaceOut(BaseModel):
+    id: str = Field(description="als Antwort `ort` in den Angaben")
+    place: str
+    district: str
+
+
+class PlaceList(BaseModel):
+    items: list[PlaceOut]

@@ -31,6 +31,7 @@ from api.schemas import (
     ContractList,
     ContractOut,
     ContractsQuery,
+    CustomerRecordOut,
     DeliveriesQuery,
     DeliveryList,
     EvbOut,
@@ -39,6 +40,7 @@ from api.schemas import (
     KfzQuoteRequest,
     OfferOut,
     OfferRequest,
+    PlaceList,
     QuoteResult,
     RsAnswers,
     RsQuoteRequest,
@@ -49,7 +51,7 @@ from api.schemas import (
 )
 from calculator import presentation as offer_presentation
 from calculator import quotes, reference
-from calculator.models import Offer
+from calculator.models import CustomerRecord, Offer
 from calculator.tariffs import Product
 from contracts import evb as evb_service
 from contracts import services as contract_services
@@ -304,6 +306,19 @@ def vehicle(hsn: str, tsn: str) -> Any:
     if found is None:
         raise not_found("Ein Fahrzeug mit dieser HSN/TSN")
     return VehicleOut.model_validate(_vehicle_out(s, found))
+
+
+@bp.get("/places/<plz>")
+@spec.validate(
+    resp=Responses(HTTP_200=PlaceList, **_errors(401, 403)), tags=["Beiträge"], security={"oauth2": ["quotes"]}
+)
+def places(plz: str) -> Any:
+    """Die Orte einer Postleitzahl: hat sie mehrere, nennt die Angabe `ort` die Id des gewählten."""
+    caller("quotes")
+    found = reference.places_for(db.session(), plz) if reference.PLZ_PATTERN.match(plz) else []
+    return PlaceList.model_validate(
+        {"items": [{"id": str(p.id), "place": p.place, "district": p.district_name} for p in found]}
+    )
 
 
 def _quote(product: Product, answers: dict[str, Any]) -> tuple[quotes.Quote, Any]:
@@ -563,7 +578,14 @@ def _contract_out(contract: Contract) -> dict[str, Any]:
             "portal_state_label": state_label(contract),
         },
         "evb": _evb_out(contract.evb) if contract.product == Product.KFZ.value else None,
+        "customer_id": _customer_ids(contract),
     }
+
+
+def _customer_ids(contract: Contract) -> str | None:
+    if contract.client_id is None:
+        return None
+    return db.session().scalar(sa.select(CustomerRecord.public_id).where(CustomerRecord.id == contract.client_id))
 
 
 def _cursor(kind: str, who: Caller) -> URLSafeSerializer:
@@ -643,6 +665,50 @@ def request_evb(number: str) -> Any:
         raise invalid([("/", str(error))], str(error)) from error
     s.commit()
     return EvbOut.model_validate(_evb_out(issued)), 200 if had else 201
+
+
+@bp.get("/customers/<public_id>")
+@spec.validate(
+    resp=Responses(HTTP_200=CustomerRecordOut, **_errors(401, 403, 404)),
+    tags=["Verträge"],
+    security={"oauth2": ["contracts:read"]},
+)
+def get_customer(public_id: str) -> Any:
+    """Ein Kunde mit seinen Verträgen und dem Stand des Kunden-Portals je Vertrag."""
+    who = caller("contracts:read")
+    record = _visible(CustomerRecord, who, public_id=public_id)
+    stmt = scoped(
+        sa.select(Contract).where(Contract.client_id == record.id, Contract.number.is_not(None)).order_by(Contract.id),
+        Contract,
+        who.user,
+    )
+    contracts = [
+        {
+            "number": c.number,
+            "product": c.product,
+            "start_date": c.start_date,
+            "ends_on": c.ends_on,
+            "delivery": c.delivery.value,
+            "portal_state": c.onboarding_state,
+            "portal_state_label": state_label(c),
+        }
+        for c in db.session().scalars(stmt)
+    ]
+    return CustomerRecordOut.model_validate(
+        {
+            "id": record.public_id,
+            "salutation": record.salutation,
+            "first_name": record.first_name,
+            "last_name": record.last_name,
+            "birth_date": record.birth_date,
+            "street": record.street,
+            "plz": record.plz,
+            "city": record.city,
+            "email": record.email,
+            "mobile": record.mobile,
+            "contracts": contracts,
+        }
+    )
 
 
 # --- deliveries and documents ----------------------------------------------------------------------------

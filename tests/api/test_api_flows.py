@@ -298,3 +298,30 @@ def test_webhook_urls_must_be_public_https_outside_development(app, broker_api):
         refused = broker_api.post("/webhooks", {"url": url, "events": ["document.added"]})
         assert refused.status_code == 422, url
         assert refused.json["errors"][0]["pointer"] == "/url"
+
+
+def test_customers_and_places_are_readable_in_scope(broker_api, make_api, make_agency, make_user):
+    number = _apply(broker_api, _offer(broker_api), "cu").json["contract_number"]
+    contract = broker_api.get(f"/contracts/{number}").json
+    customer = broker_api.get(f"/customers/{contract['customer_id']}")
+    assert customer.status_code == 200
+    assert customer.json["last_name"] == "Schröder"
+    assert [c["number"] for c in customer.json["contracts"]] == [number]
+    assert customer.json["contracts"][0]["portal_state"] == "post"
+    stranger = make_api(make_user(Role.MANAGER, make_agency("Agentur West")))
+    assert stranger.get(f"/customers/{contract['customer_id']}").status_code == 404
+    places = broker_api.get("/places/80331").json["items"]
+    assert places
+    assert places[0]["place"] == "München"
+
+
+def test_the_worker_drops_expired_tokens_and_old_idempotency_keys(app, session, broker_api):
+    from api.housekeeping import purge
+    from api.models import IdempotencyKey
+
+    _apply(broker_api, _offer(broker_api), "old")
+    assert session.scalar(sa.select(sa.func.count()).select_from(IdempotencyKey)) == 1
+    with time_machine.travel(clock.now() + timedelta(days=2)):
+        assert purge(session, app.config["API_IDEMPOTENCY_HOURS"]) == 2  # the key and the token
+    assert session.scalar(sa.select(sa.func.count()).select_from(IdempotencyKey)) == 0
+    assert session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 0
