@@ -262,11 +262,54 @@ def document() -> dict[str, Any]:
                         content["application/problem+json"] = content.pop("application/json")
                 if path.endswith("/pdf") or path.startswith("/api/v1/documents/"):
                     answers["200"]["content"] = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+        _add_links(found)
         _document = found
     return _document
 
 
 _document: dict[str, Any] | None = None
+
+# OpenAPI links: which answer's value a next call takes (for integrators, and schemathesis' stateful
+# runs follow them): (path, method, status) → [(name, target path, target method, parameter, expression)]
+LINKS = {
+    ("/api/v1/offers", "post", "201"): [
+        ("Angebot", "/api/v1/offers/{public_id}", "get", "public_id", "$response.body#/id"),
+        ("AngebotPdf", "/api/v1/offers/{public_id}/pdf", "get", "public_id", "$response.body#/id"),
+    ],
+    ("/api/v1/applications", "post", "201"): [
+        ("Antrag", "/api/v1/applications/{public_id}", "get", "public_id", "$response.body#/id"),
+        ("Vertrag", "/api/v1/contracts/{number}", "get", "number", "$response.body#/contract_number"),
+    ],
+    ("/api/v1/contracts", "get", "200"): [
+        ("Vertrag", "/api/v1/contracts/{number}", "get", "number", "$response.body#/items/0/number"),
+        ("Evb", "/api/v1/contracts/{number}/evb", "post", "number", "$response.body#/items/0/number"),
+    ],
+    ("/api/v1/contracts/{number}", "get", "200"): [
+        ("Kunde", "/api/v1/customers/{public_id}", "get", "public_id", "$response.body#/customer_id"),
+    ],
+    ("/api/v1/deliveries", "get", "200"): [
+        ("Dokument", "/api/v1/documents/{public_id}", "get", "public_id", "$response.body#/items/0/id"),
+        ("Quittung", "/api/v1/deliveries/{public_id}/ack", "post", "public_id", "$response.body#/items/0/id"),
+    ],
+    ("/api/v1/webhooks", "post", "201"): [
+        ("Abmelden", "/api/v1/webhooks/{public_id}", "delete", "public_id", "$response.body#/id"),
+    ],
+    ("/api/v1/webhooks", "get", "200"): [
+        ("Abmelden", "/api/v1/webhooks/{public_id}", "delete", "public_id", "$response.body#/items/0/id"),
+    ],
+}
+
+
+def _add_links(found: dict[str, Any]) -> None:
+    for (path, method, status), links in LINKS.items():
+        answer = found["paths"][path][method]["responses"][status]
+        answer["links"] = {
+            name: {
+                "operationId": found["paths"][target][target_method]["operationId"],
+                "parameters": {parameter: expression},
+            }
+            for name, target, target_method, parameter, expression in links
+        }
 
 
 @bp.get("/openapi.json")

@@ -8,6 +8,7 @@ from tempfile import mkdtemp
 
 import pytest
 import schemathesis
+from flask import request, request_finished
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
@@ -52,3 +53,54 @@ schema = _schema()
 @settings(suppress_health_check=list(HealthCheck), deadline=None)
 def test_every_operation_keeps_its_document(case, app, api_token):
     case.call_and_validate(app=app, headers={"Authorization": f"Bearer {api_token}"})
+
+
+@pytest.fixture
+def api_with_a_contract(app, api_token) -> str:
+    """The token's agency has a policed contract (documents, a customer) for the links to follow."""
+    from tests.api.test_api_flows import _antrag
+    from tests.api.test_api_quotes import _json_answers
+    from tests.helpers import RS_ANSWERS
+
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {api_token}"}
+    offer = client.post("/api/v1/offers", json={"product": "rs", "answers": _json_answers(RS_ANSWERS)}, headers=headers)
+    applied = client.post(
+        "/api/v1/applications",
+        json={"offer_id": offer.json["id"], "answers": _antrag("rs")},
+        headers={**headers, "Idempotency-Key": "stateful"},
+    )
+    assert applied.status_code == 201, applied.get_data(as_text=True)
+    return api_token
+
+
+def test_workflows_along_the_documents_links(app, api_with_a_contract):
+    """Stateful: sequences of calls that follow the document's links (an offer to its PDF, an
+    application to its contract, a contract to its customer and eVB, a delivery to its document and
+    acknowledgement, a webhook to its removal), each answer checked as above."""
+    headers = {"Authorization": f"Bearer {api_with_a_contract}"}
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case):
+            return {"app": app, "headers": headers}
+
+    seen: dict[str, int] = {}
+
+    def count(sender, response, **extra):  # which operations the run reached, with which answers
+        key = f"{request.endpoint} {response.status_code}"
+        seen[key] = seen.get(key, 0) + 1
+
+    request_finished.connect(count, app)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=int(os.environ.get("API_STATEFUL_EXAMPLES", "15")),
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+        )
+    )
+    # the links were followed: from the lists to a contract, its customer, a document
+    for reached in ("api.get_contract 200", "api.get_customer 200", "api.get_document 200"):
+        assert seen.get(reached, 0) >= 1, sorted(seen.items())
