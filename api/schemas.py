@@ -241,3 +241,34 @@ class PlaceOut(BaseModel):
 
 class PlaceList(BaseModel):
     items: list[PlaceOut]
+
+
+class VariantChanges(Strict):
+    """What a variant changes (as in the page's comparison): Kfz cover, deductibles, Rabattschutz;
+    Rechtsschutz Bausteine and deductible."""
+
+    kfz_deckung: str | None = None
+    sb_tk: str | None = None
+    sb_vk: str | None = None
+    rabattschutz: bool | None = None
+    bausteine: list[str] | None = None
+    selbstbeteiligung: str | None = None
+
+
+class VariantsRequest(Strict):
+    variants: list[VariantChanges] = Field(min_length=1, max_length=3)
+    choose: int | None = Field(
+        default=None, ge=1, le=3, description="diese Variante als eigenes Angebot speichern (für den Antrag)"
+    )
+
+
+class VariantOut(BaseModel):
+    title: str
+    changes: dict[str, list[str]]
+    premium: Premium | None
+    problem: str | None = Field(description="warum der Tarif diese Variante nicht berechnen kann")
+
+
+class VariantsOut(BaseModel):
+    columns: list[VariantOut] = Field(description="das Angebot, dann die Varianten")
+    chosen_offer: OfferOut | None = None

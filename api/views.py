@@ -44,13 +44,15 @@ from api.schemas import (
     QuoteResult,
     RsAnswers,
     RsQuoteRequest,
+    VariantsOut,
+    VariantsRequest,
     VehicleOut,
     WebhookList,
     WebhookOut,
     WebhookRequest,
 )
 from calculator import presentation as offer_presentation
-from calculator import quotes, reference
+from calculator import quotes, reference, variants
 from calculator.models import CustomerRecord, Offer
 from calculator.tariffs import Product
 from contracts import evb as evb_service
@@ -509,6 +511,61 @@ def _pdf(response: Response) -> Response:
     hundred KB) instead of passed through."""
     response.direct_passthrough = False
     return response
+
+
+def _variant_changes(product: Product, given: Any) -> dict[str, list[str]]:
+    changes: dict[str, list[str]] = {}
+    for name in variants.FIELDS[product]:
+        value = getattr(given, name)
+        if value is None:
+            continue
+        changes[name] = (
+            ["y"] if value is True else [] if value is False else value if isinstance(value, list) else [value]
+        )
+    return changes
+
+
+@bp.post("/offers/<public_id>/variants")
+@spec.validate(
+    json=VariantsRequest,
+    resp=Responses(HTTP_200=VariantsOut, **_errors(400, 401, 403, 404, 415, 422)),
+    tags=["Angebote"],
+    security={"oauth2": ["quotes"]},
+)
+def offer_variants(public_id: str, json: VariantsRequest) -> Any:
+    """Varianten nebeneinander (wie der Angebotsvergleich): bis zu drei geänderte Deckungen, jede auf
+    dem heutigen Tarif berechnet; `choose` speichert eine als eigenes Angebot für den Antrag."""
+    who = caller("quotes")
+    s = db.session()
+    offer = _visible(Offer, who, public_id=public_id)
+    product = Product(offer.product)
+    asked = [(i, _variant_changes(product, v)) for i, v in enumerate(json.variants, start=1)]
+    columns, _rows = variants.compare(s, contract_settings().catalog, offer, asked, clock.today())
+    chosen = None
+    if json.choose is not None:
+        if json.choose > len(asked):
+            raise invalid([("/choose", "Diese Variante gibt es in der Anfrage nicht.")])
+        try:
+            chosen = variants.choose(
+                s, who.user, contract_settings().catalog, offer, asked[json.choose - 1][1], clock.today()
+            )
+        except variants.VariantError as error:
+            raise invalid([(f"/variants/{json.choose - 1}", str(error))]) from error
+        s.commit()
+    return VariantsOut.model_validate(
+        {
+            "columns": [
+                {
+                    "title": c.title,
+                    "changes": c.changes,
+                    "premium": c.quote.premium.to_dict() if c.quote.premium else None,
+                    "problem": c.problem,
+                }
+                for c in columns
+            ],
+            "chosen_offer": _offer_out(s, chosen) if chosen is not None else None,
+        }
+    )
 
 
 # --- applications ------------------------------------------------------------------------------------

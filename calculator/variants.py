@@ -17,6 +17,7 @@ from calculator.presentation import display
 from calculator.quotes import Quote
 from calculator.tariffs import KfzCover, Product, RsDeductible, RsModule, TariffCatalog
 from core.formatting import eur
+from core.users import User
 
 MAX_VARIANTS = 3
 FIELDS: dict[Product, tuple[str, ...]] = {
@@ -152,3 +153,18 @@ def compare(
     for row in rows:
         row.differs = [i > 0 and cell != row.cells[0] for i, cell in enumerate(row.cells)]
     return columns, rows
+
+
+class VariantError(ValueError):
+    """German message: this variant cannot go on to the Antrag."""
+
+
+def choose(
+    session: so.Session, user: User, catalog: TariffCatalog, offer: Offer, changes: dict[str, list[str]], today: date
+) -> Offer:
+    """The customer's choice goes on (the page's and the API's): the variant priced anew on today's
+    tariff and stored as an offer of its own; VariantError if it is no variant or cannot be priced."""
+    quote = quotes.evaluate(session, catalog, Product(offer.product), with_changes(offer, changes), today=today)
+    if not changes or not quote.complete:
+        raise VariantError("Diese Variante kann so nicht beantragt werden.")
+    return quotes.store_offer(session, user, quote, with_changes(offer, changes))

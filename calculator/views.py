@@ -309,14 +309,12 @@ def apply_variant(public_id: str) -> BaseResponse | tuple[str, int]:
     index = int(slot) if slot in {str(i) for i in range(1, variants.MAX_VARIANTS + 1)} else 0
     changes = variants.changes_from(request.form, Product(offer.product), index) if index else {}
     s = db.session()
-    quote = quotes.evaluate(
-        s, _catalog(), Product(offer.product), variants.with_changes(offer, changes), today=clock.today()
-    )
-    if not changes or not quote.complete:
+    try:
+        chosen = variants.choose(s, staff_user(), _catalog(), offer, changes, clock.today())
+    except variants.VariantError as error:
         context = _comparison(offer, request.form)
-        context["error"] = "Diese Variante kann so nicht beantragt werden."
+        context["error"] = str(error)
         return render_template("calculator/variants.html", **context), 422
-    chosen = quotes.store_offer(s, staff_user(), quote, variants.with_changes(offer, changes))
     s.commit()
     return redirect(url_for("contracts.apply", public_id=chosen.public_id))
 

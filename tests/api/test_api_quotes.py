@@ -96,3 +96,22 @@ def test_vehicle_lookup_by_hsn_and_tsn(broker_api):
     assert found.status_code == 200
     assert found.json["hsn"] == "0603"
     assert broker_api.get("/vehicles/0603/ZZZ").status_code == 404
+
+
+def test_offer_variants_are_priced_as_the_comparison_page_and_one_is_kept(broker_api, app, session):
+    """The page's Angebotsvergleich (calculator.variants.compare): the same prices per column; the
+    chosen variant becomes an offer of its own."""
+    offer = broker_api.post("/offers", {"product": "kfz", "answers": _json_answers(KFZ_ANSWERS)}).json
+    body = {"variants": [{"sb_vk": "1000", "sb_tk": "300"}, {"kfz_deckung": "kh"}], "choose": 2}
+    response = broker_api.post(f"/offers/{offer['id']}/variants", body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    columns = response.json["columns"]
+    assert [c["title"] for c in columns] == ["Angebot", "Variante 1", "Variante 2"]
+    assert columns[0]["premium"] == offer["premium"]
+    assert columns[1]["premium"]["total"] != offer["premium"]["total"]
+    chosen = response.json["chosen_offer"]
+    assert chosen["premium"] == columns[2]["premium"]
+    assert chosen["id"] != offer["id"]
+    wrong = broker_api.post(f"/offers/{offer['id']}/variants", {"variants": [{"kfz_deckung": "xx"}], "choose": 1})
+    assert wrong.status_code == 422
+    assert wrong.json["errors"][0]["pointer"] == "/variants/0"
