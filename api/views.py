@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -221,10 +220,9 @@ def _check_body() -> None:
         raise ApiProblem(400, "json-fehlt", "JSON fehlt", "Bitte senden Sie den Inhalt als JSON.")
     if request.mimetype != "application/json":
         raise ApiProblem(415, "falsches-format", "Falsches Format", "Bitte senden Sie Content-Type: application/json.")
-    try:
-        body = json.loads(request.get_data(cache=True))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ApiProblem(400, "json-ungueltig", "Ungültiges JSON", "Der Inhalt ist kein gültiges JSON.") from error
+    body = request.get_json(silent=True)  # parsed once: spectree reads Flask's cached value
+    if body is None:
+        raise ApiProblem(400, "json-ungueltig", "Ungültiges JSON", "Der Inhalt ist kein gültiges JSON.")
     if not isinstance(body, dict):
         raise ApiProblem(400, "json-ungueltig", "Ungültiges JSON", "Der Inhalt muss ein JSON-Objekt sein.")
 
