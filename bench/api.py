@@ -37,7 +37,7 @@ def _served(app: Any, method: str, path: str, headers: dict[str, str], body: Any
     and encode it on every call, which is the client's work), each call on a copy."""
     from werkzeug.test import EnvironBuilder
 
-    builder = EnvironBuilder(path=path, method=method, headers=headers, json=body)
+    builder = EnvironBuilder(path=path, method=method, headers=list(headers.items()), json=body)
     base = builder.get_environ()
     payload = base["wsgi.input"].read()
     status: list[str] = []
