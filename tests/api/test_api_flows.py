@@ -20,7 +20,7 @@ from core.users import Role
 from messaging import worker
 from messaging.models import Kind, OutboxMessage, State
 from tests.api.test_api_quotes import _json_answers
-from tests.helpers import ANTRAG_DECLARATIONS, KFZ_ANSWERS, RS_ANSWERS, with_settings
+from tests.helpers import ANTRAG_DECLARATIONS, KFZ_ANSWERS, RS_ANSWERS, post_form, with_settings
 
 pytestmark = pytest.mark.usefixtures("demo_reference")
 
@@ -325,3 +325,76 @@ def test_the_worker_drops_expired_tokens_and_old_idempotency_keys(app, session, 
         assert purge(session, app.config["API_IDEMPOTENCY_HOURS"]) == 2  # the key and the token
     assert session.scalar(sa.select(sa.func.count()).select_from(IdempotencyKey)) == 0
     assert session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 0
+
+
+def test_a_client_over_its_rate_limit_gets_429_with_retry_after(app, broker_api, make_api, manager):
+    app.config["API_RATE_LIMIT"] = "3 per minute"
+    assert [broker_api.get("/ping").status_code for _ in range(3)] == [200, 200, 200]
+    over = broker_api.get("/ping")
+    assert over.status_code == 429
+    assert over.mimetype == "application/problem+json"
+    assert int(over.headers["Retry-After"]) >= 1
+    assert make_api(manager).get("/ping").status_code == 200  # another client has its own count
+
+
+def test_an_oversize_body_is_413_and_not_json_is_415(app, broker_api):
+    app.config["API_MAX_BODY_BYTES"] = 1000
+    big = broker_api.post("/quotes/rs", {"answers": {"name": "x" * 2000}})
+    assert big.status_code == 413
+    assert big.mimetype == "application/problem+json"
+    form = broker_api.client.post(
+        "/api/v1/quotes/rs", data="answers=1", headers={**broker_api._headers(None), "Content-Type": "text/plain"}
+    )
+    assert form.status_code == 415
+    broken = broker_api.client.post(
+        "/api/v1/quotes/rs", data="{", headers={**broker_api._headers(None), "Content-Type": "application/json"}
+    )
+    assert broken.status_code == 400
+    assert broken.json["title"] == "Ungültiges JSON"
+
+
+def test_a_kfz_contract_has_its_evb_and_asking_again_returns_it(broker_api):
+    number = _apply(broker_api, _offer(broker_api, "kfz"), "evb", product="kfz").json["contract_number"]
+    contract = broker_api.get(f"/contracts/{number}").json
+    assert contract["evb"]["code"]  # a Neuzulassung gets its eVB at policing
+    again = broker_api.post(f"/contracts/{number}/evb")
+    assert again.status_code == 200
+    assert again.json["code"] == contract["evb"]["code"]
+    rs = _apply(broker_api, _offer(broker_api, "rs"), "rs", product="rs").json["contract_number"]
+    refused = broker_api.post(f"/contracts/{rs}/evb")
+    assert refused.status_code == 422
+    assert refused.json["detail"] == "Eine eVB-Nummer gibt es nur für Kfz-Verträge."
+
+
+def test_the_manager_sends_a_failed_webhook_again_from_the_clients_log(app, session, broker_api, manager_client):
+    from api.models import ApiClient
+
+    app.config["API_WEBHOOK_TIMEOUT_SECONDS"] = 0.3
+    with_settings(app, "messaging_settings", webhook_max_attempts=1)
+    holder: dict = {}
+    receiver = Receiver(holder, fault_rate=1.0, seed=1)  # answers 500 or too late: every attempt fails
+    try:
+        created = broker_api.post("/webhooks", {"url": receiver.url, "events": ["contract.policed"]}).json
+        holder["secret"] = created["secret"]
+        _apply(broker_api, _offer(broker_api), "hook")
+        worker.run(app, once=True)
+        message = session.scalar(sa.select(OutboxMessage).where(OutboxMessage.kind == Kind.WEBHOOK))
+        session.refresh(message)
+        assert message.state is State.FAILED
+        client = session.scalar(sa.select(ApiClient).order_by(ApiClient.id.desc()))
+        log = f"/agentur/api-zugaenge/{client.public_id}/webhooks"
+        page = manager_client.get(log).get_data(as_text=True)
+        assert "fehlgeschlagen" in page
+        assert "Erneut senden" in page
+        receiver_ok = Receiver(holder, fault_rate=0.0, seed=2)
+        message.recipient = receiver_ok.url  # the integrator fixed his endpoint (same event, same id)
+        session.commit()
+        resent = post_form(manager_client, f"{log}/{message.public_id}/erneut", {}, page=log)
+        assert resent.status_code == 302
+        worker.run(app, once=True)
+        session.refresh(message)
+        assert message.state is State.SENT
+        assert set(receiver_ok.accepted) == {message.provider_id}
+        receiver_ok.stop()
+    finally:
+        receiver.stop()
