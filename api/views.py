@@ -60,7 +60,7 @@ from contracts.forms import ApplicationForm
 from contracts.models import Application, ApplicationState, Contract, Document
 from contracts.presentation import state_label
 from contracts.settings import current as contract_settings
-from core import clock, db
+from core import audit, clock, db
 from core.authz import scoped
 from core.downloads import download
 from core.extensions import csrf, limiter
@@ -173,6 +173,7 @@ def _dump(answers: Any) -> dict[str, Any]:
 def caller(scope: str | None) -> Caller:
     """The authenticated caller with `scope`, counted against its client's rate limit."""
     found = authenticate(scope)
+    audit.set_via(f"API-Zugang {found.client.name}")
     rate = parse_limit(current_app.config["API_RATE_LIMIT"])
     if not limiter.limiter.hit(rate, "api-client", found.client.client_id):
         reset = limiter.limiter.get_window_stats(rate, "api-client", found.client.client_id).reset_time

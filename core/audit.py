@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask import g, has_app_context
 
 from core import clock
 from core.db import Base, insert_rows, table
@@ -128,6 +129,15 @@ class AuditEntry(Base):
         return ACTION_LABELS.get(self.action, self.action)
 
 
+def via() -> str | None:
+    """The channel of the current request when it is not a person at a page (set with `set_via`)."""
+    return g.get("audit_via") if has_app_context() else None
+
+
+def set_via(label: str) -> None:
+    g.audit_via = label
+
+
 def record(
     session: so.Session,
     action: str,
@@ -140,12 +150,16 @@ def record(
     details: dict[str, Any] | None = None,
     client_address: str | None = None,
 ) -> AuditEntry:
-    """Add an audit entry to the session; it commits (or not) with the business change."""
+    """Add an audit entry to the session; it commits (or not) with the business change. Within a
+    request made through a machine interface (`via`, e.g. the broker API's client), the actor's label
+    says so: "vermittler@… (API-Zugang MVP)"."""
+    label = actor_label if actor_label is not None else (actor.email if actor else "System")
+    through = via()
     entry = AuditEntry(
         at=clock.now(),  # when it happened, not when the session flushes
         action=action,
         actor=actor,
-        actor_label=actor_label if actor_label is not None else (actor.email if actor else "System"),
+        actor_label=f"{label} ({through})"[:254] if through else label,
         agency_id=agency_id if agency_id is not None else (actor.agency_id if actor else None),
         object_type=object_type,
         object_id=object_id,

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import requests
 from flask import render_template
 from pypdf import PdfWriter
+from standardwebhooks.webhooks import Webhook
 
 from core import clock, storage
 from core.pdf import PdfError, render_each
@@ -280,8 +281,6 @@ class WebhookTransport:
         self.session = requests.Session()
 
     def send(self, message: OutboxMessage) -> str | None:
-        from standardwebhooks.webhooks import Webhook
-
         secret = self.secrets(message.related_id or "") if self.secrets is not None else None
         if secret is None:
             raise PermanentError("Webhook-Endpunkt gelöscht oder deaktiviert")

@@ -398,3 +398,11 @@ def test_the_manager_sends_a_failed_webhook_again_from_the_clients_log(app, sess
         receiver_ok.stop()
     finally:
         receiver.stop()
+
+
+def test_what_a_client_does_is_on_the_audit_trail_as_done_through_it(session, broker_api, broker):
+    from core.audit import AuditEntry
+
+    offer = _offer(broker_api)
+    labels = set(session.scalars(sa.select(AuditEntry.actor_label).where(AuditEntry.object_id == offer)))
+    assert labels == {f"{broker.email} (API-Zugang Vergleichsrechner)"}
