@@ -130,6 +130,7 @@ def revoke_client(session: so.Session, manager: User, client: ApiClient) -> bool
         .where(WebhookEndpoint.client_id == client.id, WebhookEndpoint.disabled_at.is_(None))
         .values(disabled_at=now)
     )
+    session.info.pop("webhook_endpoints", None)  # api.webhooks' endpoints read in this transaction
     audit.record(session, "api_client_revoked", actor=manager, object_type="api_client", object_id=client.public_id)
     return True
 

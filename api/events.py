@@ -130,7 +130,7 @@ def connect() -> None:
     """Once per process (blinker keeps weak references to module functions: they live as long)."""
     signals.contract_policed.connect(on_policed)
     signals.application_decided.connect(on_decided)
-    signals.document_added.connect(on_document)
+    signals.document_stored.connect(on_document)
     signals.evb_issued.connect(on_evb_issued)
     signals.evb_revoked.connect(on_evb_revoked)
     signals.claim_reported.connect(on_claim)

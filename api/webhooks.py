@@ -88,6 +88,7 @@ def register(
     )
     session.add(endpoint)
     session.flush()
+    forget_endpoints(session)
     audit.record(
         session,
         "api_webhook_registered",
@@ -113,6 +114,7 @@ def disable(session: so.Session, client: ApiClient, user: User, public_id: str) 
         )
     )
     if done:
+        forget_endpoints(session)
         audit.record(
             session,
             "api_webhook_disabled",
@@ -151,6 +153,38 @@ def secret_of(session_factory: Any, endpoint_public_id: str) -> str | None:
     return _box().decrypt(found) if found is not None else None
 
 
+def _endpoints(session: so.Session, agency_id: int) -> list[tuple[WebhookEndpoint, ApiClient, bool]]:
+    """The agency's active endpoints with their clients (and whether a client has the agency's scope),
+    read once per transaction: a renewal or a bulk job emits an event per contract or document."""
+    transaction = session.get_transaction()
+    cache = session.info.get("webhook_endpoints")
+    if cache is None or cache[0] is not transaction:
+        cache = session.info["webhook_endpoints"] = (transaction, {})
+    by_agency: dict[int, list[tuple[WebhookEndpoint, ApiClient, bool]]] = cache[1]
+    found = by_agency.get(agency_id)
+    if found is None:
+        found = by_agency[agency_id] = [
+            (endpoint, client, role is Role.MANAGER)
+            for endpoint, client, role in session.execute(
+                sa.select(WebhookEndpoint, ApiClient, User.role)
+                .join(ApiClient, ApiClient.id == WebhookEndpoint.client_id)
+                .join(User, User.id == ApiClient.acting_user_id)
+                .where(
+                    WebhookEndpoint.disabled_at.is_(None),
+                    ApiClient.revoked_at.is_(None),
+                    ApiClient.agency_id == agency_id,
+                    User.is_active.is_(True),
+                )
+            )
+        ]
+    return found
+
+
+def forget_endpoints(session: so.Session) -> None:
+    """After an endpoint changed in this transaction (registered, removed, its client revoked)."""
+    session.info.pop("webhook_endpoints", None)
+
+
 def event_id(event_type: str, key: str) -> str:
     """The same event always has the same id (a retry, a repeated signal): the receiver's
     de-duplication key and part of our outbox key."""
@@ -162,18 +196,11 @@ def emit(session: so.Session, event_type: str, key: str, *, agency_id: int, owne
     the object (its agency; a broker's client only his own objects) with a scope for it. Returns
     how many messages were enqueued."""
     needed = EVENT_SCOPES[event_type]
-    rows = session.execute(
-        sa.select(WebhookEndpoint, ApiClient)
-        .join(ApiClient, ApiClient.id == WebhookEndpoint.client_id)
-        .join(User, User.id == ApiClient.acting_user_id)
-        .where(
-            WebhookEndpoint.disabled_at.is_(None),
-            ApiClient.revoked_at.is_(None),
-            ApiClient.agency_id == agency_id,
-            User.is_active.is_(True),
-            sa.or_(User.role == Role.MANAGER, ApiClient.acting_user_id == owner_id),
-        )
-    ).all()
+    rows = [
+        (endpoint, client)
+        for endpoint, client, manager_scope in _endpoints(session, agency_id)
+        if manager_scope or client.acting_user_id == owner_id
+    ]
     ident = event_id(event_type, key)
     payload = json.dumps(
         {"id": ident, "type": event_type, "timestamp": clock.now().isoformat(), "data": data},

@@ -18,7 +18,7 @@ from calculator.tariffs import Product, RsModule, RsTariff, TariffCatalog
 from contracts import lifecycle
 from contracts.models import Contract, Delivery, Document, DocumentKind, Occasion
 from contracts.presentation import policy_scope
-from contracts.signals import document_added
+from contracts.signals import document_added, document_stored
 from core import clock, storage
 from core.pdf import render_pdf
 from messaging import outbox
@@ -156,6 +156,8 @@ def store_and_deliver(
         session.add(document)
         documents.append(document)
     session.flush()
+    for document in documents:
+        document_stored.send(document, session=session, contract=contract)
     for document in documents if announce else []:  # announce=False: the caller tells the customer itself
         document_added.send(document, session=session, contract=contract)
     by_post = documents if contract.delivery is Delivery.POST else [d for d in documents if d.kind.on_paper_by_law]

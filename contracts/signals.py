@@ -15,6 +15,9 @@ _signals = Namespace()
 contract_policed = _signals.signal("contract-policed")
 # sender: a Document added to a running contract after policing; kwargs: session, contract
 document_added = _signals.signal("document-added")
+# sender: every Document stored by store_and_deliver, announced to the customer or not (the broker's
+# systems want each one: a claim's confirmation, a customer's own change); kwargs: session, contract
+document_stored = _signals.signal("document-stored")
 # sender: a ContactMessage answering a customer's message (the broker or the back office wrote it);
 # kwargs: session, contract
 contact_answered = _signals.signal("contact-answered")

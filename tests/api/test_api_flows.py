@@ -406,3 +406,30 @@ def test_what_a_client_does_is_on_the_audit_trail_as_done_through_it(session, br
     offer = _offer(broker_api)
     labels = set(session.scalars(sa.select(AuditEntry.actor_label).where(AuditEntry.object_id == offer)))
     assert labels == {f"{broker.email} (API-Zugang Vergleichsrechner)"}
+
+
+def test_every_stored_document_is_a_document_added_event_also_those_the_customer_is_not_told_of(
+    app, session, broker_api
+):
+    """A claim's confirmation is not announced to the customer (his e-mail says it), but the broker's
+    system wants it: document.added for every document store_and_deliver keeps."""
+    from contracts.documents import store_and_deliver
+    from contracts.models import Contract, DocumentKind
+
+    created = broker_api.post("/webhooks", {"url": "http://127.0.0.1:9/h", "events": ["document.added"]})
+    assert created.status_code == 201
+    number = _apply(broker_api, _offer(broker_api), "doc").json["contract_number"]
+    contract = session.scalar(sa.select(Contract).where(Contract.number == number))
+    with app.test_request_context():
+        [document] = store_and_deliver(
+            session, contract, [(DocumentKind.NOTICE, "Mitteilung", b"%PDF-1.4 test")], announce=False
+        )
+    events = list(
+        session.scalars(
+            sa.select(OutboxMessage.body_text).where(
+                OutboxMessage.kind == Kind.WEBHOOK, OutboxMessage.subject == "document.added"
+            )
+        )
+    )
+    assert len(events) == 1
+    assert json.loads(events[0])["data"]["id"] == document.public_id
