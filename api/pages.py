@@ -13,7 +13,7 @@ from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
 from api import clients, webhooks
-from api.models import SCOPES, ApiClient
+from api.models import EVENTS, SCOPES, ApiClient
 from calculator.forms.fields import SelectField, options
 from calculator.forms.legal import CheckboxesField
 from core import db
@@ -121,6 +121,7 @@ def webhook_log(public_id: str) -> str:
         client=client,
         endpoints=webhooks.endpoints_of(s, client),
         messages=webhooks.delivery_log(s, client),
+        events=EVENTS,
     )
 
 
