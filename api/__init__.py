@@ -5,9 +5,11 @@ It sits on top: it calls the pages' services and adds no rule of its own."""
 from __future__ import annotations
 
 from flask import Flask
+from limits import parse as parse_limit
 
 from core import db, navigation
 from core.authz import MANAGER_AREA
+from core.config import ConfigError
 from core.errors import register_renderer
 from messaging.transports import WEBHOOK_SECRETS
 from messaging.worker import register_task
@@ -20,6 +22,10 @@ def init_app(app: Flask) -> None:
     from api import events, housekeeping, pages, views, webhooks
     from api.oauth import init_server
 
+    try:  # a wrong limit would answer every API call with a 500: refuse it at start-up
+        parse_limit(app.config["API_RATE_LIMIT"])
+    except ValueError as error:
+        raise ConfigError(f"API_RATE_LIMIT is not a limit like '600 per minute': {error}") from error
     app.register_blueprint(views.bp)
     app.register_blueprint(pages.bp)
     app.extensions["api_oauth_server"] = init_server(app)

@@ -9,7 +9,6 @@ the TT.MM.JJJJ the date fields take."""
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -17,7 +16,9 @@ from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, IntegerField, SelectMultipleField
 from wtforms.fields.core import UnboundField
 
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+# the answers that are dates (JJJJ-MM-TT in the API, TT.MM.JJJJ in the form), of every answer model
+DATE_FIELDS: set[str] = set()
 DATE_PLACEHOLDER = "TT.MM.JJJJ"
 
 
@@ -65,8 +66,19 @@ def answer_model(name: str, form_class: type, skip: frozenset[str] = frozenset()
         elif issubclass(kind, IntegerField):
             annotation = int
         elif _is_date(unbound):
-            annotation = date
-            label = f"{label} (JJJJ-MM-TT)"
+            # a string, not pydantic's date: a number is no date (pydantic would take it as seconds
+            # since 1970), and a day the calendar lacks gets the form's German message
+            DATE_FIELDS.add(field_name)
+            fields[field_name] = (
+                str | None,
+                Field(
+                    default=None,
+                    description=f"{label} (JJJJ-MM-TT)",
+                    pattern=ISO_DATE,
+                    json_schema_extra={"format": "date"},
+                ),
+            )
+            continue
         elif choices:
             annotation = Literal[tuple(choices)]
         else:
@@ -86,8 +98,9 @@ def formdata(values: dict[str, Any]) -> MultiDict[str, str]:
         elif isinstance(value, list):
             for item in value:
                 data.add(key, str(item))
-        elif isinstance(value, date):
-            data.add(key, f"{value:%d.%m.%Y}")
+        elif key in DATE_FIELDS and isinstance(value, str) and re.match(ISO_DATE, value):
+            year, month, day = value.split("-")
+            data.add(key, f"{day}.{month}.{year}")
         else:
             data.add(key, str(value))
     return data

@@ -20,7 +20,7 @@ from spectree import SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 
 from api import deliveries, idempotency, webhooks
-from api.answers import formdata
+from api.answers import DATE_FIELDS, formdata
 from api.models import SCOPES, ApiClient
 from api.oauth import Caller, authenticate
 from api.problems import ApiProblem, Problem, for_status, invalid, not_found
@@ -98,6 +98,9 @@ GERMAN = {
 
 def _german(error: Any) -> str:
     kind = error.get("type", "")
+    loc = error.get("loc") or ("",)
+    if str(loc[-1]) in DATE_FIELDS and kind in ("string_type", "string_pattern_mismatch"):
+        return "Bitte als Datum JJJJ-MM-TT angeben."
     if kind in ("literal_error", "enum"):
         expected = (error.get("ctx") or {}).get("expected", "")
         return f"Bitte einen dieser Werte angeben: {expected}."

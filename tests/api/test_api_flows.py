@@ -433,3 +433,12 @@ def test_every_stored_document_is_a_document_added_event_also_those_the_customer
     )
     assert len(events) == 1
     assert json.loads(events[0])["data"]["id"] == document.public_id
+
+
+def test_a_wrong_rate_limit_is_refused_at_start_up(tmp_path):
+    from core.app import create_app
+    from core.config import ConfigError
+
+    environ = {"APP_ENV": "testing", "SECRET_KEY": "k" * 40, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    with pytest.raises(ConfigError, match="API_RATE_LIMIT"):
+        create_app(environ={**environ, "API_RATE_LIMIT": "viele"})

@@ -115,3 +115,19 @@ def test_offer_variants_are_priced_as_the_comparison_page_and_one_is_kept(broker
     wrong = broker_api.post(f"/offers/{offer['id']}/variants", {"variants": [{"kfz_deckung": "xx"}], "choose": 1})
     assert wrong.status_code == 422
     assert wrong.json["errors"][0]["pointer"] == "/variants/0"
+
+
+def test_dates_are_jjjj_mm_tt_and_the_calendar_is_the_forms_rule(broker_api):
+    answers = _json_answers(KFZ_ANSWERS)
+    answers["geburtsdatum"] = 19720229  # a number is no date (not seconds since 1970)
+    typed = broker_api.post("/quotes/kfz", {"answers": answers})
+    assert typed.status_code == 422
+    assert {e["pointer"]: e["detail"] for e in typed.json["errors"]} == {
+        "/answers/geburtsdatum": "Bitte als Datum JJJJ-MM-TT angeben."
+    }
+    answers["geburtsdatum"] = "1972-02-30"  # the form's own check, in its words (the price does not
+    no_day = broker_api.post("/quotes/kfz", {"answers": answers})  # need it: a message beside the price)
+    assert no_day.status_code == 200
+    assert no_day.json["complete"] is False
+    details = {e["pointer"]: e["detail"] for e in no_day.json["messages"]}
+    assert details["/answers/geburtsdatum"] == "Den 30.02.1972 gibt es nicht im Kalender. Bitte prüfen Sie das Datum."
