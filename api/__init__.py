@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Flask
 from limits import parse as parse_limit
 
-from core import db, navigation
+from core import crypto, db, navigation
 from core.authz import MANAGER_AREA
 from core.config import ConfigError
 from core.errors import register_renderer
@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(pages.bp)
     app.extensions["api_oauth_server"] = init_server(app)
+    app.extensions[webhooks.KEY_RING] = crypto.SecretBox.from_config(app.config)
     app.extensions[WEBHOOK_SECRETS] = lambda endpoint_id: webhooks.secret_of(db.session, endpoint_id)
     register_renderer(app, "/api/", views.problem_for_error)
     hours = int(app.config["API_IDEMPOTENCY_HOURS"])

@@ -3,8 +3,6 @@ shown once, revoked with every token it holds."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 
@@ -13,7 +11,7 @@ import sqlalchemy.orm as so
 from authlib.oauth2.rfc6749 import ClientMixin
 
 from api.models import SCOPES, ApiClient, ApiToken, WebhookEndpoint
-from core import audit, clock
+from core import audit, clock, tokens
 from core.db import rowcount
 from core.users import Role, User
 
@@ -32,7 +30,7 @@ class ClientError(ValueError):
 
 def secret_hash(secret: str) -> str:
     """The secret is 256 random bits: SHA-256 is enough (as for our link tokens), no slow hash."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+    return tokens.token_hash(secret)
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ class OAuthClient(ClientMixin):
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return hmac.compare_digest(secret_hash(client_secret), self.row.secret_hash)
+        return tokens.same(secret_hash(client_secret), self.row.secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return endpoint == "token" and method in ("client_secret_basic", "client_secret_post")

@@ -7,7 +7,6 @@ client acts as; a revoked client, a deactivated user or an expired token answers
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,13 +22,10 @@ from api.clients import OAuthClient
 from api.models import SCOPES, ApiClient, ApiToken
 from api.problems import ApiProblem
 from core import clock, db
+from core.tokens import token_hash
 from core.users import User
 
 TOKEN_PREFIX = "vrt_"  # noqa: S105 — a prefix, not a token
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class ClientCredentials(grants.ClientCredentialsGrant):

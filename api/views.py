@@ -11,6 +11,7 @@ import hashlib
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from limits import parse as parse_limit
@@ -661,7 +662,20 @@ def _evb_out(found: Any) -> dict[str, Any] | None:
     }
 
 
-def _contract_out(contract: Contract) -> dict[str, Any]:
+def _contracts(who: Caller, stmt: sa.Select[Any]) -> list[tuple[Contract, str | None]]:
+    """Contracts in the caller's scope with their Kunde's id and their eVB, in one statement (a page
+    of 200 contracts is not 400 more queries)."""
+    scoped_stmt = scoped(
+        stmt.add_columns(CustomerRecord.public_id)
+        .outerjoin(CustomerRecord, CustomerRecord.id == Contract.client_id)
+        .options(so.selectinload(Contract.evb)),
+        Contract,
+        who.user,
+    )
+    return [(contract, customer) for contract, customer in db.session().execute(scoped_stmt)]
+
+
+def _contract_out(contract: Contract, customer_id: str | None) -> dict[str, Any]:
     return {
         "number": contract.number,
         "product": contract.product,
@@ -680,14 +694,8 @@ def _contract_out(contract: Contract) -> dict[str, Any]:
             "portal_state_label": state_label(contract),
         },
         "evb": _evb_out(contract.evb) if contract.product == Product.KFZ.value else None,
-        "customer_id": _customer_ids(contract),
+        "customer_id": customer_id,
     }
-
-
-def _customer_ids(contract: Contract) -> str | None:
-    if contract.client_id is None:
-        return None
-    return db.session().scalar(sa.select(CustomerRecord.public_id).where(CustomerRecord.id == contract.client_id))
 
 
 def _cursor(kind: str, who: Caller) -> URLSafeSerializer:
@@ -717,21 +725,19 @@ def list_contracts(query: ContractsQuery) -> Any:
     """Die Verträge des Zugangs, nach Policierung geordnet, seitenweise."""
     who = caller("contracts:read")
     after = _read_cursor("contracts", who, query.nach, "nach")
-    stmt = scoped(
+    rows = _contracts(
+        who,
         sa.select(Contract)
         .where(Contract.id > after, Contract.number.is_not(None))
         .order_by(Contract.id)
         .limit(query.limit + 1),
-        Contract,
-        who.user,
     )
-    rows = list(db.session().scalars(stmt))
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     return ContractList.model_validate(
         {
-            "items": [_contract_out(c) for c in rows],
-            "next": _cursor("contracts", who).dumps(rows[-1].id) if more and rows else None,
+            "items": [_contract_out(c, customer) for c, customer in rows],
+            "next": _cursor("contracts", who).dumps(rows[-1][0].id) if more and rows else None,
         }
     )
 
@@ -745,7 +751,10 @@ def list_contracts(query: ContractsQuery) -> Any:
 def get_contract(number: str) -> Any:
     """Ein Vertrag mit Kunde und Stand des Kunden-Portals."""
     who = caller("contracts:read")
-    return ContractOut.model_validate(_contract_out(_visible(Contract, who, number=number)))
+    found = _contracts(who, sa.select(Contract).where(Contract.number == number))
+    if not found:
+        raise not_found()
+    return ContractOut.model_validate(_contract_out(*found[0]))
 
 
 @bp.post("/contracts/<number>/evb")

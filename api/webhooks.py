@@ -35,6 +35,7 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "claim.reported": ("contracts:read",),
 }
 MAX_ENDPOINTS = 5
+KEY_RING = "api_key_ring"  # app.extensions: the key ring of the endpoints' secrets
 
 
 class WebhookError(ValueError):
@@ -45,7 +46,9 @@ class WebhookError(ValueError):
 
 
 def _box() -> crypto.SecretBox:
-    return crypto.SecretBox.from_config(current_app.config)
+    """The app's key ring for the endpoints' secrets (built once, in api.init_app)."""
+    box: crypto.SecretBox = current_app.extensions[KEY_RING]
+    return box
 
 
 def check_url(url: str, *, insecure_allowed: bool) -> str:
@@ -75,6 +78,8 @@ def register(
     unknown = sorted(set(events) - set(EVENTS))
     if unknown or not events:
         raise WebhookError("events", "Bitte wählen Sie Ereignisse aus: " + ", ".join(EVENTS) + ".")
+    # the client's row locked: two registrations at once cannot both see four endpoints
+    session.execute(sa.select(ApiClient.id).where(ApiClient.id == client.id).with_for_update())
     active = session.scalar(
         sa.select(sa.func.count())
         .select_from(WebhookEndpoint)

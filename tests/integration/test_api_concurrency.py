@@ -42,3 +42,26 @@ def test_parallel_retries_with_one_idempotency_key_make_one_application_and_one_
         s = db.session()
         assert s.scalar(sa.select(sa.func.count()).select_from(Application)) == 1
         assert s.scalar(sa.select(sa.func.count()).select_from(IdempotencyKey)) == 1
+
+
+def test_parallel_webhook_registrations_stop_at_the_clients_limit(parallel_app):  # noqa: F811
+    """MAX_ENDPOINTS per client is counted under the client's row lock: eight registrations at once
+    leave exactly five endpoints (without the lock several saw four and all added one)."""
+    from api.models import WebhookEndpoint
+    from api.webhooks import MAX_ENDPOINTS
+
+    app = parallel_app
+    with app.app_context():
+        s = db.session()
+        row, secret = create_client(s, demo_user(s, "agenturleiter@demo.example"), "MVP", ["quotes"])
+        s.commit()
+    headers = {"Authorization": f"Bearer {token_for(app.test_client(), row.client_id, secret)}"}
+
+    def register(i: int) -> int:
+        body = {"url": f"http://127.0.0.1:9/hook{i}", "events": ["document.added"]}
+        return app.test_client().post("/api/v1/webhooks", json=body, headers=headers).status_code
+
+    statuses = in_parallel(8, register)
+    assert sorted(statuses) == [201] * MAX_ENDPOINTS + [422] * (8 - MAX_ENDPOINTS)
+    with app.app_context():
+        assert db.session().scalar(sa.select(sa.func.count()).select_from(WebhookEndpoint)) == MAX_ENDPOINTS
